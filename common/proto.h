@@ -1,0 +1,192 @@
+/* proto.h - the CFS protocol catalog: every record and message, declared once. */
+#ifndef CFS_COMMON_PROTO_H
+#define CFS_COMMON_PROTO_H
+
+/*
+ * Included by common/wire.h, which generates from these lists the structs,
+ * sizes, encoders and decoders.  Rules (docs/wire-format.md):
+ *  - a message type number is never reused or renumbered;
+ *  - a new field is only ever appended at the end of a message, and old
+ *    decoders ignore it (they ignore trailing bytes);
+ *  - anything else (removing, reordering, retyping) is a new message type.
+ * Type ranges: 1-99 session and generic replies, 100-299 namespace,
+ * 300-399 administration, 400-499 data node service, 500-599 data node to
+ * metadata leader.
+ */
+
+#include <stdint.h>
+
+#define CFS_NAME_MAX 255
+#define CFS_PATH_MAX 4096
+#define CFS_XATTR_NAME_MAX 255
+#define CFS_XATTR_VALUE_MAX 65536
+#define CFS_ADDR_MAX 255
+#define CFS_GROUPS_MAX 32
+
+/* ---- records --------------------------------------------------------- */
+
+/* Who is asking: the caller's credentials for permission checks. */
+#define PROTO_CRED(F)                                                        \
+	F(u32, uid, 0)                                                       \
+	F(u32, gid, 0)                                                       \
+	F(u64v, groups, CFS_GROUPS_MAX)
+WIRE_DECLARE(cred, PROTO_CRED)
+
+/* Inode attributes as the metadata service reports them.  Times are
+ * nanoseconds since the epoch. */
+#define PROTO_ATTR(F)                                                        \
+	F(u64, ino, 0)                                                       \
+	F(u64, generation, 0)                                                \
+	F(u32, mode, 0)                                                      \
+	F(u32, nlink, 0)                                                     \
+	F(u32, uid, 0)                                                       \
+	F(u32, gid, 0)                                                       \
+	F(u64, size, 0)                                                      \
+	F(u64, rdev, 0)                                                      \
+	F(i64, atime_ns, 0)                                                  \
+	F(i64, mtime_ns, 0)                                                  \
+	F(i64, ctime_ns, 0)                                                  \
+	F(u32, goal, 0)
+WIRE_DECLARE(attr, PROTO_ATTR)
+
+/* One directory entry.  `cookie` resumes a listing after this entry. */
+#define WIRE_MAX_dirent 128
+#define PROTO_DIRENT(F)                                                      \
+	F(u64, cookie, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)                                           \
+	F(sub, attr, attr)
+WIRE_DECLARE(dirent, PROTO_DIRENT)
+
+/* ---- messages: field lists -------------------------------------------- */
+
+/* Any failed request is answered with `error` and a non-zero status. */
+#define PROTO_ERROR(F)                                                       \
+	F(str, message, 255)                                                 \
+	F(str, leader, CFS_ADDR_MAX) /* NOTLEADER: where to go instead */
+#define PROTO_OK(F)
+
+#define PROTO_SESSION_OPEN(F)                                                \
+	F(str, client_name, 255)                                             \
+	F(u32, lease_ms, 0) /* requested; the leader may shorten it */
+#define PROTO_SESSION_OPENED(F)                                              \
+	F(u64, client_id, 0)                                                 \
+	F(u32, lease_ms, 0)                                                  \
+	F(u64, term, 0)
+#define PROTO_KEEPALIVE(F)
+#define PROTO_SESSION_CLOSE(F)
+
+/* Namespace requests all start with the caller's credentials. */
+#define PROTO_LOOKUP(F)                                                      \
+	F(sub, cred, cred)                                                   \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)
+#define PROTO_ENTRY(F) F(sub, attr, attr)
+#define PROTO_GETATTR(F)                                                     \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)
+#define PROTO_SETATTR(F)                                                     \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u32, valid, 0) /* CFS_SETATTR_* bits: which fields to set */       \
+	F(u32, mode, 0)                                                      \
+	F(u32, uid, 0)                                                       \
+	F(u32, gid, 0)                                                       \
+	F(u64, size, 0)                                                      \
+	F(i64, atime_ns, 0)                                                  \
+	F(i64, mtime_ns, 0)
+#define PROTO_MKNOD(F)                                                       \
+	F(sub, cred, cred)                                                   \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)                                           \
+	F(u32, mode, 0) /* type bits + permissions, umask applied */         \
+	F(u64, rdev, 0)                                                      \
+	F(u32, flags, 0) /* CFS_MKNOD_EXCL: fail with EEXIST */
+#define PROTO_UNLINK(F)                                                      \
+	F(sub, cred, cred)                                                   \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)
+#define PROTO_RENAME(F)                                                      \
+	F(sub, cred, cred)                                                   \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)                                           \
+	F(u64, newparent, 0)                                                 \
+	F(str, newname, CFS_NAME_MAX)                                        \
+	F(u32, flags, 0) /* RENAME_NOREPLACE, RENAME_EXCHANGE */
+#define PROTO_LINK(F)                                                        \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, newparent, 0)                                                 \
+	F(str, newname, CFS_NAME_MAX)
+#define PROTO_SYMLINK(F)                                                     \
+	F(sub, cred, cred)                                                   \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)                                           \
+	F(str, target, CFS_PATH_MAX)
+#define PROTO_READLINK(F)                                                    \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)
+#define PROTO_LINKTARGET(F) F(str, target, CFS_PATH_MAX)
+#define PROTO_READDIR(F)                                                     \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, cookie, 0) /* 0 = from the start */                           \
+	F(u32, max_entries, 0)
+#define PROTO_DIRENTS(F)                                                     \
+	F(rec, entries, dirent)                                              \
+	F(u8, eof, 0)
+#define PROTO_STATFS(F)
+#define PROTO_STATFS_REPLY(F)                                                \
+	F(u64, blocks, 0)                                                    \
+	F(u64, bfree, 0)                                                     \
+	F(u64, bavail, 0)                                                    \
+	F(u64, files, 0)                                                     \
+	F(u64, ffree, 0)                                                     \
+	F(u32, bsize, 0)                                                     \
+	F(u32, namemax, 0)
+
+/*
+ * The catalog: X(type number, name, field list).  Replies have their own
+ * types; `error` answers any request whose status is not CFS_OK.
+ */
+#define WIRE_MESSAGES(X)                                                     \
+	X(1, error, PROTO_ERROR)                                             \
+	X(2, ok, PROTO_OK)                                                   \
+	X(10, session_open, PROTO_SESSION_OPEN)                              \
+	X(11, session_opened, PROTO_SESSION_OPENED)                          \
+	X(12, keepalive, PROTO_KEEPALIVE)                                    \
+	X(13, session_close, PROTO_SESSION_CLOSE)                            \
+	X(100, lookup, PROTO_LOOKUP)                                         \
+	X(101, entry, PROTO_ENTRY)                                           \
+	X(102, getattr, PROTO_GETATTR)                                       \
+	X(103, setattr, PROTO_SETATTR)                                       \
+	X(104, mknod, PROTO_MKNOD)                                           \
+	X(105, unlink, PROTO_UNLINK)                                         \
+	X(106, rmdir, PROTO_UNLINK)                                          \
+	X(107, rename, PROTO_RENAME)                                         \
+	X(108, link, PROTO_LINK)                                             \
+	X(109, symlink, PROTO_SYMLINK)                                       \
+	X(110, readlink, PROTO_READLINK)                                     \
+	X(111, linktarget, PROTO_LINKTARGET)                                 \
+	X(112, readdir, PROTO_READDIR)                                       \
+	X(113, dirents, PROTO_DIRENTS)                                       \
+	X(114, statfs, PROTO_STATFS)                                         \
+	X(115, statfs_reply, PROTO_STATFS_REPLY)
+
+#define WIRE__DECLARE_MSG(num, name, FIELDS) WIRE_DECLARE(name, FIELDS)
+WIRE_MESSAGES(WIRE__DECLARE_MSG)
+#undef WIRE__DECLARE_MSG
+
+/* setattr `valid` bits */
+#define CFS_SETATTR_MODE (1u << 0)
+#define CFS_SETATTR_UID (1u << 1)
+#define CFS_SETATTR_GID (1u << 2)
+#define CFS_SETATTR_SIZE (1u << 3)
+#define CFS_SETATTR_ATIME (1u << 4)
+#define CFS_SETATTR_MTIME (1u << 5)
+#define CFS_SETATTR_ATIME_NOW (1u << 6)
+#define CFS_SETATTR_MTIME_NOW (1u << 7)
+
+/* mknod `flags` bits */
+#define CFS_MKNOD_EXCL (1u << 0)
+
+#endif /* CFS_COMMON_PROTO_H */
