@@ -1,0 +1,78 @@
+/* ns.h - the POSIX namespace: each metadata operation as a step of one SQLite transaction. */
+#ifndef CFS_META_NS_H
+#define CFS_META_NS_H
+
+/*
+ * This module is the filesystem semantics of cfs-meta and nothing else: it
+ * owns the namespace tables (docs/metadata-schema.md) and executes namespace
+ * requests against them.  It knows nothing of Raft, sockets or sessions.
+ *
+ * Determinism (DESIGN.md §2): ns_exec() reads nothing but its arguments and
+ * the database.  Time comes from @env (the leader's clock, carried inside
+ * the log entry); inode numbers come from a counter stored in the database,
+ * so every replica applying the same entries allocates the same numbers.
+ *
+ * Transactions belong to the caller (meta/fsm.c): it opens one transaction
+ * per batch of log entries and a SAVEPOINT per request, and rolls the
+ * savepoint back when ns_exec() returns an error, so a failed operation
+ * never leaves half its changes behind.
+ */
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+
+struct ns;
+
+/* Leader-decided inputs of one request, carried in the log entry. */
+struct ns_env {
+	int64_t now_ns; /* wall clock of the leader when it proposed */
+};
+
+/* Filesystem-wide settings chosen at `cluster bootstrap`. */
+struct ns_format {
+	uint64_t fragment_size; /* bytes per fragment */
+	uint32_t default_goal;  /* replicas per fragment for the root */
+};
+
+/* Open the namespace over @db (borrowed; must outlive the ns).  Creates the
+ * tables if absent (idempotent) and prepares statements.  On success *out
+ * is set; free with ns_close(). */
+int ns_open(struct ns **out, sqlite3 *db, char *errmsg);
+
+/* Close and set *ns to NULL.  NULL-safe. */
+void ns_close(struct ns **ns);
+
+/* True once ns_format() has run on this database. */
+int ns_is_formatted(struct ns *ns);
+
+/* Create the root directory (inode 1) and store @fmt.  Runs as the first
+ * log entry of a new cluster.  CFS_EEXIST if already formatted. */
+int ns_format(struct ns *ns, const struct ns_env *env,
+	      const struct ns_format *fmt, char *errmsg);
+
+/* True if requests of @type change the namespace and so must go through
+ * the Raft log; false for reads (lookup, getattr, readdir, ...) that the
+ * leader serves directly once it has confirmed its leadership. */
+int ns_is_mutation(uint16_t type);
+
+/* True if @type is a request this module executes. */
+int ns_handles(uint16_t type);
+
+/*
+ * Execute one request.  Cases:
+ *  1) success: returns CFS_OK, sets *reply_type and fills *reply;
+ *  2) the operation fails by POSIX rules (ENOENT, EEXIST, EACCES, ...):
+ *     returns that CFS code with @errmsg saying why; this is a *result*
+ *     that the caller stores and sends to the client, not a fault;
+ *  3) SQLite itself fails: returns CFS_INTERNAL; the caller must treat the
+ *     state machine as broken (fatal), never as an operation result.
+ * Blob fields of *reply borrow memory owned by @ns, valid until the next
+ * call on @ns.
+ */
+int ns_exec(struct ns *ns, const struct ns_env *env, uint16_t type,
+	    const union wire_body *req, uint16_t *reply_type,
+	    union wire_body *reply, char *errmsg);
+
+#endif /* CFS_META_NS_H */
