@@ -69,7 +69,7 @@ int cfs_conf_load(const struct cfs_conf_key *keys, void *target,
 		  const char *path, char *errmsg);
 
 /* Write every key with its doc, range and default as a commented example
- * config file (the format of deploy/*.conf.example). */
+ * config file (the format of the deploy/ example configs). */
 void cfs_conf_write_example(const struct cfs_conf_key *keys,
 			    const char *title, FILE *out);
 

@@ -57,6 +57,24 @@ WIRE_DECLARE(attr, PROTO_ATTR)
 	F(sub, attr, attr)
 WIRE_DECLARE(dirent, PROTO_DIRENT)
 
+/* One metadata server as the cluster configuration knows it. */
+#define WIRE_MAX_member 16
+#define PROTO_MEMBER(F)                                                      \
+	F(u64, id, 0)                                                        \
+	F(str, raft_addr, CFS_ADDR_MAX)                                      \
+	F(str, client_addr, CFS_ADDR_MAX)                                    \
+	F(u8, role, 0) /* CFS_ROLE_* */                                      \
+	F(u8, reachable, 0) /* leader's view: heard from recently */         \
+	F(u64, match_index, 0) /* leader's view: replicated up to */
+WIRE_DECLARE(member, PROTO_MEMBER)
+
+/* Every record, for common/wire.c to implement: add new records here. */
+#define WIRE_RECORDS(X)                                                      \
+	X(cred, PROTO_CRED)                                                  \
+	X(attr, PROTO_ATTR)                                                  \
+	X(dirent, PROTO_DIRENT)                                              \
+	X(member, PROTO_MEMBER)
+
 /* ---- messages: field lists -------------------------------------------- */
 
 /* Any failed request is answered with `error` and a non-zero status. */
@@ -144,6 +162,40 @@ WIRE_DECLARE(dirent, PROTO_DIRENT)
 	F(u32, bsize, 0)                                                     \
 	F(u32, namemax, 0)
 
+/* Administration (300-399).  Sent with client id 0 (no session needed). */
+#define PROTO_FORMAT(F)                                                      \
+	F(u64, fragment_size, 0) /* 0 = the leader's configured default */   \
+	F(u32, default_goal, 0)
+#define PROTO_STATUS(F)
+#define PROTO_STATUS_REPLY(F)                                                \
+	F(u64, leader_id, 0)                                                 \
+	F(str, leader_addr, CFS_ADDR_MAX)                                    \
+	F(u64, term, 0)                                                      \
+	F(u64, commit_index, 0)                                              \
+	F(u64, applied_index, 0)                                             \
+	F(u64, snapshot_index, 0)                                            \
+	F(u8, formatted, 0)                                                  \
+	F(u64, fragment_size, 0)                                             \
+	F(u32, default_goal, 0)                                              \
+	F(u64, sessions, 0)                                                  \
+	F(u64, inodes, 0)                                                    \
+	F(rec, members, member)
+#define PROTO_MEMBER_ADD(F)                                                  \
+	F(u64, id, 0)                                                        \
+	F(str, raft_addr, CFS_ADDR_MAX)                                      \
+	F(str, client_addr, CFS_ADDR_MAX)
+#define PROTO_MEMBER_ASSIGN(F)                                               \
+	F(u64, id, 0)                                                        \
+	F(u8, role, 0)
+#define PROTO_MEMBER_REMOVE(F) F(u64, id, 0)
+#define PROTO_TRANSFER(F) F(u64, id, 0) /* 0 = the most up-to-date voter */
+/* Internal: proposed by the leader itself, refused from the network. */
+#define PROTO_SESSION_EXPIRE(F) F(u64, client_id, 0)
+#define PROTO_DUMP(F)
+#define PROTO_DUMP_REPLY(F)                                                  \
+	F(u64, applied_index, 0)                                             \
+	F(blob, text, WIRE_MAX_BODY - 64)
+
 /*
  * The catalog: X(type number, name, field list).  Replies have their own
  * types; `error` answers any request whose status is not CFS_OK.
@@ -170,7 +222,17 @@ WIRE_DECLARE(dirent, PROTO_DIRENT)
 	X(112, readdir, PROTO_READDIR)                                       \
 	X(113, dirents, PROTO_DIRENTS)                                       \
 	X(114, statfs, PROTO_STATFS)                                         \
-	X(115, statfs_reply, PROTO_STATFS_REPLY)
+	X(115, statfs_reply, PROTO_STATFS_REPLY)                              \
+	X(300, format, PROTO_FORMAT)                                         \
+	X(301, status, PROTO_STATUS)                                         \
+	X(302, status_reply, PROTO_STATUS_REPLY)                             \
+	X(303, member_add, PROTO_MEMBER_ADD)                                 \
+	X(304, member_assign, PROTO_MEMBER_ASSIGN)                           \
+	X(305, member_remove, PROTO_MEMBER_REMOVE)                           \
+	X(306, transfer, PROTO_TRANSFER)                                     \
+	X(307, session_expire, PROTO_SESSION_EXPIRE)                         \
+	X(308, dump, PROTO_DUMP)                                             \
+	X(309, dump_reply, PROTO_DUMP_REPLY)
 
 #define WIRE__DECLARE_MSG(num, name, FIELDS) WIRE_DECLARE(name, FIELDS)
 WIRE_MESSAGES(WIRE__DECLARE_MSG)
@@ -185,6 +247,11 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 #define CFS_SETATTR_MTIME (1u << 5)
 #define CFS_SETATTR_ATIME_NOW (1u << 6)
 #define CFS_SETATTR_MTIME_NOW (1u << 7)
+
+/* member `role` values (the same numbers as libraft's RAFT_STANDBY...) */
+#define CFS_ROLE_STANDBY 0
+#define CFS_ROLE_VOTER 1
+#define CFS_ROLE_SPARE 2
 
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)

@@ -162,9 +162,7 @@ wire_header_decode(struct wire_header *h, const uint8_t *buf, size_t len,
 
 /* ---- the generated catalog -------------------------------------------- */
 
-WIRE_IMPLEMENT(cred, PROTO_CRED)
-WIRE_IMPLEMENT(attr, PROTO_ATTR)
-WIRE_IMPLEMENT(dirent, PROTO_DIRENT)
+WIRE_RECORDS(WIRE_IMPLEMENT)
 
 #define WIRE__IMPL_MSG(num, name, FIELDS) WIRE_IMPLEMENT(name, FIELDS)
 WIRE_MESSAGES(WIRE__IMPL_MSG)
