@@ -27,9 +27,21 @@ static const char usage_text[] =
 	"  -h, --help           show this help\n"
 	"\n"
 	"Cluster commands:\n"
-	"  cluster bootstrap    format a new filesystem (run once, after the\n"
-	"                       metadata servers of a new cluster are up)\n"
-	"  status               show which server leads and filesystem totals\n"
+	"  cluster bootstrap [--fragment-size SIZE] [--goal N]\n"
+	"                       format a new filesystem (run once, after the\n"
+	"                       metadata servers of a new cluster are up;\n"
+	"                       defaults come from the servers' config)\n"
+	"  status               the leader, the filesystem, and every metadata\n"
+	"                       server as it answers itself (exit 1 if there\n"
+	"                       is no leader or a server does not answer)\n"
+	"  member add ID RAFTHOST:PORT CLIENTHOST:PORT\n"
+	"                       add a new metadata server as a spare; start it\n"
+	"                       first with an empty --dir and no --init-cluster\n"
+	"  member promote ID    make a server a voter (after it caught up)\n"
+	"  member demote ID     make a voter a standby (replicates, no vote)\n"
+	"  member remove ID     remove a server; then stop it and wipe its dir\n"
+	"  leader transfer [ID] hand leadership to server ID (default: the\n"
+	"                       most up-to-date voter), e.g. before maintenance\n"
 	"\n"
 	"Namespace commands (paths are absolute inside CFS):\n"
 	"  mkdir [-p] PATH...   create directories (-p: parents too, no error\n"
@@ -378,51 +390,242 @@ cmd_mv(struct mc *mc, int argc, char **argv, char *errmsg)
 	return 0;
 }
 
+/* One administrative round trip without a session (status, format,
+ * membership), to @servers with a deadline. */
 static int
-cmd_status(struct mc *mc, char *errmsg)
+admin_call(const char *servers, int timeout_ms, uint16_t type,
+	   const void *req, uint16_t *rtype, union wire_body *reply,
+	   char *errmsg)
 {
-	struct wire_statfs req;
+	struct mc_options o = {.client_name = "cfsctl",
+			       .no_session = 1,
+			       .deadline_ms = timeout_ms,
+			       .attempt_timeout_ms =
+				       timeout_ms > 0 && timeout_ms < 1000
+					       ? timeout_ms
+					       : 0};
+	struct mc *mc = NULL;
+	int rv = mc_open(&mc, servers, &o, errmsg);
+
+	if (rv != 0)
+		return rv;
+	rv = mc_call(mc, type, req, rtype, reply, timeout_ms, errmsg);
+	mc_close(&mc);
+	return rv;
+}
+
+static const char *
+role_name(unsigned role)
+{
+	switch (role) {
+	case CFS_ROLE_VOTER: return "voter";
+	case CFS_ROLE_STANDBY: return "standby";
+	case CFS_ROLE_SPARE: return "spare";
+	default: return "?";
+	}
+}
+
+/* `status`: ask any server who leads, then ask the leader (the only one
+ * whose view of replication is current) and every member directly, so a
+ * dead or lagging server shows up as such rather than as the leader's
+ * belief about it. */
+static int
+cmd_status(const char *servers, int timeout_ms, char *errmsg)
+{
 	union wire_body *r = malloc(sizeof(*r));
-	uint16_t rtype;
-	char leader[CFS_ADDR_MAX + 8];
+	union wire_body *m = malloc(sizeof(*m));
+	struct wire_status req;
+	uint16_t rtype = 0;
 	int rv;
 
-	if (r == NULL)
-		return fprintf(stderr, "cfsctl: out of memory\n"), 1;
-	memset(&req, 0, sizeof(req));
-	rv = mc_call(mc, WIRE_T_statfs, &req, &rtype, r, 0, errmsg);
-	mc_leader(mc, leader, sizeof(leader));
-	if (rv != 0) {
-		fprintf(stderr, "cfsctl: status: %s\n", errmsg);
+	if (r == NULL || m == NULL) {
 		free(r);
+		free(m);
+		return fprintf(stderr, "cfsctl: out of memory\n"), 1;
+	}
+	memset(&req, 0, sizeof(req));
+	rv = admin_call(servers, timeout_ms, WIRE_T_status, &req, &rtype, r,
+			errmsg);
+	if (rv == 0 && r->status_reply.leader_addr[0] != '\0')
+		rv = admin_call(r->status_reply.leader_addr, timeout_ms,
+				WIRE_T_status, &req, &rtype, r, errmsg);
+	if (rv != 0 || rtype != WIRE_T_status_reply) {
+		fprintf(stderr, "cfsctl: status: %s\n",
+			rv ? errmsg : "unexpected reply");
+		free(r);
+		free(m);
 		return 1;
 	}
-	printf("leader: %s\nsession: %llu\n", leader,
-	       (unsigned long long)mc_client_id(mc));
-	if (rtype == WIRE_T_statfs_reply)
-		printf("files: %llu\nfiles free: %llu\nblocks: %llu\n"
-		       "blocks free: %llu\nblock size: %u\n",
-		       (unsigned long long)r->statfs_reply.files,
-		       (unsigned long long)r->statfs_reply.ffree,
-		       (unsigned long long)r->statfs_reply.blocks,
-		       (unsigned long long)r->statfs_reply.bfree,
-		       r->statfs_reply.bsize);
+	struct wire_status_reply *st = &r->status_reply;
+	if (st->leader_id == 0)
+		printf("leader:        NONE (no quorum?)\n");
+	else
+		printf("leader:        server %llu at %s (term %llu)\n",
+		       (unsigned long long)st->leader_id, st->leader_addr,
+		       (unsigned long long)st->term);
+	printf("filesystem:    %s", st->formatted ? "formatted" :
+			"NOT FORMATTED (run: cfsctl cluster bootstrap)");
+	if (st->formatted)
+		printf(", fragment size %llu, default goal %u",
+		       (unsigned long long)st->fragment_size, st->default_goal);
+	printf("\ninodes:        %llu\nsessions:      %llu\n"
+	       "commit index:  %llu\n",
+	       (unsigned long long)st->inodes,
+	       (unsigned long long)st->sessions,
+	       (unsigned long long)st->commit_index);
+	printf("\nmetadata servers:\n");
+	printf("  %-4s %-8s %-22s %-22s %-12s %s\n", "ID", "ROLE", "RAFT",
+	       "CLIENTS", "STATE", "APPLIED");
+	int bad = st->leader_id == 0;
+	for (unsigned i = 0; i < st->members_count; i++) {
+		struct wire_member *mb = &st->members[i];
+		char state[32] = "unreachable";
+		unsigned long long applied = 0;
+		char e2[CFS_ERRMSG_SIZE];
+		uint16_t t2 = 0;
+		if (admin_call(mb->client_addr, 1000, WIRE_T_status, &req, &t2,
+			       m, e2) == 0 &&
+		    t2 == WIRE_T_status_reply) {
+			applied = m->status_reply.applied_index;
+			snprintf(state, sizeof(state), "%s",
+				 mb->id == st->leader_id ? "leader"
+				 : m->status_reply.leader_id ==
+						 st->leader_id
+					 ? "follower"
+					 : "disagrees");
+		} else {
+			bad = 1;
+		}
+		printf("  %-4llu %-8s %-22s %-22s %-12s %llu\n",
+		       (unsigned long long)mb->id, role_name(mb->role),
+		       mb->raft_addr, mb->client_addr, state, applied);
+	}
 	free(r);
+	free(m);
+	return bad ? 1 : 0;
+}
+
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = v;
 	return 0;
 }
 
 static int
-cmd_bootstrap(const char *servers, int timeout_ms, char *errmsg)
+cmd_bootstrap(const char *servers, int timeout_ms, int argc, char **argv,
+	      char *errmsg)
 {
-#ifdef WIRE_HAVE_FORMAT
-	/* placeholder: replaced when the admin format request exists */
-#endif
-	(void)servers;
-	(void)timeout_ms;
-	cfs_fail(errmsg, CFS_ENOSYS, "the format request is not in the "
-				     "protocol catalog yet");
-	fprintf(stderr, "cfsctl: cluster bootstrap: %s\n", errmsg);
-	return 1;
+	struct wire_format req;
+	uint16_t rtype = 0;
+	union wire_body *r = malloc(sizeof(*r));
+	int rv;
+
+	if (r == NULL)
+		return 1;
+	memset(&req, 0, sizeof(req));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fragment-size") == 0 && i + 1 < argc) {
+			if (parse_size(argv[++i], &req.fragment_size) != 0)
+				usage_error("cluster bootstrap: bad size '%s'",
+					    argv[i]);
+		} else if (strcmp(argv[i], "--goal") == 0 && i + 1 < argc) {
+			req.default_goal = (uint32_t)atoi(argv[++i]);
+		} else {
+			usage_error("cluster bootstrap: unknown argument "
+				    "'%s'",
+				    argv[i]);
+		}
+	}
+	rv = admin_call(servers, timeout_ms, WIRE_T_format, &req, &rtype, r,
+			errmsg);
+	free(r);
+	if (rv == CFS_EEXIST) {
+		printf("cfsctl: the filesystem is already formatted\n");
+		return 0;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "cfsctl: cluster bootstrap: %s\n", errmsg);
+		return 1;
+	}
+	printf("filesystem formatted\n");
+	return 0;
+}
+
+static uint64_t
+parse_id(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		usage_error("'%s' is not a server id (a positive integer)", s);
+	return v;
+}
+
+/* member add|promote|demote|remove, leader transfer */
+static int
+cmd_member(const char *servers, int timeout_ms, const char *cmd, int argc,
+	   char **argv, char *errmsg)
+{
+	union wire_body req;
+	uint16_t type, rtype = 0;
+	union wire_body *r = malloc(sizeof(*r));
+	const char *what = argc > 0 ? argv[0] : "";
+	int rv;
+
+	if (r == NULL)
+		return 1;
+	memset(&req, 0, sizeof(req));
+	if (strcmp(cmd, "leader") == 0) {
+		if (argc < 1 || strcmp(argv[0], "transfer") != 0 || argc > 2)
+			usage_error("%s", "usage: leader transfer [ID]");
+		type = WIRE_T_transfer;
+		req.transfer.id = argc == 2 ? parse_id(argv[1]) : 0;
+	} else if (strcmp(what, "add") == 0 && argc == 4) {
+		type = WIRE_T_member_add;
+		req.member_add.id = parse_id(argv[1]);
+		snprintf(req.member_add.raft_addr,
+			 sizeof(req.member_add.raft_addr), "%s", argv[2]);
+		snprintf(req.member_add.client_addr,
+			 sizeof(req.member_add.client_addr), "%s", argv[3]);
+	} else if ((strcmp(what, "promote") == 0 ||
+		    strcmp(what, "demote") == 0) &&
+		   argc == 2) {
+		type = WIRE_T_member_assign;
+		req.member_assign.id = parse_id(argv[1]);
+		req.member_assign.role = strcmp(what, "promote") == 0
+						 ? CFS_ROLE_VOTER
+						 : CFS_ROLE_STANDBY;
+	} else if (strcmp(what, "remove") == 0 && argc == 2) {
+		type = WIRE_T_member_remove;
+		req.member_remove.id = parse_id(argv[1]);
+	} else {
+		usage_error("%s", "usage: member add ID RAFTHOST:PORT "
+				  "CLIENTHOST:PORT | member promote ID | "
+				  "member demote ID | member remove ID");
+	}
+	rv = admin_call(servers, timeout_ms, type, &req, &rtype, r, errmsg);
+	free(r);
+	if (rv != 0) {
+		fprintf(stderr, "cfsctl: %s %s: %s\n", cmd, what, errmsg);
+		return 1;
+	}
+	printf("done\n");
+	return 0;
 }
 
 int
@@ -460,13 +663,19 @@ main(int argc, char **argv)
 
 	if (strcmp(cmd, "cluster") == 0) {
 		if (argc < 1 || strcmp(argv[0], "bootstrap") != 0)
-			usage_error("%s: usage: cluster bootstrap", "cluster");
-		return cmd_bootstrap(servers, opt.deadline_ms, errmsg);
+			usage_error("%s", "usage: cluster bootstrap "
+					  "[--fragment-size SIZE] [--goal N]");
+		return cmd_bootstrap(servers, opt.deadline_ms, argc, argv,
+				     errmsg);
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "mkdir") &&
-	    strcmp(cmd, "touch") && strcmp(cmd, "ls") &&
-	    strcmp(cmd, "stat") && strcmp(cmd, "chmod") &&
-	    strcmp(cmd, "rm") && strcmp(cmd, "mv"))
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(servers, opt.deadline_ms, errmsg);
+	if (strcmp(cmd, "member") == 0 || strcmp(cmd, "leader") == 0)
+		return cmd_member(servers, opt.deadline_ms, cmd, argc, argv,
+				  errmsg);
+	if (strcmp(cmd, "mkdir") && strcmp(cmd, "touch") &&
+	    strcmp(cmd, "ls") && strcmp(cmd, "stat") &&
+	    strcmp(cmd, "chmod") && strcmp(cmd, "rm") && strcmp(cmd, "mv"))
 		usage_error("unknown command '%s'", cmd);
 
 	rv = mc_open(&mc, servers, &opt, errmsg);
@@ -474,9 +683,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "cfsctl: %s: %s\n", servers, errmsg);
 		return 1;
 	}
-	if (strcmp(cmd, "status") == 0)
-		rv = cmd_status(mc, errmsg);
-	else if (strcmp(cmd, "mkdir") == 0)
+	if (strcmp(cmd, "mkdir") == 0)
 		rv = cmd_mkdir(mc, argc, argv, errmsg);
 	else if (strcmp(cmd, "touch") == 0)
 		rv = cmd_touch(mc, argc, argv, errmsg);

@@ -857,7 +857,7 @@ handle_status(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		 addr_client_part(laddr));
 	r->term = s->raft.current_term;
 	r->commit_index = s->raft.commit_index;
-	r->applied_index = fsm_applied(s->fsm);
+	r->applied_index = raft_last_applied(&s->raft);
 	r->snapshot_index = 0;
 	fsm_info(s->fsm, &info);
 	r->formatted = (uint8_t)info.formatted;
