@@ -21,6 +21,7 @@
 #include "meta/entry.h"
 #include "meta/fsm.h"
 #include "meta/ns.h"
+#include "meta/xport.h"
 
 #define CONTAINER_OF(p, type, member)                                        \
 	((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -29,141 +30,6 @@
 #define SESSION_BUCKETS 1024 /* power of two */
 #define TICK_MS 250
 #define IDENT_MAX 255
-
-/* ---- the Raft transport: TCP, with "raft/client" addresses ----------------
- * The Raft configuration stores "RAFTADDR/CLIENTADDR" for each server (see
- * server.h); raft_uv's TCP transport must only ever see RAFTADDR. */
-
-#define XPORT_ADDRS 64
-
-struct xport {
-	struct raft_uv_transport outer; /* what raft_uv drives */
-	struct raft_uv_transport tcp;   /* raft_uv_tcp_init's transport */
-	raft_uv_accept_cb accept_cb;
-	raft_uv_transport_close_cb close_cb;
-	/* stripped addresses, kept for the transport's lifetime because the
-	 * TCP transport may hold the pointer during an asynchronous connect */
-	struct {
-		raft_id id;
-		char addr[256];
-	} addrs[XPORT_ADDRS];
-	unsigned n_addrs;
-};
-
-/* The Raft part of "raft/client". */
-static void
-addr_raft_part(const char *address, char *out, size_t cap)
-{
-	const char *slash = strchr(address, '/');
-	size_t n = slash ? (size_t)(slash - address) : strlen(address);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, address, n);
-	out[n] = '\0';
-}
-
-/* The client part of "raft/client" ("" if absent). */
-static const char *
-addr_client_part(const char *address)
-{
-	const char *slash = address ? strchr(address, '/') : NULL;
-	return slash ? slash + 1 : "";
-}
-
-static int
-xport_init(struct raft_uv_transport *t, raft_id id, const char *address)
-{
-	struct xport *x = t->impl;
-	int rv = x->tcp.init(&x->tcp, id, address);
-	if (rv != 0)
-		memcpy(t->errmsg, x->tcp.errmsg, sizeof(t->errmsg));
-	return rv;
-}
-
-static void
-xport_accept(struct raft_uv_transport *tcp, raft_id id, const char *address,
-	     struct uv_stream_s *stream)
-{
-	struct xport *x = CONTAINER_OF(tcp, struct xport, tcp);
-	x->accept_cb(&x->outer, id, address, stream);
-}
-
-static int
-xport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
-{
-	struct xport *x = t->impl;
-	x->accept_cb = cb;
-	x->tcp.data = t->data;
-	int rv = x->tcp.listen(&x->tcp, xport_accept);
-	if (rv != 0)
-		memcpy(t->errmsg, x->tcp.errmsg, sizeof(t->errmsg));
-	return rv;
-}
-
-static int
-xport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
-	      raft_id id, const char *address, raft_uv_connect_cb cb)
-{
-	struct xport *x = t->impl;
-	char part[256];
-	unsigned i;
-
-	addr_raft_part(address, part, sizeof(part));
-	for (i = 0; i < x->n_addrs; i++)
-		if (x->addrs[i].id == id && strcmp(x->addrs[i].addr, part) == 0)
-			break;
-	if (i == x->n_addrs) {
-		if (x->n_addrs < XPORT_ADDRS)
-			x->n_addrs++;
-		else
-			i = (unsigned)(id % XPORT_ADDRS); /* reuse a slot */
-		x->addrs[i].id = id;
-		snprintf(x->addrs[i].addr, sizeof(x->addrs[i].addr), "%s",
-			 part);
-	}
-	x->tcp.data = t->data;
-	int rv = x->tcp.connect(&x->tcp, req, id, x->addrs[i].addr, cb);
-	if (rv != 0)
-		memcpy(t->errmsg, x->tcp.errmsg, sizeof(t->errmsg));
-	return rv;
-}
-
-static void
-xport_closed(struct raft_uv_transport *tcp)
-{
-	struct xport *x = CONTAINER_OF(tcp, struct xport, tcp);
-	if (x->close_cb)
-		x->close_cb(&x->outer);
-}
-
-static void
-xport_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
-{
-	struct xport *x = t->impl;
-	x->close_cb = cb;
-	x->tcp.close(&x->tcp, xport_closed);
-}
-
-static int
-xport_setup(struct xport *x, uv_loop_t *loop, const char *bind)
-{
-	memset(x, 0, sizeof(*x));
-	int rv = raft_uv_tcp_init(&x->tcp, loop);
-	if (rv != 0)
-		return rv;
-	rv = raft_uv_tcp_set_bind_address(&x->tcp, bind);
-	if (rv != 0) {
-		raft_uv_tcp_close(&x->tcp);
-		return rv;
-	}
-	x->outer.impl = x;
-	x->outer.init = xport_init;
-	x->outer.listen = xport_listen;
-	x->outer.connect = xport_connect;
-	x->outer.close = xport_close;
-	return 0;
-}
 
 /* ---- requests ----------------------------------------------------------- */
 

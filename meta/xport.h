@@ -1,0 +1,49 @@
+/* xport.h - the Raft transport of cfs-meta: raft_uv's TCP transport over "raft/client" addresses. */
+#ifndef CFS_META_XPORT_H
+#define CFS_META_XPORT_H
+
+/*
+ * The Raft configuration stores one address per server,
+ * "RAFTHOST:PORT/CLIENTHOST:PORT": the Raft part is where raft_uv connects,
+ * the client part is where followers redirect clients and where `cfsctl
+ * status` reaches each server.  Keeping both in the configuration makes it
+ * the one source of truth for membership: `member add` carries both, every
+ * server learns them from the replicated configuration.  This wrapper hands
+ * raft_uv's TCP transport only the Raft part.
+ */
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stddef.h>
+#include <uv.h>
+
+#define XPORT_ADDRS 64
+
+struct xport {
+	struct raft_uv_transport outer; /* what raft_uv drives */
+	struct raft_uv_transport tcp;   /* raft_uv_tcp_init's transport */
+	raft_uv_accept_cb accept_cb;
+	raft_uv_transport_close_cb close_cb;
+	/* stripped addresses, kept for the transport's lifetime because the
+	 * TCP transport may hold the pointer during an asynchronous connect */
+	struct {
+		raft_id id;
+		char addr[256];
+	} addrs[XPORT_ADDRS];
+	unsigned n_addrs;
+};
+
+/* Initialise @x (caller memory, must outlive raft_uv's use of it) on @loop,
+ * binding the Raft listener to @bind ("HOST:PORT").  Pass &x->outer to
+ * raft_uv_init().  After raft_uv_close() and the loop drained, release the
+ * TCP transport with raft_uv_tcp_close(&x->tcp).  Returns a RAFT_* code. */
+int xport_setup(struct xport *x, uv_loop_t *loop, const char *bind);
+
+/* The Raft part of "raft/client", copied into @out of @cap bytes. */
+void addr_raft_part(const char *address, char *out, size_t cap);
+
+/* The client part of "raft/client" ("" if absent or @address is NULL);
+ * points into @address. */
+const char *addr_client_part(const char *address);
+
+#endif /* CFS_META_XPORT_H */
