@@ -56,12 +56,7 @@ value(struct filler *s)
 		FIELDS(FILL)                                                 \
 	}
 
-FILLER(cred, PROTO_CRED)
-FILLER(attr, PROTO_ATTR)
-FILLER(dirent, PROTO_DIRENT)
-#ifdef PROTO_MEMBER
-FILLER(member, PROTO_MEMBER)
-#endif
+WIRE_RECORDS(FILLER)
 #define FILL_MSG(num, name, FIELDS) FILLER(name, FIELDS)
 WIRE_MESSAGES(FILL_MSG)
 #undef FILL_MSG
