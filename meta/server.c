@@ -21,13 +21,13 @@
 #include "meta/entry.h"
 #include "meta/fsm.h"
 #include "meta/ns.h"
+#include "meta/session.h"
 #include "meta/xport.h"
 
 #define CONTAINER_OF(p, type, member)                                        \
 	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 #define PENDING_BUCKETS 4096 /* power of two */
-#define SESSION_BUCKETS 1024 /* power of two */
 #define TICK_MS 250
 #define IDENT_MAX 255
 
@@ -78,16 +78,6 @@ struct admin_op {
 	uint64_t target;
 };
 
-/* A client session as the leader's keepalive clock sees it. */
-struct tracked {
-	struct tracked *next;
-	uint64_t client_id;
-	uint32_t lease_ms;
-	uint64_t last_seen; /* uv_now() ms */
-	unsigned sweep;     /* last resync generation that saw it */
-	int expiring;
-};
-
 struct meta_server {
 	struct meta_options opt;
 	char self_addr[520];   /* "raft/client" */
@@ -115,8 +105,7 @@ struct meta_server {
 
 	int leader, confirmed;
 	uint64_t term, tag;
-	struct tracked *stab[SESSION_BUCKETS];
-	unsigned sweep;
+	struct session_clock sessions;
 	unsigned ticks;
 
 	int stopping, fatal;
@@ -305,110 +294,39 @@ send_body(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 	free(frame);
 }
 
-/* ---- sessions on the leader ------------------------------------------------
- * Keepalives are not logged (they would dominate the log): the leader keeps
- * each session's last contact in memory, and a new leader starts every
- * session's clock afresh, so a leader change never expires a session early.
- * Expiry itself is a logged command (session_expire), decided by the leader
- * and applied everywhere. */
-
-static struct tracked **
-track_slot(struct meta_server *s, uint64_t client_id)
-{
-	struct tracked **tp =
-		&s->stab[(client_id * 0x9E3779B97F4A7C15ull >> 40) &
-			 (SESSION_BUCKETS - 1)];
-	while (*tp && (*tp)->client_id != client_id)
-		tp = &(*tp)->next;
-	return tp;
-}
-
-static struct tracked *
-track(struct meta_server *s, uint64_t client_id, uint32_t lease_ms)
-{
-	struct tracked **tp = track_slot(s, client_id);
-	if (*tp == NULL) {
-		struct tracked *t = calloc(1, sizeof(*t));
-		if (t == NULL)
-			return NULL;
-		t->client_id = client_id;
-		t->lease_ms = lease_ms;
-		t->last_seen = uv_now(&s->loop);
-		*tp = t;
-	}
-	(*tp)->sweep = s->sweep;
-	return *tp;
-}
-
-static void
-touch(struct meta_server *s, uint64_t client_id)
-{
-	struct tracked *t = *track_slot(s, client_id);
-	if (t != NULL)
-		t->last_seen = uv_now(&s->loop);
-}
-
-static void
-untrack_all(struct meta_server *s)
-{
-	for (unsigned b = 0; b < SESSION_BUCKETS; b++)
-		while (s->stab[b]) {
-			struct tracked *t = s->stab[b];
-			s->stab[b] = t->next;
-			free(t);
-		}
-}
+/* ---- sessions on the leader (meta/session.c keeps the clock) ---------- */
 
 static void
 resync_one(void *data, uint64_t client_id, uint32_t lease_ms)
 {
 	struct meta_server *s = data;
-	struct tracked *t = track(s, client_id, lease_ms);
-	if (t != NULL)
-		t->lease_ms = lease_ms;
+	if (session_clock_resync_one(&s->sessions, client_id, lease_ms,
+				     uv_now(&s->loop)) != 0)
+		LOG_ERROR("out of memory tracking session %016llx",
+			  (unsigned long long)client_id);
 }
 
-/* Make the tracked set equal to the sessions in the state machine: new
- * ones start their clock now, closed ones are forgotten. */
+/* Make the tracked set equal to the sessions in the state machine. */
 static void
 sessions_resync(struct meta_server *s)
 {
-	s->sweep++;
+	session_clock_resync_begin(&s->sessions);
 	fsm_sessions(s->fsm, resync_one, s);
-	for (unsigned b = 0; b < SESSION_BUCKETS; b++)
-		for (struct tracked **tp = &s->stab[b]; *tp;) {
-			if ((*tp)->sweep != s->sweep) {
-				struct tracked *t = *tp;
-				*tp = t->next;
-				free(t);
-			} else {
-				tp = &(*tp)->next;
-			}
-		}
+	session_clock_resync_end(&s->sessions);
 }
 
 static int enqueue_internal(struct meta_server *s, uint16_t type,
 			    const void *body);
 
-static void
-sessions_expire(struct meta_server *s)
+static int
+expire_one(void *data, uint64_t client_id, uint64_t silent_ms)
 {
-	uint64_t now = uv_now(&s->loop);
+	struct meta_server *s = data;
+	struct wire_session_expire e = {.client_id = client_id};
 
-	for (unsigned b = 0; b < SESSION_BUCKETS; b++)
-		for (struct tracked *t = s->stab[b]; t; t = t->next) {
-			if (t->expiring || now - t->last_seen <= t->lease_ms)
-				continue;
-			struct wire_session_expire e = {.client_id =
-								t->client_id};
-			LOG_INFO("session %016llx expired after %llu ms of "
-				 "silence",
-				 (unsigned long long)t->client_id,
-				 (unsigned long long)(now - t->last_seen));
-			if (enqueue_internal(s, WIRE_T_session_expire, &e) ==
-			    0)
-				t->expiring = 1;
-		}
+	LOG_INFO("session %016llx expired after %llu ms of silence",
+		 (unsigned long long)client_id, (unsigned long long)silent_ms);
+	return enqueue_internal(s, WIRE_T_session_expire, &e);
 }
 
 /* ---- applying: replies to the waiting clients ---------------------------- */
@@ -425,19 +343,8 @@ on_apply_reply(void *data, uint64_t client_id, uint64_t seq,
 	send_reply_frame(s, p->ident, p->ident_len, p->request_id, frame, len);
 	p->answered = 1;
 	pending_unhash(s, p);
-	if (p->type == WIRE_T_session_open && s->leader && len >= 16) {
-		struct wire_header h;
-		char errmsg[CFS_ERRMSG_SIZE];
-		if (wire_header_decode(&h, frame, len, errmsg) == 0 &&
-		    h.status == 0) {
-			struct tracked *t = track(s, client_id, 0);
-			if (t != NULL) {
-				/* lease from the stored session row */
-				t->lease_ms = 0;
-				fsm_sessions(s->fsm, resync_one, s);
-			}
-		}
-	}
+	if (p->type == WIRE_T_session_open && s->leader)
+		sessions_resync(s); /* start the new session's clock */
 }
 
 static void
@@ -618,7 +525,7 @@ leadership_check(struct meta_server *s)
 	} else if (!is_leader && s->leader) {
 		s->leader = 0;
 		s->confirmed = 0;
-		untrack_all(s);
+		session_clock_clear(&s->sessions);
 		raft_id id = 0;
 		const char *addr = NULL;
 		raft_leader(&s->raft, &id, &addr);
@@ -970,12 +877,12 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 				   "new leader not yet confirmed");
 			return;
 		}
-		if (*track_slot(s, h.client_id) == NULL) {
+		if (!session_clock_touch(&s->sessions, h.client_id,
+					 uv_now(&s->loop))) {
 			send_error(s, ident, ident_len, &h, CFS_NOSESSION,
 				   "session expired or unknown");
 			return;
 		}
-		touch(s, h.client_id);
 		send_body(s, ident, ident_len, &h, WIRE_T_ok, &b->ok);
 		return;
 	case WIRE_T_session_open: {
@@ -1023,7 +930,7 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 			   "this request needs a session");
 		return;
 	}
-	touch(s, h.client_id);
+	session_clock_touch(&s->sessions, h.client_id, uv_now(&s->loop));
 	if (h.type == WIRE_T_session_close) {
 		enqueue_mutation(s, ident, ident_len, &h, b);
 		return;
@@ -1202,7 +1109,8 @@ tick_cb(uv_timer_t *h)
 	if (s->leader && s->confirmed) {
 		if (++s->ticks % 4 == 0)
 			sessions_resync(s);
-		sessions_expire(s);
+		session_clock_expire(&s->sessions, uv_now(&s->loop),
+				     expire_one, s);
 	}
 }
 
@@ -1655,7 +1563,7 @@ meta_server_free(struct meta_server **sp)
 		uv_run(&s->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&s->loop);
 	}
-	untrack_all(s);
+	session_clock_clear(&s->sessions);
 	fsm_close(&s->fsm);
 	free(s);
 	*sp = NULL;
