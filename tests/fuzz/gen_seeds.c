@@ -10,39 +10,77 @@
 /*
  * Usage: gen_seeds OUTDIR (`make fuzz-seeds` writes tests/fuzz/corpus/wire).
  * Per catalog message, one file with every field populated (strings, arrays
- * and records non-empty) and one with every field zero or empty; then
+ * and records non-empty), one with every field zero or empty and one with
+ * every string, array and record list at its limit; then
  * hand-made broken frames that each exercise one decoder rejection.  The
  * fields are filled by walking the same field lists (common/proto.h) that
  * generate the codec, so a new message gets seeds without editing this file.
  */
 
+enum fill_mode {
+	FILL_SOME,  /* distinct values, short strings, small arrays */
+	FILL_EMPTY, /* every field zero or empty */
+	FILL_FULL,  /* every string, array and record list at its limit */
+};
+
+/* Full blobs are capped: dump text may be ~1 MiB, the corpus stays small. */
+#define FULL_BLOB 4096
+
 struct filler {
 	uint64_t next; /* distinct values make field mix-ups visible */
-	int empty;     /* zero every field instead */
+	enum fill_mode mode;
 };
+
+static const uint8_t full_blob[FULL_BLOB];
 
 static uint64_t
 value(struct filler *s)
 {
-	return s->empty ? 0 : ++s->next;
+	if (s->mode == FILL_FULL)
+		return UINT64_MAX;
+	return s->mode == FILL_EMPTY ? 0 : ++s->next;
+}
+
+static void
+fill_str(char *dst, size_t cap, size_t max, const char *name,
+	 struct filler *s)
+{
+	if (s->mode == FILL_FULL) {
+		memset(dst, 'x', max);
+		dst[max] = '\0';
+	} else {
+		snprintf(dst, cap, "%s", s->mode == FILL_EMPTY ? "" : name);
+	}
+}
+
+static uint32_t
+count(uint32_t some, uint32_t max, struct filler *s)
+{
+	if (s->mode == FILL_FULL)
+		return max;
+	if (s->mode == FILL_EMPTY)
+		return 0;
+	return some < max ? some : max;
 }
 
 #define FILL_u8(n, a) m->n = (uint8_t)value(s);
 #define FILL_u16(n, a) m->n = (uint16_t)value(s);
 #define FILL_u32(n, a) m->n = (uint32_t)value(s);
 #define FILL_u64(n, a) m->n = value(s) | 0x0100000000000000ull;
-#define FILL_i64(n, a) m->n = -(int64_t)value(s);
-#define FILL_str(n, a)                                                       \
-	snprintf(m->n, sizeof(m->n), "%s", s->empty ? "" : #n);
+#define FILL_i64(n, a) m->n = -(int64_t)(value(s) >> 1);
+#define FILL_str(n, a) fill_str(m->n, sizeof(m->n), (a), #n, s);
 #define FILL_blob(n, a)                                                      \
-	m->n = (const uint8_t *)"blob:" #n;                                  \
-	m->n##_len = s->empty ? 0 : (uint32_t)strlen("blob:" #n);
+	m->n = s->mode == FILL_FULL ? full_blob                              \
+				    : (const uint8_t *)"blob:" #n;           \
+	m->n##_len = s->mode == FILL_FULL ? ((a) < FULL_BLOB ? (a) : FULL_BLOB) \
+		     : s->mode == FILL_EMPTY ? 0                             \
+					     : (uint32_t)strlen("blob:" #n);
 #define FILL_u64v(n, a)                                                      \
-	m->n##_count = s->empty ? 0 : ((a) < 3 ? (a) : 3);                   \
+	m->n##_count = count(3, (a), s);                                     \
 	for (uint32_t i_ = 0; i_ < m->n##_count; i_++)                       \
 		m->n[i_] = value(s);
 #define FILL_rec(n, a)                                                       \
-	m->n##_count = s->empty ? 0 : 2;                                     \
+	m->n##_count = count(2, WIRE_MAX_##a, s);                            \
 	for (uint32_t i_ = 0; i_ < m->n##_count; i_++)                       \
 		fill_##a(&m->n[i_], s);
 #define FILL_sub(n, a) fill_##a(&m->n, s);
@@ -128,19 +166,24 @@ static int
 write_catalog(const char *dir)
 {
 	char name[128];
-	struct filler s = {0, 0};
+	struct filler s = {0, FILL_SOME};
 	struct wire_header h;
 
 #define WRITE_MSG(num, mname, FIELDS)                                        \
 	h = header(num, is_reply(#mname));                                   \
-	s.empty = 0;                                                         \
+	s.mode = FILL_SOME;                                                  \
 	fill_##mname(&body.mname, &s);                                       \
 	snprintf(name, sizeof(name), "%03d-%s", num, #mname);                \
 	if (write_msg(dir, name, &h) != 0)                                   \
 		return -1;                                                   \
-	s.empty = 1;                                                         \
+	s.mode = FILL_EMPTY;                                                 \
 	fill_##mname(&body.mname, &s);                                       \
 	snprintf(name, sizeof(name), "%03d-%s-empty", num, #mname);          \
+	if (write_msg(dir, name, &h) != 0)                                   \
+		return -1;                                                   \
+	s.mode = FILL_FULL;                                                  \
+	fill_##mname(&body.mname, &s);                                       \
+	snprintf(name, sizeof(name), "%03d-%s-full", num, #mname);           \
 	if (write_msg(dir, name, &h) != 0)                                   \
 		return -1;
 	WIRE_MESSAGES(WRITE_MSG)
@@ -167,7 +210,7 @@ write_broken(const char *dir)
 	uint8_t raw[512];
 	struct wire_writer w;
 	struct wire_header h = header(WIRE_T_keepalive, 0);
-	struct filler s = {0, 0};
+	struct filler s = {0, FILL_SOME};
 	char errmsg[CFS_ERRMSG_SIZE];
 	uint8_t *buf;
 	size_t len;
