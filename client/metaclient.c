@@ -30,6 +30,7 @@ struct mc_chan {
 
 struct mc {
 	void *zctx;
+	int own_zctx; /* 0: borrowed from mc_options.zmq_context */
 	struct mc_options opt;
 	char client_name[256];
 
@@ -150,7 +151,8 @@ chan_open(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 	int zero = 0;
 
 	chan_close(ch);
-	snprintf(mon_ep, sizeof(mon_ep), "inproc://mc-mon-%u",
+	/* unique per mc too: several mc's may share one context */
+	snprintf(mon_ep, sizeof(mon_ep), "inproc://mc-mon-%p-%u", (void *)mc,
 		 atomic_fetch_add(&mc->chan_counter, 1));
 	ch->sock = zmq_socket(mc->zctx, ZMQ_DEALER);
 	if (ch->sock == NULL)
@@ -718,7 +720,8 @@ mc_open(struct mc **out, const char *servers, const struct mc_options *opt,
 		goto err;
 	}
 	mc->scratch = malloc(sizeof(*mc->scratch));
-	mc->zctx = zmq_ctx_new();
+	mc->own_zctx = mc->opt.zmq_context == NULL;
+	mc->zctx = mc->own_zctx ? zmq_ctx_new() : mc->opt.zmq_context;
 	if (mc->scratch == NULL || mc->zctx == NULL) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "metadata client");
 		goto err;
@@ -772,7 +775,7 @@ mc_close(struct mc **mcp)
 		zmq_msg_close(&mc->last);
 	chan_close(&mc->call_chan);
 	chan_close(&mc->ka_chan);
-	if (mc->zctx != NULL)
+	if (mc->zctx != NULL && mc->own_zctx)
 		zmq_ctx_term(mc->zctx);
 	free(mc->scratch);
 	pthread_cond_destroy(&mc->cond);

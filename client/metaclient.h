@@ -25,7 +25,8 @@
  * Thread safety: all calls on one mc are safe from any thread; they are
  * serialized (one request in flight per session, which the exactly-once
  * rule requires).  For parallelism open one mc per thread.
- * No global state: each mc owns its ZeroMQ context.
+ * No global state: each mc owns its ZeroMQ context unless given one to
+ * share (mc_options.zmq_context).
  */
 
 #include <stdint.h>
@@ -46,6 +47,10 @@ struct mc_options {
 				    set use_cred to use them, else the
 				    process's own are sent */
 	int use_cred;
+	void *zmq_context;       /* borrowed ZeroMQ context to share among
+				    many mc's of one process (one I/O thread
+				    instead of one each); must outlive them.
+				    NULL: the mc makes its own */
 };
 
 /*
