@@ -33,7 +33,7 @@ crc32c_table_build(void)
 		for (int k = 1; k < 8; k++) {
 			uint32_t prev = crc32c_table[k - 1][b];
 			crc32c_table[k][b] =
-				(prev >> 8) ^ crc32c_table[0][prev & 0xFFu];
+			    (prev >> 8) ^ crc32c_table[0][prev & 0xFFu];
 		}
 }
 

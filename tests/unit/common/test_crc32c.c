@@ -155,16 +155,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c_of_check_string_is_published_value),
-		cmocka_unit_test(test_crc32c_of_32_zero_bytes_matches_rfc3720),
-		cmocka_unit_test(test_crc32c_of_32_ff_bytes_matches_rfc3720),
-		cmocka_unit_test(test_crc32c_of_ascending_bytes_matches_rfc3720),
-		cmocka_unit_test(test_crc32c_of_descending_bytes_matches_rfc3720),
-		cmocka_unit_test(test_crc32c_of_empty_input_is_identity),
-		cmocka_unit_test(test_crc32c_split_at_every_position_equals_one_shot),
-		cmocka_unit_test(test_crc32c_byte_at_a_time_equals_one_shot),
-		cmocka_unit_test(test_crc32c_hw_equals_sw_on_random_buffers),
-		cmocka_unit_test(test_crc32c_hw_probe_matches_cpu),
+	    cmocka_unit_test(test_crc32c_of_check_string_is_published_value),
+	    cmocka_unit_test(test_crc32c_of_32_zero_bytes_matches_rfc3720),
+	    cmocka_unit_test(test_crc32c_of_32_ff_bytes_matches_rfc3720),
+	    cmocka_unit_test(test_crc32c_of_ascending_bytes_matches_rfc3720),
+	    cmocka_unit_test(test_crc32c_of_descending_bytes_matches_rfc3720),
+	    cmocka_unit_test(test_crc32c_of_empty_input_is_identity),
+	    cmocka_unit_test(
+		test_crc32c_split_at_every_position_equals_one_shot),
+	    cmocka_unit_test(test_crc32c_byte_at_a_time_equals_one_shot),
+	    cmocka_unit_test(test_crc32c_hw_equals_sw_on_random_buffers),
+	    cmocka_unit_test(test_crc32c_hw_probe_matches_cpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
