@@ -36,6 +36,9 @@ const struct cfs_conf_key meta_option_keys[] = {
 	K(snapshot_trailing, CFS_CONF_INT, 0, 100000000, "16384",
 	  "entries kept in the log behind a snapshot, so a briefly lagging "
 	  "server catches up without a full snapshot"),
+	K(install_snapshot_timeout, CFS_CONF_DURATION, 500, 600000, "5s",
+	  "resend a snapshot to a lagging server after this long; libraft's "
+	  "30 s default left a restarted server behind for half a minute"),
 	K(session_lease_min, CFS_CONF_DURATION, 500, 3600000, "2s",
 	  "shortest client session lease granted"),
 	K(session_lease_max, CFS_CONF_DURATION, 500, 3600000, "60s",

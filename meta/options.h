@@ -20,6 +20,7 @@ struct meta_options {
 	int pre_vote;
 	int64_t snapshot_threshold;
 	int64_t snapshot_trailing;
+	int64_t install_snapshot_timeout; /* ms */
 	int64_t session_lease_min; /* ms */
 	int64_t session_lease_max; /* ms */
 	uint64_t fragment_size;    /* default for `cluster bootstrap` */

@@ -1320,6 +1320,8 @@ setup_raft(struct meta_server *s, const struct meta_peer *peers, unsigned n,
 				    (unsigned)s->opt.snapshot_threshold);
 	raft_set_snapshot_trailing(&s->raft,
 				   (unsigned)s->opt.snapshot_trailing);
+	raft_set_install_snapshot_timeout(
+		&s->raft, (unsigned)s->opt.install_snapshot_timeout);
 
 	if (n > 0 && !had_state) {
 		struct raft_configuration conf;
