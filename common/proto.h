@@ -162,6 +162,30 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 	F(u32, bsize, 0)                                                     \
 	F(u32, namemax, 0)
 
+/* Extended attributes and goals (116-199). */
+#define PROTO_SETXATTR(F)                                                    \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(str, name, CFS_XATTR_NAME_MAX)                                     \
+	F(blob, value, CFS_XATTR_VALUE_MAX)                                  \
+	F(u32, flags, 0) /* CFS_XATTR_CREATE, CFS_XATTR_REPLACE */
+#define PROTO_GETXATTR(F)                                                    \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(str, name, CFS_XATTR_NAME_MAX)
+#define PROTO_XATTR_VALUE(F) F(blob, value, CFS_XATTR_VALUE_MAX)
+#define PROTO_LISTXATTR(F)                                                   \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)
+/* names, each NUL-terminated, back to back (the listxattr(2) format) */
+#define PROTO_XATTR_NAMES(F) F(blob, names, CFS_XATTR_VALUE_MAX)
+#define PROTO_REMOVEXATTR(F) PROTO_GETXATTR(F)
+#define PROTO_SETGOAL(F)                                                     \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u32, goal, 0)
+
+
 /* Administration (300-399).  Sent with client id 0 (no session needed). */
 #define PROTO_FORMAT(F)                                                      \
 	F(u64, fragment_size, 0) /* 0 = the leader's configured default */   \
@@ -223,6 +247,13 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 	X(113, dirents, PROTO_DIRENTS)                                       \
 	X(114, statfs, PROTO_STATFS)                                         \
 	X(115, statfs_reply, PROTO_STATFS_REPLY)                              \
+	X(116, setxattr, PROTO_SETXATTR)                                     \
+	X(117, getxattr, PROTO_GETXATTR)                                     \
+	X(118, xattr_value, PROTO_XATTR_VALUE)                               \
+	X(119, listxattr, PROTO_LISTXATTR)                                   \
+	X(120, xattr_names, PROTO_XATTR_NAMES)                               \
+	X(121, removexattr, PROTO_REMOVEXATTR)                               \
+	X(122, setgoal, PROTO_SETGOAL)                                       \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \
@@ -252,6 +283,17 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 #define CFS_ROLE_STANDBY 0
 #define CFS_ROLE_VOTER 1
 #define CFS_ROLE_SPARE 2
+
+/* setxattr `flags` (the values of <sys/xattr.h>) */
+#define CFS_XATTR_CREATE 1
+#define CFS_XATTR_REPLACE 2
+
+/* rename `flags` (the values of renameat2(2)) */
+#define CFS_RENAME_NOREPLACE (1u << 0)
+#define CFS_RENAME_EXCHANGE (1u << 1)
+
+/* the most replicas a directory's goal may ask for */
+#define CFS_GOAL_MAX 16
 
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)
