@@ -2,6 +2,7 @@
 #include "meta/xport.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CONTAINER_OF(p, type, member)                                        \
@@ -39,11 +40,39 @@ xport_init(struct raft_uv_transport *t, raft_id id, const char *address)
 }
 
 static void
+nodelay(struct uv_stream_s *stream)
+{
+	if (stream != NULL && stream->type == UV_TCP)
+		uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+}
+
+static void
 xport_accept(struct raft_uv_transport *tcp, raft_id id, const char *address,
 	     struct uv_stream_s *stream)
 {
 	struct xport *x = CONTAINER_OF(tcp, struct xport, tcp);
+	nodelay(stream);
 	x->accept_cb(&x->outer, id, address, stream);
+}
+
+/* A connect request of ours wrapping raft's, so the new stream gets
+ * TCP_NODELAY before raft sees it. */
+struct xconnect {
+	struct raft_uv_connect req; /* what the TCP transport holds */
+	struct raft_uv_connect *orig;
+};
+
+static void
+xport_connected(struct raft_uv_connect *req, struct uv_stream_s *stream,
+		int status)
+{
+	struct xconnect *xc = CONTAINER_OF(req, struct xconnect, req);
+	struct raft_uv_connect *orig = xc->orig;
+
+	free(xc);
+	if (status == 0)
+		nodelay(stream);
+	orig->cb(orig, stream, status);
 }
 
 static int
@@ -80,9 +109,18 @@ xport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 			 part);
 	}
 	x->tcp.data = t->data;
-	int rv = x->tcp.connect(&x->tcp, req, id, x->addrs[i].addr, cb);
-	if (rv != 0)
+	struct xconnect *xc = malloc(sizeof(*xc));
+	if (xc == NULL)
+		return RAFT_NOMEM;
+	xc->orig = req;
+	xc->req.data = req->data;
+	req->cb = cb;
+	int rv = x->tcp.connect(&x->tcp, &xc->req, id, x->addrs[i].addr,
+				xport_connected);
+	if (rv != 0) {
+		free(xc);
 		memcpy(t->errmsg, x->tcp.errmsg, sizeof(t->errmsg));
+	}
 	return rv;
 }
 
