@@ -22,6 +22,9 @@
 #define CFS_XATTR_VALUE_MAX 65536
 #define CFS_ADDR_MAX 255
 #define CFS_GROUPS_MAX 32
+/* Requests one client session may have in flight (exactly-once window,
+ * docs/raft-log.md "Applying"). */
+#define CFS_SESSION_WINDOW 64
 
 /* ---- records --------------------------------------------------------- */
 

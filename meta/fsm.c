@@ -20,9 +20,12 @@ static const char fsm_schema[] =
 	"  client_id INTEGER PRIMARY KEY,"
 	"  name TEXT NOT NULL,"
 	"  lease_ms INTEGER NOT NULL,"
-	"  opened_ns INTEGER NOT NULL,"
-	"  last_seq INTEGER NOT NULL,"
-	"  reply BLOB);";
+	"  opened_ns INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS replies ("
+	"  client_id INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  reply BLOB NOT NULL,"
+	"  PRIMARY KEY (client_id, seq)) WITHOUT ROWID;";
 
 enum {
 	ST_BEGIN,
@@ -33,8 +36,11 @@ enum {
 	ST_SET_APPLIED,
 	ST_SESSION_GET,
 	ST_SESSION_PUT,
-	ST_SESSION_REPLY,
 	ST_SESSION_DEL,
+	ST_REPLY_GET,
+	ST_REPLY_PUT,
+	ST_REPLY_TRIM,
+	ST_REPLY_DEL_ALL,
 	ST__COUNT
 };
 
@@ -46,13 +52,18 @@ static const char *const fsm_sql[ST__COUNT] = {
 	[ST_ROLLBACK_TO] = "ROLLBACK TO cmd",
 	[ST_SET_APPLIED] = "UPDATE fsm_state SET value = ? WHERE key = "
 			   "'applied'",
-	[ST_SESSION_GET] = "SELECT last_seq, reply FROM sessions WHERE "
-			   "client_id = ?",
+	[ST_SESSION_GET] = "SELECT (SELECT coalesce(max(seq), 0) FROM replies "
+			   "WHERE client_id = ?1) FROM sessions WHERE "
+			   "client_id = ?1",
 	[ST_SESSION_PUT] = "INSERT OR REPLACE INTO sessions VALUES "
-			   "(?, ?, ?, ?, 0, NULL)",
-	[ST_SESSION_REPLY] = "UPDATE sessions SET last_seq = ?, reply = ? "
-			     "WHERE client_id = ?",
+			   "(?, ?, ?, ?)",
 	[ST_SESSION_DEL] = "DELETE FROM sessions WHERE client_id = ?",
+	[ST_REPLY_GET] = "SELECT reply FROM replies WHERE client_id = ? AND "
+			 "seq = ?",
+	[ST_REPLY_PUT] = "INSERT INTO replies VALUES (?, ?, ?)",
+	[ST_REPLY_TRIM] = "DELETE FROM replies WHERE client_id = ? AND "
+			  "seq <= ?",
+	[ST_REPLY_DEL_ALL] = "DELETE FROM replies WHERE client_id = ?",
 };
 
 /* Commit the batch transaction after this many entries even within one
@@ -261,7 +272,8 @@ fsm_open(struct fsm **out, const char *path, char *errmsg)
 			 "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA locking_mode = EXCLUSIVE;"
 			 "PRAGMA foreign_keys = OFF;"
-			 "PRAGMA cache_size = -65536;",
+			 "PRAGMA cache_size = -65536;"
+			 "PRAGMA wal_autocheckpoint = 0;",
 			 NULL, NULL, &err) != SQLITE_OK) {
 		rv = cfs_fail(errmsg, CFS_EIO, "%s: %s", path, err ? err : "?");
 		sqlite3_free(err);
@@ -399,25 +411,54 @@ send_reply(struct fsm *f, const struct wire_header *h, const uint8_t *frame,
 		f->reply(f->reply_data, h->client_id, h->sequence, frame, len);
 }
 
-/* Store the reply of (client, seq) for retries and advance last_seq. */
+/*
+ * Exactly once with a window (Raft thesis §6.3).  A client may have up to
+ * CFS_SESSION_WINDOW requests in flight.  The reply of every applied
+ * (client, sequence) is kept in table `replies` until the client is a
+ * window further: applying sequence s deletes the replies at or below
+ * s - WINDOW.  So:
+ *  - a sequence with a stored reply was applied: answer it again;
+ *  - a sequence at or below last_seq - WINDOW without a stored reply may
+ *    have been applied and forgotten: refuse it (a client never goes back
+ *    that far: it never has more than WINDOW in flight);
+ *  - anything else was never applied: execute it.
+ * last_seq is the highest sequence with a stored reply; trimming deletes
+ * only replies at or below (a stored sequence) - WINDOW, so a deleted reply
+ * is always at or below last_seq - WINDOW, which makes the second rule
+ * safe.
+ */
+
+/* Store the reply of (client, seq), advance last_seq, trim the window. */
 static int
 session_store(struct fsm *f, const struct wire_header *h, const uint8_t *frame,
 	      size_t len, char *errmsg)
 {
-	sqlite3_stmt *s = f->st[ST_SESSION_REPLY];
+	sqlite3_stmt *s = f->st[ST_REPLY_PUT];
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)h->sequence);
-	sqlite3_bind_blob(s, 2, frame, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)h->client_id);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)h->client_id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)h->sequence);
+	sqlite3_bind_blob(s, 3, frame, (int)len, SQLITE_STATIC);
 	int rc = step_done(s);
 	sqlite3_clear_bindings(s);
-	return rc ? db_fail(f, errmsg, "storing a reply") : 0;
+	if (rc)
+		return db_fail(f, errmsg, "storing a reply");
+	/* Trim the window every 16th sequence: deterministic, and one
+	 * statement less per command. */
+	if (h->sequence > CFS_SESSION_WINDOW && h->sequence % 16 == 0) {
+		s = f->st[ST_REPLY_TRIM];
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)h->client_id);
+		sqlite3_bind_int64(
+			s, 2,
+			(sqlite3_int64)(h->sequence - CFS_SESSION_WINDOW));
+		if (step_done(s))
+			return db_fail(f, errmsg, "trimming replies");
+	}
+	return 0;
 }
 
-/* Look up a session: -1 unknown, else last_seq in *last and the stored
- * reply copied into f->held. */
+/* Look up a session: -1 unknown, else 0 with its last applied sequence. */
 static int
-session_get(struct fsm *f, uint64_t client_id, uint64_t *last, size_t *len)
+session_get(struct fsm *f, uint64_t client_id, uint64_t *last)
 {
 	sqlite3_stmt *s = f->st[ST_SESSION_GET];
 	int found = -1;
@@ -426,13 +467,28 @@ session_get(struct fsm *f, uint64_t client_id, uint64_t *last, size_t *len)
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		found = 0;
 		*last = (uint64_t)sqlite3_column_int64(s, 0);
-		*len = (size_t)sqlite3_column_bytes(s, 1);
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+/* The stored reply of (client, seq), copied into f->held: 1 found, 0 not. */
+static int
+reply_get(struct fsm *f, uint64_t client_id, uint64_t seq, size_t *len)
+{
+	sqlite3_stmt *s = f->st[ST_REPLY_GET];
+	int found = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)client_id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(s, 0);
 		free(f->held);
-		f->held = NULL;
-		if (*len > 0 && (f->held = malloc(*len)) != NULL)
-			memcpy(f->held, sqlite3_column_blob(s, 1), *len);
-		else
-			*len = 0;
+		f->held = malloc(*len ? *len : 1);
+		if (f->held != NULL) {
+			memcpy(f->held, sqlite3_column_blob(s, 0), *len);
+			found = 1;
+		}
 	}
 	sqlite3_reset(s);
 	return found;
@@ -444,15 +500,15 @@ fsm_session_check(struct fsm *f, uint64_t client_id, uint64_t seq,
 {
 	uint64_t last = 0;
 
-	if (session_get(f, client_id, &last, len) < 0)
+	if (session_get(f, client_id, &last) < 0)
 		return 0;
-	if (seq > last)
-		return 1;
-	if (seq == last && f->held != NULL) {
+	if (reply_get(f, client_id, seq, len)) {
 		*frame = f->held;
 		return 2;
 	}
-	return 3;
+	if (last >= CFS_SESSION_WINDOW && seq <= last - CFS_SESSION_WINDOW)
+		return 3;
+	return 1;
 }
 
 /* Session bookkeeping commands. */
@@ -463,7 +519,6 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 {
 	sqlite3_stmt *s;
 	uint64_t last;
-	size_t len;
 
 	switch (h->type) {
 	case WIRE_T_session_open:
@@ -485,11 +540,15 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 		uint64_t id = h->type == WIRE_T_session_close
 				      ? h->client_id
 				      : b->session_expire.client_id;
-		if (session_get(f, id, &last, &len) < 0)
+		if (session_get(f, id, &last) < 0)
 			return cfs_fail(errmsg, CFS_NOSESSION,
 					"session %016llx is not open",
 					(unsigned long long)id);
 		s = f->st[ST_SESSION_DEL];
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+		if (step_done(s) != 0)
+			return db_fail(f, errmsg, "closing a session");
+		s = f->st[ST_REPLY_DEL_ALL];
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 		if (step_done(s) != 0)
 			return db_fail(f, errmsg, "closing a session");
@@ -522,7 +581,10 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 		return CFS_INTERNAL;
 	}
 	struct ns_env env = {.now_ns = now_ns};
-	memset(&f->out, 0, sizeof(f->out));
+	/* Every operation fills its whole reply struct; clearing the whole
+	 * union (46 KiB: a page of dirents) per command cost more than the
+	 * SQLite work of a create. */
+	memset(&f->out, 0, sizeof(struct wire_session_opened));
 
 	if (h.type == WIRE_T_session_open || h.type == WIRE_T_session_close ||
 	    h.type == WIRE_T_session_expire) {
@@ -537,21 +599,21 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 	} else if (ns_handles(h.type)) {
 		uint64_t last = 0;
 		size_t slen = 0;
-		if (session_get(f, h.client_id, &last, &slen) < 0) {
+		if (session_get(f, h.client_id, &last) < 0) {
 			rv = cfs_fail(opmsg, CFS_NOSESSION,
 				      "session %016llx is not open",
 				      (unsigned long long)h.client_id);
-		} else if (h.sequence <= last) {
+		} else if (reply_get(f, h.client_id, h.sequence, &slen)) {
 			/* Applied already: a retry that reached the log
 			 * twice.  Answer as the first time; change
 			 * nothing. */
-			if (h.sequence == last && f->held != NULL) {
-				send_reply(f, &h, f->held, slen);
-				return 0;
-			}
+			send_reply(f, &h, f->held, slen);
+			return 0;
+		} else if (last >= CFS_SESSION_WINDOW &&
+			   h.sequence <= last - CFS_SESSION_WINDOW) {
 			rv = cfs_fail(opmsg, CFS_EINVAL,
-				      "sequence %llu is older than the "
-				      "session's last (%llu)",
+				      "sequence %llu is outside the session's "
+				      "window (last %llu)",
 				      (unsigned long long)h.sequence,
 				      (unsigned long long)last);
 		} else {
@@ -638,7 +700,10 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	struct ns_env env = {.now_ns = 0};
 	int rv;
 
-	memset(&f->out, 0, sizeof(f->out));
+	/* Every operation fills its whole reply struct; clearing the whole
+	 * union (46 KiB: a page of dirents) per command cost more than the
+	 * SQLite work of a create. */
+	memset(&f->out, 0, sizeof(struct wire_session_opened));
 	rv = ns_exec(f->ns, &env, h->type, req, &otype, &f->out, opmsg);
 	if (rv == CFS_INTERNAL) {
 		fsm_break(f, opmsg);
