@@ -65,6 +65,7 @@ enum {
 	Q_INODE_GET,
 	Q_INODE_PUT,
 	Q_INODE_DEL,
+	Q_DIR_TOUCH,
 	Q_INO_NEXT,
 	Q_DENTRY_GET,
 	Q_DENTRY_PUT,
@@ -93,6 +94,8 @@ static const char *const ns_sql[Q__COUNT] = {
 	[Q_INODE_PUT] = "INSERT OR REPLACE INTO inodes VALUES "
 			"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_INODE_DEL] = "DELETE FROM inodes WHERE ino = ?",
+	[Q_DIR_TOUCH] = "UPDATE inodes SET nlink = ?, mtime = ?, ctime = ? "
+			"WHERE ino = ?",
 	[Q_INO_NEXT] = "UPDATE config SET value = value + 1 WHERE key = "
 		       "'next_ino' RETURNING value - 1",
 	[Q_DENTRY_GET] = "SELECT ino FROM dentries WHERE parent = ? AND "
@@ -237,6 +240,20 @@ inode_put(struct ns *ns, const struct inode *n, char *errmsg)
 	else
 		sqlite3_bind_null(s, 14);
 	return run(ns, Q_INODE_PUT, errmsg);
+}
+
+/* Write back only what an entry change alters in a directory: its link
+ * count and times (cheaper than rewriting the row). */
+static int
+dir_touch(struct ns *ns, const struct inode *d, char *errmsg)
+{
+	sqlite3_stmt *s = q(ns, Q_DIR_TOUCH);
+
+	sqlite3_bind_int64(s, 1, d->nlink);
+	sqlite3_bind_int64(s, 2, d->mtime);
+	sqlite3_bind_int64(s, 3, d->ctime);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)d->ino);
+	return run(ns, Q_DIR_TOUCH, errmsg);
 }
 
 /* Look up @name in directory @dir: 0 with *ino, CFS_ENOENT, or error. */
@@ -692,7 +709,7 @@ create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 	dir->mtime = dir->ctime = env->now_ns;
 	if ((rv = inode_put(ns, n, errmsg)) != 0 ||
 	    (rv = dentry_put(ns, dir->ino, name, n->ino, errmsg)) != 0 ||
-	    (rv = inode_put(ns, dir, errmsg)) != 0)
+	    (rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
 	return 0;
 }
@@ -885,7 +902,7 @@ op_remove(struct ns *ns, const struct ns_env *env,
 	    (rv = drop_link(ns, env, n, errmsg)) != 0)
 		return rv;
 	dir->mtime = dir->ctime = env->now_ns;
-	if ((rv = inode_put(ns, dir, errmsg)) != 0)
+	if ((rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
 	*rt = WIRE_T_ok;
 	return 0;
@@ -916,7 +933,7 @@ op_link(struct ns *ns, const struct ns_env *env, const struct wire_link *rq,
 	if ((rv = dentry_put(ns, dir->ino, rq->newname, n->ino, errmsg)) !=
 		    0 ||
 	    (rv = inode_put(ns, n, errmsg)) != 0 ||
-	    (rv = inode_put(ns, dir, errmsg)) != 0)
+	    (rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
 	*rt = WIRE_T_entry;
@@ -1092,10 +1109,10 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	if (same_dir) {
 		/* sd and td are copies of one inode; only td's link count
 		 * changed (a replaced directory target) */
-		if ((rv = inode_put(ns, td, errmsg)) != 0)
+		if ((rv = dir_touch(ns, td, errmsg)) != 0)
 			return rv;
-	} else if ((rv = inode_put(ns, sd, errmsg)) != 0 ||
-		   (rv = inode_put(ns, td, errmsg)) != 0) {
+	} else if ((rv = dir_touch(ns, sd, errmsg)) != 0 ||
+		   (rv = dir_touch(ns, td, errmsg)) != 0) {
 		return rv;
 	}
 done:
