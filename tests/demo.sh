@@ -28,6 +28,7 @@ for i in 1 2 3; do
 		--listen 127.0.0.1:$((7000 + i)) --init-cluster "$SPEC" \
 		>"$DIR/meta$i.log" 2>&1 &
 	echo $! >"$DIR/meta$i.pid"
+	disown # the servers outlive the demo; no job-control noise on kill
 done
 for _ in $(seq 50); do
 	"$CTL" -t 300 status >/dev/null 2>&1 && break
@@ -58,6 +59,7 @@ say "restarting server $leader: it catches up from the log"
 	--raft 127.0.0.1:$((7100 + leader)) --listen 127.0.0.1:$((7000 + leader)) \
 	>>"$DIR/meta$leader.log" 2>&1 &
 echo $! >"$DIR/meta$leader.pid"
+disown
 sleep 1.5
 run "$CTL" status
 
