@@ -42,6 +42,10 @@ static const char usage_text[] =
 	"  member remove ID     remove a server; then stop it and wipe its dir\n"
 	"  leader transfer [ID] hand leadership to server ID (default: the\n"
 	"                       most up-to-date voter), e.g. before maintenance\n"
+	"  debug dump [--summary] HOST:PORT\n"
+	"                       one metadata server's whole state as text, with\n"
+	"                       its length and CRC32C (--summary: only those);\n"
+	"                       replicas at the same 'applied' are identical\n"
 	"\n"
 	"Namespace commands (paths are absolute inside CFS):\n"
 	"  mkdir [-p] PATH...   create directories (-p: parents too, no error\n"
@@ -576,6 +580,48 @@ parse_id(const char *s)
 	return v;
 }
 
+/* `debug dump HOST:PORT`: that one server's whole state machine as text,
+ * to compare replicas (they are identical at the same applied index). */
+static int
+cmd_dump(int argc, char **argv, int timeout_ms, char *errmsg)
+{
+	struct wire_dump req;
+	uint16_t rtype = 0;
+	union wire_body *r = malloc(sizeof(*r));
+	int rv;
+
+	int summary = argc == 3 && strcmp(argv[1], "--summary") == 0;
+	if (summary) {
+		argv[1] = argv[2];
+		argc = 2;
+	}
+	if (argc != 2 || strcmp(argv[0], "dump") != 0)
+		usage_error("%s", "usage: debug dump [--summary] HOST:PORT");
+	if (r == NULL)
+		return 1;
+	memset(&req, 0, sizeof(req));
+	rv = admin_call(argv[1], timeout_ms, WIRE_T_dump, &req, &rtype, r,
+			errmsg);
+	if (rv != 0 || rtype != WIRE_T_dump_reply) {
+		fprintf(stderr, "cfsctl: debug dump %s: %s\n", argv[1],
+			rv ? errmsg : "unexpected reply");
+		free(r);
+		return 1;
+	}
+	struct wire_dump_reply *d = &r->dump_reply;
+	printf("applied %llu, %llu bytes, crc32c %08x\n",
+	       (unsigned long long)d->applied_index,
+	       (unsigned long long)d->total_len, d->crc);
+	if (!summary) {
+		fwrite(d->text, 1, d->text_len, stdout);
+		if (d->text_len < d->total_len)
+			printf("... (%llu more bytes not shown)\n",
+			       (unsigned long long)(d->total_len - d->text_len));
+	}
+	free(r);
+	return 0;
+}
+
 /* member add|promote|demote|remove, leader transfer */
 static int
 cmd_member(const char *servers, int timeout_ms, const char *cmd, int argc,
@@ -670,6 +716,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(servers, opt.deadline_ms, errmsg);
+	if (strcmp(cmd, "debug") == 0)
+		return cmd_dump(argc, argv, opt.deadline_ms, errmsg);
 	if (strcmp(cmd, "member") == 0 || strcmp(cmd, "leader") == 0)
 		return cmd_member(servers, opt.deadline_ms, cmd, argc, argv,
 				  errmsg);

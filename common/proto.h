@@ -221,7 +221,9 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 #define PROTO_DUMP(F)
 #define PROTO_DUMP_REPLY(F)                                                  \
 	F(u64, applied_index, 0)                                             \
-	F(blob, text, WIRE_MAX_BODY - 64)
+	F(u64, total_len, 0) /* of the whole dump */                         \
+	F(u32, crc, 0)       /* CRC32C of the whole dump */                  \
+	F(blob, text, WIRE_MAX_BODY - 64) /* its first bytes */
 
 /*
  * The catalog: X(type number, name, field list).  Replies have their own

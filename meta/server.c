@@ -15,6 +15,7 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "common/crc32c.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -675,14 +676,16 @@ handle_dump(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		send_error(s, ident, ident_len, h, CFS_INTERNAL, errmsg);
 		return;
 	}
+	/* The whole dump may not fit one message: send its CRC and length
+	 * (what replica comparisons need) and as much text as fits. */
 	struct wire_dump_reply r = {.applied_index = fsm_applied(s->fsm),
+				    .total_len = len,
+				    .crc = crc32c(0, text, len),
 				    .text = (const uint8_t *)text,
-				    .text_len = (uint32_t)len};
-	if (len > WIRE_MAX_BODY - 64)
-		send_error(s, ident, ident_len, h, CFS_TOOBIG,
-			   "the dump exceeds one message");
-	else
-		send_body(s, ident, ident_len, h, WIRE_T_dump_reply, &r);
+				    .text_len = (uint32_t)(len < WIRE_MAX_BODY - 1024
+								   ? len
+								   : WIRE_MAX_BODY - 1024)};
+	send_body(s, ident, ident_len, h, WIRE_T_dump_reply, &r);
 	free(text);
 }
 
