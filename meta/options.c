@@ -7,9 +7,11 @@
 	CFS_CONF_KEY(struct meta_options, field, type, min, max, def, doc)
 
 /* Election and heartbeat defaults: STACK.md measured 1000/100 ms failing
- * over in ~3 s and 300/30 ms with pre-vote in ~0.5 s without spurious
- * elections under load; the heartbeat must stay well below the election
- * timeout (libraft sends one per heartbeat_timeout). */
+ * over in ~3 s, 300/30 ms with pre-vote in ~0.5 s and 150/15 ms in ~0.3 s,
+ * without spurious elections under load.  200/20 elects a new leader in
+ * ~0.3 s here (tests/bench/metabench.sh) with no spurious elections under
+ * the failover test's load.  The heartbeat must stay well below the
+ * election timeout (libraft sends one per heartbeat_timeout). */
 const struct cfs_conf_key meta_option_keys[] = {
 	K(id, CFS_CONF_INT, 0, INT64_MAX, "0",
 	  "this server's Raft id (>= 1, unique in the cluster; required)"),
@@ -23,9 +25,9 @@ const struct cfs_conf_key meta_option_keys[] = {
 	K(advertise, CFS_CONF_STRING, 0, 0, "",
 	  "client address given to others (default: listen, which then "
 	  "must not be 0.0.0.0)"),
-	K(election_timeout, CFS_CONF_DURATION, 50, 60000, "300ms",
+	K(election_timeout, CFS_CONF_DURATION, 50, 60000, "200ms",
 	  "Raft election timeout; failover takes about 1-2 of these"),
-	K(heartbeat_timeout, CFS_CONF_DURATION, 5, 10000, "30ms",
+	K(heartbeat_timeout, CFS_CONF_DURATION, 5, 10000, "20ms",
 	  "Raft heartbeat interval; keep it about 1/10 of the election "
 	  "timeout"),
 	K(pre_vote, CFS_CONF_BOOL, 0, 1, "yes",
