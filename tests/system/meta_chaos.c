@@ -270,5 +270,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		if (ws[i].violations)
 			printf("  first: %s\n", ws[i].first_violation);
+	for (int i = 0; i < n; i++)
+		free(ws[i].files);
+	free(ws);
 	return violations ? 1 : 0;
 }
