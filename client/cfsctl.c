@@ -397,9 +397,25 @@ cmd_mv(struct mc *mc, int argc, char **argv, char *errmsg)
 /* One administrative round trip without a session (status, format,
  * membership), to @servers with a deadline. */
 static int
+admin_call_keep(const char *servers, int timeout_ms, uint16_t type,
+		const void *req, uint16_t *rtype, union wire_body *reply,
+		struct mc **keep, char *errmsg);
+
+static int
 admin_call(const char *servers, int timeout_ms, uint16_t type,
 	   const void *req, uint16_t *rtype, union wire_body *reply,
 	   char *errmsg)
+{
+	return admin_call_keep(servers, timeout_ms, type, req, rtype, reply,
+			       NULL, errmsg);
+}
+
+/* As admin_call; with @keep, the mc stays open in *keep because blob
+ * fields of @reply borrow from it: the caller closes it after use. */
+static int
+admin_call_keep(const char *servers, int timeout_ms, uint16_t type,
+		const void *req, uint16_t *rtype, union wire_body *reply,
+		struct mc **keep, char *errmsg)
 {
 	struct mc_options o = {.client_name = "cfsctl",
 			       .no_session = 1,
@@ -414,7 +430,10 @@ admin_call(const char *servers, int timeout_ms, uint16_t type,
 	if (rv != 0)
 		return rv;
 	rv = mc_call(mc, type, req, rtype, reply, timeout_ms, errmsg);
-	mc_close(&mc);
+	if (keep != NULL)
+		*keep = mc;
+	else
+		mc_close(&mc);
 	return rv;
 }
 
@@ -600,11 +619,13 @@ cmd_dump(int argc, char **argv, int timeout_ms, char *errmsg)
 	if (r == NULL)
 		return 1;
 	memset(&req, 0, sizeof(req));
-	rv = admin_call(argv[1], timeout_ms, WIRE_T_dump, &req, &rtype, r,
-			errmsg);
+	struct mc *mc = NULL;
+	rv = admin_call_keep(argv[1], timeout_ms, WIRE_T_dump, &req, &rtype, r,
+			     &mc, errmsg);
 	if (rv != 0 || rtype != WIRE_T_dump_reply) {
 		fprintf(stderr, "cfsctl: debug dump %s: %s\n", argv[1],
 			rv ? errmsg : "unexpected reply");
+		mc_close(&mc);
 		free(r);
 		return 1;
 	}
@@ -618,6 +639,7 @@ cmd_dump(int argc, char **argv, int timeout_ms, char *errmsg)
 			printf("... (%llu more bytes not shown)\n",
 			       (unsigned long long)(d->total_len - d->text_len));
 	}
+	mc_close(&mc); /* d->text borrowed from it */
 	free(r);
 	return 0;
 }
