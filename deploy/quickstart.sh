@@ -4,7 +4,7 @@
 #   deploy/quickstart.sh          install packages, build, start a local
 #                                 cluster and show it working
 #   deploy/quickstart.sh test     install packages, build, run the whole test
-#                                 suite (plus the unit tests under ASan+UBSan)
+#                                 suite (and again under ASan+UBSan)
 #                                 and print every test log
 #
 # Build trees: build/ (normal, -Werror) and build-asan/ (sanitizers), both
@@ -50,9 +50,9 @@ test|check)
 	say "make check"
 	make -C build -j"$JOBS" check || status=1
 	print_logs build
-	say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+	say "make check again under AddressSanitizer + UndefinedBehaviorSanitizer"
 	build build-asan --enable-werror --enable-sanitize
-	make -C build-asan -j"$JOBS" check-unit || status=1
+	make -C build-asan -j"$JOBS" check || status=1
 	print_logs build-asan
 	pass=0; fail=0
 	for d in build build-asan; do
