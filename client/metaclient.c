@@ -127,6 +127,17 @@ leader_rotate(struct mc *mc, int server)
 	pthread_mutex_unlock(&mc->lock);
 }
 
+/* Rotate past @server and, if there is another choice, past @dead too. */
+static void
+leader_rotate_past(struct mc *mc, int server, int dead)
+{
+	leader_rotate(mc, server);
+	pthread_mutex_lock(&mc->lock);
+	if (mc->leader == dead && mc->n_servers > 2)
+		mc->leader = (dead + 1) % mc->n_servers;
+	pthread_mutex_unlock(&mc->lock);
+}
+
 /* ---- channels ------------------------------------------------------------ */
 
 static void
@@ -349,6 +360,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 	char tried[512] = "";
 	char last[CFS_ERRMSG_SIZE] = "";
 	int ambiguous = 0, saw_noleader = 0, reopened = 0;
+	int dead = -1; /* the server this call last found silent or refusing */
 	uint8_t *frame = NULL;
 	size_t len;
 	int rv;
@@ -396,6 +408,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 			/* The request may have reached the server. */
 			zmq_msg_close(&m);
 			ambiguous = 1;
+			dead = server;
 			snprintf(last, sizeof(last), "%s", msg);
 			leader_rotate(mc, server);
 			goto backoff;
@@ -453,9 +466,19 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 			snprintf(last, sizeof(last), "%s: not the leader%s%s",
 				 addr, idx >= 0 ? ", leader is " : "",
 				 idx >= 0 ? mc->servers[idx] : "");
-			if (idx >= 0 && idx != server)
-				continue; /* follow the redirect at once */
-			leader_rotate(mc, server);
+			/* Follow a redirect at once, except back to the
+			 * server this call just found dead: right after a
+			 * leader crash the followers still name it until
+			 * they elect another, and going back would cost an
+			 * attempt timeout each time. */
+			if (idx >= 0 && idx != server && idx != dead)
+				continue;
+			if (idx == dead) {
+				pthread_mutex_lock(&mc->lock);
+				mc->leader = server;
+				pthread_mutex_unlock(&mc->lock);
+			}
+			leader_rotate_past(mc, server, dead);
 			goto backoff;
 		}
 		if (rh.status == CFS_NOLEADER || rh.status == CFS_SHUTDOWN ||
@@ -464,7 +487,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 			saw_noleader |= rh.status == CFS_NOLEADER;
 			snprintf(last, sizeof(last), "%s: %s", addr,
 				 msg[0] ? msg : cfs_strerror(rh.status));
-			leader_rotate(mc, server);
+			leader_rotate_past(mc, server, dead);
 			goto backoff;
 		}
 		if (rh.status == CFS_NOSESSION && !mc->opt.no_session &&
