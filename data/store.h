@@ -1,0 +1,157 @@
+/* store.h - a data node's fragment store: one CRC-checked file per replica. */
+#ifndef CFS_DATA_STORE_H
+#define CFS_DATA_STORE_H
+
+/*
+ * Each replica of a fragment version is one plain file under the data
+ * directory (docs/data-path.md "Writing a fragment"):
+ *
+ *   <dir>/frags/<HH>/<ino as 16 hex>.<idx>.<version>
+ *
+ * HH is crc32c(ino || idx, 12 bytes little-endian) & 0xff in two lowercase
+ * hex digits, so every version of one fragment shares a directory.
+ *
+ * File layout, all integers little-endian:
+ *   [0, 4096)       header: magic u32 "CFSF", format u16 = 1, header_size
+ *                   u16 = 4096, block_size u32 = 65536, ino u64, idx u32,
+ *                   version u64, length u64, data_crc u32 (crc32c of all
+ *                   the data), header_crc u32 (crc32c of the 44 bytes
+ *                   before it); the rest of the block is zero.
+ *   [4096, +length) the data.
+ *   then            one crc32c u32 per 64 KiB block of data (the last block
+ *                   may be short), then a crc32c u32 of that table.
+ *
+ * A replica is written to a temp file beside its final name and renamed
+ * into place by store_write_commit(); bad bytes on disk are reported as
+ * CFS_CORRUPT, never asserted.
+ *
+ * Errors: every call returning int returns 0 or a CFS_* code and, on error,
+ * fills @errmsg (caller-owned, CFS_ERRMSG_SIZE bytes, may be NULL) with a
+ * message that starts with the replica's path.  ENOSPC from the disk is
+ * CFS_ENOSPC, other I/O errors CFS_EIO, out of memory CFS_ENOMEM.
+ *
+ * Threads: any call may run concurrently with any other on a different key
+ * (and reads of one key concurrently with each other).  Writers of the same
+ * key must be serialised by the caller.  A struct store_writer is used by
+ * one thread at a time.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_MAGIC 0x46534643u /* "CFSF" read as little-endian bytes */
+#define STORE_FORMAT 1
+#define STORE_HEADER_SIZE 4096
+#define STORE_BLOCK_SIZE 65536
+/* Largest data length accepted; guards offset arithmetic. */
+#define STORE_MAX_LENGTH (1ull << 40)
+
+struct store;
+struct store_writer;
+
+/* Names one replica file. version 0 is never a stored version. */
+struct store_key {
+	uint64_t ino;
+	uint32_t idx;
+	uint64_t version;
+};
+
+/* Open (creating it if needed, like mkdir -p) the store rooted at @dir
+ * (borrowed; copied).  Deletes temp files left by a crash mid-write and logs
+ * how many at INFO.  On success *@out is a new store that the caller frees
+ * with store_close(); on failure *@out is untouched. */
+int store_open(const char *dir, struct store **out, char *errmsg);
+
+/* Free *@s and set it to NULL (NULL or *@s NULL: no-op).  Every writer of
+ * the store must have been committed or aborted first. */
+void store_close(struct store **s);
+
+/* Begin writing replica @k (borrowed; copied).  If @base_version != 0 and
+ * that replica of the same (ino, idx) exists, the new replica starts as a
+ * copy of its data and length, so a caller can patch ranges of it; the
+ * unpatched blocks are checked against the base's block CRCs at commit.  If
+ * the base does not exist the new replica starts empty.  On success *@out
+ * is a new writer, owned by the caller until store_write_commit() or
+ * store_write_abort() frees it; @s must outlive it.
+ * CFS_EINVAL if @k->version is 0 or @base_version == @k->version. */
+int store_write_begin(struct store *s, const struct store_key *k,
+		      uint64_t base_version, struct store_writer **out,
+		      char *errmsg);
+
+/* Write @len bytes of @buf (borrowed) at data offset @off; the length grows
+ * to at least @off + @len (a hole reads as zeros).  @len == 0 changes
+ * nothing.  CFS_EINVAL past STORE_MAX_LENGTH.  On CFS_ENOSPC the temp file
+ * is removed at once and the writer is dead: every later call but abort
+ * fails.  The caller still owns @w. */
+int store_write(struct store_writer *w, uint64_t off, const void *buf,
+		size_t len, char *errmsg);
+
+/* Set the data length to @length (cut, or extend with zeros).  The caller
+ * still owns @w. */
+int store_truncate(struct store_writer *w, uint64_t length, char *errmsg);
+
+/* Finish the replica: compute the block CRCs by reading the temp file back,
+ * write the table and the header, fsync the file if @durable, rename it to
+ * its final name, fsync the directory if @durable.  If a valid replica of
+ * the key exists with the same length and data_crc it is kept and the call
+ * succeeds (an idempotent retry); a different one is replaced.
+ * Always frees *@w and sets it to NULL; on failure the temp file is gone.
+ * On success *@out_crc is the data_crc and *@out_len the length (each may
+ * be NULL).  CFS_CORRUPT if a block copied from the base version no longer
+ * matches the base's CRC. */
+int store_write_commit(struct store_writer **w, int durable, uint32_t *out_crc,
+		       uint64_t *out_len, char *errmsg);
+
+/* Discard the replica being written: unlink the temp file, free *@w, set it
+ * to NULL (NULL or *@w NULL: no-op). */
+void store_write_abort(struct store_writer **w);
+
+/* Read data [@off, @off + @len) of replica @k into @buf (caller-owned, at
+ * least @len bytes); *@got is how many bytes were read, less than @len only
+ * at the end of the data (a read past the end is not an error).  Checks the
+ * header, the CRC table and the CRC of every 64 KiB block touched.
+ * CFS_ENOENT if there is no such replica, CFS_CORRUPT (errmsg names the path
+ * and block) if a check fails. */
+int store_read(struct store *s, const struct store_key *k, uint64_t off,
+	       void *buf, size_t len, size_t *got, char *errmsg);
+
+/* Length and data_crc of replica @k from its checked header (and table).
+ * CFS_ENOENT or CFS_CORRUPT as for store_read. */
+int store_stat(struct store *s, const struct store_key *k, uint64_t *length,
+	       uint32_t *data_crc, char *errmsg);
+
+/* Scrub: read replica @k in full and check every block CRC and the data_crc.
+ * 0, CFS_CORRUPT or CFS_ENOENT (or CFS_EIO / CFS_ENOMEM). */
+int store_verify(struct store *s, const struct store_key *k, char *errmsg);
+
+/* Delete replica @k.  CFS_ENOENT if it does not exist (callers that do
+ * not care may ignore that code). */
+int store_delete(struct store *s, const struct store_key *k, char *errmsg);
+
+/* Delete every committed replica of (@ino, @idx) whose version is below
+ * @keep_from (GC of stale versions).  Deleting none is not an error. */
+int store_delete_older(struct store *s, uint64_t ino, uint32_t idx,
+		       uint64_t keep_from, char *errmsg);
+
+/* Call @cb(@arg, key) for every committed replica (the key is borrowed for
+ * the call).  Files whose name does not parse, or that sit in the wrong HH
+ * directory, are logged at WARN and skipped; temp files of writes in
+ * progress are skipped silently.  Stops early, returning 0, when @cb returns
+ * non-zero.  No order is promised. */
+int store_list(struct store *s, int (*cb)(void *arg, const struct store_key *k),
+	       void *arg, char *errmsg);
+
+/* Capacity and free bytes (f_blocks * f_frsize, f_bavail * f_frsize) of the
+ * filesystem that holds the store. */
+int store_space(struct store *s, uint64_t *capacity, uint64_t *free_bytes,
+		char *errmsg);
+
+/* The store's directory, as given to store_open (owned by @s). */
+const char *store_dir(const struct store *s);
+
+/* Write the path of replica @k into @buf (caller-owned, @cap bytes;
+ * truncated if too small, always terminated when @cap > 0). */
+void store_path(const struct store *s, const struct store_key *k, char *buf,
+		size_t cap);
+
+#endif /* CFS_DATA_STORE_H */
