@@ -22,6 +22,8 @@
 #define CFS_XATTR_VALUE_MAX 65536
 #define CFS_ADDR_MAX 255
 #define CFS_GROUPS_MAX 32
+/* the most replicas a directory's goal may ask for */
+#define CFS_GOAL_MAX 16
 /* Requests one client session may have in flight (exactly-once window,
  * docs/raft-log.md "Applying"). */
 #define CFS_SESSION_WINDOW 64
@@ -71,12 +73,59 @@ WIRE_DECLARE(dirent, PROTO_DIRENT)
 	F(u64, match_index, 0) /* leader's view: replicated up to */
 WIRE_DECLARE(member, PROTO_MEMBER)
 
+/* A data node as a chain member or a replica location. */
+#define WIRE_MAX_nodeaddr 256
+#define PROTO_NODEADDR(F)                                                    \
+	F(u64, id, 0)                                                        \
+	F(str, addr, CFS_ADDR_MAX)
+WIRE_DECLARE(nodeaddr, PROTO_NODEADDR)
+
+/* The committed version of one fragment and the nodes that hold it. */
+#define WIRE_MAX_fraginfo 64
+#define PROTO_FRAGINFO(F)                                                    \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, length, 0) /* readable bytes */                               \
+	F(u32, crc, 0)    /* CRC32C of the replica data as written */        \
+	F(u32, goal, 0)                                                      \
+	F(u64v, nodes, CFS_GOAL_MAX) /* healthy replicas, best first */
+WIRE_DECLARE(fraginfo, PROTO_FRAGINFO)
+
+/* A data node as the registry knows it (cfsctl status, node list). */
+#define WIRE_MAX_nodeinfo 256
+#define PROTO_NODEINFO(F)                                                    \
+	F(u64, id, 0)                                                        \
+	F(str, uuid, 36)                                                     \
+	F(str, addr, CFS_ADDR_MAX)                                           \
+	F(str, labels, CFS_ADDR_MAX)                                         \
+	F(u8, state, 0) /* CFS_NODE_* */                                     \
+	F(u8, draining, 0)                                                   \
+	F(u64, capacity, 0)                                                  \
+	F(u64, free, 0)                                                      \
+	F(u64, replicas, 0)                                                  \
+	F(u64, silent_ms, 0) /* leader's view: since the last heartbeat */   \
+	F(u32, load, 0)
+WIRE_DECLARE(nodeinfo, PROTO_NODEINFO)
+
+/* One replica: a fragment version on a node (garbage collection). */
+#define WIRE_MAX_replica 512
+#define PROTO_REPLICA(F)                                                     \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, node, 0)
+WIRE_DECLARE(replica, PROTO_REPLICA)
+
 /* Every record, for common/wire.c to implement: add new records here. */
 #define WIRE_RECORDS(X)                                                      \
 	X(cred, PROTO_CRED)                                                  \
 	X(attr, PROTO_ATTR)                                                  \
 	X(dirent, PROTO_DIRENT)                                              \
-	X(member, PROTO_MEMBER)
+	X(member, PROTO_MEMBER)                                              \
+	X(nodeaddr, PROTO_NODEADDR)                                          \
+	X(fraginfo, PROTO_FRAGINFO)                                          \
+	X(nodeinfo, PROTO_NODEINFO)                                          \
+	X(replica, PROTO_REPLICA)
 
 /* ---- messages: field lists -------------------------------------------- */
 
@@ -188,6 +237,124 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 	F(u64, ino, 0)                                                       \
 	F(u32, goal, 0)
 
+/* Fragments (123-139), with a session: docs/data-path.md. */
+#define PROTO_FRAG_OPEN(F)                                                   \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64v, exclude, CFS_GOAL_MAX) /* nodes that failed this client */   \
+	F(u64v, placed, CFS_GOAL_MAX)  /* filled in by the leader */
+#define PROTO_FRAG_OPENED(F)                                                 \
+	F(u64, version, 0)      /* the new version to write */               \
+	F(u64, base_version, 0) /* the committed one it replaces (0: none) */\
+	F(u64, base_length, 0)                                               \
+	F(u32, goal, 0)                                                      \
+	F(rec, chain, nodeaddr)
+#define PROTO_FRAG_COMMIT(F)                                                 \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, length, 0)                                                    \
+	F(u32, crc, 0)                                                       \
+	F(u64v, nodes, CFS_GOAL_MAX) /* the nodes that hold it entirely */   \
+	F(u64, size, 0) /* the file is at least this long afterwards */
+#define PROTO_FRAG_LOCATE(F)                                                 \
+	F(sub, cred, cred)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, first, 0) /* fragment index */                                \
+	F(u32, count, 0)
+#define PROTO_FRAG_MAP(F)                                                    \
+	F(u64, size, 0)                                                      \
+	F(u64, fragment_size, 0)                                             \
+	F(rec, frags, fraginfo) /* only fragments that exist (holes omitted) */\
+	F(rec, nodes, nodeaddr)
+
+/* Data node service (400-499): docs/data-path.md.  Bulk data travels in
+ * frame 1. */
+#define PROTO_FRAG_WRITE(F)                                                  \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, base_version, 0) /* start from this replica's data (0: empty) */\
+	F(u64, base_length, 0)  /* ... cut to this length */                 \
+	F(u64, offset, 0)       /* where the bulk goes */                    \
+	F(u64, length, 0)       /* the replica's final length */             \
+	F(u8, durable, 0)       /* fsync before acknowledging */             \
+	F(rec, chain, nodeaddr) /* the nodes after this one */
+#define PROTO_FRAG_WRITTEN(F)                                                \
+	F(u64, length, 0)                                                    \
+	F(u32, crc, 0)                                                       \
+	F(u64, failed_node, 0) /* 0: every node of the chain holds it */     \
+	F(u32, fail_status, 0)                                               \
+	F(str, fail_message, 255)
+#define PROTO_FRAG_READ(F)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, offset, 0)                                                    \
+	F(u32, len, 0)
+#define PROTO_FRAG_DATA(F)                                                   \
+	F(u64, length, 0) /* of the whole replica */                         \
+	F(u32, crc, 0)    /* of the whole replica */
+#define PROTO_FRAG_COPY(F)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, length, 0)                                                    \
+	F(u32, crc, 0)                                                       \
+	F(sub, source, nodeaddr)
+#define PROTO_FRAG_DELETE(F)                                                 \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)
+
+/* Data node to metadata leader (500-599), client id 0. */
+#define PROTO_NODE_REGISTER(F)                                               \
+	F(str, uuid, 36)                                                     \
+	F(str, addr, CFS_ADDR_MAX)                                           \
+	F(str, labels, CFS_ADDR_MAX)                                         \
+	F(u64, capacity, 0)                                                  \
+	F(u64, free, 0)
+#define PROTO_NODE_REGISTERED(F)                                             \
+	F(u64, id, 0)                                                        \
+	F(u32, heartbeat_ms, 0)
+#define PROTO_NODE_HEARTBEAT(F)                                              \
+	F(u64, id, 0)                                                        \
+	F(str, uuid, 36)                                                     \
+	F(u64, capacity, 0)                                                  \
+	F(u64, free, 0)                                                      \
+	F(u32, load, 0) /* requests in progress */                           \
+	F(u32, io_errors, 0) /* since start */
+/* Leader-proposed (refused from the network) and `cfsctl node`. */
+#define PROTO_NODE_STATE(F)                                                  \
+	F(u64, id, 0)                                                        \
+	F(u8, state, 0) /* CFS_NODE_* */                                     \
+	F(u8, draining, 0)
+#define PROTO_REPLICA_ADD(F)                                                 \
+	F(sub, r, replica)
+/* A replica found corrupt or missing (by a client, a scrub or a copy);
+ * `reason` is a CFS_* code.  Sent by anyone, logged by the leader. */
+#define PROTO_REPLICA_BAD(F)                                                 \
+	F(sub, r, replica)                                                   \
+	F(u32, reason, 0)
+/* deleted 0: the leader drops these replicas (they become garbage);
+ * deleted 1: their nodes deleted the files (the garbage rows go). */
+#define PROTO_REPLICA_DROP(F)                                                \
+	F(rec, items, replica)                                               \
+	F(u8, deleted, 0)
+#define PROTO_NODE_LIST(F)
+#define PROTO_NODE_LIST_REPLY(F)                                             \
+	F(rec, nodes, nodeinfo)                                              \
+	F(u64, fragments, 0)                                                 \
+	F(u64, under_goal, 0) /* fragments with fewer live copies than goal */\
+	F(u64, missing, 0)    /* fragments with no live copy at all */       \
+	F(u64, garbage, 0)    /* replicas waiting to be deleted */           \
+	F(u64, repair_copies, 0) /* since this leader took over */           \
+	F(u64, repair_bytes, 0)                                              \
+	F(u64, repair_rate, 0) /* bytes/s over the last 10 s */              \
+	F(u32, repair_active, 0)                                             \
+	F(u8, degraded_writes, 0) /* policy: 1 = allow writes below goal */
 
 /* Administration (300-399).  Sent with client id 0 (no session needed). */
 #define PROTO_FORMAT(F)                                                      \
@@ -259,6 +426,11 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 	X(120, xattr_names, PROTO_XATTR_NAMES)                               \
 	X(121, removexattr, PROTO_REMOVEXATTR)                               \
 	X(122, setgoal, PROTO_SETGOAL)                                       \
+	X(123, frag_open, PROTO_FRAG_OPEN)                                   \
+	X(124, frag_opened, PROTO_FRAG_OPENED)                               \
+	X(125, frag_commit, PROTO_FRAG_COMMIT)                               \
+	X(126, frag_locate, PROTO_FRAG_LOCATE)                               \
+	X(127, frag_map, PROTO_FRAG_MAP)                                     \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \
@@ -268,7 +440,22 @@ WIRE_DECLARE(member, PROTO_MEMBER)
 	X(306, transfer, PROTO_TRANSFER)                                     \
 	X(307, session_expire, PROTO_SESSION_EXPIRE)                         \
 	X(308, dump, PROTO_DUMP)                                             \
-	X(309, dump_reply, PROTO_DUMP_REPLY)
+	X(309, dump_reply, PROTO_DUMP_REPLY)                                 \
+	X(400, frag_write, PROTO_FRAG_WRITE)                                 \
+	X(401, frag_written, PROTO_FRAG_WRITTEN)                             \
+	X(402, frag_read, PROTO_FRAG_READ)                                   \
+	X(403, frag_data, PROTO_FRAG_DATA)                                   \
+	X(404, frag_copy, PROTO_FRAG_COPY)                                   \
+	X(405, frag_delete, PROTO_FRAG_DELETE)                               \
+	X(500, node_register, PROTO_NODE_REGISTER)                           \
+	X(501, node_registered, PROTO_NODE_REGISTERED)                       \
+	X(502, node_heartbeat, PROTO_NODE_HEARTBEAT)                         \
+	X(503, node_state, PROTO_NODE_STATE)                                 \
+	X(504, replica_add, PROTO_REPLICA_ADD)                               \
+	X(505, replica_bad, PROTO_REPLICA_BAD)                               \
+	X(506, replica_drop, PROTO_REPLICA_DROP)                             \
+	X(507, node_list, PROTO_NODE_LIST)                                   \
+	X(508, node_list_reply, PROTO_NODE_LIST_REPLY)
 
 #define WIRE__DECLARE_MSG(num, name, FIELDS) WIRE_DECLARE(name, FIELDS)
 WIRE_MESSAGES(WIRE__DECLARE_MSG)
@@ -297,8 +484,16 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 #define CFS_RENAME_NOREPLACE (1u << 0)
 #define CFS_RENAME_EXCHANGE (1u << 1)
 
-/* the most replicas a directory's goal may ask for */
-#define CFS_GOAL_MAX 16
+/* data node `state` values (docs/data-path.md "Node registry") */
+#define CFS_NODE_ALIVE 0
+#define CFS_NODE_FULL 1
+#define CFS_NODE_DEAD 3
+#define CFS_NODE_REMOVED 4
+
+/* The largest bulk frame: one whole fragment (the fragment size is capped
+ * at format time to this). */
+#define CFS_BULK_MAX (64u << 20)
+
 
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)

@@ -75,6 +75,7 @@ struct fsm {
 	struct raft *r;
 	sqlite3 *db;
 	struct ns *ns;
+	struct dmap *dmap;
 	sqlite3_stmt *st[ST__COUNT];
 	char path[4096];
 	int in_tx;
@@ -155,6 +156,7 @@ finalize_all(struct fsm *f)
 		sqlite3_finalize(f->st[i]);
 		f->st[i] = NULL;
 	}
+	dmap_close(&f->dmap);
 	ns_close(&f->ns);
 }
 
@@ -176,6 +178,8 @@ prepare_all(struct fsm *f, char *errmsg)
 				       NULL) != SQLITE_OK)
 			return db_fail(f, errmsg, fsm_sql[i]);
 	int rv = ns_open(&f->ns, f->db, errmsg);
+	if (rv == 0)
+		rv = dmap_open(&f->dmap, f->db, f->ns, errmsg);
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, "%s", f->path);
 		return rv;
@@ -596,7 +600,21 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 			.default_goal = f->body.format.default_goal,
 		};
 		rv = ns_format(f->ns, &env, &fmt, opmsg);
-	} else if (ns_handles(h.type)) {
+	} else if (dmap_handles(h.type) && !dmap_needs_session(h.type)) {
+		/* From data nodes or the leader itself: no session; their
+		 * effects are idempotent, so a duplicate does no harm. */
+		if (exec_st(f, ST_SAVEPOINT, errmsg) != 0)
+			return CFS_INTERNAL;
+		rv = dmap_exec(f->dmap, &env, h.type, &f->body, &otype,
+			       &f->out, opmsg);
+		if (rv == CFS_INTERNAL)
+			return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s",
+					wire_type_name(h.type), opmsg);
+		if (rv != 0 && exec_st(f, ST_ROLLBACK_TO, errmsg) != 0)
+			return CFS_INTERNAL;
+		if (exec_st(f, ST_RELEASE, errmsg) != 0)
+			return CFS_INTERNAL;
+	} else if (ns_handles(h.type) || dmap_handles(h.type)) {
 		uint64_t last = 0;
 		size_t slen = 0;
 		if (session_get(f, h.client_id, &last) < 0) {
@@ -620,8 +638,12 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 			dedupe = 1;
 			if (exec_st(f, ST_SAVEPOINT, errmsg) != 0)
 				return CFS_INTERNAL;
-			rv = ns_exec(f->ns, &env, h.type, &f->body, &otype,
-				     &f->out, opmsg);
+			rv = dmap_handles(h.type)
+				     ? dmap_exec(f->dmap, &env, h.type,
+						 &f->body, &otype, &f->out,
+						 opmsg)
+				     : ns_exec(f->ns, &env, h.type, &f->body,
+					       &otype, &f->out, opmsg);
 			if (rv == CFS_INTERNAL)
 				return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s",
 						wire_type_name(h.type), opmsg);
@@ -704,7 +726,12 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	 * union (46 KiB: a page of dirents) per command cost more than the
 	 * SQLite work of a create. */
 	memset(&f->out, 0, sizeof(struct wire_session_opened));
-	rv = ns_exec(f->ns, &env, h->type, req, &otype, &f->out, opmsg);
+	if (dmap_handles(h->type))
+		rv = dmap_exec(f->dmap, &env, h->type, req, &otype, &f->out,
+			       opmsg);
+	else
+		rv = ns_exec(f->ns, &env, h->type, req, &otype, &f->out,
+			     opmsg);
 	if (rv == CFS_INTERNAL) {
 		fsm_break(f, opmsg);
 		return cfs_fail(errmsg, CFS_INTERNAL, "%s", opmsg);
@@ -1007,4 +1034,10 @@ out:
 	sqlite3_close(mem);
 	raft_free(buf->base);
 	return rv;
+}
+
+struct dmap *
+fsm_dmap(struct fsm *f)
+{
+	return f->dmap;
 }

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "common/wire.h"
+#include "meta/dmap.h"
 #include "meta/ns.h"
 
 struct fsm;
@@ -128,5 +129,9 @@ int fsm_dump(struct fsm *f, char **text, size_t *len, char *errmsg);
 int fsm_error_frame(const struct wire_header *h, int status,
 		    const char *message, const char *leader, uint8_t **frame,
 		    size_t *len);
+
+/* The data map, for the leader's read-only repair scans between applies
+ * (meta/dmap.h).  Borrowed; valid until fsm_close() or a restore. */
+struct dmap *fsm_dmap(struct fsm *f);
 
 #endif /* CFS_META_FSM_H */

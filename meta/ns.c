@@ -1419,6 +1419,53 @@ op_setgoal(struct ns *ns, const struct ns_env *env,
 	return 0;
 }
 
+/* ---- the data path's view of a file (meta/dmap.c) ------------------------ */
+
+int
+ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
+	      int mask, struct wire_attr *attr, char *errmsg)
+{
+	struct inode *n = &ns->a;
+	int rv;
+
+	if (!ns->formatted)
+		return cfs_fail(errmsg, CFS_EROFS, "not formatted");
+	if ((rv = inode_get(ns, ino, n, errmsg)) != 0)
+		return rv;
+	if (S_ISDIR(n->mode))
+		return cfs_fail(errmsg, CFS_EISDIR, "inode %llu",
+				(unsigned long long)ino);
+	if (!S_ISREG(n->mode))
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"inode %llu is not a regular file",
+				(unsigned long long)ino);
+	if ((rv = need(n, cred, mask, mask & MAY_W ? "write" : "read",
+		       errmsg)) != 0)
+		return rv;
+	if (attr != NULL)
+		to_attr(n, attr);
+	return 0;
+}
+
+int
+ns_file_written(struct ns *ns, const struct ns_env *env, uint64_t ino,
+		uint64_t size, struct wire_attr *attr, char *errmsg)
+{
+	struct inode *n = &ns->a;
+	int rv;
+
+	if ((rv = inode_get(ns, ino, n, errmsg)) != 0)
+		return rv;
+	if (size > n->size)
+		n->size = size;
+	n->mtime = n->ctime = env->now_ns;
+	if ((rv = inode_put(ns, n, errmsg)) != 0)
+		return rv;
+	if (attr != NULL)
+		to_attr(n, attr);
+	return 0;
+}
+
 /* ---- dispatch --------------------------------------------------------------- */
 
 int

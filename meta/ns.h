@@ -75,4 +75,17 @@ int ns_exec(struct ns *ns, const struct ns_env *env, uint16_t type,
 	    const union wire_body *req, uint16_t *reply_type,
 	    union wire_body *reply, char *errmsg);
 
+/*
+ * The data path's view of a file (meta/dmap.c runs in the same transaction).
+ * ns_file_check: @ino must be a regular file that @cred may access with
+ * @mask (4 read, 2 write); fills *@attr if not NULL.  Errors: CFS_ENOENT,
+ * CFS_EISDIR, CFS_EINVAL (not a regular file), CFS_EACCES.
+ * ns_file_written: a write committed: size = max(size, @size), mtime and
+ * ctime = now.
+ */
+int ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
+		  int mask, struct wire_attr *attr, char *errmsg);
+int ns_file_written(struct ns *ns, const struct ns_env *env, uint64_t ino,
+		    uint64_t size, struct wire_attr *attr, char *errmsg);
+
 #endif /* CFS_META_NS_H */

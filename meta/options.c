@@ -46,7 +46,7 @@ const struct cfs_conf_key meta_option_keys[] = {
 	K(session_lease_max, CFS_CONF_DURATION, 500, 3600000, "60s",
 	  "longest client session lease granted; a client silent this long "
 	  "loses its session, leases and locks"),
-	K(fragment_size, CFS_CONF_SIZE, 65536, (int64_t)1 << 30, "4M",
+	K(fragment_size, CFS_CONF_SIZE, 65536, (int64_t)64 << 20, "4M",
 	  "fragment size for `cfsctl cluster bootstrap` when none is given"),
 	K(default_goal, CFS_CONF_INT, 1, 16, "3",
 	  "replicas per fragment of the root directory at bootstrap"),
@@ -55,5 +55,22 @@ const struct cfs_conf_key meta_option_keys[] = {
 	K(inflight_max, CFS_CONF_INT, 16, 1000000, "65536",
 	  "requests queued or waiting on Raft before new ones are refused "
 	  "with EAGAIN"),
+	K(node_dead_after, CFS_CONF_DURATION, 1000, 86400000, "20s",
+	  "a data node silent this long is dead: its replicas stop counting "
+	  "and every fragment it held is copied elsewhere"),
+	K(node_reserve, CFS_CONF_SIZE, 0, INT64_MAX, "256M",
+	  "a data node with less free space than this is full: it gets no "
+	  "new replicas but is still read"),
+	K(degraded_writes, CFS_CONF_BOOL, 0, 1, "yes",
+	  "with fewer live data nodes than a file's goal, write anyway with "
+	  "fewer copies (counted under goal in `cfsctl status` and repaired "
+	  "when nodes return); no: refuse such writes with EAGAIN"),
+	K(spread_label, CFS_CONF_STRING, 0, 0, "rack",
+	  "node label whose values are failure domains: replicas of one "
+	  "fragment go to distinct values where possible"),
+	K(repair_rate, CFS_CONF_SIZE, 65536, INT64_MAX, "256M",
+	  "bytes per second that re-replication and rebalancing may copy"),
+	K(repair_inflight, CFS_CONF_INT, 1, 256, "8",
+	  "copies and deletions running at once"),
 	CFS_CONF_END,
 };

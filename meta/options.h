@@ -27,6 +27,12 @@ struct meta_options {
 	int64_t default_goal;
 	int64_t batch_max;         /* commands per Raft entry */
 	int64_t inflight_max;      /* requests waiting on Raft */
+	int64_t node_dead_after;   /* ms */
+	uint64_t node_reserve;     /* bytes */
+	int degraded_writes;
+	char spread_label[256];
+	uint64_t repair_rate;      /* bytes/s */
+	int64_t repair_inflight;
 };
 
 extern const struct cfs_conf_key meta_option_keys[];

@@ -22,6 +22,7 @@
 #include "meta/entry.h"
 #include "meta/fsm.h"
 #include "meta/ns.h"
+#include "meta/repair.h"
 #include "meta/session.h"
 #include "meta/xport.h"
 
@@ -108,6 +109,7 @@ struct meta_server {
 	uint64_t term, tag;
 	struct session_clock sessions;
 	unsigned ticks;
+	struct repair *repair; /* data nodes: liveness, placement, repair */
 
 	int stopping, fatal;
 	char stop_msg[CFS_ERRMSG_SIZE];
@@ -433,6 +435,7 @@ barrier_cb(struct raft_barrier *req, int status)
 	if (rb->confirm && status == 0 && s->leader && s->term == rb->term) {
 		s->confirmed = 1;
 		sessions_resync(s);
+		repair_lead(s->repair, 1, uv_now(&s->loop));
 		struct fsm_info info;
 		fsm_info(s->fsm, &info);
 		LOG_INFO("leader for term %llu confirmed at index %llu: "
@@ -527,6 +530,7 @@ leadership_check(struct meta_server *s)
 		s->leader = 0;
 		s->confirmed = 0;
 		session_clock_clear(&s->sessions);
+		repair_lead(s->repair, 0, uv_now(&s->loop));
 		raft_id id = 0;
 		const char *addr = NULL;
 		raft_leader(&s->raft, &id, &addr);
@@ -790,6 +794,45 @@ handle_admin(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 }
 
 /* Rate-limited warning about a bad message from a peer. */
+/* Data node heartbeats and the registry listing: the leader's live view,
+ * never logged. */
+static void
+handle_node(struct meta_server *s, const uint8_t *ident, size_t ident_len,
+	    const struct wire_header *h, union wire_body *b)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	if (!s->confirmed) {
+		send_error(s, ident, ident_len, h, CFS_NOLEADER,
+			   "new leader not yet confirmed");
+		return;
+	}
+	if (h->type == WIRE_T_node_heartbeat) {
+		int rv = repair_heartbeat(s->repair, fsm_dmap(s->fsm),
+					  &b->node_heartbeat,
+					  uv_now(&s->loop), errmsg);
+		if (rv != 0)
+			send_error(s, ident, ident_len, h, rv, errmsg);
+		else
+			send_body(s, ident, ident_len, h, WIRE_T_ok, &b->ok);
+		return;
+	}
+	struct wire_node_list_reply *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		send_error(s, ident, ident_len, h, CFS_ENOMEM, "node list");
+		return;
+	}
+	repair_status(s->repair, fsm_dmap(s->fsm), r, uv_now(&s->loop));
+	send_body(s, ident, ident_len, h, WIRE_T_node_list_reply, r);
+	free(r);
+}
+
+static int
+propose_cb(void *data, uint16_t type, const void *body)
+{
+	return enqueue_internal(data, type, body);
+}
+
 static void
 warn_bad(struct meta_server *s, const char *peer, const char *what)
 {
@@ -854,7 +897,12 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		    h.type == WIRE_T_member_add ||
 		    h.type == WIRE_T_member_assign ||
 		    h.type == WIRE_T_member_remove ||
-		    h.type == WIRE_T_transfer || ns_handles(h.type);
+		    h.type == WIRE_T_transfer || ns_handles(h.type) ||
+		    h.type == WIRE_T_node_heartbeat ||
+		    h.type == WIRE_T_node_list ||
+		    /* replica_add and _drop are the leader's own */
+		    (dmap_handles(h.type) && h.type != WIRE_T_replica_add &&
+		     h.type != WIRE_T_replica_drop);
 	if (!known) {
 		snprintf(errmsg, sizeof(errmsg), "%s (type %u) is not a request",
 			 wire_type_name(h.type) ? wire_type_name(h.type) : "?",
@@ -923,6 +971,19 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 	case WIRE_T_transfer:
 		handle_admin(s, ident, ident_len, &h, b);
 		return;
+	case WIRE_T_node_heartbeat:
+	case WIRE_T_node_list:
+		handle_node(s, ident, ident_len, &h, b);
+		return;
+	case WIRE_T_node_register:
+	case WIRE_T_node_state:
+	case WIRE_T_replica_bad:
+		/* No session: idempotent commands of data nodes, operators
+		 * and clients reporting a bad replica. */
+		h.client_id = 0;
+		h.sequence = next_tag(s);
+		enqueue_mutation(s, ident, ident_len, &h, b);
+		return;
 	default:
 		break;
 	}
@@ -938,7 +999,7 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		enqueue_mutation(s, ident, ident_len, &h, b);
 		return;
 	}
-	if (!ns_is_mutation(h.type)) {
+	if (!ns_is_mutation(h.type) && !dmap_is_mutation(h.type)) {
 		struct pending *p = pending_new(s, ident, ident_len, &h, b);
 		if (p == NULL) {
 			send_error(s, ident, ident_len, &h, CFS_ENOMEM,
@@ -967,6 +1028,17 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 			   "sequence number older than the session's last");
 		return;
 	default:
+		if (h.type == WIRE_T_frag_open) {
+			/* Placement is the leader's decision and travels in
+			 * the command (STYLE.md practice 6). */
+			rv = repair_place(s->repair, fsm_dmap(s->fsm),
+					  &b->frag_open, uv_now(&s->loop),
+					  errmsg);
+			if (rv != 0) {
+				send_error(s, ident, ident_len, &h, rv, errmsg);
+				return;
+			}
+		}
 		enqueue_mutation(s, ident, ident_len, &h, b);
 	}
 }
@@ -1114,6 +1186,7 @@ tick_cb(uv_timer_t *h)
 			sessions_resync(s);
 		session_clock_expire(&s->sessions, uv_now(&s->loop),
 				     expire_one, s);
+		repair_tick(s->repair, fsm_dmap(s->fsm), uv_now(&s->loop));
 	}
 }
 
@@ -1129,6 +1202,7 @@ raft_closed_cb(struct raft *r)
 	struct meta_server *s = r->data;
 
 	s->raft_closed = 1;
+	repair_destroy(&s->repair);
 	uv_close((uv_handle_t *)&s->zpoll, handle_closed);
 	uv_close((uv_handle_t *)&s->prepare, handle_closed);
 	uv_close((uv_handle_t *)&s->check, handle_closed);
@@ -1519,6 +1593,17 @@ meta_server_run(struct meta_server *s, char *errmsg)
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
 
+	struct repair_options ro = {
+		.dead_after_ms = s->opt.node_dead_after,
+		.reserve_bytes = s->opt.node_reserve,
+		.degraded_writes = s->opt.degraded_writes,
+		.spread_label = s->opt.spread_label,
+		.rate = s->opt.repair_rate,
+		.inflight = (int)s->opt.repair_inflight,
+	};
+	rv = repair_create(&s->repair, &s->loop, &ro, propose_cb, s, errmsg);
+	if (rv != 0)
+		return rv;
 	rv = raft_start(&s->raft);
 	if (rv != 0) {
 		cfs_fail(errmsg, CFS_CORRUPT,

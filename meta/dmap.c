@@ -1,0 +1,1014 @@
+/* dmap.c - the data map: node registry, committed fragment versions, replicas and garbage in SQLite. */
+#include "meta/dmap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+/* Schema: docs/metadata-schema.md "Data map".  `fragment_size` comes from
+ * the namespace's config table (chosen at format). */
+#define FSZ "(SELECT value FROM config WHERE key = 'fragment_size')"
+
+static const char dmap_schema[] =
+	"CREATE TABLE IF NOT EXISTS nodes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  addr TEXT NOT NULL,"
+	"  labels TEXT NOT NULL,"
+	"  capacity INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  draining INTEGER NOT NULL,"
+	"  since INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS fragments ("
+	"  ino INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  length INTEGER NOT NULL,"
+	"  crc INTEGER NOT NULL,"
+	"  PRIMARY KEY (ino, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS replicas ("
+	"  ino INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  node INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  since INTEGER NOT NULL,"
+	"  PRIMARY KEY (ino, idx, version, node)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node);"
+	"CREATE TABLE IF NOT EXISTS garbage ("
+	"  node INTEGER NOT NULL,"
+	"  ino INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, ino, idx, version)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO config VALUES ('next_version', 1);"
+	/* A deleted inode's replicas all become garbage.  inode rewrites use
+	 * INSERT OR REPLACE, which fires no delete trigger (recursive
+	 * triggers are off), so this runs only for real deletions. */
+	"CREATE TRIGGER IF NOT EXISTS dmap_inode_gone AFTER DELETE ON inodes "
+	"BEGIN"
+	"  INSERT OR IGNORE INTO garbage SELECT node, ino, idx, version"
+	"    FROM replicas WHERE ino = OLD.ino;"
+	"  DELETE FROM replicas WHERE ino = OLD.ino;"
+	"  DELETE FROM fragments WHERE ino = OLD.ino;"
+	"  DELETE FROM orphans WHERE ino = OLD.ino;"
+	"END;"
+	/* A file that shrinks: fragments wholly past the end become garbage;
+	 * the one cut in the middle keeps its replicas but its readable
+	 * length shrinks (a later write starts from that length, so bytes
+	 * past it never reappear).  BEFORE INSERT because inode rewrites are
+	 * INSERT OR REPLACE: the old row is still there to compare with. */
+	"CREATE TRIGGER IF NOT EXISTS dmap_inode_shrink BEFORE INSERT ON inodes "
+	"WHEN NEW.size < (SELECT size FROM inodes WHERE ino = NEW.ino) "
+	"BEGIN"
+	"  INSERT OR IGNORE INTO garbage SELECT node, ino, idx, version"
+	"    FROM replicas WHERE ino = NEW.ino AND idx * " FSZ " >= NEW.size;"
+	"  DELETE FROM replicas WHERE ino = NEW.ino AND idx * " FSZ
+	"    >= NEW.size;"
+	"  DELETE FROM fragments WHERE ino = NEW.ino AND idx * " FSZ
+	"    >= NEW.size;"
+	"  UPDATE fragments SET length = NEW.size - idx * " FSZ
+	"    WHERE ino = NEW.ino AND idx * " FSZ " + length > NEW.size;"
+	"END;";
+
+enum {
+	Q_NODE_BY_UUID,
+	Q_NODE_BY_ID,
+	Q_NODE_INSERT,
+	Q_NODE_UPDATE,
+	Q_NODE_STATE,
+	Q_NODE_DROP_REPLICAS,
+	Q_NODE_DROP_GARBAGE,
+	Q_NEXT_VERSION,
+	Q_FRAG_GET,
+	Q_FRAG_PUT,
+	Q_REPLICA_PUT,
+	Q_REPLICA_SET_STATE,
+	Q_REPLICA_DEL,
+	Q_REPLICA_COMMIT,
+	Q_GARBAGE_OLDER,
+	Q_DEL_OLDER,
+	Q_GARBAGE_UNLISTED,
+	Q_DEL_UNLISTED,
+	Q_GARBAGE_PUT,
+	Q_GARBAGE_DEL,
+	Q_LOCATE,
+	Q_HOLDERS,
+	Q_NODES,
+	Q_UNDER_GOAL,
+	Q_OVER_GOAL,
+	Q_GARBAGE_LIST,
+	Q_IS_GARBAGE,
+	Q_COUNT_FRAGS,
+	Q_COUNT_UNDER,
+	Q_COUNT_GARBAGE,
+	Q_GOAL,
+	Q_CONFIG_GET,
+	Q__COUNT
+};
+
+/* live: an ok replica on a node that is alive or full and not draining */
+#define LIVE_COUNT                                                           \
+	"(SELECT count(*) FROM replicas r JOIN nodes n ON n.id = r.node "     \
+	" WHERE r.ino = f.ino AND r.idx = f.idx AND r.version = f.version "  \
+	" AND r.state = 1 AND n.state IN (0, 1) AND n.draining = 0)"
+#define ALL_COUNT                                                            \
+	"(SELECT count(*) FROM replicas r WHERE r.ino = f.ino AND "          \
+	" r.idx = f.idx AND r.version = f.version)"
+
+static const char *const dmap_sql[Q__COUNT] = {
+	[Q_NODE_BY_UUID] = "SELECT id, state FROM nodes WHERE uuid = ?",
+	[Q_NODE_BY_ID] = "SELECT addr, state FROM nodes WHERE id = ?",
+	[Q_NODE_INSERT] = "INSERT INTO nodes VALUES ((SELECT coalesce(max(id),"
+			  " 0) + 1 FROM nodes), ?, ?, ?, ?, 0, 0, ?) "
+			  "RETURNING id",
+	[Q_NODE_UPDATE] = "UPDATE nodes SET addr = ?, labels = ?, capacity = "
+			  "?, state = 0, since = ? WHERE id = ?",
+	[Q_NODE_STATE] = "UPDATE nodes SET state = ?, draining = ?, since = ? "
+			 "WHERE id = ?",
+	[Q_NODE_DROP_REPLICAS] = "DELETE FROM replicas WHERE node = ?",
+	[Q_NODE_DROP_GARBAGE] = "DELETE FROM garbage WHERE node = ?",
+	[Q_NEXT_VERSION] = "UPDATE config SET value = value + 1 WHERE key = "
+			   "'next_version' RETURNING value - 1",
+	[Q_FRAG_GET] = "SELECT version, length, crc FROM fragments WHERE ino = "
+		       "? AND idx = ?",
+	[Q_FRAG_PUT] = "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, "
+		       "?)",
+	[Q_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, "
+			  "?, ?)",
+	[Q_REPLICA_SET_STATE] = "UPDATE replicas SET state = ?, since = ? "
+				"WHERE ino = ? AND idx = ? AND version = ? "
+				"AND node = ?",
+	[Q_REPLICA_DEL] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
+			  "version = ? AND node = ?",
+	/* commit: the listed nodes hold the version */
+	[Q_REPLICA_COMMIT] = "UPDATE replicas SET state = 1, since = ? WHERE "
+			     "ino = ? AND idx = ? AND version = ? AND node = ?",
+	/* commit: replicas of older versions become garbage */
+	[Q_GARBAGE_OLDER] = "INSERT OR IGNORE INTO garbage SELECT node, ino, "
+			    "idx, version FROM replicas WHERE ino = ? AND idx "
+			    "= ? AND version < ?",
+	[Q_DEL_OLDER] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
+			"version < ?",
+	/* commit: nodes of this version not listed did not get it all */
+	[Q_GARBAGE_UNLISTED] = "INSERT OR IGNORE INTO garbage SELECT node, "
+			       "ino, idx, version FROM replicas WHERE ino = ? "
+			       "AND idx = ? AND version = ? AND state = 0",
+	[Q_DEL_UNLISTED] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
+			   "version = ? AND state = 0",
+	[Q_GARBAGE_PUT] = "INSERT OR IGNORE INTO garbage VALUES (?, ?, ?, ?)",
+	[Q_GARBAGE_DEL] = "DELETE FROM garbage WHERE node = ? AND ino = ? AND "
+			  "idx = ? AND version = ?",
+	[Q_LOCATE] = "SELECT idx, version, length, crc FROM fragments WHERE "
+		     "ino = ? AND idx >= ? AND idx < ? ORDER BY idx",
+	/* replicas of one version, readable ones first, draining last */
+	[Q_HOLDERS] = "SELECT r.node, r.state, n.state, n.draining, n.addr "
+		      "FROM replicas r LEFT JOIN nodes n ON n.id = r.node "
+		      "WHERE r.ino = ? AND r.idx = ? AND r.version = ? "
+		      "ORDER BY (r.state = 1 AND n.state IN (0, 1)) DESC, "
+		      "n.draining, r.node",
+	[Q_NODES] = "SELECT n.id, n.uuid, n.addr, n.labels, n.state, "
+		    "n.draining, n.capacity, (SELECT count(*) FROM replicas r "
+		    "WHERE r.node = n.id) FROM nodes n WHERE n.state != 4 "
+		    "ORDER BY n.id",
+	[Q_UNDER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
+			 "f.length, f.crc, i.goal, " LIVE_COUNT " AS live "
+			 "FROM fragments f JOIN inodes i ON i.ino = f.ino) "
+			 "WHERE live < goal ORDER BY live, ino, idx LIMIT ?",
+	[Q_OVER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
+			"f.length, f.crc, i.goal, " LIVE_COUNT " AS live, "
+			ALL_COUNT " AS total FROM fragments f JOIN inodes i "
+			"ON i.ino = f.ino) WHERE live >= goal AND total > goal "
+			"ORDER BY ino, idx LIMIT ?",
+	[Q_GARBAGE_LIST] = "SELECT g.node, g.ino, g.idx, g.version FROM "
+			   "garbage g JOIN nodes n ON n.id = g.node WHERE "
+			   "n.state IN (0, 1) AND NOT EXISTS (SELECT 1 FROM "
+			   "replicas r WHERE r.ino = g.ino AND r.idx = g.idx "
+			   "AND r.version = g.version AND r.node = g.node) "
+			   "LIMIT ?",
+	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
+			 "AND idx = ? AND version = ?",
+	[Q_COUNT_FRAGS] = "SELECT count(*) FROM fragments",
+	[Q_COUNT_UNDER] = "SELECT count(*), coalesce(sum(live = 0), 0) FROM "
+			  "(SELECT i.goal, " LIVE_COUNT " AS live FROM "
+			  "fragments f JOIN inodes i ON i.ino = f.ino) WHERE "
+			  "live < goal",
+	[Q_COUNT_GARBAGE] = "SELECT count(*) FROM garbage",
+	[Q_GOAL] = "SELECT goal FROM inodes WHERE ino = ?",
+	[Q_CONFIG_GET] = "SELECT value FROM config WHERE key = ?",
+};
+
+struct dmap {
+	sqlite3 *db;
+	struct ns *ns;
+	sqlite3_stmt *q[Q__COUNT];
+	struct dmap_frag frag; /* scratch for the leader-side scans */
+};
+
+static int
+db_error(struct dmap *d, char *errmsg, int which)
+{
+	return cfs_fail(errmsg, CFS_INTERNAL, "data map: %s: %s",
+			dmap_sql[which], sqlite3_errmsg(d->db));
+}
+
+static sqlite3_stmt *
+q(struct dmap *d, int which)
+{
+	sqlite3_reset(d->q[which]);
+	sqlite3_clear_bindings(d->q[which]);
+	return d->q[which];
+}
+
+static int
+run(struct dmap *d, int which, char *errmsg)
+{
+	int rc = sqlite3_step(d->q[which]);
+	sqlite3_reset(d->q[which]);
+	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, which);
+}
+
+static void
+bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
+	 uint64_t version)
+{
+	sqlite3_bind_int64(s, first, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, first + 1, (sqlite3_int64)idx);
+	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)version);
+}
+
+int
+dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
+{
+	struct dmap *d = calloc(1, sizeof(*d));
+	char *err = NULL;
+
+	if (d == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "data map");
+	d->db = db;
+	d->ns = ns;
+	if (sqlite3_exec(db, dmap_schema, NULL, NULL, &err) != SQLITE_OK) {
+		cfs_fail(errmsg, CFS_INTERNAL, "data map schema: %s",
+			 err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		free(d);
+		return CFS_INTERNAL;
+	}
+	for (int i = 0; i < Q__COUNT; i++) {
+		if (sqlite3_prepare_v3(db, dmap_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &d->q[i],
+				       NULL) != SQLITE_OK) {
+			cfs_fail(errmsg, CFS_INTERNAL, "data map: %s: %s",
+				 dmap_sql[i], sqlite3_errmsg(db));
+			dmap_close(&d);
+			return CFS_INTERNAL;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+void
+dmap_close(struct dmap **dp)
+{
+	struct dmap *d = *dp;
+
+	if (d == NULL)
+		return;
+	for (int i = 0; i < Q__COUNT; i++)
+		sqlite3_finalize(d->q[i]);
+	free(d);
+	*dp = NULL;
+}
+
+int
+dmap_is_mutation(uint16_t type)
+{
+	switch (type) {
+	case WIRE_T_frag_open: case WIRE_T_frag_commit:
+	case WIRE_T_node_register: case WIRE_T_node_state:
+	case WIRE_T_replica_add: case WIRE_T_replica_bad:
+	case WIRE_T_replica_drop:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+dmap_handles(uint16_t type)
+{
+	return type == WIRE_T_frag_locate || dmap_is_mutation(type);
+}
+
+int
+dmap_needs_session(uint16_t type)
+{
+	return type == WIRE_T_frag_open || type == WIRE_T_frag_commit ||
+	       type == WIRE_T_frag_locate;
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+/* Node @id: 1 found (*state, addr copied if @addr), 0 not, <0 error. */
+static int
+node_get(struct dmap *d, uint64_t id, int *state, char *addr, size_t cap)
+{
+	sqlite3_stmt *s = q(d, Q_NODE_BY_ID);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (addr != NULL)
+			snprintf(addr, cap, "%s",
+				 (const char *)sqlite3_column_text(s, 0));
+		*state = sqlite3_column_int(s, 1);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Cases: 1) a new uuid gets the next id; 2) a known uuid (a restart, a new
+ * address) keeps its id and becomes alive again; 3) a removed node is
+ * refused: its replicas were forgotten, so its disk must be wiped. */
+static int
+op_node_register(struct dmap *d, const struct ns_env *env,
+		 const struct wire_node_register *rq, uint16_t *rt,
+		 union wire_body *out, char *errmsg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (strlen(rq->uuid) != 36 || rq->addr[0] == '\0')
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"registration needs a 36-character uuid and "
+				"an address (got '%s', '%s')",
+				rq->uuid, rq->addr);
+	s = q(d, Q_NODE_BY_UUID);
+	sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+		int state = sqlite3_column_int(s, 1);
+		sqlite3_reset(s);
+		if (state == CFS_NODE_REMOVED)
+			return cfs_fail(errmsg, CFS_EPERM,
+					"node %s (id %llu) was removed from "
+					"the cluster; wipe its data directory "
+					"to join as a new node",
+					rq->uuid, (unsigned long long)id);
+		s = q(d, Q_NODE_UPDATE);
+		sqlite3_bind_text(s, 1, rq->addr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, rq->labels, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)rq->capacity);
+		sqlite3_bind_int64(s, 4, env->now_ns);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)id);
+		if ((rc = run(d, Q_NODE_UPDATE, errmsg)) != 0)
+			return rc;
+		out->node_registered.id = id;
+	} else if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		s = q(d, Q_NODE_INSERT);
+		sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, rq->addr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, rq->labels, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->capacity);
+		sqlite3_bind_int64(s, 5, env->now_ns);
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			sqlite3_reset(s);
+			return db_error(d, errmsg, Q_NODE_INSERT);
+		}
+		out->node_registered.id = (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	} else {
+		sqlite3_reset(s);
+		return db_error(d, errmsg, Q_NODE_BY_UUID);
+	}
+	out->node_registered.heartbeat_ms = 1000;
+	*rt = WIRE_T_node_registered;
+	return 0;
+}
+
+/* A state change decided by the leader (dead, alive, full) or asked by an
+ * operator (draining, removed).  A removed node's replicas are forgotten:
+ * the repair loop then copies them elsewhere. */
+static int
+op_node_state(struct dmap *d, const struct ns_env *env,
+	      const struct wire_node_state *rq, uint16_t *rt, char *errmsg)
+{
+	int state, rv;
+	int found = node_get(d, rq->id, &state, NULL, 0);
+
+	if (found < 0)
+		return db_error(d, errmsg, Q_NODE_BY_ID);
+	if (found == 0)
+		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
+				(unsigned long long)rq->id);
+	if (rq->state != CFS_NODE_ALIVE && rq->state != CFS_NODE_FULL &&
+	    rq->state != CFS_NODE_DEAD && rq->state != CFS_NODE_REMOVED)
+		return cfs_fail(errmsg, CFS_EINVAL, "node state %u", rq->state);
+	if (state == CFS_NODE_REMOVED)
+		return cfs_fail(errmsg, CFS_EINVAL, "data node %llu was removed",
+				(unsigned long long)rq->id);
+	sqlite3_stmt *s = q(d, Q_NODE_STATE);
+	sqlite3_bind_int(s, 1, rq->state);
+	sqlite3_bind_int(s, 2, rq->draining ? 1 : 0);
+	sqlite3_bind_int64(s, 3, env->now_ns);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->id);
+	if ((rv = run(d, Q_NODE_STATE, errmsg)) != 0)
+		return rv;
+	if (rq->state == CFS_NODE_REMOVED) {
+		sqlite3_bind_int64(q(d, Q_NODE_DROP_REPLICAS), 1,
+				   (sqlite3_int64)rq->id);
+		if ((rv = run(d, Q_NODE_DROP_REPLICAS, errmsg)) != 0)
+			return rv;
+		sqlite3_bind_int64(q(d, Q_NODE_DROP_GARBAGE), 1,
+				   (sqlite3_int64)rq->id);
+		if ((rv = run(d, Q_NODE_DROP_GARBAGE, errmsg)) != 0)
+			return rv;
+	}
+	*rt = WIRE_T_ok;
+	return 0;
+}
+
+/* ---- writes ----------------------------------------------------------------- */
+
+static int
+frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
+	 uint64_t *length, uint32_t *crc)
+{
+	sqlite3_stmt *s = q(d, Q_FRAG_GET);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*version = (uint64_t)sqlite3_column_int64(s, 0);
+		*length = (uint64_t)sqlite3_column_int64(s, 1);
+		if (crc)
+			*crc = (uint32_t)sqlite3_column_int64(s, 2);
+	} else {
+		*version = *length = 0;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+config_get(struct dmap *d, const char *key, int64_t *v)
+{
+	sqlite3_stmt *s = q(d, Q_CONFIG_GET);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Cases: 1) the leader placed no node (fewer live nodes than needed and
+ * the policy refuses): CFS_UNAVAILABLE; 2) otherwise a fresh version from
+ * the cluster-wide counter, its replicas recorded as `writing` on the
+ * placed nodes, and the chain of their addresses returned. */
+static int
+op_frag_open(struct dmap *d, const struct ns_env *env,
+	     const struct wire_frag_open *rq, uint16_t *rt,
+	     union wire_body *out, char *errmsg)
+{
+	struct wire_frag_opened *o = &out->frag_opened;
+	struct wire_attr a;
+	int64_t fsz = 0;
+	int rv = ns_file_check(d->ns, rq->ino, &rq->cred, 2, &a, errmsg);
+
+	if (rv != 0)
+		return rv;
+	if (config_get(d, "fragment_size", &fsz) != 0 || fsz <= 0)
+		return cfs_fail(errmsg, CFS_INTERNAL, "no fragment size");
+	if (rq->idx >= (1ull << 62) / (uint64_t)fsz || rq->idx > UINT32_MAX)
+		return cfs_fail(errmsg, CFS_EFBIG, "fragment index %llu",
+				(unsigned long long)rq->idx);
+	if (rq->placed_count == 0)
+		return cfs_fail(errmsg, CFS_UNAVAILABLE,
+				"no data node can take fragment %llu/%llu",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx);
+	sqlite3_stmt *s = q(d, Q_NEXT_VERSION);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_error(d, errmsg, Q_NEXT_VERSION);
+	}
+	o->version = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (frag_get(d, rq->ino, rq->idx, &o->base_version, &o->base_length,
+		     NULL) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	o->goal = a.goal;
+	o->chain_count = 0;
+	for (uint32_t i = 0; i < rq->placed_count; i++) {
+		struct wire_nodeaddr *na = &o->chain[o->chain_count];
+		int state, found = node_get(d, rq->placed[i], &state, na->addr,
+					    sizeof(na->addr));
+		if (found < 0)
+			return db_error(d, errmsg, Q_NODE_BY_ID);
+		if (!found || state == CFS_NODE_REMOVED)
+			continue;
+		na->id = rq->placed[i];
+		s = q(d, Q_REPLICA_PUT);
+		bind_key(s, 1, rq->ino, rq->idx, o->version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)na->id);
+		sqlite3_bind_int(s, 5, DMAP_WRITING);
+		sqlite3_bind_int64(s, 6, env->now_ns);
+		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
+			return rv;
+		o->chain_count++;
+	}
+	if (o->chain_count == 0)
+		return cfs_fail(errmsg, CFS_UNAVAILABLE,
+				"the placed data nodes are gone");
+	*rt = WIRE_T_frag_opened;
+	return 0;
+}
+
+/* Cases: 1) a newer version committed meanwhile: CFS_ESTALE (the writer
+ * lost a race it should not have run without its write lease); 2) a
+ * listed node was not opened for this version: CFS_EINVAL; 3) otherwise
+ * the version becomes the committed one, its listed replicas `ok`, every
+ * other replica of the fragment garbage, and the file at least @size. */
+static int
+op_frag_commit(struct dmap *d, const struct ns_env *env,
+	       const struct wire_frag_commit *rq, uint16_t *rt,
+	       union wire_body *out, char *errmsg)
+{
+	uint64_t cur = 0, curlen = 0;
+	int rv = ns_file_check(d->ns, rq->ino, &rq->cred, 2, NULL, errmsg);
+	sqlite3_stmt *s;
+
+	if (rv != 0)
+		return rv;
+	if (rq->nodes_count == 0)
+		return cfs_fail(errmsg, CFS_EINVAL, "commit names no replica");
+	if (rq->length > CFS_BULK_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL, "fragment length %llu",
+				(unsigned long long)rq->length);
+	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	if (cur >= rq->version)
+		return cfs_fail(errmsg, CFS_ESTALE,
+				"fragment %llu/%llu: version %llu is "
+				"committed already, %llu is older",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)cur,
+				(unsigned long long)rq->version);
+	for (uint32_t i = 0; i < rq->nodes_count; i++) {
+		s = q(d, Q_REPLICA_COMMIT);
+		sqlite3_bind_int64(s, 1, env->now_ns);
+		bind_key(s, 2, rq->ino, rq->idx, rq->version);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)rq->nodes[i]);
+		if ((rv = run(d, Q_REPLICA_COMMIT, errmsg)) != 0)
+			return rv;
+		if (sqlite3_changes(d->db) != 1)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"fragment %llu/%llu v%llu was not "
+					"opened on node %llu",
+					(unsigned long long)rq->ino,
+					(unsigned long long)rq->idx,
+					(unsigned long long)rq->version,
+					(unsigned long long)rq->nodes[i]);
+	}
+	static const int cleanup[] = {Q_GARBAGE_OLDER, Q_DEL_OLDER,
+				      Q_GARBAGE_UNLISTED, Q_DEL_UNLISTED};
+	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
+		bind_key(q(d, cleanup[i]), 1, rq->ino, rq->idx, rq->version);
+		if ((rv = run(d, cleanup[i], errmsg)) != 0)
+			return rv;
+	}
+	s = q(d, Q_FRAG_PUT);
+	bind_key(s, 1, rq->ino, rq->idx, rq->version);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
+	sqlite3_bind_int64(s, 5, rq->crc);
+	if ((rv = run(d, Q_FRAG_PUT, errmsg)) != 0)
+		return rv;
+	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
+			     errmsg);
+	if (rv == 0)
+		*rt = WIRE_T_entry;
+	return rv;
+}
+
+/* ---- repair bookkeeping (proposed by the leader) ------------------------------ */
+
+/* A copy finished: the replica counts if it is still of the committed
+ * version; a copy of a version superseded meanwhile is garbage. */
+static int
+op_replica_add(struct dmap *d, const struct ns_env *env,
+	       const struct wire_replica *r, uint16_t *rt, char *errmsg)
+{
+	uint64_t cur = 0, len = 0;
+	int state, rv, found = node_get(d, r->node, &state, NULL, 0);
+	sqlite3_stmt *s;
+
+	if (found < 0 || frag_get(d, r->ino, r->idx, &cur, &len, NULL) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	if (!found || state == CFS_NODE_REMOVED)
+		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
+				(unsigned long long)r->node);
+	*rt = WIRE_T_ok;
+	if (cur != r->version) {
+		s = q(d, Q_GARBAGE_PUT);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
+		bind_key(s, 2, r->ino, r->idx, r->version);
+		return run(d, Q_GARBAGE_PUT, errmsg);
+	}
+	s = q(d, Q_GARBAGE_DEL);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
+	bind_key(s, 2, r->ino, r->idx, r->version);
+	if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
+		return rv;
+	s = q(d, Q_REPLICA_PUT);
+	bind_key(s, 1, r->ino, r->idx, r->version);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
+	sqlite3_bind_int(s, 5, DMAP_OK);
+	sqlite3_bind_int64(s, 6, env->now_ns);
+	return run(d, Q_REPLICA_PUT, errmsg);
+}
+
+/* A replica was found corrupt or missing: it stops counting and being
+ * read; the repair loop makes a new copy and then drops it. */
+static int
+op_replica_bad(struct dmap *d, const struct ns_env *env,
+	       const struct wire_replica_bad *rq, uint16_t *rt, char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_REPLICA_SET_STATE);
+	int rv;
+
+	sqlite3_bind_int(s, 1, DMAP_BAD);
+	sqlite3_bind_int64(s, 2, env->now_ns);
+	bind_key(s, 3, rq->r.ino, rq->r.idx, rq->r.version);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->r.node);
+	if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
+		return rv;
+	*rt = WIRE_T_ok;
+	return 0;
+}
+
+/* deleted 0: the leader drops these replicas; each recorded one becomes
+ * garbage (an item no longer recorded was dropped already: nothing to do).
+ * deleted 1: their nodes deleted the files; the garbage rows go. */
+static int
+op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
+		uint16_t *rt, char *errmsg)
+{
+	int rv;
+
+	for (uint32_t i = 0; i < rq->items_count; i++) {
+		const struct wire_replica *r = &rq->items[i];
+		sqlite3_stmt *s;
+		if (!rq->deleted) {
+			s = q(d, Q_REPLICA_DEL);
+			bind_key(s, 1, r->ino, r->idx, r->version);
+			sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
+			if ((rv = run(d, Q_REPLICA_DEL, errmsg)) != 0)
+				return rv;
+			if (sqlite3_changes(d->db) == 0)
+				continue;
+		}
+		int which = rq->deleted ? Q_GARBAGE_DEL : Q_GARBAGE_PUT;
+		s = q(d, which);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
+		bind_key(s, 2, r->ino, r->idx, r->version);
+		if ((rv = run(d, which, errmsg)) != 0)
+			return rv;
+	}
+	*rt = WIRE_T_ok;
+	return 0;
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
+/* Add node @id at @addr to the map's node list unless present. */
+static void
+map_add_node(struct wire_frag_map *m, uint64_t id, const char *addr)
+{
+	for (uint32_t i = 0; i < m->nodes_count; i++)
+		if (m->nodes[i].id == id)
+			return;
+	if (m->nodes_count >= WIRE_MAX_nodeaddr)
+		return;
+	m->nodes[m->nodes_count].id = id;
+	snprintf(m->nodes[m->nodes_count].addr, sizeof(m->nodes[0].addr),
+		 "%s", addr);
+	m->nodes_count++;
+}
+
+/* Fetch the replicas of one version into d->frag.r (any state). */
+static int
+holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
+	struct wire_frag_map *m, char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_HOLDERS);
+	struct dmap_frag *f = &d->frag;
+	int rc;
+
+	bind_key(s, 1, ino, idx, version);
+	f->n = 0;
+	f->live = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (f->n >= sizeof(f->r) / sizeof(f->r[0]))
+			continue;
+		int rstate = sqlite3_column_int(s, 1);
+		int known = sqlite3_column_type(s, 2) != SQLITE_NULL;
+		int nstate = sqlite3_column_int(s, 2);
+		int draining = sqlite3_column_int(s, 3);
+		f->r[f->n].node = (uint64_t)sqlite3_column_int64(s, 0);
+		f->r[f->n].state = rstate;
+		f->r[f->n].readable = known && rstate == DMAP_OK &&
+				      (nstate == CFS_NODE_ALIVE ||
+				       nstate == CFS_NODE_FULL);
+		f->r[f->n].counts = f->r[f->n].readable && !draining;
+		f->live += (uint32_t)f->r[f->n].counts;
+		if (m != NULL && f->r[f->n].readable)
+			map_add_node(m, f->r[f->n].node,
+				     (const char *)sqlite3_column_text(s, 4));
+		f->n++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_HOLDERS);
+}
+
+static int
+op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
+	       uint16_t *rt, union wire_body *out, char *errmsg)
+{
+	struct wire_frag_map *m = &out->frag_map;
+	struct wire_attr a;
+	int64_t fsz = 0;
+	int rc, rv = ns_file_check(d->ns, rq->ino, &rq->cred, 4, &a, errmsg);
+
+	if (rv != 0)
+		return rv;
+	if (config_get(d, "fragment_size", &fsz) != 0)
+		return cfs_fail(errmsg, CFS_INTERNAL, "no fragment size");
+	m->size = a.size;
+	m->fragment_size = (uint64_t)fsz;
+	m->frags_count = m->nodes_count = 0;
+	uint32_t count = rq->count > WIRE_MAX_fraginfo ? WIRE_MAX_fraginfo
+						       : rq->count;
+	sqlite3_stmt *s = q(d, Q_LOCATE);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)rq->first);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)(rq->first + count));
+	/* Collect first: holders() uses other statements meanwhile. */
+	struct wire_fraginfo *fi = m->frags;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+	       m->frags_count < count) {
+		fi = &m->frags[m->frags_count++];
+		memset(fi, 0, sizeof(*fi));
+		fi->idx = (uint64_t)sqlite3_column_int64(s, 0);
+		fi->version = (uint64_t)sqlite3_column_int64(s, 1);
+		fi->length = (uint64_t)sqlite3_column_int64(s, 2);
+		fi->crc = (uint32_t)sqlite3_column_int64(s, 3);
+		fi->goal = a.goal;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_error(d, errmsg, Q_LOCATE);
+	for (uint32_t i = 0; i < m->frags_count; i++) {
+		fi = &m->frags[i];
+		if ((rv = holders(d, rq->ino, fi->idx, fi->version, m,
+				  errmsg)) != 0)
+			return rv;
+		for (size_t j = 0; j < d->frag.n && fi->nodes_count <
+						      CFS_GOAL_MAX; j++)
+			if (d->frag.r[j].readable)
+				fi->nodes[fi->nodes_count++] =
+					d->frag.r[j].node;
+	}
+	*rt = WIRE_T_frag_map;
+	return 0;
+}
+
+int
+dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
+	  const union wire_body *req, uint16_t *reply_type,
+	  union wire_body *reply, char *errmsg)
+{
+	switch (type) {
+	case WIRE_T_node_register:
+		return op_node_register(d, env, &req->node_register,
+					reply_type, reply, errmsg);
+	case WIRE_T_node_state:
+		return op_node_state(d, env, &req->node_state, reply_type,
+				     errmsg);
+	case WIRE_T_frag_open:
+		return op_frag_open(d, env, &req->frag_open, reply_type, reply,
+				    errmsg);
+	case WIRE_T_frag_commit:
+		return op_frag_commit(d, env, &req->frag_commit, reply_type,
+				      reply, errmsg);
+	case WIRE_T_frag_locate:
+		return op_frag_locate(d, &req->frag_locate, reply_type, reply,
+				      errmsg);
+	case WIRE_T_replica_add:
+		return op_replica_add(d, env, &req->replica_add.r, reply_type,
+				      errmsg);
+	case WIRE_T_replica_bad:
+		return op_replica_bad(d, env, &req->replica_bad, reply_type,
+				      errmsg);
+	case WIRE_T_replica_drop:
+		return op_replica_drop(d, &req->replica_drop, reply_type,
+				       errmsg);
+	default:
+		return cfs_fail(errmsg, CFS_BADTYPE, "%s is not a data map "
+				"request", wire_type_name(type) ?
+				wire_type_name(type) : "?");
+	}
+}
+
+/* ---- leader-side scans ---------------------------------------------------------- */
+
+int
+dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_NODES);
+	struct dmap_node *v = NULL;
+	size_t cap = 0, len = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct dmap_node *nv = realloc(v, ncap * sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				sqlite3_reset(s);
+				return cfs_fail(errmsg, CFS_ENOMEM, "nodes");
+			}
+			v = nv;
+			cap = ncap;
+		}
+		struct dmap_node *x = &v[len++];
+		memset(x, 0, sizeof(*x));
+		x->id = (uint64_t)sqlite3_column_int64(s, 0);
+		snprintf(x->uuid, sizeof(x->uuid), "%s",
+			 (const char *)sqlite3_column_text(s, 1));
+		snprintf(x->addr, sizeof(x->addr), "%s",
+			 (const char *)sqlite3_column_text(s, 2));
+		snprintf(x->labels, sizeof(x->labels), "%s",
+			 (const char *)sqlite3_column_text(s, 3));
+		x->state = sqlite3_column_int(s, 4);
+		x->draining = sqlite3_column_int(s, 5);
+		x->capacity = (uint64_t)sqlite3_column_int64(s, 6);
+		x->replicas = (uint64_t)sqlite3_column_int64(s, 7);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_error(d, errmsg, Q_NODES);
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* Run a fragment scan (@which: Q_UNDER_GOAL or Q_OVER_GOAL): rows are
+ * collected first, then each one's replicas are read. */
+static int
+scan(struct dmap *d, int which, unsigned limit,
+     int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
+     char *errmsg)
+{
+	struct dmap_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
+	sqlite3_stmt *s = q(d, which);
+	size_t n = 0;
+	int rc, rv = 0;
+
+	if (rows == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "fragment scan");
+	sqlite3_bind_int64(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+		struct dmap_frag *f = &rows[n++];
+		f->ino = (uint64_t)sqlite3_column_int64(s, 0);
+		f->idx = (uint64_t)sqlite3_column_int64(s, 1);
+		f->version = (uint64_t)sqlite3_column_int64(s, 2);
+		f->length = (uint64_t)sqlite3_column_int64(s, 3);
+		f->crc = (uint32_t)sqlite3_column_int64(s, 4);
+		f->goal = (uint32_t)sqlite3_column_int64(s, 5);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rv = db_error(d, errmsg, which);
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		if ((rv = holders(d, rows[i].ino, rows[i].idx, rows[i].version,
+				  NULL, errmsg)) != 0)
+			break;
+		struct dmap_frag *f = &d->frag;
+		f->ino = rows[i].ino;
+		f->idx = rows[i].idx;
+		f->version = rows[i].version;
+		f->length = rows[i].length;
+		f->crc = rows[i].crc;
+		f->goal = rows[i].goal;
+		if (cb(arg, f) != 0)
+			break;
+	}
+	free(rows);
+	return rv;
+}
+
+int
+dmap_under_goal(struct dmap *d, unsigned limit,
+		int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
+		char *errmsg)
+{
+	return scan(d, Q_UNDER_GOAL, limit, cb, arg, errmsg);
+}
+
+int
+dmap_over_goal(struct dmap *d, unsigned limit,
+	       int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
+	       char *errmsg)
+{
+	return scan(d, Q_OVER_GOAL, limit, cb, arg, errmsg);
+}
+
+int
+dmap_garbage(struct dmap *d, unsigned limit,
+	     int (*cb)(void *arg, const struct wire_replica *r), void *arg,
+	     char *errmsg)
+{
+	struct wire_replica *rows = calloc(limit ? limit : 1, sizeof(*rows));
+	sqlite3_stmt *s = q(d, Q_GARBAGE_LIST);
+	size_t n = 0;
+	int rc;
+
+	if (rows == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "garbage scan");
+	sqlite3_bind_int64(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+		rows[n].node = (uint64_t)sqlite3_column_int64(s, 0);
+		rows[n].ino = (uint64_t)sqlite3_column_int64(s, 1);
+		rows[n].idx = (uint64_t)sqlite3_column_int64(s, 2);
+		rows[n].version = (uint64_t)sqlite3_column_int64(s, 3);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(rows);
+		return db_error(d, errmsg, Q_GARBAGE_LIST);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			break;
+	free(rows);
+	return 0;
+}
+
+int
+dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
+		uint64_t node)
+{
+	sqlite3_stmt *s = q(d, Q_IS_GARBAGE);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)node);
+	bind_key(s, 2, ino, idx, version);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW;
+}
+
+int
+dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
+{
+	sqlite3_stmt *s;
+
+	memset(c, 0, sizeof(*c));
+	s = q(d, Q_COUNT_FRAGS);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c->fragments = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	s = q(d, Q_COUNT_UNDER);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		c->under_goal = (uint64_t)sqlite3_column_int64(s, 0);
+		c->missing = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	s = q(d, Q_COUNT_GARBAGE);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c->garbage = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+uint32_t
+dmap_goal(struct dmap *d, uint64_t ino)
+{
+	sqlite3_stmt *s = q(d, Q_GOAL);
+	uint32_t goal = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		goal = (uint32_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return goal;
+}

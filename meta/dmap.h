@@ -1,0 +1,117 @@
+/* dmap.h - the data map: data nodes, fragments and replicas, as one SQLite transaction step. */
+#ifndef CFS_META_DMAP_H
+#define CFS_META_DMAP_H
+
+/*
+ * The state machine's half of the data path (docs/data-path.md): which data
+ * nodes exist and in what state, which version of each fragment is
+ * committed, which nodes hold which replicas, and which replica files wait
+ * to be deleted.  Like meta/ns.c it knows nothing of Raft or sockets:
+ * dmap_exec() runs inside the caller's transaction and reads nothing but
+ * its arguments and the database (placement and time are decided by the
+ * leader and arrive inside the request).
+ *
+ * Cleanup follows the namespace through SQL triggers created here: when an
+ * inode row is deleted its replicas become garbage, and when a file shrinks
+ * the fragments past its end do.  So every path that deletes or truncates a
+ * file (unlink, rename over, setattr) frees its data without ns.c knowing.
+ *
+ * The leader also reads the map to plan repair (dmap_under_goal ...); those
+ * calls are read-only and may run between applies.
+ */
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+#include "meta/ns.h"
+
+struct dmap;
+
+/* replicas.state */
+#define DMAP_WRITING 0
+#define DMAP_OK 1
+#define DMAP_BAD 2
+
+/* Open over @db (borrowed) after ns_open() created the namespace tables
+ * (the triggers refer to them); @ns is borrowed for file checks.  Creates
+ * the tables and triggers if absent.  Free with dmap_close(). */
+int dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg);
+void dmap_close(struct dmap **d);
+
+/* True for the requests dmap_exec() runs; mutation ones go through the
+ * log, the others (frag_locate) are served by the leader after a
+ * barrier. */
+int dmap_handles(uint16_t type);
+int dmap_is_mutation(uint16_t type);
+/* True for those sent within a client session (exactly-once applies);
+ * the others come from data nodes or the leader itself, with client 0. */
+int dmap_needs_session(uint16_t type);
+
+/* Execute one request; the result cases are those of ns_exec(). */
+int dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
+	      const union wire_body *req, uint16_t *reply_type,
+	      union wire_body *reply, char *errmsg);
+
+/* ---- leader-side reads ------------------------------------------------- */
+
+struct dmap_node {
+	uint64_t id;
+	char uuid[37];
+	char addr[CFS_ADDR_MAX + 1];
+	char labels[CFS_ADDR_MAX + 1];
+	int state; /* CFS_NODE_* */
+	int draining;
+	uint64_t capacity;
+	uint64_t replicas;
+};
+
+/* Every node not removed, by id.  *out is malloc'd (caller frees). */
+int dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n,
+	       char *errmsg);
+
+/* A committed fragment version and where its replicas are. */
+struct dmap_frag {
+	uint64_t ino, idx, version, length;
+	uint32_t crc, goal;
+	uint32_t live; /* ok replicas on alive/full, not draining, nodes */
+	size_t n;      /* replicas of this version, any state */
+	struct {
+		uint64_t node;
+		int state;     /* DMAP_* */
+		int readable;  /* ok and on an alive/full node */
+		int counts;    /* counted in `live` */
+	} r[2 * CFS_GOAL_MAX];
+};
+
+/* Fragments with fewer live replicas than their file's goal, fewest
+ * first, at most @limit.  @cb returns non-zero to stop. */
+int dmap_under_goal(struct dmap *d, unsigned limit,
+		    int (*cb)(void *arg, const struct dmap_frag *f),
+		    void *arg, char *errmsg);
+
+/* Fragments that have reached their goal but still have replicas beyond
+ * it: extra live copies, copies on draining or dead nodes, bad copies. */
+int dmap_over_goal(struct dmap *d, unsigned limit,
+		   int (*cb)(void *arg, const struct dmap_frag *f),
+		   void *arg, char *errmsg);
+
+/* Replica files to delete, on nodes that are alive or full. */
+int dmap_garbage(struct dmap *d, unsigned limit,
+		 int (*cb)(void *arg, const struct wire_replica *r),
+		 void *arg, char *errmsg);
+
+/* True if (ino, idx, version) is garbage on @node (a copy must not race
+ * with its deletion). */
+int dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx,
+		    uint64_t version, uint64_t node);
+
+struct dmap_counts {
+	uint64_t fragments, under_goal, missing, garbage;
+};
+int dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg);
+
+/* The goal of file @ino (0 if it does not exist). */
+uint32_t dmap_goal(struct dmap *d, uint64_t ino);
+
+#endif /* CFS_META_DMAP_H */

@@ -1,0 +1,761 @@
+/* repair.c - the leader's data-node manager: liveness, placement, re-replication and garbage collection. */
+#include "meta/repair.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "client/nodeclient.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "meta/placement.h"
+
+#define SCAN_LIMIT 256      /* fragments looked at per tick and kind */
+#define REPROPOSE_MS 3000   /* a state change not applied by then: again */
+#define RATE_WINDOW 10      /* seconds of history behind repair_rate */
+#define DELETE_TIMEOUT_MS 5000
+
+enum task_kind { TASK_COPY, TASK_DELETE };
+
+struct task {
+	struct task *next;
+	enum task_kind kind;
+	uint64_t gen; /* leadership generation it was started in */
+	struct wire_replica r; /* node: the target (copy) or holder (delete) */
+	char addr[CFS_ADDR_MAX + 1];
+	uint64_t length;
+	uint32_t crc;
+	struct wire_nodeaddr source;
+	int status;
+	char errmsg[CFS_ERRMSG_SIZE];
+};
+
+/* The leader's live view of one node: nothing here is replicated. */
+struct live {
+	uint64_t id;
+	uint64_t last_ms;   /* last heartbeat (or when leadership began) */
+	uint64_t free, capacity;
+	uint32_t load, io_errors;
+	int heard;          /* a heartbeat arrived under this leader */
+	int proposed;       /* state last proposed, -1 none */
+	uint64_t proposed_ms;
+};
+
+struct repair {
+	struct repair_options opt;
+	char spread_label[256];
+	repair_propose_fn propose;
+	void *data;
+	uv_async_t async;
+	void *zctx;
+
+	int leading;
+	uint64_t gen;
+	uint64_t lead_ms;
+
+	struct dmap_node *nodes; /* registry cache, refreshed every tick */
+	size_t n_nodes;
+	struct live *live;
+	size_t n_live, cap_live;
+
+	/* work: queue -> a worker -> done -> the loop */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct task *queue, *done;
+	int stopping;
+	pthread_t *threads;
+	int n_threads;
+
+	struct task *active; /* in flight (loop thread's list, by copy) */
+	unsigned n_active;
+
+	double tokens;
+	uint64_t tokens_ms;
+	uint64_t copies, bytes;
+	uint64_t window[RATE_WINDOW];
+	uint64_t window_sec;
+};
+
+/* ---- workers ----------------------------------------------------------- */
+
+static void
+run_task(struct nc *nc, struct task *t)
+{
+	union wire_body *rep = NULL;
+	uint16_t rt = 0;
+
+	if (t->kind == TASK_COPY) {
+		struct wire_frag_copy c = {
+			.ino = t->r.ino, .idx = t->r.idx,
+			.version = t->r.version, .length = t->length,
+			.crc = t->crc, .source = t->source,
+		};
+		/* generous: a slow disk copies 4 MiB in well under 10 s */
+		int timeout = 10000 + (int)(t->length >> 16);
+		t->status = nc_call(nc, t->addr, WIRE_T_frag_copy, &c, NULL, 0,
+				    timeout, &rt, &rep, NULL, NULL, t->errmsg);
+		if (t->status == 0 && rt == WIRE_T_frag_written &&
+		    rep->frag_written.failed_node != 0) {
+			t->status = (int)rep->frag_written.fail_status;
+			snprintf(t->errmsg, sizeof(t->errmsg), "%s",
+				 rep->frag_written.fail_message);
+		}
+	} else {
+		struct wire_frag_delete del = {
+			.ino = t->r.ino, .idx = t->r.idx,
+			.version = t->r.version,
+		};
+		t->status = nc_call(nc, t->addr, WIRE_T_frag_delete, &del,
+				    NULL, 0, DELETE_TIMEOUT_MS, &rt, &rep, NULL,
+				    NULL, t->errmsg);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct repair *r = arg;
+	struct nc *nc = NULL;
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	if (nc_open(&nc, r->zctx, errmsg) != 0) {
+		LOG_ERROR("repair worker: %s", errmsg);
+		return NULL;
+	}
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (r->queue == NULL && !r->stopping)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stopping)
+			break;
+		struct task *t = r->queue;
+		r->queue = t->next;
+		pthread_mutex_unlock(&r->lock);
+		run_task(nc, t);
+		pthread_mutex_lock(&r->lock);
+		t->next = r->done;
+		r->done = t;
+		uv_async_send(&r->async);
+	}
+	pthread_mutex_unlock(&r->lock);
+	nc_close(&nc);
+	return NULL;
+}
+
+/* ---- the live view ------------------------------------------------------- */
+
+static struct live *
+live_get(struct repair *r, uint64_t id, uint64_t now_ms)
+{
+	for (size_t i = 0; i < r->n_live; i++)
+		if (r->live[i].id == id)
+			return &r->live[i];
+	if (r->n_live == r->cap_live) {
+		size_t cap = r->cap_live ? 2 * r->cap_live : 16;
+		struct live *v = realloc(r->live, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		r->live = v;
+		r->cap_live = cap;
+	}
+	struct live *l = &r->live[r->n_live++];
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	l->last_ms = now_ms;
+	l->proposed = -1;
+	return l;
+}
+
+static void
+refresh_nodes(struct repair *r, struct dmap *d)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct dmap_node *v = NULL;
+	size_t n = 0;
+
+	if (dmap_nodes(d, &v, &n, errmsg) != 0) {
+		LOG_ERROR("repair: %s", errmsg);
+		return;
+	}
+	free(r->nodes);
+	r->nodes = v;
+	r->n_nodes = n;
+}
+
+static const struct dmap_node *
+node_find(struct repair *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (r->nodes[i].id == id)
+			return &r->nodes[i];
+	return NULL;
+}
+
+static void
+propose_state(struct repair *r, const struct dmap_node *n, struct live *l,
+	      int state, uint64_t now_ms, const char *why)
+{
+	if (l->proposed == state && now_ms - l->proposed_ms < REPROPOSE_MS)
+		return;
+	struct wire_node_state ns = {.id = n->id, .state = (uint8_t)state,
+				     .draining = (uint8_t)n->draining};
+	LOG_INFO("data node %llu (%s): %s", (unsigned long long)n->id,
+		 n->addr, why);
+	if (r->propose(r->data, WIRE_T_node_state, &ns) == 0) {
+		l->proposed = state;
+		l->proposed_ms = now_ms;
+	}
+}
+
+/* Dead after the silence limit; full below the reserve; alive again when
+ * heard from (heartbeat) or when space came back. */
+static void
+check_liveness(struct repair *r, uint64_t now_ms)
+{
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct dmap_node *n = &r->nodes[i];
+		struct live *l = live_get(r, n->id, now_ms);
+		if (l == NULL || n->state == CFS_NODE_DEAD)
+			continue;
+		uint64_t silent = now_ms - l->last_ms;
+		if (silent > (uint64_t)r->opt.dead_after_ms) {
+			char why[96];
+			snprintf(why, sizeof(why), "silent for %llu ms: dead",
+				 (unsigned long long)silent);
+			propose_state(r, n, l, CFS_NODE_DEAD, now_ms, why);
+		} else if (l->heard && n->state == CFS_NODE_ALIVE &&
+			   l->free < r->opt.reserve_bytes) {
+			propose_state(r, n, l, CFS_NODE_FULL, now_ms,
+				      "free space below the reserve: full");
+		} else if (l->heard && n->state == CFS_NODE_FULL &&
+			   l->free >= r->opt.reserve_bytes +
+					      r->opt.reserve_bytes / 8) {
+			propose_state(r, n, l, CFS_NODE_ALIVE, now_ms,
+				      "free space back: alive");
+		}
+	}
+}
+
+int
+repair_heartbeat(struct repair *r, struct dmap *d,
+		 const struct wire_node_heartbeat *hb, uint64_t now_ms,
+		 char *errmsg)
+{
+	const struct dmap_node *n = node_find(r, hb->id);
+
+	if (n == NULL || strcmp(n->uuid, hb->uuid) != 0) {
+		refresh_nodes(r, d);
+		n = node_find(r, hb->id);
+	}
+	if (n == NULL || strcmp(n->uuid, hb->uuid) != 0)
+		return cfs_fail(errmsg, CFS_ENOENT,
+				"data node %llu (%s) is not registered",
+				(unsigned long long)hb->id, hb->uuid);
+	struct live *l = live_get(r, n->id, now_ms);
+	if (l == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "heartbeat");
+	l->last_ms = now_ms;
+	l->free = hb->free;
+	l->capacity = hb->capacity;
+	l->load = hb->load;
+	l->io_errors = hb->io_errors;
+	l->heard = 1;
+	if (n->state == CFS_NODE_DEAD)
+		propose_state(r, n, l, CFS_NODE_ALIVE, now_ms,
+			      "heard from again: alive");
+	return 0;
+}
+
+/* The placement view of every node: the registry's state, corrected by
+ * what the leader sees right now. */
+static struct placement_node *
+placement_view(struct repair *r, uint64_t now_ms)
+{
+	struct placement_node *v = calloc(r->n_nodes + 1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct dmap_node *n = &r->nodes[i];
+		struct live *l = live_get(r, n->id, now_ms);
+		v[i].id = n->id;
+		v[i].labels = n->labels;
+		v[i].capacity = n->capacity;
+		v[i].state = n->draining ? PLACEMENT_DRAINING : n->state;
+		if (l == NULL || now_ms - l->last_ms >
+					 (uint64_t)r->opt.dead_after_ms)
+			v[i].state = PLACEMENT_DEAD;
+		/* Before its first heartbeat to this leader a node's free
+		 * space is unknown: weigh it as a small but usable node. */
+		v[i].free_bytes = l && l->heard ? l->free : 1;
+		if (l && l->heard && l->free < r->opt.reserve_bytes &&
+		    v[i].state == PLACEMENT_ALIVE)
+			v[i].state = PLACEMENT_FULL;
+	}
+	return v;
+}
+
+static uint64_t
+seed_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
+}
+
+int
+repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
+	     uint64_t now_ms, char *errmsg)
+{
+	uint32_t goal = dmap_goal(d, fo->ino);
+	uint64_t out[CFS_GOAL_MAX];
+
+	if (goal == 0)
+		return cfs_fail(errmsg, CFS_ENOENT, "inode %llu",
+				(unsigned long long)fo->ino);
+	if (goal > CFS_GOAL_MAX)
+		goal = CFS_GOAL_MAX;
+	if (r->n_nodes == 0)
+		refresh_nodes(r, d);
+	struct placement_node *v = placement_view(r, now_ms);
+	if (v == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "placement");
+	size_t n = placement_choose(v, r->n_nodes, goal, fo->exclude,
+				    fo->exclude_count, NULL, 0,
+				    r->spread_label, seed_now(), out);
+	free(v);
+	if (n == 0 || (n < goal && !r->opt.degraded_writes))
+		return cfs_fail(errmsg, CFS_UNAVAILABLE,
+				"fragment %llu/%llu: %zu of %u data nodes "
+				"usable%s",
+				(unsigned long long)fo->ino,
+				(unsigned long long)fo->idx, n, goal,
+				n ? " and degraded_writes is off" : "");
+	memcpy(fo->placed, out, n * sizeof(out[0]));
+	fo->placed_count = (uint32_t)n;
+	return 0;
+}
+
+/* ---- scheduling ------------------------------------------------------------ */
+
+static int
+is_active(struct repair *r, enum task_kind kind, uint64_t ino, uint64_t idx,
+	  uint64_t node)
+{
+	for (struct task *t = r->active; t; t = t->next)
+		if (t->kind == kind && t->r.ino == ino && t->r.idx == idx &&
+		    (kind == TASK_COPY || t->r.node == node))
+			return 1;
+	return 0;
+}
+
+/* Hand @t to the workers; the loop keeps a copy in its active list. */
+static void
+submit(struct repair *r, struct task *t)
+{
+	struct task *mine = malloc(sizeof(*mine));
+	if (mine == NULL) {
+		free(t);
+		return;
+	}
+	*mine = *t;
+	mine->next = r->active;
+	r->active = mine;
+	r->n_active++;
+	t->gen = r->gen;
+	mine->gen = r->gen;
+	pthread_mutex_lock(&r->lock);
+	t->next = r->queue;
+	r->queue = t;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct scan_ctx {
+	struct repair *r;
+	struct dmap *d;
+	uint64_t now_ms;
+	struct placement_node *view;
+	struct wire_replica_drop drop;
+};
+
+static int
+plan_copy(void *arg, const struct dmap_frag *f)
+{
+	struct scan_ctx *c = arg;
+	struct repair *r = c->r;
+	uint64_t exclude[2 * CFS_GOAL_MAX + 64], domains[2 * CFS_GOAL_MAX];
+	uint64_t sources[2 * CFS_GOAL_MAX];
+	size_t nex = 0, ndom = 0, nsrc = 0;
+
+	if (r->n_active >= (unsigned)r->opt.inflight || r->tokens <= 0)
+		return 1;
+	if (is_active(r, TASK_COPY, f->ino, f->idx, 0))
+		return 0;
+	for (size_t i = 0; i < f->n; i++) {
+		exclude[nex++] = f->r[i].node;
+		if (f->r[i].counts)
+			domains[ndom++] = f->r[i].node;
+		if (f->r[i].readable)
+			sources[nsrc++] = f->r[i].node;
+	}
+	if (nsrc == 0)
+		return 0; /* no live copy: nothing to copy from (missing) */
+	for (size_t i = 0; i < r->n_nodes && nex < sizeof(exclude) / 8; i++)
+		if (dmap_is_garbage(c->d, f->ino, f->idx, f->version,
+				    r->nodes[i].id))
+			exclude[nex++] = r->nodes[i].id;
+	uint64_t target = 0;
+	if (placement_choose(c->view, r->n_nodes, 1, exclude, nex, domains,
+			     ndom, r->spread_label, seed_now(), &target) != 1)
+		return 0; /* nowhere to put it (fewer nodes than the goal) */
+	/* Spread the reading: a random live source. */
+	uint64_t src = sources[seed_now() % nsrc];
+	const struct dmap_node *tn = node_find(r, target);
+	const struct dmap_node *sn = node_find(r, src);
+	struct task *t = calloc(1, sizeof(*t));
+	if (tn == NULL || sn == NULL || t == NULL) {
+		free(t);
+		return 0;
+	}
+	t->kind = TASK_COPY;
+	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
+				     .version = f->version, .node = target};
+	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
+	t->length = f->length;
+	t->crc = f->crc;
+	t->source.id = src;
+	snprintf(t->source.addr, sizeof(t->source.addr), "%s", sn->addr);
+	r->tokens -= (double)(f->length ? f->length : 1);
+	LOG_DEBUG("repair: copy fragment %llu/%llu v%llu (%u of %u live) "
+		  "from node %llu to node %llu",
+		  (unsigned long long)f->ino, (unsigned long long)f->idx,
+		  (unsigned long long)f->version, f->live, f->goal,
+		  (unsigned long long)src, (unsigned long long)target);
+	submit(r, t);
+	return 0;
+}
+
+static void
+drop_add(struct scan_ctx *c, const struct dmap_frag *f, uint64_t node)
+{
+	struct wire_replica_drop *d = &c->drop;
+	if (d->items_count < WIRE_MAX_replica)
+		d->items[d->items_count++] = (struct wire_replica){
+			.ino = f->ino, .idx = f->idx, .version = f->version,
+			.node = node};
+}
+
+/* The goal is met: drop what does not count (bad, draining, dead), then
+ * live copies beyond the goal. */
+static int
+plan_drop(void *arg, const struct dmap_frag *f)
+{
+	struct scan_ctx *c = arg;
+	uint32_t keep = 0;
+
+	if (is_active(c->r, TASK_COPY, f->ino, f->idx, 0))
+		return 0;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!f->r[i].counts || f->r[i].state != DMAP_OK)
+			drop_add(c, f, f->r[i].node);
+		else if (++keep > f->goal)
+			drop_add(c, f, f->r[i].node);
+	}
+	return c->drop.items_count >= WIRE_MAX_replica;
+}
+
+static int
+plan_delete(void *arg, const struct wire_replica *g)
+{
+	struct scan_ctx *c = arg;
+	struct repair *r = c->r;
+
+	if (r->n_active >= (unsigned)r->opt.inflight)
+		return 1;
+	if (is_active(r, TASK_DELETE, g->ino, g->idx, g->node))
+		return 0;
+	const struct dmap_node *n = node_find(r, g->node);
+	struct task *t = calloc(1, sizeof(*t));
+	if (n == NULL || t == NULL) {
+		free(t);
+		return 0;
+	}
+	t->kind = TASK_DELETE;
+	t->r = *g;
+	snprintf(t->addr, sizeof(t->addr), "%s", n->addr);
+	submit(r, t);
+	return 0;
+}
+
+static void
+refill(struct repair *r, uint64_t now_ms)
+{
+	double burst = (double)r->opt.rate; /* one second's worth */
+	r->tokens += (double)r->opt.rate * (double)(now_ms - r->tokens_ms) /
+		     1000.0;
+	if (r->tokens > burst)
+		r->tokens = burst;
+	r->tokens_ms = now_ms;
+}
+
+void
+repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	if (!r->leading)
+		return;
+	refresh_nodes(r, d);
+	check_liveness(r, now_ms);
+	refill(r, now_ms);
+
+	struct scan_ctx c = {.r = r, .d = d, .now_ms = now_ms};
+	c.view = placement_view(r, now_ms);
+	if (c.view == NULL)
+		return;
+	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	free(c.view);
+	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	if (c.drop.items_count > 0) {
+		LOG_INFO("repair: dropping %u replicas beyond their goal",
+			 c.drop.items_count);
+		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
+	}
+	if (dmap_garbage(d, SCAN_LIMIT, plan_delete, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+static void
+account(struct repair *r, uint64_t bytes)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t sec = (uint64_t)ts.tv_sec;
+	if (sec - r->window_sec >= RATE_WINDOW)
+		memset(r->window, 0, sizeof(r->window));
+	else
+		for (uint64_t s = r->window_sec + 1; s <= sec; s++)
+			r->window[s % RATE_WINDOW] = 0;
+	r->window_sec = sec;
+	r->window[sec % RATE_WINDOW] += bytes;
+	r->copies++;
+	r->bytes += bytes;
+}
+
+static void
+forget_active(struct repair *r, const struct task *t)
+{
+	for (struct task **pp = &r->active; *pp; pp = &(*pp)->next) {
+		struct task *a = *pp;
+		if (a->kind == t->kind && a->gen == t->gen &&
+		    a->r.ino == t->r.ino && a->r.idx == t->r.idx &&
+		    a->r.version == t->r.version && a->r.node == t->r.node) {
+			*pp = a->next;
+			free(a);
+			r->n_active--;
+			return;
+		}
+	}
+}
+
+static void
+finish(struct repair *r, struct task *t)
+{
+	forget_active(r, t);
+	if (t->gen != r->gen || !r->leading)
+		return; /* from an earlier leadership: the log decides anew */
+	if (t->kind == TASK_COPY) {
+		if (t->status != 0) {
+			LOG_WARN("repair: copy of fragment %llu/%llu v%llu to "
+				 "node %llu failed: %s",
+				 (unsigned long long)t->r.ino,
+				 (unsigned long long)t->r.idx,
+				 (unsigned long long)t->r.version,
+				 (unsigned long long)t->r.node, t->errmsg);
+			return;
+		}
+		account(r, t->length);
+		struct wire_replica_add a = {.r = t->r};
+		r->propose(r->data, WIRE_T_replica_add, &a);
+	} else {
+		if (t->status != 0 && t->status != CFS_ENOENT) {
+			LOG_WARN("repair: deleting fragment %llu/%llu v%llu on "
+				 "node %llu failed: %s",
+				 (unsigned long long)t->r.ino,
+				 (unsigned long long)t->r.idx,
+				 (unsigned long long)t->r.version,
+				 (unsigned long long)t->r.node, t->errmsg);
+			return;
+		}
+		struct wire_replica_drop d = {.items_count = 1, .deleted = 1};
+		d.items[0] = t->r;
+		r->propose(r->data, WIRE_T_replica_drop, &d);
+	}
+}
+
+static void
+async_cb(uv_async_t *h)
+{
+	struct repair *r = h->data;
+
+	pthread_mutex_lock(&r->lock);
+	struct task *done = r->done;
+	r->done = NULL;
+	pthread_mutex_unlock(&r->lock);
+	while (done != NULL) {
+		struct task *next = done->next;
+		finish(r, done);
+		free(done);
+		done = next;
+	}
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+int
+repair_create(struct repair **out, uv_loop_t *loop,
+	      const struct repair_options *opt, repair_propose_fn propose,
+	      void *data, char *errmsg)
+{
+	struct repair *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "repair");
+	r->opt = *opt;
+	snprintf(r->spread_label, sizeof(r->spread_label), "%s",
+		 opt->spread_label ? opt->spread_label : "");
+	r->opt.spread_label = r->spread_label;
+	r->propose = propose;
+	r->data = data;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	r->zctx = zmq_ctx_new();
+	if (r->zctx == NULL || uv_async_init(loop, &r->async, async_cb) != 0) {
+		free(r);
+		return cfs_fail(errmsg, CFS_ENOMEM, "repair: context");
+	}
+	r->async.data = r;
+	r->n_threads = opt->inflight;
+	r->threads = calloc((size_t)r->n_threads, sizeof(pthread_t));
+	for (int i = 0; r->threads && i < r->n_threads; i++)
+		if (pthread_create(&r->threads[i], NULL, worker_main, r) != 0)
+			r->n_threads = i;
+	*out = r;
+	return 0;
+}
+
+static void
+closed_cb(uv_handle_t *h)
+{
+	struct repair *r = h->data;
+	free(r);
+}
+
+static void
+free_list(struct task *t)
+{
+	while (t != NULL) {
+		struct task *next = t->next;
+		free(t);
+		t = next;
+	}
+}
+
+void
+repair_destroy(struct repair **rp)
+{
+	struct repair *r = *rp;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < r->n_threads; i++)
+		pthread_join(r->threads[i], NULL);
+	free(r->threads);
+	free_list(r->queue);
+	free_list(r->done);
+	free_list(r->active);
+	free(r->nodes);
+	free(r->live);
+	zmq_ctx_term(r->zctx);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	uv_close((uv_handle_t *)&r->async, closed_cb);
+	*rp = NULL;
+}
+
+void
+repair_lead(struct repair *r, int leading, uint64_t now_ms)
+{
+	if (leading == r->leading)
+		return;
+	r->leading = leading;
+	r->gen++;
+	r->n_live = 0; /* every clock starts afresh */
+	r->lead_ms = now_ms;
+	r->tokens = 0;
+	r->tokens_ms = now_ms;
+	r->copies = r->bytes = 0;
+	memset(r->window, 0, sizeof(r->window));
+	/* Queued work of the old leadership is dropped; work in progress
+	 * finishes and is ignored (finish() checks the generation). */
+	pthread_mutex_lock(&r->lock);
+	free_list(r->queue);
+	r->queue = NULL;
+	pthread_mutex_unlock(&r->lock);
+	free_list(r->active);
+	r->active = NULL;
+	r->n_active = 0;
+}
+
+void
+repair_status(struct repair *r, struct dmap *d,
+	      struct wire_node_list_reply *out, uint64_t now_ms)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct dmap_counts c;
+
+	refresh_nodes(r, d);
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < r->n_nodes && i < WIRE_MAX_nodeinfo; i++) {
+		const struct dmap_node *n = &r->nodes[i];
+		struct wire_nodeinfo *o = &out->nodes[out->nodes_count++];
+		struct live *l = live_get(r, n->id, now_ms);
+		o->id = n->id;
+		snprintf(o->uuid, sizeof(o->uuid), "%s", n->uuid);
+		snprintf(o->addr, sizeof(o->addr), "%s", n->addr);
+		snprintf(o->labels, sizeof(o->labels), "%s", n->labels);
+		o->state = (uint8_t)n->state;
+		o->draining = (uint8_t)n->draining;
+		o->capacity = l && l->heard ? l->capacity : n->capacity;
+		o->free = l && l->heard ? l->free : 0;
+		o->replicas = n->replicas;
+		o->silent_ms = l ? now_ms - l->last_ms : 0;
+		o->load = l ? l->load : 0;
+	}
+	if (dmap_count(d, &c, errmsg) == 0) {
+		out->fragments = c.fragments;
+		out->under_goal = c.under_goal;
+		out->missing = c.missing;
+		out->garbage = c.garbage;
+	}
+	out->repair_copies = r->copies;
+	out->repair_bytes = r->bytes;
+	uint64_t sum = 0;
+	for (int i = 0; i < RATE_WINDOW; i++)
+		sum += r->window[i];
+	out->repair_rate = sum / RATE_WINDOW;
+	out->repair_active = r->n_active;
+	out->degraded_writes = (uint8_t)r->opt.degraded_writes;
+}
