@@ -8,11 +8,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "client/cfsctl.h"
 #include "client/metaclient.h"
 #include "common/error.h"
 #include "common/log.h"
-
-#define CFSCTL_ROOT_INO 1
 
 static const char usage_text[] =
 	"Usage: cfsctl [OPTIONS] COMMAND [ARGS]\n"
@@ -42,6 +41,11 @@ static const char usage_text[] =
 	"  member remove ID     remove a server; then stop it and wipe its dir\n"
 	"  leader transfer [ID] hand leadership to server ID (default: the\n"
 	"                       most up-to-date voter), e.g. before maintenance\n"
+	"  node list            the data nodes: state, free space, replicas\n"
+	"  node drain ID        copy every replica off node ID (it stays\n"
+	"                       readable meanwhile); `node undrain ID` stops\n"
+	"  node remove ID       forget node ID; its replicas are re-created\n"
+	"                       elsewhere (drain first to stay at goal)\n"
 	"  debug dump [--summary] HOST:PORT\n"
 	"                       one metadata server's whole state as text, with\n"
 	"                       its length and CRC32C (--summary: only those);\n"
@@ -57,14 +61,20 @@ static const char usage_text[] =
 	"  rm PATH...           remove files and empty directories\n"
 	"  mv SRC DST           rename SRC to DST (DST is replaced if it exists)\n"
 	"\n"
+	"Data commands:\n"
+	"  put [-q] LOCAL|- PATH  copy a local file (or stdin) into CFS,\n"
+	"                       replacing PATH; returns once every fragment\n"
+	"                       is on its goal of nodes' disks (-q: no\n"
+	"                       progress line)\n"
+	"  get [-q] PATH LOCAL|-  copy a file out of CFS (or to stdout)\n"
+	"  frags PATH           each fragment's version, length, CRC and the\n"
+	"                       nodes holding it (exit 1 if one is under goal)\n"
+	"\n"
 	"Exit status: 0 on success, 1 if a command failed, 2 on a usage error.\n"
 	"Example:\n"
 	"  CFS_META=10.0.0.1:7000,10.0.0.2:7000 cfsctl mkdir -p /home/alice\n";
 
-static void usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void
+void
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -79,7 +89,7 @@ usage_error(const char *fmt, ...)
 
 /* Split @path into its parent's inode and final name, resolving every
  * component but the last.  "/" has no parent: CFS_EINVAL. */
-static int
+int
 resolve_parent(struct mc *mc, const char *path, uint64_t *parent, char *name,
 	       char *errmsg)
 {
@@ -112,7 +122,7 @@ resolve_parent(struct mc *mc, const char *path, uint64_t *parent, char *name,
 	return 0;
 }
 
-static int
+int
 resolve(struct mc *mc, const char *path, struct wire_attr *attr, char *errmsg)
 {
 	char name[CFS_NAME_MAX + 1];
@@ -396,12 +406,7 @@ cmd_mv(struct mc *mc, int argc, char **argv, char *errmsg)
 
 /* One administrative round trip without a session (status, format,
  * membership), to @servers with a deadline. */
-static int
-admin_call_keep(const char *servers, int timeout_ms, uint16_t type,
-		const void *req, uint16_t *rtype, union wire_body *reply,
-		struct mc **keep, char *errmsg);
-
-static int
+int
 admin_call(const char *servers, int timeout_ms, uint16_t type,
 	   const void *req, uint16_t *rtype, union wire_body *reply,
 	   char *errmsg)
@@ -412,7 +417,7 @@ admin_call(const char *servers, int timeout_ms, uint16_t type,
 
 /* As admin_call; with @keep, the mc stays open in *keep because blob
  * fields of @reply borrow from it: the caller closes it after use. */
-static int
+int
 admin_call_keep(const char *servers, int timeout_ms, uint16_t type,
 		const void *req, uint16_t *rtype, union wire_body *reply,
 		struct mc **keep, char *errmsg)
@@ -523,12 +528,17 @@ cmd_status(const char *servers, int timeout_ms, char *errmsg)
 		       (unsigned long long)mb->id, role_name(mb->role),
 		       mb->raft_addr, mb->client_addr, state, applied);
 	}
+	int led = st->leader_id != 0;
+	char leader[CFS_ADDR_MAX + 1];
+	snprintf(leader, sizeof(leader), "%s", st->leader_addr);
 	free(r);
 	free(m);
+	if (led)
+		bad |= status_data(leader, timeout_ms, errmsg);
 	return bad ? 1 : 0;
 }
 
-static int
+int
 parse_size(const char *s, uint64_t *out)
 {
 	char *end;
@@ -743,9 +753,12 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "member") == 0 || strcmp(cmd, "leader") == 0)
 		return cmd_member(servers, opt.deadline_ms, cmd, argc, argv,
 				  errmsg);
+	if (strcmp(cmd, "node") == 0)
+		return cmd_node(servers, opt.deadline_ms, argc, argv, errmsg);
 	if (strcmp(cmd, "mkdir") && strcmp(cmd, "touch") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "stat") &&
-	    strcmp(cmd, "chmod") && strcmp(cmd, "rm") && strcmp(cmd, "mv"))
+	    strcmp(cmd, "chmod") && strcmp(cmd, "rm") && strcmp(cmd, "mv") &&
+	    strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "frags"))
 		usage_error("unknown command '%s'", cmd);
 
 	rv = mc_open(&mc, servers, &opt, errmsg);
@@ -765,6 +778,12 @@ main(int argc, char **argv)
 		rv = cmd_chmod(mc, argc, argv, errmsg);
 	else if (strcmp(cmd, "rm") == 0)
 		rv = cmd_rm(mc, argc, argv, errmsg);
+	else if (strcmp(cmd, "put") == 0)
+		rv = cmd_put(mc, argc, argv, errmsg);
+	else if (strcmp(cmd, "get") == 0)
+		rv = cmd_get(mc, argc, argv, errmsg);
+	else if (strcmp(cmd, "frags") == 0)
+		rv = cmd_frags(mc, argc, argv, errmsg);
 	else
 		rv = cmd_mv(mc, argc, argv, errmsg);
 	mc_close(&mc);

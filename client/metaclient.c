@@ -829,6 +829,14 @@ mc_leader(struct mc *mc, char *buf, size_t size)
 
 /* ---- typed namespace calls ----------------------------------------------- */
 
+static void cred_fill(struct mc *mc, struct wire_cred *c);
+
+void
+mc_cred(struct mc *mc, struct wire_cred *c)
+{
+	cred_fill(mc, c);
+}
+
 static void
 cred_fill(struct mc *mc, struct wire_cred *c)
 {

@@ -98,6 +98,9 @@ uint64_t mc_client_id(struct mc *mc);
  * copied into @buf of @size bytes. */
 void mc_leader(struct mc *mc, char *buf, size_t size);
 
+/* The credentials this mc sends with namespace calls. */
+void mc_cred(struct mc *mc, struct wire_cred *c);
+
 /* ---- typed namespace calls ----------------------------------------------
  * Each fills the request's credentials, calls mc_call() with the default
  * deadline and checks the reply's type (CFS_MALFORMED if unexpected).

@@ -1012,3 +1012,20 @@ dmap_goal(struct dmap *d, uint64_t ino)
 	sqlite3_reset(s);
 	return goal;
 }
+
+size_t
+dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
+		  size_t max)
+{
+	uint64_t version = 0, length = 0;
+	char errmsg[CFS_ERRMSG_SIZE];
+	size_t n = 0;
+
+	if (frag_get(d, ino, idx, &version, &length, NULL) != 1 ||
+	    holders(d, ino, idx, version, NULL, errmsg) != 0)
+		return 0;
+	for (size_t i = 0; i < d->frag.n && n < max; i++)
+		if (d->frag.r[i].counts)
+			out[n++] = d->frag.r[i].node;
+	return n;
+}

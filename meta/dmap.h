@@ -111,6 +111,13 @@ struct dmap_counts {
 };
 int dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg);
 
+/* The nodes holding a live replica of the committed version of fragment
+ * (@ino, @idx), at most @max into @out; 0 if none or no such fragment.
+ * A new version goes to the same nodes where possible, so a partial write
+ * can start from the data they hold. */
+size_t dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx,
+			 uint64_t *out, size_t max);
+
 /* The goal of file @ino (0 if it does not exist). */
 uint32_t dmap_goal(struct dmap *d, uint64_t ino);
 

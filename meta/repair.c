@@ -323,9 +323,30 @@ repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 	struct placement_node *v = placement_view(r, now_ms);
 	if (v == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "placement");
-	size_t n = placement_choose(v, r->n_nodes, goal, fo->exclude,
-				    fo->exclude_count, NULL, 0,
-				    r->spread_label, seed_now(), out);
+	/* Keep the current holders that are usable and not excluded, so
+	 * a partial write patches data they already hold; placement fills
+	 * the rest, spread away from them. */
+	uint64_t held[CFS_GOAL_MAX], exclude[2 * CFS_GOAL_MAX];
+	size_t nheld = dmap_live_holders(d, fo->ino, fo->idx, held, goal);
+	size_t n = 0, nex = 0;
+	for (size_t i = 0; i < fo->exclude_count && i < CFS_GOAL_MAX; i++)
+		exclude[nex++] = fo->exclude[i];
+	for (size_t i = 0; i < nheld; i++) {
+		int usable = 0;
+		for (size_t j = 0; j < r->n_nodes; j++)
+			if (v[j].id == held[i])
+				usable = v[j].state == PLACEMENT_ALIVE;
+		for (size_t j = 0; j < fo->exclude_count; j++)
+			if (fo->exclude[j] == held[i])
+				usable = 0;
+		if (usable)
+			out[n++] = held[i];
+		exclude[nex++] = held[i];
+	}
+	if (n < goal)
+		n += placement_choose(v, r->n_nodes, goal - n, exclude, nex,
+				      out, n, r->spread_label, seed_now(),
+				      out + n);
 	free(v);
 	if (n == 0 || (n < goal && !r->opt.degraded_writes))
 		return cfs_fail(errmsg, CFS_UNAVAILABLE,

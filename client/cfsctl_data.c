@@ -1,0 +1,469 @@
+/* cfsctl_data.c - cfsctl's data commands: put, get, frags, node, and the data part of status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/cfsctl.h"
+#include "client/fileio.h"
+#include "common/error.h"
+#include "common/proto.h"
+
+#define CHUNK (16u << 20) /* bytes per fio call of put/get */
+
+static void
+human(uint64_t v, char *buf, size_t cap)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
+					   "PiB"};
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 5) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%llu B", (unsigned long long)v);
+	else
+		snprintf(buf, cap, "%.1f %s", d, unit[u]);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A progress line on stderr, redrawn in place (only on a terminal). */
+struct progress {
+	int on;
+	uint64_t total, done;
+	double start, last;
+};
+
+static void
+progress_show(struct progress *p, int final)
+{
+	char a[32], b[32], r[32];
+	double t = now_s();
+
+	if (!p->on || (!final && t - p->last < 0.2))
+		return;
+	p->last = t;
+	human(p->done, a, sizeof(a));
+	human(p->total, b, sizeof(b));
+	human((uint64_t)((double)p->done / (t - p->start + 1e-9)), r,
+	      sizeof(r));
+	fprintf(stderr, "\r  %s / %s  %3.0f%%  %s/s   ", a, b,
+		p->total ? 100.0 * (double)p->done / (double)p->total : 100.0,
+		r);
+	if (final)
+		fputc('\n', stderr);
+}
+
+static const char *
+state_name(unsigned state, unsigned draining)
+{
+	if (draining && (state == CFS_NODE_ALIVE || state == CFS_NODE_FULL))
+		return "draining";
+	switch (state) {
+	case CFS_NODE_ALIVE: return "alive";
+	case CFS_NODE_FULL: return "full";
+	case CFS_NODE_DEAD: return "DEAD";
+	case CFS_NODE_REMOVED: return "removed";
+	default: return "?";
+	}
+}
+
+static int
+node_list(const char *servers, int timeout_ms, union wire_body *r,
+	  char *errmsg)
+{
+	struct wire_node_list req;
+	uint16_t rt = 0;
+
+	memset(&req, 0, sizeof(req));
+	int rv = admin_call(servers, timeout_ms, WIRE_T_node_list, &req, &rt,
+			    r, errmsg);
+	if (rv == 0 && rt != WIRE_T_node_list_reply)
+		rv = cfs_fail(errmsg, CFS_MALFORMED, "node_list answered with "
+			      "%s", wire_type_name(rt));
+	return rv;
+}
+
+static void
+print_nodes(const struct wire_node_list_reply *l)
+{
+	printf("  %-4s %-22s %-9s %-10s %-10s %-8s %-7s %s\n", "ID", "ADDRESS",
+	       "STATE", "FREE", "CAPACITY", "REPLICAS", "SILENT", "LABELS");
+	for (uint32_t i = 0; i < l->nodes_count; i++) {
+		const struct wire_nodeinfo *n = &l->nodes[i];
+		char f[32], c[32], s[32];
+		human(n->free, f, sizeof(f));
+		human(n->capacity, c, sizeof(c));
+		snprintf(s, sizeof(s), "%.1fs", (double)n->silent_ms / 1000);
+		printf("  %-4llu %-22s %-9s %-10s %-10s %-8llu %-7s %s\n",
+		       (unsigned long long)n->id, n->addr,
+		       state_name(n->state, n->draining), f, c,
+		       (unsigned long long)n->replicas, s,
+		       n->labels[0] ? n->labels : "-");
+	}
+}
+
+int
+status_data(const char *leader, int timeout_ms, char *errmsg)
+{
+	union wire_body *r = malloc(sizeof(*r));
+	int rv;
+
+	if (r == NULL)
+		return 1;
+	if ((rv = node_list(leader, timeout_ms, r, errmsg)) != 0) {
+		fprintf(stderr, "cfsctl: status: data nodes: %s\n", errmsg);
+		free(r);
+		return 1;
+	}
+	const struct wire_node_list_reply *l = &r->node_list_reply;
+	char b[32], rate[32];
+	human(l->repair_bytes, b, sizeof(b));
+	human(l->repair_rate, rate, sizeof(rate));
+	printf("\ndata nodes: %u\n", l->nodes_count);
+	print_nodes(l);
+	printf("\nfragments:     %llu\n"
+	       "under goal:    %llu%s\n"
+	       "missing:       %llu%s\n"
+	       "to delete:     %llu replicas\n"
+	       "repair:        %u copies running, %llu done (%s) since this "
+	       "leader started, %s/s now\n"
+	       "degraded writes: %s\n",
+	       (unsigned long long)l->fragments,
+	       (unsigned long long)l->under_goal,
+	       l->under_goal ? " (being repaired)" : "",
+	       (unsigned long long)l->missing,
+	       l->missing ? " (NO LIVE COPY: bring their nodes back)" : "",
+	       (unsigned long long)l->garbage, l->repair_active,
+	       (unsigned long long)l->repair_copies, b, rate,
+	       l->degraded_writes ? "allowed (writes proceed with fewer "
+				    "copies, counted under goal)"
+				  : "refused (EAGAIN below goal)");
+	rv = l->missing ? 1 : 0;
+	free(r);
+	return rv;
+}
+
+static uint64_t
+node_id_arg(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		usage_error("'%s' is not a data node id", s);
+	return v;
+}
+
+int
+cmd_node(const char *servers, int timeout_ms, int argc, char **argv,
+	 char *errmsg)
+{
+	union wire_body *r = malloc(sizeof(*r));
+	int rv;
+
+	if (argc < 1)
+		usage_error("%s", "usage: node list | node drain|undrain|"
+				  "remove ID");
+	if (r == NULL)
+		return 1;
+	if ((rv = node_list(servers, timeout_ms, r, errmsg)) != 0) {
+		fprintf(stderr, "cfsctl: node: %s\n", errmsg);
+		free(r);
+		return 1;
+	}
+	if (strcmp(argv[0], "list") == 0) {
+		print_nodes(&r->node_list_reply);
+		free(r);
+		return 0;
+	}
+	if (argc != 2 || (strcmp(argv[0], "drain") &&
+			  strcmp(argv[0], "undrain") &&
+			  strcmp(argv[0], "remove")))
+		usage_error("%s", "usage: node list | node drain|undrain|"
+				  "remove ID");
+	uint64_t id = node_id_arg(argv[1]);
+	const struct wire_nodeinfo *n = NULL;
+	for (uint32_t i = 0; i < r->node_list_reply.nodes_count; i++)
+		if (r->node_list_reply.nodes[i].id == id)
+			n = &r->node_list_reply.nodes[i];
+	if (n == NULL) {
+		fprintf(stderr, "cfsctl: node %s: no data node %llu\n",
+			argv[0], (unsigned long long)id);
+		free(r);
+		return 1;
+	}
+	struct wire_node_state ns = {.id = id, .state = n->state,
+				     .draining = n->draining};
+	if (strcmp(argv[0], "drain") == 0)
+		ns.draining = 1;
+	else if (strcmp(argv[0], "undrain") == 0)
+		ns.draining = 0;
+	else
+		ns.state = CFS_NODE_REMOVED;
+	rv = admin_call(servers, timeout_ms, WIRE_T_node_state, &ns, NULL, r,
+			errmsg);
+	if (rv != 0)
+		fprintf(stderr, "cfsctl: node %s %llu: %s\n", argv[0],
+			(unsigned long long)id, errmsg);
+	else if (strcmp(argv[0], "remove") == 0)
+		printf("node %llu removed: its replicas are being copied "
+		       "elsewhere; stop it and wipe its directory\n",
+		       (unsigned long long)id);
+	else if (ns.draining)
+		printf("node %llu draining: its replicas are being copied "
+		       "elsewhere (watch `cfsctl status`), then remove it\n",
+		       (unsigned long long)id);
+	free(r);
+	return rv ? 1 : 0;
+}
+
+/* ---- put / get ------------------------------------------------------------ */
+
+/* Create @path, or empty it if it is an existing regular file. */
+static int
+create_or_truncate(struct mc *mc, const char *path, struct wire_attr *a,
+		   char *errmsg)
+{
+	char name[CFS_NAME_MAX + 1];
+	uint64_t parent;
+	int rv = resolve_parent(mc, path, &parent, name, errmsg);
+
+	if (rv != 0)
+		return rv;
+	rv = mc_create(mc, parent, name, 0644, a, errmsg);
+	if (rv != CFS_EEXIST)
+		return rv;
+	if ((rv = mc_lookup(mc, parent, name, a, errmsg)) != 0)
+		return rv;
+	struct wire_setattr sa = {.ino = a->ino, .valid = CFS_SETATTR_SIZE};
+	mc_cred(mc, &sa.cred);
+	return mc_call(mc, WIRE_T_setattr, &sa, NULL, NULL, 0, errmsg);
+}
+
+static ssize_t
+read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int
+cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
+{
+	int quiet = argc > 0 && strcmp(argv[0], "-q") == 0;
+	struct progress p = {0};
+	struct wire_attr a;
+	struct fio *f = NULL;
+	uint8_t *buf = NULL;
+	int fd, rv;
+
+	if (argc - quiet != 2)
+		usage_error("%s", "usage: put [-q] LOCALFILE|- PATH");
+	const char *src = argv[quiet], *dst = argv[quiet + 1];
+	fd = strcmp(src, "-") == 0 ? 0 : open(src, O_RDONLY);
+	if (fd < 0) {
+		fprintf(stderr, "cfsctl: put: %s: %s\n", src, strerror(errno));
+		return 1;
+	}
+	struct stat st;
+	p.on = !quiet && isatty(2);
+	p.total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+							     : 0;
+	p.start = now_s();
+	if ((rv = create_or_truncate(mc, dst, &a, errmsg)) != 0 ||
+	    (rv = fio_open(&f, mc, NULL, errmsg)) != 0)
+		goto out;
+	if ((buf = malloc(CHUNK)) == NULL) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM, "buffer");
+		goto out;
+	}
+	for (uint64_t off = 0;;) {
+		ssize_t n = read_full(fd, buf, CHUNK);
+		if (n < 0) {
+			rv = cfs_fail(errmsg, CFS_EIO, "reading %s: %s", src,
+				      strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		/* durable: the data is on every replica's disk when put
+		 * returns, like close() after fsync() */
+		if ((rv = fio_pwrite(f, a.ino, off, buf, (size_t)n, 1,
+				     errmsg)) != 0)
+			break;
+		off += (uint64_t)n;
+		p.done = off;
+		progress_show(&p, 0);
+	}
+	progress_show(&p, 1);
+out:
+	if (rv != 0)
+		fprintf(stderr, "cfsctl: put %s: %s\n", dst, errmsg);
+	fio_close(&f);
+	free(buf);
+	if (fd != 0)
+		close(fd);
+	return rv ? 1 : 0;
+}
+
+static int
+write_full(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+cmd_get(struct mc *mc, int argc, char **argv, char *errmsg)
+{
+	int quiet = argc > 0 && strcmp(argv[0], "-q") == 0;
+	struct progress p = {0};
+	struct wire_attr a;
+	struct fio *f = NULL;
+	uint8_t *buf = NULL;
+	int fd = -1, rv;
+
+	if (argc - quiet != 2)
+		usage_error("%s", "usage: get [-q] PATH LOCALFILE|-");
+	const char *src = argv[quiet], *dst = argv[quiet + 1];
+	if ((rv = resolve(mc, src, &a, errmsg)) != 0 ||
+	    (rv = fio_open(&f, mc, NULL, errmsg)) != 0)
+		goto out;
+	if ((buf = malloc(CHUNK)) == NULL) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM, "buffer");
+		goto out;
+	}
+	fd = strcmp(dst, "-") == 0 ? 1
+				   : open(dst, O_WRONLY | O_CREAT | O_TRUNC,
+					  0644);
+	if (fd < 0) {
+		rv = cfs_fail(errmsg, CFS_EIO, "%s: %s", dst, strerror(errno));
+		goto out;
+	}
+	p.on = !quiet && isatty(2) && fd != 1;
+	p.total = a.size;
+	p.start = now_s();
+	for (uint64_t off = 0;;) {
+		size_t got = 0;
+		if ((rv = fio_pread(f, a.ino, off, buf, CHUNK, &got,
+				    errmsg)) != 0 || got == 0)
+			break;
+		if (write_full(fd, buf, got) != 0) {
+			rv = cfs_fail(errmsg, CFS_EIO, "writing %s: %s", dst,
+				      strerror(errno));
+			break;
+		}
+		off += got;
+		p.done = off;
+		progress_show(&p, 0);
+	}
+	progress_show(&p, 1);
+out:
+	if (rv != 0)
+		fprintf(stderr, "cfsctl: get %s: %s\n", src, errmsg);
+	if (fd > 1 && close(fd) != 0 && rv == 0) {
+		fprintf(stderr, "cfsctl: get: %s: %s\n", dst, strerror(errno));
+		rv = CFS_EIO;
+	}
+	fio_close(&f);
+	free(buf);
+	return rv ? 1 : 0;
+}
+
+/* `frags PATH`: every fragment's committed version and where it lives. */
+int
+cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg)
+{
+	union wire_body *r = malloc(sizeof(*r));
+	struct wire_attr a;
+	int rv, under = 0;
+
+	if (argc != 1)
+		usage_error("%s", "usage: frags PATH");
+	if (r == NULL)
+		return 1;
+	if ((rv = resolve(mc, argv[0], &a, errmsg)) != 0) {
+		fprintf(stderr, "cfsctl: frags %s\n", errmsg);
+		free(r);
+		return 1;
+	}
+	printf("%s: inode %llu, size %llu, goal %u\n", argv[0],
+	       (unsigned long long)a.ino, (unsigned long long)a.size, a.goal);
+	printf("  %-6s %-8s %-9s %-8s %s\n", "INDEX", "VERSION", "LENGTH",
+	       "CRC", "REPLICAS");
+	for (uint64_t first = 0;;) {
+		struct wire_frag_locate rq = {.ino = a.ino, .first = first,
+					      .count = WIRE_MAX_fraginfo};
+		uint16_t rt = 0;
+		mc_cred(mc, &rq.cred);
+		rv = mc_call(mc, WIRE_T_frag_locate, &rq, &rt, r, 0, errmsg);
+		if (rv != 0 || rt != WIRE_T_frag_map)
+			break;
+		const struct wire_frag_map *m = &r->frag_map;
+		for (uint32_t i = 0; i < m->frags_count; i++) {
+			const struct wire_fraginfo *fi = &m->frags[i];
+			printf("  %-6llu %-8llu %-9llu %08x ",
+			       (unsigned long long)fi->idx,
+			       (unsigned long long)fi->version,
+			       (unsigned long long)fi->length, fi->crc);
+			for (uint32_t j = 0; j < fi->nodes_count; j++) {
+				const char *addr = "?";
+				for (uint32_t k = 0; k < m->nodes_count; k++)
+					if (m->nodes[k].id == fi->nodes[j])
+						addr = m->nodes[k].addr;
+				printf("%s%llu@%s", j ? " " : "",
+				       (unsigned long long)fi->nodes[j], addr);
+			}
+			if (fi->nodes_count < fi->goal) {
+				printf("  UNDER GOAL (%u of %u)",
+				       fi->nodes_count, fi->goal);
+				under = 1;
+			}
+			putchar('\n');
+		}
+		uint64_t end = m->fragment_size
+				       ? (m->size + m->fragment_size - 1) /
+						 m->fragment_size
+				       : 0;
+		first += WIRE_MAX_fraginfo;
+		if (first >= end)
+			break;
+	}
+	if (rv != 0)
+		fprintf(stderr, "cfsctl: frags %s: %s\n", argv[0], errmsg);
+	free(r);
+	return rv || under ? 1 : 0;
+}

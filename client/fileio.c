@@ -1,0 +1,450 @@
+/* fileio.c - file data over CFS: chain writes with replacement, commits, reads with fail-over. */
+#include "client/fileio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/nodeclient.h"
+#include "common/crc32c.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#define WRITE_ATTEMPTS 6
+#define WRITE_TIMEOUT_MS 30000 /* a whole chain of fsyncs of one fragment */
+#define READ_TIMEOUT_MS 10000
+
+struct fio {
+	struct mc *mc;
+	struct nc *nc;
+	uint64_t fsz; /* fragment size, 0 until known */
+	union wire_body *rep; /* metadata replies (large) */
+	struct wire_frag_map *map;
+	struct wire_frag_opened opened;
+	struct fio_stats st;
+};
+
+int
+fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg)
+{
+	struct fio *f = calloc(1, sizeof(*f));
+	int rv;
+
+	if (f == NULL || (f->rep = malloc(sizeof(*f->rep))) == NULL ||
+	    (f->map = malloc(sizeof(*f->map))) == NULL) {
+		if (f)
+			free(f->rep);
+		free(f);
+		return cfs_fail(errmsg, CFS_ENOMEM, "file I/O");
+	}
+	if ((rv = nc_open(&f->nc, zctx, errmsg)) != 0) {
+		free(f->map);
+		free(f->rep);
+		free(f);
+		return rv;
+	}
+	f->mc = mc;
+	*out = f;
+	return 0;
+}
+
+void
+fio_close(struct fio **fp)
+{
+	struct fio *f = *fp;
+
+	if (f == NULL)
+		return;
+	nc_close(&f->nc);
+	free(f->map);
+	free(f->rep);
+	free(f);
+	*fp = NULL;
+}
+
+void
+fio_get_stats(const struct fio *f, struct fio_stats *st)
+{
+	*st = f->st;
+}
+
+/* frag_locate [first, first + count) into f->map. */
+static int
+locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
+       char *errmsg)
+{
+	struct wire_frag_locate rq = {.ino = ino, .first = first,
+				      .count = count};
+	uint16_t rt = 0;
+	int rv;
+
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_locate, &rq, &rt, f->rep, 0, errmsg);
+	if (rv != 0)
+		return rv;
+	if (rt != WIRE_T_frag_map)
+		return cfs_fail(errmsg, CFS_MALFORMED, "frag_locate answered "
+				"with %s", wire_type_name(rt));
+	memcpy(f->map, &f->rep->frag_map, sizeof(*f->map));
+	f->fsz = f->map->fragment_size;
+	return 0;
+}
+
+int
+fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz, char *errmsg)
+{
+	int rv;
+
+	if (f->fsz == 0 && (rv = locate(f, ino, 0, 0, errmsg)) != 0)
+		return rv;
+	if (f->fsz == 0)
+		return cfs_fail(errmsg, CFS_MALFORMED, "fragment size 0");
+	*fsz = f->fsz;
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static int
+open_version(struct fio *f, uint64_t ino, uint64_t idx,
+	     const uint64_t *exclude, uint32_t nexclude, char *errmsg)
+{
+	struct wire_frag_open rq = {.ino = ino, .idx = idx};
+	uint16_t rt = 0;
+	int rv;
+
+	mc_cred(f->mc, &rq.cred);
+	memcpy(rq.exclude, exclude, nexclude * sizeof(exclude[0]));
+	rq.exclude_count = nexclude;
+	rv = mc_call(f->mc, WIRE_T_frag_open, &rq, &rt, f->rep, 0, errmsg);
+	if (rv != 0)
+		return rv;
+	if (rt != WIRE_T_frag_opened || f->rep->frag_opened.chain_count == 0)
+		return cfs_fail(errmsg, CFS_MALFORMED, "bad frag_open reply");
+	memcpy(&f->opened, &f->rep->frag_opened, sizeof(f->opened));
+	return 0;
+}
+
+static int
+commit_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t length,
+	       uint32_t crc, uint64_t size, char *errmsg)
+{
+	struct wire_frag_commit rq = {.ino = ino, .idx = idx,
+				      .version = f->opened.version,
+				      .length = length, .crc = crc,
+				      .size = size};
+	mc_cred(f->mc, &rq.cred);
+	for (uint32_t i = 0; i < f->opened.chain_count; i++)
+		rq.nodes[i] = f->opened.chain[i].id;
+	rq.nodes_count = f->opened.chain_count;
+	return mc_call(f->mc, WIRE_T_frag_commit, &rq, NULL, f->rep, 0,
+		       errmsg);
+}
+
+/* One attempt down the chain of f->opened.  Returns 0 and the replica's
+ * length and crc, or a failure with *failed naming the node to exclude
+ * (0: none in particular). */
+static int
+chain_write(struct fio *f, uint64_t ino, uint64_t idx,
+	    const struct wire_frag_write *tmpl, const void *data, size_t n,
+	    int durable, uint64_t *len, uint32_t *crc, uint64_t *failed,
+	    char *errmsg)
+{
+	struct wire_frag_write *w = malloc(sizeof(*w));
+	union wire_body *rep = NULL;
+	uint16_t rt = 0;
+	int rv;
+
+	if (w == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "frag_write");
+	*w = *tmpl;
+	w->ino = ino;
+	w->idx = idx;
+	w->version = f->opened.version;
+	w->durable = (uint8_t)durable;
+	w->chain_count = f->opened.chain_count - 1;
+	memcpy(w->chain, f->opened.chain + 1,
+	       w->chain_count * sizeof(w->chain[0]));
+	*failed = f->opened.chain[0].id;
+	rv = nc_call(f->nc, f->opened.chain[0].addr, WIRE_T_frag_write, w,
+		     data, n, WRITE_TIMEOUT_MS, &rt, &rep, NULL, NULL, errmsg);
+	free(w);
+	if (rv != 0)
+		return rv;
+	if (rt != WIRE_T_frag_written)
+		return cfs_fail(errmsg, CFS_MALFORMED, "frag_write answered "
+				"with %s", wire_type_name(rt));
+	if (rep->frag_written.failed_node != 0) {
+		*failed = rep->frag_written.failed_node;
+		return cfs_fail(errmsg, (int)rep->frag_written.fail_status,
+				"node %llu: %s",
+				(unsigned long long)*failed,
+				rep->frag_written.fail_message);
+	}
+	*failed = 0;
+	*len = rep->frag_written.length;
+	*crc = rep->frag_written.crc;
+	return 0;
+}
+
+/* The whole current content of a fragment, patched with [foff, foff+n),
+ * for a resend to nodes that lack the base version.  *out malloc'd. */
+static int
+patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
+	      uint64_t foff, const void *data, size_t n, uint8_t **out,
+	      size_t *outlen, char *errmsg)
+{
+	size_t total = base_len > foff + n ? base_len : foff + n;
+	uint8_t *buf = calloc(1, total ? total : 1);
+	size_t got = 0;
+	int rv;
+
+	if (buf == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "fragment buffer");
+	if (base_len > 0 &&
+	    (rv = fio_pread(f, ino, idx * f->fsz, buf, base_len, &got,
+			    errmsg)) != 0) {
+		free(buf);
+		return rv;
+	}
+	memcpy(buf + foff, data, n);
+	*out = buf;
+	*outlen = total;
+	return 0;
+}
+
+/* Write [foff, foff + n) of fragment @idx; @size: the file's size after. */
+static int
+write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+	       const void *data, size_t n, int durable, uint64_t size,
+	       char *errmsg)
+{
+	uint64_t exclude[CFS_GOAL_MAX];
+	uint32_t nexclude = 0;
+	uint8_t *whole = NULL;
+	size_t whole_len = 0;
+	int rv = CFS_EIO;
+
+	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+		if ((rv = open_version(f, ino, idx, exclude, nexclude,
+				       errmsg)) != 0)
+			break;
+		const struct wire_frag_opened *o = &f->opened;
+		struct wire_frag_write w = {.offset = foff};
+		const void *payload = data;
+		size_t plen = n;
+		if (whole != NULL) {
+			w.offset = 0;
+			payload = whole;
+			plen = whole_len;
+			w.length = whole_len;
+		} else if (o->base_version != 0 &&
+			   !(foff == 0 && n >= o->base_length)) {
+			w.base_version = o->base_version;
+			w.base_length = o->base_length;
+			w.length = o->base_length > foff + n ? o->base_length
+							     : foff + n;
+		} else {
+			w.length = foff + n;
+		}
+		uint64_t len = 0, failed = 0;
+		uint32_t crc = 0;
+		rv = chain_write(f, ino, idx, &w, payload, plen, durable, &len,
+				 &crc, &failed, errmsg);
+		if (rv == 0) {
+			rv = commit_version(f, ino, idx, w.length, crc, size,
+					    errmsg);
+			break;
+		}
+		f->st.rewrites++;
+		LOG_WARN("fragment %llu/%llu v%llu: %s; writing it again",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)o->version, errmsg);
+		if (rv == CFS_ENOENT && w.base_version != 0 && whole == NULL) {
+			/* a node lacks the base: send the whole fragment */
+			rv = patched_whole(f, ino, idx, o->base_length, foff,
+					   data, n, &whole, &whole_len,
+					   errmsg);
+			if (rv != 0)
+				break;
+			continue;
+		}
+		if (failed != 0 && nexclude < CFS_GOAL_MAX)
+			exclude[nexclude++] = failed;
+	}
+	free(whole);
+	if (rv == 0)
+		f->st.writes++;
+	else
+		cfs_errmsg_prefix(errmsg, "fragment %llu/%llu",
+				  (unsigned long long)ino,
+				  (unsigned long long)idx);
+	return rv;
+}
+
+int
+fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
+	   size_t len, int durable, char *errmsg)
+{
+	uint64_t fsz;
+	int rv = fio_fragment_size(f, ino, &fsz, errmsg);
+
+	if (rv != 0)
+		return rv;
+	if (len == 0)
+		return 0;
+	const uint8_t *p = buf;
+	while (len > 0) {
+		uint64_t idx = offset / fsz, foff = offset % fsz;
+		size_t n = fsz - foff < len ? (size_t)(fsz - foff) : len;
+		rv = write_fragment(f, ino, idx, foff, p, n, durable,
+				    offset + n, errmsg);
+		if (rv != 0)
+			return rv;
+		p += n;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static void
+report_bad(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	   uint64_t node, int reason, const char *why)
+{
+	struct wire_replica_bad rq = {
+		.r = {.ino = ino, .idx = fi->idx, .version = fi->version,
+		      .node = node},
+		.reason = (uint32_t)reason,
+	};
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	f->st.bad_replicas++;
+	LOG_WARN("fragment %llu/%llu v%llu on node %llu: %s; reported",
+		 (unsigned long long)ino, (unsigned long long)fi->idx,
+		 (unsigned long long)fi->version, (unsigned long long)node,
+		 why);
+	if (mc_call(f->mc, WIRE_T_replica_bad, &rq, NULL, f->rep, 2000,
+		    errmsg) != 0)
+		LOG_WARN("reporting a bad replica: %s", errmsg);
+}
+
+static const char *
+node_addr(const struct wire_frag_map *m, uint64_t id)
+{
+	for (uint32_t i = 0; i < m->nodes_count; i++)
+		if (m->nodes[i].id == id)
+			return m->nodes[i].addr;
+	return NULL;
+}
+
+/* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
+ * trying each replica in turn. */
+static int
+read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	      uint64_t foff, uint8_t *dst, size_t n, char *errmsg)
+{
+	int rv = CFS_UNAVAILABLE;
+
+	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
+	for (uint32_t i = 0; i < fi->nodes_count; i++) {
+		const char *addr = node_addr(f->map, fi->nodes[i]);
+		struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
+					    .version = fi->version,
+					    .offset = foff, .len = (uint32_t)n};
+		union wire_body *rep = NULL;
+		const void *bulk = NULL;
+		size_t blen = 0;
+		uint16_t rt = 0;
+		if (addr == NULL)
+			continue;
+		rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
+			     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
+		if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {
+			rv = cfs_fail(errmsg, CFS_CORRUPT,
+				      "%s: %zu bytes where %zu were due", addr,
+				      blen, n);
+		} else if (rv == 0 && rep->frag_data.crc != fi->crc) {
+			rv = cfs_fail(errmsg, CFS_CORRUPT,
+				      "%s: replica crc %08x, committed %08x",
+				      addr, rep->frag_data.crc, fi->crc);
+		}
+		if (rv == 0) {
+			memcpy(dst, bulk, n);
+			f->st.reads++;
+			return 0;
+		}
+		if (rv != CFS_ETIMEDOUT)
+			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
+		else
+			LOG_WARN("fragment %llu/%llu: %s; trying the next "
+				 "replica",
+				 (unsigned long long)ino,
+				 (unsigned long long)fi->idx, errmsg);
+	}
+	cfs_errmsg_prefix(errmsg, "fragment %llu/%llu v%llu: every replica "
+			  "failed, last",
+			  (unsigned long long)ino, (unsigned long long)fi->idx,
+			  (unsigned long long)fi->version);
+	return rv == 0 ? CFS_EIO : rv;
+}
+
+static const struct wire_fraginfo *
+map_find(const struct wire_frag_map *m, uint64_t idx)
+{
+	for (uint32_t i = 0; i < m->frags_count; i++)
+		if (m->frags[i].idx == idx)
+			return &m->frags[i];
+	return NULL;
+}
+
+int
+fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	  size_t len, size_t *got, char *errmsg)
+{
+	uint8_t *p = buf;
+	int rv;
+
+	*got = 0;
+	while (len > 0) {
+		uint64_t fsz = f->fsz ? f->fsz : 1;
+		uint64_t first = offset / fsz;
+		uint64_t last = (offset + len - 1) / fsz;
+		uint32_t count = last - first + 1 > WIRE_MAX_fraginfo
+					 ? WIRE_MAX_fraginfo
+					 : (uint32_t)(last - first + 1);
+		if ((rv = locate(f, ino, first, count, errmsg)) != 0)
+			return rv;
+		if (f->fsz != fsz)
+			continue; /* learnt the fragment size: plan again */
+		uint64_t size = f->map->size;
+		if (offset >= size)
+			return 0;
+		if (len > size - offset)
+			len = (size_t)(size - offset);
+		for (uint64_t idx = first; idx < first + count && len > 0;
+		     idx++) {
+			uint64_t foff = offset % fsz;
+			size_t n = fsz - foff < len ? (size_t)(fsz - foff)
+						    : len;
+			const struct wire_fraginfo *fi = map_find(f->map, idx);
+			size_t have = 0;
+			if (fi != NULL && fi->length > foff)
+				have = fi->length - foff < n
+					       ? (size_t)(fi->length - foff)
+					       : n;
+			if (have > 0 &&
+			    (rv = read_fragment(f, ino, fi, foff, p, have,
+						errmsg)) != 0)
+				return rv;
+			memset(p + have, 0, n - have); /* hole or past end */
+			p += n;
+			offset += n;
+			len -= n;
+			*got += n;
+		}
+	}
+	return 0;
+}

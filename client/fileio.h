@@ -1,0 +1,64 @@
+/* fileio.h - file data: fragments written down replica chains and committed, read from healthy replicas. */
+#ifndef CFS_CLIENT_FILEIO_H
+#define CFS_CLIENT_FILEIO_H
+
+/*
+ * The client's half of the data path (docs/data-path.md).
+ *
+ * Writing a range: for each fragment it touches, frag_open asks the leader
+ * for a new version and its chain of nodes; the bytes go to the first node
+ * in one frag_write, which writes and forwards them along the chain; when
+ * every node holds them (and synced them, if @durable), frag_commit makes
+ * the version the file's.  A node that fails is excluded and the fragment
+ * written again as a new version on a replacement chain, so a write never
+ * quietly ends with fewer copies than the leader could place.  A write
+ * that covers only part of a fragment names the committed version as its
+ * base: nodes holding it copy it and patch the range; a node that lacks it
+ * makes the client resend the whole fragment.
+ *
+ * Reading: frag_locate gives each fragment's committed version and its
+ * healthy replicas; a replica that fails (error, timeout, wrong checksum)
+ * is reported to the leader (replica_bad) and the next one is tried.
+ * Holes and bytes past a fragment's length read as zeros.
+ *
+ * Thread safety: one fio per thread (it owns node sockets); the mc may be
+ * shared (its calls are serialized).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/metaclient.h"
+
+struct fio;
+
+struct fio_stats {
+	uint64_t writes, reads;     /* fragment writes and reads done */
+	uint64_t rewrites;          /* fragment writes repeated on a new chain */
+	uint64_t bad_replicas;      /* replicas reported to the leader */
+};
+
+/* @mc is borrowed and must outlive the fio; @zctx a ZeroMQ context to share
+ * (borrowed) or NULL. */
+int fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg);
+void fio_close(struct fio **f);
+
+/* Write @len bytes of @buf at @offset of regular file @ino.  Returns 0 when
+ * every fragment touched is committed (on as many nodes as the leader
+ * could place, which is the goal unless degraded writes were needed), or a
+ * CFS_* code with errmsg naming the fragment and node. */
+int fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
+	       size_t len, int durable, char *errmsg);
+
+/* Read up to @len bytes at @offset; *got is less than @len only at the end
+ * of the file. */
+int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	      size_t len, size_t *got, char *errmsg);
+
+/* The filesystem's fragment size (asked once from the leader). */
+int fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz,
+		      char *errmsg);
+
+void fio_get_stats(const struct fio *f, struct fio_stats *st);
+
+#endif /* CFS_CLIENT_FILEIO_H */
