@@ -10,9 +10,10 @@ META=$BIN/cfs-meta
 T=$(mktemp -d /tmp/cfs-test.XXXXXX)
 N=0
 # ports from the PID, so concurrent test runs do not collide
-PORT0=$((21000 + ($$ % 1500) * 8))
+# (16 per test: metadata clients +1..3, Raft +5..7, data nodes +9..15)
+PORT0=$((20000 + ($$ % 2500) * 16))
 cleanup() {
-	for f in "$T"/meta*.pid; do
+	for f in "$T"/meta*.pid "$T"/data*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -55,8 +56,13 @@ cluster_start() { # cluster_start N: N servers, bootstrapped and formatted
 		S="$S${S:+,}$(client_addr "$i")"
 	done
 	CTL="$BIN/cfsctl -s $S"
-	for i in $(seq "$N"); do meta_start "$i" --init-cluster "$spec"; done
-	wait_leader && $CTL cluster bootstrap >/dev/null
+	for i in $(seq "$N"); do meta_start "$i" --init-cluster "$spec" $META_EXTRA; done
+	wait_leader && $CTL cluster bootstrap $BOOTSTRAP_ARGS >/dev/null
+}
+cluster_start_args() { # cluster_start_args N [meta args...]
+	local n=$1; shift
+	META_EXTRA="$*"
+	cluster_start "$n"
 }
 cluster_stop() { # cluster_stop [SIGNAL]
 	local i
@@ -65,7 +71,7 @@ cluster_stop() { # cluster_stop [SIGNAL]
 }
 cluster_restart() {
 	local i
-	for i in $(seq "$N"); do meta_start "$i"; done
+	for i in $(seq "$N"); do meta_start "$i" $META_EXTRA; done
 	wait_leader
 }
 # dumps_equal: every server's state machine dump, at the same applied
@@ -90,5 +96,52 @@ dumps_equal() {
 	return 1
 }
 show_logs() {
-	for f in "$T"/meta*.log; do echo "----- $f"; tail -20 "$f"; done
+	for f in "$T"/meta*.log "$T"/data*.log; do
+		[ -f "$f" ] && { echo "----- $f"; tail -30 "$f"; }
+	done
+}
+
+# ---- data nodes ----
+DATA=$BIN/cfs-data
+data_addr() { echo "127.0.0.1:$((PORT0 + 8 + $1))"; }
+data_start() { # data_start ID [extra args]: node ID's dir is $T/d$ID
+	local i=$1; shift
+	"$DATA" --dir "$T/d$i" --listen "$(data_addr "$i")" --meta "$S" \
+		--set heartbeat=300ms "$@" >>"$T/data$i.log" 2>&1 &
+	echo $! >"$T/data$i.pid"
+}
+data_kill() { # data_kill ID [SIGNAL]
+	kill -"${2:-9}" "$(cat "$T/data$1.pid")" 2>/dev/null
+	wait "$(cat "$T/data$1.pid")" 2>/dev/null
+	rm -f "$T/data$1.pid"
+}
+# nodes_alive N: wait until the leader counts N alive data nodes
+nodes_alive() {
+	for _ in $(seq 100); do
+		[ "$($CTL node list 2>/dev/null | grep -c ' alive ')" -ge "$1" ] &&
+			return 0
+		sleep 0.1
+	done
+	echo "fewer than $1 data nodes alive after 10 s:"; $CTL node list
+	return 1
+}
+# data_cluster M D [meta args]: M metadata servers, D data nodes, formatted
+data_cluster() {
+	local m=$1 d=$2 i
+	shift 2
+	META_EXTRA="$*"
+	cluster_start_args "$m" "$@" || return 1
+	for i in $(seq "$d"); do data_start "$i" --labels "rack=r$i"; done
+	nodes_alive "$d"
+}
+# replica_files INO: every replica file of inode INO on every node's disk,
+# as "node idx version" lines
+replica_files() {
+	local hex i
+	hex=$(printf '%016x' "$1")
+	for i in 1 2 3 4 5 6 7; do
+		[ -d "$T/d$i/frags" ] || continue
+		find "$T/d$i/frags" -name "$hex.*" ! -name '*.tmp.*' |
+			sed "s|.*/$hex\.\([0-9]*\)\.\([0-9]*\)\$|$i \1 \2|"
+	done
 }

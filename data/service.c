@@ -1,0 +1,1027 @@
+/* service.c - the data node's request service: ROUTER front, proxy, worker threads, fragment handlers. */
+#include "data/service.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "client/nodeclient.h"
+#include "common/crc32c.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "data/store.h"
+
+#define WORKERS_DEFAULT 8
+#define FORWARD_TIMEOUT_DEFAULT_MS 10000
+#define COPY_PIECE (4u << 20)   /* frag_copy pulls in pieces this big */
+#define COPY_TIMEOUT_MS 10000   /* per piece */
+#define PEER_SIZE 64
+#define ENDPOINT_SIZE (CFS_ADDR_MAX + 16)
+
+/* "fragment 12/3 v7" from any message with ino, idx and version fields. */
+#define KEY_FMT "fragment %" PRIu64 "/%" PRIu64 " v%" PRIu64
+#define KEY_ARGS(m) (m)->ino, (m)->idx, (m)->version
+
+struct service;
+
+/* One worker thread and what it owns.  `body` and `fwd` are large, so they
+ * live here rather than on the thread's stack. */
+struct worker {
+	struct service *svc;
+	void *sock;     /* DEALER on the backend; closed by service_stop */
+	struct nc *nc;  /* forwards and pulls; closed by service_stop */
+	pthread_t thread;
+	int running;
+	struct store_key held[2]; /* keys claimed; version 0 = none */
+	union wire_body body;     /* the request being served */
+	struct wire_frag_write fwd; /* the request as sent down the chain */
+};
+
+struct service {
+	struct store *st;
+	void *zctx;
+	void *front; /* ROUTER, the node's public address */
+	void *back;  /* DEALER, inproc, towards the workers */
+	char back_addr[64];
+	int forward_timeout_ms;
+	_Atomic uint64_t self_id;
+	atomic_uint load;
+	atomic_uint io_errors;
+	pthread_t proxy;
+	int proxy_running;
+	int n_workers;
+	struct worker *workers;
+	/* Claims on store keys (data/store.h: writers of one key must be
+	 * serialised by the caller): a worker waits on `freed` until no other
+	 * worker holds any key it needs, then takes them all at once. */
+	pthread_mutex_t claim_lock;
+	pthread_cond_t claim_freed;
+};
+
+/* The frames of one request as received: [identity][frame 0][bulk?]. */
+struct request {
+	zmq_msg_t ident, frame, bulk;
+	int have_bulk;
+	int extra; /* more than three frames arrived (drained) */
+	struct wire_header h;
+	char peer[PEER_SIZE];
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Count a store failure that is an I/O error, and pass the code on. */
+static int
+store_rc(struct service *s, int rc)
+{
+	if (rc == CFS_EIO)
+		atomic_fetch_add(&s->io_errors, 1);
+	return rc;
+}
+
+static int
+key_equal(const struct store_key *a, const struct store_key *b)
+{
+	return a->ino == b->ino && a->idx == b->idx && a->version == b->version;
+}
+
+/* True if a worker other than @self holds @k. */
+static int
+claimed_by_other(struct service *s, const struct worker *self,
+		 const struct store_key *k)
+{
+	for (int i = 0; i < s->n_workers; i++) {
+		const struct worker *o = &s->workers[i];
+		if (o == self)
+			continue;
+		for (int j = 0; j < 2; j++)
+			if (o->held[j].version != 0 && key_equal(&o->held[j], k))
+				return 1;
+	}
+	return 0;
+}
+
+/* Claim @a and, if not NULL, @b, waiting for other workers to release
+ * them.  Both are taken together, so no worker ever holds one key while
+ * waiting for another: claims cannot deadlock. */
+static void
+claim(struct worker *w, const struct store_key *a, const struct store_key *b)
+{
+	struct service *s = w->svc;
+
+	pthread_mutex_lock(&s->claim_lock);
+	while (claimed_by_other(s, w, a) ||
+	       (b != NULL && claimed_by_other(s, w, b)))
+		pthread_cond_wait(&s->claim_freed, &s->claim_lock);
+	w->held[0] = *a;
+	if (b != NULL)
+		w->held[1] = *b;
+	pthread_mutex_unlock(&s->claim_lock);
+}
+
+static void
+unclaim(struct worker *w)
+{
+	struct service *s = w->svc;
+
+	pthread_mutex_lock(&s->claim_lock);
+	memset(w->held, 0, sizeof(w->held));
+	pthread_cond_broadcast(&s->claim_freed);
+	pthread_mutex_unlock(&s->claim_lock);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void
+free_bulk(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
+/*
+ * Send [identity][frame 0][bulk?] back to the requester: @type with @body,
+ * status @status, the request's id.  @bulk, if not NULL, is sent (and so
+ * emptied) by this call.  A reply that cannot be sent is dropped with a
+ * debug line: the requester times out, as for a lost message.
+ */
+static void
+send_reply(struct worker *w, struct request *rq, uint16_t type, int status,
+	   const void *body, zmq_msg_t *bulk)
+{
+	struct wire_header h = rq->h;
+	char errmsg[CFS_ERRMSG_SIZE];
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	h.type = type;
+	h.status = status;
+	h.flags = WIRE_F_REPLY | (bulk != NULL ? WIRE_F_BULK : 0);
+	if (wire_encode(&h, body, &frame, &len, errmsg) != 0) {
+		LOG_ERROR("internal: encoding %s for %s: %s",
+			  wire_type_name(type), rq->peer, errmsg);
+		return;
+	}
+	if (zmq_send(w->sock, zmq_msg_data(&rq->ident),
+		     zmq_msg_size(&rq->ident), ZMQ_SNDMORE) < 0 ||
+	    zmq_send(w->sock, frame, len, bulk != NULL ? ZMQ_SNDMORE : 0) < 0 ||
+	    (bulk != NULL && zmq_msg_send(bulk, w->sock, 0) < 0))
+		LOG_DEBUG("reply to %s dropped: %s", rq->peer,
+			  zmq_strerror(zmq_errno()));
+	free(frame);
+}
+
+static void
+send_error(struct worker *w, struct request *rq, int status,
+	   const char *message)
+{
+	struct wire_error e;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	send_reply(w, rq, WIRE_T_error, status, &e, NULL);
+}
+
+/* ---- frag_write ---------------------------------------------------------- */
+
+/* Reject a frag_write that no replica could satisfy.  The result is the
+ * base cut to base_length, patched with the bulk at offset, then cut or
+ * extended to length (docs/data-path.md "Writing a fragment"). */
+static int
+write_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
+{
+	if (m->idx > UINT32_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
+	if (m->version == 0)
+		return cfs_fail(errmsg, CFS_EINVAL, "version 0");
+	if (m->base_version == m->version)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"base version %" PRIu64 " is the version",
+				m->base_version);
+	if (m->length > CFS_BULK_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"length %" PRIu64 " over %u", m->length,
+				CFS_BULK_MAX);
+	if (m->offset > m->length || blen > m->length - m->offset)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"%zu bytes at %" PRIu64 " past length %" PRIu64,
+				blen, m->offset, m->length);
+	return 0;
+}
+
+/*
+ * Write this node's replica.  Claims the key and its base so that nothing
+ * deletes the base between the check and the copy.  Cases:
+ *  1) base_version != 0 and that replica is missing: CFS_ENOENT (the client
+ *     then sends the whole fragment);
+ *  2) a store failure: its code (CFS_ENOSPC, CFS_EIO, CFS_CORRUPT...);
+ *  3) 0 with *@len and *@crc of the committed replica.
+ * Cutting the base to min(base_length, length) first gives the same bytes
+ * as cutting it to base_length, without ever growing it past length.
+ */
+static int
+write_local(struct worker *w, const struct wire_frag_write *m,
+	    const void *bulk, size_t blen, uint64_t *len, uint32_t *crc,
+	    char *errmsg)
+{
+	struct service *s = w->svc;
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	struct store_key base = {m->ino, (uint32_t)m->idx, m->base_version};
+	struct store_writer *wr = NULL;
+	uint64_t blength;
+	uint32_t bcrc;
+	int rv = 0;
+
+	claim(w, &k, m->base_version != 0 ? &base : NULL);
+	if (m->base_version != 0) {
+		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc,
+					    errmsg));
+		if (rv != 0)
+			cfs_errmsg_prefix(errmsg, "base v%" PRIu64,
+					  m->base_version);
+	}
+	if (rv == 0)
+		rv = store_rc(s, store_write_begin(s->st, &k, m->base_version,
+						   &wr, errmsg));
+	if (rv == 0)
+		rv = store_rc(s, store_truncate(wr, m->base_length < m->length
+							    ? m->base_length
+							    : m->length,
+						errmsg));
+	if (rv == 0)
+		rv = store_rc(s, store_write(wr, m->offset, bulk, blen, errmsg));
+	if (rv == 0)
+		rv = store_rc(s, store_truncate(wr, m->length, errmsg));
+	if (rv == 0)
+		rv = store_rc(s, store_write_commit(&wr, m->durable, crc, len,
+						    errmsg));
+	store_write_abort(&wr);
+	unclaim(w);
+	return rv;
+}
+
+static void
+chain_failed(struct wire_frag_written *out, uint64_t node, int status,
+	     const char *message)
+{
+	out->failed_node = node;
+	out->fail_status = (uint32_t)status;
+	snprintf(out->fail_message, sizeof(out->fail_message), "%s", message);
+}
+
+/*
+ * Send the write on to the rest of the chain and fold its answer into
+ * @out, which holds this node's length and crc.  Cases:
+ *  1) no answer, or an error reply: chain[0] failed;
+ *  2) a frag_written naming a failed node further on: passed back (with
+ *     this node's length and crc, which are good);
+ *  3) chain[0]'s replica differs from ours: chain[0] failed, CFS_CORRUPT;
+ *  4) otherwise every node holds it: failed_node stays 0.
+ */
+static void
+forward(struct worker *w, const struct wire_frag_write *m, const void *bulk,
+	size_t blen, struct wire_frag_written *out)
+{
+	struct wire_frag_write *f = &w->fwd;
+	const struct wire_nodeaddr *next = &m->chain[0];
+	char errmsg[CFS_ERRMSG_SIZE];
+	union wire_body *reply = NULL;
+	uint16_t rtype = 0;
+	int rv;
+
+	*f = *m;
+	memmove(f->chain, f->chain + 1,
+		(m->chain_count - 1) * sizeof(f->chain[0]));
+	f->chain_count = m->chain_count - 1;
+	rv = nc_call(w->nc, next->addr, WIRE_T_frag_write, f, bulk, blen,
+		     w->svc->forward_timeout_ms, &rtype, &reply, NULL, NULL,
+		     errmsg);
+	if (rv == 0 && rtype != WIRE_T_frag_written)
+		rv = cfs_fail(errmsg, CFS_MALFORMED, "%s: replied %s",
+			      next->addr, wire_type_name(rtype));
+	if (rv != 0) {
+		cfs_errmsg_prefix(errmsg, "node %" PRIu64, next->id);
+		chain_failed(out, next->id, rv, errmsg);
+	} else if (reply->frag_written.failed_node != 0) {
+		const struct wire_frag_written *r = &reply->frag_written;
+		chain_failed(out, r->failed_node, (int)r->fail_status,
+			     r->fail_message);
+	} else if (reply->frag_written.length != out->length ||
+		   reply->frag_written.crc != out->crc) {
+		cfs_errmsg_set(errmsg,
+			       "node %" PRIu64 " %s: replica differs: %" PRIu64
+			       " bytes crc %08" PRIx32 ", here %" PRIu64
+			       " bytes crc %08" PRIx32,
+			       next->id, next->addr,
+			       reply->frag_written.length,
+			       reply->frag_written.crc, out->length, out->crc);
+		chain_failed(out, next->id, CFS_CORRUPT, errmsg);
+	}
+	if (out->failed_node != 0)
+		LOG_WARN(KEY_FMT ": chain: %s", KEY_ARGS(m), out->fail_message);
+}
+
+/* frag_write: store locally, then forward; always answered frag_written
+ * (status OK) once the request is valid, naming the first failed node. */
+static void
+handle_write(struct worker *w, struct request *rq,
+	     const struct wire_frag_write *m)
+{
+	struct wire_frag_written out;
+	char errmsg[CFS_ERRMSG_SIZE];
+	const void *bulk = rq->have_bulk ? zmq_msg_data(&rq->bulk) : NULL;
+	size_t blen = rq->have_bulk ? zmq_msg_size(&rq->bulk) : 0;
+	int rv;
+
+	LOG_DEBUG(KEY_FMT ": frag_write %zu bytes at %" PRIu64
+		  ", length %" PRIu64 ", base v%" PRIu64 ", chain %" PRIu32
+		  " from %s",
+		  KEY_ARGS(m), blen, m->offset, m->length, m->base_version,
+		  m->chain_count, rq->peer);
+	if ((rv = write_check(m, blen, errmsg)) != 0) {
+		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
+		LOG_WARN("%s (from %s)", errmsg, rq->peer);
+		send_error(w, rq, rv, errmsg);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	rv = write_local(w, m, bulk, blen, &out.length, &out.crc, errmsg);
+	if (rv != 0) {
+		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
+		LOG_WARN("%s", errmsg);
+		chain_failed(&out, atomic_load(&w->svc->self_id), rv, errmsg);
+	} else if (m->chain_count > 0) {
+		forward(w, m, bulk, blen, &out);
+	}
+	send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
+}
+
+/* ---- frag_read ----------------------------------------------------------- */
+
+/* Read [offset, offset + len) of a replica into a new buffer, which
+ * becomes *@bulk (empty when nothing was read: at or past the end). */
+static int
+read_local(struct service *s, const struct wire_frag_read *m,
+	   struct wire_frag_data *out, zmq_msg_t *bulk, char *errmsg)
+{
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	size_t want = m->len, got = 0;
+	uint8_t *buf;
+	int rv;
+
+	rv = store_rc(s, store_stat(s->st, &k, &out->length, &out->crc,
+				    errmsg));
+	if (rv != 0)
+		return rv;
+	/* Clients may ask for a whole fragment; allocate what exists. */
+	if (m->offset >= out->length)
+		want = 0;
+	else if (want > out->length - m->offset)
+		want = (size_t)(out->length - m->offset);
+	buf = malloc(want > 0 ? want : 1);
+	if (buf == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "%zu bytes", want);
+	rv = store_rc(s, store_read(s->st, &k, m->offset, buf, want, &got,
+				    errmsg));
+	if (rv != 0 || got == 0) {
+		free(buf);
+		return rv;
+	}
+	/* ZeroMQ frees the buffer once the frame has left: no copy. */
+	if (zmq_msg_init_data(bulk, buf, got, free_bulk, NULL) != 0) {
+		free(buf);
+		return cfs_fail(errmsg, CFS_ENOMEM, "bulk frame of %zu bytes",
+				got);
+	}
+	return 0;
+}
+
+/* frag_read: frag_data {length, crc} of the whole replica + the bytes. */
+static void
+handle_read(struct worker *w, struct request *rq,
+	    const struct wire_frag_read *m)
+{
+	struct wire_frag_data out;
+	char errmsg[CFS_ERRMSG_SIZE];
+	zmq_msg_t bulk;
+	int rv = 0;
+
+	LOG_DEBUG(KEY_FMT ": frag_read %" PRIu32 " bytes at %" PRIu64
+		  " from %s",
+		  KEY_ARGS(m), m->len, m->offset, rq->peer);
+	memset(&out, 0, sizeof(out));
+	zmq_msg_init(&bulk);
+	if (m->idx > UINT32_MAX)
+		rv = cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
+	else if (m->len > CFS_BULK_MAX)
+		rv = cfs_fail(errmsg, CFS_EINVAL, "read of %" PRIu32
+			      " bytes over %u", m->len, CFS_BULK_MAX);
+	else
+		rv = read_local(w->svc, m, &out, &bulk, errmsg);
+	if (rv != 0) {
+		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
+		LOG_WARN("%s (read from %s)", errmsg, rq->peer);
+		send_error(w, rq, rv, errmsg);
+	} else {
+		send_reply(w, rq, WIRE_T_frag_data, CFS_OK, &out,
+			   zmq_msg_size(&bulk) > 0 ? &bulk : NULL);
+	}
+	zmq_msg_close(&bulk);
+}
+
+/* ---- frag_copy ----------------------------------------------------------- */
+
+/* Check one frag_data piece from the copy source against what the leader
+ * asked for: same replica (length, crc), and the whole piece. */
+static int
+copy_check_piece(const struct wire_frag_copy *m, uint16_t rtype,
+		 const union wire_body *reply, size_t got, uint32_t want,
+		 char *errmsg)
+{
+	if (rtype != WIRE_T_frag_data)
+		return cfs_fail(errmsg, CFS_MALFORMED, "source replied %s",
+				wire_type_name(rtype));
+	if (reply->frag_data.length != m->length ||
+	    reply->frag_data.crc != m->crc)
+		return cfs_fail(errmsg, CFS_CORRUPT,
+				"source holds %" PRIu64 " bytes crc %08" PRIx32
+				", wanted %" PRIu64 " bytes crc %08" PRIx32,
+				reply->frag_data.length, reply->frag_data.crc,
+				m->length, m->crc);
+	if (got != want)
+		return cfs_fail(errmsg, CFS_CORRUPT,
+				"source sent %zu bytes of %" PRIu32, got, want);
+	return 0;
+}
+
+/* Pull the replica piece by piece from the source into a new temp file,
+ * checking the CRC of the data as it arrives; commit durably only if it is
+ * the one asked for. */
+static int
+copy_pull(struct worker *w, const struct wire_frag_copy *m,
+	  struct store_writer *wr, char *errmsg)
+{
+	struct service *s = w->svc;
+	struct wire_frag_read rd = {.ino = m->ino, .idx = m->idx,
+				    .version = m->version};
+	uint32_t crc = 0;
+	int rv = 0;
+
+	for (uint64_t off = 0; rv == 0 && off < m->length;) {
+		union wire_body *reply = NULL;
+		const void *data = NULL;
+		size_t got = 0;
+		uint16_t rtype = 0;
+
+		rd.offset = off;
+		rd.len = (uint32_t)(m->length - off < COPY_PIECE
+					    ? m->length - off
+					    : COPY_PIECE);
+		rv = nc_call(w->nc, m->source.addr, WIRE_T_frag_read, &rd,
+			     NULL, 0, COPY_TIMEOUT_MS, &rtype, &reply, &data,
+			     &got, errmsg);
+		if (rv == 0)
+			rv = copy_check_piece(m, rtype, reply, got, rd.len,
+					      errmsg);
+		if (rv != 0) {
+			cfs_errmsg_prefix(errmsg, "source node %" PRIu64
+					  " at %" PRIu64, m->source.id, off);
+			break;
+		}
+		crc = crc32c(crc, data, got);
+		rv = store_rc(s, store_write(wr, off, data, got, errmsg));
+		off += got;
+	}
+	if (rv == 0 && crc != m->crc)
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "pulled data has crc %08" PRIx32 ", wanted %08"
+			      PRIx32, crc, m->crc);
+	return rv;
+}
+
+/* Make this node hold the replica @m names, pulling it unless a good copy
+ * is here already.  The key stays claimed for the whole pull. */
+static int
+copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
+{
+	struct service *s = w->svc;
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	struct store_writer *wr = NULL;
+	uint64_t len = 0;
+	uint32_t crc = 0;
+	int rv;
+
+	claim(w, &k, NULL);
+	rv = store_rc(s, store_stat(s->st, &k, &len, &crc, errmsg));
+	if (rv == 0 && len == m->length && crc == m->crc) {
+		LOG_DEBUG(KEY_FMT ": already here", KEY_ARGS(m));
+		goto out;
+	}
+	rv = store_rc(s, store_write_begin(s->st, &k, 0, &wr, errmsg));
+	if (rv == 0)
+		rv = copy_pull(w, m, wr, errmsg);
+	if (rv != 0) {
+		store_write_abort(&wr);
+		goto out;
+	}
+	rv = store_rc(s, store_write_commit(&wr, 1, &crc, &len, errmsg));
+	if (rv == 0 && (len != m->length || crc != m->crc)) {
+		/* Cannot happen unless the disk lies between write and read
+		 * back; do not leave a replica that is not the one asked. */
+		store_delete(s->st, &k, NULL);
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "stored %" PRIu64 " bytes crc %08" PRIx32,
+			      len, crc);
+	}
+out:
+	unclaim(w);
+	return rv;
+}
+
+/* frag_copy: answered frag_written {length, crc} or an error. */
+static void
+handle_copy(struct worker *w, struct request *rq,
+	    const struct wire_frag_copy *m)
+{
+	struct wire_frag_written out;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int rv;
+
+	LOG_DEBUG(KEY_FMT ": frag_copy %" PRIu64 " bytes from node %" PRIu64
+		  " %s (asked by %s)",
+		  KEY_ARGS(m), m->length, m->source.id, m->source.addr,
+		  rq->peer);
+	if (m->idx > UINT32_MAX)
+		rv = cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
+	else if (m->version == 0)
+		rv = cfs_fail(errmsg, CFS_EINVAL, "version 0");
+	else if (m->length > CFS_BULK_MAX)
+		rv = cfs_fail(errmsg, CFS_EINVAL, "length %" PRIu64 " over %u",
+			      m->length, CFS_BULK_MAX);
+	else
+		rv = copy_local(w, m, errmsg);
+	if (rv != 0) {
+		cfs_errmsg_prefix(errmsg, KEY_FMT ": copy", KEY_ARGS(m));
+		LOG_WARN("%s", errmsg);
+		send_error(w, rq, rv, errmsg);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.length = m->length;
+	out.crc = m->crc;
+	send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
+}
+
+/* ---- frag_delete --------------------------------------------------------- */
+
+/* frag_delete: `ok`, also when the replica was not here. */
+static void
+handle_delete(struct worker *w, struct request *rq,
+	      const struct wire_frag_delete *m)
+{
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct wire_ok ok;
+	int rv;
+
+	LOG_DEBUG(KEY_FMT ": frag_delete from %s", KEY_ARGS(m), rq->peer);
+	if (m->idx > UINT32_MAX) {
+		rv = cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
+	} else {
+		claim(w, &k, NULL);
+		rv = store_rc(w->svc, store_delete(w->svc->st, &k, errmsg));
+		unclaim(w);
+		if (rv == CFS_ENOENT)
+			rv = 0;
+	}
+	if (rv != 0) {
+		cfs_errmsg_prefix(errmsg, KEY_FMT ": delete", KEY_ARGS(m));
+		LOG_WARN("%s", errmsg);
+		send_error(w, rq, rv, errmsg);
+		return;
+	}
+	memset(&ok, 0, sizeof(ok));
+	send_reply(w, rq, WIRE_T_ok, CFS_OK, &ok, NULL);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+/* A request the node cannot take: warn naming the peer, answer @status. */
+static void
+reject(struct worker *w, struct request *rq, int status, const char *why)
+{
+	LOG_WARN("peer %s: %s: %s", rq->peer, cfs_strerror(status), why);
+	send_error(w, rq, status, why);
+}
+
+/* Decode frame 0 and run its handler; every path sends one reply. */
+static void
+serve(struct worker *w, struct request *rq)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	union wire_body *b = &w->body;
+	int rv;
+
+	rv = wire_decode(zmq_msg_data(&rq->frame), zmq_msg_size(&rq->frame),
+			 &rq->h, b, errmsg);
+	if (rv != 0) {
+		/* Answer with the request id if at least the header is
+		 * readable, so the sender's wait ends early. */
+		char ignored[CFS_ERRMSG_SIZE];
+		if (wire_header_decode(&rq->h, zmq_msg_data(&rq->frame),
+				       zmq_msg_size(&rq->frame), ignored) != 0)
+			memset(&rq->h, 0, sizeof(rq->h));
+		reject(w, rq, rv, errmsg);
+		return;
+	}
+	if (rq->h.flags & WIRE_F_REPLY) {
+		reject(w, rq, CFS_MALFORMED, "a reply where a request belongs");
+		return;
+	}
+	if (rq->extra) {
+		reject(w, rq, CFS_MALFORMED, "more than two frames");
+		return;
+	}
+	if (!(rq->h.flags & WIRE_F_BULK) != !rq->have_bulk) {
+		reject(w, rq, CFS_MALFORMED,
+		       "bulk flag and bulk frame disagree");
+		return;
+	}
+	if (rq->have_bulk && rq->h.type != WIRE_T_frag_write) {
+		reject(w, rq, CFS_MALFORMED, "bulk frame on a request that "
+					     "takes none");
+		return;
+	}
+	switch (rq->h.type) {
+	case WIRE_T_frag_write:
+		handle_write(w, rq, &b->frag_write);
+		break;
+	case WIRE_T_frag_read:
+		handle_read(w, rq, &b->frag_read);
+		break;
+	case WIRE_T_frag_copy:
+		handle_copy(w, rq, &b->frag_copy);
+		break;
+	case WIRE_T_frag_delete:
+		handle_delete(w, rq, &b->frag_delete);
+		break;
+	default:
+		cfs_errmsg_set(errmsg, "%s is not a data node request",
+			       wire_type_name(rq->h.type));
+		reject(w, rq, CFS_BADTYPE, errmsg);
+	}
+}
+
+static void
+request_close(struct request *rq)
+{
+	zmq_msg_close(&rq->ident);
+	zmq_msg_close(&rq->frame);
+	zmq_msg_close(&rq->bulk);
+}
+
+/* Receive the remaining frames of a message after @last; return 1 if
+ * there were any (they are dropped). */
+static int
+drain_frames(void *sock, zmq_msg_t *last)
+{
+	int more = zmq_msg_more(last), extra = 0;
+
+	while (more) {
+		zmq_msg_t junk;
+		zmq_msg_init(&junk);
+		more = zmq_msg_recv(&junk, sock, 0) >= 0 && zmq_msg_more(&junk);
+		zmq_msg_close(&junk);
+		extra = 1;
+	}
+	return extra;
+}
+
+/*
+ * Receive one request as the proxy hands it over: [peer][identity][frame
+ * 0][bulk?].  Returns 0 with @rq filled (the caller closes it with
+ * request_close), 1 for a message too short to answer (dropped), -1 when
+ * the context is shutting down.
+ */
+static int
+recv_request(struct worker *w, struct request *rq)
+{
+	zmq_msg_t peer;
+
+	memset(rq, 0, sizeof(*rq));
+	zmq_msg_init(&peer);
+	zmq_msg_init(&rq->ident);
+	zmq_msg_init(&rq->frame);
+	zmq_msg_init(&rq->bulk);
+	if (zmq_msg_recv(&peer, w->sock, 0) < 0)
+		goto failed;
+	snprintf(rq->peer, sizeof(rq->peer), "%.*s",
+		 (int)(zmq_msg_size(&peer) < PEER_SIZE ? zmq_msg_size(&peer)
+						       : PEER_SIZE - 1),
+		 (const char *)zmq_msg_data(&peer));
+	/* The proxy always relays [identity][frame 0] at least. */
+	if (!zmq_msg_more(&peer))
+		goto dropped;
+	if (zmq_msg_recv(&rq->ident, w->sock, 0) < 0)
+		goto failed;
+	if (!zmq_msg_more(&rq->ident))
+		goto dropped;
+	if (zmq_msg_recv(&rq->frame, w->sock, 0) < 0)
+		goto failed;
+	if (zmq_msg_more(&rq->frame)) {
+		if (zmq_msg_recv(&rq->bulk, w->sock, 0) < 0)
+			goto failed;
+		rq->have_bulk = 1;
+		rq->extra = drain_frames(w->sock, &rq->bulk);
+	}
+	zmq_msg_close(&peer);
+	return 0;
+failed:
+	zmq_msg_close(&peer);
+	request_close(rq);
+	if (zmq_errno() == ETERM)
+		return -1;
+	if (zmq_errno() != EINTR)
+		LOG_ERROR("worker: recv: %s", zmq_strerror(zmq_errno()));
+	return 1;
+dropped:
+	zmq_msg_close(&peer);
+	request_close(rq);
+	return 1;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct service *s = w->svc;
+	struct request rq;
+	int rv;
+
+	while ((rv = recv_request(w, &rq)) >= 0) {
+		if (rv > 0)
+			continue;
+		atomic_fetch_add(&s->load, 1);
+		serve(w, &rq);
+		atomic_fetch_sub(&s->load, 1);
+		request_close(&rq);
+	}
+	return NULL;
+}
+
+/* Move the rest of a message, from @msg (received from @from) on, to @to.
+ * 0, or -1 when the context is shutting down. */
+static int
+relay_rest(void *from, void *to, zmq_msg_t *msg)
+{
+	for (;;) {
+		int more = zmq_msg_more(msg);
+		if (zmq_msg_send(msg, to, more ? ZMQ_SNDMORE : 0) < 0)
+			return zmq_errno() == ETERM ? -1 : 0;
+		if (!more)
+			return 0;
+		if (zmq_msg_recv(msg, from, 0) < 0)
+			return zmq_errno() == ETERM ? -1 : 0;
+	}
+}
+
+/* One request from the front to a worker, preceded by a frame naming the
+ * peer.  ZeroMQ drops a message's metadata (Peer-Address) when it is
+ * sent on, so zmq_proxy() would leave workers unable to say who sent a bad
+ * request; hence this relay instead.  0, or -1 at shutdown. */
+static int
+relay_request(struct service *s)
+{
+	zmq_msg_t ident, msg;
+	int rv = 0;
+
+	zmq_msg_init(&ident);
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&ident, s->front, 0) < 0 ||
+	    !zmq_msg_more(&ident) || zmq_msg_recv(&msg, s->front, 0) < 0) {
+		rv = zmq_errno() == ETERM ? -1 : 0;
+		goto out;
+	}
+	const char *peer = zmq_msg_gets(&msg, "Peer-Address");
+	if (peer == NULL)
+		peer = "?";
+	if (zmq_send(s->back, peer, strlen(peer), ZMQ_SNDMORE) < 0 ||
+	    zmq_msg_send(&ident, s->back, ZMQ_SNDMORE) < 0) {
+		rv = zmq_errno() == ETERM ? -1 : 0;
+		goto out;
+	}
+	rv = relay_rest(s->front, s->back, &msg);
+out:
+	zmq_msg_close(&ident);
+	zmq_msg_close(&msg);
+	return rv;
+}
+
+/* The proxy thread: requests front -> workers, replies workers -> front,
+ * until the context is shut down.  Sending to a worker blocks only while
+ * every worker's queue is full; sending to the front never blocks (ROUTER
+ * drops a reply to a peer that is gone or not reading). */
+static void *
+proxy_main(void *arg)
+{
+	struct service *s = arg;
+	zmq_msg_t msg;
+
+	for (;;) {
+		zmq_pollitem_t it[2] = {{s->front, 0, ZMQ_POLLIN, 0},
+					{s->back, 0, ZMQ_POLLIN, 0}};
+		if (zmq_poll(it, 2, -1) < 0) {
+			if (zmq_errno() == ETERM)
+				break;
+			continue;
+		}
+		if ((it[0].revents & ZMQ_POLLIN) && relay_request(s) < 0)
+			break;
+		if (!(it[1].revents & ZMQ_POLLIN))
+			continue;
+		zmq_msg_init(&msg);
+		int rv = zmq_msg_recv(&msg, s->back, 0) < 0
+				 ? (zmq_errno() == ETERM ? -1 : 0)
+				 : relay_rest(s->back, s->front, &msg);
+		zmq_msg_close(&msg);
+		if (rv < 0)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+/* The ROUTER front on @listen and the inproc DEALER back.  A worker's
+ * queue holds at most 2 messages (the backend's send and the worker's
+ * receive high-water marks add up on inproc), so the backend hands new
+ * requests to idle workers rather than queueing them behind one that
+ * waits for its chain. */
+static int
+open_sockets(struct service *s, const char *listen, char *errmsg)
+{
+	char endpoint[ENDPOINT_SIZE];
+	int linger = 0, one = 1;
+	int64_t maxmsg = CFS_BULK_MAX;
+
+	s->front = zmq_socket(s->zctx, ZMQ_ROUTER);
+	s->back = zmq_socket(s->zctx, ZMQ_DEALER);
+	if (s->front == NULL || s->back == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "zmq_socket: %s",
+				zmq_strerror(zmq_errno()));
+	zmq_setsockopt(s->front, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s->back, ZMQ_LINGER, &linger, sizeof(linger));
+	/* ZeroMQ drops a peer that sends a frame over this size. */
+	zmq_setsockopt(s->front, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(s->back, ZMQ_SNDHWM, &one, sizeof(one));
+	snprintf(endpoint, sizeof(endpoint), "%s%s",
+		 strncmp(listen, "tcp://", 6) ? "tcp://" : "", listen);
+	if (zmq_bind(s->front, endpoint) != 0)
+		return cfs_fail(errmsg, CFS_CONFIG, "listen %s: %s", endpoint,
+				zmq_strerror(zmq_errno()));
+	snprintf(s->back_addr, sizeof(s->back_addr),
+		 "inproc://cfs-data-workers-%p", (void *)s);
+	if (zmq_bind(s->back, s->back_addr) != 0)
+		return cfs_fail(errmsg, CFS_INTERNAL, "bind %s: %s",
+				s->back_addr, zmq_strerror(zmq_errno()));
+	return 0;
+}
+
+static int
+open_worker(struct service *s, struct worker *w, char *errmsg)
+{
+	int linger = 0, one = 1;
+	int rv;
+
+	w->svc = s;
+	w->sock = zmq_socket(s->zctx, ZMQ_DEALER);
+	if (w->sock == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "zmq_socket: %s",
+				zmq_strerror(zmq_errno()));
+	zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(w->sock, ZMQ_RCVHWM, &one, sizeof(one));
+	if (zmq_connect(w->sock, s->back_addr) != 0)
+		return cfs_fail(errmsg, CFS_INTERNAL, "connect %s: %s",
+				s->back_addr, zmq_strerror(zmq_errno()));
+	if ((rv = nc_open(&w->nc, s->zctx, errmsg)) != 0)
+		return rv;
+	return 0;
+}
+
+static int
+start_threads(struct service *s, char *errmsg)
+{
+	int e;
+
+	for (int i = 0; i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+		if ((e = pthread_create(&w->thread, NULL, worker_main, w)) != 0)
+			return cfs_fail_errno(errmsg, e, "worker thread");
+		w->running = 1;
+	}
+	if ((e = pthread_create(&s->proxy, NULL, proxy_main, s)) != 0)
+		return cfs_fail_errno(errmsg, e, "proxy thread");
+	s->proxy_running = 1;
+	return 0;
+}
+
+/* Stop what runs and free what exists, in any state service_start may
+ * leave @s in.  zmq_ctx_shutdown() makes every blocking call of every
+ * thread return ETERM; the sockets are closed once the threads are gone,
+ * then the context is terminated. */
+static void
+teardown(struct service *s)
+{
+	if (s->zctx != NULL)
+		zmq_ctx_shutdown(s->zctx);
+	if (s->proxy_running)
+		pthread_join(s->proxy, NULL);
+	for (int i = 0; s->workers != NULL && i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+		if (w->running)
+			pthread_join(w->thread, NULL);
+		nc_close(&w->nc);
+		if (w->sock != NULL)
+			zmq_close(w->sock);
+	}
+	if (s->front != NULL)
+		zmq_close(s->front);
+	if (s->back != NULL)
+		zmq_close(s->back);
+	if (s->zctx != NULL)
+		zmq_ctx_term(s->zctx);
+	pthread_cond_destroy(&s->claim_freed);
+	pthread_mutex_destroy(&s->claim_lock);
+	free(s->workers);
+	free(s);
+}
+
+int
+service_start(struct service **out, struct store *st,
+	      const struct service_options *o, char *errmsg)
+{
+	struct service *s = calloc(1, sizeof(*s));
+	int rv;
+
+	if (s == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "data service");
+	pthread_mutex_init(&s->claim_lock, NULL);
+	pthread_cond_init(&s->claim_freed, NULL);
+	s->st = st;
+	s->n_workers = o->workers > 0 ? o->workers : WORKERS_DEFAULT;
+	s->forward_timeout_ms = o->forward_timeout_ms > 0
+					? o->forward_timeout_ms
+					: FORWARD_TIMEOUT_DEFAULT_MS;
+	atomic_init(&s->self_id, o->self_id);
+	atomic_init(&s->load, 0);
+	atomic_init(&s->io_errors, 0);
+	s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
+	s->zctx = zmq_ctx_new();
+	if (s->workers == NULL || s->zctx == NULL) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM, "data service");
+		goto err;
+	}
+	rv = open_sockets(s, o->listen != NULL ? o->listen : "", errmsg);
+	for (int i = 0; rv == 0 && i < s->n_workers; i++)
+		rv = open_worker(s, &s->workers[i], errmsg);
+	if (rv == 0)
+		rv = start_threads(s, errmsg);
+	if (rv != 0)
+		goto err;
+	LOG_INFO("data service on %s: %d workers", o->listen ? o->listen : "?",
+		 s->n_workers);
+	*out = s;
+	return 0;
+err:
+	teardown(s);
+	return rv;
+}
+
+void
+service_set_id(struct service *s, uint64_t id)
+{
+	atomic_store(&s->self_id, id);
+}
+
+void
+service_stats(struct service *s, uint32_t *load, uint32_t *io_errors)
+{
+	if (load != NULL)
+		*load = atomic_load(&s->load);
+	if (io_errors != NULL)
+		*io_errors = atomic_load(&s->io_errors);
+}
+
+void
+service_stop(struct service **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	teardown(*sp);
+	*sp = NULL;
+}
