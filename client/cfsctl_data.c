@@ -275,16 +275,31 @@ read_full(int fd, uint8_t *buf, size_t len)
 int
 cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 {
-	int quiet = argc > 0 && strcmp(argv[0], "-q") == 0;
 	struct progress p = {0};
 	struct wire_attr a;
 	struct fio *f = NULL;
 	uint8_t *buf = NULL;
-	int fd, rv;
+	int fd, rv, quiet = 0, at = 0;
+	uint64_t start = 0;
 
-	if (argc - quiet != 2)
-		usage_error("%s", "usage: put [-q] LOCALFILE|- PATH");
-	const char *src = argv[quiet], *dst = argv[quiet + 1];
+	while (argc > 0 && argv[0][0] == '-' && argv[0][1] != '\0') {
+		if (strcmp(argv[0], "-q") == 0) {
+			quiet = 1;
+		} else if (strcmp(argv[0], "-o") == 0 && argc > 1) {
+			if (parse_size(argv[1], &start) != 0)
+				usage_error("put: bad offset '%s'", argv[1]);
+			at = 1;
+			argc--;
+			argv++;
+		} else {
+			usage_error("put: unknown option '%s'", argv[0]);
+		}
+		argc--;
+		argv++;
+	}
+	if (argc != 2)
+		usage_error("%s", "usage: put [-q] [-o OFFSET] LOCALFILE|- PATH");
+	const char *src = argv[0], *dst = argv[1];
 	fd = strcmp(src, "-") == 0 ? 0 : open(src, O_RDONLY);
 	if (fd < 0) {
 		fprintf(stderr, "cfsctl: put: %s: %s\n", src, strerror(errno));
@@ -295,14 +310,18 @@ cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 	p.total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
 							     : 0;
 	p.start = now_s();
-	if ((rv = create_or_truncate(mc, dst, &a, errmsg)) != 0 ||
+	if (at)
+		rv = resolve(mc, dst, &a, errmsg);
+	else
+		rv = create_or_truncate(mc, dst, &a, errmsg);
+	if (rv != 0 ||
 	    (rv = fio_open(&f, mc, NULL, errmsg)) != 0)
 		goto out;
 	if ((buf = malloc(CHUNK)) == NULL) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "buffer");
 		goto out;
 	}
-	for (uint64_t off = 0;;) {
+	for (uint64_t off = start;;) {
 		ssize_t n = read_full(fd, buf, CHUNK);
 		if (n < 0) {
 			rv = cfs_fail(errmsg, CFS_EIO, "reading %s: %s", src,
@@ -317,7 +336,7 @@ cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 				     errmsg)) != 0)
 			break;
 		off += (uint64_t)n;
-		p.done = off;
+		p.done = off - start;
 		progress_show(&p, 0);
 	}
 	progress_show(&p, 1);

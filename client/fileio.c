@@ -176,10 +176,12 @@ chain_write(struct fio *f, uint64_t ino, uint64_t idx,
 				"with %s", wire_type_name(rt));
 	if (rep->frag_written.failed_node != 0) {
 		*failed = rep->frag_written.failed_node;
-		return cfs_fail(errmsg, (int)rep->frag_written.fail_status,
-				"node %llu: %s",
-				(unsigned long long)*failed,
-				rep->frag_written.fail_message);
+		cfs_errmsg_set(errmsg, "node %llu: %s",
+			       (unsigned long long)*failed,
+			       rep->frag_written.fail_message);
+		return rep->frag_written.fail_status
+			       ? (int)rep->frag_written.fail_status
+			       : CFS_EIO;
 	}
 	*failed = 0;
 	*len = rep->frag_written.length;

@@ -275,8 +275,10 @@ nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 	if (rh.status != CFS_OK) {
 		const char *m = rh.type == WIRE_T_error ? nc->body.error.message
 							 : "";
-		return cfs_fail(errmsg, rh.status, "%s: %s%s%s", s->addr,
-				cfs_strerror(rh.status), *m ? ": " : "", m);
+		/* the node's message names the error already */
+		cfs_errmsg_set(errmsg, "%s: %s", s->addr,
+			       *m ? m : cfs_strerror(rh.status));
+		return rh.status;
 	}
 	if (reply_type)
 		*reply_type = rh.type;

@@ -18,7 +18,6 @@
 #define BEAT_DEADLINE_MS 5000  /* one request, all retries (mc_options) */
 #define BEAT_RETRY_MS 1000     /* register again after a failure */
 #define BEAT_REMOVED_MS 60000  /* retry (and log) after EPERM */
-#define SCRUB_REST_MS 60000    /* between two scrub passes */
 #define MS 1000000ll           /* ns per ms */
 
 struct beat {
@@ -34,6 +33,7 @@ struct beat {
 	char labels[CFS_ADDR_MAX + 1];
 	int64_t heartbeat_ns;
 	uint64_t scrub_rate;
+	int64_t scrub_rest_ms;
 	struct store *st;
 	struct service *svc;
 
@@ -321,12 +321,12 @@ report_bad(struct beat *b, const struct store_key *k, const char *why)
 	}
 }
 
-/* End a pass: rest SCRUB_REST_MS, counted from when its last replica may
+/* End a pass: rest scrub_interval, counted from when its last replica may
  * be read by the rate, before the next. */
 static void
 pass_end(struct beat *b, int64_t now)
 {
-	int64_t rest = now + SCRUB_REST_MS * MS;
+	int64_t rest = now + b->scrub_rest_ms * MS;
 
 	if (b->pass_corrupt > 0)
 		LOG_INFO("scrub: pass done: %zu replicas, %llu bytes, %llu "
@@ -355,7 +355,7 @@ scrub_step(struct beat *b, int64_t now)
 	int rv;
 
 	if (!b->in_pass && pass_begin(b) != 0) {
-		b->scrub_next = now + SCRUB_REST_MS * MS;
+		b->scrub_next = now + b->scrub_rest_ms * MS;
 		return;
 	}
 	if (b->pos == b->n_keys) {
@@ -454,6 +454,8 @@ beat_init(struct beat *b, const struct beat_options *o, char *errmsg)
 		return rv;
 	b->heartbeat_ns = (o->heartbeat_ms > 0 ? o->heartbeat_ms : 1000) * MS;
 	b->scrub_rate = o->scrub_rate;
+	b->scrub_rest_ms = o->scrub_interval_ms > 0 ? o->scrub_interval_ms
+						    : 60000;
 	b->reply = malloc(sizeof(*b->reply));
 	if (b->reply == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "heartbeat");

@@ -34,6 +34,7 @@ struct beat_options {
 	const char *labels;    /* "k=v,..." or "" (copied) */
 	int heartbeat_ms;      /* <= 0: 1000 */
 	uint64_t scrub_rate;   /* bytes/s; 0: no scrub */
+	int64_t scrub_interval_ms; /* rest between passes */
 };
 
 /*

@@ -380,6 +380,7 @@ serve(const struct data_options *opt, struct store *st, const char *uuid,
 		.labels = opt->labels,
 		.heartbeat_ms = (int)opt->heartbeat,
 		.scrub_rate = opt->scrub_rate,
+		.scrub_interval_ms = opt->scrub_interval,
 	};
 	struct service *svc = NULL;
 	struct beat *b = NULL;

@@ -38,6 +38,8 @@ const struct cfs_conf_key data_option_keys[] = {
 	K(scrub_rate, CFS_CONF_SIZE, 0, INT64_MAX, "16M",
 	  "bytes per second the background scrub re-reads and checks; "
 	  "0 turns scrubbing off"),
+	K(scrub_interval, CFS_CONF_DURATION, 100, 604800000, "60s",
+	  "rest between the end of one scrub pass and the start of the next"),
 	CFS_CONF_END,
 };
 

@@ -134,6 +134,15 @@ data_cluster() {
 	for i in $(seq "$d"); do data_start "$i" --labels "rack=r$i"; done
 	nodes_alive "$d"
 }
+# node_index ID: which data_start index runs the node the cluster calls ID
+node_index() {
+	local addr i
+	addr=$($CTL node list | awk -v id="$1" '$1 == id {print $2}')
+	for i in 1 2 3 4 5 6 7; do
+		[ "$(data_addr "$i")" = "$addr" ] && { echo "$i"; return 0; }
+	done
+	return 1
+}
 # replica_files INO: every replica file of inode INO on every node's disk,
 # as "node idx version" lines
 replica_files() {

@@ -1,0 +1,164 @@
+#!/bin/bash
+# test_data_io.sh - files through 3 cfs-meta and 4 cfs-data on loopback:
+# sizes at every fragment boundary read back byte-identical with goal copies
+# on distinct nodes' disks; a flipped byte is read around and repaired (by
+# the reader's report and by the scrub); deleted and truncated files' replica
+# files disappear from every node.
+. "$(dirname "$0")/lib.sh"
+
+FSZ=$((1024 * 1024))
+BOOTSTRAP_ARGS="--fragment-size $FSZ"
+data_cluster 3 4 --set node_dead_after=3s || { show_logs; exit 1; }
+
+ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
+
+# on_disk PATH GOAL: every committed fragment of PATH has exactly GOAL
+# replica files of its committed version, on distinct nodes, byte-identical
+on_disk() {
+	local path=$1 goal=$2 ino idx ver n sums
+	ino=$(ino_of "$path") || return 1
+	replica_files "$ino" >"$T/files"
+	$CTL frags "$path" >"$T/frags" || true
+	while read -r idx ver _; do
+		n=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v' "$T/files" |
+			sort -u | wc -l)
+		if [ "$n" != "$goal" ]; then
+			echo "    fragment $idx v$ver: $n replica files, want $goal"
+			return 1
+		fi
+		sums=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v {print $1}' "$T/files" |
+			while read -r node; do
+				f=$(find "$T/d$node/frags" -name "$(printf '%016x' "$ino").$idx.$ver")
+				tail -c +4097 "$f" | head -c "$(awk -v i="$idx" '$1 == i {print $3}' "$T/frags")" | md5sum
+			done | sort -u | wc -l)
+		if [ "$sums" != 1 ]; then
+			echo "    fragment $idx v$ver: replicas differ"
+			return 1
+		fi
+	done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2}' "$T/frags")
+	# and no replica file of another version survives (once GC ran)
+	return 0
+}
+# eventually SECONDS CMD...: retry CMD every 0.5 s
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	"$@"
+}
+
+roundtrip() { # roundtrip SIZE
+	local f=$T/src.$1
+	head -c "$1" /dev/urandom >"$f"
+	$CTL put -q "$f" "/size.$1" &&
+		$CTL get -q "/size.$1" "$T/back.$1" &&
+		cmp "$f" "$T/back.$1" &&
+		on_disk "/size.$1" 3
+}
+for size in 0 1 $((FSZ - 1)) $FSZ $((FSZ + 1)) $((5 * FSZ / 2)); do
+	check "size $size reads back byte-identical, 3 copies on disk" \
+		roundtrip $size
+done
+check "100 MiB reads back byte-identical, 3 copies of all 100 fragments" \
+	roundtrip $((100 * 1024 * 1024))
+
+# A partial overwrite: patched in place by the nodes holding the base.
+patch_middle() {
+	cp "$T/src.$((5 * FSZ / 2))" "$T/src.patch"
+	$CTL put -q "$T/src.patch" /size.patch || return 1
+	printf 'PATCHED' | dd of="$T/src.patch" bs=1 seek=$((FSZ + 100)) conv=notrunc 2>/dev/null
+	$CTL put -q "$T/src.patch" /size.patch &&
+		$CTL get -q /size.patch "$T/back.patch" &&
+		cmp "$T/src.patch" "$T/back.patch"
+}
+check "a rewritten file reads back its new bytes" patch_middle
+# A write into the middle of an existing fragment: the nodes holding the
+# committed version copy it and patch the range.
+patch_in_place() {
+	printf 'IN PLACE' >"$T/patch"
+	printf 'IN PLACE' | dd of="$T/src.patch" bs=1 seek=$((FSZ + 5000)) conv=notrunc 2>/dev/null
+	$CTL put -q -o $((FSZ + 5000)) "$T/patch" /size.patch &&
+		$CTL get -q /size.patch "$T/back.patch" &&
+		cmp "$T/src.patch" "$T/back.patch" && on_disk /size.patch 3
+}
+check "a write into the middle of a fragment patches it" patch_in_place
+
+# ---- a flipped byte, read around and repaired --------------------------
+flip() { # flip FILE OFFSET: invert one byte
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((255 - b)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+ino=$(ino_of /size.$((5 * FSZ / 2)))
+hex=$(printf '%016x' "$ino")
+ver0=$($CTL frags /size.$((5 * FSZ / 2)) | awk '$1 == 0 {print $2}')
+# the lowest-numbered holder is read first: corrupt that one
+first=$(node_index "$($CTL frags /size.$((5 * FSZ / 2)) | awk '$1 == 0 {split($5, a, "@"); print a[1]}')")
+victim=$(find "$T/d$first/frags" -name "$hex.0.$ver0")
+flip "$victim" $((4096 + 1000))
+read_around() {
+	$CTL get -q /size.$((5 * FSZ / 2)) "$T/back.flip" 2>"$T/get.err" &&
+		cmp "$T/src.$((5 * FSZ / 2))" "$T/back.flip"
+}
+check "a corrupt replica is read around" read_around
+repaired() {
+	on_disk /size.$((5 * FSZ / 2)) 3 &&
+		! $CTL frags /size.$((5 * FSZ / 2)) | grep -q UNDER
+}
+check "the corrupt replica is replaced (3 identical copies within 20 s)" \
+	eventually 20 repaired
+
+# the scrub finds corruption nobody reads: fragment 1 of the 100 MiB file
+big=/size.$((100 * 1024 * 1024))
+ino=$(ino_of $big)
+hex=$(printf '%016x' "$ino")
+ver1=$($CTL frags $big | awk '$1 == 1 {print $2}')
+node1=$(node_index "$($CTL frags $big | awk '$1 == 1 {split($5, a, "@"); print a[1]}')")
+victim=$(find "$T/d$node1/frags" -name "$hex.1.$ver1")
+flip "$victim" $((4096 + 5))
+data_kill "$node1" TERM
+data_start "$node1" --labels "rack=r$node1" --set scrub_rate=1G --set scrub_interval=500ms
+scrubbed() { grep -q "corrupt" "$T/data$node1.log" && on_disk $big 3; }
+check "the scrub finds a flipped byte and it is repaired (within 30 s)" \
+	eventually 30 scrubbed
+
+# ---- deleted and truncated files leave no replica files behind ---------
+gone() { [ -z "$(replica_files "$1")" ]; }
+ino=$(ino_of /size.$FSZ)
+$CTL rm /size.$FSZ
+check "a deleted file's replica files disappear from every node (10 s)" \
+	eventually 10 gone "$ino"
+ino=$(ino_of /size.$((FSZ + 1)))
+before=$(replica_files "$ino" | wc -l)
+: >"$T/empty"
+$CTL put -q "$T/empty" /size.$((FSZ + 1))
+check "a file truncated to 0 ($before replica files) leaves none (10 s)" \
+	eventually 10 gone "$ino"
+only_new() { # the older versions of a rewritten file are deleted
+	local ino n
+	ino=$(ino_of /size.patch)
+	n=$(replica_files "$ino" | wc -l)
+	[ "$n" = 9 ]
+}
+check "a rewritten file keeps only its committed versions (10 s)" \
+	eventually 10 only_new
+
+# ---- bad input to a data node ----------------------------------------
+bad_input() {
+	$BIN/tests/system/data_badinput "$(data_addr 1)" >"$T/bad.out" 2>&1
+	local rv=$?
+	sed 's/^/    /' "$T/bad.out"
+	return $rv
+}
+check "a data node answers bad requests with clear errors" bad_input
+check "... and keeps serving" roundtrip 12345
+
+check "status reports no fragment under goal" eventually 10 sh -c \
+	"$CTL status | grep -q '^under goal: *0'"
+
+[ $fail = 0 ] || { $CTL status; show_logs; cat "$T/bad.out" 2>/dev/null; }
+exit $fail
