@@ -13,6 +13,7 @@
 
 #define NC_SOCKETS 64 /* cached sockets; the least recently used goes */
 #define NC_ADDR_SIZE (CFS_ADDR_MAX + 8)
+#define NC_CONNECT_MS 1000 /* a node that accepts no connection by then is down */
 
 struct nc_sock {
 	char addr[NC_ADDR_SIZE]; /* "tcp://host:port"; "" = free slot */
@@ -131,6 +132,10 @@ sock_get(struct nc *nc, const char *addr, char *errmsg)
 	zmq_setsockopt(z, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(z, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
 	zmq_setsockopt(z, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+	/* Queue nothing for a peer that is not connected: a dead node is
+	 * then found in NC_CONNECT_MS instead of a whole reply timeout. */
+	int one = 1;
+	zmq_setsockopt(z, ZMQ_IMMEDIATE, &one, sizeof(one));
 	if (zmq_connect(z, a) != 0) {
 		cfs_fail(errmsg, CFS_EINVAL, "%s: bad address: %s", a,
 			 zmq_strerror(errno));
@@ -251,6 +256,15 @@ nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 	h.request_id = ++nc->next_rid;
 	if (bulk_len > 0)
 		h.flags = WIRE_F_BULK;
+	zmq_pollitem_t out = {.socket = s->sock, .events = ZMQ_POLLOUT};
+	int wait = timeout_ms > 0 && timeout_ms < NC_CONNECT_MS ? timeout_ms
+								: NC_CONNECT_MS;
+	if (zmq_poll(&out, 1, wait) != 1) {
+		cfs_fail(errmsg, CFS_ECONNREFUSED, "%s: not reachable within "
+			 "%d ms", s->addr, wait);
+		sock_drop(s);
+		return CFS_ECONNREFUSED;
+	}
 	if ((rv = send_request(s, &h, req, bulk, bulk_len, errmsg)) != 0) {
 		sock_drop(s);
 		return rv;

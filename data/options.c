@@ -30,7 +30,7 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "(e.g. rack=r1,room=b)"),
 	K(workers, CFS_CONF_INT, 1, 256, "8",
 	  "request worker threads; one waits on a chain forward at a time"),
-	K(forward_timeout, CFS_CONF_DURATION, 100, 600000, "10s",
+	K(forward_timeout, CFS_CONF_DURATION, 100, 600000, "5s",
 	  "wait this long for the next data node of a write chain"),
 	K(heartbeat, CFS_CONF_DURATION, 100, 60000, "1s",
 	  "heartbeat interval to the metadata leader; keep it well below "

@@ -1,0 +1,104 @@
+#!/bin/bash
+# test_data_failures.sh - SIGKILL of data nodes at rest and in the middle of
+# a write, and of the metadata leader during a write and during repair: every
+# write completes, reads back byte-identical, and every fragment is back to
+# 3 copies on live nodes' disks (checked on disk, not only in metadata).
+. "$(dirname "$0")/lib.sh"
+
+FSZ=$((1024 * 1024))
+BOOTSTRAP_ARGS="--fragment-size $FSZ"
+DEAD_AFTER=3
+# a slow repair rate so that the leader can be killed while it repairs
+data_cluster 3 4 --set node_dead_after=${DEAD_AFTER}s \
+	--set repair_rate=6M || { show_logs; exit 1; }
+
+ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
+# at_goal PATH LIVE...: every fragment of PATH has 3 replica files of its
+# committed version on the data nodes (indexes) LIVE, and none under goal
+at_goal() {
+	local path=$1 ino n idx ver
+	shift
+	ino=$(ino_of "$path") || return 1
+	$CTL frags "$path" >"$T/frags" 2>&1 || return 1
+	replica_files "$ino" >"$T/files"
+	while read -r idx ver; do
+		n=0
+		for i in "$@"; do
+			grep -q "^$i $idx $ver\$" "$T/files" && n=$((n + 1))
+		done
+		[ "$n" -ge 3 ] || { echo "    fragment $idx v$ver: $n live copies"; return 1; }
+	done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2}' "$T/frags")
+}
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	"$@"
+}
+same() { $CTL get -q "$1" "$T/back" && cmp "$2" "$T/back"; }
+
+# ---- a data node dies at rest -------------------------------------------
+head -c $((20 * FSZ)) /dev/urandom >"$T/f1"
+$CTL put -q "$T/f1" /f1
+ino1=$(ino_of /f1)
+held=$(replica_files "$ino1" | awk '$1 == 1' | wc -l)
+t0=$(date +%s)
+data_kill 1
+check "node 1 (holding $held replicas) killed: 3 copies again within $((DEAD_AFTER + 30)) s" \
+	eventually $((DEAD_AFTER + 30)) at_goal /f1 2 3 4
+echo "    repaired in $(($(date +%s) - t0)) s"
+check "the file reads back byte-identical" same /f1 "$T/f1"
+data_start 1 --labels rack=r1
+stale_gone() { # node 1's copies were replaced: once back, they are deleted
+	[ "$(replica_files "$ino1" | awk '$1 == 1' | wc -l)" = 0 ] &&
+		at_goal /f1 2 3 4
+}
+check "node 1 back: its superseded copies are deleted (20 s)" \
+	eventually 20 stale_gone
+
+# ---- a data node dies in the middle of a large write -------------------
+head -c $((60 * FSZ)) /dev/urandom >"$T/f2"
+$CTL put -q "$T/f2" /f2 2>"$T/put2.err" &
+putpid=$!
+sleep 1
+data_kill 2
+check "a write with a node killed under it completes" wait $putpid
+check "... reads back byte-identical" same /f2 "$T/f2"
+check "... and every fragment has 3 copies on live nodes (30 s)" \
+	eventually 30 at_goal /f2 1 3 4
+data_start 2 --labels rack=r2
+nodes_alive 4 >/dev/null
+
+# ---- the metadata leader dies during a write ------------------------------
+head -c $((40 * FSZ)) /dev/urandom >"$T/f3"
+$CTL put -q "$T/f3" /f3 2>"$T/put3.err" &
+putpid=$!
+sleep 0.7
+old=$(leader_id)
+meta_kill "$old"
+check "a write with the metadata leader (server $old) killed completes" \
+	wait $putpid
+check "... reads back byte-identical" same /f3 "$T/f3"
+meta_start "$old" --set node_dead_after=${DEAD_AFTER}s --set repair_rate=6M
+
+# ---- the metadata leader dies during repair -------------------------------
+data_kill 3
+busy() { $CTL status | grep -q '^repair: *[1-9][0-9]* copies running'; }
+check "repair starts after node 3 dies" eventually 20 busy
+old=$(leader_id)
+meta_kill "$old"
+wait_leader >/dev/null
+check "repair finishes under the new leader: f1, f2, f3 at goal (60 s)" \
+	eventually 60 at_goal /f1 1 2 4 &&
+	eventually 30 at_goal /f2 1 2 4 && eventually 30 at_goal /f3 1 2 4
+for f in f1 f2 f3; do
+	check "$f reads back byte-identical" same /$f "$T/$f"
+done
+check "status: nothing under goal, nothing missing" sh -c \
+	"$CTL status | grep -q '^under goal: *0' && $CTL status | grep -q '^missing: *0'"
+
+[ $fail = 0 ] || { $CTL status; cat "$T"/put*.err; show_logs; }
+exit $fail
