@@ -56,8 +56,8 @@ cluster_start() { # cluster_start N: N servers, bootstrapped and formatted
 		S="$S${S:+,}$(client_addr "$i")"
 	done
 	CTL="$BIN/cfsctl -s $S"
-	for i in $(seq "$N"); do meta_start "$i" --init-cluster "$spec" $META_EXTRA; done
-	wait_leader && $CTL cluster bootstrap $BOOTSTRAP_ARGS >/dev/null
+	for i in $(seq "$N"); do meta_start "$i" --init-cluster "$spec" ${META_EXTRA:-}; done
+	wait_leader && $CTL cluster bootstrap ${BOOTSTRAP_ARGS:-} >/dev/null
 }
 cluster_start_args() { # cluster_start_args N [meta args...]
 	local n=$1; shift
@@ -71,7 +71,7 @@ cluster_stop() { # cluster_stop [SIGNAL]
 }
 cluster_restart() {
 	local i
-	for i in $(seq "$N"); do meta_start "$i" $META_EXTRA; done
+	for i in $(seq "$N"); do meta_start "$i" ${META_EXTRA:-}; done
 	wait_leader
 }
 # dumps_equal: every server's state machine dump, at the same applied

@@ -86,8 +86,10 @@ meta_start "$old" --set node_dead_after=${DEAD_AFTER}s --set repair_rate=6M
 
 # ---- the metadata leader dies during repair -------------------------------
 data_kill 3
-busy() { $CTL status | grep -q '^repair: *[1-9][0-9]* copies running'; }
-check "repair starts after node 3 dies" eventually 20 busy
+busy() { $CTL status >"$T/st" 2>&1; grep -q '^under goal: *[1-9]' "$T/st"; }
+check "node 3 dead: its fragments are under goal, being repaired" \
+	eventually 20 busy
+grep -E '^(under goal|repair):' "$T/st" | sed 's/^/    /'
 old=$(leader_id)
 meta_kill "$old"
 wait_leader >/dev/null

@@ -32,7 +32,7 @@
 struct node {
 	uint64_t id;
 	char dir[64];
-	char addr[64]; /* "127.0.0.1:PORT" */
+	char addr[256]; /* "127.0.0.1:PORT" */
 	struct store *st;
 	struct service *svc;
 };
@@ -43,7 +43,7 @@ static int next_port;
 static void
 node_up(struct node *n, uint64_t id, int forward_timeout_ms)
 {
-	char err[CFS_ERRMSG_SIZE], listen[80];
+	char err[CFS_ERRMSG_SIZE], listen[262];
 	int rv = CFS_CONFIG;
 
 	memset(n, 0, sizeof(*n));
@@ -199,7 +199,7 @@ enum fake_mode { FAKE_WRONG_CRC, FAKE_ERROR, FAKE_SILENT };
 
 struct fake {
 	void *ctx, *sock;
-	char addr[64];
+	char addr[256];
 	enum fake_mode mode;
 	atomic_int stop, requests;
 	pthread_t thread;
@@ -269,7 +269,7 @@ static struct fake *
 fake_start(enum fake_mode mode)
 {
 	struct fake *f = calloc(1, sizeof(*f));
-	char ep[80];
+	char ep[262];
 	size_t sz = sizeof(ep);
 	int zero = 0;
 
@@ -306,7 +306,7 @@ raw_exchange(const char *addr, const void *f0, size_t l0, const void *f1,
 {
 	void *ctx = zmq_ctx_new();
 	void *s = zmq_socket(ctx, ZMQ_DEALER);
-	char ep[80], err[CFS_ERRMSG_SIZE];
+	char ep[262], err[CFS_ERRMSG_SIZE];
 	int zero = 0, timeout = 5000, frames = 0;
 	zmq_msg_t m;
 
@@ -516,7 +516,7 @@ test_write_passes_back_failure_from_further_down(void **state)
 	chain_add(m, 99, "127.0.0.1:1"); /* nobody listens there */
 	assert_int_equal(do_write(nc, a.addr, m, "abcd", 4, &out), 0);
 	assert_int_equal(out.failed_node, 99);
-	assert_int_equal(out.fail_status, CFS_ETIMEDOUT);
+	assert_int_equal(out.fail_status, CFS_ECONNREFUSED);
 	assert_replica(nc, b.addr, 1, 1, 1, (const uint8_t *)"abcd", 4);
 	free(m);
 	nc_close(&nc);
@@ -967,7 +967,7 @@ test_start_on_address_in_use_is_config(void **state)
 {
 	struct node a;
 	struct service *s = NULL;
-	char err[CFS_ERRMSG_SIZE], listen[80];
+	char err[CFS_ERRMSG_SIZE], listen[262];
 
 	node_up(&a, 1, 0);
 	snprintf(listen, sizeof(listen), "%s", a.addr); /* no tcp:// */
