@@ -71,6 +71,10 @@ static const char usage_text[] =
 	"  get [-q] PATH LOCAL|-  copy a file out of CFS (or to stdout)\n"
 	"  frags PATH           each fragment's version, length, CRC and the\n"
 	"                       nodes holding it (exit 1 if one is under goal)\n"
+	"  goal get PATH...     replicas per fragment of each PATH\n"
+	"  goal set N PATH...   set it (1..16); new files inherit their\n"
+	"                       directory's goal; existing fragments are\n"
+	"                       copied up to or trimmed down to it\n"
 	"\n"
 	"Exit status: 0 on success, 1 if a command failed, 2 on a usage error.\n"
 	"Example:\n"
@@ -760,7 +764,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "mkdir") && strcmp(cmd, "touch") &&
 	    strcmp(cmd, "ls") && strcmp(cmd, "stat") &&
 	    strcmp(cmd, "chmod") && strcmp(cmd, "rm") && strcmp(cmd, "mv") &&
-	    strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "frags"))
+	    strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "frags") &&
+	    strcmp(cmd, "goal"))
 		usage_error("unknown command '%s'", cmd);
 
 	rv = mc_open(&mc, servers, &opt, errmsg);
@@ -786,6 +791,8 @@ main(int argc, char **argv)
 		rv = cmd_get(mc, argc, argv, errmsg);
 	else if (strcmp(cmd, "frags") == 0)
 		rv = cmd_frags(mc, argc, argv, errmsg);
+	else if (strcmp(cmd, "goal") == 0)
+		rv = cmd_goal(mc, argc, argv, errmsg);
 	else
 		rv = cmd_mv(mc, argc, argv, errmsg);
 	mc_close(&mc);

@@ -44,5 +44,6 @@ int cmd_node(const char *servers, int timeout_ms, int argc, char **argv,
 int cmd_put(struct mc *mc, int argc, char **argv, char *errmsg);
 int cmd_get(struct mc *mc, int argc, char **argv, char *errmsg);
 int cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg);
+int cmd_goal(struct mc *mc, int argc, char **argv, char *errmsg);
 
 #endif /* CFS_CLIENT_CFSCTL_H */

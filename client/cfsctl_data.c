@@ -486,3 +486,43 @@ cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg)
 	free(r);
 	return rv || under ? 1 : 0;
 }
+
+/* `goal get PATH...` / `goal set N PATH...`: a file's or directory's goal
+ * (new files take their directory's; existing fragments are repaired up
+ * to a raised goal, and trimmed down to a lowered one). */
+int
+cmd_goal(struct mc *mc, int argc, char **argv, char *errmsg)
+{
+	int status = 0, set;
+	unsigned long goal = 0;
+
+	if (argc < 2 || (strcmp(argv[0], "get") && strcmp(argv[0], "set")))
+		usage_error("%s", "usage: goal get PATH... | goal set N PATH...");
+	set = strcmp(argv[0], "set") == 0;
+	if (set) {
+		char *end;
+		goal = strtoul(argv[1], &end, 10);
+		if (*end || goal < 1 || goal > CFS_GOAL_MAX || argc < 3)
+			usage_error("goal set: N must be 1..%d, then PATHs",
+				    CFS_GOAL_MAX);
+	}
+	for (int i = set ? 2 : 1; i < argc; i++) {
+		struct wire_attr a;
+		int rv = resolve(mc, argv[i], &a, errmsg);
+		if (rv == 0 && set) {
+			struct wire_setgoal rq = {.ino = a.ino,
+						  .goal = (uint32_t)goal};
+			mc_cred(mc, &rq.cred);
+			rv = mc_call(mc, WIRE_T_setgoal, &rq, NULL, NULL, 0,
+				     errmsg);
+			a.goal = (uint32_t)goal;
+		}
+		if (rv != 0) {
+			fprintf(stderr, "cfsctl: goal %s\n", errmsg);
+			status = 1;
+			continue;
+		}
+		printf("%s: %u\n", argv[i], a.goal);
+	}
+	return status;
+}
