@@ -101,6 +101,7 @@ enum {
 	Q_UNDER_GOAL,
 	Q_OVER_GOAL,
 	Q_GARBAGE_LIST,
+	Q_MOVABLE,
 	Q_IS_GARBAGE,
 	Q_COUNT_FRAGS,
 	Q_COUNT_UNDER,
@@ -189,6 +190,16 @@ static const char *const dmap_sql[Q__COUNT] = {
 			   "replicas r WHERE r.ino = g.ino AND r.idx = g.idx "
 			   "AND r.version = g.version AND r.node = g.node) "
 			   "LIMIT ?",
+	/* rebalance: ok replicas on node ?1 of fragments with no replica on
+	 * node ?2 and at their goal */
+	[Q_MOVABLE] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
+		      "f.length, f.crc, i.goal, " LIVE_COUNT " AS live FROM "
+		      "replicas x JOIN fragments f ON f.ino = x.ino AND f.idx "
+		      "= x.idx AND f.version = x.version JOIN inodes i ON "
+		      "i.ino = f.ino WHERE x.node = ?1 AND x.state = 1 AND NOT "
+		      "EXISTS (SELECT 1 FROM replicas y WHERE y.ino = x.ino "
+		      "AND y.idx = x.idx AND y.node = ?2)) WHERE live >= goal "
+		      "LIMIT ?3",
 	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
 			 "AND idx = ? AND version = ?",
 	[Q_COUNT_FRAGS] = "SELECT count(*) FROM fragments",
@@ -875,7 +886,7 @@ dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
 /* Run a fragment scan (@which: Q_UNDER_GOAL or Q_OVER_GOAL): rows are
  * collected first, then each one's replicas are read. */
 static int
-scan(struct dmap *d, int which, unsigned limit,
+scan(struct dmap *d, int which, unsigned limit, uint64_t from, uint64_t to,
      int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
      char *errmsg)
 {
@@ -886,7 +897,13 @@ scan(struct dmap *d, int which, unsigned limit,
 
 	if (rows == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "fragment scan");
-	sqlite3_bind_int64(s, 1, limit);
+	if (which == Q_MOVABLE) {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)from);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)to);
+		sqlite3_bind_int64(s, 3, limit);
+	} else {
+		sqlite3_bind_int64(s, 1, limit);
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
 		struct dmap_frag *f = &rows[n++];
 		f->ino = (uint64_t)sqlite3_column_int64(s, 0);
@@ -922,7 +939,7 @@ dmap_under_goal(struct dmap *d, unsigned limit,
 		int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
 		char *errmsg)
 {
-	return scan(d, Q_UNDER_GOAL, limit, cb, arg, errmsg);
+	return scan(d, Q_UNDER_GOAL, limit, 0, 0, cb, arg, errmsg);
 }
 
 int
@@ -930,7 +947,15 @@ dmap_over_goal(struct dmap *d, unsigned limit,
 	       int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
 	       char *errmsg)
 {
-	return scan(d, Q_OVER_GOAL, limit, cb, arg, errmsg);
+	return scan(d, Q_OVER_GOAL, limit, 0, 0, cb, arg, errmsg);
+}
+
+int
+dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
+	     int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
+	     char *errmsg)
+{
+	return scan(d, Q_MOVABLE, limit, from, to, cb, arg, errmsg);
 }
 
 int

@@ -96,6 +96,12 @@ int dmap_over_goal(struct dmap *d, unsigned limit,
 		   int (*cb)(void *arg, const struct dmap_frag *f),
 		   void *arg, char *errmsg);
 
+/* Rebalancing: fragments at their goal with a live replica on node @from
+ * and none on node @to. */
+int dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
+		 int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
+		 char *errmsg);
+
 /* Replica files to delete, on nodes that are alive or full. */
 int dmap_garbage(struct dmap *d, unsigned limit,
 		 int (*cb)(void *arg, const struct wire_replica *r),

@@ -401,6 +401,8 @@ struct scan_ctx {
 	uint64_t now_ms;
 	struct placement_node *view;
 	struct wire_replica_drop drop;
+	int under_seen;     /* the under-goal scan found work */
+	uint64_t from, to;  /* rebalancing pair */
 };
 
 static int
@@ -412,6 +414,7 @@ plan_copy(void *arg, const struct dmap_frag *f)
 	uint64_t sources[2 * CFS_GOAL_MAX];
 	size_t nex = 0, ndom = 0, nsrc = 0;
 
+	c->under_seen = 1;
 	if (r->n_active >= (unsigned)r->opt.inflight || r->tokens <= 0)
 		return 1;
 	if (is_active(r, TASK_COPY, f->ino, f->idx, 0))
@@ -472,21 +475,137 @@ drop_add(struct scan_ctx *c, const struct dmap_frag *f, uint64_t node)
 
 /* The goal is met: drop what does not count (bad, draining, dead), then
  * live copies beyond the goal. */
+/* How loaded a node is for rebalancing: its replicas per byte of
+ * capacity (CFS's own data, not whatever else shares the disk). */
+static double
+pressure(struct repair *r, uint64_t id)
+{
+	const struct dmap_node *n = node_find(r, id);
+	if (n == NULL || n->capacity == 0)
+		return 1e300;
+	return (double)n->replicas / (double)n->capacity;
+}
+
+/* The goal is met: drop what does not count (bad, draining, dead), then
+ * the live copies beyond the goal on the most loaded nodes. */
 static int
 plan_drop(void *arg, const struct dmap_frag *f)
 {
 	struct scan_ctx *c = arg;
-	uint32_t keep = 0;
+	size_t live[2 * CFS_GOAL_MAX], n = 0;
 
 	if (is_active(c->r, TASK_COPY, f->ino, f->idx, 0))
 		return 0;
 	for (size_t i = 0; i < f->n; i++) {
 		if (!f->r[i].counts || f->r[i].state != DMAP_OK)
 			drop_add(c, f, f->r[i].node);
-		else if (++keep > f->goal)
-			drop_add(c, f, f->r[i].node);
+		else
+			live[n++] = i;
 	}
+	/* keep the goal least loaded: sort by pressure, drop the tail */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 &&
+				   pressure(c->r, f->r[live[j]].node) <
+					   pressure(c->r, f->r[live[j - 1]].node);
+		     j--) {
+			size_t t = live[j];
+			live[j] = live[j - 1];
+			live[j - 1] = t;
+		}
+	for (size_t i = f->goal; i < n; i++)
+		drop_add(c, f, f->r[live[i]].node);
 	return c->drop.items_count >= WIRE_MAX_replica;
+}
+
+/* Rebalancing: copy a replica from the node holding the most above its
+ * share to the one holding the most below it; the over-goal pass then
+ * drops the copy on the fuller node. */
+static int
+plan_move(void *arg, const struct dmap_frag *f)
+{
+	struct scan_ctx *c = arg;
+	struct repair *r = c->r;
+	const struct dmap_node *tn = node_find(r, c->to);
+	const struct dmap_node *fn = node_find(r, c->from);
+	char want[256], have[256];
+
+	if (r->n_active >= (unsigned)r->opt.inflight || r->tokens <= 0)
+		return 1;
+	if (tn == NULL || fn == NULL ||
+	    is_active(r, TASK_COPY, f->ino, f->idx, 0) ||
+	    dmap_is_garbage(c->d, f->ino, f->idx, f->version, c->to))
+		return 0;
+	/* keep the spread: no move into a domain another copy is in */
+	if (r->spread_label[0] &&
+	    placement_label(tn->labels, r->spread_label, want, sizeof(want)))
+		for (size_t i = 0; i < f->n; i++) {
+			const struct dmap_node *o = node_find(r, f->r[i].node);
+			if (o != NULL && o->id != c->from && f->r[i].counts &&
+			    placement_label(o->labels, r->spread_label, have,
+					    sizeof(have)) &&
+			    strcmp(want, have) == 0)
+				return 0;
+		}
+	struct task *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return 1;
+	t->kind = TASK_COPY;
+	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
+				     .version = f->version, .node = c->to};
+	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
+	t->length = f->length;
+	t->crc = f->crc;
+	t->source.id = c->from;
+	snprintf(t->source.addr, sizeof(t->source.addr), "%s", fn->addr);
+	r->tokens -= (double)(f->length ? f->length : 1);
+	submit(r, t);
+	return 0;
+}
+
+static void
+plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
+{
+	double total = 0, cap = 0, best = 0, worst = 0;
+	size_t count = 0;
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	c->from = c->to = 0;
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		if (c->view[i].state != PLACEMENT_ALIVE ||
+		    r->nodes[i].capacity == 0)
+			continue;
+		total += (double)r->nodes[i].replicas;
+		cap += (double)r->nodes[i].capacity;
+		count++;
+	}
+	if (count < 2 || total == 0)
+		return;
+	double threshold = total / (double)count * 0.05;
+	if (threshold < 2)
+		threshold = 2;
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		if (c->view[i].state != PLACEMENT_ALIVE ||
+		    r->nodes[i].capacity == 0)
+			continue;
+		double excess = (double)r->nodes[i].replicas -
+				total * (double)r->nodes[i].capacity / cap;
+		if (excess > best) {
+			best = excess;
+			c->from = r->nodes[i].id;
+		}
+		if (excess < worst) {
+			worst = excess;
+			c->to = r->nodes[i].id;
+		}
+	}
+	if (best <= threshold || -worst <= threshold || !c->from || !c->to)
+		return;
+	LOG_DEBUG("rebalance: node %llu holds %.0f replicas above its share, "
+		  "node %llu %.0f below",
+		  (unsigned long long)c->from, best,
+		  (unsigned long long)c->to, -worst);
+	if (dmap_movable(d, c->from, c->to, 16, plan_move, c, errmsg) != 0)
+		LOG_ERROR("rebalance: %s", errmsg);
 }
 
 static int
@@ -540,6 +659,9 @@ repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms)
 		return;
 	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
+	/* Moving data only when nothing is below its goal: repair first. */
+	if (!c.under_seen)
+		plan_rebalance(r, d, &c);
 	free(c.view);
 	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);

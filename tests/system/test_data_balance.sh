@@ -1,0 +1,108 @@
+#!/bin/bash
+# test_data_balance.sh - a new data node receives data until usage is even;
+# a drained node is emptied with every fragment kept at its goal; a removed
+# node is forgotten; a node whose disk fills answers ENOSPC, is marked full
+# and left out of placement, and no partial replica of it is counted.
+. "$(dirname "$0")/lib.sh"
+
+FSZ=$((1024 * 1024))
+BOOTSTRAP_ARGS="--fragment-size $FSZ"
+data_cluster 3 3 --set node_dead_after=3s --set node_reserve=6M ||
+	{ show_logs; exit 1; }
+
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	"$@"
+}
+ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
+same() { $CTL get -q "$1" "$T/back" && cmp "$2" "$T/back"; }
+on_node() { replica_files "$1" | awk -v n="$2" '$1 == n' | wc -l; }
+# exactly GOAL replica files of each fragment's committed version in all,
+# none on the nodes (indexes) given after GOAL
+exact() {
+	local path=$1 goal=$2 ino idx ver n
+	shift 2
+	ino=$(ino_of "$path")
+	replica_files "$ino" >"$T/files"
+	[ "$(wc -l <"$T/files")" = $((goal * 30)) ] || return 1
+	for n in "$@"; do
+		[ "$(awk -v n="$n" '$1 == n' "$T/files" | wc -l)" = 0 ] || return 1
+	done
+	$CTL frags "$path" >/dev/null
+}
+
+head -c $((30 * FSZ)) /dev/urandom >"$T/f"
+$CTL put -q "$T/f" /f
+ino=$(ino_of /f)
+check "3 nodes, goal 3: each holds all 30 fragments" \
+	test "$(on_node "$ino" 1)$(on_node "$ino" 2)$(on_node "$ino" 3)" = 303030
+
+# ---- rebalance onto a new node ---------------------------------------
+data_start 4 --labels rack=r4
+nodes_alive 4 >/dev/null
+even() { [ "$(on_node "$ino" 4)" -ge 20 ] && exact /f 3; }
+check "a new node receives replicas until usage is even (60 s)" \
+	eventually 60 even
+echo "    node 4 holds $(on_node "$ino" 4) of 90 replicas"
+check "... and the file reads back byte-identical" same /f "$T/f"
+
+# ---- drain and remove ----------------------------------------------------
+id1=$($CTL node list | awk -v a="$(data_addr 1)" '$2 == a {print $1}')
+check "node drain" $CTL node drain "$id1"
+drained() { [ "$(on_node "$ino" 1)" = 0 ] && exact /f 3 1; }
+check "a drained node is emptied, every fragment at goal elsewhere (60 s)" \
+	eventually 60 drained
+check "... the file reads back byte-identical" same /f "$T/f"
+check "node remove" $CTL node remove "$id1"
+check "... the removed node is no longer listed" \
+	sh -c "! $CTL node list | grep -q '^ *$id1 '"
+data_kill 1
+
+# ---- a disk that fills -------------------------------------------------
+mkdir -p "$T/d5"
+if mount -t tmpfs -o size=10m tmpfs "$T/d5" 2>/dev/null; then
+	trap 'umount -l "$T/d5" 2>/dev/null; cleanup' EXIT
+	data_start 5 --labels rack=r5
+	nodes_alive 4 >/dev/null
+	$CTL mkdir /wide
+	$CTL goal set 4 /wide >/dev/null
+	head -c $((24 * FSZ)) /dev/urandom >"$T/g"
+	check "a write over a node whose disk fills completes" \
+		$CTL put -q "$T/g" /wide/g
+	check "... reads back byte-identical" same /wide/g "$T/g"
+	id5=$($CTL node list | awk -v a="$(data_addr 5)" '$2 == a {print $1}')
+	full() { $CTL node list | grep -q "^ *$id5 .* full "; }
+	check "... the node is marked full (10 s)" eventually 10 full
+	check "... its ENOSPC reached the writer, logged" \
+		grep -qi "no space left" "$T/data5.log"
+	counted() { # no fragment lists node 5 unless its file is complete
+		local ino5 idx ver nodes
+		ino5=$(ino_of /wide/g)
+		$CTL frags /wide/g >"$T/frags5" || true
+		while read -r idx ver nodes; do
+			case " $nodes " in
+			*" $id5@"*)
+				f=$(find "$T/d5/frags" -name "$(printf '%016x' "$ino5").$idx.$ver")
+				[ -n "$f" ] || return 1 ;;
+			esac
+		done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2, $5, $6, $7, $8}' "$T/frags5")
+	}
+	check "... no partial replica on it is counted" counted
+	before=$(ls "$T/d5/frags"/* 2>/dev/null | wc -l)
+	head -c $((4 * FSZ)) /dev/urandom >"$T/h"
+	$CTL put -q "$T/h" /h
+	check "... and new fragments are placed elsewhere" \
+		test "$(ls "$T/d5/frags"/* 2>/dev/null | wc -l)" = "$before"
+	data_kill 5
+	umount -l "$T/d5"
+else
+	echo "skip a disk that fills: cannot mount a tmpfs here"
+fi
+
+[ $fail = 0 ] || { $CTL status; show_logs; }
+exit $fail
