@@ -378,7 +378,10 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 			f->st.reads++;
 			return 0;
 		}
-		if (rv != CFS_ETIMEDOUT)
+		/* Only what the replica itself shows is reported: a node
+		 * this client cannot reach may be fine for everyone else
+		 * (the leader judges liveness by heartbeats). */
+		if (rv == CFS_CORRUPT || rv == CFS_ENOENT)
 			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
 		else
 			LOG_WARN("fragment %llu/%llu: %s; trying the next "
