@@ -17,6 +17,7 @@
 #define REPROPOSE_MS 3000   /* a state change not applied by then: again */
 #define RATE_WINDOW 10      /* seconds of history behind repair_rate */
 #define DELETE_TIMEOUT_MS 5000
+#define SCAN_EVERY_MS 1000
 
 enum task_kind { TASK_COPY, TASK_DELETE };
 
@@ -74,6 +75,10 @@ struct repair {
 
 	double tokens;
 	uint64_t tokens_ms;
+	/* The scans read every fragment: at most one a second, and none while
+	 * nothing was applied since one that found no work. */
+	uint64_t scan_ms, scan_applied;
+	int scan_idle;
 	uint64_t copies, bytes;
 	uint64_t window[RATE_WINDOW];
 	uint64_t window_sec;
@@ -643,7 +648,8 @@ refill(struct repair *r, uint64_t now_ms)
 }
 
 void
-repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms)
+repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
+	    uint64_t now_ms)
 {
 	char errmsg[CFS_ERRMSG_SIZE];
 
@@ -652,6 +658,11 @@ repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms)
 	refresh_nodes(r, d);
 	check_liveness(r, now_ms);
 	refill(r, now_ms);
+	if (now_ms - r->scan_ms < SCAN_EVERY_MS ||
+	    (r->scan_idle && applied == r->scan_applied && r->n_active == 0))
+		return;
+	r->scan_ms = now_ms;
+	r->scan_applied = applied;
 
 	struct scan_ctx c = {.r = r, .d = d, .now_ms = now_ms};
 	c.view = placement_view(r, now_ms);
@@ -670,8 +681,12 @@ repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms)
 			 c.drop.items_count);
 		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
 	}
+	unsigned before = r->n_active;
 	if (dmap_garbage(d, SCAN_LIMIT, plan_delete, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
+	r->scan_idle = !c.under_seen && c.drop.items_count == 0 &&
+		       r->n_active == before && r->n_active == 0 &&
+		       c.from == 0;
 }
 
 /* ---- results ------------------------------------------------------------------ */
@@ -849,6 +864,8 @@ repair_lead(struct repair *r, int leading, uint64_t now_ms)
 	r->lead_ms = now_ms;
 	r->tokens = 0;
 	r->tokens_ms = now_ms;
+	r->scan_ms = 0;
+	r->scan_idle = 0;
 	r->copies = r->bytes = 0;
 	memset(r->window, 0, sizeof(r->window));
 	/* Queued work of the old leadership is dropped; work in progress

@@ -68,8 +68,11 @@ int repair_heartbeat(struct repair *r, struct dmap *d,
 int repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 		 uint64_t now_ms, char *errmsg);
 
-/* Periodic work (every few hundred ms while leading and confirmed). */
-void repair_tick(struct repair *r, struct dmap *d, uint64_t now_ms);
+/* Periodic work (every few hundred ms while leading and confirmed);
+ * @applied: the state machine's last applied index (no change since a scan
+ * that found nothing to do means no scan is needed). */
+void repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
+		 uint64_t now_ms);
 
 /* The registry with the leader's live view, counts and repair progress. */
 void repair_status(struct repair *r, struct dmap *d,

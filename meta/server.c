@@ -1186,7 +1186,8 @@ tick_cb(uv_timer_t *h)
 			sessions_resync(s);
 		session_clock_expire(&s->sessions, uv_now(&s->loop),
 				     expire_one, s);
-		repair_tick(s->repair, fsm_dmap(s->fsm), uv_now(&s->loop));
+		repair_tick(s->repair, fsm_dmap(s->fsm), fsm_applied(s->fsm),
+			    uv_now(&s->loop));
 	}
 }
 
