@@ -11,7 +11,10 @@
 #include "common/log.h"
 
 #define WRITE_ATTEMPTS 6
-#define WRITE_TIMEOUT_MS 30000 /* a whole chain of fsyncs of one fragment */
+/* A whole chain of fsyncs of one fragment; longer than the nodes' own
+ * forwarding timeouts (5 s per hop by default), so a dead node is named by
+ * the node before it rather than blamed on the head. */
+#define WRITE_TIMEOUT_MS 60000
 #define READ_TIMEOUT_MS 10000
 
 struct fio {

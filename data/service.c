@@ -298,9 +298,12 @@ forward(struct worker *w, const struct wire_frag_write *m, const void *bulk,
 	memmove(f->chain, f->chain + 1,
 		(m->chain_count - 1) * sizeof(f->chain[0]));
 	f->chain_count = m->chain_count - 1;
+	/* Each hop waits longer than the one after it, so a dead node far
+	 * down the chain is reported by its predecessor before anyone
+	 * upstream gives up and blames its own successor instead. */
+	int timeout = w->svc->forward_timeout_ms * (int)(f->chain_count + 1);
 	rv = nc_call(w->nc, next->addr, WIRE_T_frag_write, f, bulk, blen,
-		     w->svc->forward_timeout_ms, &rtype, &reply, NULL, NULL,
-		     errmsg);
+		     timeout, &rtype, &reply, NULL, NULL, errmsg);
 	if (rv == 0 && rtype != WIRE_T_frag_written)
 		rv = cfs_fail(errmsg, CFS_MALFORMED, "%s: replied %s",
 			      next->addr, wire_type_name(rtype));

@@ -62,7 +62,6 @@ cleanup() {
 			[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 		done
 		true
-		wait 2>/dev/null
 		if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 	fi
 	rm -f "$SRC" "$BACK"
@@ -75,8 +74,11 @@ SRC=$(mktemp /dev/shm/cfs-databench-src.XXXXXX)
 BACK=$(mktemp /dev/shm/cfs-databench-back.XXXXXX)
 
 # ---- ports: a free block of 16 (meta clients +1..3, Raft +5..7, data +9..12)
+# in 10000-19999: below the kernel's ephemeral ports (32768-60999 by default,
+# where outgoing connections of other programs could take one of ours) and
+# below the 20000+ of tests/system/lib.sh
 busy_ports=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -u)
-PORT0=$((30000 + ($$ % 1500) * 16))
+PORT0=$((10000 + ($$ % 600) * 16))
 for _ in $(seq 100); do
 	clash=0
 	for p in $(seq $PORT0 $((PORT0 + 15))); do
@@ -84,7 +86,7 @@ for _ in $(seq 100); do
 	done
 	[ $clash = 0 ] && break
 	PORT0=$((PORT0 + 16))
-	[ $PORT0 -lt 60000 ] || PORT0=30000
+	[ $PORT0 -lt 19984 ] || PORT0=10000
 done
 
 now() { date +%s.%N; }
@@ -120,12 +122,14 @@ meta_start() {
 		--set repair_rate=4G --set node_dead_after=${DEAD_AFTER}s \
 		>>"$W/meta$1.log" 2>&1 &
 	echo $! >"$W/meta$1.pid"
+	disown
 }
 data_start() {
 	"$BIN/cfs-data" --dir "$W/d$1" --listen "$(data_addr "$1")" --meta "$S" \
 		--labels "rack=r$1" --set heartbeat=$HEARTBEAT \
 		>>"$W/data$1.log" 2>&1 &
 	echo $! >"$W/data$1.pid"
+	disown
 }
 show_logs() {
 	local f
@@ -215,9 +219,7 @@ g1hex=$(printf '%016x' "$($CTL stat /g1/f | sed -n 's/^ino: *//p')")
 $CTL rm /g1/f
 ok=0
 for _ in $(seq 600); do
-	st=$($CTL status 2>/dev/null || true)
-	if printf '%s\n' "$st" | grep -q '^to delete: *0 ' &&
-		[ -z "$(find "$W"/d?/frags -name "$g1hex.*" 2>/dev/null | head -1)" ]; then
+	if [ -z "$(find "$W"/d?/frags -name "$g1hex.*" 2>/dev/null | head -1)" ]; then
 		ok=1; break
 	fi
 	sleep 0.1
@@ -241,10 +243,11 @@ vdata=$(awk -v id="$vid" '$1 ~ /^[0-9]+$/ {
 	for (i = 5; i <= NF; i++) if (index($i, id "@") == 1) s += $3 }
 	END {print s + 0}' "$W/frags.before")
 vmib=$(awk -v b="$vdata" 'BEGIN {printf "%.1f", b / 1048576}')
+repair_before=$($CTL status | sed -n 's/^repair: *//p')
 dead_seen=""
+vpid=$(cat "$W/data$victim.pid")
 t_kill=$(now)
-kill -9 "$(cat "$W/data$victim.pid")"
-wait "$(cat "$W/data$victim.pid")" 2>/dev/null || true
+kill -9 "$vpid"
 rm -f "$W/data$victim.pid"
 limit=$((DEAD_AFTER + 120 + SIZE / 4)) # seconds
 t_end=""
@@ -299,8 +302,16 @@ echo "| kill + ${DEAD_AFTER} s (node_dead_after) -> \`under goal: 0\` | $after s
 [ -z "$logline" ] || echo "| from the leader's logged dead declaration | ${after_log} s = $(rate "$vmib" "$after_log") MiB/s |"
 echo
 echo "The dead time is the kill time + node_dead_after (${DEAD_AFTER} s); $logline."
-echo "Leader's repair counters at the end: $repair_line."
+echo "Leader's repair counters (\`cfsctl status\`) before the kill: $repair_before; at the end: $repair_line."
 [ $DROP_OK = 1 ] || echo "NOTE: caches could not be dropped: the read numbers may be page-cache reads."
+
+# ---- over-goal drops (the dead node's replicas once; more rounds mean
+# rebalancing copied and dropped replicas while the benchmark ran)
+drops=$(cat "$W"/meta*.log | awk '/replicas beyond their goal/ {
+	for (i = 1; i < NF; i++) if ($i == "dropping") {n++; s += $(i + 1)} }
+	END {printf "%d round(s), %d replicas", n, s}')
+echo
+echo "Leader's over-goal drops during the run: $drops."
 
 # ---- problems in the logs
 n=$(cat "$W"/meta*.log "$W"/data*.log 2>/dev/null | grep -c ' \(ERROR\|WARN\) ' || true)
