@@ -1,0 +1,430 @@
+/* test_dmap.c - the data map: node registry, versions, commits, garbage from deletes and truncation, repair bookkeeping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "common/wire.h"
+#include "meta/dmap.h"
+#include "meta/ns.h"
+
+#define FSZ (1u << 20)
+
+/* A formatted namespace and its data map over one in-memory database,
+ * four registered nodes (ids 1..4) and one regular file. */
+struct t {
+	sqlite3 *db;
+	struct ns *ns;
+	struct dmap *d;
+	struct ns_env env;
+	union wire_body rq, out;
+	uint16_t rt;
+	char errmsg[CFS_ERRMSG_SIZE];
+	uint64_t ino;
+};
+
+static struct wire_cred root = {.uid = 0, .gid = 0};
+static struct wire_cred alice = {.uid = 1000, .gid = 100};
+
+static int
+run_ns(struct t *t, uint16_t type)
+{
+	t->env.now_ns += 1000;
+	return ns_exec(t->ns, &t->env, type, &t->rq, &t->rt, &t->out,
+		       t->errmsg);
+}
+
+static int
+run(struct t *t, uint16_t type)
+{
+	t->env.now_ns += 1000;
+	return dmap_exec(t->d, &t->env, type, &t->rq, &t->rt, &t->out,
+			 t->errmsg);
+}
+
+static uint64_t
+reg(struct t *t, const char *uuid, const char *addr)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37, "%s", uuid);
+	snprintf(t->rq.node_register.addr, 64, "%s", addr);
+	t->rq.node_register.capacity = 1ull << 40;
+	assert_int_equal(run(t, WIRE_T_node_register), 0);
+	assert_int_equal(t->rt, WIRE_T_node_registered);
+	return t->out.node_registered.id;
+}
+
+static int
+setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct ns_format fmt = {.fragment_size = FSZ, .default_goal = 3};
+	char uuid[40], addr[32];
+
+	assert_int_equal(sqlite3_open(":memory:", &t->db), SQLITE_OK);
+	assert_int_equal(ns_open(&t->ns, t->db, t->errmsg), 0);
+	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
+	assert_int_equal(ns_format(t->ns, &t->env, &fmt, t->errmsg), 0);
+	for (int i = 1; i <= 4; i++) {
+		snprintf(uuid, sizeof(uuid),
+			 "00000000-0000-4000-8000-00000000000%d", i);
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", 7200 + i);
+		assert_int_equal(reg(t, uuid, addr), (uint64_t)i);
+	}
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.mknod.cred = alice;
+	t->rq.mknod.parent = 1;
+	/* root's directory: alice may not create in it, so root does */
+	t->rq.mknod.cred = root;
+	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "f");
+	t->rq.mknod.mode = S_IFREG | 0666;
+	assert_int_equal(run_ns(t, WIRE_T_mknod), 0);
+	t->ino = t->out.entry.attr.ino;
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct t *t = *state;
+	dmap_close(&t->d);
+	ns_close(&t->ns);
+	sqlite3_close(t->db);
+	free(t);
+	return 0;
+}
+
+/* frag_open with @n placed nodes 1..n; returns the status, version in
+ * t->out. */
+static int
+open_frag(struct t *t, uint64_t idx, unsigned n)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_open.cred = alice;
+	t->rq.frag_open.ino = t->ino;
+	t->rq.frag_open.idx = idx;
+	for (unsigned i = 0; i < n; i++)
+		t->rq.frag_open.placed[i] = i + 1;
+	t->rq.frag_open.placed_count = n;
+	return run(t, WIRE_T_frag_open);
+}
+
+static int
+commit(struct t *t, uint64_t idx, uint64_t version, uint64_t len,
+       unsigned n, uint64_t size)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_commit.cred = alice;
+	t->rq.frag_commit.ino = t->ino;
+	t->rq.frag_commit.idx = idx;
+	t->rq.frag_commit.version = version;
+	t->rq.frag_commit.length = len;
+	t->rq.frag_commit.crc = 0xabcd;
+	for (unsigned i = 0; i < n; i++)
+		t->rq.frag_commit.nodes[i] = i + 1;
+	t->rq.frag_commit.nodes_count = n;
+	t->rq.frag_commit.size = size;
+	return run(t, WIRE_T_frag_commit);
+}
+
+/* write fragment @idx on nodes 1..3 with @len bytes; returns its version */
+static uint64_t
+write_frag(struct t *t, uint64_t idx, uint64_t len)
+{
+	assert_int_equal(open_frag(t, idx, 3), 0);
+	uint64_t v = t->out.frag_opened.version;
+	assert_int_equal(commit(t, idx, v, len, 3, idx * FSZ + len), 0);
+	return v;
+}
+
+static int64_t
+count(struct t *t, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_prepare_v2(t->db, sql, -1, &s, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* The same uuid registering again keeps its id; a new one gets the next. */
+static void
+test_register_keeps_id_per_uuid(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(reg(t, "00000000-0000-4000-8000-000000000002",
+			     "10.0.0.9:7200"), 2);
+	assert_int_equal(reg(t, "00000000-0000-4000-8000-000000000009",
+			     "10.0.0.9:7201"), 5);
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37, "short");
+	assert_int_equal(run(t, WIRE_T_node_register), CFS_EINVAL);
+}
+
+/* A removed node cannot come back under its old identity. */
+static void
+test_removed_node_is_refused(void **state)
+{
+	struct t *t = *state;
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 2;
+	t->rq.node_state.state = CFS_NODE_REMOVED;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37,
+		 "00000000-0000-4000-8000-000000000002");
+	snprintf(t->rq.node_register.addr, 64, "x:1");
+	assert_int_equal(run(t, WIRE_T_node_register), CFS_EPERM);
+	assert_non_null(strstr(t->errmsg, "wipe"));
+}
+
+/* Versions grow; the chain names the placed nodes with their addresses;
+ * the second open of a fragment has the committed one as its base. */
+static void
+test_open_commit_locate(void **state)
+{
+	struct t *t = *state;
+	uint64_t v1 = write_frag(t, 0, 100);
+	assert_int_equal(open_frag(t, 0, 2), 0);
+	assert_true(t->out.frag_opened.version > v1);
+	assert_int_equal(t->out.frag_opened.base_version, v1);
+	assert_int_equal(t->out.frag_opened.base_length, 100);
+	assert_int_equal(t->out.frag_opened.chain_count, 2);
+	assert_string_equal(t->out.frag_opened.chain[1].addr,
+			    "127.0.0.1:7202");
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_locate.cred = alice;
+	t->rq.frag_locate.ino = t->ino;
+	t->rq.frag_locate.count = 8;
+	assert_int_equal(run(t, WIRE_T_frag_locate), 0);
+	assert_int_equal(t->out.frag_map.frags_count, 1);
+	assert_int_equal(t->out.frag_map.frags[0].version, v1);
+	assert_int_equal(t->out.frag_map.frags[0].nodes_count, 3);
+	assert_int_equal(t->out.frag_map.size, 100);
+	assert_int_equal(t->out.frag_map.fragment_size, FSZ);
+}
+
+/* No placed node: the open is refused as unavailable. */
+static void
+test_open_without_nodes_is_unavailable(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(open_frag(t, 0, 0), CFS_UNAVAILABLE);
+}
+
+/* A commit older than the committed version is stale; a node not opened
+ * for the version cannot be named. */
+static void
+test_commit_refusals(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v1 = t->out.frag_opened.version;
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v2 = t->out.frag_opened.version;
+	assert_int_equal(commit(t, 0, v2, 10, 3, 10), 0);
+	assert_int_equal(commit(t, 0, v1, 10, 3, 10), CFS_ESTALE);
+	assert_int_equal(open_frag(t, 1, 2), 0);
+	uint64_t v3 = t->out.frag_opened.version;
+	assert_int_equal(commit(t, 1, v3, 10, 3, FSZ + 10), CFS_EINVAL);
+}
+
+/* Committing a new version makes the old version's replicas garbage, and
+ * the nodes of the new one that were opened but not listed too. */
+static void
+test_commit_makes_old_versions_garbage(void **state)
+{
+	struct t *t = *state;
+	write_frag(t, 0, 100);
+	assert_int_equal(open_frag(t, 0, 4), 0);
+	uint64_t v2 = t->out.frag_opened.version;
+	assert_int_equal(commit(t, 0, v2, 100, 3, 100), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 3 + 1);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas"), 3);
+}
+
+/* Deleting a file turns all its replicas into garbage. */
+static void
+test_unlink_frees_every_replica(void **state)
+{
+	struct t *t = *state;
+	write_frag(t, 0, FSZ);
+	write_frag(t, 1, 10);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.unlink.cred = root;
+	t->rq.unlink.parent = 1;
+	snprintf(t->rq.unlink.name, sizeof(t->rq.unlink.name), "f");
+	assert_int_equal(run_ns(t, WIRE_T_unlink), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM fragments"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 6);
+}
+
+/* Truncation: fragments past the end become garbage; the one cut keeps its
+ * replicas with a shorter readable length. */
+static void
+test_truncate_frees_the_tail(void **state)
+{
+	struct t *t = *state;
+	write_frag(t, 0, FSZ);
+	write_frag(t, 1, FSZ);
+	write_frag(t, 2, 5);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = root;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = FSZ + 7;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM fragments"), 2);
+	assert_int_equal(count(t, "SELECT length FROM fragments WHERE idx = 1"),
+			 7);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 3);
+	/* growing changes nothing */
+	t->rq.setattr.size = 10 * FSZ;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 3);
+}
+
+/* A copy of a version that is no longer committed is garbage, not a
+ * replica; a copy of the committed one counts. */
+static void
+test_replica_add_checks_the_version(void **state)
+{
+	struct t *t = *state;
+	uint64_t v1 = write_frag(t, 0, 10);
+	write_frag(t, 0, 10);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v1, .node = 4};
+	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage WHERE node = 4"),
+			 1);
+	uint64_t v3 = write_frag(t, 0, 10);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v3, .node = 4};
+	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas WHERE node = 4"),
+			 1);
+}
+
+/* replica_drop: dropping moves a replica to garbage (twice is harmless);
+ * deleted=1 then clears the garbage row. */
+static void
+test_replica_drop_then_deleted(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 10);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_drop.items[0] = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = 2};
+	t->rq.replica_drop.items_count = 1;
+	assert_int_equal(run(t, WIRE_T_replica_drop), 0);
+	assert_int_equal(run(t, WIRE_T_replica_drop), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas"), 2);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 1);
+	t->rq.replica_drop.deleted = 1;
+	assert_int_equal(run(t, WIRE_T_replica_drop), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
+}
+
+struct scan_out {
+	int n;
+	struct dmap_frag last;
+};
+
+static int
+collect(void *arg, const struct dmap_frag *f)
+{
+	struct scan_out *o = arg;
+	o->n++;
+	o->last = *f;
+	return 0;
+}
+
+/* A dead node's replicas stop counting: the fragment is under goal, with
+ * the two live copies as sources; a bad replica likewise. */
+static void
+test_under_goal_after_death_and_corruption(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 10);
+	struct scan_out o = {0};
+	assert_int_equal(dmap_under_goal(t->d, 10, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.n, 0);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 1;
+	t->rq.node_state.state = CFS_NODE_DEAD;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	assert_int_equal(dmap_under_goal(t->d, 10, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.last.live, 2);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_bad.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = 2};
+	assert_int_equal(run(t, WIRE_T_replica_bad), 0);
+	o.n = 0;
+	assert_int_equal(dmap_under_goal(t->d, 10, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.last.live, 1);
+	struct dmap_counts c;
+	assert_int_equal(dmap_count(t->d, &c, t->errmsg), 0);
+	assert_int_equal(c.under_goal, 1);
+	assert_int_equal(c.missing, 0);
+}
+
+/* Data commands on a directory or by someone without write permission
+ * fail like the namespace would. */
+static void
+test_permissions(void **state)
+{
+	struct t *t = *state;
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_open.cred = alice;
+	t->rq.frag_open.ino = 1;
+	t->rq.frag_open.placed[0] = 1;
+	t->rq.frag_open.placed_count = 1;
+	assert_int_equal(run(t, WIRE_T_frag_open), CFS_EISDIR);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = root;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_MODE;
+	t->rq.setattr.mode = 0644;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+	assert_int_equal(open_frag(t, 0, 1), CFS_EACCES);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_register_keeps_id_per_uuid),
+		T(test_removed_node_is_refused),
+		T(test_open_commit_locate),
+		T(test_open_without_nodes_is_unavailable),
+		T(test_commit_refusals),
+		T(test_commit_makes_old_versions_garbage),
+		T(test_unlink_frees_every_replica),
+		T(test_truncate_frees_the_tail),
+		T(test_replica_add_checks_the_version),
+		T(test_replica_drop_then_deleted),
+		T(test_under_goal_after_death_and_corruption),
+		T(test_permissions),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
