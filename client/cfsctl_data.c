@@ -221,8 +221,10 @@ cmd_node(const char *servers, int timeout_ms, int argc, char **argv,
 		fprintf(stderr, "cfsctl: node %s %llu: %s\n", argv[0],
 			(unsigned long long)id, errmsg);
 	else if (strcmp(argv[0], "remove") == 0)
-		printf("node %llu removed: its replicas are being copied "
-		       "elsewhere; stop it and wipe its directory\n",
+		printf("node %llu removed: its replicas are forgotten and "
+		       "re-created from the other copies (a fragment whose "
+		       "only copies were there is lost: drain first); stop "
+		       "it and wipe its directory\n",
 		       (unsigned long long)id);
 	else if (ns.draining)
 		printf("node %llu draining: its replicas are being copied "

@@ -326,7 +326,8 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(u64, free, 0)                                                      \
 	F(u32, load, 0) /* requests in progress */                           \
 	F(u32, io_errors, 0) /* since start */
-/* Leader-proposed (refused from the network) and `cfsctl node`. */
+/* Proposed by the leader (dead, alive, full) and sent by `cfsctl node`
+ * (draining, removed); not authenticated yet (docs/data-path.md). */
 #define PROTO_NODE_STATE(F)                                                  \
 	F(u64, id, 0)                                                        \
 	F(u8, state, 0) /* CFS_NODE_* */                                     \

@@ -144,7 +144,7 @@ parse_args(int argc, char **argv, struct cmdline *cl)
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_PRINT:
 			cfs_conf_write_example(data_option_keys,
-					       "cfs-data configuration", stdout);
+					       DATA_CONF_TITLE, stdout);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'cfs-data --help'.\n");

@@ -38,4 +38,7 @@ int data_options_check(struct data_options *o, char *errmsg);
 /* Check a `k=v,k=v` label list ("" is valid): 0 or CFS_CONFIG. */
 int data_labels_check(const char *labels, char *errmsg);
 
+/* The first line of the example config (--print-config). */
+#define DATA_CONF_TITLE "cfs-data configuration"
+
 #endif /* CFS_DATA_OPTIONS_H */

@@ -28,6 +28,7 @@ static const char dmap_schema[] =
 	"  version INTEGER NOT NULL,"
 	"  length INTEGER NOT NULL,"
 	"  crc INTEGER NOT NULL,"
+	"  stored INTEGER NOT NULL,"
 	"  PRIMARY KEY (ino, idx)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS replicas ("
 	"  ino INTEGER NOT NULL,"
@@ -116,6 +117,10 @@ enum {
 	"(SELECT count(*) FROM replicas r JOIN nodes n ON n.id = r.node "     \
 	" WHERE r.ino = f.ino AND r.idx = f.idx AND r.version = f.version "  \
 	" AND r.state = 1 AND n.state IN (0, 1) AND n.draining = 0)"
+#define READABLE_COUNT                                                       \
+	"(SELECT count(*) FROM replicas r JOIN nodes n ON n.id = r.node "     \
+	" WHERE r.ino = f.ino AND r.idx = f.idx AND r.version = f.version "  \
+	" AND r.state = 1 AND n.state IN (0, 1))"
 #define ALL_COUNT                                                            \
 	"(SELECT count(*) FROM replicas r WHERE r.ino = f.ino AND "          \
 	" r.idx = f.idx AND r.version = f.version)"
@@ -137,7 +142,7 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_FRAG_GET] = "SELECT version, length, crc FROM fragments WHERE ino = "
 		       "? AND idx = ?",
 	[Q_FRAG_PUT] = "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, "
-		       "?)",
+		       "?, ?4)",
 	[Q_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, "
 			  "?, ?)",
 	[Q_REPLICA_SET_STATE] = "UPDATE replicas SET state = ?, since = ? "
@@ -176,11 +181,11 @@ static const char *const dmap_sql[Q__COUNT] = {
 		    "WHERE r.node = n.id) FROM nodes n WHERE n.state != 4 "
 		    "ORDER BY n.id",
 	[Q_UNDER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
-			 "f.length, f.crc, i.goal, " LIVE_COUNT " AS live "
+			 "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live "
 			 "FROM fragments f JOIN inodes i ON i.ino = f.ino) "
 			 "WHERE live < goal ORDER BY live, ino, idx LIMIT ?",
 	[Q_OVER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
-			"f.length, f.crc, i.goal, " LIVE_COUNT " AS live, "
+			"f.stored, f.crc, i.goal, " LIVE_COUNT " AS live, "
 			ALL_COUNT " AS total FROM fragments f JOIN inodes i "
 			"ON i.ino = f.ino) WHERE live >= goal AND total > goal "
 			"ORDER BY ino, idx LIMIT ?",
@@ -193,7 +198,7 @@ static const char *const dmap_sql[Q__COUNT] = {
 	/* rebalance: ok replicas on node ?1 of fragments with no replica on
 	 * node ?2 and at their goal */
 	[Q_MOVABLE] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
-		      "f.length, f.crc, i.goal, " LIVE_COUNT " AS live FROM "
+		      "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live FROM "
 		      "replicas x JOIN fragments f ON f.ino = x.ino AND f.idx "
 		      "= x.idx AND f.version = x.version JOIN inodes i ON "
 		      "i.ino = f.ino WHERE x.node = ?1 AND x.state = 1 AND NOT "
@@ -203,10 +208,11 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
 			 "AND idx = ? AND version = ?",
 	[Q_COUNT_FRAGS] = "SELECT count(*) FROM fragments",
-	[Q_COUNT_UNDER] = "SELECT count(*), coalesce(sum(live = 0), 0) FROM "
-			  "(SELECT i.goal, " LIVE_COUNT " AS live FROM "
-			  "fragments f JOIN inodes i ON i.ino = f.ino) WHERE "
-			  "live < goal",
+	/* missing: not even a draining node holds a readable copy */
+	[Q_COUNT_UNDER] = "SELECT count(*), coalesce(sum(readable = 0), 0) "
+			  "FROM (SELECT i.goal, " LIVE_COUNT " AS live, "
+			  READABLE_COUNT " AS readable FROM fragments f JOIN "
+			  "inodes i ON i.ino = f.ino) WHERE live < goal",
 	[Q_COUNT_GARBAGE] = "SELECT count(*) FROM garbage",
 	[Q_GOAL] = "SELECT goal FROM inodes WHERE ino = ?",
 	[Q_CONFIG_GET] = "SELECT value FROM config WHERE key = ?",

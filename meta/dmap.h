@@ -72,7 +72,9 @@ int dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n,
 
 /* A committed fragment version and where its replicas are. */
 struct dmap_frag {
-	uint64_t ino, idx, version, length;
+	uint64_t ino, idx, version;
+	uint64_t length; /* as stored in the replica files (a truncation may
+			    have cut the readable length since) */
 	uint32_t crc, goal;
 	uint32_t live; /* ok replicas on alive/full, not draining, nodes */
 	size_t n;      /* replicas of this version, any state */

@@ -42,6 +42,7 @@ struct live {
 	uint32_t load, io_errors;
 	int heard;          /* a heartbeat arrived under this leader */
 	int proposed;       /* state last proposed, -1 none */
+	int seen_state;     /* registry state at the last check, -1 none */
 	uint64_t proposed_ms;
 };
 
@@ -171,6 +172,7 @@ live_get(struct repair *r, uint64_t id, uint64_t now_ms)
 	l->id = id;
 	l->last_ms = now_ms;
 	l->proposed = -1;
+	l->seen_state = -1;
 	return l;
 }
 
@@ -223,7 +225,14 @@ check_liveness(struct repair *r, uint64_t now_ms)
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const struct dmap_node *n = &r->nodes[i];
 		struct live *l = live_get(r, n->id, now_ms);
-		if (l == NULL || n->state == CFS_NODE_DEAD)
+		if (l == NULL)
+			continue;
+		/* Back from the dead by registering again: its clock starts
+		 * now, not at its last heartbeat before it died. */
+		if (l->seen_state == CFS_NODE_DEAD && n->state != CFS_NODE_DEAD)
+			l->last_ms = now_ms;
+		l->seen_state = n->state;
+		if (n->state == CFS_NODE_DEAD)
 			continue;
 		uint64_t silent = now_ms - l->last_ms;
 		if (silent > (uint64_t)r->opt.dead_after_ms) {
@@ -609,8 +618,11 @@ plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
 		  "node %llu %.0f below",
 		  (unsigned long long)c->from, best,
 		  (unsigned long long)c->to, -worst);
+	unsigned before = r->n_active;
 	if (dmap_movable(d, c->from, c->to, 16, plan_move, c, errmsg) != 0)
 		LOG_ERROR("rebalance: %s", errmsg);
+	if (r->n_active == before)
+		c->from = c->to = 0; /* nothing movable: not work */
 }
 
 static int
@@ -691,8 +703,9 @@ repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
 
 /* ---- results ------------------------------------------------------------------ */
 
-static void
-account(struct repair *r, uint64_t bytes)
+/* Move the per-second window of copied bytes up to now. */
+static uint64_t
+window_advance(struct repair *r)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -703,6 +716,13 @@ account(struct repair *r, uint64_t bytes)
 		for (uint64_t s = r->window_sec + 1; s <= sec; s++)
 			r->window[s % RATE_WINDOW] = 0;
 	r->window_sec = sec;
+	return sec;
+}
+
+static void
+account(struct repair *r, uint64_t bytes)
+{
+	uint64_t sec = window_advance(r);
 	r->window[sec % RATE_WINDOW] += bytes;
 	r->copies++;
 	r->bytes += bytes;
@@ -913,6 +933,7 @@ repair_status(struct repair *r, struct dmap *d,
 	out->repair_copies = r->copies;
 	out->repair_bytes = r->bytes;
 	uint64_t sum = 0;
+	window_advance(r);
 	for (int i = 0; i < RATE_WINDOW; i++)
 		sum += r->window[i];
 	out->repair_rate = sum / RATE_WINDOW;

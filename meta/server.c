@@ -953,11 +953,11 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		if (b->format.default_goal == 0)
 			b->format.default_goal = (uint32_t)s->opt.default_goal;
 		if (b->format.fragment_size < 65536 ||
-		    b->format.fragment_size > (1u << 30) ||
+		    b->format.fragment_size > CFS_BULK_MAX ||
 		    b->format.default_goal < 1 ||
 		    b->format.default_goal > 16) {
 			send_error(s, ident, ident_len, &h, CFS_EINVAL,
-				   "fragment size must be 64K..1G and goal "
+				   "fragment size must be 64K..64M and goal "
 				   "1..16");
 			return;
 		}

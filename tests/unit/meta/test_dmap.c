@@ -272,6 +272,20 @@ test_unlink_frees_every_replica(void **state)
 	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 6);
 }
 
+struct scan_out {
+	int n;
+	struct dmap_frag last;
+};
+
+static int
+collect(void *arg, const struct dmap_frag *f)
+{
+	struct scan_out *o = arg;
+	o->n++;
+	o->last = *f;
+	return 0;
+}
+
 /* Truncation: fragments past the end become garbage; the one cut keeps its
  * replicas with a shorter readable length. */
 static void
@@ -291,6 +305,20 @@ test_truncate_frees_the_tail(void **state)
 	assert_int_equal(count(t, "SELECT length FROM fragments WHERE idx = 1"),
 			 7);
 	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 3);
+	/* copies still move the whole replica file as stored: after the
+	 * holder of fragment 1 dies, repair is asked for 1 MiB, not 7 bytes */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 1;
+	t->rq.node_state.state = CFS_NODE_DEAD;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	struct scan_out o = {0};
+	assert_int_equal(dmap_under_goal(t->d, 10, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(o.last.length, FSZ);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = root;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
 	/* growing changes nothing */
 	t->rq.setattr.size = 10 * FSZ;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
@@ -338,20 +366,6 @@ test_replica_drop_then_deleted(void **state)
 	t->rq.replica_drop.deleted = 1;
 	assert_int_equal(run(t, WIRE_T_replica_drop), 0);
 	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
-}
-
-struct scan_out {
-	int n;
-	struct dmap_frag last;
-};
-
-static int
-collect(void *arg, const struct dmap_frag *f)
-{
-	struct scan_out *o = arg;
-	o->n++;
-	o->last = *f;
-	return 0;
 }
 
 /* A dead node's replicas stop counting: the fragment is under goal, with
