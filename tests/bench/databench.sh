@@ -17,6 +17,8 @@
 #           (KEEP=1 keeps it)
 #   --bin   build directory with cfs-meta, cfs-data, cfsctl
 #           (default: build/ of this source tree)
+# Environment: META_ARGS: more cfs-meta arguments for experiments, e.g.
+#   META_ARGS="--set repair_inflight=64" (shown in the output); KEEP=1.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +26,7 @@ CMDLINE=$(printf "%q " "$0" "$@"); CMDLINE=${CMDLINE% }
 SIZE=1024
 BASE=/var/tmp
 BIN=$ROOT/build
-usage() { sed -n 's/^# \{0,1\}//; 13,19p' "$0" >&2; exit 2; }
+usage() { sed -n 's/^# \{0,1\}//; 13,21p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) [ $# -ge 2 ] || usage; SIZE=$2; shift 2 ;;
@@ -70,6 +72,12 @@ trap cleanup EXIT
 trap 'echo "databench: interrupted" >&2; exit 130' INT TERM
 
 W=$(mktemp -d "$BASE/cfs-databench.XXXXXX")
+# a private copy of the binaries: a rebuild while the benchmark runs must not
+# mix versions (cfsctl is started many times)
+BUILT=$(stat -c %y "$BIN/cfs-meta" | cut -d. -f1)
+mkdir "$W/bin"
+cp "$BIN/cfs-meta" "$BIN/cfs-data" "$BIN/cfsctl" "$W/bin/"
+BIN=$W/bin
 SRC=$(mktemp /dev/shm/cfs-databench-src.XXXXXX)
 BACK=$(mktemp /dev/shm/cfs-databench-back.XXXXXX)
 
@@ -120,7 +128,7 @@ meta_start() {
 	"$BIN/cfs-meta" --id "$1" --dir "$W/m$1" --raft "$(raft_addr "$1")" \
 		--listen "$(client_addr "$1")" --init-cluster "$SPEC" \
 		--set repair_rate=4G --set node_dead_after=${DEAD_AFTER}s \
-		>>"$W/meta$1.log" 2>&1 &
+		${META_ARGS:-} >>"$W/meta$1.log" 2>&1 &
 	echo $! >"$W/meta$1.pid"
 	disown
 }
@@ -164,12 +172,12 @@ if [ -n "$(git -C "$ROOT" status --porcelain -uno 2>/dev/null)" ]; then
 fi
 echo "## CFS data path: 3 cfs-meta + 4 cfs-data on loopback, $SIZE MiB files"
 echo
-echo "- commit: $commit"
+echo "- commit: $commit; binaries built $BUILT"
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM (free -g total), $(uname -srm)"
 echo "- DIR filesystem: $(df -PT "$W" | awk 'NR == 2 {printf "%s on %s (%s, mounted on %s)", $2, $1, $3 / 1024 / 1024 " GiB", $7}')"
 echo "- command: $CMDLINE"
-echo "- cluster: fragment size $((FRAG / 1024 / 1024)) MiB, cfs-meta --set repair_rate=4G --set node_dead_after=${DEAD_AFTER}s, cfs-data --set heartbeat=$HEARTBEAT, all processes and files on the filesystem above"
+echo "- cluster: fragment size $((FRAG / 1024 / 1024)) MiB, cfs-meta --set repair_rate=4G --set node_dead_after=${DEAD_AFTER}s${META_ARGS:+ $META_ARGS}, cfs-data --set heartbeat=$HEARTBEAT, all processes and files on the filesystem above"
 echo
 
 head -c $((SIZE * 1024 * 1024)) /dev/urandom >"$SRC"
@@ -224,9 +232,31 @@ for _ in $(seq 600); do
 	fi
 	sleep 0.1
 done
-[ $ok = 1 ] || die "the replicas of the removed /g1/f were not deleted within 60 s"
+[ $ok = 1 ] || die "the replicas of the removed /g1/f were not deleted within 60 s; the leader: $($CTL status 2>&1 | grep -E '^(to delete|repair):' | tr -s ' ' | paste -sd';')$(grep -h 'beyond their goal' "$W"/meta*.log | tail -1 | sed 's/.*: repair: /; last: /')"
 
 # ---- 4. re-replication after a node loss
+# Start from a quiet cluster: no copy running (rebalancing moves replicas
+# between nodes after the writes), nothing to delete, for 5 polls in a row
+# (2 s; the leader plans once a second); give up after 60 s and say so.
+t0=$(now)
+quiet=0 QUIET_NOTE=""
+for _ in $(seq 120); do
+	st=$($CTL status 2>/dev/null || true)
+	if printf '%s\n' "$st" | grep -q '^repair: *0 copies running' &&
+		printf '%s\n' "$st" | grep -q '^to delete: *0 ' &&
+		printf '%s\n' "$st" | grep -q '^under goal: *0'; then
+		quiet=$((quiet + 1))
+		[ $quiet -ge 5 ] && break
+	else
+		quiet=0
+	fi
+	sleep 0.5
+done
+if [ $quiet -ge 5 ]; then
+	QUIET_NOTE="the cluster was quiet (no copy running, nothing to delete) $(secs "$t0" "$(now)") s after the writes"
+else
+	QUIET_NOTE="NOTE: the cluster was still copying or deleting 60 s after the writes (rebalancing?): phase 4 started anyway, its copies compete with the repair"
+fi
 $CTL frags /g3/f >"$W/frags.before" || die "/g3/f is under goal before the kill"
 $CTL node list >"$W/nodes.before"
 victim=0 vbytes=-1
@@ -301,6 +331,7 @@ echo "| kill -> \`under goal: 0\` (including ${DEAD_AFTER} s detection) | $total
 echo "| kill + ${DEAD_AFTER} s (node_dead_after) -> \`under goal: 0\` | $after s = $RR MiB/s |"
 [ -z "$logline" ] || echo "| from the leader's logged dead declaration | ${after_log} s = $(rate "$vmib" "$after_log") MiB/s |"
 echo
+echo "Before the kill: $QUIET_NOTE."
 echo "The dead time is the kill time + node_dead_after (${DEAD_AFTER} s); $logline."
 echo "Leader's repair counters (\`cfsctl status\`) before the kill: $repair_before; at the end: $repair_line."
 [ $DROP_OK = 1 ] || echo "NOTE: caches could not be dropped: the read numbers may be page-cache reads."
