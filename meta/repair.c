@@ -18,6 +18,7 @@
 #define RATE_WINDOW 10      /* seconds of history behind repair_rate */
 #define DELETE_TIMEOUT_MS 5000
 #define SCAN_EVERY_MS 1000
+#define KICK_MS 50
 
 enum task_kind { TASK_COPY, TASK_DELETE };
 
@@ -50,6 +51,7 @@ struct repair {
 	struct repair_options opt;
 	char spread_label[256];
 	repair_propose_fn propose;
+	struct dmap *(*dmap_of)(void *data);
 	void *data;
 	uv_async_t async;
 	void *zctx;
@@ -594,9 +596,11 @@ plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
 	}
 	if (count < 2 || total == 0)
 		return;
-	double threshold = total / (double)count * 0.05;
-	if (threshold < 2)
-		threshold = 2;
+	/* hysteresis: writes in progress unbalance nodes by a few replicas
+	 * all the time; only a lasting difference is worth moving data */
+	double threshold = total / (double)count * 0.10;
+	if (threshold < 4)
+		threshold = 4;
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		if (c->view[i].state != PLACEMENT_ALIVE ||
 		    r->nodes[i].capacity == 0)
@@ -612,14 +616,21 @@ plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
 			c->to = r->nodes[i].id;
 		}
 	}
-	if (best <= threshold || -worst <= threshold || !c->from || !c->to)
+	if (best - worst <= threshold || !c->from || !c->to)
 		return;
 	LOG_DEBUG("rebalance: node %llu holds %.0f replicas above its share, "
 		  "node %llu %.0f below",
 		  (unsigned long long)c->from, best,
 		  (unsigned long long)c->to, -worst);
+	/* Move no more than closes the gap between the two, so the
+	 * imbalance cannot flip; the next batch starts when this one has
+	 * settled (counted in the registry). */
+	double gap = best < -worst ? best : -worst;
+	unsigned batch = gap < 1 ? 1 : (unsigned)gap;
+	if (batch > (unsigned)r->opt.inflight)
+		batch = (unsigned)r->opt.inflight;
 	unsigned before = r->n_active;
-	if (dmap_movable(d, c->from, c->to, 16, plan_move, c, errmsg) != 0)
+	if (dmap_movable(d, c->from, c->to, batch, plan_move, c, errmsg) != 0)
 		LOG_ERROR("rebalance: %s", errmsg);
 	if (r->n_active == before)
 		c->from = c->to = 0; /* nothing movable: not work */
@@ -659,12 +670,46 @@ refill(struct repair *r, uint64_t now_ms)
 	r->tokens_ms = now_ms;
 }
 
+/* One planning pass: copies for fragments under goal (fewest live copies
+ * first), drops beyond the goal, rebalancing when all is settled, and
+ * deletion of garbage. */
+static void
+scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct scan_ctx c = {.r = r, .d = d, .now_ms = now_ms};
+
+	r->scan_ms = now_ms;
+	c.view = placement_view(r, now_ms);
+	if (c.view == NULL)
+		return;
+	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	if (c.drop.items_count > 0) {
+		LOG_INFO("repair: dropping %u replicas beyond their goal",
+			 c.drop.items_count);
+		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
+	}
+	/* Moving data only when everything is settled: nothing under goal,
+	 * nothing to drop, no copy in flight (a move in flight is not yet in
+	 * the counts rebalancing reads, so starting more would overshoot). */
+	if (!c.under_seen && c.drop.items_count == 0 && r->n_active == 0)
+		plan_rebalance(r, d, &c);
+	free(c.view);
+	unsigned before = r->n_active;
+	if (dmap_garbage(d, SCAN_LIMIT, plan_delete, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	r->scan_idle = !c.under_seen && c.drop.items_count == 0 &&
+		       r->n_active == before && r->n_active == 0 &&
+		       c.from == 0;
+}
+
 void
 repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
 	    uint64_t now_ms)
 {
-	char errmsg[CFS_ERRMSG_SIZE];
-
 	if (!r->leading)
 		return;
 	refresh_nodes(r, d);
@@ -673,32 +718,8 @@ repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
 	if (now_ms - r->scan_ms < SCAN_EVERY_MS ||
 	    (r->scan_idle && applied == r->scan_applied && r->n_active == 0))
 		return;
-	r->scan_ms = now_ms;
 	r->scan_applied = applied;
-
-	struct scan_ctx c = {.r = r, .d = d, .now_ms = now_ms};
-	c.view = placement_view(r, now_ms);
-	if (c.view == NULL)
-		return;
-	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
-		LOG_ERROR("repair: %s", errmsg);
-	/* Moving data only when nothing is below its goal: repair first. */
-	if (!c.under_seen)
-		plan_rebalance(r, d, &c);
-	free(c.view);
-	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)
-		LOG_ERROR("repair: %s", errmsg);
-	if (c.drop.items_count > 0) {
-		LOG_INFO("repair: dropping %u replicas beyond their goal",
-			 c.drop.items_count);
-		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
-	}
-	unsigned before = r->n_active;
-	if (dmap_garbage(d, SCAN_LIMIT, plan_delete, &c, errmsg) != 0)
-		LOG_ERROR("repair: %s", errmsg);
-	r->scan_idle = !c.under_seen && c.drop.items_count == 0 &&
-		       r->n_active == before && r->n_active == 0 &&
-		       c.from == 0;
+	scan_all(r, d, now_ms);
 }
 
 /* ---- results ------------------------------------------------------------------ */
@@ -794,6 +815,17 @@ async_cb(uv_async_t *h)
 		free(done);
 		done = next;
 	}
+	/* Keep the workers busy: plan again as soon as half of them are
+	 * free, rather than at the next once-a-second scan (at most every
+	 * KICK_MS: a scan reads the whole fragment table). */
+	uint64_t now = uv_now(h->loop);
+	if (r->leading && r->n_active <= (unsigned)r->opt.inflight / 2 &&
+	    now - r->scan_ms >= KICK_MS && r->dmap_of != NULL) {
+		struct dmap *d = r->dmap_of(r->data);
+		refill(r, now);
+		if (d != NULL)
+			scan_all(r, d, now);
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -801,7 +833,7 @@ async_cb(uv_async_t *h)
 int
 repair_create(struct repair **out, uv_loop_t *loop,
 	      const struct repair_options *opt, repair_propose_fn propose,
-	      void *data, char *errmsg)
+	      struct dmap *(*dmap_of)(void *data), void *data, char *errmsg)
 {
 	struct repair *r = calloc(1, sizeof(*r));
 
@@ -812,6 +844,7 @@ repair_create(struct repair **out, uv_loop_t *loop,
 		 opt->spread_label ? opt->spread_label : "");
 	r->opt.spread_label = r->spread_label;
 	r->propose = propose;
+	r->dmap_of = dmap_of;
 	r->data = data;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);

@@ -45,9 +45,12 @@ struct repair_options {
 /* Propose a command through the log (the server's enqueue_internal). */
 typedef int (*repair_propose_fn)(void *data, uint16_t type, const void *body);
 
+/* @dmap_of(@data) gives the current data map (for planning right after
+ * work completes, outside the periodic tick). */
 int repair_create(struct repair **out, uv_loop_t *loop,
 		  const struct repair_options *opt, repair_propose_fn propose,
-		  void *data, char *errmsg);
+		  struct dmap *(*dmap_of)(void *data), void *data,
+		  char *errmsg);
 /* Stop the workers (waiting for the copies in progress), close the loop
  * handle; *r is freed in the close callback and set to NULL now. */
 void repair_destroy(struct repair **r);

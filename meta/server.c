@@ -833,6 +833,13 @@ propose_cb(void *data, uint16_t type, const void *body)
 	return enqueue_internal(data, type, body);
 }
 
+static struct dmap *
+dmap_of_cb(void *data)
+{
+	struct meta_server *s = data;
+	return s->confirmed ? fsm_dmap(s->fsm) : NULL;
+}
+
 static void
 warn_bad(struct meta_server *s, const char *peer, const char *what)
 {
@@ -1602,7 +1609,8 @@ meta_server_run(struct meta_server *s, char *errmsg)
 		.rate = s->opt.repair_rate,
 		.inflight = (int)s->opt.repair_inflight,
 	};
-	rv = repair_create(&s->repair, &s->loop, &ro, propose_cb, s, errmsg);
+	rv = repair_create(&s->repair, &s->loop, &ro, propose_cb, dmap_of_cb,
+			   s, errmsg);
 	if (rv != 0)
 		return rv;
 	rv = raft_start(&s->raft);

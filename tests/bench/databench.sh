@@ -332,12 +332,13 @@ echo "| kill + ${DEAD_AFTER} s (node_dead_after) -> \`under goal: 0\` | $after s
 [ -z "$logline" ] || echo "| from the leader's logged dead declaration | ${after_log} s = $(rate "$vmib" "$after_log") MiB/s |"
 echo
 echo "Before the kill: $QUIET_NOTE."
-echo "The dead time is the kill time + node_dead_after (${DEAD_AFTER} s); $logline."
+echo "The dead time is the kill time + node_dead_after (${DEAD_AFTER} s)${logline:+; $logline}."
 echo "Leader's repair counters (\`cfsctl status\`) before the kill: $repair_before; at the end: $repair_line."
 [ $DROP_OK = 1 ] || echo "NOTE: caches could not be dropped: the read numbers may be page-cache reads."
 
-# ---- over-goal drops (the dead node's replicas once; more rounds mean
-# rebalancing copied and dropped replicas while the benchmark ran)
+# ---- over-goal drops: the dead node's replicas as their fragments get back
+# to goal; more than that means rebalancing copied and dropped replicas
+# while the benchmark ran
 drops=$(cat "$W"/meta*.log | awk '/replicas beyond their goal/ {
 	for (i = 1; i < NF; i++) if ($i == "dropping") {n++; s += $(i + 1)} }
 	END {printf "%d round(s), %d replicas", n, s}')
