@@ -27,6 +27,9 @@ struct nc {
 	struct nc_sock socks[NC_SOCKETS];
 	uint64_t clock;
 	uint64_t next_rid;
+	struct nc_sock *pending; /* nc_start'ed, awaiting nc_finish */
+	uint64_t pending_rid;
+	int64_t deadline;
 	zmq_msg_t frame, bulk; /* what the last reply borrows from */
 	int have_frame, have_bulk;
 	union wire_body body;
@@ -241,18 +244,17 @@ recv_reply(struct nc *nc, struct nc_sock *s, int64_t deadline, char *errmsg)
 }
 
 int
-nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
-	const void *bulk, size_t bulk_len, int timeout_ms,
-	uint16_t *reply_type, union wire_body **reply, const void **rbulk,
-	size_t *rbulk_len, char *errmsg)
+nc_start(struct nc *nc, const char *addr, uint16_t type, const void *req,
+	 const void *bulk, size_t bulk_len, int timeout_ms, char *errmsg)
 {
 	struct nc_sock *s = sock_get(nc, addr, errmsg);
-	struct wire_header h = {.type = type}, rh;
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
+	struct wire_header h = {.type = type};
 	int rv;
 
+	nc->pending = NULL;
 	if (s == NULL)
 		return CFS_EINVAL;
+	nc->deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
 	h.request_id = ++nc->next_rid;
 	if (bulk_len > 0)
 		h.flags = WIRE_F_BULK;
@@ -269,8 +271,24 @@ nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 		sock_drop(s);
 		return rv;
 	}
+	nc->pending = s;
+	nc->pending_rid = h.request_id;
+	return 0;
+}
+
+int
+nc_finish(struct nc *nc, uint16_t *reply_type, union wire_body **reply,
+	  const void **rbulk, size_t *rbulk_len, char *errmsg)
+{
+	struct nc_sock *s = nc->pending;
+	struct wire_header rh;
+	int rv;
+
+	nc->pending = NULL;
+	if (s == NULL)
+		return cfs_fail(errmsg, CFS_EINVAL, "no request started");
 	for (;;) {
-		if ((rv = recv_reply(nc, s, deadline, errmsg)) != 0) {
+		if ((rv = recv_reply(nc, s, nc->deadline, errmsg)) != 0) {
 			sock_drop(s);
 			return rv;
 		}
@@ -282,7 +300,7 @@ nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 			sock_drop(s);
 			return rv;
 		}
-		if (rh.request_id == h.request_id)
+		if (rh.request_id == nc->pending_rid)
 			break;
 		/* a reply to an earlier request of this socket: skip */
 	}
@@ -303,4 +321,17 @@ nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 	if (rbulk_len)
 		*rbulk_len = nc->have_bulk ? zmq_msg_size(&nc->bulk) : 0;
 	return 0;
+}
+
+int
+nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
+	const void *bulk, size_t bulk_len, int timeout_ms,
+	uint16_t *reply_type, union wire_body **reply, const void **rbulk,
+	size_t *rbulk_len, char *errmsg)
+{
+	int rv = nc_start(nc, addr, type, req, bulk, bulk_len, timeout_ms,
+			  errmsg);
+	if (rv != 0)
+		return rv;
+	return nc_finish(nc, reply_type, reply, rbulk, rbulk_len, errmsg);
 }

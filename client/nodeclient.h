@@ -48,6 +48,16 @@ int nc_call(struct nc *nc, const char *addr, uint16_t type, const void *req,
 	    uint16_t *reply_type, union wire_body **reply, const void **rbulk,
 	    size_t *rbulk_len, char *errmsg);
 
+/* nc_call in two halves, so that the caller can work while the node does:
+ * nc_start sends (the bulk is copied; @bulk may be reused at once) and
+ * returns; nc_finish waits for the reply, with nc_call's cases.  One
+ * started request per nc at a time; another call on the nc in between
+ * abandons it. */
+int nc_start(struct nc *nc, const char *addr, uint16_t type, const void *req,
+	     const void *bulk, size_t bulk_len, int timeout_ms, char *errmsg);
+int nc_finish(struct nc *nc, uint16_t *reply_type, union wire_body **reply,
+	      const void **rbulk, size_t *rbulk_len, char *errmsg);
+
 /* Forget the socket to @addr (e.g. after the node was found dead). */
 void nc_forget(struct nc *nc, const char *addr);
 

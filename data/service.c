@@ -274,25 +274,18 @@ chain_failed(struct wire_frag_written *out, uint64_t node, int status,
 	snprintf(out->fail_message, sizeof(out->fail_message), "%s", message);
 }
 
-/*
- * Send the write on to the rest of the chain and fold its answer into
- * @out, which holds this node's length and crc.  Cases:
- *  1) no answer, or an error reply: chain[0] failed;
- *  2) a frag_written naming a failed node further on: passed back (with
- *     this node's length and crc, which are good);
- *  3) chain[0]'s replica differs from ours: chain[0] failed, CFS_CORRUPT;
- *  4) otherwise every node holds it: failed_node stays 0.
- */
-static void
-forward(struct worker *w, const struct wire_frag_write *m, const void *bulk,
-	size_t blen, struct wire_frag_written *out)
+/* Send the request on to the next node of the chain (the chain minus its
+ * first element) before writing locally, so that the nodes of a chain
+ * write and sync in parallel rather than one after the other.  Returns 1
+ * if a reply is to be collected with forward_finish(); 0 with *out naming
+ * the next node if it could not be reached. */
+static int
+forward_start(struct worker *w, const struct wire_frag_write *m,
+	      const void *bulk, size_t blen, struct wire_frag_written *out)
 {
 	struct wire_frag_write *f = &w->fwd;
 	const struct wire_nodeaddr *next = &m->chain[0];
 	char errmsg[CFS_ERRMSG_SIZE];
-	union wire_body *reply = NULL;
-	uint16_t rtype = 0;
-	int rv;
 
 	*f = *m;
 	memmove(f->chain, f->chain + 1,
@@ -302,8 +295,30 @@ forward(struct worker *w, const struct wire_frag_write *m, const void *bulk,
 	 * down the chain is reported by its predecessor before anyone
 	 * upstream gives up and blames its own successor instead. */
 	int timeout = w->svc->forward_timeout_ms * (int)(f->chain_count + 1);
-	rv = nc_call(w->nc, next->addr, WIRE_T_frag_write, f, bulk, blen,
-		     timeout, &rtype, &reply, NULL, NULL, errmsg);
+	int rv = nc_start(w->nc, next->addr, WIRE_T_frag_write, f, bulk, blen,
+			  timeout, errmsg);
+	if (rv == 0)
+		return 1;
+	cfs_errmsg_prefix(errmsg, "node %" PRIu64, next->id);
+	chain_failed(out, next->id, rv, errmsg);
+	LOG_WARN(KEY_FMT ": chain: %s", KEY_ARGS(m), out->fail_message);
+	return 0;
+}
+
+/* Collect the next node's answer into *out, which holds this node's own
+ * length and crc: a failure further down is passed back as reported; a
+ * replica that differs from ours names the next node. */
+static void
+forward_finish(struct worker *w, const struct wire_frag_write *m,
+	       struct wire_frag_written *out)
+{
+	const struct wire_nodeaddr *next = &m->chain[0];
+	char errmsg[CFS_ERRMSG_SIZE];
+	union wire_body *reply = NULL;
+	uint16_t rtype = 0;
+	int rv;
+
+	rv = nc_finish(w->nc, &rtype, &reply, NULL, NULL, errmsg);
 	if (rv == 0 && rtype != WIRE_T_frag_written)
 		rv = cfs_fail(errmsg, CFS_MALFORMED, "%s: replied %s",
 			      next->addr, wire_type_name(rtype));
@@ -353,13 +368,20 @@ handle_write(struct worker *w, struct request *rq,
 		return;
 	}
 	memset(&out, 0, sizeof(out));
+	if (m->chain_count > 0 && !forward_start(w, m, bulk, blen, &out)) {
+		/* the next node is unreachable: no point writing here */
+		send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
+		return;
+	}
 	rv = write_local(w, m, bulk, blen, &out.length, &out.crc, errmsg);
 	if (rv != 0) {
+		/* (a forwarded request's reply is abandoned: its replicas
+		 * are never committed and become garbage) */
 		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
 		LOG_WARN("%s", errmsg);
 		chain_failed(&out, atomic_load(&w->svc->self_id), rv, errmsg);
 	} else if (m->chain_count > 0) {
-		forward(w, m, bulk, blen, &out);
+		forward_finish(w, m, &out);
 	}
 	send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
 }
