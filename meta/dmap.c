@@ -103,6 +103,7 @@ enum {
 	Q_OVER_GOAL,
 	Q_GARBAGE_LIST,
 	Q_MOVABLE,
+	Q_ABANDONED,
 	Q_IS_GARBAGE,
 	Q_COUNT_FRAGS,
 	Q_COUNT_UNDER,
@@ -205,6 +206,9 @@ static const char *const dmap_sql[Q__COUNT] = {
 		      "EXISTS (SELECT 1 FROM replicas y WHERE y.ino = x.ino "
 		      "AND y.idx = x.idx AND y.node = ?2)) WHERE live >= goal "
 		      "LIMIT ?3",
+	/* replicas opened for a write that never committed */
+	[Q_ABANDONED] = "SELECT ino, idx, version, node FROM replicas WHERE "
+			"state = 0 AND since < ? LIMIT ?",
 	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
 			 "AND idx = ? AND version = ?",
 	[Q_COUNT_FRAGS] = "SELECT count(*) FROM fragments",
@@ -1059,4 +1063,27 @@ dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
 		if (d->frag.r[i].counts)
 			out[n++] = d->frag.r[i].node;
 	return n;
+}
+
+int
+dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
+	       struct wire_replica *out, unsigned *n, char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_ABANDONED);
+	int rc;
+
+	*n = 0;
+	sqlite3_bind_int64(s, 1, before_ns);
+	sqlite3_bind_int64(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < limit) {
+		out[*n].ino = (uint64_t)sqlite3_column_int64(s, 0);
+		out[*n].idx = (uint64_t)sqlite3_column_int64(s, 1);
+		out[*n].version = (uint64_t)sqlite3_column_int64(s, 2);
+		out[*n].node = (uint64_t)sqlite3_column_int64(s, 3);
+		(*n)++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW
+		       ? 0
+		       : db_error(d, errmsg, Q_ABANDONED);
 }

@@ -126,6 +126,12 @@ int dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg);
 size_t dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx,
 			 uint64_t *out, size_t max);
 
+/* Replicas still `writing` that were opened before @before_ns (wall
+ * clock, as carried in log entries): writes whose client went away without
+ * committing.  At most @limit into @out, *n of them. */
+int dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
+		   struct wire_replica *out, unsigned *n, char *errmsg);
+
 /* The goal of file @ino (0 if it does not exist). */
 uint32_t dmap_goal(struct dmap *d, uint64_t ino);
 

@@ -19,6 +19,7 @@
 #define DELETE_TIMEOUT_MS 5000
 #define SCAN_EVERY_MS 1000
 #define KICK_MS 50
+#define ABANDON_S 3600 /* a fragment write takes seconds, not an hour */
 
 enum task_kind { TASK_COPY, TASK_DELETE };
 
@@ -670,6 +671,31 @@ refill(struct repair *r, uint64_t now_ms)
 	r->tokens_ms = now_ms;
 }
 
+/* Writes opened more than ABANDON_S ago and never committed (the client
+ * died or gave up): their replica files become garbage. */
+static void
+drop_abandoned(struct repair *r, struct dmap *d)
+{
+	struct wire_replica_drop *drop = calloc(1, sizeof(*drop));
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct timespec ts;
+
+	if (drop == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t before = ((int64_t)ts.tv_sec - ABANDON_S) * 1000000000;
+	if (dmap_abandoned(d, before, WIRE_MAX_replica, drop->items,
+			   &drop->items_count, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	if (drop->items_count > 0) {
+		LOG_INFO("repair: %u replicas of writes opened over %d s ago "
+			 "and never committed become garbage",
+			 drop->items_count, ABANDON_S);
+		r->propose(r->data, WIRE_T_replica_drop, drop);
+	}
+	free(drop);
+}
+
 /* One planning pass: copies for fragments under goal (fewest live copies
  * first), drops beyond the goal, rebalancing when all is settled, and
  * deletion of garbage. */
@@ -692,6 +718,7 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 			 c.drop.items_count);
 		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
 	}
+	drop_abandoned(r, d);
 	/* Moving data only when everything is settled: nothing under goal,
 	 * nothing to drop, no copy in flight (a move in flight is not yet in
 	 * the counts rebalancing reads, so starting more would overshoot). */

@@ -400,6 +400,24 @@ test_under_goal_after_death_and_corruption(void **state)
 	assert_int_equal(c.missing, 0);
 }
 
+/* Replicas opened for a write and never committed are found once old. */
+static void
+test_abandoned_writes(void **state)
+{
+	struct t *t = *state;
+	struct wire_replica out[8];
+	unsigned n = 0;
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	int64_t opened = t->env.now_ns;
+	assert_int_equal(dmap_abandoned(t->d, opened, 8, out, &n, t->errmsg),
+			 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(dmap_abandoned(t->d, opened + 1, 8, out, &n,
+					t->errmsg), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].ino, t->ino);
+}
+
 /* Data commands on a directory or by someone without write permission
  * fail like the namespace would. */
 static void
@@ -438,6 +456,7 @@ main(void)
 		T(test_replica_drop_then_deleted),
 		T(test_under_goal_after_death_and_corruption),
 		T(test_permissions),
+		T(test_abandoned_writes),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
