@@ -244,6 +244,12 @@ check "df shows the mount" sh -c "df '$M' | grep -q '^cfs '"
 check "no request failed unexpectedly (cfs-fuse log)" \
 	sh -c "! grep -E ' (WARN|ERROR) [^ ]*client/fuse' '$T/fuse.log'"
 check "fusermount3 -u unmounts" sh -c "fusermount3 -u '$M' && ! mountpoint -q '$M'"
+remount() { # as mount(8) runs it: SOURCE (the addresses) MOUNTPOINT -o ...
+	"$FUSE" "$S" "$M" -o sessions=2 --log "$T/fuse.log" &&
+		cmp "$L/r30b" "$M/a/r30" && [ "$(cat "$M/many/f1000")" = "file 1000" ] &&
+		fusermount3 -u "$M"
+}
+check "mounted again (SOURCE MOUNTPOINT form), the files are still there" remount
 
 [ $fail = 0 ] || { show_logs; tail -30 "$T/fuse.log"; }
 exit $fail

@@ -1,0 +1,1966 @@
+/* fusefs.c - the FUSE low-level operations of cfs-fuse: CFS namespace and data behind a kernel mount. */
+#include "client/fusefs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "client/fileio.h"
+#include "client/metaclient.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#define TABLE_SIZE 1024  /* open-inode hash buckets */
+#define BLOCKS_CACHE 256 /* allocated-size cache slots */
+/* Files of more fragments than this report their allocation from the
+ * fragment map (a sparse file looks small to du); smaller ones cost no
+ * extra call and report their size.  Past BLOCKS_SCAN_MAX map pages the
+ * scan is not worth it either. */
+#define BLOCKS_SCAN_MIN WIRE_MAX_fraginfo
+#define BLOCKS_SCAN_MAX (256ull * WIRE_MAX_fraginfo)
+#define WBUF_KEEP (1u << 20) /* a flushed buffer bigger than this is freed */
+#define RWIN FUSEFS_IO_MAX   /* read window of a sequential reader */
+#define FLUSH_LOCKS 64       /* striped by inode */
+/* Absent xattrs are remembered like attributes, for FUSEFS_TIMEOUT: the
+ * kernel asks for security.capability before every write(2) and ls -l for
+ * security.selinux of every file. */
+#define XNEG_SLOTS 1024
+#define XNEG_NAME 48
+
+/* One session pair, borrowed by one request at a time. */
+struct conn {
+	struct mc *mc;
+	struct fio *fio;
+	union wire_body *rep; /* reply scratch: large, so on the heap */
+	int busy;
+};
+
+/* An open file: its write-back range and read window.  Lock order:
+ * fs->append_lock, a handle's lock, fs->flush_locks[], fs->table_lock;
+ * never two handle locks at once. */
+struct handle {
+	uint64_t ino;
+	int append;
+	pthread_mutex_t lock; /* guards buf..rvalid */
+	uint8_t *buf;
+	size_t cap, len;      /* dirty bytes are [start, start + len) */
+	uint64_t start;
+	int error;            /* a deferred write's CFS code, told once */
+	/* the read window, under lock too: [rstart, rstart + rlen) as read
+	 * while the inode's change count was rgen */
+	uint8_t *rbuf;
+	size_t rlen;
+	uint64_t rstart, rgen, next_off;
+	int rvalid;
+	/* under fs->table_lock: */
+	uint64_t dirty_end;   /* start + len while len > 0, else 0 */
+	unsigned refs;
+	int attached;         /* still listed under its inode */
+	struct handle *next;
+};
+
+#define HIDDEN_NAME 64
+
+/* An entry to remove once its inode's last handle is released. */
+struct hidden {
+	uint64_t parent;
+	struct wire_cred cred; /* of who unlinked it */
+	char name[HIDDEN_NAME];
+};
+
+/* The open handles of one inode. */
+struct open_ino {
+	uint64_t ino;
+	uint64_t gen; /* counts changes through this client: writes, truncates */
+	struct handle *handles;
+	struct hidden hidden; /* name[0] != 0: unlinked while open */
+	struct open_ino *next; /* hash chain */
+};
+
+struct xneg {
+	uint64_t ino;
+	int64_t until_ms;
+	int code;
+	char name[XNEG_NAME];
+};
+
+struct blocks_entry {
+	uint64_t ino, size, blocks;
+	int64_t mtime_ns;
+};
+
+struct fusefs {
+	struct fusefs_options opt;
+	char *meta;
+	void *zctx;
+	struct conn *conns;
+	unsigned nconns;
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	pthread_mutex_t table_lock; /* table, blocks, fsz, handle refs */
+	/* O_APPEND writes of this client, one at a time: each finds the end
+	 * and claims it (publishes its range) before the next looks */
+	pthread_mutex_t append_lock;
+	/* Write-outs of one inode, one at a time: two at once would each
+	 * patch the same committed fragment version and the later commit
+	 * would drop the earlier one's bytes (docs/data-path.md). */
+	pthread_mutex_t flush_locks[FLUSH_LOCKS];
+	struct open_ino *table[TABLE_SIZE];
+	unsigned nopen;      /* inodes in the table */
+	unsigned hide_seq;   /* for hidden names */
+	struct blocks_entry blocks[BLOCKS_CACHE];
+	struct xneg xneg[XNEG_SLOTS];
+	uint64_t fsz; /* the fragment size, 0 until known */
+};
+
+/* An open directory: the last page of entries, to serve the kernel's
+ * small readdir buffers without asking again. */
+struct dirh {
+	pthread_mutex_t lock;
+	struct wire_dirents *page;
+	uint64_t from; /* the cookie the page was read after */
+	int valid;
+};
+
+/* One request in progress. */
+struct op {
+	struct fusefs *fs;
+	fuse_req_t req;
+	struct conn *c;
+	struct wire_cred cred;
+	const char *what; /* the operation, for log lines */
+	char errmsg[CFS_ERRMSG_SIZE];
+};
+
+/* ---- session pool --------------------------------------------------------- */
+
+static struct conn *
+conn_get(struct fusefs *fs)
+{
+	pthread_mutex_lock(&fs->pool_lock);
+	for (;;) {
+		for (unsigned i = 0; i < fs->nconns; i++) {
+			if (!fs->conns[i].busy) {
+				fs->conns[i].busy = 1;
+				pthread_mutex_unlock(&fs->pool_lock);
+				return &fs->conns[i];
+			}
+		}
+		pthread_cond_wait(&fs->pool_cond, &fs->pool_lock);
+	}
+}
+
+static void
+conn_put(struct fusefs *fs, struct conn *c)
+{
+	pthread_mutex_lock(&fs->pool_lock);
+	c->busy = 0;
+	pthread_cond_signal(&fs->pool_cond);
+	pthread_mutex_unlock(&fs->pool_lock);
+}
+
+/* The caller's credentials.  Root passes every check of the metadata
+ * server, so its groups are not read (that costs a /proc read). */
+static void
+cred_of(fuse_req_t req, struct wire_cred *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[CFS_GROUPS_MAX];
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	c->uid = (uint32_t)ctx->uid;
+	c->gid = (uint32_t)ctx->gid;
+	if (ctx->uid == 0)
+		return;
+	n = fuse_req_getgroups(req, CFS_GROUPS_MAX, groups);
+	if (n > CFS_GROUPS_MAX)
+		n = CFS_GROUPS_MAX; /* the protocol carries no more */
+	for (int i = 0; i < n; i++)
+		c->groups[c->groups_count++] = (uint64_t)groups[i];
+}
+
+static void
+op_begin(struct op *op, fuse_req_t req, const char *what)
+{
+	op->fs = fuse_req_userdata(req);
+	op->req = req;
+	op->what = what;
+	op->errmsg[0] = '\0';
+	cred_of(req, &op->cred);
+	op->c = conn_get(op->fs);
+}
+
+static void
+op_end(struct op *op)
+{
+	conn_put(op->fs, op->c);
+	op->c = NULL;
+}
+
+/* Send request @type (its cred already filled) and expect @expect back in
+ * op->c->rep. */
+static int
+call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
+{
+	uint16_t rt = 0;
+	int rv = mc_call(op->c->mc, type, rq, &rt, op->c->rep,
+			 op->fs->opt.call_timeout_ms, op->errmsg);
+
+	if (rv == 0 && rt != expect)
+		rv = cfs_fail(op->errmsg, CFS_MALFORMED,
+			      "%s answered with %s", wire_type_name(type),
+			      wire_type_name(rt) ? wire_type_name(rt) : "?");
+	return rv;
+}
+
+/* POSIX results an application expects to meet; anything else (EIO, a
+ * timeout, no leader, a protocol error) is worth a log line. */
+static int
+ordinary(int code)
+{
+	switch (code) {
+	case CFS_EPERM: case CFS_ENOENT: case CFS_EACCES: case CFS_EEXIST:
+	case CFS_EXDEV: case CFS_ENOTDIR: case CFS_EISDIR: case CFS_EINVAL:
+	case CFS_EFBIG: case CFS_ENOSPC: case CFS_EROFS: case CFS_EMLINK:
+	case CFS_ENAMETOOLONG: case CFS_ENOTEMPTY: case CFS_ELOOP:
+	case CFS_ENODATA: case CFS_ERANGE: case CFS_E2BIG: case CFS_ENOTSUP:
+	case CFS_EBUSY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Answer the request with @code's errno; log it with what it was about
+ * (@fmt) unless it is an ordinary result. */
+static void
+reply_fail(struct op *op, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+reply_fail(struct op *op, int code, const char *fmt, ...)
+{
+	char about[CFS_ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(about, sizeof(about), fmt, ap);
+	va_end(ap);
+	if (!ordinary(code))
+		LOG_WARN("%s %s: %s", op->what, about,
+			 op->errmsg[0] ? op->errmsg : cfs_strerror(code));
+	else
+		LOG_DEBUG("%s %s: %s", op->what, about,
+			  op->errmsg[0] ? op->errmsg : cfs_strerror(code));
+	fuse_reply_err(op->req, cfs_errno(code));
+}
+
+/* ---- open handles ------------------------------------------------------------ */
+
+static struct open_ino **
+table_find(struct fusefs *fs, uint64_t ino)
+{
+	struct open_ino **p = &fs->table[ino % TABLE_SIZE];
+
+	while (*p != NULL && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+static struct handle *
+handle_new(struct fusefs *fs, uint64_t ino, int append)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	struct open_ino **p, *oi;
+
+	if (h == NULL)
+		return NULL;
+	h->ino = ino;
+	h->append = append;
+	h->refs = 1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&fs->table_lock);
+	p = table_find(fs, ino);
+	if (*p == NULL) {
+		if ((oi = calloc(1, sizeof(*oi))) == NULL) {
+			pthread_mutex_unlock(&fs->table_lock);
+			pthread_mutex_destroy(&h->lock);
+			free(h);
+			return NULL;
+		}
+		oi->ino = ino;
+		*p = oi;
+		fs->nopen++;
+	}
+	oi = *p;
+	h->next = oi->handles;
+	oi->handles = h;
+	h->attached = 1;
+	pthread_mutex_unlock(&fs->table_lock);
+	return h;
+}
+
+static void
+handle_unref_locked(struct fusefs *fs, struct handle *h)
+{
+	(void)fs;
+	if (--h->refs > 0)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	free(h->buf);
+	free(h->rbuf);
+	free(h);
+}
+
+static void
+handle_unref(struct fusefs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	handle_unref_locked(fs, h);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* Unlist @h from its inode (release) and drop the opener's reference.
+ * Returns 1 with *gone filled if that was the inode's last handle and it
+ * was unlinked meanwhile: the caller removes the hidden entry. */
+static int
+handle_close(struct fusefs *fs, struct handle *h, struct hidden *gone)
+{
+	int last_hidden = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino **p = table_find(fs, h->ino), *oi = *p;
+	if (oi != NULL && h->attached) {
+		struct handle **q = &oi->handles;
+		while (*q != NULL && *q != h)
+			q = &(*q)->next;
+		if (*q == h)
+			*q = h->next;
+		h->attached = 0;
+		if (oi->handles == NULL) {
+			if (oi->hidden.name[0] != '\0' && gone != NULL) {
+				*gone = oi->hidden;
+				last_hidden = 1;
+			}
+			*p = oi->next;
+			fs->nopen--;
+			free(oi);
+		}
+	}
+	handle_unref_locked(fs, h);
+	pthread_mutex_unlock(&fs->table_lock);
+	return last_hidden;
+}
+
+/* The end of the furthest dirty range of @ino in any handle, 0 if none. */
+static uint64_t
+dirty_end(struct fusefs *fs, uint64_t ino)
+{
+	uint64_t end = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino *oi = *table_find(fs, ino);
+	for (struct handle *h = oi ? oi->handles : NULL; h; h = h->next)
+		if (h->dirty_end > end)
+			end = h->dirty_end;
+	pthread_mutex_unlock(&fs->table_lock);
+	return end;
+}
+
+static void
+publish(struct fusefs *fs, struct handle *h)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	h->dirty_end = h->len > 0 ? h->start + h->len : 0;
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* Count a change of @ino's data through this client: read windows taken
+ * before it are stale. */
+static void
+ino_changed(struct fusefs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino *oi = *table_find(fs, ino);
+	if (oi != NULL)
+		oi->gen++;
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+static uint64_t
+ino_gen(struct fusefs *fs, uint64_t ino)
+{
+	uint64_t gen = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino *oi = *table_find(fs, ino);
+	if (oi != NULL)
+		gen = oi->gen;
+	pthread_mutex_unlock(&fs->table_lock);
+	return gen;
+}
+
+/* Write out @h's dirty range (h->lock held).  The range is gone
+ * afterwards whether or not the write succeeded: a failure is the
+ * caller's to report. */
+static int
+wb_flush(struct op *op, struct handle *h)
+{
+	int rv;
+
+	if (h->len == 0)
+		return 0;
+	pthread_mutex_lock(&op->fs->flush_locks[h->ino % FLUSH_LOCKS]);
+	rv = fio_pwrite(op->c->fio, h->ino, h->start, h->buf, h->len, 1,
+			op->errmsg);
+	pthread_mutex_unlock(&op->fs->flush_locks[h->ino % FLUSH_LOCKS]);
+	if (rv != 0)
+		LOG_WARN("writing %zu bytes at offset %llu of inode %llu: %s",
+			 h->len, (unsigned long long)h->start,
+			 (unsigned long long)h->ino, op->errmsg);
+	h->len = 0;
+	if (h->cap > WBUF_KEEP) {
+		free(h->buf);
+		h->buf = NULL;
+		h->cap = 0;
+	}
+	publish(op->fs, h);
+	return rv;
+}
+
+/* Write out every dirty range of @ino but @except's (before a read, a
+ * truncation, or another handle's write).  Failures are kept in their
+ * handles, for their next write or close. */
+static void
+flush_others(struct op *op, uint64_t ino, const struct handle *except)
+{
+	struct fusefs *fs = op->fs;
+	struct handle *list[16];
+	unsigned n;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&fs->table_lock);
+		struct open_ino *oi = *table_find(fs, ino);
+		for (struct handle *h = oi ? oi->handles : NULL;
+		     h && n < 16; h = h->next) {
+			if (h->dirty_end == 0 || h == except)
+				continue;
+			h->refs++;
+			list[n++] = h;
+		}
+		pthread_mutex_unlock(&fs->table_lock);
+		for (unsigned i = 0; i < n; i++) {
+			struct handle *h = list[i];
+			pthread_mutex_lock(&h->lock);
+			int rv = wb_flush(op, h);
+			if (rv != 0 && h->error == 0)
+				h->error = rv;
+			pthread_mutex_unlock(&h->lock);
+			handle_unref(fs, list[i]);
+		}
+	} while (n == 16); /* more than fit the list: another round */
+}
+
+static void
+flush_ino(struct op *op, uint64_t ino)
+{
+	flush_others(op, ino, NULL);
+}
+
+/* Does a handle of @ino other than @h hold dirty data? */
+static int
+others_dirty(struct fusefs *fs, uint64_t ino, const struct handle *h)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino *oi = *table_find(fs, ino);
+	for (struct handle *o = oi ? oi->handles : NULL; o && !yes;
+	     o = o->next)
+		yes = o != h && o->dirty_end != 0;
+	pthread_mutex_unlock(&fs->table_lock);
+	return yes;
+}
+
+/* Flush @h and take its deferred error: what flush, fsync and close
+ * report. */
+static int
+handle_sync(struct op *op, struct handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	int rv = wb_flush(op, h);
+	if (rv == 0) {
+		rv = h->error;
+		if (rv != 0)
+			snprintf(op->errmsg, sizeof(op->errmsg),
+				 "an earlier write failed: %s",
+				 cfs_strerror(rv));
+	}
+	h->error = 0;
+	pthread_mutex_unlock(&h->lock);
+	return rv;
+}
+
+/* ---- attributes ---------------------------------------------------------------- */
+
+static uint64_t
+fragment_size(struct op *op, uint64_t ino)
+{
+	struct fusefs *fs = op->fs;
+	uint64_t fsz;
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	pthread_mutex_lock(&fs->table_lock);
+	fsz = fs->fsz;
+	pthread_mutex_unlock(&fs->table_lock);
+	if (fsz != 0)
+		return fsz;
+	if (fio_fragment_size(op->c->fio, ino, &fsz, errmsg) != 0) {
+		LOG_DEBUG("fragment size (inode %llu): %s",
+			  (unsigned long long)ino, errmsg);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->table_lock);
+	fs->fsz = fsz;
+	pthread_mutex_unlock(&fs->table_lock);
+	return fsz;
+}
+
+/*
+ * st_blocks of a regular file:
+ * 1) up to BLOCKS_SCAN_MIN fragments: its size (no extra call);
+ * 2) a cached answer for the same size and mtime;
+ * 3) if @may_ask, the sum of its committed fragments' lengths from the
+ *    fragment map, so a sparse file is small to du;
+ * 4) otherwise its size.
+ */
+static uint64_t
+blocks_of(struct op *op, const struct wire_attr *a, int may_ask)
+{
+	struct fusefs *fs = op->fs;
+	uint64_t by_size = (a->size + 511) / 512, fsz, nfrags, bytes = 0;
+	struct blocks_entry *be = &fs->blocks[a->ino % BLOCKS_CACHE];
+	int hit;
+
+	if (!S_ISREG(a->mode) || a->size == 0)
+		return by_size;
+	pthread_mutex_lock(&fs->table_lock);
+	fsz = fs->fsz;
+	hit = be->ino == a->ino && be->size == a->size &&
+	      be->mtime_ns == a->mtime_ns;
+	uint64_t cached = be->blocks;
+	pthread_mutex_unlock(&fs->table_lock);
+	if (hit)
+		return cached;
+	if (fsz == 0 && may_ask)
+		fsz = fragment_size(op, a->ino);
+	if (fsz == 0)
+		return by_size;
+	nfrags = (a->size + fsz - 1) / fsz;
+	if (nfrags <= BLOCKS_SCAN_MIN || nfrags > BLOCKS_SCAN_MAX || !may_ask)
+		return by_size;
+	for (uint64_t first = 0; first < nfrags; first += WIRE_MAX_fraginfo) {
+		struct wire_frag_locate rq = {.cred = op->cred, .ino = a->ino,
+					      .first = first,
+					      .count = WIRE_MAX_fraginfo};
+		char errmsg[CFS_ERRMSG_SIZE];
+		uint16_t rt = 0;
+		if (mc_call(op->c->mc, WIRE_T_frag_locate, &rq, &rt,
+			    op->c->rep, op->fs->opt.call_timeout_ms,
+			    errmsg) != 0 ||
+		    rt != WIRE_T_frag_map)
+			return by_size;
+		const struct wire_frag_map *m = &op->c->rep->frag_map;
+		for (uint32_t i = 0; i < m->frags_count; i++)
+			bytes += m->frags[i].length;
+	}
+	pthread_mutex_lock(&fs->table_lock);
+	be->ino = a->ino;
+	be->size = a->size;
+	be->mtime_ns = a->mtime_ns;
+	be->blocks = (bytes + 511) / 512;
+	pthread_mutex_unlock(&fs->table_lock);
+	return (bytes + 511) / 512;
+}
+
+static struct timespec
+ts_of(int64_t ns)
+{
+	struct timespec ts;
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+	if (r < 0) {
+		s--;
+		r += 1000000000;
+	}
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)r;
+	return ts;
+}
+
+/* struct stat of @ap (copied first: it may live in the reply scratch that
+ * blocks_of reuses), with the size grown by dirty data. */
+static void
+stat_of(struct op *op, const struct wire_attr *ap, struct stat *st,
+	int may_ask)
+{
+	struct wire_attr a = *ap;
+	uint64_t end = S_ISREG(a.mode) ? dirty_end(op->fs, a.ino) : 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = (ino_t)a.ino;
+	st->st_mode = (mode_t)a.mode;
+	st->st_nlink = (nlink_t)a.nlink;
+	st->st_uid = (uid_t)a.uid;
+	st->st_gid = (gid_t)a.gid;
+	st->st_rdev = (dev_t)a.rdev;
+	st->st_size = (off_t)(end > a.size ? end : a.size);
+	st->st_blksize = FUSEFS_IO_MAX;
+	st->st_blocks = (blkcnt_t)blocks_of(op, &a, may_ask);
+	st->st_atim = ts_of(a.atime_ns);
+	st->st_mtim = ts_of(a.mtime_ns);
+	st->st_ctim = ts_of(a.ctime_ns);
+}
+
+static void
+entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
+	 int may_ask)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = a->generation;
+	e->attr_timeout = FUSEFS_TIMEOUT;
+	e->entry_timeout = FUSEFS_TIMEOUT;
+	stat_of(op, a, &e->attr, may_ask);
+}
+
+static void
+reply_entry(struct op *op, const struct wire_attr *a)
+{
+	struct fuse_entry_param e;
+
+	entry_of(op, a, &e, 1);
+	fuse_reply_entry(op->req, &e);
+}
+
+static void
+reply_attr(struct op *op, const struct wire_attr *a)
+{
+	struct stat st;
+
+	stat_of(op, a, &st, 1);
+	fuse_reply_attr(op->req, &st, FUSEFS_TIMEOUT);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+static void
+fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Big requests: the write-back buffer and the fragments are large
+	 * anyway, and every request is a round trip through the kernel. */
+	conn->max_write = FUSEFS_IO_MAX;
+	conn->max_readahead = FUSEFS_IO_MAX;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* The kernel's write-back cache would decide sizes and mtimes
+	 * itself; our handles keep their own dirty ranges instead. */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void
+fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Nothing is kept per inode between requests. */
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void
+fs_forget_multi(fuse_req_t req, size_t count,
+		struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+/* ---- namespace -------------------------------------------------------------------- */
+
+static int
+name_ok(fuse_req_t req, const char *name)
+{
+	if (strlen(name) <= CFS_NAME_MAX)
+		return 1;
+	fuse_reply_err(req, ENAMETOOLONG);
+	return 0;
+}
+
+static void
+fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct wire_lookup rq = {.parent = parent};
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name))
+		return;
+	op_begin(&op, req, "lookup");
+	rq.cred = op.cred;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
+	if (rv == 0)
+		reply_entry(&op, &op.c->rep->entry.attr);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu", name,
+			   (unsigned long long)parent);
+	op_end(&op);
+}
+
+static void
+fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct wire_getattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	(void)fi;
+	op_begin(&op, req, "getattr");
+	rq.cred = op.cred;
+	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	if (rv == 0)
+		reply_attr(&op, &op.c->rep->entry.attr);
+	else
+		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
+	op_end(&op);
+}
+
+/*
+ * setattr: mode, owner, size and times.  Cases:
+ * 1) a size change first writes out every dirty range of the inode, so
+ *    no buffered write lands past the new end afterwards;
+ * 2) "now" times are the leader's clock (CFS_SETATTR_*_NOW), explicit
+ *    ones are sent as given;
+ * 3) a ctime-only change (FUSE_SET_ATTR_CTIME) still reaches the server,
+ *    which moves ctime on every setattr.
+ */
+static void
+fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+	   struct fuse_file_info *fi)
+{
+	struct wire_setattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	(void)fi;
+	op_begin(&op, req, "setattr");
+	rq.cred = op.cred;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		rq.valid |= CFS_SETATTR_MODE;
+		rq.mode = (uint32_t)attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		rq.valid |= CFS_SETATTR_UID;
+		rq.uid = (uint32_t)attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		rq.valid |= CFS_SETATTR_GID;
+		rq.gid = (uint32_t)attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		flush_ino(&op, ino);
+		rq.valid |= CFS_SETATTR_SIZE;
+		rq.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		rq.valid |= CFS_SETATTR_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		rq.valid |= CFS_SETATTR_ATIME;
+		rq.atime_ns = (int64_t)attr->st_atim.tv_sec * 1000000000 +
+			      attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		rq.valid |= CFS_SETATTR_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		rq.valid |= CFS_SETATTR_MTIME;
+		rq.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
+			      attr->st_mtim.tv_nsec;
+	}
+	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	if (rq.valid & CFS_SETATTR_SIZE)
+		ino_changed(op.fs, ino);
+	if (rv == 0)
+		reply_attr(&op, &op.c->rep->entry.attr);
+	else
+		reply_fail(&op, rv, "inode %llu (valid 0x%x)",
+			   (unsigned long long)ino, rq.valid);
+	op_end(&op);
+}
+
+static void
+fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct wire_readlink rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	op_begin(&op, req, "readlink");
+	rq.cred = op.cred;
+	rv = call(&op, WIRE_T_readlink, &rq, WIRE_T_linktarget);
+	if (rv == 0)
+		fuse_reply_readlink(req, op.c->rep->linktarget.target);
+	else
+		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
+	op_end(&op);
+}
+
+/* mknod with @flags (CFS_MKNOD_EXCL); on success the new entry's attributes
+ * are copied to *a. */
+static int
+do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
+	 uint64_t rdev, uint32_t flags, struct wire_attr *a)
+{
+	struct wire_mknod rq = {.cred = op->cred, .parent = parent,
+				.mode = mode, .rdev = rdev, .flags = flags};
+	int rv;
+
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
+	if (rv == 0)
+		*a = op->c->rep->entry.attr;
+	return rv;
+}
+
+static void
+fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	 dev_t rdev)
+{
+	struct wire_attr a;
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name))
+		return;
+	op_begin(&op, req, "mknod");
+	rv = do_mknod(&op, parent, name, (uint32_t)mode, (uint64_t)rdev,
+		      CFS_MKNOD_EXCL, &a);
+	if (rv == 0)
+		reply_entry(&op, &a);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu (mode 0%o)", name,
+			   (unsigned long long)parent, (unsigned)mode);
+	op_end(&op);
+}
+
+static void
+fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct wire_attr a;
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name))
+		return;
+	op_begin(&op, req, "mkdir");
+	rv = do_mknod(&op, parent, name, S_IFDIR | ((uint32_t)mode & 07777),
+		      0, CFS_MKNOD_EXCL, &a);
+	if (rv == 0)
+		reply_entry(&op, &a);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu", name,
+			   (unsigned long long)parent);
+	op_end(&op);
+}
+
+static int
+unlink_call(struct op *op, uint64_t parent, const char *name,
+	    const struct wire_cred *cred)
+{
+	struct wire_unlink rq = {.cred = *cred, .parent = parent};
+
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	return call(op, WIRE_T_unlink, &rq, WIRE_T_ok);
+}
+
+/*
+ * unlink of a file this client still has open, as its last link: the
+ * metadata server would delete the inode and the open handles would fail.
+ * Rename it to a hidden name instead and remove that at the last release
+ * (what NFS clients do).  Returns 1 if it did, 0 to unlink as usual.
+ */
+static int
+hide_if_open(struct op *op, uint64_t parent, const char *name)
+{
+	struct fusefs *fs = op->fs;
+	struct wire_lookup lq = {.cred = op->cred, .parent = parent};
+	struct wire_rename rq = {.cred = op->cred, .parent = parent,
+				 .newparent = parent,
+				 .flags = CFS_RENAME_NOREPLACE};
+	struct wire_attr a;
+	char hname[HIDDEN_NAME];
+	int open, still;
+
+	pthread_mutex_lock(&fs->table_lock);
+	open = fs->nopen > 0;
+	pthread_mutex_unlock(&fs->table_lock);
+	if (!open)
+		return 0;
+	snprintf(lq.name, sizeof(lq.name), "%s", name);
+	if (call(op, WIRE_T_lookup, &lq, WIRE_T_entry) != 0)
+		return 0; /* the unlink will say why */
+	a = op->c->rep->entry.attr;
+	if (!S_ISREG(a.mode) || a.nlink != 1)
+		return 0;
+	pthread_mutex_lock(&fs->table_lock);
+	struct open_ino *oi = *table_find(fs, a.ino);
+	open = oi != NULL && oi->hidden.name[0] == '\0';
+	snprintf(hname, sizeof(hname), ".cfs-fuse-hidden-%llx-%u",
+		 (unsigned long long)a.ino, ++fs->hide_seq);
+	pthread_mutex_unlock(&fs->table_lock);
+	if (!open)
+		return 0;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	snprintf(rq.newname, sizeof(rq.newname), "%s", hname);
+	if (call(op, WIRE_T_rename, &rq, WIRE_T_ok) != 0)
+		return 0;
+	pthread_mutex_lock(&fs->table_lock);
+	oi = *table_find(fs, a.ino);
+	still = oi != NULL && oi->hidden.name[0] == '\0';
+	if (still) {
+		oi->hidden.parent = parent;
+		oi->hidden.cred = op->cred;
+		memcpy(oi->hidden.name, hname, sizeof(hname));
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	if (!still && unlink_call(op, parent, hname, &op->cred) != 0)
+		LOG_WARN("removing '%s' in directory %llu: %s", hname,
+			 (unsigned long long)parent, op->errmsg);
+	return 1;
+}
+
+static void
+remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
+{
+	struct op op;
+	int rv = 0;
+
+	if (!name_ok(req, name))
+		return;
+	op_begin(&op, req, dir ? "rmdir" : "unlink");
+	if (dir) {
+		struct wire_rmdir rq = {.cred = op.cred, .parent = parent};
+		snprintf(rq.name, sizeof(rq.name), "%s", name);
+		rv = call(&op, WIRE_T_rmdir, &rq, WIRE_T_ok);
+	} else if (!hide_if_open(&op, parent, name)) {
+		rv = unlink_call(&op, parent, name, &op.cred);
+	}
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu", name,
+			   (unsigned long long)parent);
+	op_end(&op);
+}
+
+static void
+fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
+}
+
+static void
+fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 1);
+}
+
+static void
+fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+	   const char *name)
+{
+	struct wire_symlink rq = {.parent = parent};
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name))
+		return;
+	if (strlen(link) > CFS_PATH_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	op_begin(&op, req, "symlink");
+	rq.cred = op.cred;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	snprintf(rq.target, sizeof(rq.target), "%s", link);
+	rv = call(&op, WIRE_T_symlink, &rq, WIRE_T_entry);
+	if (rv == 0)
+		reply_entry(&op, &op.c->rep->entry.attr);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu", name,
+			   (unsigned long long)parent);
+	op_end(&op);
+}
+
+static void
+fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct wire_rename rq = {.parent = parent, .newparent = newparent};
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name) || !name_ok(req, newname))
+		return;
+	/* RENAME_WHITEOUT (overlayfs) has no CFS meaning */
+	if (flags & ~(unsigned)(CFS_RENAME_NOREPLACE | CFS_RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	op_begin(&op, req, "rename");
+	rq.cred = op.cred;
+	rq.flags = flags;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
+	rv = call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "'%s' in directory %llu to '%s' in %llu",
+			   name, (unsigned long long)parent, newname,
+			   (unsigned long long)newparent);
+	op_end(&op);
+}
+
+static void
+fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	const char *newname)
+{
+	struct wire_link rq = {.ino = ino, .newparent = newparent};
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, newname))
+		return;
+	op_begin(&op, req, "link");
+	rq.cred = op.cred;
+	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
+	rv = call(&op, WIRE_T_link, &rq, WIRE_T_entry);
+	if (rv == 0)
+		reply_entry(&op, &op.c->rep->entry.attr);
+	else
+		reply_fail(&op, rv, "inode %llu as '%s' in directory %llu",
+			   (unsigned long long)ino, newname,
+			   (unsigned long long)newparent);
+	op_end(&op);
+}
+
+static void
+fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct wire_statfs rq;
+	struct statvfs sv;
+	struct op op;
+	int rv;
+
+	(void)ino;
+	memset(&rq, 0, sizeof(rq));
+	op_begin(&op, req, "statfs");
+	rv = call(&op, WIRE_T_statfs, &rq, WIRE_T_statfs_reply);
+	if (rv == 0) {
+		const struct wire_statfs_reply *r = &op.c->rep->statfs_reply;
+		memset(&sv, 0, sizeof(sv));
+		sv.f_bsize = r->bsize ? r->bsize : 4096;
+		sv.f_frsize = sv.f_bsize;
+		sv.f_blocks = (fsblkcnt_t)r->blocks;
+		sv.f_bfree = (fsblkcnt_t)r->bfree;
+		sv.f_bavail = (fsblkcnt_t)r->bavail;
+		sv.f_files = (fsfilcnt_t)r->files;
+		sv.f_ffree = (fsfilcnt_t)r->ffree;
+		sv.f_favail = (fsfilcnt_t)r->ffree;
+		sv.f_namemax = r->namemax ? r->namemax : CFS_NAME_MAX;
+		fuse_reply_statfs(req, &sv);
+	} else {
+		reply_fail(&op, rv, "%s", "of the filesystem");
+	}
+	op_end(&op);
+}
+
+/* ---- files -------------------------------------------------------------------------- */
+
+static int
+truncate_to_zero(struct op *op, uint64_t ino)
+{
+	struct wire_setattr rq = {.cred = op->cred, .ino = ino,
+				  .valid = CFS_SETATTR_SIZE};
+
+	flush_ino(op, ino);
+	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	ino_changed(op->fs, ino);
+	return rv;
+}
+
+static void
+fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h;
+	struct op op;
+	int rv = 0;
+
+	op_begin(&op, req, "open");
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rv = truncate_to_zero(&op, ino);
+	if (rv != 0) {
+		reply_fail(&op, rv, "inode %llu (O_TRUNC)",
+			   (unsigned long long)ino);
+		op_end(&op);
+		return;
+	}
+	h = handle_new(op.fs, ino, (fi->flags & O_APPEND) != 0);
+	if (h == NULL) {
+		reply_fail(&op, CFS_ENOMEM, "inode %llu",
+			   (unsigned long long)ino);
+		op_end(&op);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 0; /* close-to-open: reread what others wrote */
+	if (fuse_reply_open(req, fi) != 0)
+		handle_close(op.fs, h, NULL); /* interrupted: no release */
+	op_end(&op);
+}
+
+static void
+fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	  struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct wire_attr a;
+	struct handle *h;
+	struct op op;
+	int rv;
+
+	if (!name_ok(req, name))
+		return;
+	op_begin(&op, req, "create");
+	rv = do_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
+		      0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
+	/* an existing file (created meanwhile by someone else) and O_TRUNC */
+	if (rv == 0 && a.size > 0 && (fi->flags & O_TRUNC) &&
+	    (rv = truncate_to_zero(&op, a.ino)) == 0)
+		a = op.c->rep->entry.attr;
+	if (rv != 0) {
+		reply_fail(&op, rv, "'%s' in directory %llu", name,
+			   (unsigned long long)parent);
+		op_end(&op);
+		return;
+	}
+	h = handle_new(op.fs, a.ino, (fi->flags & O_APPEND) != 0);
+	if (h == NULL) {
+		reply_fail(&op, CFS_ENOMEM, "'%s'", name);
+		op_end(&op);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 0;
+	entry_of(&op, &a, &e, 1);
+	if (fuse_reply_create(req, &e, fi) != 0)
+		handle_close(op.fs, h, NULL);
+	op_end(&op);
+}
+
+/* The size an O_APPEND write goes to: the server's, or further if dirty
+ * data of this client extends it. */
+static int
+append_offset(struct op *op, uint64_t ino, uint64_t *off)
+{
+	struct wire_getattr rq = {.cred = op->cred, .ino = ino};
+	int rv = call(op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	uint64_t end;
+
+	if (rv != 0)
+		return rv;
+	*off = op->c->rep->entry.attr.size;
+	end = dirty_end(op->fs, ino);
+	if (end > *off)
+		*off = end;
+	return 0;
+}
+
+/* Make room for @need bytes in h->buf (at most FUSEFS_WBUF_MAX). */
+static int
+wbuf_reserve(struct handle *h, size_t need)
+{
+	size_t cap = h->cap ? h->cap : 64 * 1024;
+	uint8_t *p;
+
+	if (need <= h->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > FUSEFS_WBUF_MAX)
+		cap = FUSEFS_WBUF_MAX;
+	if ((p = realloc(h->buf, cap)) == NULL)
+		return CFS_ENOMEM;
+	h->buf = p;
+	h->cap = cap;
+	return 0;
+}
+
+/*
+ * A write:
+ * 1) fails with an earlier deferred failure of its handle, if any;
+ * 2) O_APPEND: goes to the end as this client knows it (see append_lock);
+ * 3) first writes out other handles' dirty data of the inode;
+ * 4) joins the handle's dirty range when it overlaps or touches it and
+ *    the range stays within FUSEFS_WBUF_MAX; otherwise the range is
+ *    written out first (its failure fails this write);
+ * 5) writes the range out at once when it is full.
+ */
+static void
+fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+	 off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	uint64_t o = (uint64_t)off;
+	struct op op;
+	int rv = 0;
+
+	op_begin(&op, req, "write");
+	if (h->append)
+		pthread_mutex_lock(&op.fs->append_lock);
+	/* One handle of an inode holds dirty data at a time, so write-outs
+	 * land in the order the writes came. */
+	if (others_dirty(op.fs, ino, h))
+		flush_others(&op, ino, h);
+	pthread_mutex_lock(&h->lock);
+	if (h->error != 0) {
+		rv = h->error;
+		h->error = 0;
+		snprintf(op.errmsg, sizeof(op.errmsg),
+			 "an earlier write failed: %s", cfs_strerror(rv));
+		goto out;
+	}
+	if (h->append && (rv = append_offset(&op, ino, &o)) != 0)
+		goto out;
+	if (h->len > 0 &&
+	    (o < h->start || o > h->start + h->len ||
+	     o + size - h->start > FUSEFS_WBUF_MAX) &&
+	    (rv = wb_flush(&op, h)) != 0)
+		goto out;
+	if (size > FUSEFS_WBUF_MAX) { /* never with max_write; be safe */
+		pthread_mutex_lock(&op.fs->flush_locks[ino % FLUSH_LOCKS]);
+		rv = fio_pwrite(op.c->fio, ino, o, data, size, 1, op.errmsg);
+		pthread_mutex_unlock(&op.fs->flush_locks[ino % FLUSH_LOCKS]);
+		ino_changed(op.fs, ino);
+		goto out;
+	}
+	if (h->len == 0)
+		h->start = o;
+	if ((rv = wbuf_reserve(h, (size_t)(o - h->start) + size)) != 0) {
+		cfs_fail(op.errmsg, rv, "write-back buffer");
+		goto out;
+	}
+	memcpy(h->buf + (o - h->start), data, size);
+	if (o - h->start + size > h->len)
+		h->len = (size_t)(o - h->start) + size;
+	publish(op.fs, h);
+	ino_changed(op.fs, ino);
+	if (h->len >= FUSEFS_WBUF_MAX)
+		rv = wb_flush(&op, h);
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (h->append)
+		pthread_mutex_unlock(&op.fs->append_lock);
+	if (rv == 0)
+		fuse_reply_write(req, size);
+	else
+		reply_fail(&op, rv, "of %zu bytes at %llu to inode %llu", size,
+			   (unsigned long long)o, (unsigned long long)ino);
+	op_end(&op);
+}
+
+/* Read into the caller's buffer or through the handle's window.  h->lock
+ * held.  Returns the bytes now at *out (borrowed: h->rbuf or @tmp). */
+static int
+read_at(struct op *op, struct handle *h, uint64_t o, size_t size,
+	uint8_t *tmp, const uint8_t **out, size_t *n)
+{
+	uint64_t gen = ino_gen(op->fs, h->ino);
+	size_t got = 0;
+	int rv;
+
+	/* 1) the window holds it (or holds up to the end of the file) */
+	if (h->rvalid && h->rgen == gen && o >= h->rstart &&
+	    o < h->rstart + h->rlen &&
+	    (o + size <= h->rstart + h->rlen || h->rlen < RWIN)) {
+		*out = h->rbuf + (o - h->rstart);
+		*n = (size_t)(h->rstart + h->rlen - o) < size
+			     ? (size_t)(h->rstart + h->rlen - o)
+			     : size;
+		return 0;
+	}
+	/* 2) a sequential reader: fill a new window, aligned when it can be,
+	 *    so that it is one fragment read */
+	if (o == h->next_off && o != 0 && size <= RWIN) {
+		uint64_t ws = o - o % RWIN;
+		if (o + size > ws + RWIN)
+			ws = o;
+		if (h->rbuf == NULL && (h->rbuf = malloc(RWIN)) == NULL)
+			return cfs_fail(op->errmsg, CFS_ENOMEM, "read window");
+		h->rvalid = 0;
+		rv = fio_pread(op->c->fio, h->ino, ws, h->rbuf, RWIN, &got,
+			       op->errmsg);
+		if (rv != 0)
+			return rv;
+		h->rstart = ws;
+		h->rlen = got;
+		h->rgen = gen;
+		h->rvalid = 1;
+		*out = h->rbuf + (o - ws);
+		*n = got > o - ws ? (got - (size_t)(o - ws) < size
+					     ? got - (size_t)(o - ws)
+					     : size)
+				  : 0;
+		return 0;
+	}
+	/* 3) anything else: just this range */
+	rv = fio_pread(op->c->fio, h->ino, o, tmp, size, &got, op->errmsg);
+	*out = tmp;
+	*n = got;
+	return rv;
+}
+
+static void
+fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const uint8_t *data = NULL;
+	struct op op;
+	uint8_t *tmp;
+	size_t n = 0;
+	int rv;
+
+	op_begin(&op, req, "read");
+	if (dirty_end(op.fs, ino) != 0)
+		flush_ino(&op, ino);
+	if ((tmp = malloc(size ? size : 1)) == NULL) {
+		reply_fail(&op, CFS_ENOMEM, "inode %llu",
+			   (unsigned long long)ino);
+		op_end(&op);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	rv = read_at(&op, h, (uint64_t)off, size, tmp, &data, &n);
+	if (rv == 0) {
+		h->next_off = (uint64_t)off + n;
+		fuse_reply_buf(req, (const char *)data, n);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rv != 0)
+		reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu", size,
+			   (long long)off, (unsigned long long)ino);
+	free(tmp);
+	op_end(&op);
+}
+
+static void
+sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	   const char *what)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct op op;
+	int rv;
+
+	op_begin(&op, req, what);
+	rv = handle_sync(&op, h);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
+	op_end(&op);
+}
+
+static void
+fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	sync_reply(req, ino, fi, "flush");
+}
+
+static void
+fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	 struct fuse_file_info *fi)
+{
+	(void)datasync; /* every write-out is durable anyway */
+	sync_reply(req, ino, fi, "fsync");
+}
+
+static void
+fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct hidden gone;
+	struct op op;
+	int rv;
+
+	op_begin(&op, req, "release");
+	rv = handle_sync(&op, h);
+	/* Nobody hears a release's error: the last close (flush) did. */
+	if (rv == CFS_ENOENT || rv == CFS_ESTALE)
+		LOG_DEBUG("release of inode %llu: %s (removed meanwhile)",
+			  (unsigned long long)ino, op.errmsg);
+	else if (rv != 0)
+		LOG_WARN("release of inode %llu: dirty data lost: %s",
+			 (unsigned long long)ino, op.errmsg);
+	if (handle_close(op.fs, h, &gone) &&
+	    (rv = unlink_call(&op, gone.parent, gone.name, &gone.cred)) != 0 &&
+	    rv != CFS_ENOENT)
+		LOG_WARN("removing '%s' in directory %llu: %s", gone.name,
+			 (unsigned long long)gone.parent, op.errmsg);
+	fuse_reply_err(req, 0);
+	op_end(&op);
+}
+
+static void
+fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+	     off_t length, struct fuse_file_info *fi)
+{
+	/* Space is not reserved ahead in CFS; posix_fallocate() then falls
+	 * back to writing. */
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	fuse_reply_err(req, EOPNOTSUPP);
+}
+
+/* ---- directories -------------------------------------------------------------------- */
+
+static void
+fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = calloc(1, sizeof(*d));
+
+	(void)ino;
+	if (d == NULL || (d->page = malloc(sizeof(*d->page))) == NULL) {
+		free(d);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_destroy(&d->lock);
+		free(d->page);
+		free(d);
+	}
+}
+
+static void
+fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	pthread_mutex_destroy(&d->lock);
+	free(d->page);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void
+fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+	    struct fuse_file_info *fi)
+{
+	/* Namespace changes are durable once the server answered (Raft). */
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* Where in d->page the entries after cookie @off start; -1 if the page
+ * does not hold them. */
+static int
+page_index(const struct dirh *d, uint64_t off)
+{
+	if (!d->valid)
+		return -1;
+	if (off == d->from)
+		return 0;
+	for (uint32_t i = 0; i < d->page->entries_count; i++)
+		if (d->page->entries[i].cookie == off)
+			return (int)i + 1;
+	return -1;
+}
+
+/*
+ * readdir and readdirplus: the offset is the CFS cookie of the last entry
+ * the kernel has (0 = from the start, "." and ".." are cookies 1 and 2).
+ * Entries come from the handle's page when it holds them, else a new page
+ * is asked for; the reply holds as many as fit in @size.
+ */
+static void
+do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	   struct fuse_file_info *fi, int plus)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	uint64_t cookie = (uint64_t)off;
+	size_t used = 0;
+	char *buf;
+	struct op op;
+	int rv = 0, full = 0;
+
+	if ((buf = malloc(size ? size : 1)) == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op_begin(&op, req, plus ? "readdirplus" : "readdir");
+	pthread_mutex_lock(&d->lock);
+	if (cookie == 0)
+		d->valid = 0; /* opendir or rewinddir: a fresh listing */
+	while (!full) {
+		int i = page_index(d, cookie);
+		if (i < 0 || (i == (int)d->page->entries_count &&
+			      !d->page->eof && i > 0)) {
+			struct wire_readdir rq = {.cred = op.cred, .ino = ino,
+						  .cookie = cookie,
+						  .max_entries =
+							  WIRE_MAX_dirent};
+			d->valid = 0;
+			rv = call(&op, WIRE_T_readdir, &rq, WIRE_T_dirents);
+			if (rv != 0)
+				break;
+			memcpy(d->page, &op.c->rep->dirents, sizeof(*d->page));
+			d->from = cookie;
+			d->valid = 1;
+			i = 0;
+		}
+		if (i >= (int)d->page->entries_count)
+			break; /* the end of the directory */
+		for (; i < (int)d->page->entries_count; i++) {
+			const struct wire_dirent *de = &d->page->entries[i];
+			size_t n;
+			if (plus) {
+				struct fuse_entry_param e;
+				if (strcmp(de->name, ".") == 0 ||
+				    strcmp(de->name, "..") == 0) {
+					/* no lookup reference for these */
+					memset(&e, 0, sizeof(e));
+					e.attr.st_ino = (ino_t)de->attr.ino;
+					e.attr.st_mode = (mode_t)de->attr.mode;
+				} else {
+					entry_of(&op, &de->attr, &e, 0);
+				}
+				n = fuse_add_direntry_plus(req, buf + used,
+							   size - used,
+							   de->name, &e,
+							   (off_t)de->cookie);
+			} else {
+				struct stat st;
+				memset(&st, 0, sizeof(st));
+				st.st_ino = (ino_t)de->attr.ino;
+				st.st_mode = (mode_t)de->attr.mode;
+				n = fuse_add_direntry(req, buf + used,
+						      size - used, de->name,
+						      &st, (off_t)de->cookie);
+			}
+			if (n > size - used) {
+				full = 1;
+				break;
+			}
+			used += n;
+			cookie = de->cookie;
+		}
+		if (!full && d->page->eof)
+			break;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rv != 0 && used == 0)
+		reply_fail(&op, rv, "directory %llu from cookie %llu",
+			   (unsigned long long)ino, (unsigned long long)cookie);
+	else
+		fuse_reply_buf(req, buf, used);
+	op_end(&op);
+	free(buf);
+}
+
+static void
+fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void
+fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+/* ---- extended attributes -------------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct xneg *
+xneg_slot(struct fusefs *fs, uint64_t ino, const char *name)
+{
+	uint64_t h = 14695981039346656037ull ^ ino; /* FNV-1a */
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return &fs->xneg[h % XNEG_SLOTS];
+}
+
+/* The remembered answer for an absent @name of @ino, or 0. */
+static int
+xneg_get(struct fusefs *fs, uint64_t ino, const char *name)
+{
+	struct xneg *x = xneg_slot(fs, ino, name);
+	int code = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	if (x->ino == ino && x->until_ms > now_ms() &&
+	    strcmp(x->name, name) == 0)
+		code = x->code;
+	pthread_mutex_unlock(&fs->table_lock);
+	return code;
+}
+
+/* Remember that @name of @ino is absent (@code), or forget it (0). */
+static void
+xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
+{
+	struct xneg *x = xneg_slot(fs, ino, name);
+
+	if (strlen(name) >= XNEG_NAME)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	if (code != 0) {
+		x->ino = ino;
+		x->code = code;
+		x->until_ms = now_ms() + (int64_t)(FUSEFS_TIMEOUT * 1000);
+		snprintf(x->name, sizeof(x->name), "%s", name);
+	} else if (x->ino == ino && strcmp(x->name, name) == 0) {
+		x->ino = 0;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+static void
+fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+	    const char *value, size_t size, int flags)
+{
+	struct wire_setxattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	if (strlen(name) > CFS_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (size > CFS_XATTR_VALUE_MAX) {
+		fuse_reply_err(req, E2BIG);
+		return;
+	}
+	op_begin(&op, req, "setxattr");
+	rq.cred = op.cred;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	rq.value = (const uint8_t *)value;
+	rq.value_len = (uint32_t)size;
+	rq.flags = (uint32_t)flags & (CFS_XATTR_CREATE | CFS_XATTR_REPLACE);
+	xneg_set(op.fs, ino, name, 0);
+	rv = call(&op, WIRE_T_setxattr, &rq, WIRE_T_ok);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "'%s' of inode %llu", name,
+			   (unsigned long long)ino);
+	op_end(&op);
+}
+
+/* The getxattr/listxattr answer: the length when @size is 0, ERANGE when
+ * the value does not fit, else the value. */
+static void
+reply_xattr_blob(struct op *op, const uint8_t *v, uint32_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(op->req, len);
+	else if (len > size)
+		fuse_reply_err(op->req, ERANGE);
+	else
+		fuse_reply_buf(op->req, (const char *)v, len);
+}
+
+static void
+fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct wire_getxattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	if (strlen(name) > CFS_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	op_begin(&op, req, "getxattr");
+	if ((rv = xneg_get(op.fs, ino, name)) != 0) {
+		fuse_reply_err(req, cfs_errno(rv));
+		op_end(&op);
+		return;
+	}
+	rq.cred = op.cred;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	rv = call(&op, WIRE_T_getxattr, &rq, WIRE_T_xattr_value);
+	if (rv == CFS_ENODATA || rv == CFS_ENOTSUP)
+		xneg_set(op.fs, ino, name, rv);
+	if (rv == 0)
+		reply_xattr_blob(&op, op.c->rep->xattr_value.value,
+				 op.c->rep->xattr_value.value_len, size);
+	else
+		reply_fail(&op, rv, "'%s' of inode %llu", name,
+			   (unsigned long long)ino);
+	op_end(&op);
+}
+
+static void
+fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct wire_listxattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	op_begin(&op, req, "listxattr");
+	rq.cred = op.cred;
+	rv = call(&op, WIRE_T_listxattr, &rq, WIRE_T_xattr_names);
+	if (rv == 0)
+		reply_xattr_blob(&op, op.c->rep->xattr_names.names,
+				 op.c->rep->xattr_names.names_len, size);
+	else
+		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
+	op_end(&op);
+}
+
+static void
+fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct wire_removexattr rq = {.ino = ino};
+	struct op op;
+	int rv;
+
+	if (strlen(name) > CFS_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	op_begin(&op, req, "removexattr");
+	rq.cred = op.cred;
+	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	rv = call(&op, WIRE_T_removexattr, &rq, WIRE_T_ok);
+	if (rv == 0)
+		xneg_set(op.fs, ino, name, CFS_ENODATA);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "'%s' of inode %llu", name,
+			   (unsigned long long)ino);
+	op_end(&op);
+}
+
+const struct fuse_lowlevel_ops fusefs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.create = fs_create,
+	.fallocate = fs_fallocate,
+};
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+int
+fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
+	   char *errmsg)
+{
+	struct fusefs *fs = calloc(1, sizeof(*fs));
+
+	*out = NULL;
+	if (fs == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
+	fs->opt = *opt;
+	if (fs->opt.sessions == 0)
+		fs->opt.sessions = 1;
+	if (fs->opt.sessions > FUSEFS_SESSIONS_MAX)
+		fs->opt.sessions = FUSEFS_SESSIONS_MAX;
+	if (fs->opt.open_timeout_ms <= 0)
+		fs->opt.open_timeout_ms = 10000;
+	if (fs->opt.call_timeout_ms <= 0)
+		fs->opt.call_timeout_ms = 60000;
+	pthread_mutex_init(&fs->pool_lock, NULL);
+	pthread_cond_init(&fs->pool_cond, NULL);
+	pthread_mutex_init(&fs->table_lock, NULL);
+	pthread_mutex_init(&fs->append_lock, NULL);
+	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
+		pthread_mutex_init(&fs->flush_locks[i], NULL);
+	fs->meta = strdup(opt->meta ? opt->meta : "");
+	fs->opt.meta = fs->meta;
+	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
+	if (fs->meta == NULL || fs->conns == NULL) {
+		fusefs_close(&fs);
+		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
+	}
+	*out = fs;
+	return 0;
+}
+
+int
+fusefs_connect(struct fusefs *fs, char *errmsg)
+{
+	int rv;
+
+	if ((fs->zctx = zmq_ctx_new()) == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "ZeroMQ context");
+	/* A first session with the short deadline tells quickly whether the
+	 * cluster is there; the pool's sessions then take the per-request
+	 * deadline, which fio's data calls use too.  (The probe has its own
+	 * ZeroMQ context: an mc opened in a shared context right after
+	 * another was closed may reuse its address, and so the name of its
+	 * monitor endpoint, before that is unbound.) */
+	struct mc_options mo = {.client_name = "cfs-fuse",
+				.deadline_ms = fs->opt.open_timeout_ms};
+	struct mc *probe = NULL;
+	if ((rv = mc_open(&probe, fs->meta, &mo, errmsg)) != 0)
+		return rv;
+	mc_close(&probe);
+	mo.deadline_ms = fs->opt.call_timeout_ms;
+	mo.zmq_context = fs->zctx;
+	for (unsigned i = 0; i < fs->opt.sessions; i++) {
+		struct conn *c = &fs->conns[i];
+		fs->nconns = i + 1;
+		if ((rv = mc_open(&c->mc, fs->meta, &mo, errmsg)) != 0 ||
+		    (rv = fio_open(&c->fio, c->mc, fs->zctx, errmsg)) != 0)
+			return rv;
+		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
+			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
+	}
+	return 0;
+}
+
+/* Write out what handles still hold when the loop ended without their
+ * release (a signal, or an unmount while files were open). */
+static void
+flush_all(struct fusefs *fs)
+{
+	struct op op = {.fs = fs, .what = "shutdown"};
+
+	if (fs->nconns == 0 || fs->conns[0].fio == NULL)
+		return;
+	op.c = &fs->conns[0];
+	for (unsigned i = 0; i < TABLE_SIZE; i++) {
+		for (struct open_ino *oi = fs->table[i]; oi; oi = oi->next) {
+			for (struct handle *h = oi->handles; h; h = h->next) {
+				pthread_mutex_lock(&h->lock);
+				if (h->len > 0 && wb_flush(&op, h) == 0)
+					LOG_INFO("inode %llu: wrote out data "
+						 "of a file still open",
+						 (unsigned long long)h->ino);
+				pthread_mutex_unlock(&h->lock);
+			}
+		}
+	}
+}
+
+void
+fusefs_close(struct fusefs **fsp)
+{
+	struct fusefs *fs = *fsp;
+
+	if (fs == NULL)
+		return;
+	flush_all(fs);
+	for (unsigned i = 0; i < fs->nconns; i++) {
+		fio_close(&fs->conns[i].fio);
+		mc_close(&fs->conns[i].mc);
+		free(fs->conns[i].rep);
+	}
+	free(fs->conns);
+	if (fs->zctx != NULL)
+		zmq_ctx_term(fs->zctx);
+	for (unsigned i = 0; i < TABLE_SIZE; i++) {
+		while (fs->table[i] != NULL) {
+			struct open_ino *oi = fs->table[i];
+			fs->table[i] = oi->next;
+			if (oi->hidden.name[0] != '\0' && fs->nconns > 0 &&
+			    fs->conns[0].mc != NULL) {
+				struct op op = {.fs = fs, .c = &fs->conns[0],
+						.what = "shutdown"};
+				unlink_call(&op, oi->hidden.parent,
+					    oi->hidden.name, &oi->hidden.cred);
+			}
+			while (oi->handles != NULL) {
+				struct handle *h = oi->handles;
+				oi->handles = h->next;
+				h->refs = 1;
+				handle_unref_locked(fs, h);
+			}
+			free(oi);
+		}
+	}
+	pthread_mutex_destroy(&fs->table_lock);
+	pthread_mutex_destroy(&fs->append_lock);
+	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
+		pthread_mutex_destroy(&fs->flush_locks[i]);
+	pthread_cond_destroy(&fs->pool_cond);
+	pthread_mutex_destroy(&fs->pool_lock);
+	free(fs->meta);
+	free(fs);
+	*fsp = NULL;
+}

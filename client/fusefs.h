@@ -1,0 +1,79 @@
+/* fusefs.h - the FUSE low-level operations of cfs-fuse: CFS namespace and data behind a kernel mount. */
+#ifndef CFS_CLIENT_FUSEFS_H
+#define CFS_CLIENT_FUSEFS_H
+
+/*
+ * What the kernel sees (the data path itself: docs/data-path.md):
+ *  - inode numbers are CFS's (the root, 1, is FUSE_ROOT_ID) and the
+ *    generation is the inode's; attributes, entries and absent xattrs are
+ *    cached for FUSEFS_TIMEOUT seconds.  There are no leases yet, so
+ *    another client's change can stay invisible that long, and data is
+ *    coherent between clients only from close to open.
+ *  - every namespace request carries the caller's uid, gid and
+ *    supplementary groups; the metadata server checks permissions and owns
+ *    new files to the caller.  The mount uses default_permissions, so the
+ *    kernel checks modes first from the cached attributes.  Data requests
+ *    carry the mount's own credentials (fio has no per-call ones).
+ *  - file data goes through fio (client/fileio.h).  Each open file handle
+ *    has a write-back buffer: one contiguous dirty range of up to
+ *    FUSEFS_WBUF_MAX bytes, written (durably) when it is full, when a write
+ *    does not touch it, and on flush (close), fsync and release.  An error
+ *    of such a deferred write is returned by the next write, flush, fsync
+ *    or close of that handle.  Reads first write out every dirty range of
+ *    the inode; getattr and lookup report a size that includes them.  A
+ *    sequential reader is served from a FUSEFS_IO_MAX window per handle.
+ *  - a file unlinked while this client has it open is renamed to
+ *    ".cfs-fuse-hidden-*" and removed at its last release (as NFS does);
+ *    st_blocks of a file of more than 64 fragments counts only the
+ *    fragments that exist, so sparse files look sparse.
+ *
+ * Threads: requests may come from several FUSE worker threads.  Each
+ * request borrows one (mc, fio) session pair from a pool for its whole
+ * duration, so a pool of N pairs keeps N requests in flight.
+ */
+
+#include <stdint.h>
+
+/* The 3.5 API: what configure's fuse3 >= 3.10 promises (the loop
+ * configuration object of 3.12 is not used). */
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#define FUSEFS_TIMEOUT 1.0            /* entry and attribute cache, s */
+#define FUSEFS_WBUF_MAX (16u << 20)   /* write-back range per handle */
+#define FUSEFS_IO_MAX (1u << 20)      /* max_write / max_readahead asked */
+#define FUSEFS_SESSIONS_MAX 64
+
+struct fusefs;
+
+struct fusefs_options {
+	const char *meta;      /* metadata servers, "host:port,..." */
+	unsigned sessions;     /* (mc, fio) pairs; 0 = 1 */
+	int open_timeout_ms;   /* give up connecting after this; 0 = 10000 */
+	int call_timeout_ms;   /* give up one request (metadata, or a data
+				  call to the leader); 0 = 60000 */
+};
+
+/*
+ * The filesystem's state, not connected yet: @opt and its strings are
+ * copied.  Returns 0 and *out, or CFS_ENOMEM.  No thread is started (so a
+ * daemon may still fork).
+ */
+int fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
+	       char *errmsg);
+
+/*
+ * Connect: open opt->sessions metadata sessions and their fio's (all
+ * sharing one ZeroMQ context), giving up after opt->open_timeout_ms.
+ * Returns 0, or a CFS_* code with errmsg saying why.
+ */
+int fusefs_connect(struct fusefs *fs, char *errmsg);
+
+/* Close every session and free; sets *fs to NULL.  NULL-safe.  Call only
+ * after the FUSE session loop has returned. */
+void fusefs_close(struct fusefs **fs);
+
+/* The operations table; the session's userdata must be a struct fusefs. */
+extern const struct fuse_lowlevel_ops fusefs_ops;
+
+#endif /* CFS_CLIENT_FUSEFS_H */
