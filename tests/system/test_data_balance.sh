@@ -113,5 +113,23 @@ else
 	echo "skip a disk that fills: cannot mount a tmpfs here"
 fi
 
+# ---- fewer live nodes than the goal: the degraded_writes policy ----------
+# (nodes 2, 3, 4 are alive here; kill one, leaving 2 for goal 3)
+data_kill 4
+gone4() { $CTL node list | grep -q " DEAD "; }
+eventually 10 gone4 >/dev/null
+head -c $((3 * FSZ)) /dev/urandom >"$T/d"
+check "with 2 live nodes, a goal 3 write proceeds (degraded_writes = yes)" \
+	$CTL put -q "$T/d" /degraded
+check "... reads back byte-identical" same /degraded "$T/d"
+shows() { $CTL status >"$T/st" 2>&1; grep -q '^under goal: *[1-9]' "$T/st" &&
+	grep -q '^degraded writes: allowed' "$T/st"; }
+check "... status counts it under goal and names the policy" shows
+sed -n 's/^\(under goal\|degraded writes\):/    &/p' "$T/st"
+data_start 4 --labels rack=r4
+healed() { $CTL frags /degraded >/dev/null; }
+check "... and it reaches 3 copies once a third node is back (30 s)" \
+	eventually 30 healed
+
 [ $fail = 0 ] || { $CTL status; show_logs; }
 exit $fail
