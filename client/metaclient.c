@@ -54,7 +54,6 @@ struct mc {
 	int stopping;
 
 	atomic_uint_fast64_t next_rid;
-	atomic_uint chan_counter; /* names the monitors' inproc endpoints */
 	struct mc_chan ka_chan;   /* the keepalive thread's own socket */
 	pthread_t ka_thread;
 	int ka_started;
@@ -163,8 +162,13 @@ chan_open(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 
 	chan_close(ch);
 	/* unique per mc too: several mc's may share one context */
-	snprintf(mon_ep, sizeof(mon_ep), "inproc://mc-mon-%p-%u", (void *)mc,
-		 atomic_fetch_add(&mc->chan_counter, 1));
+	/* Process-wide numbering: an mc closed and another allocated at the
+	 * same address in a shared context must not reuse a name whose
+	 * monitor socket is still being torn down. */
+	static atomic_uint_fast64_t mon_seq;
+	snprintf(mon_ep, sizeof(mon_ep), "inproc://mc-mon-%d-%llu",
+		 (int)getpid(),
+		 (unsigned long long)atomic_fetch_add(&mon_seq, 1));
 	ch->sock = zmq_socket(mc->zctx, ZMQ_DEALER);
 	if (ch->sock == NULL)
 		goto err;
