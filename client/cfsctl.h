@@ -46,4 +46,10 @@ int cmd_get(struct mc *mc, int argc, char **argv, char *errmsg);
 int cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg);
 int cmd_goal(struct mc *mc, int argc, char **argv, char *errmsg);
 
+/* ---- client/cfsctl_dev.c ---- */
+
+/* `dev up|down|status`: a whole cluster on this machine (@argv[0] is the
+ * subcommand). */
+int cmd_dev(int argc, char **argv, char *errmsg);
+
 #endif /* CFS_CLIENT_CFSCTL_H */
