@@ -343,7 +343,8 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
  * deleted 1: their nodes deleted the files (the garbage rows go). */
 #define PROTO_REPLICA_DROP(F)                                                \
 	F(rec, items, replica)                                               \
-	F(u8, deleted, 0)
+	F(u8, deleted, 0)                                                    \
+	F(u8, if_writing, 0) /* drop only replicas still `writing` */
 #define PROTO_NODE_LIST(F)
 #define PROTO_NODE_LIST_REPLY(F)                                             \
 	F(rec, nodes, nodeinfo)                                              \

@@ -89,6 +89,7 @@ enum {
 	Q_REPLICA_PUT,
 	Q_REPLICA_SET_STATE,
 	Q_REPLICA_DEL,
+	Q_REPLICA_DEL_WRITING,
 	Q_REPLICA_COMMIT,
 	Q_GARBAGE_OLDER,
 	Q_DEL_OLDER,
@@ -152,6 +153,8 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_REPLICA_DEL] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
 			  "version = ? AND node = ?",
 	/* commit: the listed nodes hold the version */
+	[Q_REPLICA_DEL_WRITING] = "DELETE FROM replicas WHERE ino = ? AND idx = "
+				  "? AND version = ? AND node = ? AND state = 0",
 	[Q_REPLICA_COMMIT] = "UPDATE replicas SET state = 1, since = ? WHERE "
 			     "ino = ? AND idx = ? AND version = ? AND node = ?",
 	/* commit: replicas of older versions become garbage */
@@ -687,10 +690,14 @@ op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 		const struct wire_replica *r = &rq->items[i];
 		sqlite3_stmt *s;
 		if (!rq->deleted) {
-			s = q(d, Q_REPLICA_DEL);
+			/* if_writing: an abandoned write may have committed
+			 * between the leader's scan and this entry */
+			int del = rq->if_writing ? Q_REPLICA_DEL_WRITING
+						 : Q_REPLICA_DEL;
+			s = q(d, del);
 			bind_key(s, 1, r->ino, r->idx, r->version);
 			sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
-			if ((rv = run(d, Q_REPLICA_DEL, errmsg)) != 0)
+			if ((rv = run(d, del, errmsg)) != 0)
 				return rv;
 			if (sqlite3_changes(d->db) == 0)
 				continue;

@@ -687,6 +687,7 @@ drop_abandoned(struct repair *r, struct dmap *d)
 	if (dmap_abandoned(d, before, WIRE_MAX_replica, drop->items,
 			   &drop->items_count, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
+	drop->if_writing = 1;
 	if (drop->items_count > 0) {
 		LOG_INFO("repair: %u replicas of writes opened over %d s ago "
 			 "and never committed become garbage",

@@ -416,6 +416,18 @@ test_abandoned_writes(void **state)
 					t->errmsg), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(out[0].ino, t->ino);
+	/* the write commits before the leader's drop is applied: the drop
+	 * (if_writing) must leave the committed replicas alone */
+	uint64_t v = out[0].version;
+	assert_int_equal(commit(t, 0, v, 10, 3, 10), 0);
+	memset(&t->rq, 0, sizeof(t->rq));
+	memcpy(t->rq.replica_drop.items, out, 3 * sizeof(out[0]));
+	t->rq.replica_drop.items_count = 3;
+	t->rq.replica_drop.if_writing = 1;
+	assert_int_equal(run(t, WIRE_T_replica_drop), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas WHERE "
+			       "state = 1"), 3);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
 }
 
 /* Data commands on a directory or by someone without write permission
