@@ -422,6 +422,34 @@ struct scan_ctx {
 	uint64_t from, to;  /* rebalancing pair */
 };
 
+/* Queue a copy of @f's committed version from node @src to node @dst
+ * (both in the registry cache), charged to the rate budget.  0, or -1 if a
+ * node is unknown or memory ran out. */
+static int
+submit_copy(struct repair *r, const struct dmap_frag *f, uint64_t dst,
+	    uint64_t src)
+{
+	const struct dmap_node *tn = node_find(r, dst);
+	const struct dmap_node *sn = node_find(r, src);
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (tn == NULL || sn == NULL || t == NULL) {
+		free(t);
+		return -1;
+	}
+	t->kind = TASK_COPY;
+	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
+				     .version = f->version, .node = dst};
+	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
+	t->length = f->length;
+	t->crc = f->crc;
+	t->source.id = src;
+	snprintf(t->source.addr, sizeof(t->source.addr), "%s", sn->addr);
+	r->tokens -= (double)(f->length ? f->length : 1);
+	submit(r, t);
+	return 0;
+}
+
 static int
 plan_copy(void *arg, const struct dmap_frag *f)
 {
@@ -455,28 +483,13 @@ plan_copy(void *arg, const struct dmap_frag *f)
 		return 0; /* nowhere to put it (fewer nodes than the goal) */
 	/* Spread the reading: a random live source. */
 	uint64_t src = sources[seed_now() % nsrc];
-	const struct dmap_node *tn = node_find(r, target);
-	const struct dmap_node *sn = node_find(r, src);
-	struct task *t = calloc(1, sizeof(*t));
-	if (tn == NULL || sn == NULL || t == NULL) {
-		free(t);
+	if (submit_copy(r, f, target, src) != 0)
 		return 0;
-	}
-	t->kind = TASK_COPY;
-	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
-				     .version = f->version, .node = target};
-	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
-	t->length = f->length;
-	t->crc = f->crc;
-	t->source.id = src;
-	snprintf(t->source.addr, sizeof(t->source.addr), "%s", sn->addr);
-	r->tokens -= (double)(f->length ? f->length : 1);
 	LOG_DEBUG("repair: copy fragment %llu/%llu v%llu (%u of %u live) "
 		  "from node %llu to node %llu",
 		  (unsigned long long)f->ino, (unsigned long long)f->idx,
 		  (unsigned long long)f->version, f->live, f->goal,
 		  (unsigned long long)src, (unsigned long long)target);
-	submit(r, t);
 	return 0;
 }
 
@@ -563,20 +576,7 @@ plan_move(void *arg, const struct dmap_frag *f)
 			    strcmp(want, have) == 0)
 				return 0;
 		}
-	struct task *t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return 1;
-	t->kind = TASK_COPY;
-	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
-				     .version = f->version, .node = c->to};
-	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
-	t->length = f->length;
-	t->crc = f->crc;
-	t->source.id = c->from;
-	snprintf(t->source.addr, sizeof(t->source.addr), "%s", fn->addr);
-	r->tokens -= (double)(f->length ? f->length : 1);
-	submit(r, t);
-	return 0;
+	return submit_copy(r, f, c->to, c->from) != 0;
 }
 
 static void
