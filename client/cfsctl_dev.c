@@ -167,38 +167,42 @@ find_bin(const char *name, char *out, char *errmsg)
 
 /* ---- processes ----------------------------------------------------------- */
 
+/* Read /proc/@pid/@name into @buf (NUL-terminated); its length, or -1. */
+static ssize_t
+read_proc(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /* Is @pid alive, not a zombie, and running a cfs-* program with an
  * argument inside @dir?  Guards every signal `dev down` sends: a pid file
  * may outlive its process and the pid be reused by anything. */
 static int
 pid_is_ours(pid_t pid, const char *dir)
 {
-	char path[64], buf[8192];
+	char buf[8192];
 	size_t dlen = strlen(dir);
 	ssize_t n;
-	int fd;
 
-	if (pid <= 1)
+	if (pid <= 1 || read_proc(pid, "stat", buf, sizeof(buf)) < 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	char *rp = strrchr(buf, ')');
 	if (rp == NULL || rp[1] == '\0' || rp[2] == 'Z' || rp[2] == 'X')
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((fd = open(path, O_RDONLY)) < 0)
+	if ((n = read_proc(pid, "cmdline", buf, sizeof(buf))) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	const char *argv0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
 	if (strncmp(argv0, "cfs-", 4) != 0)
 		return 0;
