@@ -11,7 +11,10 @@ T=$(mktemp -d /tmp/cfs-test.XXXXXX)
 N=0
 # ports from the PID, so concurrent test runs do not collide
 # (16 per test: metadata clients +1..3, Raft +5..7, data nodes +9..15)
-PORT0=$((20000 + ($$ % 2500) * 16))
+# Below Linux's ephemeral range (32768-60999): a port in it can be taken
+# by any outgoing connection of the many clients a test runs (seen in CI:
+# a data node's listen port taken, "Address already in use").
+PORT0=$((10000 + ($$ % 1375) * 16))
 cleanup() {
 	for f in "$T"/meta*.pid "$T"/data*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
