@@ -30,6 +30,7 @@ struct meta_options {
 	int64_t node_dead_after;   /* ms */
 	uint64_t node_reserve;     /* bytes */
 	int degraded_writes;
+	int fault_hooks;
 	char spread_label[256];
 	uint64_t repair_rate;      /* bytes/s */
 	int64_t repair_inflight;

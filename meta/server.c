@@ -99,6 +99,7 @@ struct meta_server {
 	uv_check_t check;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
+	uv_signal_t sigusr1, sigusr2; /* fault hooks (tests only) */
 
 	struct pending *ptab[PENDING_BUCKETS];
 	struct plist mq; /* mutations waiting for the next entry */
@@ -1217,6 +1218,10 @@ raft_closed_cb(struct raft *r)
 	uv_close((uv_handle_t *)&s->tick, handle_closed);
 	uv_close((uv_handle_t *)&s->sigint, handle_closed);
 	uv_close((uv_handle_t *)&s->sigterm, handle_closed);
+	if (s->opt.fault_hooks) {
+		uv_close((uv_handle_t *)&s->sigusr1, handle_closed);
+		uv_close((uv_handle_t *)&s->sigusr2, handle_closed);
+	}
 }
 
 static void
@@ -1240,6 +1245,17 @@ signal_cb(uv_signal_t *h, int signum)
 {
 	struct meta_server *s = h->data;
 	stop(s, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* The partition fault hook of docs/model.md: only with fault_hooks. */
+static void
+partition_cb(uv_signal_t *h, int signum)
+{
+	struct meta_server *s = h->data;
+	int on = signum == SIGUSR1;
+	LOG_WARN("fault hook: %s", on ? "cut off from the Raft peers (SIGUSR1)"
+				       : "Raft peers reachable again (SIGUSR2)");
+	xport_isolate(&s->xp, on);
 }
 
 /* ---- set-up ------------------------------------------------------------------ */
@@ -1600,6 +1616,15 @@ meta_server_run(struct meta_server *s, char *errmsg)
 	uv_timer_start(&s->tick, tick_cb, TICK_MS, TICK_MS);
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+	if (s->opt.fault_hooks) {
+		uv_signal_init(&s->loop, &s->sigusr1);
+		uv_signal_init(&s->loop, &s->sigusr2);
+		s->sigusr1.data = s->sigusr2.data = s;
+		uv_signal_start(&s->sigusr1, partition_cb, SIGUSR1);
+		uv_signal_start(&s->sigusr2, partition_cb, SIGUSR2);
+		LOG_WARN("fault hooks on: SIGUSR1/SIGUSR2 partition this "
+			 "server (tests only)");
+	}
 
 	struct repair_options ro = {
 		.dead_after_ms = s->opt.node_dead_after,

@@ -46,12 +46,59 @@ nodelay(struct uv_stream_s *stream)
 		uv_tcp_nodelay((uv_tcp_t *)stream, 1);
 }
 
+/* Both ends of socket @fd; 0 on success. */
+static int
+ends(int fd, struct sockaddr_storage *local, struct sockaddr_storage *peer)
+{
+	socklen_t ll = sizeof(*local), pl = sizeof(*peer);
+	memset(local, 0, sizeof(*local));
+	memset(peer, 0, sizeof(*peer));
+	return getsockname(fd, (struct sockaddr *)local, &ll) != 0 ||
+	       getpeername(fd, (struct sockaddr *)peer, &pl) != 0;
+}
+
+/* A new Raft connection: remember it, and cut it at once if isolated
+ * (raft_uv then sees its reads and writes fail and retries later). */
+static void
+track(struct xport *x, struct uv_stream_s *stream)
+{
+	uv_os_fd_t fd;
+	if (stream == NULL || uv_fileno((uv_handle_t *)stream, &fd) != 0)
+		return;
+	unsigned i = x->next_conn++ % XPORT_CONNS;
+	x->conns[i].fd = -1;
+	if (ends(fd, &x->conns[i].local, &x->conns[i].peer) == 0)
+		x->conns[i].fd = fd;
+	if (x->isolated)
+		shutdown(fd, SHUT_RDWR);
+}
+
+void
+xport_isolate(struct xport *x, int on)
+{
+	x->isolated = on;
+	if (!on)
+		return;
+	for (unsigned i = 0; i < XPORT_CONNS; i++) {
+		struct sockaddr_storage l, p;
+		int fd = x->conns[i].fd;
+		/* the fd may have been closed and reused: shut it down only
+		 * if both of its ends are still the ones recorded */
+		if (fd >= 0 && ends(fd, &l, &p) == 0 &&
+		    memcmp(&l, &x->conns[i].local, sizeof(l)) == 0 &&
+		    memcmp(&p, &x->conns[i].peer, sizeof(p)) == 0)
+			shutdown(fd, SHUT_RDWR);
+		x->conns[i].fd = -1;
+	}
+}
+
 static void
 xport_accept(struct raft_uv_transport *tcp, raft_id id, const char *address,
 	     struct uv_stream_s *stream)
 {
 	struct xport *x = CONTAINER_OF(tcp, struct xport, tcp);
 	nodelay(stream);
+	track(x, stream);
 	x->accept_cb(&x->outer, id, address, stream);
 }
 
@@ -60,6 +107,7 @@ xport_accept(struct raft_uv_transport *tcp, raft_id id, const char *address,
 struct xconnect {
 	struct raft_uv_connect req; /* what the TCP transport holds */
 	struct raft_uv_connect *orig;
+	struct xport *x;
 };
 
 static void
@@ -68,10 +116,13 @@ xport_connected(struct raft_uv_connect *req, struct uv_stream_s *stream,
 {
 	struct xconnect *xc = CONTAINER_OF(req, struct xconnect, req);
 	struct raft_uv_connect *orig = xc->orig;
+	struct xport *x = xc->x;
 
 	free(xc);
-	if (status == 0)
+	if (status == 0) {
 		nodelay(stream);
+		track(x, stream);
+	}
 	orig->cb(orig, stream, status);
 }
 
@@ -113,6 +164,7 @@ xport_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	if (xc == NULL)
 		return RAFT_NOMEM;
 	xc->orig = req;
+	xc->x = x;
 	xc->req.data = req->data;
 	req->cb = cb;
 	int rv = x->tcp.connect(&x->tcp, &xc->req, id, x->addrs[i].addr,
@@ -144,6 +196,8 @@ int
 xport_setup(struct xport *x, uv_loop_t *loop, const char *bind)
 {
 	memset(x, 0, sizeof(*x));
+	for (unsigned i = 0; i < XPORT_CONNS; i++)
+		x->conns[i].fd = -1;
 	int rv = raft_uv_tcp_init(&x->tcp, loop);
 	if (rv != 0)
 		return rv;
