@@ -74,7 +74,7 @@ nemesis_loop() {
 			nemesis_log "fault $faults: data-kill node $i"
 			data_kill "$i" 9
 			sleep "$((1 + RANDOM % 8))"
-			data_start "$i" --labels "rack=r$i" ${DATA_EXTRA:-}
+			data_start "$i" --labels "rack=r$i"
 			nemesis_log "  node $i restarted"
 			;;
 		4)
@@ -123,7 +123,7 @@ nemesis_stop() { # heal and restart whatever the last fault left down
 		if [ -f "$T/data$i.pid" ] && kill -0 "$(cat "$T/data$i.pid")" 2>/dev/null; then
 			kill -CONT "$(cat "$T/data$i.pid")"
 		else
-			data_start "$i" --labels "rack=r$i" ${DATA_EXTRA:-}
+			data_start "$i" --labels "rack=r$i"
 		fi
 	done
 	NEMESIS_FAULTS=$(grep -c '^[0-9:.]* fault ' "$T/nemesis.log")

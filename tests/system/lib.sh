@@ -109,8 +109,9 @@ DATA=$BIN/cfs-data
 data_addr() { echo "127.0.0.1:$((PORT0 + 8 + $1))"; }
 data_start() { # data_start ID [extra args]: node ID's dir is $T/d$ID
 	local i=$1; shift
+	# shellcheck disable=SC2086 # DATA_EXTRA: options for every node
 	"$DATA" --dir "$T/d$i" --listen "$(data_addr "$i")" --meta "$S" \
-		--set heartbeat=300ms "$@" >>"$T/data$i.log" 2>&1 &
+		--set heartbeat=300ms ${DATA_EXTRA:-} "$@" >>"$T/data$i.log" 2>&1 &
 	echo $! >"$T/data$i.pid"
 }
 data_kill() { # data_kill ID [SIGNAL]
