@@ -1,6 +1,7 @@
 /* lock.c - advisory locks: the pure range rules and the `locks` table of the state machine. */
 #include "meta/lock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,17 +361,21 @@ exec_set(struct lockt *l, uint64_t client_id, const struct wire_lock_set *m,
 		if ((rv = read_inode(l, m->ino, req.kind, &n, errmsg)) != 0)
 			return rv;
 		long c = lock_find_conflict(l->a, n, &req);
-		if (c >= 0)
+		if (c >= 0) {
+			const struct lock_range *h = &l->a[c];
+			char end[24] = "EOF";
+			if (h->end != CFS_LOCK_EOF)
+				snprintf(end, sizeof(end), "%lld",
+					 (long long)h->end);
 			return cfs_fail(errmsg, CFS_EAGAIN,
-					"inode %llu: [%lld, %lld] %s-locked "
-					"by session %016llx (pid %u)",
-					(unsigned long long)m->ino,
-					(long long)l->a[c].start,
-					(long long)l->a[c].end,
-					l->a[c].type == CFS_F_WRLCK ? "write"
-								: "read",
-					(unsigned long long)l->a[c].client_id,
-					l->a[c].pid);
+					"bytes %lld-%s %s-locked by session "
+					"%016llx (pid %u)",
+					(long long)h->start, end,
+					h->type == CFS_F_WRLCK ? "write"
+							       : "read",
+					(unsigned long long)h->client_id,
+					h->pid);
+		}
 	}
 	sqlite3_stmt *s = l->q[Q_OF_HOLDER];
 	bind_holder(s, m->ino, req.kind, client_id, req.owner);
