@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -67,6 +68,7 @@ struct handle {
 	unsigned refs;
 	int attached;         /* still listed under its inode */
 	struct handle *next;
+	int flocked;          /* flock was called on it: release unlocks */
 };
 
 #define HIDDEN_NAME 64
@@ -121,6 +123,12 @@ struct fusefs {
 	struct blocks_entry blocks[BLOCKS_CACHE];
 	struct xneg xneg[XNEG_SLOTS];
 	uint64_t fsz; /* the fragment size, 0 until known */
+	/* advisory locks: their own session, opened at the first lock */
+	pthread_mutex_t lock_lock; /* guards lock_mc, lock_rep */
+	struct mc *lock_mc;
+	union wire_body *lock_rep;
+	int posix_locked; /* a POSIX lock was ever set: flush releases the
+			     closer's (atomic) */
 };
 
 /* An open directory: the last page of entries, to serve the kernel's
@@ -679,6 +687,13 @@ fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel's write-back cache would decide sizes and mtimes
 	 * itself; our handles keep their own dirty ranges instead. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Locks are the cluster's (docs/locks.md), not the kernel's: without
+	 * these the kernel would keep flock and fcntl locks local to this
+	 * machine. */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 }
 
 static void
@@ -1395,10 +1410,28 @@ sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	op_end(&op);
 }
 
+static void lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner,
+			 int kind);
+
+/* Every close(2) of the file: write out, then drop the closing process's
+ * POSIX locks on the inode (POSIX: any close does; the kernel keeps no
+ * record of our locks, so this is the only place it learns of it). */
 static void
 fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	sync_reply(req, ino, fi, "flush");
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct op op;
+	int rv;
+
+	op_begin(&op, req, "flush");
+	rv = handle_sync(&op, h);
+	if (__atomic_load_n(&op.fs->posix_locked, __ATOMIC_RELAXED))
+		lock_release(op.fs, ino, fi->lock_owner, CFS_LOCK_POSIX);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
+	op_end(&op);
 }
 
 static void
@@ -1426,6 +1459,9 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (rv != 0)
 		LOG_WARN("release of inode %llu: dirty data lost: %s",
 			 (unsigned long long)ino, op.errmsg);
+	/* the last close of the open file: its flock lock goes */
+	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
+		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
 	if (handle_close(op.fs, h, &gone) &&
 	    (rv = unlink_call(&op, gone.parent, gone.name, &gone.cred)) != 0 &&
 	    rv != CFS_ENOENT)
@@ -1433,6 +1469,203 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			 (unsigned long long)gone.parent, op.errmsg);
 	fuse_reply_err(req, 0);
 	op_end(&op);
+}
+
+/* ---- advisory locks (docs/locks.md) ---------------------------------------------
+ * Every lock request of the mount goes through one metadata session of its
+ * own, opened at the first: the metadata service knows a lock's holder by
+ * its session, and the pool's sessions are borrowed by whichever request
+ * comes.  flock owners are open files (fi->fh), POSIX owners the kernel's
+ * lock_owner (one per process's file table). */
+
+#define LOCK_WAIT_MIN_MS 2
+#define LOCK_WAIT_MAX_MS 100
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* One lock request on the lock session; a lock_info reply is copied to
+ * *info when not NULL. */
+static int
+lock_call(struct fusefs *fs, uint16_t type, const void *rq,
+	  struct wire_lock_info *info, char *errmsg)
+{
+	uint16_t rt = 0;
+	int rv = 0;
+
+	pthread_mutex_lock(&fs->lock_lock);
+	if (fs->lock_mc == NULL) {
+		struct mc_options mo = {
+			.client_name = "cfs-fuse locks",
+			.deadline_ms = fs->opt.call_timeout_ms,
+			.zmq_context = fs->zctx,
+		};
+		if (fs->lock_rep == NULL &&
+		    (fs->lock_rep = malloc(sizeof(*fs->lock_rep))) == NULL)
+			rv = cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
+		else if ((rv = mc_open(&fs->lock_mc, fs->meta, &mo,
+				       errmsg)) != 0)
+			cfs_errmsg_prefix(errmsg, "lock session");
+	}
+	if (rv == 0)
+		rv = mc_call(fs->lock_mc, type, rq, &rt, fs->lock_rep,
+			     fs->opt.call_timeout_ms, errmsg);
+	if (rv == 0) {
+		uint16_t expect = type == WIRE_T_lock_get ? WIRE_T_lock_info
+							  : WIRE_T_ok;
+		if (rt != expect)
+			rv = cfs_fail(errmsg, CFS_MALFORMED,
+				      "%s answered with %s",
+				      wire_type_name(type),
+				      wire_type_name(rt) ? wire_type_name(rt)
+							 : "?");
+		else if (info != NULL)
+			*info = fs->lock_rep->lock_info;
+	}
+	pthread_mutex_unlock(&fs->lock_lock);
+	return rv;
+}
+
+/* lock_set, retried while it conflicts if @wait (2 ms doubling to 100 ms;
+ * no queue on the server, so no fairness) until it is granted or the
+ * caller is interrupted (CFS_EINTR). */
+static int
+lock_set(struct fusefs *fs, fuse_req_t req, const struct wire_lock_set *rq,
+	 int wait, char *errmsg)
+{
+	int64_t backoff = LOCK_WAIT_MIN_MS;
+	int rv;
+
+	while ((rv = lock_call(fs, WIRE_T_lock_set, rq, NULL, errmsg)) ==
+		       CFS_EAGAIN &&
+	       wait) {
+		if (fuse_req_interrupted(req))
+			return cfs_fail(errmsg, CFS_EINTR,
+					"waiting for a lock: interrupted");
+		sleep_ms(backoff);
+		backoff = backoff * 2 > LOCK_WAIT_MAX_MS ? LOCK_WAIT_MAX_MS
+							 : backoff * 2;
+	}
+	return rv;
+}
+
+/* Drop @owner's locks of @kind on @ino (close); a failure is logged and
+ * leaves them to the lock session's end. */
+static void
+lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner, int kind)
+{
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_release rq = {.ino = ino, .owner = owner,
+				       .kind = (uint8_t)kind};
+
+	if (lock_call(fs, WIRE_T_lock_release, &rq, NULL, errmsg) != 0)
+		LOG_WARN("inode %llu: releasing %s locks: %s",
+			 (unsigned long long)ino,
+			 kind == CFS_LOCK_FLOCK ? "flock" : "POSIX", errmsg);
+}
+
+static void
+lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino, int rv,
+		const char *errmsg)
+{
+	if (rv == CFS_EAGAIN || rv == CFS_EINTR || rv == CFS_ENOENT)
+		LOG_DEBUG("%s on inode %llu: %s", what,
+			  (unsigned long long)ino, errmsg);
+	else
+		LOG_WARN("%s on inode %llu: %s", what,
+			 (unsigned long long)ino, errmsg);
+	fuse_reply_err(req, cfs_errno(rv));
+}
+
+/* The kernel hands ranges as l_start, l_len from SEEK_SET (l_len 0: to
+ * the end of the file). */
+static int64_t
+lock_end(const struct flock *l)
+{
+	return l->l_len == 0 ? CFS_LOCK_EOF
+			     : (int64_t)l->l_start + (int64_t)l->l_len - 1;
+}
+
+static void
+fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	 struct flock *lock)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_get rq = {
+		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
+		.type = (uint8_t)lock->l_type, .start = lock->l_start,
+		.end = lock_end(lock)};
+	struct wire_lock_info info;
+	int rv;
+
+	if ((rv = lock_call(fs, WIRE_T_lock_get, &rq, &info, errmsg)) != 0) {
+		lock_reply_fail(req, "getlk", ino, rv, errmsg);
+		return;
+	}
+	lock->l_type = info.type;
+	if (info.type != F_UNLCK) {
+		lock->l_whence = SEEK_SET;
+		lock->l_start = (off_t)info.start;
+		lock->l_len = info.end == CFS_LOCK_EOF
+				      ? 0
+				      : (off_t)(info.end - info.start + 1);
+		lock->l_pid = (pid_t)info.pid;
+	}
+	fuse_reply_lock(req, lock);
+}
+
+static void
+fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	 struct flock *lock, int sleep)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_set rq = {
+		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
+		.type = (uint8_t)lock->l_type, .start = lock->l_start,
+		.end = lock_end(lock), .pid = (uint32_t)lock->l_pid};
+	int rv;
+
+	__atomic_store_n(&fs->posix_locked, 1, __ATOMIC_RELAXED);
+	if ((rv = lock_set(fs, req, &rq, sleep, errmsg)) != 0)
+		lock_reply_fail(req, sleep ? "setlkw" : "setlk", ino, rv,
+				errmsg);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void
+fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	int type, rv;
+
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: type = F_RDLCK; break;
+	case LOCK_EX: type = F_WRLCK; break;
+	case LOCK_UN: type = F_UNLCK; break;
+	default:
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	struct wire_lock_set rq = {
+		.ino = ino, .owner = fi->fh, .kind = CFS_LOCK_FLOCK,
+		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
+		.pid = (uint32_t)fuse_req_ctx(req)->pid};
+	__atomic_store_n(&h->flocked, 1, __ATOMIC_RELAXED);
+	if ((rv = lock_set(fs, req, &rq, !(op & LOCK_NB), errmsg)) != 0)
+		lock_reply_fail(req, "flock", ino, rv, errmsg);
+	else
+		fuse_reply_err(req, 0);
 }
 
 static void
@@ -1822,6 +2055,9 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 	.removexattr = fs_removexattr,
 	.create = fs_create,
 	.fallocate = fs_fallocate,
+	.getlk = fs_getlk,
+	.setlk = fs_setlk,
+	.flock = fs_flock,
 };
 
 /* ---- open / close ------------------------------------------------------------------ */
@@ -1850,6 +2086,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	pthread_mutex_init(&fs->append_lock, NULL);
 	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
 		pthread_mutex_init(&fs->flush_locks[i], NULL);
+	pthread_mutex_init(&fs->lock_lock, NULL);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
@@ -1932,6 +2169,10 @@ fusefs_close(struct fusefs **fsp)
 		free(fs->conns[i].rep);
 	}
 	free(fs->conns);
+	/* closing the lock session drops this mount's locks at once */
+	mc_close(&fs->lock_mc);
+	free(fs->lock_rep);
+	pthread_mutex_destroy(&fs->lock_lock);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
 	for (unsigned i = 0; i < TABLE_SIZE; i++) {

@@ -22,6 +22,11 @@
  *    or close of that handle.  Reads first write out every dirty range of
  *    the inode; getattr and lookup report a size that includes them.  A
  *    sequential reader is served from a FUSEFS_IO_MAX window per handle.
+ *  - flock and fcntl locks are the cluster's (docs/locks.md): getlk, setlk
+ *    and flock go to the metadata service over a session of the mount's
+ *    own; flush drops the closing process's POSIX locks, release the open
+ *    file's flock.  A blocking lock waits in its worker thread, polling,
+ *    until granted or interrupted (EINTR).
  *  - a file unlinked while this client has it open is renamed to
  *    ".cfs-fuse-hidden-*" and removed at its last release (as NFS does);
  *    st_blocks of a file of more than 64 fragments counts only the

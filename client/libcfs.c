@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -44,6 +45,9 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 #define CONNECT_TIMEOUT_MS 10000
 #define CALL_TIMEOUT_MS 60000
 #define GROW_RETRY_MS 10000        /* after a pool session failed to open */
+#define LOCK_OWNER_POSIX 1         /* the struct cfs, on its lock session */
+#define LOCK_WAIT_MIN_MS 2         /* blocking locks retry after this, */
+#define LOCK_WAIT_MAX_MS 100       /* doubling up to this */
 
 /* cfs_open flags that mean something, and those accepted as no-ops. */
 #define OPEN_FLAGS                                                           \
@@ -96,6 +100,16 @@ struct cfs {
 	 * same committed fragment version and the later commit would drop
 	 * the earlier one's bytes (docs/data-path.md). */
 	pthread_mutex_t flush_locks[FLUSH_LOCKS];
+	/* Advisory locks (cfs_lock, cfs_flock) go through one session of
+	 * their own, opened at the first lock call: the metadata service
+	 * knows a lock's holder by its session, and the pool's sessions are
+	 * borrowed by whichever call comes (docs/locks.md). */
+	pthread_mutex_t lock_lock; /* guards lock_mc, lock_rep */
+	struct mc *lock_mc;
+	union wire_body *lock_rep;
+	int posix_locked;      /* a POSIX lock was ever taken: closes
+				  release the inode's (atomic) */
+	uint64_t next_owner;   /* flock owners, under lock_lock */
 };
 
 struct cfs_file {
@@ -120,6 +134,8 @@ struct cfs_file {
 	unsigned refs;
 	int attached; /* listed in oi->files */
 	struct cfs_file *next;
+	uint64_t flock_owner; /* 0 until the first cfs_flock (under
+				 fs->lock_lock) */
 };
 
 struct cfs_dir {
@@ -920,6 +936,8 @@ cfs_connect(struct cfs **out, const char *servers,
 	pthread_mutex_init(&fs->append_lock, NULL);
 	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
 		pthread_mutex_init(&fs->flush_locks[i], NULL);
+	pthread_mutex_init(&fs->lock_lock, NULL);
+	fs->next_owner = LOCK_OWNER_POSIX + 1;
 	fs->servers = strdup(servers);
 	fs->conns = calloc(fs->opt.max_sessions, sizeof(*fs->conns));
 	if (fs->servers == NULL || fs->conns == NULL) {
@@ -985,6 +1003,10 @@ cfs_disconnect(struct cfs **fsp)
 	for (unsigned i = 0; i < fs->nconns; i++)
 		conn_close(&fs->conns[i]);
 	free(fs->conns);
+	/* closing the lock session drops every lock still held */
+	mc_close(&fs->lock_mc);
+	free(fs->lock_rep);
+	pthread_mutex_destroy(&fs->lock_lock);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
 	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
@@ -2028,6 +2050,272 @@ cfs_fstat(struct cfs_file *f, struct stat *st)
 		      (unsigned long long)f->ino);
 }
 
+/* ---- advisory locks (docs/locks.md) ----------------------------------------- */
+
+_Static_assert(F_RDLCK == CFS_F_RDLCK && F_WRLCK == CFS_F_WRLCK &&
+		       F_UNLCK == CFS_F_UNLCK,
+	       "lock types travel as Linux's values");
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* One lock request on the lock session, opened on first use.  A lock_info
+ * reply is copied to *info when not NULL. */
+static int
+lock_call(struct cfs *fs, uint16_t type, const void *rq,
+	  struct wire_lock_info *info, char *errmsg)
+{
+	uint16_t rt = 0;
+	int rv = 0;
+
+	pthread_mutex_lock(&fs->lock_lock);
+	if (fs->lock_mc == NULL) {
+		struct mc_options mo = {
+			.client_name = fs->client_name,
+			.deadline_ms = fs->opt.call_timeout_ms,
+			.uid = fs->cred.uid,
+			.gid = fs->cred.gid,
+			.use_cred = 1,
+			.zmq_context = fs->zctx,
+		};
+		if (fs->lock_rep == NULL &&
+		    (fs->lock_rep = malloc(sizeof(*fs->lock_rep))) == NULL)
+			rv = cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
+		else if ((rv = mc_open(&fs->lock_mc, fs->servers, &mo,
+				       errmsg)) != 0)
+			cfs_errmsg_prefix(errmsg, "lock session");
+	}
+	if (rv == 0)
+		rv = mc_call(fs->lock_mc, type, rq, &rt, fs->lock_rep,
+			     fs->opt.call_timeout_ms, errmsg);
+	if (rv == 0) {
+		uint16_t expect = type == WIRE_T_lock_get ? WIRE_T_lock_info
+							  : WIRE_T_ok;
+		if (rt != expect)
+			rv = cfs_fail(errmsg, CFS_MALFORMED,
+				      "%s answered with %s",
+				      wire_type_name(type),
+				      wire_type_name(rt) ? wire_type_name(rt)
+							 : "?");
+		else if (info != NULL)
+			*info = fs->lock_rep->lock_info;
+	}
+	pthread_mutex_unlock(&fs->lock_lock);
+	return rv;
+}
+
+/* lock_set, retried while it conflicts if @wait: 2 ms doubling to 100 ms,
+ * no queue on the server, so no fairness (docs/locks.md). */
+static int
+lock_set(struct cfs *fs, const struct wire_lock_set *rq, int wait,
+	 char *errmsg)
+{
+	int64_t backoff = LOCK_WAIT_MIN_MS;
+	int rv;
+
+	while ((rv = lock_call(fs, WIRE_T_lock_set, rq, NULL, errmsg)) ==
+		       CFS_EAGAIN &&
+	       wait) {
+		sleep_ms(backoff);
+		backoff = backoff * 2 > LOCK_WAIT_MAX_MS ? LOCK_WAIT_MAX_MS
+							 : backoff * 2;
+	}
+	return rv;
+}
+
+/* Fail a lock call: the thread's message and -errno. */
+static int
+lock_fail(int rv, const char *errmsg, const char *what, uint64_t ino)
+{
+	char w[128];
+
+	snprintf(w, sizeof(w), "%s on inode %llu", what,
+		 (unsigned long long)ino);
+	msg_set(w, errmsg[0] ? errmsg : cfs_strerror(rv));
+	return -cfs_errno(rv);
+}
+
+/* [start, end] of @fl from the file position or size (l_whence), as
+ * fcntl(2): l_len 0 is "to the end of the file, however long", a negative
+ * l_len covers the bytes before l_start. */
+static int
+lock_range_of(struct cfs_file *f, const struct flock *fl, int64_t *start,
+	      int64_t *end, char *errmsg)
+{
+	uint64_t base = 0;
+	int rv;
+
+	switch (fl->l_whence) {
+	case SEEK_SET:
+		break;
+	case SEEK_CUR:
+		base = f->pos;
+		break;
+	case SEEK_END: {
+		struct op op;
+		op_begin(&op, f->fs);
+		rv = known_size(&op, f->ino, &base);
+		if (rv != 0)
+			snprintf(errmsg, CFS_ERRMSG_SIZE, "%s", op.errmsg);
+		conn_put(f->fs, op.c);
+		if (rv != 0)
+			return rv;
+		break;
+	}
+	default:
+		return cfs_fail(errmsg, CFS_EINVAL, "l_whence %d",
+				fl->l_whence);
+	}
+	int64_t s = (int64_t)base + (int64_t)fl->l_start;
+	int64_t len = (int64_t)fl->l_len;
+	if ((fl->l_start > 0 && s < (int64_t)base) || s < 0)
+		return cfs_fail(errmsg, CFS_EINVAL, "l_start %lld",
+				(long long)fl->l_start);
+	if (len == 0) {
+		*start = s;
+		*end = CFS_LOCK_EOF;
+	} else if (len > 0) {
+		if (len - 1 > CFS_LOCK_EOF - s)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"l_len %lld", (long long)len);
+		*start = s;
+		*end = s + len - 1;
+	} else {
+		if (s + len < 0)
+			return cfs_fail(errmsg, CFS_EINVAL, "l_len %lld",
+					(long long)len);
+		*start = s + len;
+		*end = s - 1;
+	}
+	return 0;
+}
+
+int
+cfs_lock(struct cfs_file *f, int cmd, struct flock *fl)
+{
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	int64_t start = 0, end = 0;
+	int rv;
+
+	if (f == NULL)
+		return fail_now(CFS_EBADF, "lock: NULL file");
+	if (fl == NULL || (cmd != F_GETLK && cmd != F_SETLK &&
+			   cmd != F_SETLKW))
+		return fail_now(CFS_EINVAL, "lock on inode %llu: command %d",
+				(unsigned long long)f->ino, cmd);
+	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK &&
+	    (fl->l_type != F_UNLCK || cmd == F_GETLK))
+		return fail_now(CFS_EINVAL, "lock on inode %llu: l_type %d",
+				(unsigned long long)f->ino, fl->l_type);
+	/* as fcntl: a read lock needs the file open for reading, a write
+	 * lock for writing */
+	int acc = f->flags & O_ACCMODE;
+	if (cmd != F_GETLK && ((fl->l_type == F_RDLCK && acc == O_WRONLY) ||
+			       (fl->l_type == F_WRLCK && acc == O_RDONLY)))
+		return fail_now(CFS_EBADF, "lock on inode %llu: %s lock on a "
+				"file opened %s",
+				(unsigned long long)f->ino,
+				fl->l_type == F_RDLCK ? "read" : "write",
+				acc == O_RDONLY ? "O_RDONLY" : "O_WRONLY");
+	if ((rv = lock_range_of(f, fl, &start, &end, errmsg)) != 0)
+		return lock_fail(rv, errmsg, "lock", f->ino);
+	if (cmd == F_GETLK) {
+		struct wire_lock_get rq = {
+			.ino = f->ino, .owner = LOCK_OWNER_POSIX,
+			.kind = CFS_LOCK_POSIX, .type = (uint8_t)fl->l_type,
+			.start = start, .end = end};
+		struct wire_lock_info info;
+		if ((rv = lock_call(f->fs, WIRE_T_lock_get, &rq, &info,
+				    errmsg)) != 0)
+			return lock_fail(rv, errmsg, "F_GETLK", f->ino);
+		fl->l_type = info.type;
+		if (info.type != F_UNLCK) {
+			fl->l_whence = SEEK_SET;
+			fl->l_start = (off_t)info.start;
+			fl->l_len = info.end == CFS_LOCK_EOF
+					    ? 0
+					    : (off_t)(info.end - info.start + 1);
+			fl->l_pid = (pid_t)info.pid;
+		}
+		return 0;
+	}
+	struct wire_lock_set rq = {
+		.ino = f->ino, .owner = LOCK_OWNER_POSIX, .kind = CFS_LOCK_POSIX,
+		.type = (uint8_t)fl->l_type, .start = start, .end = end,
+		.pid = (uint32_t)getpid()};
+	__atomic_store_n(&f->fs->posix_locked, 1, __ATOMIC_RELAXED);
+	if ((rv = lock_set(f->fs, &rq, cmd == F_SETLKW, errmsg)) != 0)
+		return lock_fail(rv, errmsg,
+				 cmd == F_SETLKW ? "F_SETLKW" : "F_SETLK",
+				 f->ino);
+	return 0;
+}
+
+int
+cfs_flock(struct cfs_file *f, int op)
+{
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	int type, rv;
+
+	if (f == NULL)
+		return fail_now(CFS_EBADF, "flock: NULL file");
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: type = F_RDLCK; break;
+	case LOCK_EX: type = F_WRLCK; break;
+	case LOCK_UN: type = F_UNLCK; break;
+	default:
+		return fail_now(CFS_EINVAL, "flock on inode %llu: operation %d",
+				(unsigned long long)f->ino, op);
+	}
+	pthread_mutex_lock(&f->fs->lock_lock);
+	if (f->flock_owner == 0)
+		f->flock_owner = f->fs->next_owner++;
+	pthread_mutex_unlock(&f->fs->lock_lock);
+	struct wire_lock_set rq = {
+		.ino = f->ino, .owner = f->flock_owner, .kind = CFS_LOCK_FLOCK,
+		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
+		.pid = (uint32_t)getpid()};
+	if ((rv = lock_set(f->fs, &rq, !(op & LOCK_NB), errmsg)) != 0)
+		return lock_fail(rv, errmsg, "flock", f->ino);
+	return 0;
+}
+
+/* At close: the file's flock lock and, as POSIX says for any close, the
+ * struct cfs's POSIX locks on the inode.  Best effort: a failure leaves
+ * them to the lock session's end (logged). */
+static void
+locks_release(struct cfs_file *f)
+{
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_release rq = {.ino = f->ino};
+	int rv;
+
+	if (f->flock_owner != 0) {
+		rq.owner = f->flock_owner;
+		rq.kind = CFS_LOCK_FLOCK;
+		if ((rv = lock_call(f->fs, WIRE_T_lock_release, &rq, NULL,
+				    errmsg)) != 0)
+			LOG_WARN("close of inode %llu: releasing its flock: "
+				 "%s",
+				 (unsigned long long)f->ino, errmsg);
+	}
+	if (__atomic_load_n(&f->fs->posix_locked, __ATOMIC_RELAXED)) {
+		rq.owner = LOCK_OWNER_POSIX;
+		rq.kind = CFS_LOCK_POSIX;
+		if ((rv = lock_call(f->fs, WIRE_T_lock_release, &rq, NULL,
+				    errmsg)) != 0)
+			LOG_WARN("close of inode %llu: releasing POSIX locks: "
+				 "%s",
+				 (unsigned long long)f->ino, errmsg);
+	}
+}
+
 int
 cfs_close(struct cfs_file **fp)
 {
@@ -2044,6 +2332,7 @@ cfs_close(struct cfs_file **fp)
 	if ((rv = wb_flush(&op, f)) == 0)
 		rv = take_error(&op, f);
 	pthread_mutex_unlock(&f->lock);
+	locks_release(f);
 	file_close(f->fs, f);
 	*fp = NULL;
 	return op_end(&op, rv, "close of inode %llu",

@@ -9,7 +9,8 @@
  *  - a new field is only ever appended at the end of a message, and old
  *    decoders ignore it (they ignore trailing bytes);
  *  - anything else (removing, reordering, retyping) is a new message type.
- * Type ranges: 1-99 session and generic replies, 100-299 namespace,
+ * Type ranges: 1-99 session and generic replies, 100-299 namespace
+ * (123-139 fragments, 140-149 advisory locks),
  * 300-399 administration, 400-499 data node service, 500-599 data node to
  * metadata leader.
  */
@@ -270,6 +271,37 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(rec, frags, fraginfo) /* only fragments that exist (holes omitted) */\
 	F(rec, nodes, nodeaddr)
 
+/* Advisory locks (140-149), with a session: docs/locks.md.  The holder of
+ * a lock is (session, owner); kind CFS_LOCK_FLOCK locks the whole file,
+ * CFS_LOCK_POSIX the bytes [start, end] (end CFS_LOCK_EOF: to the end of
+ * the file, however long it grows).  type is F_RDLCK, F_WRLCK or F_UNLCK
+ * (the Linux values 0, 1, 2). */
+#define PROTO_LOCK_SET(F)                                                    \
+	F(u64, ino, 0)                                                       \
+	F(u64, owner, 0)                                                     \
+	F(u8, kind, 0)                                                       \
+	F(u8, type, 0)                                                       \
+	F(i64, start, 0)                                                     \
+	F(i64, end, 0)                                                       \
+	F(u32, pid, 0) /* reported to F_GETLK callers elsewhere */
+#define PROTO_LOCK_GET(F)                                                    \
+	F(u64, ino, 0)                                                       \
+	F(u64, owner, 0)                                                     \
+	F(u8, kind, 0)                                                       \
+	F(u8, type, 0) /* F_RDLCK or F_WRLCK: the lock one would take */     \
+	F(i64, start, 0)                                                     \
+	F(i64, end, 0)
+#define PROTO_LOCK_INFO(F)                                                   \
+	F(u8, type, 0) /* F_UNLCK: nothing in the way */                     \
+	F(i64, start, 0)                                                     \
+	F(i64, end, 0)                                                       \
+	F(u32, pid, 0)                                                       \
+	F(u64, client_id, 0) /* the holder's session */
+#define PROTO_LOCK_RELEASE(F)                                                \
+	F(u64, ino, 0)                                                       \
+	F(u64, owner, 0)                                                     \
+	F(u8, kind, 0)
+
 /* Data node service (400-499): docs/data-path.md.  Bulk data travels in
  * frame 1. */
 #define PROTO_FRAG_WRITE(F)                                                  \
@@ -433,6 +465,10 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	X(125, frag_commit, PROTO_FRAG_COMMIT)                               \
 	X(126, frag_locate, PROTO_FRAG_LOCATE)                               \
 	X(127, frag_map, PROTO_FRAG_MAP)                                     \
+	X(140, lock_set, PROTO_LOCK_SET)                                     \
+	X(141, lock_get, PROTO_LOCK_GET)                                     \
+	X(142, lock_info, PROTO_LOCK_INFO)                                   \
+	X(143, lock_release, PROTO_LOCK_RELEASE)                             \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \
@@ -496,6 +532,16 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
  * at format time to this). */
 #define CFS_BULK_MAX (64u << 20)
 
+
+/* lock `kind` values and the end of a range that runs to the end of the
+ * file (docs/locks.md) */
+#define CFS_LOCK_FLOCK 0
+#define CFS_LOCK_POSIX 1
+#define CFS_LOCK_EOF INT64_MAX
+/* lock `type` values: F_RDLCK, F_WRLCK, F_UNLCK as on Linux */
+#define CFS_F_RDLCK 0
+#define CFS_F_WRLCK 1
+#define CFS_F_UNLCK 2
 
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "meta/entry.h"
+#include "meta/lock.h"
 
 /* The schema of the state machine's own tables (docs/metadata-schema.md);
  * the namespace tables belong to meta/ns.c. */
@@ -76,6 +77,7 @@ struct fsm {
 	sqlite3 *db;
 	struct ns *ns;
 	struct dmap *dmap;
+	struct lockt *locks;
 	sqlite3_stmt *st[ST__COUNT];
 	char path[4096];
 	int in_tx;
@@ -156,6 +158,7 @@ finalize_all(struct fsm *f)
 		sqlite3_finalize(f->st[i]);
 		f->st[i] = NULL;
 	}
+	lock_close(&f->locks);
 	dmap_close(&f->dmap);
 	ns_close(&f->ns);
 }
@@ -180,6 +183,8 @@ prepare_all(struct fsm *f, char *errmsg)
 	int rv = ns_open(&f->ns, f->db, errmsg);
 	if (rv == 0)
 		rv = dmap_open(&f->dmap, f->db, f->ns, errmsg);
+	if (rv == 0)
+		rv = lock_open(&f->locks, f->db, errmsg);
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, "%s", f->path);
 		return rv;
@@ -556,8 +561,12 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 		if (step_done(s) != 0)
 			return db_fail(f, errmsg, "closing a session");
-		/* Leases and locks of the session go with it (meta/lease.c
-		 * hooks here once leases exist). */
+		/* Leases and locks of the session go with it: a client
+		 * killed while holding a lock frees it when its session
+		 * expires (docs/locks.md; meta/lease.c hooks here once
+		 * leases exist). */
+		if (lock_drop_session(f->locks, id, errmsg) != 0)
+			return CFS_INTERNAL;
 		*otype = WIRE_T_ok;
 		return 0;
 	}
@@ -594,6 +603,11 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 	    h.type == WIRE_T_session_expire) {
 		rv = exec_session(f, now_ns, &h, &f->body, &f->out, &otype,
 				  opmsg);
+		/* SQLite failing is fatal here as everywhere: a replica
+		 * that kept a closed session's locks would diverge. */
+		if (rv == CFS_INTERNAL)
+			return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s",
+					wire_type_name(h.type), opmsg);
 	} else if (h.type == WIRE_T_format) {
 		struct ns_format fmt = {
 			.fragment_size = f->body.format.fragment_size,
@@ -614,7 +628,8 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 			return CFS_INTERNAL;
 		if (exec_st(f, ST_RELEASE, errmsg) != 0)
 			return CFS_INTERNAL;
-	} else if (ns_handles(h.type) || dmap_handles(h.type)) {
+	} else if (ns_handles(h.type) || dmap_handles(h.type) ||
+		   lock_handles(h.type)) {
 		uint64_t last = 0;
 		size_t slen = 0;
 		if (session_get(f, h.client_id, &last) < 0) {
@@ -638,7 +653,11 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 			dedupe = 1;
 			if (exec_st(f, ST_SAVEPOINT, errmsg) != 0)
 				return CFS_INTERNAL;
-			rv = dmap_handles(h.type)
+			rv = lock_handles(h.type)
+				     ? lock_exec(f->locks, h.client_id, h.type,
+						 &f->body, &otype, &f->out,
+						 opmsg)
+				     : dmap_handles(h.type)
 				     ? dmap_exec(f->dmap, &env, h.type,
 						 &f->body, &otype, &f->out,
 						 opmsg)
@@ -726,7 +745,10 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	 * union (46 KiB: a page of dirents) per command cost more than the
 	 * SQLite work of a create. */
 	memset(&f->out, 0, sizeof(struct wire_session_opened));
-	if (dmap_handles(h->type))
+	if (lock_handles(h->type))
+		rv = lock_exec(f->locks, h->client_id, h->type, req, &otype,
+			       &f->out, opmsg);
+	else if (dmap_handles(h->type))
 		rv = dmap_exec(f->dmap, &env, h->type, req, &otype, &f->out,
 			       opmsg);
 	else

@@ -21,6 +21,7 @@
 #include "common/wire.h"
 #include "meta/entry.h"
 #include "meta/fsm.h"
+#include "meta/lock.h"
 #include "meta/ns.h"
 #include "meta/repair.h"
 #include "meta/session.h"
@@ -906,6 +907,7 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		    h.type == WIRE_T_member_assign ||
 		    h.type == WIRE_T_member_remove ||
 		    h.type == WIRE_T_transfer || ns_handles(h.type) ||
+		    lock_handles(h.type) ||
 		    h.type == WIRE_T_node_heartbeat ||
 		    h.type == WIRE_T_node_list ||
 		    /* replica_add and _drop are the leader's own */
@@ -1007,7 +1009,8 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		enqueue_mutation(s, ident, ident_len, &h, b);
 		return;
 	}
-	if (!ns_is_mutation(h.type) && !dmap_is_mutation(h.type)) {
+	if (!ns_is_mutation(h.type) && !dmap_is_mutation(h.type) &&
+	    !lock_is_mutation(h.type)) {
 		struct pending *p = pending_new(s, ident, ident_len, &h, b);
 		if (p == NULL) {
 			send_error(s, ident, ident_len, &h, CFS_ENOMEM,

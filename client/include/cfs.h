@@ -99,8 +99,10 @@
  *   fallocate.
  */
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -420,9 +422,51 @@ int cfs_ftruncate(struct cfs_file *f, off_t size);
 /* The attributes of the open file into *st (caller memory), as cfs_stat(). */
 int cfs_fstat(struct cfs_file *f, struct stat *st);
 
+/* ---- advisory locks -----------------------------------------------------------
+ * Locks live in the metadata service and hold across machines as they do
+ * across processes on one machine (docs/locks.md).  Advisory: reads and
+ * writes ignore them.  They go through one metadata session of their own
+ * per struct cfs, opened at the first lock call; the service drops a
+ * session's locks when it closes (cfs_disconnect) or expires (the process
+ * died or lost the cluster for longer than the session lease, ~10 s), and
+ * then other clients may take them.  Blocking calls poll the service (2 ms,
+ * doubling to 100 ms): there is no queue, so no fairness between waiters,
+ * and no deadlock detection (EDEADLK is never returned).
+ */
+
 /*
- * Write out the file's buffer, free the open file and set *f to NULL,
- * whatever the outcome (NULL-safe).  Returns 0, or the error of that
+ * POSIX byte-range locks, as fcntl(2): @cmd F_GETLK, F_SETLK or F_SETLKW
+ * (waits until the lock can be taken), @fl caller memory.  The owner is the
+ * struct cfs, as the process is for fcntl: its locks never conflict with
+ * each other, are split, merged and converted as POSIX says, and closing
+ * any of its files of an inode releases all of them on that inode.
+ * l_whence SEEK_SET, SEEK_CUR (the file position) or SEEK_END (the size as
+ * this client knows it); l_len 0 locks to the end of the file however it
+ * grows, a negative l_len the bytes before l_start.  F_GETLK fills @fl with
+ * the first conflicting lock (l_whence SEEK_SET, l_pid the holder's pid on
+ * its own machine) or sets only l_type to F_UNLCK.
+ * Errors: EAGAIN (F_SETLK: another owner's lock is in the way; nothing
+ * changed), EBADF (a read lock on a file opened O_WRONLY, a write lock on
+ * one opened O_RDONLY), EINVAL (bad @cmd, l_type, l_whence or range),
+ * ENOENT (the file was removed), and the cluster's errors (ETIMEDOUT).
+ */
+int cfs_lock(struct cfs_file *f, int cmd, struct flock *fl);
+
+/*
+ * Whole-file locks, as flock(2): @op LOCK_SH, LOCK_EX or LOCK_UN, with
+ * LOCK_NB not to wait.  The owner is @f: two open files conflict even in
+ * one struct cfs; a lock is converted in place (shared to exclusive and
+ * back; a conversion that would conflict fails and keeps the old lock).
+ * cfs_close(@f) releases it.  flock and cfs_lock locks are independent.
+ * Errors: EWOULDBLOCK (LOCK_NB and the lock is held elsewhere), EINVAL
+ * (bad @op), ENOENT, and the cluster's errors.
+ */
+int cfs_flock(struct cfs_file *f, int op);
+
+/*
+ * Write out the file's buffer, release the file's flock lock and the
+ * struct cfs's POSIX locks on its inode, free the open file and set *f to
+ * NULL, whatever the outcome (NULL-safe).  Returns 0, or the error of that
  * write-out or of an earlier deferred one: then data written through @f
  * may be lost, as with close(2).
  */

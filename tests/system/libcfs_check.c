@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -1058,6 +1059,158 @@ remove_tree(struct cfs *fs, const char *path)
 	return rv < 0 ? rv : cfs_rmdir(fs, path);
 }
 
+/* ---- advisory locks: two struct cfs as two machines ------------------------ */
+
+static int
+setlk(struct cfs_file *f, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET,
+			   .l_start = start, .l_len = len};
+	return cfs_lock(f, cmd, &fl);
+}
+
+struct waiter {
+	struct cfs_file *f;
+	int cmd, op; /* cfs_lock cmd, or cmd 0: cfs_flock op */
+	int rv;
+	double took;
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	double t0 = now_s();
+
+	w->rv = w->cmd ? setlk(w->f, w->cmd, F_WRLCK, 0, 0)
+		       : cfs_flock(w->f, w->op);
+	w->took = now_s() - t0;
+	return NULL;
+}
+
+/* Start a blocking lock on @f, release @held's lock 0.3 s later, and check
+ * the waiter got it soon after. */
+static void
+blocked_then_granted(struct waiter *w, struct cfs_file *held, const char *what)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, waiter_main, w);
+	usleep(300000);
+	if (w->cmd)
+		OK(setlk(held, F_SETLK, F_UNLCK, 0, 0));
+	else
+		OK(cfs_flock(held, LOCK_UN));
+	pthread_join(th, NULL);
+	report(w->rv == 0 && w->took >= 0.25 && w->took < 2.0,
+	       "%s waited %.3f s and got the lock after the release (%d)",
+	       what, w->took, w->rv);
+}
+
+static void
+test_locks(struct cfs *a)
+{
+	struct cfs *b = connect_as(0, 0);
+	struct cfs_file *fa, *fa2, *fb, *fb2, *fro;
+	struct flock fl;
+
+	if (b == NULL)
+		return;
+	OK(cfs_open(a, P("/locked"), O_RDWR | O_CREAT, 0644, &fa));
+	OK(cfs_open(a, P("/locked"), O_RDWR, 0, &fa2));
+	OK(cfs_open(b, P("/locked"), O_RDWR, 0, &fb));
+	OK(cfs_open(b, P("/locked"), O_RDWR, 0, &fb2));
+	OK(cfs_open(b, P("/locked"), O_RDONLY, 0, &fro));
+
+	/* flock */
+	OK(cfs_flock(fa, LOCK_EX | LOCK_NB));
+	ERR(EWOULDBLOCK, cfs_flock(fb, LOCK_EX | LOCK_NB),
+	    "flock LOCK_EX held by another client");
+	ERR(EWOULDBLOCK, cfs_flock(fa2, LOCK_SH | LOCK_NB),
+	    "flock of another open file of the same client");
+	OK(cfs_flock(fa, LOCK_SH)); /* downgrade in place */
+	OK(cfs_flock(fb, LOCK_SH | LOCK_NB));
+	ERR(EWOULDBLOCK, cfs_flock(fb, LOCK_EX | LOCK_NB),
+	    "flock upgrade while another holds it shared");
+	ERR(EWOULDBLOCK, cfs_flock(fb2, LOCK_EX | LOCK_NB),
+	    "the failed upgrade kept the shared lock");
+	OK(cfs_flock(fb, LOCK_UN));
+	ERR(EINVAL, cfs_flock(fa, 0), "flock with no operation");
+	struct waiter w = {.f = fb, .op = LOCK_EX};
+	blocked_then_granted(&w, fa, "blocking flock");
+	/* flock and POSIX locks are independent */
+	OK(setlk(fa, F_SETLK, F_WRLCK, 0, 0));
+	OK(setlk(fa, F_SETLK, F_UNLCK, 0, 0));
+	OK(cfs_close(&fb)); /* releases its flock */
+	OK(cfs_flock(fa, LOCK_EX | LOCK_NB));
+	OK(cfs_flock(fa, LOCK_UN));
+
+	/* POSIX byte ranges */
+	OK(setlk(fa, F_SETLK, F_WRLCK, 0, 100));
+	OK(setlk(fb2, F_SETLK, F_WRLCK, 100, 100));
+	ERR(EAGAIN, setlk(fb2, F_SETLK, F_WRLCK, 50, 11),
+	    "overlapping write lock of another client");
+	ERR(EAGAIN, setlk(fro, F_SETLK, F_RDLCK, 99, 1),
+	    "read lock under another client's write lock");
+	OK(setlk(fa2, F_SETLK, F_WRLCK, 0, 10)); /* same owner: no conflict */
+	fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 0};
+	OK(cfs_lock(fb2, F_GETLK, &fl));
+	report(fl.l_type == F_WRLCK && fl.l_start == 0 && fl.l_len == 100 &&
+		       fl.l_pid == getpid(),
+	       "F_GETLK reports the other client's range: type %d [%lld, "
+	       "+%lld) pid %d",
+	       fl.l_type, (long long)fl.l_start, (long long)fl.l_len,
+	       (int)fl.l_pid);
+	fl = (struct flock){.l_type = F_WRLCK, .l_start = 150, .l_len = 10};
+	OK(cfs_lock(fb2, F_GETLK, &fl));
+	report(fl.l_type == F_UNLCK, "F_GETLK over the client's own lock: "
+	       "F_UNLCK (%d)", fl.l_type);
+	/* unlock the middle: [0,39] and [60,99] stay */
+	OK(setlk(fa, F_SETLK, F_UNLCK, 40, 20));
+	OK(setlk(fb2, F_SETLK, F_WRLCK, 40, 20));
+	fl = (struct flock){.l_type = F_RDLCK, .l_start = 30, .l_len = 40};
+	OK(cfs_lock(fb2, F_GETLK, &fl));
+	report(fl.l_type == F_WRLCK && fl.l_start == 0 && fl.l_len == 40,
+	       "unlocking the middle split the range: [%lld, +%lld)",
+	       (long long)fl.l_start, (long long)fl.l_len);
+	ERR(EAGAIN, setlk(fb2, F_SETLK, F_WRLCK, 60, 1), "the upper piece");
+	/* SEEK_CUR and negative lengths */
+	OK((int)cfs_lseek(fb2, 300, SEEK_SET));
+	fl = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_CUR,
+			    .l_start = 0, .l_len = -50};
+	OK(cfs_lock(fb2, F_SETLK, &fl));
+	ERR(EAGAIN, setlk(fa, F_SETLK, F_RDLCK, 299, 1),
+	    "a lock set with SEEK_CUR and a negative length");
+	/* misuse */
+	ERR(EBADF, setlk(fro, F_SETLK, F_WRLCK, 0, 1),
+	    "write lock on a file opened O_RDONLY");
+	ERR(EINVAL, setlk(fa, F_GETLK, F_UNLCK, 0, 1), "F_GETLK of F_UNLCK");
+	ERR(EINVAL, setlk(fa, 12345, F_WRLCK, 0, 1), "unknown command");
+	ERR(EINVAL, setlk(fa, F_SETLK, F_WRLCK, -5, 1), "negative start");
+	/* POSIX: closing any file of the inode drops the owner's locks */
+	OK(cfs_close(&fro));
+	OK(setlk(fa, F_SETLK, F_WRLCK, 200, 0));
+	OK(setlk(fa, F_SETLK, F_UNLCK, 200, 0));
+	OK(cfs_close(&fb2)); /* b's locks go */
+	OK(setlk(fa, F_SETLK, F_WRLCK, 0, 0));
+	/* a blocking F_SETLKW proceeds once the holder unlocks */
+	OK(cfs_open(b, P("/locked"), O_RDWR, 0, &fb));
+	ERR(EAGAIN, setlk(fb, F_SETLK, F_WRLCK, 0, 0), "whole file held");
+	w = (struct waiter){.f = fb, .cmd = F_SETLKW};
+	blocked_then_granted(&w, fa, "F_SETLKW");
+	/* cfs_disconnect drops everything at once */
+	OK(cfs_close(&fb));
+	OK(cfs_open(b, P("/locked"), O_RDWR, 0, &fb));
+	OK(cfs_flock(fb, LOCK_EX));
+	OK(setlk(fb, F_SETLK, F_WRLCK, 0, 0));
+	cfs_disconnect(&b);
+	OK(cfs_flock(fa, LOCK_EX | LOCK_NB));
+	OK(setlk(fa, F_SETLK, F_WRLCK, 0, 0));
+	OK(cfs_close(&fa2)); /* drops a's POSIX locks; fa's flock stays */
+	OK(cfs_close(&fa));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1086,6 +1239,7 @@ main(int argc, char **argv)
 	test_goal(fs);
 	test_statfs(fs);
 	test_threads(fs);
+	test_locks(fs);
 	OK(remove_tree(fs, top));
 	struct stat st;
 	ERR(ENOENT, cfs_stat(fs, top, &st), "everything removed");

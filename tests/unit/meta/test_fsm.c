@@ -265,6 +265,52 @@ test_unknown_session_is_nosession(void **state)
 
 /* An entry at or below the stored applied index is skipped: a restart
  * that replays the log over a database that holds it changes nothing. */
+/* lock_set of session @client on inode @ino, whole file, write. */
+static int
+lock_all(struct t *t, uint64_t client, uint64_t seq, uint64_t ino)
+{
+	struct entry_builder b;
+	entry_begin(&b, 3000 + (int64_t)seq);
+	memset(t->body, 0, sizeof(*t->body));
+	t->body->lock_set.ino = ino;
+	t->body->lock_set.owner = 1;
+	t->body->lock_set.kind = CFS_LOCK_POSIX;
+	t->body->lock_set.type = CFS_F_WRLCK;
+	t->body->lock_set.end = CFS_LOCK_EOF;
+	add(&b, WIRE_T_lock_set, client, seq, t->body);
+	assert_int_equal(apply(t, &b), 0);
+	return t->reply_status;
+}
+
+/* Locks go through the log exactly once, and an expired session's locks
+ * go with it in the same apply (docs/locks.md). */
+static void
+test_session_expiry_drops_its_locks(void **state)
+{
+	struct t *t = *state;
+	struct entry_builder b;
+	const uint64_t other = CLIENT + 1;
+
+	format_and_open(t);
+	entry_begin(&b, 1500);
+	memset(t->body, 0, sizeof(*t->body));
+	t->body->session_open.lease_ms = 5000;
+	add(&b, WIRE_T_session_open, other, 0, t->body);
+	assert_int_equal(apply(t, &b), 0);
+	assert_int_equal(create(t, 1, "f"), CFS_OK);
+	assert_int_equal(lock_all(t, CLIENT, 2, 2), CFS_OK);
+	assert_int_equal(t->reply_type, WIRE_T_ok);
+	assert_int_equal(lock_all(t, other, 1, 2), CFS_EAGAIN);
+	/* a retry of the granted request is answered from its stored reply */
+	assert_int_equal(lock_all(t, CLIENT, 2, 2), CFS_OK);
+	entry_begin(&b, 4000);
+	memset(t->body, 0, sizeof(*t->body));
+	t->body->session_expire.client_id = CLIENT;
+	add(&b, WIRE_T_session_expire, 0, 0, t->body);
+	assert_int_equal(apply(t, &b), 0);
+	assert_int_equal(lock_all(t, other, 2, 2), CFS_OK);
+}
+
 static void
 test_apply_replayed_entry_is_skipped(void **state)
 {
@@ -400,6 +446,7 @@ main(void)
 		T(test_retried_create_never_reports_eexist),
 		T(test_sequence_outside_window_is_refused),
 		T(test_unknown_session_is_nosession),
+		T(test_session_expiry_drops_its_locks),
 		T(test_apply_replayed_entry_is_skipped),
 		T(test_applied_index_persists),
 		T(test_snapshot_restores_identical_state),

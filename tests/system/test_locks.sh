@@ -1,0 +1,189 @@
+#!/bin/bash
+# test_locks.sh - advisory locks across two cfs-fuse mounts of one cluster
+# (3 cfs-meta, 4 cfs-data on loopback), as across two machines: flock(1)
+# exclusive, shared, blocking, released at exit; fcntl byte ranges (disjoint,
+# overlapping, F_GETLK, unlocking the middle) through python3; a SIGKILLed
+# holder's lock goes with its close; the lock holds across a metadata
+# leader change; a SIGKILLed cfs-fuse's lock goes when its session expires
+# (the time is printed).  libcfs's cfs_lock/cfs_flock: test_libcfs.sh.
+. "$(dirname "$0")/lib.sh"
+
+FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
+[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
+[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
+command -v fusermount3 >/dev/null ||
+	{ echo "no fusermount3: skipped"; exit 77; }
+command -v flock >/dev/null || { echo "no flock(1): skipped"; exit 77; }
+command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
+
+A=$T/a
+B=$T/b
+mkdir -p "$A" "$B"
+unmount() {
+	local m
+	for m in "$A" "$B"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+}
+HOLDERS=""
+trap 'for p in $HOLDERS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
+
+data_cluster 3 4 || { show_logs; exit 1; }
+mount_at() { # mount_at DIR NAME
+	"$FUSE" --meta "$S" --log "$T/fuse-$2.log" "$1" && mountpoint -q "$1"
+}
+check "mount A" mount_at "$A" a
+check "mount B" mount_at "$B" b
+mountpoint -q "$A" && mountpoint -q "$B" || { show_logs; exit 1; }
+
+# python3 fcntl: try/get one range, or hold ranges step by step
+cat >"$T/lk.py" <<'PY'
+import errno, fcntl, os, struct, sys, time
+T = {"r": fcntl.F_RDLCK, "w": fcntl.F_WRLCK, "u": fcntl.F_UNLCK}
+def fl(t, start, n):
+    return struct.pack("hhqqixxxx", T[t], os.SEEK_SET, int(start), int(n), 0)
+def wait_for(path):
+    while not os.path.exists(path):
+        time.sleep(0.05)
+cmd, path = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDWR)
+if cmd == "try":      # try TYPE START LEN: 0 granted, 42 conflict
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLK, fl(*sys.argv[3:6]))
+    except OSError as e:
+        sys.exit(42 if e.errno in (errno.EAGAIN, errno.EACCES) else 1)
+elif cmd == "get":    # get TYPE START LEN: prints "type start len"
+    r = fcntl.fcntl(fd, fcntl.F_GETLK, fl(*sys.argv[3:6]))
+    t, w, s, n, p = struct.unpack("hhqqixxxx", r)
+    print({0: "r", 1: "w", 2: "u"}[t], s, n)
+elif cmd == "hold":   # hold DIR: [0,99] write; at DIR/go1 unlock [40,59]
+    d = sys.argv[3]
+    fcntl.fcntl(fd, fcntl.F_SETLK, fl("w", 0, 100))
+    open(d + "/held1", "w").close()
+    wait_for(d + "/go1")
+    fcntl.fcntl(fd, fcntl.F_SETLK, fl("u", 40, 20))
+    open(d + "/held2", "w").close()
+    wait_for(d + "/go2")
+elif cmd == "forever":  # forever MARKER: whole file, write, until killed
+    fcntl.fcntl(fd, fcntl.F_SETLKW, fl("w", 0, 0))
+    open(sys.argv[3], "w").close()
+    time.sleep(3600)
+PY
+lk() { python3 "$T/lk.py" "$@"; }
+wait_file() { # wait_file PATH: up to 20 s
+	for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.1; done
+	echo "    $1 did not appear"; return 1
+}
+# hold_flock MODE FILE MARKER: flock(1) holding FILE until killed
+hold_flock() {
+	flock -o "$1" "$2" sh -c "touch '$3'; exec sleep 3600" &
+	HOLDERS="$HOLDERS $!"
+	HOLDER=$!
+	wait_file "$3"
+}
+flock_rc() { flock -E 42 "$@" true; echo $?; }
+
+echo data >"$A/f"
+
+# ---- flock ------------------------------------------------------------------
+hold_flock -x "$A/f" "$T/m1"
+check "flock -x on A: flock -n -x on B fails" [ "$(flock_rc -n -x "$B/f")" = 42 ]
+check "flock -x on A: flock -n -s on B fails" [ "$(flock_rc -n -s "$B/f")" = 42 ]
+check "flock -x on A: flock -n -x on A (another open file) fails" \
+	[ "$(flock_rc -n -x "$A/f")" = 42 ]
+# flock -w: SIGALRM interrupts the waiting request (FUSE INTERRUPT: EINTR)
+t0=$(date +%s.%N)
+flock -E 42 -w 1 -x "$B/f" true
+rc=$?
+t1=$(date +%s.%N)
+wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
+echo "    flock -w 1 on B gave up after ${wait_ms} ms (exit $rc)"
+check "a blocked flock on B is interruptible (flock -w 1)" \
+	[ $rc != 0 ] && [ "$wait_ms" -lt 5000 ]
+kill $HOLDER; wait $HOLDER 2>/dev/null
+check "the holder's exit released it: flock -n -x on B" \
+	[ "$(flock_rc -n -x "$B/f")" = 0 ]
+hold_flock -s "$A/f" "$T/m2"
+check "shared on A and shared on B" [ "$(flock_rc -n -s "$B/f")" = 0 ]
+check "shared on A: exclusive on B fails" [ "$(flock_rc -n -x "$B/f")" = 42 ]
+kill $HOLDER; wait $HOLDER 2>/dev/null
+flock -o -x "$A/f" sh -c "touch '$T/m3'; sleep 1" &
+BG=$!
+wait_file "$T/m3"
+t0=$(date +%s.%N)
+flock -x "$B/f" true
+rc=$?
+t1=$(date +%s.%N)
+kill -0 $BG 2>/dev/null && still=1 || still=0
+wait $BG
+wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
+echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold"
+check "a blocking flock on B proceeds once A releases" \
+	[ $rc = 0 ] && [ $still = 0 ] && [ "$wait_ms" -lt 3000 ]
+
+# ---- fcntl byte ranges ----------------------------------------------------------
+python3 "$T/lk.py" hold "$A/f" "$T" &
+HOLDERS="$HOLDERS $!"
+H=$!
+wait_file "$T/held1"
+check "ranges: [100,199] on B beside A's [0,99]" lk try "$B/f" w 100 100
+lk try "$B/f" w 50 11; rc=$?
+check "ranges: overlapping write lock on B fails" [ $rc = 42 ]
+lk try "$B/f" r 99 1; rc=$?
+check "ranges: read lock under A's write lock fails" [ $rc = 42 ]
+got=$(lk get "$B/f" w 0 0)
+echo "    F_GETLK on B: $got"
+check "F_GETLK on B reports A's range and type" [ "$got" = "w 0 100" ]
+touch "$T/go1"
+wait_file "$T/held2"
+check "after A unlocks [40,59]: B locks [40,59]" lk try "$B/f" w 40 20
+lk try "$B/f" w 39 2; rc=$?
+check "... but not [39,40]" [ $rc = 42 ]
+got=$(lk get "$B/f" r 50 100)
+check "F_GETLK sees the upper piece [60,99] ($got)" [ "$got" = "w 60 40" ]
+touch "$T/go2"
+wait $H
+check "A's exit released its ranges" lk try "$B/f" w 0 0
+
+# a process SIGKILLed while holding a lock: the kernel closes its files
+python3 "$T/lk.py" forever "$A/f" "$T/m4" & # not through lk(): $! is python
+HOLDERS="$HOLDERS $!"
+H=$!
+wait_file "$T/m4"
+lk try "$B/f" w 0 1; rc=$?
+check "SIGKILL holder: locked while it lives" [ $rc = 42 ]
+kill -9 $H; wait $H 2>/dev/null
+check "SIGKILL holder: its lock is gone" lk try "$B/f" w 0 1
+
+# ---- the lock survives a metadata leader change ------------------------------
+hold_flock -x "$A/f" "$T/m5"
+lead=$(leader_id)
+meta_kill "$lead"
+echo "    killed the metadata leader (server $lead)"
+check "after the leader change B still cannot take A's lock" \
+	[ "$(flock_rc -n -x "$B/f")" = 42 ]
+kill $HOLDER; wait $HOLDER 2>/dev/null
+check "A released: B takes it" [ "$(flock_rc -n -x "$B/f")" = 0 ]
+meta_start "$lead"
+
+# ---- cfs-fuse of A killed with its lock: it goes with the session ----------
+hold_flock -x "$A/f" "$T/m6"
+fpid=$(pgrep -f -- "--log $T/fuse-a.log" | head -1)
+kill -9 "$fpid"
+t0=$(date +%s.%N)
+kill -9 $HOLDER 2>/dev/null
+umount -l "$A" 2>/dev/null
+released=0
+for _ in $(seq 400); do
+	if [ "$(flock_rc -n -x "$B/f")" = 0 ]; then released=1; break; fi
+	sleep 0.1
+done
+t1=$(date +%s.%N)
+secs=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
+echo "    B got the lock ${secs} s after cfs-fuse of A was killed"
+check "a killed cfs-fuse's lock is released after its session timeout" \
+	[ $released = 1 ]
+
+[ $fail = 0 ] || { show_logs; tail -20 "$T"/fuse-*.log; }
+exit $fail
