@@ -180,7 +180,7 @@ static const char tail[] =
 	"  CFS_META      the same, read when CFS_CLUSTER is not set (older\n"
 	"                name; cfs-fuse and cfs-data read it too)\n"
 	"  CFS_LOG       log level of the client library (error, warn, info,\n"
-	"                debug)\n"
+	"                debug, trace)\n"
 	"\n"
 	"EXIT STATUS\n"
 	"  0  success\n"
