@@ -7,106 +7,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/cfsctl.h"
+#include "client/cfsctl_json.h"
+#include "client/cfsctl_mount.h"
 #include "client/metaclient.h"
 #include "common/error.h"
 #include "common/log.h"
 
-static const char usage_text[] =
-	"Usage: cfsctl [OPTIONS] COMMAND [ARGS]\n"
-	"\n"
-	"Talk to a CFS metadata cluster.\n"
-	"\n"
-	"Options:\n"
-	"  -s, --servers LIST   metadata servers, comma-separated host:port\n"
-	"                       (default: $CFS_META, else 127.0.0.1:7000)\n"
-	"  -t, --timeout MS     give up on a request after MS milliseconds\n"
-	"                       (default 15000)\n"
-	"  -h, --help           show this help\n"
-	"\n"
-	"Cluster commands:\n"
-	"  cluster bootstrap [--fragment-size SIZE] [--goal N]\n"
-	"                       format a new filesystem (run once, after the\n"
-	"                       metadata servers of a new cluster are up;\n"
-	"                       defaults come from the servers' config)\n"
-	"  status               the leader, the filesystem, and every metadata\n"
-	"                       server as it answers itself (exit 1 if there\n"
-	"                       is no leader or a server does not answer)\n"
-	"  member add ID RAFTHOST:PORT CLIENTHOST:PORT\n"
-	"                       add a new metadata server as a spare; start it\n"
-	"                       first with an empty --dir and no --init-cluster\n"
-	"  member promote ID    make a server a voter (after it caught up)\n"
-	"  member demote ID     make a voter a standby (replicates, no vote)\n"
-	"  member remove ID     remove a server; then stop it and wipe its dir\n"
-	"  leader transfer [ID] hand leadership to server ID (default: the\n"
-	"                       most up-to-date voter), e.g. before maintenance\n"
-	"  node list            the data nodes: state, free space, replicas\n"
-	"  node drain ID        copy every replica off node ID (it stays\n"
-	"                       readable meanwhile); `node undrain ID` stops\n"
-	"  node remove ID       forget node ID; its replicas are re-created\n"
-	"                       elsewhere (drain first to stay at goal)\n"
-	"  debug dump [--summary] HOST:PORT\n"
-	"                       one metadata server's whole state as text, with\n"
-	"                       its length and CRC32C (--summary: only those);\n"
-	"                       replicas at the same 'applied' are identical\n"
-	"\n"
-	"Namespace commands (paths are absolute inside CFS):\n"
-	"  mkdir [-p] PATH...   create directories (-p: parents too, no error\n"
-	"                       if they exist)\n"
-	"  touch PATH...        create empty regular files\n"
-	"  ls [-l] [PATH]       list a directory (default /); -l with attributes\n"
-	"  stat PATH...         show attributes\n"
-	"  chmod MODE PATH      change permission bits (octal MODE)\n"
-	"  rm PATH...           remove files and empty directories\n"
-	"  mv SRC DST           rename SRC to DST (DST is replaced if it exists)\n"
-	"\n"
-	"Data commands:\n"
-	"  put [-q] [-o OFFSET] LOCAL|- PATH\n"
-	"                       copy a local file (or stdin) into CFS,\n"
-	"                       replacing PATH; returns once every fragment\n"
-	"                       is on its goal of nodes' disks (-q: no\n"
-	"                       progress line; -o: write into the existing\n"
-	"                       PATH at OFFSET instead, keeping the rest)\n"
-	"  get [-q] PATH LOCAL|-  copy a file out of CFS (or to stdout)\n"
-	"  frags PATH           each fragment's version, length, CRC and the\n"
-	"                       nodes holding it (exit 1 if one is under goal)\n"
-	"  goal get PATH...     replicas per fragment of each PATH\n"
-	"  goal set N PATH...   set it (1..16); new files inherit their\n"
-	"                       directory's goal; existing fragments are\n"
-	"                       copied up to or trimmed down to it\n"
-	"\n"
-	"Development commands (a whole cluster on this machine):\n"
-	"  dev up --dir DIR [--mount MNT] [--meta N] [--data N] [--port BASE]\n"
-	"         [--fragment-size SIZE] [--goal N]\n"
-	"                       start N metadata servers (1, 3 or 5; default\n"
-	"                       3) and N data nodes (1..16; default 4) on\n"
-	"                       127.0.0.1, format the filesystem (default\n"
-	"                       goal: 3, or the number of data nodes if\n"
-	"                       fewer), mount it on MNT with cfs-fuse, and\n"
-	"                       return once all are up, leaving them running\n"
-	"                       in the background.  Ports: clients BASE+1..,\n"
-	"                       Raft BASE+101.., data nodes BASE+201..\n"
-	"                       (default BASE 7000).  DIR keeps each daemon's\n"
-	"                       state, log (DIR/*.log) and pid file, and\n"
-	"                       cluster.env (`. DIR/cluster.env` sets\n"
-	"                       CFS_META).  The programs are taken from\n"
-	"                       cfsctl's own directory, else from $PATH.\n"
-	"                       Refused if DIR's cluster runs or a port is in\n"
-	"                       use; on a failure, stops what it started and\n"
-	"                       shows the failing log.  Run again on the same\n"
-	"                       DIR to restart the cluster with its data\n"
-	"  dev down --dir DIR [--wipe]\n"
-	"                       unmount MNT and stop the processes DIR's pid\n"
-	"                       files name (SIGTERM, SIGKILL after 10 s); the\n"
-	"                       data is kept, or removed with --wipe\n"
-	"  dev status --dir DIR which of DIR's processes run (exit 1 if one\n"
-	"                       does not)\n"
-	"\n"
-	"Exit status: 0 on success, 1 if a command failed, 2 on a usage error.\n"
-	"Examples:\n"
-	"  CFS_META=10.0.0.1:7000,10.0.0.2:7000 cfsctl mkdir -p /home/alice\n"
-	"  cfsctl dev up --dir /tmp/cfs --mount /tmp/cfs-mnt\n";
+int cfsctl_json;
 
 void
 usage_error(const char *fmt, ...)
@@ -188,6 +98,40 @@ type_char(uint32_t mode)
 	case S_IFSOCK: return 's';
 	default: return '?';
 	}
+}
+
+static const char *
+type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symlink";
+	case S_IFREG: return "file";
+	case S_IFCHR: return "char";
+	case S_IFBLK: return "block";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	default: return "unknown";
+	}
+}
+
+void
+json_attr(struct json *j, const struct wire_attr *a)
+{
+	char perm[8];
+
+	snprintf(perm, sizeof(perm), "%04o", a->mode & 07777);
+	json_u64(j, "ino", a->ino);
+	json_u64(j, "generation", a->generation);
+	json_str(j, "type", type_name(a->mode));
+	json_str(j, "mode", perm);
+	json_u64(j, "nlink", a->nlink);
+	json_u64(j, "uid", a->uid);
+	json_u64(j, "gid", a->gid);
+	json_u64(j, "size", a->size);
+	json_i64(j, "mtime_ns", a->mtime_ns);
+	json_i64(j, "ctime_ns", a->ctime_ns);
+	json_u64(j, "goal", a->goal);
 }
 
 static void
@@ -292,31 +236,59 @@ cmd_touch(struct mc *mc, int argc, char **argv, char *errmsg)
 	return status;
 }
 
+/* One entry of `ls`, as text (-l or not) or as JSON. */
+static void
+ls_entry(struct json *j, int longfmt, const char *name,
+	 const struct wire_attr *a)
+{
+	if (j != NULL) {
+		json_object_begin(j, NULL);
+		json_str(j, "name", name);
+		json_attr(j, a);
+		json_object_end(j);
+	} else if (longfmt) {
+		print_long(name, a);
+	} else {
+		printf("%s\n", name);
+	}
+}
+
 static int
 cmd_ls(struct mc *mc, int argc, char **argv, char *errmsg)
 {
 	struct wire_dirents *d = malloc(sizeof(*d));
-	const char *path = "/";
+	const char *path = NULL;
 	int longfmt = 0, rv;
 	struct wire_attr dir;
 	uint64_t cookie = 0;
+	struct json js, *j = NULL;
 
-	if (d == NULL)
-		return fprintf(stderr, "cfsctl: ls: out of memory\n"), 1;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-l") == 0)
 			longfmt = 1;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			usage_error("ls: unknown option '%s'", argv[i]);
+		else if (path != NULL)
+			usage_error("ls: one PATH at most (got '%s' too)",
+				    argv[i]);
 		else
 			path = argv[i];
 	}
+	if (path == NULL)
+		path = "/";
+	if (d == NULL)
+		return fprintf(stderr, "cfsctl: ls: out of memory\n"), 1;
 	rv = resolve(mc, path, &dir, errmsg);
+	if (rv == 0 && cfsctl_json) {
+		j = &js;
+		json_init(j, stdout);
+		json_object_begin(j, NULL);
+		json_str(j, "path", path);
+		json_array_begin(j, "entries");
+	}
 	if (rv == 0 && (dir.mode & S_IFMT) != S_IFDIR) {
-		if (longfmt)
-			print_long(path, &dir);
-		else
-			printf("%s\n", path);
-		free(d);
-		return 0;
+		ls_entry(j, longfmt, path, &dir);
+		rv = 1; /* done */
 	}
 	while (rv == 0) {
 		rv = mc_readdir(mc, dir.ino, cookie, WIRE_MAX_dirent, d,
@@ -324,15 +296,20 @@ cmd_ls(struct mc *mc, int argc, char **argv, char *errmsg)
 		if (rv != 0)
 			break;
 		for (uint32_t i = 0; i < d->entries_count; i++) {
-			if (longfmt)
-				print_long(d->entries[i].name,
-					   &d->entries[i].attr);
-			else
-				printf("%s\n", d->entries[i].name);
+			ls_entry(j, longfmt, d->entries[i].name,
+				 &d->entries[i].attr);
 			cookie = d->entries[i].cookie;
 		}
 		if (d->eof || d->entries_count == 0)
 			break;
+	}
+	if (rv == 1)
+		rv = 0;
+	if (j != NULL) {
+		json_array_end(j);
+		json_bool(j, "complete", rv == 0);
+		json_object_end(j);
+		json_finish(j);
 	}
 	free(d);
 	if (rv != 0) {
@@ -342,29 +319,61 @@ cmd_ls(struct mc *mc, int argc, char **argv, char *errmsg)
 	return 0;
 }
 
+/* `stat PATH...`: attributes, and for regular files every fragment with
+ * its replicas (client/cfsctl_fsck.c). */
 static int
 cmd_stat(struct mc *mc, int argc, char **argv, char *errmsg)
 {
+	struct json js, *j = cfsctl_json ? &js : NULL;
 	int status = 0;
 
 	if (argc == 0)
 		usage_error("%s: missing PATH", "stat");
+	if (j != NULL) {
+		json_init(j, stdout);
+		json_array_begin(j, NULL);
+	}
 	for (int i = 0; i < argc; i++) {
 		struct wire_attr a;
+		int rv;
 
 		if (resolve(mc, argv[i], &a, errmsg) != 0) {
 			fprintf(stderr, "cfsctl: stat %s\n", errmsg);
 			status = 1;
 			continue;
 		}
-		printf("path: %s\nino: %llu\ngeneration: %llu\ntype: %c\n"
-		       "mode: %04o\nnlink: %u\nuid: %u\ngid: %u\nsize: %llu\n"
-		       "mtime_ns: %lld\nctime_ns: %lld\ngoal: %u\n",
-		       argv[i], (unsigned long long)a.ino,
-		       (unsigned long long)a.generation, type_char(a.mode),
-		       a.mode & 07777, a.nlink, a.uid, a.gid,
-		       (unsigned long long)a.size, (long long)a.mtime_ns,
-		       (long long)a.ctime_ns, a.goal);
+		if (j != NULL) {
+			json_object_begin(j, NULL);
+			json_str(j, "path", argv[i]);
+			json_attr(j, &a);
+		} else {
+			if (i > 0)
+				putchar('\n');
+			printf("path: %s\nino: %llu\ngeneration: %llu\n"
+			       "type: %c\nmode: %04o\nnlink: %u\nuid: %u\n"
+			       "gid: %u\nsize: %llu\nmtime_ns: %lld\n"
+			       "ctime_ns: %lld\ngoal: %u\n",
+			       argv[i], (unsigned long long)a.ino,
+			       (unsigned long long)a.generation,
+			       type_char(a.mode), a.mode & 07777, a.nlink,
+			       a.uid, a.gid, (unsigned long long)a.size,
+			       (long long)a.mtime_ns, (long long)a.ctime_ns,
+			       a.goal);
+		}
+		rv = 0;
+		if ((a.mode & S_IFMT) == S_IFREG)
+			rv = stat_fragments(mc, &a, j, errmsg);
+		if (j != NULL)
+			json_object_end(j);
+		if (rv != 0) {
+			fprintf(stderr, "cfsctl: stat %s: fragments: %s\n",
+				argv[i], errmsg);
+			status = 1;
+		}
+	}
+	if (j != NULL) {
+		json_array_end(j);
+		json_finish(j);
 	}
 	return status;
 }
@@ -487,88 +496,162 @@ role_name(unsigned role)
 	}
 }
 
-/* `status`: ask any server who leads, then ask the leader (the only one
- * whose view of replication is current) and every member directly, so a
- * dead or lagging server shows up as such rather than as the leader's
- * belief about it. */
+/* Ask every member of @st directly how it is (a dead or lagging server
+ * shows up as such rather than as the leader's belief about it) and
+ * print the table, or the "meta_servers" JSON array.  1 if one does not
+ * answer. */
 static int
-cmd_status(const char *servers, int timeout_ms, char *errmsg)
+member_rows(const struct wire_status_reply *st, struct json *j)
 {
-	union wire_body *r = malloc(sizeof(*r));
 	union wire_body *m = malloc(sizeof(*m));
+	struct wire_status req;
+	int bad = 0;
+
+	if (m == NULL)
+		return 1;
+	memset(&req, 0, sizeof(req));
+	if (j != NULL)
+		json_array_begin(j, "meta_servers");
+	else
+		printf("  %-4s %-8s %-22s %-22s %-12s %s\n", "ID", "ROLE",
+		       "RAFT", "CLIENTS", "STATE", "APPLIED");
+	for (unsigned i = 0; i < st->members_count; i++) {
+		const struct wire_member *mb = &st->members[i];
+		char state[32] = "unreachable";
+		unsigned long long applied = 0;
+		char e2[CFS_ERRMSG_SIZE];
+		uint16_t t2 = 0;
+		int up = admin_call(mb->client_addr, 1000, WIRE_T_status, &req,
+				    &t2, m, e2) == 0 &&
+			 t2 == WIRE_T_status_reply;
+		if (up) {
+			applied = m->status_reply.applied_index;
+			snprintf(state, sizeof(state), "%s",
+				 mb->id == st->leader_id ? "leader"
+				 : m->status_reply.leader_id == st->leader_id
+					 ? "follower"
+					 : "disagrees");
+		} else {
+			bad = 1;
+		}
+		if (j != NULL) {
+			json_object_begin(j, NULL);
+			json_u64(j, "id", mb->id);
+			json_str(j, "role", role_name(mb->role));
+			json_str(j, "raft_address", mb->raft_addr);
+			json_str(j, "client_address", mb->client_addr);
+			json_str(j, "state", state);
+			json_bool(j, "reachable", up);
+			json_u64(j, "applied", applied);
+			json_object_end(j);
+		} else {
+			printf("  %-4llu %-8s %-22s %-22s %-12s %llu\n",
+			       (unsigned long long)mb->id, role_name(mb->role),
+			       mb->raft_addr, mb->client_addr, state, applied);
+		}
+	}
+	if (j != NULL)
+		json_array_end(j);
+	free(m);
+	return bad;
+}
+
+/* The status as the leader sees it (asking any server who leads first:
+ * only the leader's view of replication is current) into *r. */
+static int
+leader_status(const char *servers, int timeout_ms, union wire_body *r,
+	      char *errmsg)
+{
 	struct wire_status req;
 	uint16_t rtype = 0;
 	int rv;
 
-	if (r == NULL || m == NULL) {
-		free(r);
-		free(m);
-		return fprintf(stderr, "cfsctl: out of memory\n"), 1;
-	}
 	memset(&req, 0, sizeof(req));
 	rv = admin_call(servers, timeout_ms, WIRE_T_status, &req, &rtype, r,
 			errmsg);
 	if (rv == 0 && r->status_reply.leader_addr[0] != '\0')
 		rv = admin_call(r->status_reply.leader_addr, timeout_ms,
 				WIRE_T_status, &req, &rtype, r, errmsg);
-	if (rv != 0 || rtype != WIRE_T_status_reply) {
-		fprintf(stderr, "cfsctl: status: %s\n",
-			rv ? errmsg : "unexpected reply");
+	if (rv == 0 && rtype != WIRE_T_status_reply)
+		rv = cfs_fail(errmsg, CFS_MALFORMED, "status answered with %s",
+			      wire_type_name(rtype));
+	return rv;
+}
+
+/* `status` (@list 0) and `meta list` (@list 1). */
+static int
+cmd_status(const char *servers, int timeout_ms, int list, char *errmsg)
+{
+	union wire_body *r = malloc(sizeof(*r));
+	struct json js, *j = cfsctl_json ? &js : NULL;
+	int bad;
+
+	if (r == NULL)
+		return fprintf(stderr, "cfsctl: out of memory\n"), 1;
+	if (leader_status(servers, timeout_ms, r, errmsg) != 0) {
+		fprintf(stderr, "cfsctl: %s: %s\n", list ? "meta list" :
+			"status", errmsg);
 		free(r);
-		free(m);
 		return 1;
 	}
 	struct wire_status_reply *st = &r->status_reply;
-	if (st->leader_id == 0)
+	bad = st->leader_id == 0;
+	if (j != NULL) {
+		json_init(j, stdout);
+		json_object_begin(j, NULL);
+		if (st->leader_id == 0) {
+			json_null(j, "leader");
+		} else {
+			json_object_begin(j, "leader");
+			json_u64(j, "id", st->leader_id);
+			json_str(j, "address", st->leader_addr);
+			json_u64(j, "term", st->term);
+			json_object_end(j);
+		}
+	} else if (st->leader_id == 0) {
 		printf("leader:        NONE (no quorum?)\n");
-	else
+	} else {
 		printf("leader:        server %llu at %s (term %llu)\n",
 		       (unsigned long long)st->leader_id, st->leader_addr,
 		       (unsigned long long)st->term);
-	printf("filesystem:    %s", st->formatted ? "formatted" :
-			"NOT FORMATTED (run: cfsctl cluster bootstrap)");
-	if (st->formatted)
-		printf(", fragment size %llu, default goal %u",
-		       (unsigned long long)st->fragment_size, st->default_goal);
-	printf("\ninodes:        %llu\nsessions:      %llu\n"
-	       "commit index:  %llu\n",
-	       (unsigned long long)st->inodes,
-	       (unsigned long long)st->sessions,
-	       (unsigned long long)st->commit_index);
-	printf("\nmetadata servers:\n");
-	printf("  %-4s %-8s %-22s %-22s %-12s %s\n", "ID", "ROLE", "RAFT",
-	       "CLIENTS", "STATE", "APPLIED");
-	int bad = st->leader_id == 0;
-	for (unsigned i = 0; i < st->members_count; i++) {
-		struct wire_member *mb = &st->members[i];
-		char state[32] = "unreachable";
-		unsigned long long applied = 0;
-		char e2[CFS_ERRMSG_SIZE];
-		uint16_t t2 = 0;
-		if (admin_call(mb->client_addr, 1000, WIRE_T_status, &req, &t2,
-			       m, e2) == 0 &&
-		    t2 == WIRE_T_status_reply) {
-			applied = m->status_reply.applied_index;
-			snprintf(state, sizeof(state), "%s",
-				 mb->id == st->leader_id ? "leader"
-				 : m->status_reply.leader_id ==
-						 st->leader_id
-					 ? "follower"
-					 : "disagrees");
-		} else {
-			bad = 1;
-		}
-		printf("  %-4llu %-8s %-22s %-22s %-12s %llu\n",
-		       (unsigned long long)mb->id, role_name(mb->role),
-		       mb->raft_addr, mb->client_addr, state, applied);
 	}
-	int led = st->leader_id != 0;
-	char leader[CFS_ADDR_MAX + 1];
-	snprintf(leader, sizeof(leader), "%s", st->leader_addr);
+	if (list) {
+		/* meta list: the servers only */
+	} else if (j != NULL) {
+		json_object_begin(j, "filesystem");
+		json_bool(j, "formatted", st->formatted);
+		json_u64(j, "fragment_size", st->fragment_size);
+		json_u64(j, "default_goal", st->default_goal);
+		json_u64(j, "inodes", st->inodes);
+		json_object_end(j);
+		json_u64(j, "sessions", st->sessions);
+		json_u64(j, "commit_index", st->commit_index);
+	} else {
+		printf("filesystem:    %s", st->formatted ? "formatted" :
+		       "NOT FORMATTED (run: cfsctl cluster bootstrap)");
+		if (st->formatted)
+			printf(", fragment size %llu, default goal %u",
+			       (unsigned long long)st->fragment_size,
+			       st->default_goal);
+		printf("\ninodes:        %llu\nsessions:      %llu\n"
+		       "commit index:  %llu\n",
+		       (unsigned long long)st->inodes,
+		       (unsigned long long)st->sessions,
+		       (unsigned long long)st->commit_index);
+		printf("\nmetadata servers:\n");
+	}
+	bad |= member_rows(st, j);
+	if (!list && st->leader_id != 0) {
+		char leader[CFS_ADDR_MAX + 1];
+		snprintf(leader, sizeof(leader), "%s", st->leader_addr);
+		bad |= status_data(leader, timeout_ms, j, errmsg);
+	}
+	if (j != NULL) {
+		json_bool(j, "healthy", !bad);
+		json_object_end(j);
+		json_finish(j);
+	}
 	free(r);
-	free(m);
-	if (led)
-		bad |= status_data(leader, timeout_ms, errmsg);
 	return bad ? 1 : 0;
 }
 
@@ -688,28 +771,34 @@ cmd_dump(int argc, char **argv, int timeout_ms, char *errmsg)
 	return 0;
 }
 
-/* member add|promote|demote|remove, leader transfer */
+/* meta add|promote|demote|remove|transfer (and the older names member
+ * ..., leader transfer); `meta list` is cmd_status's. */
 static int
 cmd_member(const char *servers, int timeout_ms, const char *cmd, int argc,
 	   char **argv, char *errmsg)
 {
 	union wire_body req;
 	uint16_t type, rtype = 0;
-	union wire_body *r = malloc(sizeof(*r));
+	union wire_body *r;
 	const char *what = argc > 0 ? argv[0] : "";
 	int rv;
 
-	if (r == NULL)
-		return 1;
 	memset(&req, 0, sizeof(req));
-	if (strcmp(cmd, "leader") == 0) {
-		if (argc < 1 || strcmp(argv[0], "transfer") != 0 || argc > 2)
-			usage_error("%s", "usage: leader transfer [ID]");
+	if (strcmp(cmd, "leader") == 0 && strcmp(what, "transfer") != 0)
+		usage_error("%s", "usage: leader transfer [ID] (or: meta "
+				  "transfer [ID])");
+	if (strcmp(what, "transfer") == 0 && argc <= 2) {
 		type = WIRE_T_transfer;
 		req.transfer.id = argc == 2 ? parse_id(argv[1]) : 0;
 	} else if (strcmp(what, "add") == 0 && argc == 4) {
 		type = WIRE_T_member_add;
 		req.member_add.id = parse_id(argv[1]);
+		if (strchr(argv[2], ':') == NULL)
+			usage_error("%s add: '%s' is not a RAFTHOST:PORT", cmd,
+				    argv[2]);
+		if (strchr(argv[3], ':') == NULL)
+			usage_error("%s add: '%s' is not a CLIENTHOST:PORT",
+				    cmd, argv[3]);
 		snprintf(req.member_add.raft_addr,
 			 sizeof(req.member_add.raft_addr), "%s", argv[2]);
 		snprintf(req.member_add.client_addr,
@@ -726,30 +815,139 @@ cmd_member(const char *servers, int timeout_ms, const char *cmd, int argc,
 		type = WIRE_T_member_remove;
 		req.member_remove.id = parse_id(argv[1]);
 	} else {
-		usage_error("%s", "usage: member add ID RAFTHOST:PORT "
-				  "CLIENTHOST:PORT | member promote ID | "
-				  "member demote ID | member remove ID");
+		usage_error("usage: %s list | %s add ID RAFTHOST:PORT "
+			    "CLIENTHOST:PORT | %s promote|demote|remove ID | "
+			    "%s transfer [ID]",
+			    cmd, cmd, cmd, cmd);
 	}
+	if ((r = malloc(sizeof(*r))) == NULL)
+		return 1;
 	rv = admin_call(servers, timeout_ms, type, &req, &rtype, r, errmsg);
 	free(r);
 	if (rv != 0) {
 		fprintf(stderr, "cfsctl: %s %s: %s\n", cmd, what, errmsg);
 		return 1;
 	}
-	printf("done\n");
+	if (type == WIRE_T_member_add)
+		printf("server %s added as a spare; once it caught up (`cfsctl "
+		       "meta list`), make it a voter: cfsctl meta promote %s\n",
+		       argv[1], argv[1]);
+	else
+		printf("done\n");
 	return 0;
+}
+
+/* The commands that open a session and work on PATHs. */
+static const struct {
+	const char *name;
+	int (*run)(struct mc *mc, int argc, char **argv, char *errmsg);
+} ns_cmds[] = {
+	{"mkdir", cmd_mkdir}, {"touch", cmd_touch}, {"ls", cmd_ls},
+	{"stat", cmd_stat},   {"chmod", cmd_chmod}, {"rm", cmd_rm},
+	{"mv", cmd_mv},       {"put", cmd_put},     {"get", cmd_get},
+	{"frags", cmd_frags}, {"goal", cmd_goal},   {"fsck", cmd_fsck},
+};
+
+/* Is argv[@i] of command @cmd a PATH in CFS (rather than an option, a
+ * mode, a goal, a local file)?  Mirrors each command's own parsing,
+ * which then reports what is wrong with the rest. */
+static int
+is_path_arg(const char *cmd, int argc, char **argv, int i)
+{
+	const char *a = argv[i];
+	int first = 0; /* the first non-option argument */
+
+	if (strcmp(cmd, "put") == 0)
+		return i == argc - 1 && argc >= 2;
+	while (first < argc && argv[first][0] == '-' && argv[first][1] != '\0')
+		first++;
+	if (strcmp(cmd, "get") == 0)
+		return i == first;
+	if (strcmp(cmd, "chmod") == 0)
+		return i == first + 1;
+	if (strcmp(cmd, "goal") == 0) {
+		/* goal get PATH... | goal set [-r] N PATH... */
+		if (argc < 1 || i == 0)
+			return 0;
+		int p = 1;
+		if (strcmp(argv[0], "set") == 0)
+			p = argc > 1 && strcmp(argv[1], "-r") == 0 ? 3 : 2;
+		return i >= p;
+	}
+	return !(a[0] == '-' && a[1] != '\0');
+}
+
+/*
+ * PATH arguments that are local paths inside a cfs-fuse mount become CFS
+ * paths, and the cluster becomes that mount's (docs/operations.md
+ * "cfsctl").  Cases:
+ *  1) inside a mount: argv[i] is replaced, *servers is the mount's;
+ *  2) absolute and outside every mount: a CFS path, unchanged;
+ *  3) relative and outside every mount: a usage error;
+ *  4) paths in mounts of two different clusters: a usage error.
+ * The replaced strings live until exit.
+ */
+static void
+localize_paths(const char *cmd, int argc, char **argv, const char **servers)
+{
+	static char cluster[CFS_PATH_MAX];
+	const char *from = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		char found[CFS_PATH_MAX], cfspath[CFS_PATH_MAX + 1];
+		char errmsg[CFS_ERRMSG_SIZE];
+
+		if (!is_path_arg(cmd, argc, argv, i))
+			continue;
+		int rv = mount_find(argv[i], found, sizeof(found), cfspath,
+				    sizeof(cfspath), errmsg);
+		if (rv < 0)
+			usage_error("%s %s", cmd, errmsg);
+		if (rv == 0 && argv[i][0] != '/')
+			usage_error("%s: '%s' is not inside a CFS mount (a CFS "
+				    "path starts with '/')",
+				    cmd, argv[i]);
+		if (rv == 0)
+			continue;
+		if (from != NULL && strcmp(cluster, found) != 0)
+			usage_error("%s: '%s' and '%s' are in mounts of "
+				    "different clusters",
+				    cmd, from, argv[i]);
+		from = argv[i];
+		memcpy(cluster, found, sizeof(cluster));
+		argv[i] = strdup(cfspath);
+		if (argv[i] == NULL)
+			usage_error("%s", "out of memory");
+	}
+	if (from != NULL)
+		*servers = cluster;
+}
+
+static int
+parse_timeout(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > 86400000)
+		usage_error("--timeout: '%s' is not a number of milliseconds "
+			    "(1..86400000)",
+			    s);
+	return (int)v;
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{"cluster", required_argument, NULL, 'c'},
 		{"servers", required_argument, NULL, 's'},
 		{"timeout", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *servers = getenv("CFS_META");
+	const char *servers = NULL;
 	struct mc_options opt = {.client_name = "cfsctl"};
 	char errmsg[CFS_ERRMSG_SIZE] = "";
 	struct mc *mc = NULL;
@@ -757,14 +955,27 @@ main(int argc, char **argv)
 	int c, rv;
 
 	cfs_log_init("cfsctl");
-	while ((c = getopt_long(argc, argv, "+s:t:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:s:t:jh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
+		case 'c':
 		case 's': servers = optarg; break;
-		case 't': opt.deadline_ms = atoi(optarg); break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: fputs("Try 'cfsctl --help'.\n", stderr); return 2;
+		case 't': opt.deadline_ms = parse_timeout(optarg); break;
+		case 'j': cfsctl_json = 1; break;
+		case 'h': help_all(); return 0;
+		case ':':
+			usage_error("option '%s' needs an argument",
+				    argv[optind - 1]);
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* precedence: option, CFS_CLUSTER, CFS_META, default */
+	if (servers == NULL || servers[0] == '\0')
+		servers = getenv("CFS_CLUSTER");
+	if (servers == NULL || servers[0] == '\0')
+		servers = getenv("CFS_META");
 	if (servers == NULL || servers[0] == '\0')
 		servers = "127.0.0.1:7000";
 	if (optind >= argc)
@@ -772,6 +983,22 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	argc -= optind;
 	argv += optind;
+	if (strcmp(cmd, "help") == 0) {
+		if (argc == 0)
+			return help_all(), 0;
+		cmd = argv[0];
+		if (help_command(cmd) != 0)
+			usage_error("help: unknown command '%s'", cmd);
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			if (help_command(cmd) != 0)
+				usage_error("unknown command '%s'", cmd);
+			return 0;
+		}
+	}
 
 	if (strcmp(cmd, "cluster") == 0) {
 		if (argc < 1 || strcmp(argv[0], "bootstrap") != 0)
@@ -780,51 +1007,42 @@ main(int argc, char **argv)
 		return cmd_bootstrap(servers, opt.deadline_ms, argc, argv,
 				     errmsg);
 	}
-	if (strcmp(cmd, "status") == 0)
-		return cmd_status(servers, opt.deadline_ms, errmsg);
+	if (strcmp(cmd, "status") == 0) {
+		if (argc > 0)
+			usage_error("status: unexpected argument '%s'",
+				    argv[0]);
+		return cmd_status(servers, opt.deadline_ms, 0, errmsg);
+	}
 	if (strcmp(cmd, "debug") == 0)
 		return cmd_dump(argc, argv, opt.deadline_ms, errmsg);
-	if (strcmp(cmd, "member") == 0 || strcmp(cmd, "leader") == 0)
+	if ((strcmp(cmd, "meta") == 0 || strcmp(cmd, "member") == 0) &&
+	    argc >= 1 && strcmp(argv[0], "list") == 0) {
+		if (argc > 1)
+			usage_error("%s list: unexpected argument '%s'", cmd,
+				    argv[1]);
+		return cmd_status(servers, opt.deadline_ms, 1, errmsg);
+	}
+	if (strcmp(cmd, "meta") == 0 || strcmp(cmd, "member") == 0 ||
+	    strcmp(cmd, "leader") == 0)
 		return cmd_member(servers, opt.deadline_ms, cmd, argc, argv,
 				  errmsg);
 	if (strcmp(cmd, "node") == 0)
 		return cmd_node(servers, opt.deadline_ms, argc, argv, errmsg);
 	if (strcmp(cmd, "dev") == 0)
 		return cmd_dev(argc, argv, errmsg);
-	if (strcmp(cmd, "mkdir") && strcmp(cmd, "touch") &&
-	    strcmp(cmd, "ls") && strcmp(cmd, "stat") &&
-	    strcmp(cmd, "chmod") && strcmp(cmd, "rm") && strcmp(cmd, "mv") &&
-	    strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "frags") &&
-	    strcmp(cmd, "goal"))
-		usage_error("unknown command '%s'", cmd);
 
+	size_t k = 0, n = sizeof(ns_cmds) / sizeof(ns_cmds[0]);
+	while (k < n && strcmp(cmd, ns_cmds[k].name) != 0)
+		k++;
+	if (k == n)
+		usage_error("unknown command '%s'", cmd);
+	localize_paths(cmd, argc, argv, &servers);
 	rv = mc_open(&mc, servers, &opt, errmsg);
 	if (rv != 0) {
 		fprintf(stderr, "cfsctl: %s: %s\n", servers, errmsg);
-		return 1;
+		return strcmp(cmd, "fsck") == 0 ? 2 : 1;
 	}
-	if (strcmp(cmd, "mkdir") == 0)
-		rv = cmd_mkdir(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "touch") == 0)
-		rv = cmd_touch(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "ls") == 0)
-		rv = cmd_ls(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "stat") == 0)
-		rv = cmd_stat(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "chmod") == 0)
-		rv = cmd_chmod(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "rm") == 0)
-		rv = cmd_rm(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "put") == 0)
-		rv = cmd_put(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "get") == 0)
-		rv = cmd_get(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "frags") == 0)
-		rv = cmd_frags(mc, argc, argv, errmsg);
-	else if (strcmp(cmd, "goal") == 0)
-		rv = cmd_goal(mc, argc, argv, errmsg);
-	else
-		rv = cmd_mv(mc, argc, argv, errmsg);
+	rv = ns_cmds[k].run(mc, argc, argv, errmsg);
 	mc_close(&mc);
 	return rv;
 }

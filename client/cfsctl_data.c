@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "client/cfsctl.h"
+#include "client/cfsctl_json.h"
 #include "client/fileio.h"
 #include "common/error.h"
 #include "common/proto.h"
@@ -41,35 +42,80 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A progress line on stderr, redrawn in place (only on a terminal). */
+/*
+ * Progress of put/get on stderr.  On a terminal, a bar redrawn in place
+ * five times a second:
+ *   [#########...........]  45%  12.3 MiB / 27.0 MiB  5.2 MiB/s  ETA 0:03
+ * (without bar, percent and ETA when the size is unknown, as for stdin).
+ * Otherwise (a log file, a pipe), a plain line every 10 s and at the end,
+ * so a script's log shows the transfer without carriage returns.  -q: none.
+ */
 struct progress {
-	int on;
+	int on, tty;
 	uint64_t total, done;
 	double start, last;
 };
 
 static void
+progress_init(struct progress *p, int quiet, uint64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = !quiet;
+	p->tty = isatty(2);
+	p->total = total;
+	p->start = p->last = now_s();
+}
+
+static void
 progress_show(struct progress *p, int final)
 {
-	char a[32], b[32], r[32];
-	double t = now_s();
+	char a[32], b[32], r[32], eta[32] = "", bar[32] = "";
+	double t = now_s(), el = t - p->start;
+	double rate = el > 0 ? (double)p->done / el : 0;
 
-	if (!p->on || (!final && t - p->last < 0.2))
+	if (!p->on || (!final && t - p->last < (p->tty ? 0.2 : 10)))
 		return;
 	p->last = t;
 	human(p->done, a, sizeof(a));
-	human(p->total, b, sizeof(b));
-	human((uint64_t)((double)p->done / (t - p->start + 1e-9)), r,
-	      sizeof(r));
-	fprintf(stderr, "\r  %s / %s  %3.0f%%  %s/s   ", a, b,
-		p->total ? 100.0 * (double)p->done / (double)p->total : 100.0,
-		r);
-	if (final)
+	human((uint64_t)rate, r, sizeof(r));
+	if (p->total > 0) {
+		double frac = (double)p->done / (double)p->total;
+		int full = (int)(frac * 20 + 0.5);
+		if (frac > 1)
+			frac = 1, full = 20;
+		human(p->total, b, sizeof(b));
+		bar[0] = '[';
+		for (int i = 0; i < 20; i++)
+			bar[1 + i] = i < full ? '#' : '.';
+		bar[21] = ']';
+		bar[22] = '\0';
+		if (final) {
+			snprintf(eta, sizeof(eta), "in %.1fs", el);
+		} else if (rate > 0) {
+			long s = (long)((double)(p->total - p->done) / rate);
+			snprintf(eta, sizeof(eta), "ETA %ld:%02ld", s / 60,
+				 s % 60);
+		} else {
+			snprintf(eta, sizeof(eta), "ETA -:--");
+		}
+		if (p->tty)
+			fprintf(stderr, "\r%s %3.0f%%  %s / %s  %s/s  %s\033[K",
+				bar, 100.0 * frac, a, b, r, eta);
+		else
+			fprintf(stderr, "%3.0f%%  %s / %s  %s/s  %s\n",
+				100.0 * frac, a, b, r, eta);
+	} else if (p->tty) {
+		fprintf(stderr, "\r%s  %s/s%s\033[K", a, r,
+			final ? "" : "  (size unknown)");
+	} else {
+		fprintf(stderr, "%s  %s/s\n", a, r);
+	}
+	if (final && p->tty)
 		fputc('\n', stderr);
 }
 
-static const char *
-state_name(unsigned state, unsigned draining)
+const char *
+node_state_name(unsigned state, unsigned draining)
 {
 	if (draining && (state == CFS_NODE_ALIVE || state == CFS_NODE_FULL))
 		return "draining";
@@ -111,14 +157,38 @@ print_nodes(const struct wire_node_list_reply *l)
 		snprintf(s, sizeof(s), "%.1fs", (double)n->silent_ms / 1000);
 		printf("  %-4llu %-22s %-9s %-10s %-10s %-8llu %-7s %s\n",
 		       (unsigned long long)n->id, n->addr,
-		       state_name(n->state, n->draining), f, c,
+		       node_state_name(n->state, n->draining), f, c,
 		       (unsigned long long)n->replicas, s,
 		       n->labels[0] ? n->labels : "-");
 	}
 }
 
+/* The data nodes as the "nodes" array member of the open object. */
+static void
+json_nodes(struct json *j, const struct wire_node_list_reply *l)
+{
+	json_array_begin(j, "nodes");
+	for (uint32_t i = 0; i < l->nodes_count; i++) {
+		const struct wire_nodeinfo *n = &l->nodes[i];
+		json_object_begin(j, NULL);
+		json_u64(j, "id", n->id);
+		json_str(j, "uuid", n->uuid);
+		json_str(j, "address", n->addr);
+		json_str(j, "state", node_state_name(n->state, 0));
+		json_bool(j, "draining", n->draining);
+		json_u64(j, "capacity", n->capacity);
+		json_u64(j, "free", n->free);
+		json_u64(j, "replicas", n->replicas);
+		json_u64(j, "silent_ms", n->silent_ms);
+		json_u64(j, "load", n->load);
+		json_str(j, "labels", n->labels);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 int
-status_data(const char *leader, int timeout_ms, char *errmsg)
+status_data(const char *leader, int timeout_ms, struct json *j, char *errmsg)
 {
 	union wire_body *r = malloc(sizeof(*r));
 	int rv;
@@ -131,6 +201,25 @@ status_data(const char *leader, int timeout_ms, char *errmsg)
 		return 1;
 	}
 	const struct wire_node_list_reply *l = &r->node_list_reply;
+	rv = l->missing ? 1 : 0;
+	if (j != NULL) {
+		json_object_begin(j, "data");
+		json_nodes(j, l);
+		json_u64(j, "fragments", l->fragments);
+		json_u64(j, "under_goal", l->under_goal);
+		json_u64(j, "missing", l->missing);
+		json_u64(j, "garbage_replicas", l->garbage);
+		json_object_begin(j, "repair");
+		json_u64(j, "active", l->repair_active);
+		json_u64(j, "copies", l->repair_copies);
+		json_u64(j, "bytes", l->repair_bytes);
+		json_u64(j, "rate", l->repair_rate);
+		json_object_end(j);
+		json_bool(j, "degraded_writes", l->degraded_writes);
+		json_object_end(j);
+		free(r);
+		return rv;
+	}
 	char b[32], rate[32];
 	human(l->repair_bytes, b, sizeof(b));
 	human(l->repair_rate, rate, sizeof(rate));
@@ -153,7 +242,6 @@ status_data(const char *leader, int timeout_ms, char *errmsg)
 	       l->degraded_writes ? "allowed (writes proceed with fewer "
 				    "copies, counted under goal)"
 				  : "refused (EAGAIN below goal)");
-	rv = l->missing ? 1 : 0;
 	free(r);
 	return rv;
 }
@@ -176,9 +264,13 @@ cmd_node(const char *servers, int timeout_ms, int argc, char **argv,
 	union wire_body *r = malloc(sizeof(*r));
 	int rv;
 
-	if (argc < 1)
+	int list = argc == 1 && strcmp(argv[0], "list") == 0;
+	if (!list && (argc != 2 || (strcmp(argv[0], "drain") &&
+				    strcmp(argv[0], "undrain") &&
+				    strcmp(argv[0], "remove"))))
 		usage_error("%s", "usage: node list | node drain|undrain|"
 				  "remove ID");
+	uint64_t id = list ? 0 : node_id_arg(argv[1]);
 	if (r == NULL)
 		return 1;
 	if ((rv = node_list(servers, timeout_ms, r, errmsg)) != 0) {
@@ -186,17 +278,21 @@ cmd_node(const char *servers, int timeout_ms, int argc, char **argv,
 		free(r);
 		return 1;
 	}
-	if (strcmp(argv[0], "list") == 0) {
+	if (list && cfsctl_json) {
+		struct json j;
+		json_init(&j, stdout);
+		json_object_begin(&j, NULL);
+		json_nodes(&j, &r->node_list_reply);
+		json_object_end(&j);
+		json_finish(&j);
+		free(r);
+		return 0;
+	}
+	if (list) {
 		print_nodes(&r->node_list_reply);
 		free(r);
 		return 0;
 	}
-	if (argc != 2 || (strcmp(argv[0], "drain") &&
-			  strcmp(argv[0], "undrain") &&
-			  strcmp(argv[0], "remove")))
-		usage_error("%s", "usage: node list | node drain|undrain|"
-				  "remove ID");
-	uint64_t id = node_id_arg(argv[1]);
 	const struct wire_nodeinfo *n = NULL;
 	for (uint32_t i = 0; i < r->node_list_reply.nodes_count; i++)
 		if (r->node_list_reply.nodes[i].id == id)
@@ -308,10 +404,9 @@ cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 		return 1;
 	}
 	struct stat st;
-	p.on = !quiet && isatty(2);
-	p.total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
-							     : 0;
-	p.start = now_s();
+	progress_init(&p, quiet, fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+					 ? (uint64_t)st.st_size
+					 : 0);
 	if (at)
 		rv = resolve(mc, dst, &a, errmsg);
 	else
@@ -341,7 +436,10 @@ cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 		p.done = off - start;
 		progress_show(&p, 0);
 	}
-	progress_show(&p, 1);
+	if (rv == 0)
+		progress_show(&p, 1);
+	else if (p.on && p.tty)
+		fputc('\n', stderr);
 out:
 	if (rv != 0)
 		fprintf(stderr, "cfsctl: put %s: %s\n", dst, errmsg);
@@ -394,9 +492,8 @@ cmd_get(struct mc *mc, int argc, char **argv, char *errmsg)
 		rv = cfs_fail(errmsg, CFS_EIO, "%s: %s", dst, strerror(errno));
 		goto out;
 	}
-	p.on = !quiet && isatty(2) && fd != 1;
-	p.total = a.size;
-	p.start = now_s();
+	/* not into the data on a terminal's stdout */
+	progress_init(&p, quiet || (fd == 1 && isatty(1)), a.size);
 	for (uint64_t off = 0;;) {
 		size_t got = 0;
 		if ((rv = fio_pread(f, a.ino, off, buf, CHUNK, &got,
@@ -411,7 +508,10 @@ cmd_get(struct mc *mc, int argc, char **argv, char *errmsg)
 		p.done = off;
 		progress_show(&p, 0);
 	}
-	progress_show(&p, 1);
+	if (rv == 0)
+		progress_show(&p, 1);
+	else if (p.on && p.tty)
+		fputc('\n', stderr);
 out:
 	if (rv != 0)
 		fprintf(stderr, "cfsctl: get %s: %s\n", src, errmsg);
@@ -422,6 +522,57 @@ out:
 	fio_close(&f);
 	free(buf);
 	return rv ? 1 : 0;
+}
+
+struct frags_json_ctx {
+	struct json *j;
+	const union wire_body *nodes;
+	int under;
+};
+
+static int
+frag_json_one(void *arg, const struct wire_frag_map *m,
+	      const struct wire_fraginfo *fi)
+{
+	struct frags_json_ctx *c = arg;
+	struct frag_health h;
+
+	frag_health(c->nodes, fi, &h);
+	c->under |= h.under || h.missing;
+	json_fragment(c->j, c->nodes, m, fi);
+	return 0;
+}
+
+/* `frags --json`: as the text, with each replica's node state. */
+static int
+frags_json(struct mc *mc, const char *path, const struct wire_attr *a,
+	   union wire_body *buf, char *errmsg)
+{
+	union wire_body *nodes = NULL;
+	struct json j;
+	int rv = nodes_fetch(mc, &nodes, errmsg);
+
+	if (rv != 0) {
+		fprintf(stderr, "cfsctl: frags %s: %s\n", path, errmsg);
+		return 1;
+	}
+	struct frags_json_ctx c = {.j = &j, .nodes = nodes};
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_str(&j, "path", path);
+	json_u64(&j, "ino", a->ino);
+	json_u64(&j, "size", a->size);
+	json_u64(&j, "goal", a->goal);
+	json_array_begin(&j, "fragments");
+	rv = frags_each(mc, a->ino, buf, frag_json_one, &c, errmsg);
+	json_array_end(&j);
+	json_bool(&j, "complete", rv == 0);
+	json_object_end(&j);
+	json_finish(&j);
+	free(nodes);
+	if (rv != 0)
+		fprintf(stderr, "cfsctl: frags %s: %s\n", path, errmsg);
+	return rv || c.under ? 1 : 0;
 }
 
 /* `frags PATH`: every fragment's committed version and where it lives. */
@@ -440,6 +591,11 @@ cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg)
 		fprintf(stderr, "cfsctl: frags %s\n", errmsg);
 		free(r);
 		return 1;
+	}
+	if (cfsctl_json) {
+		rv = frags_json(mc, argv[0], &a, r, errmsg);
+		free(r);
+		return rv;
 	}
 	printf("%s: inode %llu, size %llu, goal %u\n", argv[0],
 	       (unsigned long long)a.ino, (unsigned long long)a.size, a.goal);
@@ -489,28 +645,52 @@ cmd_frags(struct mc *mc, int argc, char **argv, char *errmsg)
 	return rv || under ? 1 : 0;
 }
 
-/* `goal get PATH...` / `goal set N PATH...`: a file's or directory's goal
- * (new files take their directory's; existing fragments are repaired up
- * to a raised goal, and trimmed down to a lowered one). */
+/* `goal get PATH...` / `goal set [-r] N PATH...`: a file's or directory's
+ * goal (new files take their directory's; existing fragments are repaired
+ * up to a raised goal, and trimmed down to a lowered one); -r: the whole
+ * subtree. */
 int
 cmd_goal(struct mc *mc, int argc, char **argv, char *errmsg)
 {
-	int status = 0, set;
+	int status = 0, set, recursive = 0, i = 1;
 	unsigned long goal = 0;
+	struct json j;
 
-	if (argc < 2 || (strcmp(argv[0], "get") && strcmp(argv[0], "set")))
-		usage_error("%s", "usage: goal get PATH... | goal set N PATH...");
+	if (argc < 1 || (strcmp(argv[0], "get") && strcmp(argv[0], "set")))
+		usage_error("%s", "usage: goal get PATH... | goal set [-r] N "
+				  "PATH...");
 	set = strcmp(argv[0], "set") == 0;
 	if (set) {
 		char *end;
-		goal = strtoul(argv[1], &end, 10);
-		if (*end || goal < 1 || goal > CFS_GOAL_MAX || argc < 3)
-			usage_error("goal set: N must be 1..%d, then PATHs",
-				    CFS_GOAL_MAX);
+		if (i < argc && strcmp(argv[i], "-r") == 0)
+			recursive = 1, i++;
+		if (i >= argc)
+			usage_error("%s", "goal set: missing N");
+		goal = strtoul(argv[i], &end, 10);
+		if (*end || end == argv[i] || goal < 1 || goal > CFS_GOAL_MAX)
+			usage_error("goal set: N must be 1..%d, not '%s'",
+				    CFS_GOAL_MAX, argv[i]);
+		i++;
 	}
-	for (int i = set ? 2 : 1; i < argc; i++) {
+	if (i >= argc)
+		usage_error("goal %s: missing PATH", argv[0]);
+	if (!set && cfsctl_json) {
+		json_init(&j, stdout);
+		json_array_begin(&j, NULL);
+	}
+	for (; i < argc; i++) {
 		struct wire_attr a;
 		int rv = resolve(mc, argv[i], &a, errmsg);
+		if (rv == 0 && recursive) {
+			rv = goal_set_tree(mc, (uint32_t)goal, argv[i], &a,
+					   errmsg);
+			if (rv != 0) {
+				fprintf(stderr, "cfsctl: goal set -r %s\n",
+					errmsg);
+				status = 1;
+			}
+			continue;
+		}
 		if (rv == 0 && set) {
 			struct wire_setgoal rq = {.ino = a.ino,
 						  .goal = (uint32_t)goal};
@@ -524,7 +704,19 @@ cmd_goal(struct mc *mc, int argc, char **argv, char *errmsg)
 			status = 1;
 			continue;
 		}
-		printf("%s: %u\n", argv[i], a.goal);
+		if (!set && cfsctl_json) {
+			json_object_begin(&j, NULL);
+			json_str(&j, "path", argv[i]);
+			json_u64(&j, "ino", a.ino);
+			json_u64(&j, "goal", a.goal);
+			json_object_end(&j);
+		} else {
+			printf("%s: %u\n", argv[i], a.goal);
+		}
+	}
+	if (!set && cfsctl_json) {
+		json_array_end(&j);
+		json_finish(&j);
 	}
 	return status;
 }

@@ -1037,8 +1037,10 @@ start_all(struct dev *d, char *errmsg)
 static void
 print_up(const struct dev *d, char *errmsg)
 {
-	char env[sizeof(d->servers) + 64];
-	snprintf(env, sizeof(env), "export CFS_META=%s\n", d->servers);
+	char env[2 * sizeof(d->servers) + 64];
+	/* CFS_CLUSTER for cfsctl, CFS_META for cfs-fuse and older cfsctl */
+	snprintf(env, sizeof(env), "export CFS_CLUSTER=%s\nexport CFS_META=%s\n",
+		 d->servers, d->servers);
 	if (write_file(d, "cluster.env", env, errmsg) != 0)
 		fprintf(stderr, "cfsctl: dev up: %s\n", errmsg);
 
@@ -1426,10 +1428,13 @@ dev_status(int argc, char **argv)
 	if (d->nprocs == 0)
 		printf("nothing is running in %s\n", d->dir);
 	else if (c.metas > 0 && c.port > 0) {
-		printf("export CFS_META=");
-		for (int i = 1; i <= c.metas; i++)
-			printf("%s127.0.0.1:%d", i > 1 ? "," : "", c.port + i);
-		printf("\n");
+		for (int v = 0; v < 2; v++) {
+			printf("export %s=", v ? "CFS_META" : "CFS_CLUSTER");
+			for (int i = 1; i <= c.metas; i++)
+				printf("%s127.0.0.1:%d", i > 1 ? "," : "",
+				       c.port + i);
+			printf("\n");
+		}
 	}
 	int ok = d->nprocs > 0 && running == d->nprocs &&
 		 (d->mnt[0] == '\0' || is_mounted(d->mnt));

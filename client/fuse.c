@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"\n"
 	"CFS options (each also as -o NAME=VALUE, e.g. in /etc/fstab):\n"
 	"  --meta ADDRS         metadata servers, comma-separated host:port\n"
-	"                       (default: $CFS_META, else 127.0.0.1:7000)\n"
+	"                       (default: $CFS_CLUSTER, else $CFS_META,\n"
+	"                       else 127.0.0.1:7000)\n"
 	"  --sessions N         metadata sessions, each with its own data\n"
 	"                       connections: up to N requests in flight\n"
 	"                       (1..64, default 4; 1 with -s)\n"
@@ -57,7 +58,8 @@ static const char usage_text[] =
 	"  metadata servers check every request again with the caller's uid,\n"
 	"  gid and groups, and own new files to the caller.  Other users see\n"
 	"  the mount only with -o allow_other (root, or user_allow_other in\n"
-	"  /etc/fuse.conf).  fsname and type: cfs, fuse.cfs.\n"
+	"  /etc/fuse.conf).  fsname and type: cfs#ADDRS, fuse.cfs (cfsctl\n"
+	"  finds the cluster of a path inside the mount from it).\n"
 	"  Attributes and names are cached by the kernel for 1 second; there\n"
 	"  are no leases yet, so another client's change can take that long to\n"
 	"  show, and two clients writing one file see each other's data only\n"
@@ -68,6 +70,9 @@ static const char usage_text[] =
 	"  write, close or fsync.  fallocate is not supported (EOPNOTSUPP).\n"
 	"  A file removed while this mount has it open is renamed to\n"
 	"  .cfs-fuse-hidden-* until its last close, so it stays usable.\n"
+	"  flock(2) and fcntl(2) byte-range locks hold across every mount of\n"
+	"  the cluster (docs/locks.md); a mount that dies loses its locks\n"
+	"  when its session expires (10 s).\n"
 	"\n"
 	"Examples:\n"
 	"  cfs-fuse --meta 10.0.0.1:7000,10.0.0.2:7000 /mnt/cfs\n"
@@ -190,6 +195,30 @@ is_mounted(const char *path)
 	}
 	fclose(f);
 	return found;
+}
+
+/* Insert "-odefault_permissions,subtype=cfs,fsname=cfs#META" first. */
+static int
+add_fsname(struct fuse_args *args, const char *meta)
+{
+	static const char head[] = "-odefault_permissions,subtype=cfs,"
+				   "fsname=cfs#";
+	size_t n = strlen(meta), j = sizeof(head) - 1;
+	char *o = malloc(sizeof(head) + 2 * n);
+	int rv;
+
+	if (o == NULL)
+		return -1;
+	memcpy(o, head, j);
+	for (size_t i = 0; i < n; i++) {
+		if (meta[i] == ',' || meta[i] == '\\')
+			o[j++] = '\\';
+		o[j++] = meta[i];
+	}
+	o[j] = '\0';
+	rv = fuse_opt_insert_arg(args, 1, o);
+	free(o);
+	return rv;
 }
 
 /* The mount point must exist, be a directory and not be mounted on. */
@@ -331,9 +360,19 @@ main(int argc, char **argv)
 		conf.meta = strdup(conf.nonopt[0]);
 	if (mountpoint != NULL && fuse_opt_add_arg(&args, mountpoint) != 0)
 		goto out;
-	/* ours first, so that the user's -o can override fsname/subtype */
-	if (fuse_opt_insert_arg(&args, 1, "-odefault_permissions,fsname=cfs,"
-					  "subtype=cfs") != 0)
+	if (conf.meta == NULL || conf.meta[0] == '\0') {
+		/* the same order as cfsctl: CFS_CLUSTER, then CFS_META */
+		const char *env = getenv("CFS_CLUSTER");
+		if (env == NULL || *env == '\0')
+			env = getenv("CFS_META");
+		free(conf.meta);
+		conf.meta = strdup(env && *env ? env : "127.0.0.1:7000");
+	}
+	/* ours first, so that the user's -o can override fsname/subtype, and
+	 * before fuse_parse_cmdline, which adds a subtype if none is given;
+	 * fsname "cfs#ADDRS" shows the cluster in /proc/self/mountinfo, where
+	 * `cfsctl PATH...` finds it (its commas escaped for -o) */
+	if (conf.meta == NULL || add_fsname(&args, conf.meta) != 0)
 		goto out;
 	/* before libfuse resolves it, for a clearer message */
 	if (!conf.info && mountpoint != NULL &&
@@ -356,11 +395,6 @@ main(int argc, char **argv)
 	if (fo.mountpoint == NULL) {
 		fprintf(stderr, "cfs-fuse: no mount point given\n");
 		goto usage;
-	}
-	if (conf.meta == NULL || conf.meta[0] == '\0') {
-		const char *env = getenv("CFS_META");
-		free(conf.meta);
-		conf.meta = strdup(env && *env ? env : "127.0.0.1:7000");
 	}
 	if (conf.sessions == 0)
 		conf.sessions = fo.singlethread ? 1 : 4;

@@ -56,7 +56,7 @@ mountpoint -q "$M" || { show_logs; exit 1; }
 check "a busy mount point fails with a message" \
 	fails_fast "busy" --meta "$S" "$M"
 check "the mount is fsname cfs, type fuse.cfs" \
-	sh -c "grep -q '^cfs $M fuse.cfs ' /proc/mounts"
+	sh -c "grep -qF 'cfs\\043$S $M fuse.cfs ' /proc/mounts"
 
 # ---- namespace and small files ------------------------------------------
 check "mkdir -p" sh -c "mkdir -p '$M/a/b/c' && [ -d '$M/a/b/c' ]"
@@ -239,7 +239,7 @@ errors() {
 }
 check "EEXIST, ENOTEMPTY, ENOENT, ENOTDIR reach the application" errors
 
-check "df shows the mount" sh -c "df '$M' | grep -q '^cfs '"
+check "df shows the mount" sh -c "df '$M' | grep -q '^cfs#'"
 # (fileio's own warnings are retries that worked: not counted)
 check "no request failed unexpectedly (cfs-fuse log)" \
 	sh -c "! grep -E ' (WARN|ERROR) [^ ]*client/fuse' '$T/fuse.log'"
