@@ -965,17 +965,23 @@ is_ancestor(struct ns *ns, uint64_t anc, uint64_t dir, int *yes, char *errmsg)
 }
 
 /*
- * rename(2) and renameat2's flags.  Cases:
- * 1) source missing: ENOENT; "." or ".." on either side: EINVAL/EBUSY;
- * 2) both names the same inode (hard links or the same entry): nothing to
- *    do, success (POSIX);
- * 3) moving a directory into itself or below: EINVAL;
- * 4) NOREPLACE with an existing target: EEXIST;
- * 5) EXCHANGE: both must exist; the two entries swap inodes;
- * 6) replacing: dir over non-dir ENOTDIR, non-dir over dir EISDIR, over a
- *    non-empty directory ENOTEMPTY; the target's link is dropped;
- * 7) a directory changing parent needs write permission on itself (its
- *    ".." changes) and moves one link from the old parent to the new.
+ * rename(2) and renameat2's flags, checked in Linux's order (the
+ * differential test compares errno with the model, which follows it):
+ * 1) bad flags EINVAL; "." or ".." on either side EBUSY; the source
+ *    missing ENOENT;
+ * 2) NOREPLACE with an existing target EEXIST; EXCHANGE without one
+ *    ENOENT;
+ * 3) a directory into itself or below EINVAL; over a directory that holds
+ *    the source ENOTEMPTY (EXCHANGE: EINVAL);
+ * 4) both names the same inode (hard links or the same entry): nothing to
+ *    do, success (POSIX), even without permission;
+ * 5) permission: w+x on both directories, the sticky rule on both
+ *    entries; then (not EXCHANGE) dir over non-dir ENOTDIR, non-dir over
+ *    dir EISDIR; a directory changing parent needs w on itself (its ".."
+ *    changes);
+ * 6) EXCHANGE: the two entries swap inodes; replacing: over a non-empty
+ *    directory ENOTEMPTY, else the target's link is dropped; a directory
+ *    moves one link from the old parent to the new.
  */
 static int
 op_rename(struct ns *ns, const struct ns_env *env,
@@ -1009,15 +1015,8 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	have_t = dentry_get(ns, td->ino, rq->newname, &tino, ignored) == 0;
 	if (have_t && (rv = inode_get(ns, tino, t, errmsg)) != 0)
 		return rv;
-	if ((rv = need(sd, c, MAY_W | MAY_X, "rename from directory",
-		       errmsg)) != 0 ||
-	    (rv = need(td, c, MAY_W | MAY_X, "rename into directory",
-		       errmsg)) != 0 ||
-	    (rv = sticky_ok(sd, s, c, errmsg)) != 0 ||
-	    (have_t && (rv = sticky_ok(td, t, c, errmsg)) != 0))
-		return rv;
-	if (have_t && tino == sino)
-		goto done; /* case 2 */
+	/* Linux's order (vfs_rename after do_renameat2's lookups and
+	 * lock_rename's ancestor checks): an application sees the first. */
 	if (fl & CFS_RENAME_NOREPLACE && have_t)
 		return cfs_fail(errmsg, CFS_EEXIST, "'%s'", rq->newname);
 	if (fl & CFS_RENAME_EXCHANGE && !have_t)
@@ -1029,19 +1028,42 @@ op_rename(struct ns *ns, const struct ns_env *env,
 		if (yes)
 			return cfs_fail(errmsg, CFS_EINVAL,
 					"'%s' into its own subtree", rq->name);
-		if ((rv = need(s, c, MAY_W, "move directory", errmsg)) != 0)
-			return rv;
 	}
+	if (have_t && S_ISDIR(t->mode) && !same_dir) {
+		if ((rv = is_ancestor(ns, t->ino, sd->ino, &yes, errmsg)) != 0)
+			return rv;
+		if (yes) /* the target holds the source */
+			return cfs_fail(errmsg,
+					fl & CFS_RENAME_EXCHANGE ? CFS_EINVAL
+								 : CFS_ENOTEMPTY,
+					"'%s' is above '%s'", rq->newname,
+					rq->name);
+	}
+	if (have_t && tino == sino)
+		goto done; /* case 2 */
+	if ((rv = need(sd, c, MAY_W | MAY_X, "rename from directory",
+		       errmsg)) != 0 ||
+	    (rv = sticky_ok(sd, s, c, errmsg)) != 0 ||
+	    (rv = need(td, c, MAY_W | MAY_X, "rename into directory",
+		       errmsg)) != 0 ||
+	    (have_t && (rv = sticky_ok(td, t, c, errmsg)) != 0))
+		return rv;
+	if (have_t && !(fl & CFS_RENAME_EXCHANGE)) {
+		if (S_ISDIR(s->mode) && !S_ISDIR(t->mode))
+			return cfs_fail(errmsg, CFS_ENOTDIR, "'%s'",
+					rq->newname);
+		if (!S_ISDIR(s->mode) && S_ISDIR(t->mode))
+			return cfs_fail(errmsg, CFS_EISDIR, "'%s'",
+					rq->newname);
+	}
+	/* a directory changing parent: its ".." changes */
+	if (S_ISDIR(s->mode) && !same_dir &&
+	    (rv = need(s, c, MAY_W, "move directory", errmsg)) != 0)
+		return rv;
+	if (fl & CFS_RENAME_EXCHANGE && S_ISDIR(t->mode) && !same_dir &&
+	    (rv = need(t, c, MAY_W, "move directory", errmsg)) != 0)
+		return rv;
 	if (fl & CFS_RENAME_EXCHANGE) {
-		if (S_ISDIR(t->mode) && !same_dir) {
-			if ((rv = is_ancestor(ns, t->ino, sd->ino, &yes,
-					      errmsg)) != 0)
-				return rv;
-			if (yes)
-				return cfs_fail(errmsg, CFS_EINVAL,
-						"'%s' into its own subtree",
-						rq->newname);
-		}
 		sqlite3_stmt *st = q(ns, Q_DENTRY_SET_INO);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)tino);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)sd->ino);
@@ -1069,12 +1091,6 @@ op_rename(struct ns *ns, const struct ns_env *env,
 			return rv;
 	} else {
 		if (have_t) {
-			if (S_ISDIR(s->mode) && !S_ISDIR(t->mode))
-				return cfs_fail(errmsg, CFS_ENOTDIR, "'%s'",
-						rq->newname);
-			if (!S_ISDIR(s->mode) && S_ISDIR(t->mode))
-				return cfs_fail(errmsg, CFS_EISDIR, "'%s'",
-						rq->newname);
 			if (S_ISDIR(t->mode)) {
 				int empty;
 				if ((rv = dir_is_empty(ns, t->ino, &empty,
