@@ -426,7 +426,32 @@ struct walk {
 };
 
 /*
- * Resolve absolute @path component by component (docs: cfs.h "Paths").
+ * A component of @n bytes at @p, in directory @dir, is too long: Linux
+ * checks search permission on the directory before its filesystem sees
+ * the name, so EACCES comes first.
+ */
+static int may(const struct cfs *fs, const struct wire_attr *a,
+	       unsigned mask);
+
+static int
+too_long(struct op *op, uint64_t dir, const char *p, size_t n)
+{
+	struct wire_attr a;
+	int rv = rq_getattr(op, dir, &a);
+
+	if (rv != 0)
+		return rv;
+	if (!may(op->fs, &a, 1))
+		return cfs_fail(op->errmsg, CFS_EACCES,
+				"no search permission on directory %llu",
+				(unsigned long long)dir);
+	return cfs_fail(op->errmsg, CFS_ENAMETOOLONG,
+			"component '%.40s...' of %zu bytes", p, n);
+}
+
+/*
+ * Resolve @path component by component (docs: cfs.h "Paths"), from
+ * directory @start if it is relative (a symlink's target), else from "/".
  * Cases:
  * 1) a bad path: EINVAL (NULL, relative), ENOENT (empty), ENAMETOOLONG;
  * 2) each component but the last is looked up in the directory reached so
@@ -440,24 +465,18 @@ struct walk {
  * 5) nothing left at all ("/", or a link to "/"): the directory reached.
  */
 static int
-walk(struct op *op, const char *path, int how, struct walk *w)
+walk_at(struct op *op, uint64_t start, const char *path, int how,
+	struct walk *w)
 {
 	/* the rest of the path: a link's target (at most CFS_PATH_MAX
 	 * bytes) and what followed the link (less than CFS_PATH_MAX) */
 	char rest[2 * CFS_PATH_MAX + 2], target[CFS_PATH_MAX + 1];
-	uint64_t cur = ROOT_INO;
+	uint64_t cur = path[0] == '/' ? ROOT_INO : start;
 	int links = 0, rv;
 	char *p = rest;
 
 	memset(w, 0, sizeof(*w));
-	w->dir = ROOT_INO;
-	if (path == NULL)
-		return cfs_fail(op->errmsg, CFS_EINVAL, "NULL path");
-	if (path[0] == '\0')
-		return cfs_fail(op->errmsg, CFS_ENOENT, "empty path");
-	if (path[0] != '/')
-		return cfs_fail(op->errmsg, CFS_EINVAL,
-				"not an absolute path");
+	w->dir = cur;
 	if (strlen(path) >= CFS_PATH_MAX)
 		return cfs_fail(op->errmsg, CFS_ENAMETOOLONG,
 				"path of %zu bytes", strlen(path));
@@ -475,9 +494,7 @@ walk(struct op *op, const char *path, int how, struct walk *w)
 		size_t n = strcspn(p, "/");
 		char *after = p + n;
 		if (n > CFS_NAME_MAX)
-			return cfs_fail(op->errmsg, CFS_ENAMETOOLONG,
-					"component '%.40s...' of %zu bytes",
-					p, n);
+			return too_long(op, cur, p, n);
 		char *q = after;
 		while (*q == '/')
 			q++;
@@ -527,6 +544,22 @@ walk(struct op *op, const char *path, int how, struct walk *w)
 		cur = w->attr.ino;
 		p = q;
 	}
+}
+
+/* walk_at from "/" for an absolute @path (cfs.h "Paths"). */
+static int
+walk(struct op *op, const char *path, int how, struct walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->dir = ROOT_INO;
+	if (path == NULL)
+		return cfs_fail(op->errmsg, CFS_EINVAL, "NULL path");
+	if (path[0] == '\0')
+		return cfs_fail(op->errmsg, CFS_ENOENT, "empty path");
+	if (path[0] != '/')
+		return cfs_fail(op->errmsg, CFS_EINVAL,
+				"not an absolute path");
+	return walk_at(op, ROOT_INO, path, how, w);
 }
 
 /* ---- open files ---------------------------------------------------------------- */
@@ -1647,6 +1680,9 @@ cfs_closedir(struct cfs_dir **dp)
  * 3) O_TRUNC with write access empties an existing non-empty file (this
  *    client's buffered data of it is written out first).
  */
+static int open_create(struct op *op, const char *path, int flags,
+		       mode_t mode, struct walk *w, int *created);
+
 int
 cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 	 struct cfs_file **out)
@@ -1669,27 +1705,9 @@ cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 				(unsigned)(flags & ~(OPEN_FLAGS |
 						     OPEN_IGNORED)));
 	op_begin(&op, fs);
-	for (int tries = 0; (flags & O_CREAT) && tries < 3; tries++) {
-		if ((rv = walk(&op, path, WALK_PARENT, &w)) != 0)
-			break;
-		if (w.name[0] == '\0' || w.slash) {
-			rv = plain(&op, CFS_EISDIR);
-			break;
-		}
-		rv = rq_mknod(&op, w.dir, w.name,
-			   S_IFREG | ((uint32_t)mode & 07777), &w.attr);
-		if (rv == 0) {
-			created = 1;
-			break;
-		}
-		if (rv != CFS_EEXIST || (flags & O_EXCL))
-			break;
-		rv = walk(&op, path, (flags & O_NOFOLLOW) ? 0 : WALK_FOLLOW,
-			  &w);
-		if (rv != CFS_ENOENT)
-			break; /* opened as existing, or failed */
-	}
-	if (!(flags & O_CREAT))
+	if (flags & O_CREAT)
+		rv = open_create(&op, path, flags, mode, &w, &created);
+	else
 		rv = walk(&op, path, (flags & O_NOFOLLOW) ? 0 : WALK_FOLLOW,
 			  &w);
 	if (rv == 0 && S_ISLNK(w.attr.mode))
@@ -1700,11 +1718,14 @@ cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 		rv = cfs_fail(op.errmsg, CFS_EINVAL, "not a regular file");
 	else if (rv == 0 && !created &&
 		 !may(fs, &w.attr,
-		      (acc != O_WRONLY ? 4u : 0u) | (acc != O_RDONLY ? 2u : 0u)))
+		      (acc != O_WRONLY ? 4u : 0u) |
+			      (acc != O_RDONLY || (flags & O_TRUNC) ? 2u
+								     : 0u)))
 		rv = cfs_fail(op.errmsg, CFS_EACCES,
 			      "mode %o, owner %u, group %u",
 			      w.attr.mode & 07777, w.attr.uid, w.attr.gid);
-	if (rv == 0 && (flags & O_TRUNC) && acc != O_RDONLY && !created &&
+	/* as Linux: O_TRUNC empties the file even with O_RDONLY */
+	if (rv == 0 && (flags & O_TRUNC) && !created &&
 	    (w.attr.size > 0 || dirty_end(fs, w.attr.ino) > 0))
 		rv = truncate_ino(&op, w.attr.ino, 0);
 	if (rv == 0 && (f = file_new(fs, w.attr.ino, flags)) == NULL)
@@ -1713,6 +1734,53 @@ cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 		return rv;
 	*out = f;
 	return 0;
+}
+
+/*
+ * The O_CREAT part of cfs_open(): create @path's last component, or find
+ * what is there.  As Linux: an existing symlink is followed (unless
+ * O_NOFOLLOW or O_EXCL), and if it dangles its target is created, relative
+ * to the link's directory; a name that vanishes between the failed create
+ * and the look-up is created again (a bounded number of times).
+ * 0 with *@created and w->attr the object, or a CFS code.
+ */
+static int
+open_create(struct op *op, const char *path, int flags, mode_t mode,
+	    struct walk *w, int *created)
+{
+	char target[CFS_PATH_MAX + 1];
+	const char *p = path;
+	uint64_t start = ROOT_INO;
+	int rv, links = 0;
+
+	if ((rv = walk(op, path, WALK_PARENT, w)) != 0)
+		return rv;
+	for (int tries = 0;; tries++) {
+		if (w->name[0] == '\0' || w->slash)
+			return plain(op, CFS_EISDIR);
+		rv = rq_mknod(op, w->dir, w->name,
+			      S_IFREG | ((uint32_t)mode & 07777), &w->attr);
+		if (rv == 0) {
+			*created = 1;
+			return 0;
+		}
+		if (rv != CFS_EEXIST || (flags & O_EXCL))
+			return rv;
+		rv = rq_lookup(op, w->dir, w->name, &w->attr);
+		if (rv == CFS_ENOENT && tries < 3)
+			continue; /* removed meanwhile: create it again */
+		if (rv != 0 || !S_ISLNK(w->attr.mode) || (flags & O_NOFOLLOW))
+			return rv; /* the caller judges what is there */
+		if (++links > SYMLINKS_MAX)
+			return cfs_fail(op->errmsg, CFS_ELOOP,
+					"more than %d symlinks", SYMLINKS_MAX);
+		if ((rv = rq_readlink(op, w->attr.ino, target)) != 0)
+			return rv;
+		start = w->dir;
+		p = target;
+		if ((rv = walk_at(op, start, p, WALK_PARENT, w)) != 0)
+			return rv;
+	}
 }
 
 /* Make room for @need bytes in f->buf (at most WBUF_MAX). */

@@ -366,10 +366,11 @@ void cfs_closedir(struct cfs_dir **d);
  * and O_CLOEXEC / O_LARGEFILE / O_NOATIME, which are accepted and mean
  * nothing here.  With O_CREAT a missing file is created with @mode & 07777,
  * owned by the caller, inheriting the directory's goal; without O_EXCL an
- * existing file is opened (following a symlink).  The caller's permission
- * to read and/or write the file is checked here from its attributes
- * (not for a file this call created), and O_TRUNC with write access
- * empties it.  On success *f is a new open file positioned at 0: the caller
+ * existing file is opened, following a symlink (and if the link dangles,
+ * its target is created, as on Linux).  The caller's permission to read
+ * and/or write the file is checked here from its attributes (not for a
+ * file this call created), and O_TRUNC empties it (it needs write
+ * permission, also with O_RDONLY, as on Linux).  On success *f is a new open file positioned at 0: the caller
  * closes it with cfs_close(); @fs must outlive it.
  * Errors: EINVAL (bad flags, not a regular file), EEXIST (O_CREAT|O_EXCL
  * and @path exists, even as a dangling symlink), EISDIR (a directory),
