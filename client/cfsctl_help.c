@@ -178,7 +178,7 @@ static const char tail[] =
 	"  CFS_CLUSTER   the metadata servers (as --cluster), when no option\n"
 	"                and no PATH inside a CFS mount names them\n"
 	"  CFS_META      the same, read when CFS_CLUSTER is not set (older\n"
-	"                name; cfs-fuse and cfs-data read it too)\n"
+	"                name; cfs-fuse reads both too)\n"
 	"  CFS_LOG       log level of the client library (error, warn, info,\n"
 	"                debug, trace)\n"
 	"\n"
@@ -207,7 +207,7 @@ static const char tail[] =
 	"    cfsctl meta list; cfsctl meta promote 4; cfsctl meta remove 2\n"
 	"\n"
 	"SEE ALSO\n"
-	"  cfs-meta(8), cfs-data(8), cfs-fuse(8) (each --help),\n"
+	"  cfs-meta(8), cfs-data(8), cfs-fuse(1) (each --help),\n"
 	"  docs/operations.md\n";
 
 void
