@@ -239,7 +239,7 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 
 	claim(w, &k, m->base_version != 0 ? &base : NULL);
 	if (m->base_version != 0) {
-		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc,
+		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc, NULL,
 					    errmsg));
 		if (rv != 0)
 			cfs_errmsg_prefix(errmsg, "base v%" PRIu64,
@@ -399,7 +399,7 @@ read_local(struct service *s, const struct wire_frag_read *m,
 	uint8_t *buf;
 	int rv;
 
-	rv = store_rc(s, store_stat(s->st, &k, &out->length, &out->crc,
+	rv = store_rc(s, store_stat(s->st, &k, &out->length, &out->crc, NULL,
 				    errmsg));
 	if (rv != 0)
 		return rv;
@@ -542,7 +542,7 @@ copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
 	int rv;
 
 	claim(w, &k, NULL);
-	rv = store_rc(s, store_stat(s->st, &k, &len, &crc, errmsg));
+	rv = store_rc(s, store_stat(s->st, &k, &len, &crc, NULL, errmsg));
 	if (rv == 0 && len == m->length && crc == m->crc) {
 		LOG_DEBUG(KEY_FMT ": already here", KEY_ARGS(m));
 		goto out;
