@@ -335,11 +335,15 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(u64, version, 0)                                                   \
 	F(u64, length, 0)                                                    \
 	F(u32, crc, 0)                                                       \
-	F(sub, source, nodeaddr)
+	F(sub, source, nodeaddr)                                             \
+	F(u64, stamp, 0) /* the copy's incarnation (data/store.h), not 0 */
+/* Deletes the replica only if it is incarnation `stamp` (0: written by a
+ * client's frag_write); a newer copy under the same key is kept. */
 #define PROTO_FRAG_DELETE(F)                                                 \
 	F(u64, ino, 0)                                                       \
 	F(u64, idx, 0)                                                       \
-	F(u64, version, 0)
+	F(u64, version, 0)                                                   \
+	F(u64, stamp, 0)
 
 /* Data node to metadata leader (500-599), client id 0. */
 #define PROTO_NODE_REGISTER(F)                                               \
@@ -364,8 +368,12 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(u64, id, 0)                                                        \
 	F(u8, state, 0) /* CFS_NODE_* */                                     \
 	F(u8, draining, 0)
+/* The `replica` record is frozen (docs/wire-format.md section 7), so the
+ * incarnation of a replica file travels as fields appended to the
+ * messages. */
 #define PROTO_REPLICA_ADD(F)                                                 \
-	F(sub, r, replica)
+	F(sub, r, replica)                                                   \
+	F(u64, stamp, 0) /* the copy's incarnation */
 /* A replica found corrupt or missing (by a client, a scrub or a copy);
  * `reason` is a CFS_* code.  Sent by anyone, logged by the leader. */
 #define PROTO_REPLICA_BAD(F)                                                 \
@@ -376,7 +384,9 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 #define PROTO_REPLICA_DROP(F)                                                \
 	F(rec, items, replica)                                               \
 	F(u8, deleted, 0)                                                    \
-	F(u8, if_writing, 0) /* drop only replicas still `writing` */
+	F(u8, if_writing, 0) /* drop only replicas still `writing` */        \
+	/* empty: any incarnation; else one per item: only that one */       \
+	F(u64v, stamps, WIRE_MAX_replica)
 #define PROTO_NODE_LIST(F)
 #define PROTO_NODE_LIST_REPLY(F)                                             \
 	F(rec, nodes, nodeinfo)                                              \

@@ -363,7 +363,7 @@ scrub_step(struct beat *b, int64_t now)
 		return;
 	}
 	const struct store_key *k = &b->keys[b->pos++];
-	rv = store_stat(b->st, k, &len, &crc, errmsg);
+	rv = store_stat(b->st, k, &len, &crc, NULL, errmsg);
 	if (rv == 0)
 		rv = store_verify(b->st, k, errmsg);
 	if (rv == CFS_CORRUPT) {

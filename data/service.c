@@ -239,7 +239,7 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 
 	claim(w, &k, m->base_version != 0 ? &base : NULL);
 	if (m->base_version != 0) {
-		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc,
+		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc, NULL,
 					    errmsg));
 		if (rv != 0)
 			cfs_errmsg_prefix(errmsg, "base v%" PRIu64,
@@ -399,7 +399,7 @@ read_local(struct service *s, const struct wire_frag_read *m,
 	uint8_t *buf;
 	int rv;
 
-	rv = store_rc(s, store_stat(s->st, &k, &out->length, &out->crc,
+	rv = store_rc(s, store_stat(s->st, &k, &out->length, &out->crc, NULL,
 				    errmsg));
 	if (rv != 0)
 		return rv;
@@ -529,8 +529,11 @@ copy_pull(struct worker *w, const struct wire_frag_copy *m,
 	return rv;
 }
 
-/* Make this node hold the replica @m names, pulling it unless a good copy
- * is here already.  The key stays claimed for the whole pull. */
+/* Make this node hold the replica @m names, as incarnation @m->stamp,
+ * pulling it unless that very incarnation is here already (a retried
+ * copy).  The same bytes under another stamp are pulled again: the older
+ * incarnation may have a frag_delete on its way.  The key stays claimed
+ * for the whole pull. */
 static int
 copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
 {
@@ -538,16 +541,20 @@ copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
 	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
 	struct store_writer *wr = NULL;
 	uint64_t len = 0;
+	uint64_t stamp = 0;
 	uint32_t crc = 0;
 	int rv;
 
 	claim(w, &k, NULL);
-	rv = store_rc(s, store_stat(s->st, &k, &len, &crc, errmsg));
-	if (rv == 0 && len == m->length && crc == m->crc) {
+	rv = store_rc(s, store_stat(s->st, &k, &len, &crc, &stamp, errmsg));
+	if (rv == 0 && len == m->length && crc == m->crc &&
+	    stamp == m->stamp) {
 		LOG_DEBUG(KEY_FMT ": already here", KEY_ARGS(m));
 		goto out;
 	}
 	rv = store_rc(s, store_write_begin(s->st, &k, 0, &wr, errmsg));
+	if (rv == 0)
+		store_write_set_stamp(wr, m->stamp);
 	if (rv == 0)
 		rv = copy_pull(w, m, wr, errmsg);
 	if (rv != 0) {
@@ -558,7 +565,7 @@ copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
 	if (rv == 0 && (len != m->length || crc != m->crc)) {
 		/* Cannot happen unless the disk lies between write and read
 		 * back; do not leave a replica that is not the one asked. */
-		store_delete(s->st, &k, NULL);
+		store_delete_stamp(s->st, &k, m->stamp, NULL);
 		rv = cfs_fail(errmsg, CFS_CORRUPT,
 			      "stored %" PRIu64 " bytes crc %08" PRIx32,
 			      len, crc);
@@ -604,7 +611,9 @@ handle_copy(struct worker *w, struct request *rq,
 
 /* ---- frag_delete --------------------------------------------------------- */
 
-/* frag_delete: `ok`, also when the replica was not here. */
+/* frag_delete: `ok`, also when the replica was not here, and when it is
+ * another incarnation than `stamp` (kept: a copy made after the delete was
+ * sent, data/store.h store_delete_stamp). */
 static void
 handle_delete(struct worker *w, struct request *rq,
 	      const struct wire_frag_delete *m)
@@ -614,12 +623,14 @@ handle_delete(struct worker *w, struct request *rq,
 	struct wire_ok ok;
 	int rv;
 
-	LOG_DEBUG(KEY_FMT ": frag_delete from %s", KEY_ARGS(m), rq->peer);
+	LOG_DEBUG(KEY_FMT ": frag_delete of stamp %016" PRIx64 " from %s",
+		  KEY_ARGS(m), m->stamp, rq->peer);
 	if (m->idx > UINT32_MAX) {
 		rv = cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
 	} else {
 		claim(w, &k, NULL);
-		rv = store_rc(w->svc, store_delete(w->svc->st, &k, errmsg));
+		rv = store_rc(w->svc, store_delete_stamp(w->svc->st, &k,
+							 m->stamp, errmsg));
 		unclaim(w);
 		if (rv == CFS_ENOENT)
 			rv = 0;

@@ -38,7 +38,11 @@
 
 #define HDR STORE_HEADER_SIZE
 #define BS STORE_BLOCK_SIZE
-#define HDR_CRC_OFF 44 /* header_crc covers bytes [0, 44) */
+/* header_crc covers the bytes before it: [0, 44) in format 1, [0, 52) in
+ * format 2, which puts the stamp at 44. */
+#define HDR_CRC_OFF_V1 44
+#define HDR_STAMP_OFF 44
+#define HDR_CRC_OFF 52
 #define TMP_MARK ".tmp."
 /* Room for "/frags/HH/" and the longest name with a temp suffix. */
 #define DIR_MAX (PATH_MAX - 128)
@@ -53,6 +57,7 @@ struct store_writer {
 	struct store_key k;
 	int fd; /* -1 once closed or dead */
 	uint64_t length;
+	uint64_t stamp;	       /* the incarnation written into the header */
 	uint64_t base_version; /* 0: started empty */
 	uint64_t base_blocks;
 	uint32_t *base_crcs; /* base_blocks CRCs of the base version */
@@ -66,6 +71,7 @@ struct replica {
 	int fd;
 	uint64_t length;
 	uint32_t data_crc;
+	uint64_t stamp; /* 0 for a format 1 file */
 	uint64_t nblocks;
 	uint32_t *crcs;
 	char path[PATH_MAX];
@@ -200,13 +206,17 @@ store_dir(const struct store *s)
 	return s->dir;
 }
 
+/* The header of replica @k in @format (STORE_FORMAT, or STORE_FORMAT_V1
+ * only to check an old file: it has no stamp). */
 static void
 header_encode(uint8_t *h, const struct store_key *k, uint64_t length,
-	      uint32_t data_crc)
+	      uint32_t data_crc, unsigned format, uint64_t stamp)
 {
+	int crc_off = format == STORE_FORMAT_V1 ? HDR_CRC_OFF_V1 : HDR_CRC_OFF;
+
 	memset(h, 0, HDR);
 	put_le(h, STORE_MAGIC, 4);
-	put_le(h + 4, STORE_FORMAT, 2);
+	put_le(h + 4, format, 2);
 	put_le(h + 6, HDR, 2);
 	put_le(h + 8, BS, 4);
 	put_le(h + 12, k->ino, 8);
@@ -214,34 +224,45 @@ header_encode(uint8_t *h, const struct store_key *k, uint64_t length,
 	put_le(h + 24, k->version, 8);
 	put_le(h + 32, length, 8);
 	put_le(h + 40, data_crc, 4);
-	put_le(h + HDR_CRC_OFF, crc32c(0, h, HDR_CRC_OFF), 4);
+	if (format != STORE_FORMAT_V1)
+		put_le(h + HDR_STAMP_OFF, stamp, 8);
+	put_le(h + crc_off, crc32c(0, h, (size_t)crc_off), 4);
 }
 
 /* Check header @h of replica @k at @path; CFS_CORRUPT saying what is wrong.
- * Past magic and CRC, @h must equal the header that this code would write
- * for @k with the length and data_crc that @h holds. */
+ * Format 1 (no stamp: *@stamp is 0) and format 2 are read.  Past magic,
+ * format and CRC, @h must equal the header that this code would write for
+ * @k in that format with the length, data_crc and stamp that @h holds. */
 static int
 header_check(const uint8_t *h, const struct store_key *k, const char *path,
-	     uint64_t *length, uint32_t *data_crc, char *errmsg)
+	     uint64_t *length, uint32_t *data_crc, uint64_t *stamp,
+	     char *errmsg)
 {
-	uint32_t crc = crc32c(0, h, HDR_CRC_OFF);
+	unsigned format = (unsigned)get_le(h + 4, 2);
+	int crc_off = format == STORE_FORMAT_V1 ? HDR_CRC_OFF_V1 : HDR_CRC_OFF;
+	uint32_t crc;
 	uint8_t want[HDR];
 	size_t i;
 
 	if (get_le(h, 4) != STORE_MAGIC)
 		return cfs_fail(errmsg, CFS_CORRUPT, "%s: bad magic 0x%08x",
 				path, (unsigned)get_le(h, 4));
-	if (get_le(h + HDR_CRC_OFF, 4) != crc)
+	if (format != STORE_FORMAT_V1 && format != STORE_FORMAT)
+		return cfs_fail(errmsg, CFS_CORRUPT, "%s: unknown format %u",
+				path, format);
+	crc = crc32c(0, h, (size_t)crc_off);
+	if (get_le(h + crc_off, 4) != crc)
 		return cfs_fail(errmsg, CFS_CORRUPT,
 				"%s: header crc 0x%08x, computed 0x%08x", path,
-				(unsigned)get_le(h + HDR_CRC_OFF, 4),
+				(unsigned)get_le(h + crc_off, 4),
 				(unsigned)crc);
 	*length = get_le(h + 32, 8);
 	*data_crc = (uint32_t)get_le(h + 40, 4);
-	header_encode(want, k, *length, *data_crc);
+	*stamp = format == STORE_FORMAT_V1 ? 0 : get_le(h + HDR_STAMP_OFF, 8);
+	header_encode(want, k, *length, *data_crc, format, *stamp);
 	for (i = 0; i < HDR && h[i] == want[i]; i++)
 		;
-	if (i < HDR) /* format, sizes, key, or the zero tail */
+	if (i < HDR) /* sizes, key, or the zero tail */
 		return cfs_fail(
 		    errmsg, CFS_CORRUPT,
 		    "%s: header byte %zu is 0x%02x, expected 0x%02x", path, i,
@@ -322,7 +343,8 @@ replica_open(struct store *s, const struct store_key *k, struct replica *r,
 			      r->path);
 		goto err;
 	}
-	rc = header_check(h, k, r->path, &r->length, &r->data_crc, errmsg);
+	rc = header_check(h, k, r->path, &r->length, &r->data_crc, &r->stamp,
+			  errmsg);
 	if (rc != 0)
 		goto err;
 	r->nblocks = nblocks_of(r->length);
@@ -413,7 +435,7 @@ out:
 
 int
 store_stat(struct store *s, const struct store_key *k, uint64_t *length,
-	   uint32_t *data_crc, char *errmsg)
+	   uint32_t *data_crc, uint64_t *stamp, char *errmsg)
 {
 	struct replica r;
 	int rc = replica_open(s, k, &r, errmsg);
@@ -422,6 +444,8 @@ store_stat(struct store *s, const struct store_key *k, uint64_t *length,
 		return rc;
 	*length = r.length;
 	*data_crc = r.data_crc;
+	if (stamp != NULL)
+		*stamp = r.stamp;
 	replica_close(&r);
 	return 0;
 }
@@ -642,6 +666,12 @@ err_after_alloc:
 	return rc;
 }
 
+void
+store_write_set_stamp(struct store_writer *w, uint64_t stamp)
+{
+	w->stamp = stamp;
+}
+
 int
 store_write(struct store_writer *w, uint64_t off, const void *buf, size_t len,
 	    char *errmsg)
@@ -735,7 +765,7 @@ writer_seal(struct store_writer *w, uint32_t *data_crc, char *errmsg)
 	if (rc != 0)
 		goto out;
 	put_le(table + tsize - 4, crc32c(0, table, tsize - 4), 4);
-	header_encode(h, &w->k, w->length, *data_crc);
+	header_encode(h, &w->k, w->length, *data_crc, STORE_FORMAT, w->stamp);
 	if (pwrite_full(w->fd, table, tsize, HDR + w->length) < 0)
 		rc = writer_fail(w, errno, "write crc table", errmsg);
 	else if (pwrite_full(w->fd, h, HDR, 0) < 0)
@@ -749,7 +779,9 @@ out:
 }
 
 /* Put @w's sealed and closed temp file under its final name, unless an
- * identical replica is already there (a retried commit). */
+ * identical replica is already there (a retried commit).  Identical
+ * includes the stamp: a replica of another incarnation is replaced, or a
+ * frag_delete of that incarnation still on its way would remove it. */
 static int
 writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 	       char *errmsg)
@@ -758,7 +790,8 @@ writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 	int same = 0, rc;
 
 	if (replica_open(w->s, &w->k, &old, NULL) == 0) {
-		same = old.length == w->length && old.data_crc == data_crc;
+		same = old.length == w->length && old.data_crc == data_crc &&
+		       old.stamp == w->stamp;
 		replica_close(&old);
 	}
 	if (same) {
@@ -950,6 +983,57 @@ store_delete(struct store *s, const struct store_key *k, char *errmsg)
 	if (errno == ENOENT)
 		return cfs_fail(errmsg, CFS_ENOENT, "%s", path);
 	return cfs_fail_errno(errmsg, errno, "%s: unlink", path);
+}
+
+/*
+ * Why a stamp: a frag_delete names a replica by key, but a key can be
+ * deleted and then written again on the same node (repair copies a
+ * committed version back to a node whose earlier copy was garbage).  A
+ * delete that was queued at the node while that happened must not remove
+ * the new copy, which the metadata counts.  Each copy is written with a
+ * fresh stamp, and the delete carries the stamp of the incarnation it
+ * means, so a delete that is late finds another stamp and does nothing.
+ * From the sender's view the incarnation it named is gone either way,
+ * hence CFS_OK.  A header that does not check cannot tell its stamp; such
+ * a file is no readable replica of anything, so it is deleted.
+ */
+int
+store_delete_stamp(struct store *s, const struct store_key *k, uint64_t stamp,
+		   char *errmsg)
+{
+	char path[PATH_MAX], why[CFS_ERRMSG_SIZE];
+	uint8_t h[HDR];
+	uint64_t length, have = 0;
+	uint32_t data_crc;
+	ssize_t n;
+	int fd, rc;
+
+	store_path(s, k, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return cfs_fail(errmsg, CFS_ENOENT, "%s", path);
+	if (fd < 0)
+		return cfs_fail_errno(errmsg, errno, "%s: open", path);
+	n = pread_full(fd, h, HDR, 0);
+	if (n < 0) {
+		rc = cfs_fail_errno(errmsg, errno, "%s: read header", path);
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	if (n != HDR)
+		rc = cfs_fail(why, CFS_CORRUPT, "%s: header truncated", path);
+	else
+		rc = header_check(h, k, path, &length, &data_crc, &have, why);
+	if (rc == 0 && have != stamp) {
+		LOG_INFO("%s: kept: stamp %016" PRIx64 ", the delete is for "
+			 "stamp %016" PRIx64 " (another incarnation)",
+			 path, have, stamp);
+		return 0;
+	}
+	if (rc != 0)
+		LOG_WARN("%s; deleting it anyway", why);
+	return store_delete(s, k, errmsg);
 }
 
 struct older_ctx {

@@ -12,14 +12,22 @@
  * hex digits, so every version of one fragment shares a directory.
  *
  * File layout, all integers little-endian:
- *   [0, 4096)       header: magic u32 "CFSF", format u16 = 1, header_size
+ *   [0, 4096)       header: magic u32 "CFSF", format u16 = 2, header_size
  *                   u16 = 4096, block_size u32 = 65536, ino u64, idx u32,
  *                   version u64, length u64, data_crc u32 (crc32c of all
- *                   the data), header_crc u32 (crc32c of the 44 bytes
- *                   before it); the rest of the block is zero.
+ *                   the data), stamp u64 (the incarnation, below),
+ *                   header_crc u32 (crc32c of the 52 bytes before it); the
+ *                   rest of the block is zero.  Format 1 files (no stamp:
+ *                   header_crc at 44, over the 44 bytes before it) are
+ *                   still read, as stamp 0; every write makes format 2.
  *   [4096, +length) the data.
  *   then            one crc32c u32 per 64 KiB block of data (the last block
  *                   may be short), then a crc32c u32 of that table.
+ *
+ * The stamp names one incarnation of a replica file: a key deleted and
+ * written again on this node gets a new one, so a delete meant for the old
+ * file cannot remove the new one (store_delete_stamp).  Client writes make
+ * stamp 0; repair copies a random non-zero stamp chosen by the leader.
  *
  * A replica is written to a temp file beside its final name and renamed
  * into place by store_write_commit(); bad bytes on disk are reported as
@@ -32,7 +40,8 @@
  *
  * Threads: any call may run concurrently with any other on a different key
  * (and reads of one key concurrently with each other).  Writers of the same
- * key must be serialised by the caller.  A struct store_writer is used by
+ * key must be serialised by the caller; store_delete_stamp() counts as a
+ * writer (it checks the stamp, then unlinks).  A struct store_writer is used by
  * one thread at a time.
  */
 
@@ -40,7 +49,8 @@
 #include <stdint.h>
 
 #define STORE_MAGIC 0x46534643u /* "CFSF" read as little-endian bytes */
-#define STORE_FORMAT 1
+#define STORE_FORMAT 2	 /* what is written */
+#define STORE_FORMAT_V1 1 /* still read: no stamp */
 #define STORE_HEADER_SIZE 4096
 #define STORE_BLOCK_SIZE 65536
 /* Largest data length accepted; guards offset arithmetic. */
@@ -78,6 +88,10 @@ int store_write_begin(struct store *s, const struct store_key *k,
 		      uint64_t base_version, struct store_writer **out,
 		      char *errmsg);
 
+/* Set the stamp that store_write_commit() writes into the header (0 until
+ * set).  The caller still owns @w. */
+void store_write_set_stamp(struct store_writer *w, uint64_t stamp);
+
 /* Write @len bytes of @buf (borrowed) at data offset @off; the length grows
  * to at least @off + @len (a hole reads as zeros).  @len == 0 changes
  * nothing.  CFS_EINVAL past STORE_MAX_LENGTH.  On CFS_ENOSPC the temp file
@@ -93,8 +107,8 @@ int store_truncate(struct store_writer *w, uint64_t length, char *errmsg);
 /* Finish the replica: compute the block CRCs by reading the temp file back,
  * write the table and the header, fsync the file if @durable, rename it to
  * its final name, fsync the directory if @durable.  If a valid replica of
- * the key exists with the same length and data_crc it is kept and the call
- * succeeds (an idempotent retry); a different one is replaced.
+ * the key exists with the same length, data_crc and stamp it is kept and
+ * the call succeeds (an idempotent retry); a different one is replaced.
  * Always frees *@w and sets it to NULL; on failure the temp file is gone.
  * On success *@out_crc is the data_crc and *@out_len the length (each may
  * be NULL).  CFS_CORRUPT if a block copied from the base version no longer
@@ -115,10 +129,11 @@ void store_write_abort(struct store_writer **w);
 int store_read(struct store *s, const struct store_key *k, uint64_t off,
 	       void *buf, size_t len, size_t *got, char *errmsg);
 
-/* Length and data_crc of replica @k from its checked header (and table).
- * CFS_ENOENT or CFS_CORRUPT as for store_read. */
+/* Length, data_crc and stamp (0 for a format 1 file) of replica @k from
+ * its checked header (and table); @stamp may be NULL.  CFS_ENOENT or
+ * CFS_CORRUPT as for store_read. */
 int store_stat(struct store *s, const struct store_key *k, uint64_t *length,
-	       uint32_t *data_crc, char *errmsg);
+	       uint32_t *data_crc, uint64_t *stamp, char *errmsg);
 
 /* Scrub: read replica @k in full and check every block CRC and the data_crc.
  * 0, CFS_CORRUPT or CFS_ENOENT (or CFS_EIO / CFS_ENOMEM). */
@@ -127,6 +142,14 @@ int store_verify(struct store *s, const struct store_key *k, char *errmsg);
 /* Delete replica @k.  CFS_ENOENT if it does not exist (callers that do
  * not care may ignore that code). */
 int store_delete(struct store *s, const struct store_key *k, char *errmsg);
+
+/* Delete replica @k only if it is incarnation @stamp.  A replica with
+ * another stamp is kept and the call returns 0: it is a newer copy that
+ * took the place of the one the caller means, which is gone (see store.c).
+ * A replica whose header does not check is deleted (its stamp cannot be
+ * known, and it is not readable).  CFS_ENOENT if there is no replica. */
+int store_delete_stamp(struct store *s, const struct store_key *k,
+		       uint64_t stamp, char *errmsg);
 
 /* Delete every committed replica of (@ino, @idx) whose version is below
  * @keep_from (GC of stale versions).  Deleting none is not an error. */

@@ -37,6 +37,7 @@ static const char dmap_schema[] =
 	"  node INTEGER NOT NULL,"
 	"  state INTEGER NOT NULL,"
 	"  since INTEGER NOT NULL,"
+	"  stamp INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (ino, idx, version, node)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node);"
 	"CREATE TABLE IF NOT EXISTS garbage ("
@@ -44,14 +45,25 @@ static const char dmap_schema[] =
 	"  ino INTEGER NOT NULL,"
 	"  idx INTEGER NOT NULL,"
 	"  version INTEGER NOT NULL,"
+	"  stamp INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (node, ino, idx, version)) WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO config VALUES ('next_version', 1);"
+	"INSERT OR IGNORE INTO config VALUES ('next_version', 1);";
+
+/* The triggers, dropped and created again at every open: a database
+ * written before the stamps has older ones (docs/metadata-schema.md).
+ * Garbage rows carry the replica's stamp over, and replace an older row
+ * of the same key: the file on the node is the newest incarnation. */
+static const char dmap_drop_triggers[] =
+	"DROP TRIGGER IF EXISTS dmap_inode_gone;"
+	"DROP TRIGGER IF EXISTS dmap_inode_shrink;";
+static const char dmap_triggers[] =
 	/* A deleted inode's replicas all become garbage.  inode rewrites use
 	 * INSERT OR REPLACE, which fires no delete trigger (recursive
 	 * triggers are off), so this runs only for real deletions. */
-	"CREATE TRIGGER IF NOT EXISTS dmap_inode_gone AFTER DELETE ON inodes "
+	"CREATE TRIGGER dmap_inode_gone AFTER DELETE ON inodes "
 	"BEGIN"
-	"  INSERT OR IGNORE INTO garbage SELECT node, ino, idx, version"
+	"  INSERT OR REPLACE INTO garbage (node, ino, idx, version, stamp)"
+	"    SELECT node, ino, idx, version, stamp"
 	"    FROM replicas WHERE ino = OLD.ino;"
 	"  DELETE FROM replicas WHERE ino = OLD.ino;"
 	"  DELETE FROM fragments WHERE ino = OLD.ino;"
@@ -62,10 +74,11 @@ static const char dmap_schema[] =
 	 * length shrinks (a later write starts from that length, so bytes
 	 * past it never reappear).  BEFORE INSERT because inode rewrites are
 	 * INSERT OR REPLACE: the old row is still there to compare with. */
-	"CREATE TRIGGER IF NOT EXISTS dmap_inode_shrink BEFORE INSERT ON inodes "
+	"CREATE TRIGGER dmap_inode_shrink BEFORE INSERT ON inodes "
 	"WHEN NEW.size < (SELECT size FROM inodes WHERE ino = NEW.ino) "
 	"BEGIN"
-	"  INSERT OR IGNORE INTO garbage SELECT node, ino, idx, version"
+	"  INSERT OR REPLACE INTO garbage (node, ino, idx, version, stamp)"
+	"    SELECT node, ino, idx, version, stamp"
 	"    FROM replicas WHERE ino = NEW.ino AND idx * " FSZ " >= NEW.size;"
 	"  DELETE FROM replicas WHERE ino = NEW.ino AND idx * " FSZ
 	"    >= NEW.size;"
@@ -89,7 +102,7 @@ enum {
 	Q_REPLICA_PUT,
 	Q_REPLICA_SET_STATE,
 	Q_REPLICA_DEL,
-	Q_REPLICA_DEL_WRITING,
+	Q_REPLICA_DROP_TO_GARBAGE,
 	Q_REPLICA_COMMIT,
 	Q_GARBAGE_OLDER,
 	Q_DEL_OLDER,
@@ -145,33 +158,44 @@ static const char *const dmap_sql[Q__COUNT] = {
 		       "? AND idx = ?",
 	[Q_FRAG_PUT] = "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, "
 		       "?, ?4)",
-	[Q_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas VALUES (?, ?, ?, ?, "
+	[Q_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas (ino, idx, version, "
+			  "node, state, since, stamp) VALUES (?, ?, ?, ?, ?, "
 			  "?, ?)",
 	[Q_REPLICA_SET_STATE] = "UPDATE replicas SET state = ?, since = ? "
 				"WHERE ino = ? AND idx = ? AND version = ? "
 				"AND node = ?",
-	[Q_REPLICA_DEL] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
-			  "version = ? AND node = ?",
+	/* replica_drop: ?5 the stamp (NULL: any), ?6 only if `writing` */
+	[Q_REPLICA_DEL] = "DELETE FROM replicas WHERE ino = ?1 AND idx = ?2 "
+			  "AND version = ?3 AND node = ?4 AND (?5 IS NULL OR "
+			  "stamp = ?5) AND (?6 = 0 OR state = 0)",
+	[Q_REPLICA_DROP_TO_GARBAGE] =
+		"INSERT OR REPLACE INTO garbage (node, ino, idx, version, stamp) "
+		"SELECT node, ino, idx, version, stamp FROM replicas WHERE "
+		"ino = ?1 AND idx = ?2 AND version = ?3 AND node = ?4 AND (?5 "
+		"IS NULL OR stamp = ?5) AND (?6 = 0 OR state = 0)",
 	/* commit: the listed nodes hold the version */
-	[Q_REPLICA_DEL_WRITING] = "DELETE FROM replicas WHERE ino = ? AND idx = "
-				  "? AND version = ? AND node = ? AND state = 0",
 	[Q_REPLICA_COMMIT] = "UPDATE replicas SET state = 1, since = ? WHERE "
 			     "ino = ? AND idx = ? AND version = ? AND node = ?",
 	/* commit: replicas of older versions become garbage */
-	[Q_GARBAGE_OLDER] = "INSERT OR IGNORE INTO garbage SELECT node, ino, "
-			    "idx, version FROM replicas WHERE ino = ? AND idx "
-			    "= ? AND version < ?",
+	[Q_GARBAGE_OLDER] = "INSERT OR REPLACE INTO garbage (node, ino, idx, "
+			    "version, stamp) SELECT node, ino, idx, version, "
+			    "stamp FROM replicas WHERE ino = ? AND idx = ? AND "
+			    "version < ?",
 	[Q_DEL_OLDER] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
 			"version < ?",
 	/* commit: nodes of this version not listed did not get it all */
-	[Q_GARBAGE_UNLISTED] = "INSERT OR IGNORE INTO garbage SELECT node, "
-			       "ino, idx, version FROM replicas WHERE ino = ? "
-			       "AND idx = ? AND version = ? AND state = 0",
+	[Q_GARBAGE_UNLISTED] = "INSERT OR REPLACE INTO garbage (node, ino, "
+			       "idx, version, stamp) SELECT node, ino, idx, "
+			       "version, stamp FROM replicas WHERE ino = ? AND "
+			       "idx = ? AND version = ? AND state = 0",
 	[Q_DEL_UNLISTED] = "DELETE FROM replicas WHERE ino = ? AND idx = ? AND "
 			   "version = ? AND state = 0",
-	[Q_GARBAGE_PUT] = "INSERT OR IGNORE INTO garbage VALUES (?, ?, ?, ?)",
-	[Q_GARBAGE_DEL] = "DELETE FROM garbage WHERE node = ? AND ino = ? AND "
-			  "idx = ? AND version = ?",
+	[Q_GARBAGE_PUT] = "INSERT OR REPLACE INTO garbage (node, ino, idx, "
+			  "version, stamp) VALUES (?, ?, ?, ?, ?)",
+	/* ?5 the stamp (NULL: any) */
+	[Q_GARBAGE_DEL] = "DELETE FROM garbage WHERE node = ?1 AND ino = ?2 AND "
+			  "idx = ?3 AND version = ?4 AND (?5 IS NULL OR stamp "
+			  "= ?5)",
 	[Q_LOCATE] = "SELECT idx, version, length, crc FROM fragments WHERE "
 		     "ino = ? AND idx >= ? AND idx < ? ORDER BY idx",
 	/* replicas of one version, readable ones first, draining last */
@@ -193,7 +217,7 @@ static const char *const dmap_sql[Q__COUNT] = {
 			ALL_COUNT " AS total FROM fragments f JOIN inodes i "
 			"ON i.ino = f.ino) WHERE live >= goal AND total > goal "
 			"ORDER BY ino, idx LIMIT ?",
-	[Q_GARBAGE_LIST] = "SELECT g.node, g.ino, g.idx, g.version FROM "
+	[Q_GARBAGE_LIST] = "SELECT g.node, g.ino, g.idx, g.version, g.stamp FROM "
 			   "garbage g JOIN nodes n ON n.id = g.node WHERE "
 			   "n.state IN (0, 1) AND NOT EXISTS (SELECT 1 FROM "
 			   "replicas r WHERE r.ino = g.ino AND r.idx = g.idx "
@@ -264,6 +288,36 @@ bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
 	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)version);
 }
 
+/* A database from before the stamps: add the column to @table (its rows
+ * are stamp 0, as every replica file written before is).  SQLITE_OK if
+ * the column is there now; the message in *@err otherwise. */
+static int
+add_stamp_column(sqlite3 *db, const char *table, char **err)
+{
+	char sql[128];
+	sqlite3_stmt *s = NULL;
+	int rc, found = 0;
+
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			if (strcmp((const char *)sqlite3_column_text(s, 1),
+				   "stamp") == 0)
+				found = 1;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+	if (found)
+		return SQLITE_OK;
+	LOG_INFO("data map: adding column stamp to table %s (a database "
+		 "from before replica incarnations)", table);
+	snprintf(sql, sizeof(sql),
+		 "ALTER TABLE %s ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0",
+		 table);
+	return sqlite3_exec(db, sql, NULL, NULL, err);
+}
+
 int
 dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 {
@@ -274,7 +328,12 @@ dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 		return cfs_fail(errmsg, CFS_ENOMEM, "data map");
 	d->db = db;
 	d->ns = ns;
-	if (sqlite3_exec(db, dmap_schema, NULL, NULL, &err) != SQLITE_OK) {
+	if (sqlite3_exec(db, dmap_schema, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(db, dmap_drop_triggers, NULL, NULL, &err) !=
+		    SQLITE_OK ||
+	    add_stamp_column(db, "replicas", &err) != SQLITE_OK ||
+	    add_stamp_column(db, "garbage", &err) != SQLITE_OK ||
+	    sqlite3_exec(db, dmap_triggers, NULL, NULL, &err) != SQLITE_OK) {
 		cfs_fail(errmsg, CFS_INTERNAL, "data map schema: %s",
 			 err ? err : sqlite3_errmsg(db));
 		sqlite3_free(err);
@@ -543,6 +602,7 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)na->id);
 		sqlite3_bind_int(s, 5, DMAP_WRITING);
 		sqlite3_bind_int64(s, 6, env->now_ns);
+		sqlite3_bind_int64(s, 7, 0); /* a client's chain write */
 		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
 			return rv;
 		o->chain_count++;
@@ -623,11 +683,14 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 
 /* ---- repair bookkeeping (proposed by the leader) ------------------------------ */
 
-/* A copy finished: the replica counts if it is still of the committed
- * version; a copy of a version superseded meanwhile is garbage. */
+/* A copy finished: the replica (incarnation @stamp) counts if it is still
+ * of the committed version; a copy of a version superseded meanwhile is
+ * garbage.  Either way the copy replaced any older file of the key on the
+ * node, so an older garbage row of the key is replaced or goes. */
 static int
 op_replica_add(struct dmap *d, const struct ns_env *env,
-	       const struct wire_replica *r, uint16_t *rt, char *errmsg)
+	       const struct wire_replica *r, uint64_t stamp, uint16_t *rt,
+	       char *errmsg)
 {
 	uint64_t cur = 0, len = 0;
 	int state, rv, found = node_get(d, r->node, &state, NULL, 0);
@@ -643,9 +706,10 @@ op_replica_add(struct dmap *d, const struct ns_env *env,
 		s = q(d, Q_GARBAGE_PUT);
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
 		bind_key(s, 2, r->ino, r->idx, r->version);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)stamp);
 		return run(d, Q_GARBAGE_PUT, errmsg);
 	}
-	s = q(d, Q_GARBAGE_DEL);
+	s = q(d, Q_GARBAGE_DEL); /* any stamp */
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
 	bind_key(s, 2, r->ino, r->idx, r->version);
 	if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
@@ -655,6 +719,7 @@ op_replica_add(struct dmap *d, const struct ns_env *env,
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
 	sqlite3_bind_int(s, 5, DMAP_OK);
 	sqlite3_bind_int64(s, 6, env->now_ns);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)stamp);
 	return run(d, Q_REPLICA_PUT, errmsg);
 }
 
@@ -678,36 +743,52 @@ op_replica_bad(struct dmap *d, const struct ns_env *env,
 }
 
 /* deleted 0: the leader drops these replicas; each recorded one becomes
- * garbage (an item no longer recorded was dropped already: nothing to do).
- * deleted 1: their nodes deleted the files; the garbage rows go. */
+ * garbage with its stamp (an item no longer recorded was dropped already:
+ * nothing to do).  deleted 1: their nodes deleted the files; the garbage
+ * rows go.  With `stamps` (one per item), an item matches only the row of
+ * that incarnation: the answer to a delete of incarnation A must not
+ * remove the garbage row of a newer incarnation B of the same key, whose
+ * file is still on the node. */
 static int
 op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 		uint16_t *rt, char *errmsg)
 {
 	int rv;
 
+	if (rq->stamps_count != 0 && rq->stamps_count != rq->items_count)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"replica_drop: %u stamps for %u items",
+				rq->stamps_count, rq->items_count);
 	for (uint32_t i = 0; i < rq->items_count; i++) {
 		const struct wire_replica *r = &rq->items[i];
+		static const int drop[] = {Q_REPLICA_DROP_TO_GARBAGE,
+					   Q_REPLICA_DEL};
 		sqlite3_stmt *s;
-		if (!rq->deleted) {
-			/* if_writing: an abandoned write may have committed
-			 * between the leader's scan and this entry */
-			int del = rq->if_writing ? Q_REPLICA_DEL_WRITING
-						 : Q_REPLICA_DEL;
-			s = q(d, del);
+
+		if (rq->deleted) {
+			s = q(d, Q_GARBAGE_DEL);
+			sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
+			bind_key(s, 2, r->ino, r->idx, r->version);
+			if (rq->stamps_count)
+				sqlite3_bind_int64(
+				    s, 5, (sqlite3_int64)rq->stamps[i]);
+			if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
+				return rv;
+			continue;
+		}
+		/* if_writing: an abandoned write may have committed between
+		 * the leader's scan and this entry */
+		for (size_t j = 0; j < 2; j++) {
+			s = q(d, drop[j]);
 			bind_key(s, 1, r->ino, r->idx, r->version);
 			sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
-			if ((rv = run(d, del, errmsg)) != 0)
+			if (rq->stamps_count)
+				sqlite3_bind_int64(
+				    s, 5, (sqlite3_int64)rq->stamps[i]);
+			sqlite3_bind_int(s, 6, rq->if_writing ? 1 : 0);
+			if ((rv = run(d, drop[j], errmsg)) != 0)
 				return rv;
-			if (sqlite3_changes(d->db) == 0)
-				continue;
 		}
-		int which = rq->deleted ? Q_GARBAGE_DEL : Q_GARBAGE_PUT;
-		s = q(d, which);
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-		bind_key(s, 2, r->ino, r->idx, r->version);
-		if ((rv = run(d, which, errmsg)) != 0)
-			return rv;
 	}
 	*rt = WIRE_T_ok;
 	return 0;
@@ -839,7 +920,8 @@ dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
 		return op_frag_locate(d, &req->frag_locate, reply_type, reply,
 				      errmsg);
 	case WIRE_T_replica_add:
-		return op_replica_add(d, env, &req->replica_add.r, reply_type,
+		return op_replica_add(d, env, &req->replica_add.r,
+				      req->replica_add.stamp, reply_type,
 				      errmsg);
 	case WIRE_T_replica_bad:
 		return op_replica_bad(d, env, &req->replica_bad, reply_type,
@@ -977,33 +1059,41 @@ dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
 
 int
 dmap_garbage(struct dmap *d, unsigned limit,
-	     int (*cb)(void *arg, const struct wire_replica *r), void *arg,
-	     char *errmsg)
+	     int (*cb)(void *arg, const struct wire_replica *r,
+		       uint64_t stamp),
+	     void *arg, char *errmsg)
 {
 	struct wire_replica *rows = calloc(limit ? limit : 1, sizeof(*rows));
+	uint64_t *stamps = calloc(limit ? limit : 1, sizeof(*stamps));
 	sqlite3_stmt *s = q(d, Q_GARBAGE_LIST);
 	size_t n = 0;
 	int rc;
 
-	if (rows == NULL)
+	if (rows == NULL || stamps == NULL) {
+		free(rows);
+		free(stamps);
 		return cfs_fail(errmsg, CFS_ENOMEM, "garbage scan");
+	}
 	sqlite3_bind_int64(s, 1, limit);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
 		rows[n].node = (uint64_t)sqlite3_column_int64(s, 0);
 		rows[n].ino = (uint64_t)sqlite3_column_int64(s, 1);
 		rows[n].idx = (uint64_t)sqlite3_column_int64(s, 2);
 		rows[n].version = (uint64_t)sqlite3_column_int64(s, 3);
+		stamps[n] = (uint64_t)sqlite3_column_int64(s, 4);
 		n++;
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		free(rows);
+		free(stamps);
 		return db_error(d, errmsg, Q_GARBAGE_LIST);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (cb(arg, &rows[i]) != 0)
+		if (cb(arg, &rows[i], stamps[i]) != 0)
 			break;
 	free(rows);
+	free(stamps);
 	return 0;
 }
 

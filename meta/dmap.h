@@ -104,9 +104,11 @@ int dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
 		 int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
 		 char *errmsg);
 
-/* Replica files to delete, on nodes that are alive or full. */
+/* Replica files to delete, on nodes that are alive or full, each with
+ * the incarnation (@stamp) that the frag_delete must name. */
 int dmap_garbage(struct dmap *d, unsigned limit,
-		 int (*cb)(void *arg, const struct wire_replica *r),
+		 int (*cb)(void *arg, const struct wire_replica *r,
+			   uint64_t stamp),
 		 void *arg, char *errmsg);
 
 /* True if (ino, idx, version) is garbage on @node (a copy must not race

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "client/nodeclient.h"
@@ -28,6 +30,7 @@ struct task {
 	enum task_kind kind;
 	uint64_t gen; /* leadership generation it was started in */
 	struct wire_replica r; /* node: the target (copy) or holder (delete) */
+	uint64_t stamp; /* the incarnation the copy makes or the delete means */
 	char addr[CFS_ADDR_MAX + 1];
 	uint64_t length;
 	uint32_t crc;
@@ -84,6 +87,7 @@ struct repair {
 	uint64_t scan_ms, scan_applied;
 	int scan_idle;
 	uint64_t copies, bytes;
+	uint64_t stamp_state; /* splitmix64: the stamps of this leader's copies */
 	uint64_t window[RATE_WINDOW];
 	uint64_t window_sec;
 };
@@ -100,7 +104,7 @@ run_task(struct nc *nc, struct task *t)
 		struct wire_frag_copy c = {
 			.ino = t->r.ino, .idx = t->r.idx,
 			.version = t->r.version, .length = t->length,
-			.crc = t->crc, .source = t->source,
+			.crc = t->crc, .source = t->source, .stamp = t->stamp,
 		};
 		/* generous: a slow disk copies 4 MiB in well under 10 s */
 		int timeout = 10000 + (int)(t->length >> 16);
@@ -115,7 +119,7 @@ run_task(struct nc *nc, struct task *t)
 	} else {
 		struct wire_frag_delete del = {
 			.ino = t->r.ino, .idx = t->r.idx,
-			.version = t->r.version,
+			.version = t->r.version, .stamp = t->stamp,
 		};
 		t->status = nc_call(nc, t->addr, WIRE_T_frag_delete, &del,
 				    NULL, 0, DELETE_TIMEOUT_MS, &rt, &rep, NULL,
@@ -422,6 +426,22 @@ struct scan_ctx {
 	uint64_t from, to;  /* rebalancing pair */
 };
 
+/* A fresh incarnation stamp for a copy: never 0 (client writes are 0).
+ * splitmix64 over a state seeded from getrandom(2) when the repair loop
+ * is created, so two leaders do not draw the same sequence. */
+static uint64_t
+new_stamp(struct repair *r)
+{
+	for (;;) {
+		uint64_t z = (r->stamp_state += 0x9E3779B97F4A7C15ull);
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+		z ^= z >> 31;
+		if (z != 0)
+			return z;
+	}
+}
+
 /* Queue a copy of @f's committed version from node @src to node @dst
  * (both in the registry cache), charged to the rate budget.  0, or -1 if a
  * node is unknown or memory ran out. */
@@ -440,6 +460,7 @@ submit_copy(struct repair *r, const struct dmap_frag *f, uint64_t dst,
 	t->kind = TASK_COPY;
 	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
 				     .version = f->version, .node = dst};
+	t->stamp = new_stamp(r);
 	snprintf(t->addr, sizeof(t->addr), "%s", tn->addr);
 	t->length = f->length;
 	t->crc = f->crc;
@@ -638,7 +659,7 @@ plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
 }
 
 static int
-plan_delete(void *arg, const struct wire_replica *g)
+plan_delete(void *arg, const struct wire_replica *g, uint64_t stamp)
 {
 	struct scan_ctx *c = arg;
 	struct repair *r = c->r;
@@ -655,6 +676,7 @@ plan_delete(void *arg, const struct wire_replica *g)
 	}
 	t->kind = TASK_DELETE;
 	t->r = *g;
+	t->stamp = stamp; /* a late delete must not hit a newer copy */
 	snprintf(t->addr, sizeof(t->addr), "%s", n->addr);
 	submit(r, t);
 	return 0;
@@ -810,7 +832,7 @@ finish(struct repair *r, struct task *t)
 			return;
 		}
 		account(r, t->length);
-		struct wire_replica_add a = {.r = t->r};
+		struct wire_replica_add a = {.r = t->r, .stamp = t->stamp};
 		r->propose(r->data, WIRE_T_replica_add, &a);
 	} else {
 		if (t->status != 0 && t->status != CFS_ENOENT) {
@@ -822,8 +844,10 @@ finish(struct repair *r, struct task *t)
 				 (unsigned long long)t->r.node, t->errmsg);
 			return;
 		}
-		struct wire_replica_drop d = {.items_count = 1, .deleted = 1};
+		struct wire_replica_drop d = {.items_count = 1, .deleted = 1,
+					      .stamps_count = 1};
 		d.items[0] = t->r;
+		d.stamps[0] = t->stamp;
 		r->propose(r->data, WIRE_T_replica_drop, &d);
 	}
 }
@@ -873,6 +897,14 @@ repair_create(struct repair **out, uv_loop_t *loop,
 	r->opt.spread_label = r->spread_label;
 	r->propose = propose;
 	r->dmap_of = dmap_of;
+	if (getrandom(&r->stamp_state, sizeof(r->stamp_state),
+		      GRND_NONBLOCK) != (ssize_t)sizeof(r->stamp_state)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r->stamp_state = (uint64_t)ts.tv_nsec ^
+				 ((uint64_t)ts.tv_sec << 20) ^
+				 ((uint64_t)getpid() << 44);
+	}
 	r->data = data;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);

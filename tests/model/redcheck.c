@@ -79,8 +79,8 @@ le64(const uint8_t *p)
 }
 
 /*
- * Read and check one replica file: header (magic, format, sizes, header
- * CRC, the key matching the name), every data block against the CRC
+ * Read and check one replica file: header (magic, format 1 or 2, sizes,
+ * header CRC, the key matching the name), every data block against the CRC
  * table, the table's own CRC, and the data CRC.  Fills *d; d->verified is
  * 1 only if everything checks out.
  */
@@ -94,9 +94,13 @@ read_replica(const char *path, struct rm_disk *d)
 	d->verified = 0;
 	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		goto out;
-	if (le32(h) != 0x46534643u || (h[4] | h[5] << 8) != 1 ||
+	/* format 1: header_crc at 44 over [0, 44); format 2: the stamp at
+	 * 44, header_crc at 52 over [0, 52) */
+	int format = h[4] | h[5] << 8;
+	size_t crc_off = format == 1 ? 44 : 52;
+	if (le32(h) != 0x46534643u || (format != 1 && format != 2) ||
 	    (h[6] | h[7] << 8) != HEADER_SIZE || le32(h + 8) != BLOCK ||
-	    le32(h + 44) != crc32c(0, h, 44))
+	    le32(h + crc_off) != crc32c(0, h, crc_off))
 		goto out;
 	if (le64(h + 12) != d->ino || le32(h + 20) != d->idx ||
 	    le64(h + 24) != d->version)

@@ -650,10 +650,11 @@ test_read_at_end_is_empty_and_missing_is_enoent(void **state)
 static int
 do_copy(struct nc *nc, const char *addr, uint64_t ino, uint64_t idx,
 	uint64_t v, uint64_t length, uint32_t crc, uint64_t src_id,
-	const char *src_addr, char *err)
+	const char *src_addr, uint64_t stamp, char *err)
 {
 	struct wire_frag_copy m = {.ino = ino, .idx = idx, .version = v,
-				   .length = length, .crc = crc};
+				   .length = length, .crc = crc,
+				   .stamp = stamp};
 	union wire_body *r = NULL;
 	uint16_t type = 0;
 	int rv;
@@ -687,11 +688,11 @@ test_copy_pulls_replica_then_is_idempotent(void **state)
 	node_up(&b, 2, 0);
 	assert_int_equal(do_write(nc, a.addr, m, data, n, &out), 0);
 	assert_int_equal(do_copy(nc, b.addr, 3, 4, 5, n, out.crc, a.id,
-				 a.addr, err),
+				 a.addr, 7, err),
 			 0);
 	assert_replica(nc, b.addr, 3, 4, 5, data, n);
 	assert_int_equal(do_copy(nc, b.addr, 3, 4, 5, n, out.crc, 9,
-				 "127.0.0.1:1", err),
+				 "127.0.0.1:1", 7, err),
 			 0);
 	free(m), free(data);
 	nc_close(&nc);
@@ -717,14 +718,14 @@ test_copy_of_other_replica_is_corrupt_and_leaves_nothing(void **state)
 	node_up(&b, 2, 0);
 	assert_int_equal(do_write(nc, a.addr, m, "abcd", 4, &out), 0);
 	assert_int_equal(do_copy(nc, b.addr, 3, 5, 1, 4, out.crc ^ 1, a.id,
-				 a.addr, err),
+				 a.addr, 7, err),
 			 CFS_CORRUPT);
 	assert_non_null(strstr(err, "fragment 3/5 v1"));
 	assert_int_equal(do_read(nc, b.addr, 3, 5, 1, 0, 10, &buf, &got,
 				 &meta),
 			 CFS_ENOENT);
 	assert_int_equal(do_copy(nc, b.addr, 3, 5, 2, 4, out.crc, a.id,
-				 a.addr, err),
+				 a.addr, 7, err),
 			 CFS_ENOENT);
 	free(m);
 	nc_close(&nc);
@@ -736,9 +737,10 @@ test_copy_of_other_replica_is_corrupt_and_leaves_nothing(void **state)
 
 static int
 do_delete(struct nc *nc, const char *addr, uint64_t ino, uint64_t idx,
-	  uint64_t v)
+	  uint64_t v, uint64_t stamp)
 {
-	struct wire_frag_delete m = {.ino = ino, .idx = idx, .version = v};
+	struct wire_frag_delete m = {.ino = ino, .idx = idx, .version = v,
+				     .stamp = stamp};
 	char err[CFS_ERRMSG_SIZE];
 	uint16_t type = 0;
 	int rv = nc_call(nc, addr, WIRE_T_frag_delete, &m, NULL, 0, 5000,
@@ -763,13 +765,75 @@ test_delete_removes_and_missing_is_ok(void **state)
 
 	node_up(&a, 1, 0);
 	assert_int_equal(do_write(nc, a.addr, m, "abcd", 4, &out), 0);
-	assert_int_equal(do_delete(nc, a.addr, 4, 0, 1), 0);
+	assert_int_equal(do_delete(nc, a.addr, 4, 0, 1, 0), 0);
 	assert_int_equal(do_read(nc, a.addr, 4, 0, 1, 0, 4, &buf, &got,
 				 &meta),
 			 CFS_ENOENT);
-	assert_int_equal(do_delete(nc, a.addr, 4, 0, 1), 0);
+	assert_int_equal(do_delete(nc, a.addr, 4, 0, 1, 0), 0);
 	free(m);
 	nc_close(&nc);
+	node_down(&a);
+}
+
+/* SPIN finding 1 (docs/model-spin.md): a frag_delete of one incarnation
+ * that arrives after repair copied the same version back (a new stamp)
+ * leaves the new copy; a copy of the same bytes under a new stamp is not
+ * "already here" (it pulls again, so the source must answer); the delete
+ * of the current incarnation removes it. */
+static void
+test_delete_with_an_old_stamp_after_a_new_copy_keeps_it(void **state)
+{
+	struct node a, b;
+	struct nc *nc = client();
+	struct wire_frag_write *m = wreq(6, 1, 2, 0, 5);
+	struct wire_frag_written out;
+	struct wire_frag_data meta;
+	char err[CFS_ERRMSG_SIZE];
+	uint8_t *buf = NULL;
+	size_t got;
+
+	node_up(&a, 1, 0);
+	node_up(&b, 2, 0);
+	assert_int_equal(do_write(nc, a.addr, m, "hello", 5, &out), 0);
+	/* copy A, its delete, the copy back as B */
+	assert_int_equal(do_copy(nc, b.addr, 6, 1, 2, 5, out.crc, a.id, a.addr,
+				 0xA, err),
+			 0);
+	assert_int_equal(do_delete(nc, b.addr, 6, 1, 2, 0xA), 0);
+	assert_int_equal(do_read(nc, b.addr, 6, 1, 2, 0, 5, &buf, &got,
+				 &meta),
+			 CFS_ENOENT);
+	assert_int_equal(do_copy(nc, b.addr, 6, 1, 2, 5, out.crc, a.id, a.addr,
+				 0xB, err),
+			 0);
+	/* the stale delete of A, resent or late, and one of a client's
+	 * stamp-0 file: B stays */
+	assert_int_equal(do_delete(nc, b.addr, 6, 1, 2, 0xA), 0);
+	assert_int_equal(do_delete(nc, b.addr, 6, 1, 2, 0), 0);
+	assert_replica(nc, b.addr, 6, 1, 2, (const uint8_t *)"hello", 5);
+	/* the same bytes as incarnation C must be pulled: no source, fails */
+	assert_int_not_equal(do_copy(nc, b.addr, 6, 1, 2, 5, out.crc, 9,
+				     "127.0.0.1:1", 0xC, err),
+			     0);
+	assert_replica(nc, b.addr, 6, 1, 2, (const uint8_t *)"hello", 5);
+	/* a retry of B is idempotent without the source */
+	assert_int_equal(do_copy(nc, b.addr, 6, 1, 2, 5, out.crc, 9,
+				 "127.0.0.1:1", 0xB, err),
+			 0);
+	assert_int_equal(do_delete(nc, b.addr, 6, 1, 2, 0xB), 0);
+	assert_int_equal(do_read(nc, b.addr, 6, 1, 2, 0, 5, &buf, &got,
+				 &meta),
+			 CFS_ENOENT);
+	/* the client's own file on a is stamp 0 */
+	assert_int_equal(do_delete(nc, a.addr, 6, 1, 2, 0xB), 0);
+	assert_replica(nc, a.addr, 6, 1, 2, (const uint8_t *)"hello", 5);
+	assert_int_equal(do_delete(nc, a.addr, 6, 1, 2, 0), 0);
+	assert_int_equal(do_read(nc, a.addr, 6, 1, 2, 0, 5, &buf, &got,
+				 &meta),
+			 CFS_ENOENT);
+	free(m);
+	nc_close(&nc);
+	node_down(&b);
 	node_down(&a);
 }
 
@@ -816,7 +880,7 @@ test_bad_requests_are_answered_and_node_keeps_serving(void **state)
 	assert_int_equal(rh.status, CFS_MALFORMED);
 	free(frame);
 
-	assert_int_equal(do_delete(nc, a.addr, 1, 0, 1), 0);
+	assert_int_equal(do_delete(nc, a.addr, 1, 0, 1, 0), 0);
 	free(body);
 	nc_close(&nc);
 	node_down(&a);
@@ -996,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_copy_pulls_replica_then_is_idempotent),
 		cmocka_unit_test(test_copy_of_other_replica_is_corrupt_and_leaves_nothing),
 		cmocka_unit_test(test_delete_removes_and_missing_is_ok),
+		cmocka_unit_test(test_delete_with_an_old_stamp_after_a_new_copy_keeps_it),
 		cmocka_unit_test(test_bad_requests_are_answered_and_node_keeps_serving),
 		cmocka_unit_test(test_concurrent_writes_of_same_keys_leave_whole_replicas),
 		cmocka_unit_test(test_stop_does_not_wait_for_forward_in_flight),

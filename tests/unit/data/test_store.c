@@ -163,7 +163,7 @@ test_store_roundtrip_of_block_edge_lengths(void **state)
 
 		put(f, k, data, lens[i]);
 		check_content(f, k, data, lens[i]);
-		assert_int_equal(store_stat(f->s, &k, &length, &crc, f->errmsg),
+		assert_int_equal(store_stat(f->s, &k, &length, &crc, NULL, f->errmsg),
 				 0);
 		assert_int_equal(length, lens[i]);
 		assert_int_equal(crc, crc32c(0, data, lens[i]));
@@ -200,7 +200,7 @@ test_store_file_layout_matches_format(void **state)
 	assert_int_equal(read(fd, file, (size_t)st.st_size), st.st_size);
 	close(fd);
 	assert_memory_equal(file, "CFSF", 4);
-	assert_int_equal(file[4] | file[5] << 8, 1);
+	assert_int_equal(file[4] | file[5] << 8, 2);
 	assert_int_equal(file[6] | file[7] << 8, 4096);
 	memcpy(&v32, file + 8, 4);
 	assert_int_equal(v32, 65536);
@@ -210,8 +210,12 @@ test_store_file_layout_matches_format(void **state)
 	assert_int_equal(file[32] | file[33] << 8 | file[34] << 16, 65537);
 	memcpy(&v32, file + 40, 4);
 	assert_int_equal(v32, crc32c(0, data, 65537));
-	memcpy(&v32, file + 44, 4);
-	assert_int_equal(v32, crc32c(0, file, 44));
+	for (int i = 44; i < 52; i++) /* stamp: 0 unless set */
+		assert_int_equal(file[i], 0);
+	memcpy(&v32, file + 52, 4);
+	assert_int_equal(v32, crc32c(0, file, 52));
+	for (int i = 56; i < 4096; i++)
+		assert_int_equal(file[i], 0);
 	assert_memory_equal(file + 4096, data, 65537);
 	memcpy(&v32, file + 4096 + 65537, 4);
 	assert_int_equal(v32, crc32c(0, data, 65536));
@@ -433,7 +437,7 @@ test_store_damaged_header_table_size_or_magic_is_corrupt(void **state)
 		    store_read(f->s, &k, 0, buf, sizeof(buf), &got, f->errmsg),
 		    CFS_CORRUPT);
 		assert_non_null(strstr(f->errmsg, path));
-		assert_int_equal(store_stat(f->s, &k, &length, &crc, f->errmsg),
+		assert_int_equal(store_stat(f->s, &k, &length, &crc, NULL, f->errmsg),
 				 CFS_CORRUPT);
 		assert_int_equal(store_verify(f->s, &k, f->errmsg),
 				 CFS_CORRUPT);
@@ -616,13 +620,185 @@ test_store_missing_replica_is_enoent_with_message(void **state)
 			 CFS_ENOENT);
 	assert_non_null(strstr(f->errmsg, path));
 	assert_non_null(strstr(f->errmsg, cfs_strerror(CFS_ENOENT)));
-	assert_int_equal(store_stat(f->s, &k, &length, &crc, f->errmsg),
+	assert_int_equal(store_stat(f->s, &k, &length, &crc, NULL, f->errmsg),
 			 CFS_ENOENT);
 	assert_int_equal(store_verify(f->s, &k, f->errmsg), CFS_ENOENT);
 	assert_int_equal(store_delete(f->s, &k, f->errmsg), CFS_ENOENT);
 	put(f, k, (const unsigned char *)"abcd", 4);
 	assert_int_equal(store_delete(f->s, &k, f->errmsg), 0);
 	assert_int_equal(store_delete(f->s, &k, f->errmsg), CFS_ENOENT);
+}
+
+/* Write @data as replica @k with @stamp (committed durably). */
+static void
+put_stamped(struct fx *f, struct store_key k, const unsigned char *data,
+	    size_t len, uint64_t stamp)
+{
+	struct store_writer *w;
+
+	assert_int_equal(store_write_begin(f->s, &k, 0, &w, f->errmsg), 0);
+	store_write_set_stamp(w, stamp);
+	assert_int_equal(store_write(w, 0, data, len, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+}
+
+/* The stamp goes into the header at 44 (covered by the header CRC at 52)
+ * and store_stat reports it. */
+static void
+test_store_stamp_is_in_the_header_and_stat(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k = key(90, 0, 1);
+	unsigned char file[4096];
+	char path[PATH_MAX];
+	uint64_t length, stamp = 0, v64;
+	uint32_t crc, v32;
+	int fd;
+
+	put_stamped(f, k, (const unsigned char *)"abcdef", 6,
+		    0x0123456789ABCDEFull);
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, &stamp, f->errmsg), 0);
+	assert_int_equal(length, 6);
+	assert_true(stamp == 0x0123456789ABCDEFull);
+	replica_path(f, k, path);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, file, 4096, 0), 4096);
+	close(fd);
+	memcpy(&v64, file + 44, 8);
+	assert_true(v64 == 0x0123456789ABCDEFull);
+	memcpy(&v32, file + 52, 4);
+	assert_int_equal(v32, crc32c(0, file, 52));
+	flip_byte(path, 47); /* inside the stamp */
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, &stamp, f->errmsg),
+	    CFS_CORRUPT);
+}
+
+/* Turn format 2 replica @path (stamp 0) into the format 1 file that older
+ * code wrote: format 1, header_crc at 44 over 44 bytes, no stamp. */
+static void
+make_format1(const char *path)
+{
+	unsigned char h[4096];
+	uint32_t crc;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, 4096, 0), 4096);
+	h[4] = 1;
+	h[5] = 0;
+	memset(h + 44, 0, 4096 - 44);
+	crc = crc32c(0, h, 44);
+	memcpy(h + 44, &crc, 4); /* little-endian host */
+	assert_int_equal(pwrite(fd, h, 4096, 0), 4096);
+	close(fd);
+}
+
+/* A format 1 file is still read (stamp 0), verified, listed and deleted by
+ * a stamp-0 delete; a format it does not know is CFS_CORRUPT. */
+static void
+test_store_format1_file_still_readable(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k = key(91, 2, 5);
+	unsigned char *data = random_bytes(70000, 91);
+	char path[PATH_MAX];
+	uint64_t length, stamp = 77;
+	uint32_t crc;
+	struct seen seen = {.n = 0};
+
+	put(f, k, data, 70000);
+	replica_path(f, k, path);
+	make_format1(path);
+	check_content(f, k, data, 70000);
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, &stamp, f->errmsg), 0);
+	assert_int_equal(length, 70000);
+	assert_int_equal(crc, crc32c(0, data, 70000));
+	assert_true(stamp == 0);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+	assert_int_equal(store_list(f->s, collect, &seen, f->errmsg), 0);
+	assert_true(has(&seen, k));
+	/* a delete of another incarnation keeps it, of stamp 0 removes it */
+	assert_int_equal(store_delete_stamp(f->s, &k, 5, f->errmsg), 0);
+	assert_true(exists(path));
+	assert_int_equal(store_delete_stamp(f->s, &k, 0, f->errmsg), 0);
+	assert_false(exists(path));
+	/* format 3 is not known */
+	put(f, k, data, 70000);
+	flip_byte(path, 4); /* 2 ^ 0x40 */
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, NULL, f->errmsg), CFS_CORRUPT);
+	assert_non_null(strstr(f->errmsg, "format"));
+	free(data);
+}
+
+/* The race store_delete_stamp closes: a delete of incarnation A that runs
+ * after the key was written again as incarnation B keeps B; the delete of
+ * B removes it; no replica is CFS_ENOENT; a header that does not check is
+ * deleted whatever the stamp. */
+static void
+test_store_delete_with_the_wrong_stamp_keeps_it(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k = key(92, 1, 3);
+	unsigned char *a = random_bytes(1000, 92);
+	char path[PATH_MAX];
+	uint64_t length, stamp = 0;
+	uint32_t crc;
+
+	replica_path(f, k, path);
+	put_stamped(f, k, a, 1000, 0xA);
+	assert_int_equal(store_delete_stamp(f->s, &k, 0xA, f->errmsg), 0);
+	assert_false(exists(path));
+	put_stamped(f, k, a, 1000, 0xB); /* repair copies it back */
+	assert_int_equal(store_delete_stamp(f->s, &k, 0xA, f->errmsg), 0);
+	assert_true(exists(path));
+	assert_int_equal(store_delete_stamp(f->s, &k, 0, f->errmsg), 0);
+	assert_true(exists(path));
+	check_content(f, k, a, 1000);
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, &stamp, f->errmsg), 0);
+	assert_true(stamp == 0xB);
+	assert_int_equal(store_delete_stamp(f->s, &k, 0xB, f->errmsg), 0);
+	assert_false(exists(path));
+	assert_int_equal(store_delete_stamp(f->s, &k, 0xB, f->errmsg),
+			 CFS_ENOENT);
+	put_stamped(f, k, a, 1000, 0xC);
+	flip_byte(path, 30); /* inside the version: header crc fails */
+	assert_int_equal(store_delete_stamp(f->s, &k, 0xA, f->errmsg), 0);
+	assert_false(exists(path));
+	free(a);
+}
+
+/* A commit of the same bytes under another stamp is not the idempotent
+ * retry: the new incarnation replaces the old file. */
+static void
+test_store_commit_with_another_stamp_replaces(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k = key(93, 0, 4);
+	unsigned char *a = random_bytes(5000, 93);
+	char path[PATH_MAX];
+	struct stat st1, st2;
+	uint64_t length, stamp = 0;
+	uint32_t crc;
+
+	replica_path(f, k, path);
+	put_stamped(f, k, a, 5000, 0xA);
+	assert_int_equal(stat(path, &st1), 0);
+	put_stamped(f, k, a, 5000, 0xA);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	put_stamped(f, k, a, 5000, 0xB);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_not_equal(st1.st_ino, st2.st_ino);
+	assert_int_equal(
+	    store_stat(f->s, &k, &length, &crc, &stamp, f->errmsg), 0);
+	assert_true(stamp == 0xB);
+	free(a);
 }
 
 /* Aborting a write leaves no file, and a base version that does not exist
@@ -909,6 +1085,10 @@ main(void)
 	    T(test_store_delete_older_keeps_newest),
 	    T(test_store_commit_of_identical_replica_is_idempotent),
 	    T(test_store_missing_replica_is_enoent_with_message),
+	    T(test_store_stamp_is_in_the_header_and_stat),
+	    T(test_store_format1_file_still_readable),
+	    T(test_store_delete_with_the_wrong_stamp_keeps_it),
+	    T(test_store_commit_with_another_stamp_replaces),
 	    T(test_store_abort_leaves_nothing_and_missing_base_starts_empty),
 	    T(test_store_rejects_invalid_arguments),
 	    T(test_store_space_and_dir),

@@ -430,6 +430,195 @@ test_abandoned_writes(void **state)
 	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
 }
 
+/* ---- incarnation stamps (docs/model-spin.md finding 1) ---- */
+
+static void
+add_copy(struct t *t, uint64_t v, uint64_t node, uint64_t stamp)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = node};
+	t->rq.replica_add.stamp = stamp;
+	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+}
+
+/* replica_drop of one item; @deleted as in the message; @stamp ~0: none */
+static int
+drop_one(struct t *t, uint64_t v, uint64_t node, int deleted,
+	 uint64_t stamp)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_drop.items[0] = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = node};
+	t->rq.replica_drop.items_count = 1;
+	t->rq.replica_drop.deleted = (uint8_t)deleted;
+	if (stamp != ~0ull) {
+		t->rq.replica_drop.stamps[0] = stamp;
+		t->rq.replica_drop.stamps_count = 1;
+	}
+	return run(t, WIRE_T_replica_drop);
+}
+
+struct garbage_out {
+	int n;
+	struct wire_replica r[32];
+	uint64_t stamp[32];
+};
+
+static int
+collect_garbage(void *arg, const struct wire_replica *r, uint64_t stamp)
+{
+	struct garbage_out *o = arg;
+	if (o->n < 32) {
+		o->r[o->n] = *r;
+		o->stamp[o->n++] = stamp;
+	}
+	return 0;
+}
+
+static int64_t
+stamp_of(struct t *t, const char *table, uint64_t node)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT stamp FROM %s WHERE node = %llu",
+		 table, (unsigned long long)node);
+	return count(t, sql);
+}
+
+/* A client's write makes stamp-0 replicas; replica_add stores the copy's
+ * stamp; a drop, a commit of a newer version and an unlink carry it into
+ * garbage, and the garbage scan returns it. */
+static void
+test_stamps_follow_replicas_into_garbage(void **state)
+{
+	struct t *t = *state;
+	struct garbage_out g = {0};
+	uint64_t v = write_frag(t, 0, 10);
+
+	assert_int_equal(stamp_of(t, "replicas", 1), 0);
+	add_copy(t, v, 4, 0x1111);
+	assert_int_equal(stamp_of(t, "replicas", 4), 0x1111);
+	assert_int_equal(drop_one(t, v, 4, 0, ~0ull), 0);
+	assert_int_equal(stamp_of(t, "garbage", 4), 0x1111);
+	assert_int_equal(dmap_garbage(t->d, 32, collect_garbage, &g, t->errmsg),
+			 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.r[0].node, 4);
+	assert_true(g.stamp[0] == 0x1111);
+	/* the delete's answer of another incarnation leaves the row */
+	assert_int_equal(drop_one(t, v, 4, 1, 0x2222), 0);
+	assert_int_equal(stamp_of(t, "garbage", 4), 0x1111);
+	assert_int_equal(drop_one(t, v, 4, 1, 0x1111), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
+
+	/* a commit of a newer version and an unlink carry stamps over */
+	add_copy(t, v, 4, 0x3333);
+	write_frag(t, 0, 10);
+	assert_int_equal(stamp_of(t, "garbage", 4), 0x3333);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage WHERE "
+			       "stamp = 0"), 3);
+	uint64_t v3 = write_frag(t, 0, 10);
+	add_copy(t, v3, 4, -5ll); /* all 64 bits survive */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.unlink.cred = root;
+	t->rq.unlink.parent = 1;
+	snprintf(t->rq.unlink.name, sizeof(t->rq.unlink.name), "f");
+	assert_int_equal(run_ns(t, WIRE_T_unlink), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage WHERE node = 4 "
+			       "AND stamp = -5"), 1);
+	g.n = 0;
+	assert_int_equal(dmap_garbage(t->d, 32, collect_garbage, &g, t->errmsg),
+			 0);
+	int seen = 0;
+	for (int i = 0; i < g.n; i++)
+		if (g.r[i].node == 4 && g.r[i].version == v3) {
+			assert_true(g.stamp[i] == (uint64_t)-5ll);
+			seen = 1;
+		}
+	assert_true(seen);
+}
+
+/* The SPIN finding in the map: the delete of incarnation A is answered
+ * (garbage row gone), repair copies the version back as B, B is dropped
+ * again; a late answer for A must not remove B's garbage row.  And a copy
+ * back while A's row still waits removes that row (the copy replaced A's
+ * file). */
+static void
+test_late_delete_answer_keeps_the_newer_garbage_row(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 10);
+
+	add_copy(t, v, 4, 0xA);
+	assert_int_equal(drop_one(t, v, 4, 0, ~0ull), 0);
+	assert_int_equal(drop_one(t, v, 4, 1, 0xA), 0);
+	add_copy(t, v, 4, 0xB);
+	assert_int_equal(drop_one(t, v, 4, 0, ~0ull), 0);
+	assert_int_equal(drop_one(t, v, 4, 1, 0xA), 0);
+	assert_int_equal(stamp_of(t, "garbage", 4), 0xB);
+	/* copied back while B's row waits: the row goes, the replica is C */
+	add_copy(t, v, 4, 0xC);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
+	assert_int_equal(stamp_of(t, "replicas", 4), 0xC);
+	/* a drop naming another incarnation does not drop C */
+	assert_int_equal(drop_one(t, v, 4, 0, 0xB), 0);
+	assert_int_equal(stamp_of(t, "replicas", 4), 0xC);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
+	/* stamps must be none or one per item */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_drop.items_count = 2;
+	t->rq.replica_drop.stamps_count = 1;
+	assert_int_equal(run(t, WIRE_T_replica_drop), CFS_EINVAL);
+}
+
+/* A database written before the stamps: dmap_open adds the columns (old
+ * rows are stamp 0, as their files are) and replaces the old triggers,
+ * whose positional INSERT into garbage would fail on five columns. */
+static void
+test_open_migrates_a_database_without_stamps(void **state)
+{
+	struct t *t = *state;
+	static const char old[] =
+		"DROP TRIGGER dmap_inode_gone;"
+		"DROP TRIGGER dmap_inode_shrink;"
+		"DROP TABLE replicas;"
+		"DROP TABLE garbage;"
+		"CREATE TABLE replicas (ino INTEGER NOT NULL, idx INTEGER NOT "
+		"NULL, version INTEGER NOT NULL, node INTEGER NOT NULL, state "
+		"INTEGER NOT NULL, since INTEGER NOT NULL, PRIMARY KEY (ino, "
+		"idx, version, node)) WITHOUT ROWID;"
+		"CREATE INDEX replicas_by_node ON replicas (node);"
+		"CREATE TABLE garbage (node INTEGER NOT NULL, ino INTEGER NOT "
+		"NULL, idx INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY "
+		"KEY (node, ino, idx, version)) WITHOUT ROWID;"
+		"CREATE TRIGGER dmap_inode_gone AFTER DELETE ON inodes BEGIN"
+		"  INSERT OR IGNORE INTO garbage SELECT node, ino, idx, version"
+		"    FROM replicas WHERE ino = OLD.ino;"
+		"  DELETE FROM replicas WHERE ino = OLD.ino;"
+		"END;"
+		"INSERT INTO garbage VALUES (3, 999, 0, 1);";
+
+	dmap_close(&t->d);
+	assert_int_equal(sqlite3_exec(t->db, old, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage WHERE "
+			       "stamp = 0"), 1);
+	uint64_t v = write_frag(t, 0, 10);
+	add_copy(t, v, 4, 0x77);
+	assert_int_equal(stamp_of(t, "replicas", 4), 0x77);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.unlink.cred = root;
+	t->rq.unlink.parent = 1;
+	snprintf(t->rq.unlink.name, sizeof(t->rq.unlink.name), "f");
+	assert_int_equal(run_ns(t, WIRE_T_unlink), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 1 + 4);
+	assert_int_equal(stamp_of(t, "garbage", 4), 0x77);
+	/* opening again changes nothing */
+	dmap_close(&t->d);
+	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 1 + 4);
+}
+
 /* Data commands on a directory or by someone without write permission
  * fail like the namespace would. */
 static void
@@ -469,6 +658,9 @@ main(void)
 		T(test_under_goal_after_death_and_corruption),
 		T(test_permissions),
 		T(test_abandoned_writes),
+		T(test_stamps_follow_replicas_into_garbage),
+		T(test_late_delete_answer_keeps_the_newer_garbage_row),
+		T(test_open_migrates_a_database_without_stamps),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
