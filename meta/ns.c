@@ -141,6 +141,7 @@ struct ns {
 	uint8_t *scratch; /* reply blobs (xattr values and name lists) */
 	size_t scratch_cap;
 	struct inode a, b, c, d; /* operands, kept off the stack */
+	struct inode walk;       /* is_ancestor's own: never an operand */
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -944,7 +945,10 @@ op_link(struct ns *ns, const struct ns_env *env, const struct wire_link *rq,
 static int
 is_ancestor(struct ns *ns, uint64_t anc, uint64_t dir, int *yes, char *errmsg)
 {
-	struct inode *w = &ns->d;
+	/* not one of a..d: rename holds its four operands there (reading
+	 * ancestors into ns->d once overwrote rename's target, and an
+	 * exchange then wrote a wrong parent back: found by the model) */
+	struct inode *w = &ns->walk;
 	uint64_t cur = dir;
 
 	*yes = 0;
@@ -1221,31 +1225,43 @@ op_statfs(struct ns *ns, uint16_t *rt, union wire_body *out, char *errmsg)
 
 /* ---- extended attributes ------------------------------------------------
  * Namespaces as on Linux: user.* follows the file's permissions (read to
- * get, owner or write to set, regular files and directories only);
- * trusted.* and security.* need root to change and trusted.* to read;
- * system.* (ACLs) is not supported. */
+ * get, write to set; regular files and directories only; on a sticky
+ * directory only its owner sets them); trusted.* and security.* need root
+ * to change, and trusted.* to read (others see ENODATA); system.* (ACLs)
+ * and other namespaces are not supported (ENOTSUP, after the permission
+ * check, as Linux orders them). */
 
 static int
 xattr_check(const struct inode *n, const struct wire_cred *c,
 	    const char *name, int write, char *errmsg)
 {
+	/* Linux's xattr_permission(), in its order: the trusted and
+	 * security rules, the user.* rules, then the file's permission;
+	 * an unknown namespace is refused only after that. */
 	if (name[0] == '\0')
 		return cfs_fail(errmsg, CFS_EINVAL, "empty attribute name");
-	if (strncmp(name, "user.", 5) == 0) {
-		if (!S_ISREG(n->mode) && !S_ISDIR(n->mode))
-			return cfs_fail(errmsg, write ? CFS_EPERM : CFS_ENODATA,
-					"user.* on a special file");
-		return need(n, c, write ? MAY_W : MAY_R, "xattr", errmsg);
-	}
 	if (strncmp(name, "trusted.", 8) == 0 ||
 	    (write && strncmp(name, "security.", 9) == 0)) {
 		if (c->uid != 0)
-			return cfs_fail(errmsg, CFS_EPERM, "'%s' needs root",
-					name);
+			return cfs_fail(errmsg, write ? CFS_EPERM : CFS_ENODATA,
+					"'%s' needs root", name);
 		return 0;
 	}
 	if (strncmp(name, "security.", 9) == 0)
 		return 0;
+	if (strncmp(name, "user.", 5) == 0) {
+		if (!S_ISREG(n->mode) && !S_ISDIR(n->mode))
+			return cfs_fail(errmsg, write ? CFS_EPERM : CFS_ENODATA,
+					"user.* on a special file");
+		if (write && S_ISDIR(n->mode) && (n->mode & S_ISVTX) &&
+		    c->uid != 0 && c->uid != n->uid)
+			return cfs_fail(errmsg, CFS_EPERM,
+					"user.* of a sticky directory: owner "
+					"only");
+	}
+	int rv = need(n, c, write ? MAY_W : MAY_R, "xattr", errmsg);
+	if (rv != 0 || strncmp(name, "user.", 5) == 0)
+		return rv;
 	return cfs_fail(errmsg, CFS_ENOTSUP, "xattr namespace of '%s'", name);
 }
 
