@@ -426,15 +426,15 @@ struct walk {
 };
 
 /*
- * A component of @n bytes at @p, in directory @dir, is too long: Linux
- * checks search permission on the directory before its filesystem sees
- * the name, so EACCES comes first.
+ * Errors found here, before the server sees a name (a component of @n
+ * bytes at @p that is too long; O_CREAT of "dir/name/"), come after
+ * Linux's search permission check on their directory: EACCES first.
  */
 static int may(const struct cfs *fs, const struct wire_attr *a,
 	       unsigned mask);
 
 static int
-too_long(struct op *op, uint64_t dir, const char *p, size_t n)
+search_ok(struct op *op, uint64_t dir)
 {
 	struct wire_attr a;
 	int rv = rq_getattr(op, dir, &a);
@@ -445,6 +445,16 @@ too_long(struct op *op, uint64_t dir, const char *p, size_t n)
 		return cfs_fail(op->errmsg, CFS_EACCES,
 				"no search permission on directory %llu",
 				(unsigned long long)dir);
+	return 0;
+}
+
+static int
+too_long(struct op *op, uint64_t dir, const char *p, size_t n)
+{
+	int rv = search_ok(op, dir);
+
+	if (rv != 0)
+		return rv;
 	return cfs_fail(op->errmsg, CFS_ENAMETOOLONG,
 			"component '%.40s...' of %zu bytes", p, n);
 }
@@ -1160,6 +1170,37 @@ cfs_unlink(struct cfs *fs, const char *path)
 	return remove_path(fs, path, 0);
 }
 
+/*
+ * A trailing '/' on either name of a rename requires a directory there
+ * (Linux: ENOTDIR), which the server cannot see: check it here, after the
+ * errors Linux reports first (the source missing; NOREPLACE and an
+ * existing target; EXCHANGE and a missing one).
+ */
+static int
+rename_slashes(struct op *op, const struct walk *a, const struct walk *b,
+	       unsigned flags)
+{
+	struct wire_attr s, t;
+	int rv, have_t, xchg = (flags & CFS_RENAME_EXCHANGE) != 0;
+
+	if ((rv = rq_lookup(op, a->dir, a->name, &s)) != 0)
+		return rv;
+	rv = rq_lookup(op, b->dir, b->name, &t);
+	if (rv != 0 && rv != CFS_ENOENT)
+		return rv;
+	have_t = rv == 0;
+	if ((flags & CFS_RENAME_NOREPLACE) && have_t)
+		return cfs_fail(op->errmsg, CFS_EEXIST, "'%s'", b->name);
+	if (xchg && !have_t)
+		return cfs_fail(op->errmsg, CFS_ENOENT, "'%s'", b->name);
+	if (xchg && !S_ISDIR(t.mode) && b->slash)
+		return cfs_fail(op->errmsg, CFS_ENOTDIR, "'%s/'", b->name);
+	if (!S_ISDIR(s.mode) && (a->slash || (!xchg && b->slash)))
+		return cfs_fail(op->errmsg, CFS_ENOTDIR, "'%s' with a '/'",
+				a->name);
+	return 0;
+}
+
 int
 cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 {
@@ -1179,6 +1220,9 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 		cfs_errmsg_prefix(op.errmsg, "target");
 	} else if (a.name[0] == '\0' || b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EBUSY, "the root");
+	} else if ((a.slash || b.slash) &&
+		   (rv = rename_slashes(&op, &a, &b, flags)) != 0) {
+		/* a trailing '/' on a name that is not a directory */
 	} else {
 		struct wire_rename rq = {.cred = fs->cred, .parent = a.dir,
 					 .newparent = b.dir, .flags = flags};
@@ -1228,7 +1272,10 @@ cfs_symlink(struct cfs *fs, const char *target, const char *linkpath)
 	if (target == NULL)
 		return fail_now(CFS_EINVAL, "symlink %s: NULL target",
 				linkpath);
-	if (strlen(target) > CFS_PATH_MAX)
+	/* the target's own errors first, as Linux (getname before the walk) */
+	if (target[0] == '\0')
+		return fail_now(CFS_ENOENT, "symlink %s: empty target", linkpath);
+	if (strlen(target) >= CFS_PATH_MAX)
 		return fail_now(CFS_ENAMETOOLONG,
 				"symlink %s: target of %zu bytes", linkpath,
 				strlen(target));
@@ -1238,8 +1285,14 @@ cfs_symlink(struct cfs *fs, const char *target, const char *linkpath)
 	rv = walk(&op, linkpath, WALK_PARENT, &w);
 	if (rv == 0 && w.name[0] == '\0')
 		rv = cfs_fail(op.errmsg, CFS_EEXIST, "the root");
-	if (rv == 0 && w.slash)
-		rv = cfs_fail(op.errmsg, CFS_ENOENT, "'%s/'", w.name);
+	if (rv == 0 && w.slash) { /* Linux: EEXIST if it is there */
+		struct wire_attr e;
+		rv = rq_lookup(&op, w.dir, w.name, &e);
+		if (rv == 0)
+			rv = cfs_fail(op.errmsg, CFS_EEXIST, "'%s'", w.name);
+		else if (rv == CFS_ENOENT)
+			rv = cfs_fail(op.errmsg, CFS_ENOENT, "'%s/'", w.name);
+	}
 	if (rv == 0) {
 		rq->cred = fs->cred;
 		rq->parent = w.dir;
@@ -1756,8 +1809,12 @@ open_create(struct op *op, const char *path, int flags, mode_t mode,
 	if ((rv = walk(op, path, WALK_PARENT, w)) != 0)
 		return rv;
 	for (int tries = 0;; tries++) {
-		if (w->name[0] == '\0' || w->slash)
+		if (w->name[0] == '\0')
 			return plain(op, CFS_EISDIR);
+		if (w->slash)
+			return (rv = search_ok(op, w->dir)) != 0
+				       ? rv
+				       : plain(op, CFS_EISDIR);
 		rv = rq_mknod(op, w->dir, w->name,
 			      S_IFREG | ((uint32_t)mode & 07777), &w->attr);
 		if (rv == 0) {

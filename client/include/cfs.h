@@ -249,8 +249,8 @@ int cfs_rename(struct cfs *fs, const char *from, const char *to,
 int cfs_link(struct cfs *fs, const char *from, const char *to);
 
 /* Create the symbolic link @linkpath holding @target (any string of 1 to
- * CFS_PATH_MAX bytes, not checked).  Errors: EEXIST, ENOENT (empty
- * @target), ENAMETOOLONG, EACCES. */
+ * CFS_PATH_MAX - 1 bytes, not checked further).  Errors: EEXIST, ENOENT
+ * (empty @target), ENAMETOOLONG, EACCES. */
 int cfs_symlink(struct cfs *fs, const char *target, const char *linkpath);
 
 /* Copy the target of symlink @path into @buf (caller memory, @len bytes),
