@@ -757,6 +757,46 @@ test_xattr_create_replace_get_list_remove(void **state)
 	assert_int_equal(exec(t, WIRE_T_removexattr), CFS_ENODATA);
 }
 
+/* Found by the differential test (tests/model): rename's ancestor walk
+ * overwrote the rename target, so an exchange across directories wrote a
+ * wrong ".." (a later rename met a loop and every server stopped), and a
+ * directory could not replace an empty one in another directory. */
+static void
+test_rename_across_directories(void **state)
+{
+	struct t *t = *state;
+	uint64_t p1, p2, dir, f, after, e;
+	struct wire_attr a;
+
+	assert_int_equal(mk(t, &root, 1, "p1", S_IFDIR | 0777, &p1), 0);
+	assert_int_equal(mk(t, &root, 1, "p2", S_IFDIR | 0777, &p2), 0);
+	assert_int_equal(mk(t, &root, p1, "dir", S_IFDIR | 0777, &dir), 0);
+	assert_int_equal(mk(t, &root, p2, "f", S_IFREG | 0644, &f), 0);
+	assert_int_equal(mv(t, &root, p2, "f", p1, "dir",
+			    CFS_RENAME_EXCHANGE), 0);
+	assert_int_equal(lookup(t, &root, p2, "f", &a), 0);
+	assert_int_equal(a.ino, dir);
+	assert_int_equal(lookup(t, &root, p1, "dir", &a), 0);
+	assert_int_equal(a.ino, f);
+	assert_int_equal(lookup(t, &root, dir, "..", &a), 0);
+	assert_int_equal(a.ino, p2);
+	assert_int_equal(getattr(t, p1).nlink, 2);
+	assert_int_equal(getattr(t, p2).nlink, 3);
+	assert_int_equal(mk(t, &root, 1, "after", S_IFDIR | 0777, &after), 0);
+	assert_int_equal(mv(t, &root, 1, "after", p2, "x", 0), 0);
+	assert_int_equal(lookup(t, &root, after, "..", &a), 0);
+	assert_int_equal(a.ino, p2);
+	/* over an empty directory in another directory */
+	assert_int_equal(mk(t, &root, p1, "e", S_IFDIR | 0777, &e), 0);
+	assert_int_equal(mv(t, &root, p2, "x", p1, "e", 0), 0);
+	assert_int_equal(lookup(t, &root, p1, "e", &a), 0);
+	assert_int_equal(a.ino, after);
+	assert_int_equal(lookup(t, &root, after, "..", &a), 0);
+	assert_int_equal(a.ino, p1);
+	assert_int_equal(getattr(t, p1).nlink, 3);
+	assert_int_equal(getattr(t, p2).nlink, 3);
+}
+
 /* Namespaces: user.* follows file permissions (on a sticky directory,
  * its owner's), trusted.* is root's, system.* is not supported. */
 static void
@@ -866,6 +906,7 @@ main(void)
 		T(test_readdir_cookies_survive_changes),
 		T(test_readdir_dots_and_permission),
 		T(test_xattr_create_replace_get_list_remove),
+		T(test_rename_across_directories),
 		T(test_xattr_namespaces_and_permissions),
 		T(test_statfs_counts_inodes),
 		cmocka_unit_test(test_same_operations_give_identical_databases),
