@@ -1139,6 +1139,14 @@ remove_path(struct cfs *fs, const char *path, int dir)
 	if (rv == 0 && w.name[0] == '\0')
 		rv = cfs_fail(op.errmsg, dir ? CFS_EBUSY : CFS_EISDIR,
 			      "the root");
+	/* as Linux: unlink of "." or ".." is EISDIR; rmdir of "." EINVAL,
+	 * of ".." ENOTEMPTY */
+	if (rv == 0 && (!strcmp(w.name, ".") || !strcmp(w.name, "..")))
+		rv = cfs_fail(op.errmsg,
+			      !dir ? CFS_EISDIR
+			      : w.name[1] ? CFS_ENOTEMPTY
+					  : CFS_EINVAL,
+			      "'%s'", w.name);
 	if (rv == 0 && w.slash && !dir) {
 		/* "file/" names a directory or nothing */
 		struct wire_attr a;
@@ -1766,7 +1774,13 @@ cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 	if (rv == 0 && S_ISLNK(w.attr.mode))
 		rv = cfs_fail(op.errmsg, CFS_ELOOP, "a symlink, and O_NOFOLLOW");
 	else if (rv == 0 && S_ISDIR(w.attr.mode))
-		rv = plain(&op, CFS_EISDIR);
+		/* as Linux's may_open: a read-only open of a directory is
+		 * checked for read permission before it is refused here */
+		rv = acc == O_RDONLY && !(flags & O_CREAT) && !created &&
+				     !may(fs, &w.attr, 4u)
+			     ? cfs_fail(op.errmsg, CFS_EACCES, "directory "
+					"mode %o", w.attr.mode & 07777)
+			     : plain(&op, CFS_EISDIR);
 	else if (rv == 0 && !S_ISREG(w.attr.mode))
 		rv = cfs_fail(op.errmsg, CFS_EINVAL, "not a regular file");
 	else if (rv == 0 && !created &&

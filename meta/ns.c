@@ -919,15 +919,16 @@ op_link(struct ns *ns, const struct ns_env *env, const struct wire_link *rq,
 
 	if (rv != 0)
 		return rv;
+	/* Linux's order: the new name's errors (EEXIST, EACCES) first */
+	rv = prepare_create(ns, rq->newparent, rq->newname, &rq->cred, dir,
+			    &existing, errmsg);
+	if (rv != 0)
+		return rv;
 	if (S_ISDIR(n->mode))
 		return cfs_fail(errmsg, CFS_EPERM, "hard link to a directory");
 	if (n->nlink >= NLINK_MAX)
 		return cfs_fail(errmsg, CFS_EMLINK, "inode %llu",
 				(unsigned long long)n->ino);
-	rv = prepare_create(ns, rq->newparent, rq->newname, &rq->cred, dir,
-			    &existing, errmsg);
-	if (rv != 0)
-		return rv;
 	n->nlink++;
 	n->ctime = env->now_ns;
 	dir->mtime = dir->ctime = env->now_ns;
