@@ -415,6 +415,9 @@ rq_readlink(struct op *op, uint64_t ino, char *buf)
 enum {
 	WALK_FOLLOW = 1, /* follow a symlink in the last component */
 	WALK_PARENT = 2, /* stop at the last component's directory */
+	WALK_LONG_OK = 4, /* with WALK_PARENT: a last component that is too
+			     long sets w->toolong instead of failing (the
+			     caller reports it where Linux does) */
 };
 
 /* Where a path led. */
@@ -422,6 +425,7 @@ struct walk {
 	uint64_t dir;                /* the directory holding the last name */
 	char name[CFS_NAME_MAX + 1]; /* the last component; "" for "/" */
 	int slash;                   /* the path ended in '/' */
+	int toolong;                 /* WALK_LONG_OK: the last name is */
 	struct wire_attr attr;       /* the object itself (not WALK_PARENT) */
 };
 
@@ -503,8 +507,22 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 		}
 		size_t n = strcspn(p, "/");
 		char *after = p + n;
-		if (n > CFS_NAME_MAX)
-			return too_long(op, cur, p, n);
+		if (n > CFS_NAME_MAX) {
+			const char *r = after;
+			while (*r == '/')
+				r++;
+			if (*r != '\0' || (how & (WALK_PARENT | WALK_LONG_OK)) !=
+						  (WALK_PARENT | WALK_LONG_OK))
+				return too_long(op, cur, p, n);
+			if ((rv = search_ok(op, cur)) != 0)
+				return rv;
+			w->dir = cur;
+			w->toolong = 1;
+			w->slash = *after == '/';
+			snprintf(w->name, sizeof(w->name), "%.*s", CFS_NAME_MAX,
+				 p);
+			return 0;
+		}
 		char *q = after;
 		while (*q == '/')
 			q++;
@@ -556,12 +574,10 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 	}
 }
 
-/* walk_at from "/" for an absolute @path (cfs.h "Paths"). */
+/* The errors of @path as a string, before any look-up (cfs.h "Paths"). */
 static int
-walk(struct op *op, const char *path, int how, struct walk *w)
+path_check(struct op *op, const char *path)
 {
-	memset(w, 0, sizeof(*w));
-	w->dir = ROOT_INO;
 	if (path == NULL)
 		return cfs_fail(op->errmsg, CFS_EINVAL, "NULL path");
 	if (path[0] == '\0')
@@ -569,7 +585,21 @@ walk(struct op *op, const char *path, int how, struct walk *w)
 	if (path[0] != '/')
 		return cfs_fail(op->errmsg, CFS_EINVAL,
 				"not an absolute path");
-	return walk_at(op, ROOT_INO, path, how, w);
+	if (strlen(path) >= CFS_PATH_MAX)
+		return cfs_fail(op->errmsg, CFS_ENAMETOOLONG,
+				"path of %zu bytes", strlen(path));
+	return 0;
+}
+
+/* walk_at from "/" for an absolute @path. */
+static int
+walk(struct op *op, const char *path, int how, struct walk *w)
+{
+	int rv = path_check(op, path);
+
+	memset(w, 0, sizeof(*w));
+	w->dir = ROOT_INO;
+	return rv != 0 ? rv : walk_at(op, ROOT_INO, path, how, w);
 }
 
 /* ---- open files ---------------------------------------------------------------- */
@@ -1178,6 +1208,26 @@ cfs_unlink(struct cfs *fs, const char *path)
 	return remove_path(fs, path, 0);
 }
 
+/* A name of a rename is too long: after both walks, as Linux (whose
+ * look-up of the source, ENOENT, comes before that of the target). */
+static int
+rename_toolong(struct op *op, const struct walk *a, const struct walk *b)
+{
+	struct wire_attr s;
+	int rv;
+
+	/* the walks' search permission on both directories first (walk_at
+	 * checked it already where the name was too long) */
+	if ((!a->toolong && (rv = search_ok(op, a->dir)) != 0) ||
+	    (!b->toolong && (rv = search_ok(op, b->dir)) != 0))
+		return rv;
+	if (a->toolong)
+		return cfs_fail(op->errmsg, CFS_ENAMETOOLONG, "source name");
+	if ((rv = rq_lookup(op, a->dir, a->name, &s)) != 0)
+		return rv;
+	return cfs_fail(op->errmsg, CFS_ENAMETOOLONG, "target name");
+}
+
 /*
  * A trailing '/' on either name of a rename requires a directory there
  * (Linux: ENOTDIR), which the server cannot see: check it here, after the
@@ -1222,12 +1272,20 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 		return fail_now(CFS_EINVAL, "rename %s: flags 0x%x", from,
 				flags);
 	op_begin(&op, fs);
-	if ((rv = walk(&op, from, WALK_PARENT, &a)) != 0) {
+	/* Linux walks the source to its directory (search permission on
+	 * that one too) before it even looks at the target's path */
+	if ((rv = walk(&op, from, WALK_PARENT | WALK_LONG_OK, &a)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
-	} else if ((rv = walk(&op, to, WALK_PARENT, &b)) != 0) {
+	} else if (path_check(&op, to) != 0 &&
+		   (rv = search_ok(&op, a.dir)) != 0) {
+		cfs_errmsg_prefix(op.errmsg, "source");
+	} else if ((rv = walk(&op, to, WALK_PARENT | WALK_LONG_OK, &b)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "target");
 	} else if (a.name[0] == '\0' || b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EBUSY, "the root");
+	} else if ((a.toolong || b.toolong) &&
+		   (rv = rename_toolong(&op, &a, &b)) != 0) {
+		/* Linux looks the names up after both walks */
 	} else if ((a.slash || b.slash) &&
 		   (rv = rename_slashes(&op, &a, &b, flags)) != 0) {
 		/* a trailing '/' on a name that is not a directory */
