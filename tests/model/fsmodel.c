@@ -1002,11 +1002,14 @@ int
 fm_pwrite(struct fm *m, uint64_t ino, uint64_t off, const void *buf,
 	  size_t n)
 {
-	/* pre: EBADF (not a regular file of the model); EFBIG (past 2^62). */
+	/* pre: EBADF (not a regular file of the model); EINVAL (an offset
+	 * that is negative as an off_t); EFBIG (past 2^62). */
 	struct inode *i = get(m, ino);
 	int rc;
 	if (!i || !S_ISREG(i->mode))
 		return -EBADF;
+	if (off > INT64_MAX)
+		return -EINVAL;
 	if (off > MAX_SIZE || n > MAX_SIZE - off)
 		return -EFBIG;
 	if (n == 0)
@@ -1024,10 +1027,13 @@ fm_pwrite(struct fm *m, uint64_t ino, uint64_t off, const void *buf,
 ssize_t
 fm_pread(struct fm *m, uint64_t ino, uint64_t off, void *buf, size_t n)
 {
-	/* pre: EBADF (not a regular file of the model). */
+	/* pre: EBADF (not a regular file of the model); EINVAL (an offset
+	 * that is negative as an off_t). */
 	struct inode *i = get(m, ino);
 	if (!i || !S_ISREG(i->mode))
 		return -EBADF;
+	if (off > INT64_MAX)
+		return -EINVAL;
 	if (off >= i->size)
 		return 0;
 	size_t k = i->size - off < n ? (size_t)(i->size - off) : n;

@@ -363,7 +363,7 @@ observe(const char *servers, char **dirs, int ndirs, int settled,
 		fprintf(stderr, "redcheck: out of memory\n");
 		goto done;
 	}
-	if (!quiet || fails > 0) {
+	if (!quiet) {
 		size_t live = 0;
 		for (size_t i = 0; i < o.nnodes; i++)
 			live += o.nodes[i].live != 0;
@@ -431,10 +431,9 @@ main(int argc, char **argv)
 	time_t deadline = time(NULL) + wait_s;
 	struct rm_report rep;
 	int rv;
+	/* quiet while it converges; then the last observation in full */
 	while ((rv = observe(servers, dirs, ndirs, settled, 1, &rep)) == 1 &&
 	       time(NULL) < deadline)
 		sleep(1);
-	if (rv == 0) /* print the final, passing observation too */
-		rv = observe(servers, dirs, ndirs, settled, 0, &rep);
-	return rv;
+	return observe(servers, dirs, ndirs, settled, 0, &rep);
 }

@@ -106,6 +106,13 @@ ino_known(const struct rm_frag *f, size_t n, uint64_t ino)
 	return lo < n && f[lo].ino == ino;
 }
 
+/* Does disk replica @e hold committed version @f (redmodel.h)? */
+static int
+intact(const struct rm_disk *e, const struct rm_frag *f)
+{
+	return e->verified && e->crc == f->crc && e->length >= f->length;
+}
+
 /* R1, R2, R4 and R3 for one committed fragment; returns its failures. */
 static int
 check_frag(const struct rm_state *s, const struct rm_disk *d, size_t nd,
@@ -123,7 +130,7 @@ check_frag(const struct rm_state *s, const struct rm_disk *d, size_t nd,
 		const struct rm_disk *e = &d[i];
 		if (!e->verified)
 			continue; /* counted as corrupt below */
-		if (e->length != f->length || e->crc != f->crc) {
+		if (!intact(e, f)) {
 			r->differ++; /* R4 */
 			fails++;
 			problem(r, "R4 ino %" PRIu64 " frag %" PRIu64
@@ -172,8 +179,7 @@ check_frag(const struct rm_state *s, const struct rm_disk *d, size_t nd,
 		     i < nd && d[i].ino == f->ino && d[i].idx == f->idx &&
 		     d[i].version == f->version;
 		     i++)
-			if (d[i].node == n && d[i].verified &&
-			    d[i].length == f->length && d[i].crc == f->crc)
+			if (d[i].node == n && intact(&d[i], f))
 				ok = 1;
 		if (!ok) {
 			r->meta_wrong++; /* R3 */

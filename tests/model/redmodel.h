@@ -12,18 +12,22 @@
  * judges it.  docs/model.md lists every invariant and where it is checked.
  *
  * Invariants (R1..R4 are failures, the rest are counted):
- *   R1  every committed fragment version has at least one verified replica
- *       with its length and CRC on a live node: nothing acknowledged is lost.
+ * A replica is "intact" for a committed version when its file passes its
+ * CRC checks, its data CRC is the one the map recorded at commit, and it
+ * holds at least the map's length: a truncation only lowers the map's
+ * length (the readable bytes) and leaves the replica as written.
+ *
+ *   R1  every committed fragment version has at least one intact replica
+ *       on a live node: nothing acknowledged is lost.
  *   R2  (settled) it has at least min(goal, live nodes) such replicas, on
  *       distinct live nodes; unsettled, fewer are allowed and counted as
  *       "under goal, repair pending".
  *   R3  the metadata never lies: a replica it lists as healthy on a live
- *       node exists on that node's disk, passes its CRC checks and has the
- *       committed length and CRC.  Unsettled (a corruption the scrub has
+ *       node is intact on that node's disk.  Unsettled (a corruption the scrub has
  *       not found yet), a violation is counted, not failed.
  *   R4  replicas of a committed version never differ: every verified
- *       replica of (ino, idx, version) on any disk has the same length and
- *       CRC as the map says (so no reader can be served other bytes).
+ *       replica of (ino, idx, version) on any disk is intact (so no reader
+ *       can be served other bytes).
  *   counted: replica files of versions older than the committed one
  *       (garbage not deleted yet), of versions newer than the committed one
  *       (writes that never committed: never readable, collected later),
@@ -45,8 +49,8 @@ struct rm_frag {
 	uint64_t ino;
 	uint64_t idx;
 	uint64_t version;
-	uint64_t length;
-	uint32_t crc;
+	uint64_t length; /* readable bytes (a truncation lowers it) */
+	uint32_t crc;    /* of the replica data as written */
 	unsigned goal;
 	/* the nodes the map lists as holding a healthy replica */
 	unsigned nmeta;

@@ -141,6 +141,23 @@ differing_replica_fails(void **state)
 	assert_non_null(strstr(r.problems[0], "R4"));
 }
 
+/* A truncation lowers the map's length and leaves the replicas alone. */
+static void
+truncated_fragment_is_intact(void **state)
+{
+	(void)state;
+	uint64_t at[] = {1, 2, 3};
+	struct rm_frag f = frag(3, at);
+	f.length = 40;
+	struct rm_disk d[] = {disk(1, 3, 0xabc, 1), disk(2, 3, 0xabc, 1),
+			      disk(3, 3, 0xabc, 1)};
+	struct rm_report r;
+	assert_int_equal(judge(four, 4, &f, 1, d, 3, 1, &r), 0);
+	f.length = 101; /* but never longer than what was written */
+	assert_true(judge(four, 4, &f, 1, d, 3, 1, &r) > 0);
+	assert_int_equal(r.lost, 1);
+}
+
 static void
 other_versions_and_orphans_are_counted(void **state)
 {
@@ -181,6 +198,7 @@ main(void)
 		cmocka_unit_test(copies_on_one_node_count_once),
 		cmocka_unit_test(the_map_must_not_lie),
 		cmocka_unit_test(differing_replica_fails),
+		cmocka_unit_test(truncated_fragment_is_intact),
 		cmocka_unit_test(other_versions_and_orphans_are_counted),
 		cmocka_unit_test(empty_state_holds),
 	};
