@@ -1315,8 +1315,13 @@ cfs_link(struct cfs *fs, const char *from, const char *to)
 		cfs_errmsg_prefix(op.errmsg, "target");
 	} else if (b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EEXIST, "the root");
-	} else if (b.slash) {
-		rv = cfs_fail(op.errmsg, CFS_ENOENT, "'%s/'", b.name);
+	} else if (b.slash) { /* Linux: EEXIST if it is there */
+		struct wire_attr e;
+		rv = rq_lookup(&op, b.dir, b.name, &e);
+		rv = rv == 0 ? cfs_fail(op.errmsg, CFS_EEXIST, "'%s'", b.name)
+		     : rv == CFS_ENOENT
+			     ? cfs_fail(op.errmsg, CFS_ENOENT, "'%s/'", b.name)
+			     : rv;
 	} else {
 		struct wire_link rq = {.cred = fs->cred, .ino = a.attr.ino,
 				       .newparent = b.dir};

@@ -1,0 +1,87 @@
+#!/bin/bash
+# fscompare.sh - the standard fsbench workload on the local disk, MooseFS and
+# CFS, one after the other on this machine, and one table of the results.
+#
+#   tests/bench/fscompare.sh BENCHDIR [OUTDIR]
+#
+# BENCHDIR holds fsbench.sh and peers/moosefs-up.sh (the shared benchmark
+# kit); OUTDIR (default /tmp/fscompare) gets each run's full output and
+# results.jsonl.  Run as root from the build directory (it uses ./cfsctl and
+# the programs beside it).  MooseFS and CFS both keep 3 copies (goal 3) on
+# this one machine's disk; MooseFS runs with its package defaults (no fsync
+# on its servers: see BENCHDIR/RESULTS.md), CFS as it always does (every
+# fsync and close on 3 disks and a Raft majority).  The fsbench sizes can be
+# changed with its FSBENCH_* variables.  Prints a Markdown table at the end.
+set -euo pipefail
+BENCH=$(realpath "${1:?usage: fscompare.sh BENCHDIR [OUTDIR]}")
+OUT=$(realpath -m "${2:-/tmp/fscompare}")
+CTL=$PWD/cfsctl
+[ -x "$CTL" ] || { echo "run from the build directory (./cfsctl)" >&2; exit 2; }
+[ -x "$BENCH/fsbench.sh" ] || { echo "$BENCH/fsbench.sh not found" >&2; exit 2; }
+mkdir -p "$OUT"
+: >"$OUT/results.jsonl"
+
+bench() { # bench DIR LABEL
+	echo "[fscompare] $2: fsbench on $1" >&2
+	"$BENCH/fsbench.sh" "$1" "$2" >"$OUT/$2.txt" 2>"$OUT/$2.err"
+	tail -n 1 "$OUT/$2.txt" >>"$OUT/results.jsonl"
+}
+
+# the local disk
+LOCAL=/var/tmp/fscompare-local
+rm -rf "$LOCAL" && mkdir -p "$LOCAL"
+bench "$LOCAL" local
+rm -rf "$LOCAL"
+
+# MooseFS, goal 3
+MFS=/mnt/fscompare-moosefs
+mkdir -p "$MFS"
+MFS_GOAL=3 "$BENCH/peers/moosefs-up.sh" "$MFS" >"$OUT/moosefs-up.log" 2>&1 ||
+	{ echo "MooseFS did not come up: $OUT/moosefs-up.log" >&2; exit 1; }
+bench "$MFS" moosefs || true
+"$BENCH/peers/moosefs-down.sh" "$MFS" --purge >"$OUT/moosefs-down.log" 2>&1 || true
+
+# CFS, goal 3: 3 metadata servers, 4 data nodes, a cfs-fuse mount
+CFS=/mnt/fscompare-cfs
+mkdir -p "$CFS"
+"$CTL" dev down --dir "$OUT/cluster" >/dev/null 2>&1 || true
+rm -rf "$OUT/cluster"
+"$CTL" dev up --dir "$OUT/cluster" --mount "$CFS" --goal 3 \
+	--port "${CFS_PORT:-7400}" >"$OUT/cfs-up.log" 2>&1 ||
+	{ echo "CFS did not come up: $OUT/cfs-up.log" >&2; exit 1; }
+bench "$CFS" cfs || true
+"$CTL" dev down --dir "$OUT/cluster" >"$OUT/cfs-down.log" 2>&1 || true
+
+python3 - "$OUT/results.jsonl" <<'EOF'
+import json, sys
+runs = {}
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+        runs[r["label"]] = r
+    except (ValueError, KeyError):
+        pass
+rows = [
+    ("seqwrite_MiBps", "a) seq write 1 GiB, 1 MiB blocks, incl. final fsync, MiB/s", 1.3),
+    ("seqread_MiBps", "b) seq read after drop_caches, MiB/s", 1.5),
+    ("randread_4k_iops", "c) 4 KiB random read, 4 jobs, IOPS", 1.5),
+    ("randwrite_fsync_iops", "d) 4 KiB write + fsync each, 1 job, IOPS", 1.5),
+    ("md1_create_ops", "e) create, 1 thread, ops/s", 1.5),
+    ("md1_stat_ops", "e) stat, 1 thread, ops/s", 2.0),
+    ("md1_readdir_ops", "e) readdir, entries/s", None),
+    ("md1_unlink_ops", "e) unlink, 1 thread, ops/s", None),
+    ("md1_mkdir_ops", "f) mkdir -p tree, 1 thread, ops/s", None),
+    ("md1_rename_ops", "f) 1000 cross-directory renames, ops/s", None),
+]
+def fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+print("| metric | local disk | MooseFS goal 3 | CFS goal 3 | CFS / MooseFS | target |")
+print("|---|--:|--:|--:|--:|--:|")
+for key, label, target in rows:
+    v = [runs.get(t, {}).get(key) for t in ("local", "moosefs", "cfs")]
+    ratio = f"{v[2] / v[1]:.2f}x" if v[1] and v[2] is not None else "-"
+    print(f"| {label} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {ratio} | "
+          f"{'≥ %.1fx' % target if target else ''} |")
+EOF
