@@ -72,7 +72,9 @@ static const char usage_text[] =
 	"  .cfs-fuse-hidden-* until its last close, so it stays usable.\n"
 	"  flock(2) and fcntl(2) byte-range locks hold across every mount of\n"
 	"  the cluster (docs/locks.md); a mount that dies loses its locks\n"
-	"  when its session expires (10 s).\n"
+	"  when its session expires (10 s).  A process blocked on a lock\n"
+	"  holds one worker thread while it waits: cfs-fuse runs up to 64\n"
+	"  (-o max_threads=N; libfuse's own default, listed below, is 10).\n"
 	"\n"
 	"Examples:\n"
 	"  cfs-fuse --meta 10.0.0.1:7000,10.0.0.2:7000 /mnt/cfs\n"
@@ -197,12 +199,14 @@ is_mounted(const char *path)
 	return found;
 }
 
-/* Insert "-odefault_permissions,subtype=cfs,fsname=cfs#META" first. */
+/* Insert "-odefault_permissions,subtype=cfs,max_threads=64,fsname=cfs#META"
+ * first.  64 worker threads, not libfuse's 10: a process blocked in
+ * F_SETLKW or flock holds one while it waits (docs/locks.md). */
 static int
 add_fsname(struct fuse_args *args, const char *meta)
 {
 	static const char head[] = "-odefault_permissions,subtype=cfs,"
-				   "fsname=cfs#";
+				   "max_threads=64,fsname=cfs#";
 	size_t n = strlen(meta), j = sizeof(head) - 1;
 	char *o = malloc(sizeof(head) + 2 * n);
 	int rv;
@@ -469,11 +473,17 @@ main(int argc, char **argv)
 	if (fo.singlethread) {
 		rv = fuse_session_loop(se);
 	} else {
-		struct fuse_loop_config lc = {
-			.clone_fd = fo.clone_fd,
-			.max_idle_threads = fo.max_idle_threads,
-		};
-		rv = fuse_session_loop_mt(se, &lc);
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		if (lc == NULL) {
+			LOG_ERROR("out of memory for the FUSE loop");
+			rv = -1;
+		} else {
+			fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo.clone_fd);
+			fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
+			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
+			rv = fuse_session_loop_mt(se, lc);
+			fuse_loop_cfg_destroy(lc);
+		}
 	}
 	LOG_INFO("unmounting %s%s", fo.mountpoint,
 		 rv > 0 ? " (signal)" : rv < 0 ? " (error)" : "");

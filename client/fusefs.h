@@ -39,9 +39,9 @@
 
 #include <stdint.h>
 
-/* The 3.5 API: what configure's fuse3 >= 3.10 promises (the loop
- * configuration object of 3.12 is not used). */
-#define FUSE_USE_VERSION 35
+/* The 3.12 API (configure asks for fuse3 >= 3.12): its loop configuration
+ * object is how max_threads reaches the worker loop. */
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 #define FUSEFS_TIMEOUT 1.0            /* entry and attribute cache, s */

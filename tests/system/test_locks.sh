@@ -121,6 +121,24 @@ wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold"
 check "a blocking flock on B proceeds once A releases" \
 	[ $rc = 0 ] && [ $still = 0 ] && [ "$wait_ms" -lt 3000 ]
+# each blocked waiter holds a cfs-fuse worker thread: 16 of them (more than
+# libfuse's default of 10 threads) must not stall the mount for others, nor
+# keep the one that gets the lock from releasing it (with 10 threads both
+# happened: checked by hand; `timeout` bounds the test if it comes back)
+hold_flock -x "$A/f" "$T/m4"
+WAITERS=""
+for i in $(seq 16); do
+	timeout 30 flock -x "$B/f" true &
+	WAITERS="$WAITERS $!"
+done
+sleep 1
+check "16 blocked flocks on B: B still answers (ls, stat, a write)" \
+	timeout 10 sh -c "ls '$B' >/dev/null && stat '$B/f' >/dev/null &&
+		echo x >'$B/other'"
+kill $HOLDER; wait $HOLDER 2>/dev/null
+waited=0
+for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
+check "... and all 16 got the lock once A released ($waited)" [ $waited = 16 ]
 
 # ---- fcntl byte ranges ----------------------------------------------------------
 python3 "$T/lk.py" hold "$A/f" "$T" &
