@@ -27,7 +27,14 @@ unmount() {
 	done
 }
 HOLDERS=""
-trap 'for p in $HOLDERS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
+# flock(1) runs its command as a child: kill that too, or a `sleep 3600`
+# outlives the test (holding whatever output pipe the test had).
+holder_kill() { # holder_kill PID [SIGNAL]
+	pkill -"${2:-TERM}" -P "$1" 2>/dev/null
+	kill -"${2:-TERM}" "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+trap 'for p in $HOLDERS; do holder_kill $p 9; done; unmount; cleanup' EXIT
 
 data_cluster 3 4 || { show_logs; exit 1; }
 mount_at() { # mount_at DIR NAME
@@ -101,13 +108,13 @@ wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 echo "    flock -w 1 on B gave up after ${wait_ms} ms (exit $rc)"
 check "a blocked flock on B is interruptible (flock -w 1)" \
 	[ $rc != 0 ] && [ "$wait_ms" -lt 5000 ]
-kill $HOLDER; wait $HOLDER 2>/dev/null
+holder_kill $HOLDER
 check "the holder's exit released it: flock -n -x on B" \
 	[ "$(flock_rc -n -x "$B/f")" = 0 ]
 hold_flock -s "$A/f" "$T/m2"
 check "shared on A and shared on B" [ "$(flock_rc -n -s "$B/f")" = 0 ]
 check "shared on A: exclusive on B fails" [ "$(flock_rc -n -x "$B/f")" = 42 ]
-kill $HOLDER; wait $HOLDER 2>/dev/null
+holder_kill $HOLDER
 flock -o -x "$A/f" sh -c "touch '$T/m3'; sleep 1" &
 BG=$!
 wait_file "$T/m3"
@@ -135,7 +142,7 @@ sleep 1
 check "16 blocked flocks on B: B still answers (ls, stat, a write)" \
 	timeout 10 sh -c "ls '$B' >/dev/null && stat '$B/f' >/dev/null &&
 		echo x >'$B/other'"
-kill $HOLDER; wait $HOLDER 2>/dev/null
+holder_kill $HOLDER
 waited=0
 for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
 check "... and all 16 got the lock once A released ($waited)" [ $waited = 16 ]
@@ -181,7 +188,7 @@ meta_kill "$lead"
 echo "    killed the metadata leader (server $lead)"
 check "after the leader change B still cannot take A's lock" \
 	[ "$(flock_rc -n -x "$B/f")" = 42 ]
-kill $HOLDER; wait $HOLDER 2>/dev/null
+holder_kill $HOLDER
 check "A released: B takes it" [ "$(flock_rc -n -x "$B/f")" = 0 ]
 meta_start "$lead"
 
@@ -190,7 +197,7 @@ hold_flock -x "$A/f" "$T/m6"
 fpid=$(pgrep -f -- "--log $T/fuse-a.log" | head -1)
 kill -9 "$fpid"
 t0=$(date +%s.%N)
-kill -9 $HOLDER 2>/dev/null
+holder_kill $HOLDER 9
 umount -l "$A" 2>/dev/null
 released=0
 for _ in $(seq 400); do
