@@ -25,7 +25,8 @@
  * recorded (ofile_hide); ofile_close hands the name back at the inode's
  * last close, for the caller to remove (what NFS clients do).
  *
- * Threads: every call is safe from any thread, except ofile_table_free.
+ * Threads: every call is safe from any thread, except the shutdown calls
+ * ofile_flush_all and ofile_table_free (no other call may run).
  * Each call that does I/O takes the caller's fio (one per thread, see
  * fileio.h).  Internal lock order: the table's append lock, one file's
  * lock, a write-out stripe (one inode's write-outs at a time: two at once
@@ -129,7 +130,8 @@ void ofile_table_free(struct ofile_table **t, ofile_hidden_fn gone,
 		      void *arg);
 
 /* Write out what every open file holds (shutdown with files still open).
- * Failures are dropped (logged with opt.log_writeouts). */
+ * Failures are dropped (logged with opt.log_writeouts).  No other call
+ * may run. */
 void ofile_flush_all(struct ofile_table *t, struct fio *fio);
 
 /* Open @ino: a new file of @size bytes (0: sizeof(struct ofile); else at
