@@ -51,6 +51,8 @@ struct mc {
 	int leader; /* index of the server believed to lead */
 	uint64_t client_id;
 	uint32_t lease_ms;
+	int64_t alive_from; /* send time of the last acknowledged keepalive */
+	unsigned opens;     /* sessions opened so far */
 	int stopping;
 
 	atomic_uint_fast64_t next_rid;
@@ -544,8 +546,10 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 static int
 open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 {
-	struct wire_session_open req = {.lease_ms = mc->opt.lease_ms};
+	struct wire_session_open req = {.lease_ms = mc->opt.lease_ms,
+					.lease_owner = mc->opt.lease_owner};
 	uint16_t rtype;
+	int64_t sent = now_ms();
 	int rv;
 
 	snprintf(req.client_name, sizeof(req.client_name), "%s",
@@ -567,6 +571,12 @@ open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 	pthread_mutex_lock(&mc->lock);
 	mc->client_id = mc->scratch->session_opened.client_id;
 	mc->lease_ms = mc->scratch->session_opened.lease_ms;
+	mc->alive_from = sent;
+	mc->opens++;
+	/* The mount's lease owner is the id of its first session, kept when
+	 * the session is replaced (docs/leases.md). */
+	if (mc->opt.lease_owner == 0)
+		mc->opt.lease_owner = mc->client_id;
 	if (mc->lease_ms < 30)
 		mc->lease_ms = 30; /* keepalive period lease/3 stays sane */
 	pthread_cond_broadcast(&mc->cond);
@@ -626,6 +636,7 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 				     msg) != 0)
 			break;
 		zmq_msg_init(&m);
+		int64_t sent = now_ms();
 		rv = chan_exchange(mc, &mc->ka_chan, server, addr, frame, len,
 				   h.request_id, (int)(until - now_ms()), &m,
 				   msg);
@@ -638,6 +649,12 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 		rv = wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), &rh, body,
 				 msg);
 		zmq_msg_close(&m);
+		if (rv == 0 && rh.status == CFS_OK) {
+			pthread_mutex_lock(&mc->lock);
+			if (mc->client_id == client_id && sent > mc->alive_from)
+				mc->alive_from = sent;
+			pthread_mutex_unlock(&mc->lock);
+		}
 		if (rv != 0 || rh.status == CFS_OK)
 			break;
 		if (rh.status == CFS_NOTLEADER && rh.type == WIRE_T_error &&
@@ -834,6 +851,29 @@ mc_leader(struct mc *mc, char *buf, size_t size)
 /* ---- typed namespace calls ----------------------------------------------- */
 
 static void cred_fill(struct mc *mc, struct wire_cred *c);
+
+int64_t
+mc_alive_until(struct mc *mc, unsigned *opens)
+{
+	int64_t until = 0;
+
+	pthread_mutex_lock(&mc->lock);
+	if (mc->client_id != 0)
+		until = mc->alive_from + (int64_t)mc->lease_ms * 8 / 10;
+	if (opens != NULL)
+		*opens = mc->opens;
+	pthread_mutex_unlock(&mc->lock);
+	return until;
+}
+
+uint64_t
+mc_lease_owner(struct mc *mc)
+{
+	pthread_mutex_lock(&mc->lock);
+	uint64_t owner = mc->opt.lease_owner;
+	pthread_mutex_unlock(&mc->lock);
+	return owner;
+}
 
 void
 mc_cred(struct mc *mc, struct wire_cred *c)
