@@ -73,6 +73,7 @@ struct read_batch {
 	struct meta_server *s;
 	struct plist items;
 	uint64_t term;
+	uint64_t started; /* uv_hrtime() before raft_barrier(): the lease base */
 	int confirm; /* the barrier a new leader issues before serving */
 };
 
@@ -114,6 +115,17 @@ struct meta_server {
 
 	int leader, confirmed;
 	uint64_t term, tag;
+	/* Leader read lease (docs/architecture.md, "Reads"): reads are
+	 * answered at once while uv_hrtime() < lease_until; a barrier that
+	 * started at T and committed proves a majority heard from us at or
+	 * after T, and none of them votes for another leader before
+	 * T + election_timeout.  Barriers that started before lease_floor
+	 * (a leadership transfer or membership change in flight or just
+	 * done) do not count. */
+	uint64_t lease_until, lease_floor, lease_ns;
+	unsigned barriers; /* in flight */
+	unsigned admin_ops; /* membership changes and transfers in flight */
+	unsigned long long reads_local, reads_barrier;
 	struct session_clock sessions;
 	unsigned ticks;
 	struct repair *repair; /* data nodes: liveness, placement, repair */
@@ -441,6 +453,11 @@ barrier_cb(struct raft_barrier *req, int status)
 	struct meta_server *s = rb->s;
 	char errmsg[CFS_ERRMSG_SIZE];
 
+	s->barriers--;
+	if (status == 0 && s->leader && s->term == rb->term &&
+	    rb->started >= s->lease_floor &&
+	    rb->started + s->lease_ns > s->lease_until)
+		s->lease_until = rb->started + s->lease_ns;
 	if (rb->confirm && status == 0 && s->leader && s->term == rb->term) {
 		s->confirmed = 1;
 		sessions_resync(s);
@@ -462,6 +479,7 @@ barrier_cb(struct raft_barrier *req, int status)
 		} else {
 			struct wire_header h;
 			uint8_t *frame = NULL;
+			s->reads_barrier++;
 			size_t len = 0;
 			if (wire_decode(p->frame, p->len, &h, &s->body,
 					errmsg) == 0 &&
@@ -496,12 +514,69 @@ start_barrier(struct meta_server *s, int confirm)
 		plist_init(&s->rq);
 	}
 	rb->req.data = rb;
+	rb->started = uv_hrtime();
+	s->barriers++;
 	int rv = raft_barrier(&s->raft, &rb->req, barrier_cb);
 	if (rv != 0) {
 		barrier_cb(&rb->req, rv);
 		return CFS_NOTLEADER;
 	}
 	return 0;
+}
+
+/* May a read be answered from this server's state at once?  Only while
+ * the read lease holds (see struct meta_server) and libraft still calls
+ * us leader of the term the lease was earned in.  STACK.md: raft_state()
+ * alone is not a lease; the lease is what bounds how long a paused or
+ * partitioned leader may go on answering. */
+static int
+read_lease_valid(struct meta_server *s)
+{
+	return s->leader && s->confirmed &&
+	       raft_state(&s->raft) == RAFT_LEADER &&
+	       s->raft.current_term == s->term && uv_hrtime() < s->lease_until;
+}
+
+/* Answer a read now, under the lease; renew the lease in the background
+ * once half of it is gone, so a steady stream of reads never waits for a
+ * barrier. */
+static void
+read_local(struct meta_server *s, const uint8_t *ident, size_t ident_len,
+	   struct wire_header *h, union wire_body *b)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	s->reads_local++;
+	if (fsm_read(s->fsm, h, b, &frame, &len, errmsg) == 0)
+		send_reply_frame(s, ident, ident_len, h->request_id, frame,
+				 len);
+	else
+		send_error(s, ident, ident_len, h, CFS_INTERNAL, errmsg);
+	free(frame);
+	if (s->barriers == 0 && s->lease_until - uv_hrtime() < s->lease_ns / 2)
+		start_barrier(s, 0);
+}
+
+/* A leadership transfer makes its target stand for election at once, and
+ * its voters ignore the leader they know (libraft's disrupt_leader); a
+ * membership change alters what a majority is.  Neither may overlap a
+ * read lease: drop it, earn none until the change is over and a full
+ * election timeout has passed. */
+static void
+lease_suspend(struct meta_server *s)
+{
+	s->admin_ops++;
+	s->lease_until = 0;
+	s->lease_floor = UINT64_MAX;
+}
+
+static void
+lease_resume(struct meta_server *s)
+{
+	if (--s->admin_ops == 0)
+		s->lease_floor = uv_hrtime() + 4 * s->lease_ns;
 }
 
 /* ---- leadership ---------------------------------------------------------- */
@@ -525,6 +600,7 @@ leadership_check(struct meta_server *s)
 	if (is_leader && (!s->leader || s->term != s->raft.current_term)) {
 		s->leader = 1;
 		s->confirmed = 0;
+		s->lease_until = 0;
 		s->term = s->raft.current_term;
 		s->tag = 0;
 		LOG_INFO("elected leader for term %llu; confirming with a "
@@ -538,6 +614,7 @@ leadership_check(struct meta_server *s)
 	} else if (!is_leader && s->leader) {
 		s->leader = 0;
 		s->confirmed = 0;
+		s->lease_until = 0;
 		session_clock_clear(&s->sessions);
 		recalls_reset(s, 1);
 		repair_lead(s->repair, 0, uv_now(&s->loop));
@@ -821,6 +898,7 @@ admin_done(struct meta_server *s, struct admin_op *op, int status,
 	   const char *what)
 {
 	struct pending *p = op->p;
+	lease_resume(s);
 	if (status == 0) {
 		struct wire_header h = {.type = p->type,
 					.request_id = p->request_id,
@@ -882,6 +960,7 @@ handle_admin(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		return;
 	}
 	op->u.change.data = op;
+	lease_suspend(s);
 	switch (h->type) {
 	case WIRE_T_member_add:
 		op->target = b->member_add.id;
@@ -1145,6 +1224,10 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 	}
 	if (!ns_is_mutation(h.type) && !dmap_is_mutation(h.type) &&
 	    !lock_is_mutation(h.type) && !lease_is_mutation(h.type)) {
+		if (read_lease_valid(s)) {
+			read_local(s, ident, ident_len, &h, b);
+			return;
+		}
 		struct pending *p = pending_new(s, ident, ident_len, &h, b);
 		if (p == NULL) {
 			send_error(s, ident, ident_len, &h, CFS_ENOMEM,
@@ -1368,7 +1451,9 @@ stop(struct meta_server *s, const char *why)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
-	LOG_INFO("stopping: %s", why);
+	LOG_INFO("stopping: %s (reads answered: %llu under the leader's "
+		 "read lease, %llu after a barrier)",
+		 why, s->reads_local, s->reads_barrier);
 	fail_queue(s, &s->mq, CFS_SHUTDOWN, "server is shutting down");
 	fail_queue(s, &s->rq, CFS_SHUTDOWN, "server is shutting down");
 	recalls_reset(s, 0);
@@ -1553,6 +1638,9 @@ setup_raft(struct meta_server *s, const struct meta_peer *peers, unsigned n,
 	s->raft.data = s;
 	fsm_attach(s->fsm, &s->raft);
 	raft_set_election_timeout(&s->raft, (unsigned)s->opt.election_timeout);
+	/* Half the election timeout: room for the followers' clocks running
+	 * up to 2x fast against ours (DESIGN.md §5: drift within a bound). */
+	s->lease_ns = (uint64_t)s->opt.election_timeout * 1000000ull / 2;
 	raft_set_heartbeat_timeout(&s->raft,
 				   (unsigned)s->opt.heartbeat_timeout);
 	raft_set_pre_vote(&s->raft, s->opt.pre_vote != 0);
