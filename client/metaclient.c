@@ -19,6 +19,9 @@
 #define MC_ADDR_SIZE (CFS_ADDR_MAX + 8) /* "tcp://" + host:port + NUL */
 #define MC_BACKOFF_MIN_MS 5
 #define MC_BACKOFF_MAX_MS 100
+/* Waits for a lease recall: as lock waits (docs/locks.md). */
+#define MC_BUSY_MIN_MS 2
+#define MC_BUSY_MAX_MS 100
 
 /* One DEALER socket connected to one server, plus the PAIR socket that
  * receives its monitor events (connection lost / refused). */
@@ -589,15 +592,29 @@ int
 mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
 	union wire_body *reply, int timeout_ms, char *errmsg)
 {
+	int64_t deadline =
+		now_ms() + (timeout_ms > 0 ? timeout_ms : mc->opt.deadline_ms);
+	int64_t backoff = MC_BUSY_MIN_MS;
 	int rv;
 
-	pthread_mutex_lock(&mc->call_lock);
-	rv = call_locked(mc, type, req, reply_type,
-			 reply != NULL ? reply : mc->scratch,
-			 timeout_ms > 0 ? timeout_ms : mc->opt.deadline_ms,
-			 errmsg);
-	pthread_mutex_unlock(&mc->call_lock);
-	return rv;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		pthread_mutex_lock(&mc->call_lock);
+		rv = call_locked(mc, type, req, reply_type,
+				 reply != NULL ? reply : mc->scratch,
+				 left > 1 ? (int)left : 1, errmsg);
+		pthread_mutex_unlock(&mc->call_lock);
+		/* Another mount's lease is in the way and is being recalled;
+		 * nothing was changed, so the request is sent again, as a
+		 * new one, once the holder had time to give it up
+		 * (docs/leases.md).  lease_get has its caller's policy. */
+		if (rv != CFS_LEASE_BUSY || type == WIRE_T_lease_get ||
+		    now_ms() + backoff >= deadline)
+			return rv;
+		sleep_ms(backoff);
+		backoff = backoff * 2 > MC_BUSY_MAX_MS ? MC_BUSY_MAX_MS
+						       : backoff * 2;
+	}
 }
 
 /* ---- keepalive ----------------------------------------------------------- */

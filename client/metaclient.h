@@ -87,7 +87,11 @@ void mc_close(struct mc **mc);
  *     every address tried; the request may or may not have been applied;
  *  4) the session expired (CFS_NOSESSION): if the request cannot have been
  *     applied, a new session is opened and the request sent again under
- *     it; otherwise CFS_NOSESSION is returned (outcome unknown).
+ *     it; otherwise CFS_NOSESSION is returned (outcome unknown);
+ *  5) CFS_LEASE_BUSY (another mount's lease is in the way; nothing
+ *     changed): sent again as a new request after 2 ms, doubling to
+ *     100 ms, until the deadline; lease_get is not retried (its callers
+ *     decide how long to wait).
  * @reply_type and @reply may be NULL.  `blob` fields of *reply borrow
  * from the mc, valid until the next call on it.
  */

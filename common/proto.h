@@ -335,7 +335,9 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 #define PROTO_LEASE_RELEASE(F)                                               \
 	F(u64, ino, 0)                                                       \
 	F(u64, epoch, 0) /* only the grant of this epoch; 0: any */
-#define PROTO_LEASE_WATCH(F) F(u64, holder, 0)
+#define PROTO_LEASE_WATCH(F)                                                 \
+	F(u64, holder, 0)                                                    \
+	F(u32, wait_ms, 0) /* park at most this long; 0 = 1000, max 5000 */
 #define PROTO_LEASE_RECALL(F) F(u64v, inos, CFS_LEASE_RECALL_MAX)
 #define PROTO_LEASE_LIST(F)                                                  \
 	F(u64, after_ino, 0) /* resume after (after_ino, after_holder) */    \

@@ -34,9 +34,11 @@
 
 #define PENDING_BUCKETS 4096 /* power of two */
 #define TICK_MS 250
-/* A lease_watch that finds no recall waits this long for one (clients
- * give each attempt longer: docs/leases.md). */
-#define WATCH_PARK_MS 4000
+/* A lease_watch that finds no recall waits for one as long as it asks,
+ * by default and at most (clients give each attempt longer:
+ * docs/leases.md). */
+#define WATCH_PARK_MS 1000
+#define WATCH_PARK_MAX_MS 5000
 #define IDENT_MAX 255
 
 /* ---- requests ----------------------------------------------------------- */
@@ -704,7 +706,7 @@ recalls_tick(struct meta_server *s)
 }
 
 /* lease_watch: the holder's recalls at once, or parked until one is
- * noted or WATCH_PARK_MS pass (then empty). */
+ * noted or its wait is over (then empty). */
 static void
 handle_lease_watch(struct meta_server *s, const uint8_t *ident,
 		   size_t ident_len, const struct wire_header *h,
@@ -731,8 +733,11 @@ handle_lease_watch(struct meta_server *s, const uint8_t *ident,
 		watch_answer(s, w, 0);
 		return;
 	}
+	uint32_t park = m->wait_ms == 0 ? WATCH_PARK_MS
+			: m->wait_ms > WATCH_PARK_MAX_MS ? WATCH_PARK_MAX_MS
+							  : m->wait_ms;
 	struct watch *old = recall_park(s->recalls, m->holder, w,
-					uv_now(&s->loop) + WATCH_PARK_MS);
+					uv_now(&s->loop) + park);
 	if (old == w) {
 		send_error(s, ident, ident_len, h, CFS_ENOMEM,
 			   "server out of memory");
