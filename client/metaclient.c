@@ -588,33 +588,49 @@ open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 	return 0;
 }
 
-int
-mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
-	union wire_body *reply, int timeout_ms, char *errmsg)
+/* call_locked, and again after a backoff while another mount's lease is in
+ * the way and is being recalled: nothing was changed, so the request is
+ * sent again as a new one (docs/leases.md).  lease_get is not retried:
+ * its callers decide how long to wait.  Requires call_lock, which it
+ * drops while sleeping. */
+static int
+call_retry_locked(struct mc *mc, uint16_t type, const void *req,
+		  uint16_t *reply_type, union wire_body *reply, int timeout_ms,
+		  char *errmsg)
 {
-	int64_t deadline =
-		now_ms() + (timeout_ms > 0 ? timeout_ms : mc->opt.deadline_ms);
+	int64_t deadline = now_ms() + timeout_ms;
 	int64_t backoff = MC_BUSY_MIN_MS;
 	int rv;
 
 	for (;;) {
 		int64_t left = deadline - now_ms();
-		pthread_mutex_lock(&mc->call_lock);
-		rv = call_locked(mc, type, req, reply_type,
-				 reply != NULL ? reply : mc->scratch,
+		rv = call_locked(mc, type, req, reply_type, reply,
 				 left > 1 ? (int)left : 1, errmsg);
-		pthread_mutex_unlock(&mc->call_lock);
-		/* Another mount's lease is in the way and is being recalled;
-		 * nothing was changed, so the request is sent again, as a
-		 * new one, once the holder had time to give it up
-		 * (docs/leases.md).  lease_get has its caller's policy. */
 		if (rv != CFS_LEASE_BUSY || type == WIRE_T_lease_get ||
 		    now_ms() + backoff >= deadline)
 			return rv;
+		pthread_mutex_unlock(&mc->call_lock);
 		sleep_ms(backoff);
+		pthread_mutex_lock(&mc->call_lock);
 		backoff = backoff * 2 > MC_BUSY_MAX_MS ? MC_BUSY_MAX_MS
 						       : backoff * 2;
 	}
+}
+
+int
+mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
+	union wire_body *reply, int timeout_ms, char *errmsg)
+{
+	int rv;
+
+	pthread_mutex_lock(&mc->call_lock);
+	rv = call_retry_locked(mc, type, req, reply_type,
+			       reply != NULL ? reply : mc->scratch,
+			       timeout_ms > 0 ? timeout_ms
+					      : mc->opt.deadline_ms,
+			       errmsg);
+	pthread_mutex_unlock(&mc->call_lock);
+	return rv;
 }
 
 /* ---- keepalive ----------------------------------------------------------- */
@@ -916,8 +932,8 @@ call_expect(struct mc *mc, uint16_t type, const void *req, uint16_t expect,
 	int rv;
 
 	pthread_mutex_lock(&mc->call_lock);
-	rv = call_locked(mc, type, req, &rtype, mc->scratch,
-			 mc->opt.deadline_ms, errmsg);
+	rv = call_retry_locked(mc, type, req, &rtype, mc->scratch,
+			       mc->opt.deadline_ms, errmsg);
 	if (rv == 0 && rtype != expect)
 		rv = cfs_fail(errmsg, CFS_MALFORMED,
 			      "%s: reply %s, expected %s", wire_type_name(type),
