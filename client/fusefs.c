@@ -16,12 +16,13 @@
 #include <zmq.h>
 
 #include "client/fileio.h"
+#include "client/locksess.h"
 #include "client/metaclient.h"
+#include "client/ofile.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
 
-#define TABLE_SIZE 1024  /* open-inode hash buckets */
 #define BLOCKS_CACHE 256 /* allocated-size cache slots */
 /* Files of more fragments than this report their allocation from the
  * fragment map (a sparse file looks small to du); smaller ones cost no
@@ -29,9 +30,6 @@
  * scan is not worth it either. */
 #define BLOCKS_SCAN_MIN WIRE_MAX_fraginfo
 #define BLOCKS_SCAN_MAX (256ull * WIRE_MAX_fraginfo)
-#define WBUF_KEEP (1u << 20) /* a flushed buffer bigger than this is freed */
-#define RWIN FUSEFS_IO_MAX   /* read window of a sequential reader */
-#define FLUSH_LOCKS 64       /* striped by inode */
 /* Absent xattrs are remembered like attributes, for FUSEFS_TIMEOUT: the
  * kernel asks for security.capability before every write(2) and ls -l for
  * security.selinux of every file. */
@@ -46,48 +44,15 @@ struct conn {
 	int busy;
 };
 
-/* An open file: its write-back range and read window.  Lock order:
- * fs->append_lock, a handle's lock, fs->flush_locks[], fs->table_lock;
- * never two handle locks at once. */
+/* An open file: its write-back range and read window are the ofile's
+ * (client/ofile.h); fi->fh points here. */
 struct handle {
-	uint64_t ino;
-	int append;
-	pthread_mutex_t lock; /* guards buf..rvalid */
-	uint8_t *buf;
-	size_t cap, len;      /* dirty bytes are [start, start + len) */
-	uint64_t start;
-	int error;            /* a deferred write's CFS code, told once */
-	/* the read window, under lock too: [rstart, rstart + rlen) as read
-	 * while the inode's change count was rgen */
-	uint8_t *rbuf;
-	size_t rlen;
-	uint64_t rstart, rgen, next_off;
-	int rvalid;
-	/* under fs->table_lock: */
-	uint64_t dirty_end;   /* start + len while len > 0, else 0 */
-	unsigned refs;
-	int attached;         /* still listed under its inode */
-	struct handle *next;
-	int flocked;          /* flock was called on it: release unlocks */
+	struct ofile of; /* first: ofile_open allocates the handle */
+	int append;      /* opened O_APPEND */
+	int flocked;     /* flock was called on it: release unlocks (atomic) */
 };
 
-#define HIDDEN_NAME 64
-
-/* An entry to remove once its inode's last handle is released. */
-struct hidden {
-	uint64_t parent;
-	struct wire_cred cred; /* of who unlinked it */
-	char name[HIDDEN_NAME];
-};
-
-/* The open handles of one inode. */
-struct open_ino {
-	uint64_t ino;
-	uint64_t gen; /* counts changes through this client: writes, truncates */
-	struct handle *handles;
-	struct hidden hidden; /* name[0] != 0: unlinked while open */
-	struct open_ino *next; /* hash chain */
-};
+#define HIDDEN_PREFIX ".cfs-fuse-hidden-"
 
 struct xneg {
 	uint64_t ino;
@@ -109,26 +74,13 @@ struct fusefs {
 	unsigned nconns;
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
-	pthread_mutex_t table_lock; /* table, blocks, fsz, handle refs */
-	/* O_APPEND writes of this client, one at a time: each finds the end
-	 * and claims it (publishes its range) before the next looks */
-	pthread_mutex_t append_lock;
-	/* Write-outs of one inode, one at a time: two at once would each
-	 * patch the same committed fragment version and the later commit
-	 * would drop the earlier one's bytes (docs/data-path.md). */
-	pthread_mutex_t flush_locks[FLUSH_LOCKS];
-	struct open_ino *table[TABLE_SIZE];
-	unsigned nopen;      /* inodes in the table */
-	unsigned hide_seq;   /* for hidden names */
+	struct ofile_table *files; /* open handles, by inode */
+	pthread_mutex_t cache_lock; /* blocks, xneg, fsz */
 	struct blocks_entry blocks[BLOCKS_CACHE];
 	struct xneg xneg[XNEG_SLOTS];
 	uint64_t fsz; /* the fragment size, 0 until known */
 	/* advisory locks: their own session, opened at the first lock */
-	pthread_mutex_t lock_lock; /* guards lock_mc, lock_rep */
-	struct mc *lock_mc;
-	union wire_body *lock_rep;
-	int posix_locked; /* a POSIX lock was ever set: flush releases the
-			     closer's (atomic) */
+	struct locksess *locks;
 };
 
 /* An open directory: the last page of entries, to serve the kernel's
@@ -276,249 +228,16 @@ reply_fail(struct op *op, int code, const char *fmt, ...)
 
 /* ---- open handles ------------------------------------------------------------ */
 
-static struct open_ino **
-table_find(struct fusefs *fs, uint64_t ino)
-{
-	struct open_ino **p = &fs->table[ino % TABLE_SIZE];
-
-	while (*p != NULL && (*p)->ino != ino)
-		p = &(*p)->next;
-	return p;
-}
-
 static struct handle *
 handle_new(struct fusefs *fs, uint64_t ino, int append)
 {
-	struct handle *h = calloc(1, sizeof(*h));
-	struct open_ino **p, *oi;
+	struct ofile *of;
 
-	if (h == NULL)
+	if (ofile_open(fs->files, ino, sizeof(struct handle), &of) != 0)
 		return NULL;
-	h->ino = ino;
+	struct handle *h = (struct handle *)of;
 	h->append = append;
-	h->refs = 1;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_lock(&fs->table_lock);
-	p = table_find(fs, ino);
-	if (*p == NULL) {
-		if ((oi = calloc(1, sizeof(*oi))) == NULL) {
-			pthread_mutex_unlock(&fs->table_lock);
-			pthread_mutex_destroy(&h->lock);
-			free(h);
-			return NULL;
-		}
-		oi->ino = ino;
-		*p = oi;
-		fs->nopen++;
-	}
-	oi = *p;
-	h->next = oi->handles;
-	oi->handles = h;
-	h->attached = 1;
-	pthread_mutex_unlock(&fs->table_lock);
 	return h;
-}
-
-static void
-handle_unref_locked(struct fusefs *fs, struct handle *h)
-{
-	(void)fs;
-	if (--h->refs > 0)
-		return;
-	pthread_mutex_destroy(&h->lock);
-	free(h->buf);
-	free(h->rbuf);
-	free(h);
-}
-
-static void
-handle_unref(struct fusefs *fs, struct handle *h)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	handle_unref_locked(fs, h);
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-/* Unlist @h from its inode (release) and drop the opener's reference.
- * Returns 1 with *gone filled if that was the inode's last handle and it
- * was unlinked meanwhile: the caller removes the hidden entry. */
-static int
-handle_close(struct fusefs *fs, struct handle *h, struct hidden *gone)
-{
-	int last_hidden = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino **p = table_find(fs, h->ino), *oi = *p;
-	if (oi != NULL && h->attached) {
-		struct handle **q = &oi->handles;
-		while (*q != NULL && *q != h)
-			q = &(*q)->next;
-		if (*q == h)
-			*q = h->next;
-		h->attached = 0;
-		if (oi->handles == NULL) {
-			if (oi->hidden.name[0] != '\0' && gone != NULL) {
-				*gone = oi->hidden;
-				last_hidden = 1;
-			}
-			*p = oi->next;
-			fs->nopen--;
-			free(oi);
-		}
-	}
-	handle_unref_locked(fs, h);
-	pthread_mutex_unlock(&fs->table_lock);
-	return last_hidden;
-}
-
-/* The end of the furthest dirty range of @ino in any handle, 0 if none. */
-static uint64_t
-dirty_end(struct fusefs *fs, uint64_t ino)
-{
-	uint64_t end = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	for (struct handle *h = oi ? oi->handles : NULL; h; h = h->next)
-		if (h->dirty_end > end)
-			end = h->dirty_end;
-	pthread_mutex_unlock(&fs->table_lock);
-	return end;
-}
-
-static void
-publish(struct fusefs *fs, struct handle *h)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	h->dirty_end = h->len > 0 ? h->start + h->len : 0;
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-/* Count a change of @ino's data through this client: read windows taken
- * before it are stale. */
-static void
-ino_changed(struct fusefs *fs, uint64_t ino)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	if (oi != NULL)
-		oi->gen++;
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-static uint64_t
-ino_gen(struct fusefs *fs, uint64_t ino)
-{
-	uint64_t gen = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	if (oi != NULL)
-		gen = oi->gen;
-	pthread_mutex_unlock(&fs->table_lock);
-	return gen;
-}
-
-/* Write out @h's dirty range (h->lock held).  The range is gone
- * afterwards whether or not the write succeeded: a failure is the
- * caller's to report. */
-static int
-wb_flush(struct op *op, struct handle *h)
-{
-	int rv;
-
-	if (h->len == 0)
-		return 0;
-	pthread_mutex_lock(&op->fs->flush_locks[h->ino % FLUSH_LOCKS]);
-	rv = fio_pwrite(op->c->fio, h->ino, h->start, h->buf, h->len, 1,
-			op->errmsg);
-	pthread_mutex_unlock(&op->fs->flush_locks[h->ino % FLUSH_LOCKS]);
-	if (rv != 0)
-		LOG_WARN("writing %zu bytes at offset %llu of inode %llu: %s",
-			 h->len, (unsigned long long)h->start,
-			 (unsigned long long)h->ino, op->errmsg);
-	h->len = 0;
-	if (h->cap > WBUF_KEEP) {
-		free(h->buf);
-		h->buf = NULL;
-		h->cap = 0;
-	}
-	publish(op->fs, h);
-	return rv;
-}
-
-/* Write out every dirty range of @ino but @except's (before a read, a
- * truncation, or another handle's write).  Failures are kept in their
- * handles, for their next write or close. */
-static void
-flush_others(struct op *op, uint64_t ino, const struct handle *except)
-{
-	struct fusefs *fs = op->fs;
-	struct handle *list[16];
-	unsigned n;
-
-	do {
-		n = 0;
-		pthread_mutex_lock(&fs->table_lock);
-		struct open_ino *oi = *table_find(fs, ino);
-		for (struct handle *h = oi ? oi->handles : NULL;
-		     h && n < 16; h = h->next) {
-			if (h->dirty_end == 0 || h == except)
-				continue;
-			h->refs++;
-			list[n++] = h;
-		}
-		pthread_mutex_unlock(&fs->table_lock);
-		for (unsigned i = 0; i < n; i++) {
-			struct handle *h = list[i];
-			pthread_mutex_lock(&h->lock);
-			int rv = wb_flush(op, h);
-			if (rv != 0 && h->error == 0)
-				h->error = rv;
-			pthread_mutex_unlock(&h->lock);
-			handle_unref(fs, list[i]);
-		}
-	} while (n == 16); /* more than fit the list: another round */
-}
-
-static void
-flush_ino(struct op *op, uint64_t ino)
-{
-	flush_others(op, ino, NULL);
-}
-
-/* Does a handle of @ino other than @h hold dirty data? */
-static int
-others_dirty(struct fusefs *fs, uint64_t ino, const struct handle *h)
-{
-	int yes = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	for (struct handle *o = oi ? oi->handles : NULL; o && !yes;
-	     o = o->next)
-		yes = o != h && o->dirty_end != 0;
-	pthread_mutex_unlock(&fs->table_lock);
-	return yes;
-}
-
-/* Flush @h and take its deferred error: what flush, fsync and close
- * report. */
-static int
-handle_sync(struct op *op, struct handle *h)
-{
-	pthread_mutex_lock(&h->lock);
-	int rv = wb_flush(op, h);
-	if (rv == 0) {
-		rv = h->error;
-		if (rv != 0)
-			snprintf(op->errmsg, sizeof(op->errmsg),
-				 "an earlier write failed: %s",
-				 cfs_strerror(rv));
-	}
-	h->error = 0;
-	pthread_mutex_unlock(&h->lock);
-	return rv;
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -530,9 +249,9 @@ fragment_size(struct op *op, uint64_t ino)
 	uint64_t fsz;
 	char errmsg[CFS_ERRMSG_SIZE];
 
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	fsz = fs->fsz;
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 	if (fsz != 0)
 		return fsz;
 	if (fio_fragment_size(op->c->fio, ino, &fsz, errmsg) != 0) {
@@ -540,9 +259,9 @@ fragment_size(struct op *op, uint64_t ino)
 			  (unsigned long long)ino, errmsg);
 		return 0;
 	}
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	fs->fsz = fsz;
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 	return fsz;
 }
 
@@ -564,12 +283,12 @@ blocks_of(struct op *op, const struct wire_attr *a, int may_ask)
 
 	if (!S_ISREG(a->mode) || a->size == 0)
 		return by_size;
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	fsz = fs->fsz;
 	hit = be->ino == a->ino && be->size == a->size &&
 	      be->mtime_ns == a->mtime_ns;
 	uint64_t cached = be->blocks;
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 	if (hit)
 		return cached;
 	if (fsz == 0 && may_ask)
@@ -594,12 +313,12 @@ blocks_of(struct op *op, const struct wire_attr *a, int may_ask)
 		for (uint32_t i = 0; i < m->frags_count; i++)
 			bytes += m->frags[i].length;
 	}
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	be->ino = a->ino;
 	be->size = a->size;
 	be->mtime_ns = a->mtime_ns;
 	be->blocks = (bytes + 511) / 512;
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 	return (bytes + 511) / 512;
 }
 
@@ -625,7 +344,8 @@ stat_of(struct op *op, const struct wire_attr *ap, struct stat *st,
 	int may_ask)
 {
 	struct wire_attr a = *ap;
-	uint64_t end = S_ISREG(a.mode) ? dirty_end(op->fs, a.ino) : 0;
+	uint64_t end = S_ISREG(a.mode) ? ofile_dirty_end(op->fs->files, a.ino)
+				    : 0;
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = (ino_t)a.ino;
@@ -797,7 +517,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.gid = (uint32_t)attr->st_gid;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		flush_ino(&op, ino);
+		ofile_flush_ino(op.fs->files, ino, NULL, op.c->fio);
 		rq.valid |= CFS_SETATTR_SIZE;
 		rq.size = (uint64_t)attr->st_size;
 	}
@@ -817,7 +537,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	if (rq.valid & CFS_SETATTR_SIZE)
-		ino_changed(op.fs, ino);
+		ofile_changed(op.fs->files, ino);
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -925,14 +645,10 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 	struct wire_rename rq = {.cred = op->cred, .parent = parent,
 				 .newparent = parent,
 				 .flags = CFS_RENAME_NOREPLACE};
+	struct ofile_hidden hid = {.parent = parent, .cred = op->cred};
 	struct wire_attr a;
-	char hname[HIDDEN_NAME];
-	int open, still;
 
-	pthread_mutex_lock(&fs->table_lock);
-	open = fs->nopen > 0;
-	pthread_mutex_unlock(&fs->table_lock);
-	if (!open)
+	if (!ofile_any_open(fs->files))
 		return 0;
 	snprintf(lq.name, sizeof(lq.name), "%s", name);
 	if (call(op, WIRE_T_lookup, &lq, WIRE_T_entry) != 0)
@@ -940,29 +656,15 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 	a = op->c->rep->entry.attr;
 	if (!S_ISREG(a.mode) || a.nlink != 1)
 		return 0;
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, a.ino);
-	open = oi != NULL && oi->hidden.name[0] == '\0';
-	snprintf(hname, sizeof(hname), ".cfs-fuse-hidden-%llx-%u",
-		 (unsigned long long)a.ino, ++fs->hide_seq);
-	pthread_mutex_unlock(&fs->table_lock);
-	if (!open)
+	if (!ofile_hide_name(fs->files, a.ino, HIDDEN_PREFIX, hid.name))
 		return 0;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	snprintf(rq.newname, sizeof(rq.newname), "%s", hname);
+	snprintf(rq.newname, sizeof(rq.newname), "%s", hid.name);
 	if (call(op, WIRE_T_rename, &rq, WIRE_T_ok) != 0)
 		return 0;
-	pthread_mutex_lock(&fs->table_lock);
-	oi = *table_find(fs, a.ino);
-	still = oi != NULL && oi->hidden.name[0] == '\0';
-	if (still) {
-		oi->hidden.parent = parent;
-		oi->hidden.cred = op->cred;
-		memcpy(oi->hidden.name, hname, sizeof(hname));
-	}
-	pthread_mutex_unlock(&fs->table_lock);
-	if (!still && unlink_call(op, parent, hname, &op->cred) != 0)
-		LOG_WARN("removing '%s' in directory %llu: %s", hname,
+	if (!ofile_hide(fs->files, a.ino, &hid) &&
+	    unlink_call(op, parent, hid.name, &op->cred) != 0)
+		LOG_WARN("removing '%s' in directory %llu: %s", hid.name,
 			 (unsigned long long)parent, op->errmsg);
 	return 1;
 }
@@ -1122,9 +824,9 @@ truncate_to_zero(struct op *op, uint64_t ino)
 	struct wire_setattr rq = {.cred = op->cred, .ino = ino,
 				  .valid = CFS_SETATTR_SIZE};
 
-	flush_ino(op, ino);
+	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
 	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	ino_changed(op->fs, ino);
+	ofile_changed(op->fs->files, ino);
 	return rv;
 }
 
@@ -1153,8 +855,8 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 0; /* close-to-open: reread what others wrote */
-	if (fuse_reply_open(req, fi) != 0)
-		handle_close(op.fs, h, NULL); /* interrupted: no release */
+	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
+		ofile_close(op.fs->files, &h->of, NULL);
 	op_end(&op);
 }
 
@@ -1193,58 +895,27 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	fi->keep_cache = 0;
 	entry_of(&op, &a, &e, 1);
 	if (fuse_reply_create(req, &e, fi) != 0)
-		handle_close(op.fs, h, NULL);
+		ofile_close(op.fs->files, &h->of, NULL);
 	op_end(&op);
 }
 
-/* The size an O_APPEND write goes to: the server's, or further if dirty
- * data of this client extends it. */
+/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
+ * is the op). */
 static int
-append_offset(struct op *op, uint64_t ino, uint64_t *off)
+server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
 {
+	struct op *op = arg;
 	struct wire_getattr rq = {.cred = op->cred, .ino = ino};
 	int rv = call(op, WIRE_T_getattr, &rq, WIRE_T_entry);
-	uint64_t end;
 
-	if (rv != 0)
-		return rv;
-	*off = op->c->rep->entry.attr.size;
-	end = dirty_end(op->fs, ino);
-	if (end > *off)
-		*off = end;
-	return 0;
+	(void)errmsg; /* op->errmsg, the same buffer */
+	if (rv == 0)
+		*size = op->c->rep->entry.attr.size;
+	return rv;
 }
 
-/* Make room for @need bytes in h->buf (at most FUSEFS_WBUF_MAX). */
-static int
-wbuf_reserve(struct handle *h, size_t need)
-{
-	size_t cap = h->cap ? h->cap : 64 * 1024;
-	uint8_t *p;
-
-	if (need <= h->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if (cap > FUSEFS_WBUF_MAX)
-		cap = FUSEFS_WBUF_MAX;
-	if ((p = realloc(h->buf, cap)) == NULL)
-		return CFS_ENOMEM;
-	h->buf = p;
-	h->cap = cap;
-	return 0;
-}
-
-/*
- * A write:
- * 1) fails with an earlier deferred failure of its handle, if any;
- * 2) O_APPEND: goes to the end as this client knows it (see append_lock);
- * 3) first writes out other handles' dirty data of the inode;
- * 4) joins the handle's dirty range when it overlaps or touches it and
- *    the range stays within FUSEFS_WBUF_MAX; otherwise the range is
- *    written out first (its failure fails this write);
- * 5) writes the range out at once when it is full.
- */
+/* A write goes through the handle's write-back buffer (ofile_write: its
+ * cases).  O_APPEND writes go to the end as this client knows it. */
 static void
 fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	 off_t off, struct fuse_file_info *fi)
@@ -1252,54 +923,12 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	uint64_t o = (uint64_t)off;
 	struct op op;
-	int rv = 0;
+	int rv;
 
 	op_begin(&op, req, "write");
-	if (h->append)
-		pthread_mutex_lock(&op.fs->append_lock);
-	/* One handle of an inode holds dirty data at a time, so write-outs
-	 * land in the order the writes came. */
-	if (others_dirty(op.fs, ino, h))
-		flush_others(&op, ino, h);
-	pthread_mutex_lock(&h->lock);
-	if (h->error != 0) {
-		rv = h->error;
-		h->error = 0;
-		snprintf(op.errmsg, sizeof(op.errmsg),
-			 "an earlier write failed: %s", cfs_strerror(rv));
-		goto out;
-	}
-	if (h->append && (rv = append_offset(&op, ino, &o)) != 0)
-		goto out;
-	if (h->len > 0 &&
-	    (o < h->start || o > h->start + h->len ||
-	     o + size - h->start > FUSEFS_WBUF_MAX) &&
-	    (rv = wb_flush(&op, h)) != 0)
-		goto out;
-	if (size > FUSEFS_WBUF_MAX) { /* never with max_write; be safe */
-		pthread_mutex_lock(&op.fs->flush_locks[ino % FLUSH_LOCKS]);
-		rv = fio_pwrite(op.c->fio, ino, o, data, size, 1, op.errmsg);
-		pthread_mutex_unlock(&op.fs->flush_locks[ino % FLUSH_LOCKS]);
-		ino_changed(op.fs, ino);
-		goto out;
-	}
-	if (h->len == 0)
-		h->start = o;
-	if ((rv = wbuf_reserve(h, (size_t)(o - h->start) + size)) != 0) {
-		cfs_fail(op.errmsg, rv, "write-back buffer");
-		goto out;
-	}
-	memcpy(h->buf + (o - h->start), data, size);
-	if (o - h->start + size > h->len)
-		h->len = (size_t)(o - h->start) + size;
-	publish(op.fs, h);
-	ino_changed(op.fs, ino);
-	if (h->len >= FUSEFS_WBUF_MAX)
-		rv = wb_flush(&op, h);
-out:
-	pthread_mutex_unlock(&h->lock);
-	if (h->append)
-		pthread_mutex_unlock(&op.fs->append_lock);
+	rv = ofile_write(op.fs->files, &h->of, op.c->fio, &o, data, size,
+			 h->append ? OFILE_APPEND : 0, server_size, &op,
+			 op.errmsg);
 	if (rv == 0)
 		fuse_reply_write(req, size);
 	else
@@ -1308,55 +937,12 @@ out:
 	op_end(&op);
 }
 
-/* Read into the caller's buffer or through the handle's window.  h->lock
- * held.  Returns the bytes now at *out (borrowed: h->rbuf or @tmp). */
-static int
-read_at(struct op *op, struct handle *h, uint64_t o, size_t size,
-	uint8_t *tmp, const uint8_t **out, size_t *n)
+/* ofile_deliver_fn: the reply, straight from the read window when the
+ * bytes are there (@arg is the request). */
+static void
+reply_data(void *arg, const uint8_t *data, size_t n)
 {
-	uint64_t gen = ino_gen(op->fs, h->ino);
-	size_t got = 0;
-	int rv;
-
-	/* 1) the window holds it (or holds up to the end of the file) */
-	if (h->rvalid && h->rgen == gen && o >= h->rstart &&
-	    o < h->rstart + h->rlen &&
-	    (o + size <= h->rstart + h->rlen || h->rlen < RWIN)) {
-		*out = h->rbuf + (o - h->rstart);
-		*n = (size_t)(h->rstart + h->rlen - o) < size
-			     ? (size_t)(h->rstart + h->rlen - o)
-			     : size;
-		return 0;
-	}
-	/* 2) a sequential reader: fill a new window, aligned when it can be,
-	 *    so that it is one fragment read */
-	if (o == h->next_off && o != 0 && size <= RWIN) {
-		uint64_t ws = o - o % RWIN;
-		if (o + size > ws + RWIN)
-			ws = o;
-		if (h->rbuf == NULL && (h->rbuf = malloc(RWIN)) == NULL)
-			return cfs_fail(op->errmsg, CFS_ENOMEM, "read window");
-		h->rvalid = 0;
-		rv = fio_pread(op->c->fio, h->ino, ws, h->rbuf, RWIN, &got,
-			       op->errmsg);
-		if (rv != 0)
-			return rv;
-		h->rstart = ws;
-		h->rlen = got;
-		h->rgen = gen;
-		h->rvalid = 1;
-		*out = h->rbuf + (o - ws);
-		*n = got > o - ws ? (got - (size_t)(o - ws) < size
-					     ? got - (size_t)(o - ws)
-					     : size)
-				  : 0;
-		return 0;
-	}
-	/* 3) anything else: just this range */
-	rv = fio_pread(op->c->fio, h->ino, o, tmp, size, &got, op->errmsg);
-	*out = tmp;
-	*n = got;
-	return rv;
+	fuse_reply_buf((fuse_req_t)arg, (const char *)data, n);
 }
 
 static void
@@ -1364,28 +950,20 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	const uint8_t *data = NULL;
 	struct op op;
 	uint8_t *tmp;
 	size_t n = 0;
 	int rv;
 
 	op_begin(&op, req, "read");
-	if (dirty_end(op.fs, ino) != 0)
-		flush_ino(&op, ino);
 	if ((tmp = malloc(size ? size : 1)) == NULL) {
 		reply_fail(&op, CFS_ENOMEM, "inode %llu",
 			   (unsigned long long)ino);
 		op_end(&op);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	rv = read_at(&op, h, (uint64_t)off, size, tmp, &data, &n);
-	if (rv == 0) {
-		h->next_off = (uint64_t)off + n;
-		fuse_reply_buf(req, (const char *)data, n);
-	}
-	pthread_mutex_unlock(&h->lock);
+	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
+			tmp, reply_data, req, &n, op.errmsg);
 	if (rv != 0)
 		reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu", size,
 			   (long long)off, (unsigned long long)ino);
@@ -1402,7 +980,7 @@ sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int rv;
 
 	op_begin(&op, req, what);
-	rv = handle_sync(&op, h);
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
@@ -1424,8 +1002,8 @@ fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rv;
 
 	op_begin(&op, req, "flush");
-	rv = handle_sync(&op, h);
-	if (__atomic_load_n(&op.fs->posix_locked, __ATOMIC_RELAXED))
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
+	if (locksess_posix_used(op.fs->locks))
 		lock_release(op.fs, ino, fi->lock_owner, CFS_LOCK_POSIX);
 	if (rv == 0)
 		fuse_reply_err(req, 0);
@@ -1446,12 +1024,12 @@ static void
 fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct hidden gone;
+	struct ofile_hidden gone;
 	struct op op;
 	int rv;
 
 	op_begin(&op, req, "release");
-	rv = handle_sync(&op, h);
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	/* Nobody hears a release's error: the last close (flush) did. */
 	if (rv == CFS_ENOENT || rv == CFS_ESTALE)
 		LOG_DEBUG("release of inode %llu: %s (removed meanwhile)",
@@ -1462,7 +1040,7 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* the last close of the open file: its flock lock goes */
 	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
 		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
-	if (handle_close(op.fs, h, &gone) &&
+	if (ofile_close(op.fs->files, &h->of, &gone) &&
 	    (rv = unlink_call(&op, gone.parent, gone.name, &gone.cred)) != 0 &&
 	    rv != CFS_ENOENT)
 		LOG_WARN("removing '%s' in directory %llu: %s", gone.name,
@@ -1472,87 +1050,16 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* ---- advisory locks (docs/locks.md) ---------------------------------------------
- * Every lock request of the mount goes through one metadata session of its
- * own, opened at the first: the metadata service knows a lock's holder by
- * its session, and the pool's sessions are borrowed by whichever request
- * comes.  flock owners are open files (fi->fh), POSIX owners the kernel's
- * lock_owner (one per process's file table). */
+ * Every lock request of the mount goes through its lock session
+ * (client/locksess.h).  flock owners are open files (fi->fh), POSIX owners
+ * the kernel's lock_owner (one per process's file table). */
 
-#define LOCK_WAIT_MIN_MS 2
-#define LOCK_WAIT_MAX_MS 100
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* One lock request on the lock session; a lock_info reply is copied to
- * *info when not NULL. */
+/* locksess_interrupted_fn: the caller of a blocking lock was interrupted
+ * (@arg is the request). */
 static int
-lock_call(struct fusefs *fs, uint16_t type, const void *rq,
-	  struct wire_lock_info *info, char *errmsg)
+req_interrupted(void *arg)
 {
-	uint16_t rt = 0;
-	int rv = 0;
-
-	pthread_mutex_lock(&fs->lock_lock);
-	if (fs->lock_mc == NULL) {
-		struct mc_options mo = {
-			.client_name = "cfs-fuse locks",
-			.deadline_ms = fs->opt.call_timeout_ms,
-			.zmq_context = fs->zctx,
-		};
-		if (fs->lock_rep == NULL &&
-		    (fs->lock_rep = malloc(sizeof(*fs->lock_rep))) == NULL)
-			rv = cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
-		else if ((rv = mc_open(&fs->lock_mc, fs->meta, &mo,
-				       errmsg)) != 0)
-			cfs_errmsg_prefix(errmsg, "lock session");
-	}
-	if (rv == 0)
-		rv = mc_call(fs->lock_mc, type, rq, &rt, fs->lock_rep,
-			     fs->opt.call_timeout_ms, errmsg);
-	if (rv == 0) {
-		uint16_t expect = type == WIRE_T_lock_get ? WIRE_T_lock_info
-							  : WIRE_T_ok;
-		if (rt != expect)
-			rv = cfs_fail(errmsg, CFS_MALFORMED,
-				      "%s answered with %s",
-				      wire_type_name(type),
-				      wire_type_name(rt) ? wire_type_name(rt)
-							 : "?");
-		else if (info != NULL)
-			*info = fs->lock_rep->lock_info;
-	}
-	pthread_mutex_unlock(&fs->lock_lock);
-	return rv;
-}
-
-/* lock_set, retried while it conflicts if @wait (2 ms doubling to 100 ms;
- * no queue on the server, so no fairness) until it is granted or the
- * caller is interrupted (CFS_EINTR). */
-static int
-lock_set(struct fusefs *fs, fuse_req_t req, const struct wire_lock_set *rq,
-	 int wait, char *errmsg)
-{
-	int64_t backoff = LOCK_WAIT_MIN_MS;
-	int rv;
-
-	while ((rv = lock_call(fs, WIRE_T_lock_set, rq, NULL, errmsg)) ==
-		       CFS_EAGAIN &&
-	       wait) {
-		if (fuse_req_interrupted(req))
-			return cfs_fail(errmsg, CFS_EINTR,
-					"waiting for a lock: interrupted");
-		sleep_ms(backoff);
-		backoff = backoff * 2 > LOCK_WAIT_MAX_MS ? LOCK_WAIT_MAX_MS
-							 : backoff * 2;
-	}
-	return rv;
+	return fuse_req_interrupted((fuse_req_t)arg);
 }
 
 /* Drop @owner's locks of @kind on @ino (close); a failure is logged and
@@ -1561,10 +1068,8 @@ static void
 lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner, int kind)
 {
 	char errmsg[CFS_ERRMSG_SIZE] = "";
-	struct wire_lock_release rq = {.ino = ino, .owner = owner,
-				       .kind = (uint8_t)kind};
 
-	if (lock_call(fs, WIRE_T_lock_release, &rq, NULL, errmsg) != 0)
+	if (locksess_release(fs->locks, ino, owner, kind, errmsg) != 0)
 		LOG_WARN("inode %llu: releasing %s locks: %s",
 			 (unsigned long long)ino,
 			 kind == CFS_LOCK_FLOCK ? "flock" : "POSIX", errmsg);
@@ -1602,21 +1107,11 @@ fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
 		.type = (uint8_t)lock->l_type, .start = lock->l_start,
 		.end = lock_end(lock)};
-	struct wire_lock_info info;
 	int rv;
 
-	if ((rv = lock_call(fs, WIRE_T_lock_get, &rq, &info, errmsg)) != 0) {
+	if ((rv = locksess_get(fs->locks, &rq, lock, errmsg)) != 0) {
 		lock_reply_fail(req, "getlk", ino, rv, errmsg);
 		return;
-	}
-	lock->l_type = info.type;
-	if (info.type != F_UNLCK) {
-		lock->l_whence = SEEK_SET;
-		lock->l_start = (off_t)info.start;
-		lock->l_len = info.end == CFS_LOCK_EOF
-				      ? 0
-				      : (off_t)(info.end - info.start + 1);
-		lock->l_pid = (pid_t)info.pid;
 	}
 	fuse_reply_lock(req, lock);
 }
@@ -1633,8 +1128,8 @@ fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		.end = lock_end(lock), .pid = (uint32_t)lock->l_pid};
 	int rv;
 
-	__atomic_store_n(&fs->posix_locked, 1, __ATOMIC_RELAXED);
-	if ((rv = lock_set(fs, req, &rq, sleep, errmsg)) != 0)
+	if ((rv = locksess_set(fs->locks, &rq, sleep, req_interrupted, req,
+			       errmsg)) != 0)
 		lock_reply_fail(req, sleep ? "setlkw" : "setlk", ino, rv,
 				errmsg);
 	else
@@ -1662,7 +1157,8 @@ fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
 		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
 		.pid = (uint32_t)fuse_req_ctx(req)->pid};
 	__atomic_store_n(&h->flocked, 1, __ATOMIC_RELAXED);
-	if ((rv = lock_set(fs, req, &rq, !(op & LOCK_NB), errmsg)) != 0)
+	if ((rv = locksess_set(fs->locks, &rq, !(op & LOCK_NB),
+			       req_interrupted, req, errmsg)) != 0)
 		lock_reply_fail(req, "flock", ino, rv, errmsg);
 	else
 		fuse_reply_err(req, 0);
@@ -1875,11 +1371,11 @@ xneg_get(struct fusefs *fs, uint64_t ino, const char *name)
 	struct xneg *x = xneg_slot(fs, ino, name);
 	int code = 0;
 
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	if (x->ino == ino && x->until_ms > now_ms() &&
 	    strcmp(x->name, name) == 0)
 		code = x->code;
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 	return code;
 }
 
@@ -1891,7 +1387,7 @@ xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
 
 	if (strlen(name) >= XNEG_NAME)
 		return;
-	pthread_mutex_lock(&fs->table_lock);
+	pthread_mutex_lock(&fs->cache_lock);
 	if (code != 0) {
 		x->ino = ino;
 		x->code = code;
@@ -1900,7 +1396,7 @@ xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
 	} else if (x->ino == ino && strcmp(x->name, name) == 0) {
 		x->ino = 0;
 	}
-	pthread_mutex_unlock(&fs->table_lock);
+	pthread_mutex_unlock(&fs->cache_lock);
 }
 
 static void
@@ -2067,6 +1563,14 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	   char *errmsg)
 {
 	struct fusefs *fs = calloc(1, sizeof(*fs));
+	const struct ofile_options files_opt = {
+		.wbuf_max = FUSEFS_WBUF_MAX,
+		.window = FUSEFS_IO_MAX,
+		.window_max_read = FUSEFS_IO_MAX, /* replies borrow the window */
+		.window_at_zero = 0, /* the kernel reads ahead already */
+		.file_max = 0,       /* the kernel's limit */
+		.log_writeouts = 1,  /* errors reach the kernel as errno only */
+	};
 
 	*out = NULL;
 	if (fs == NULL)
@@ -2082,15 +1586,12 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 		fs->opt.call_timeout_ms = 60000;
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->pool_cond, NULL);
-	pthread_mutex_init(&fs->table_lock, NULL);
-	pthread_mutex_init(&fs->append_lock, NULL);
-	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
-		pthread_mutex_init(&fs->flush_locks[i], NULL);
-	pthread_mutex_init(&fs->lock_lock, NULL);
+	pthread_mutex_init(&fs->cache_lock, NULL);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
-	if (fs->meta == NULL || fs->conns == NULL) {
+	if (fs->meta == NULL || fs->conns == NULL ||
+	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		fusefs_close(&fs);
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
 	}
@@ -2128,31 +1629,24 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
 	}
+	/* the lock session: the mount's own, opened at the first lock */
+	mo.client_name = "cfs-fuse locks";
+	if (locksess_new(&fs->locks, fs->meta, &mo, fs->opt.call_timeout_ms) !=
+	    0)
+		return cfs_fail(errmsg, CFS_ENOMEM, "lock session");
 	return 0;
 }
 
-/* Write out what handles still hold when the loop ended without their
- * release (a signal, or an unmount while files were open). */
+/* ofile_hidden_fn at shutdown: remove a hidden entry still there (@arg is
+ * an op on a session still open). */
 static void
-flush_all(struct fusefs *fs)
+remove_hidden(void *arg, const struct ofile_hidden *h)
 {
-	struct op op = {.fs = fs, .what = "shutdown"};
+	struct op *op = arg;
 
-	if (fs->nconns == 0 || fs->conns[0].fio == NULL)
-		return;
-	op.c = &fs->conns[0];
-	for (unsigned i = 0; i < TABLE_SIZE; i++) {
-		for (struct open_ino *oi = fs->table[i]; oi; oi = oi->next) {
-			for (struct handle *h = oi->handles; h; h = h->next) {
-				pthread_mutex_lock(&h->lock);
-				if (h->len > 0 && wb_flush(&op, h) == 0)
-					LOG_INFO("inode %llu: wrote out data "
-						 "of a file still open",
-						 (unsigned long long)h->ino);
-				pthread_mutex_unlock(&h->lock);
-			}
-		}
-	}
+	if (unlink_call(op, h->parent, h->name, &h->cred) != 0)
+		LOG_WARN("removing '%s' in directory %llu: %s", h->name,
+			 (unsigned long long)h->parent, op->errmsg);
 }
 
 void
@@ -2162,7 +1656,17 @@ fusefs_close(struct fusefs **fsp)
 
 	if (fs == NULL)
 		return;
-	flush_all(fs);
+	/* Write out what handles still hold when the loop ended without
+	 * their release (a signal, or an unmount while files were open), and
+	 * remove the hidden entries of those files, while the first session
+	 * is still open. */
+	if (fs->files != NULL && fs->nconns > 0 && fs->conns[0].fio != NULL) {
+		struct op op = {.fs = fs, .c = &fs->conns[0],
+				.what = "shutdown"};
+		ofile_flush_all(fs->files, op.c->fio);
+		ofile_table_free(&fs->files, remove_hidden, &op);
+	}
+	ofile_table_free(&fs->files, NULL, NULL);
 	for (unsigned i = 0; i < fs->nconns; i++) {
 		fio_close(&fs->conns[i].fio);
 		mc_close(&fs->conns[i].mc);
@@ -2170,35 +1674,10 @@ fusefs_close(struct fusefs **fsp)
 	}
 	free(fs->conns);
 	/* closing the lock session drops this mount's locks at once */
-	mc_close(&fs->lock_mc);
-	free(fs->lock_rep);
-	pthread_mutex_destroy(&fs->lock_lock);
+	locksess_close(&fs->locks);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
-	for (unsigned i = 0; i < TABLE_SIZE; i++) {
-		while (fs->table[i] != NULL) {
-			struct open_ino *oi = fs->table[i];
-			fs->table[i] = oi->next;
-			if (oi->hidden.name[0] != '\0' && fs->nconns > 0 &&
-			    fs->conns[0].mc != NULL) {
-				struct op op = {.fs = fs, .c = &fs->conns[0],
-						.what = "shutdown"};
-				unlink_call(&op, oi->hidden.parent,
-					    oi->hidden.name, &oi->hidden.cred);
-			}
-			while (oi->handles != NULL) {
-				struct handle *h = oi->handles;
-				oi->handles = h->next;
-				h->refs = 1;
-				handle_unref_locked(fs, h);
-			}
-			free(oi);
-		}
-	}
-	pthread_mutex_destroy(&fs->table_lock);
-	pthread_mutex_destroy(&fs->append_lock);
-	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
-		pthread_mutex_destroy(&fs->flush_locks[i]);
+	pthread_mutex_destroy(&fs->cache_lock);
 	pthread_cond_destroy(&fs->pool_cond);
 	pthread_mutex_destroy(&fs->pool_lock);
 	free(fs->meta);

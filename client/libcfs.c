@@ -18,7 +18,9 @@
 #include <zmq.h>
 
 #include "client/fileio.h"
+#include "client/locksess.h"
 #include "client/metaclient.h"
+#include "client/ofile.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -35,19 +37,13 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 #define ROOT_INO 1
 #define SYMLINKS_MAX 40            /* as Linux's MAXSYMLINKS */
 #define FILE_MAX (1ull << 62)      /* the metadata server's size limit */
-#define WBUF_MAX CFS_WRITE_BUFFER
-#define WBUF_KEEP (1u << 20)       /* a flushed buffer bigger than this is freed */
 #define RWIN (1u << 20)            /* read-ahead window of a sequential reader */
-#define TABLE_SIZE 256             /* open-inode hash buckets */
-#define FLUSH_LOCKS 64             /* write-outs, striped by inode */
 #define SESSIONS_DEFAULT 8
 #define SESSIONS_MAX 64
 #define CONNECT_TIMEOUT_MS 10000
 #define CALL_TIMEOUT_MS 60000
 #define GROW_RETRY_MS 10000        /* after a pool session failed to open */
 #define LOCK_OWNER_POSIX 1         /* the struct cfs, on its lock session */
-#define LOCK_WAIT_MIN_MS 2         /* blocking locks retry after this, */
-#define LOCK_WAIT_MAX_MS 100       /* doubling up to this */
 
 /* cfs_open flags that mean something, and those accepted as no-ops. */
 #define OPEN_FLAGS                                                           \
@@ -67,14 +63,6 @@ struct conn {
 	int busy;
 };
 
-/* The open files of one inode (in struct cfs's table). */
-struct open_ino {
-	uint64_t ino;
-	uint64_t gen; /* counts data changes through this client */
-	struct cfs_file *files;
-	struct open_ino *next; /* hash chain */
-};
-
 struct cfs {
 	char *servers;
 	char client_name[64];
@@ -88,54 +76,23 @@ struct cfs {
 	struct conn *conns; /* max_sessions slots */
 	unsigned nconns, opening;
 	int64_t grow_after_ms; /* no new session before this (monotonic) */
-	/* Open files.  Lock order: append_lock, a file's lock, a
-	 * flush_locks[] stripe, table_lock; never two file locks at once,
-	 * and a call borrows its session before taking any of these. */
-	pthread_mutex_t table_lock;
-	struct open_ino *table[TABLE_SIZE];
-	/* O_APPEND writes of this client one at a time: each finds the end
-	 * and claims it (publishes its range) before the next looks */
-	pthread_mutex_t append_lock;
-	/* Write-outs of one inode one at a time: two at once would patch the
-	 * same committed fragment version and the later commit would drop
-	 * the earlier one's bytes (docs/data-path.md). */
-	pthread_mutex_t flush_locks[FLUSH_LOCKS];
-	/* Advisory locks (cfs_lock, cfs_flock) go through one session of
-	 * their own, opened at the first lock call: the metadata service
-	 * knows a lock's holder by its session, and the pool's sessions are
-	 * borrowed by whichever call comes (docs/locks.md). */
-	pthread_mutex_t lock_lock; /* guards lock_mc, lock_rep */
-	struct mc *lock_mc;
-	union wire_body *lock_rep;
-	int posix_locked;      /* a POSIX lock was ever taken: closes
-				  release the inode's (atomic) */
-	uint64_t next_owner;   /* flock owners, under lock_lock */
+	/* Open files (client/ofile.h); a call borrows its session before
+	 * it takes any of their locks. */
+	struct ofile_table *files;
+	/* Advisory locks (cfs_lock, cfs_flock): their own session
+	 * (client/locksess.h). */
+	struct locksess *locks;
+	pthread_mutex_t owner_lock; /* guards next_owner, files' flock_owner */
+	uint64_t next_owner;        /* flock owners */
 };
 
 struct cfs_file {
+	struct ofile of; /* first: ofile_open allocates the cfs_file */
 	struct cfs *fs;
-	uint64_t ino;
 	int flags;
 	uint64_t pos; /* the owner thread's alone */
-	/* buf..next_off: a read or truncation on another thread may write
-	 * out this file's buffer */
-	pthread_mutex_t lock;
-	uint8_t *buf;
-	size_t cap, len; /* dirty bytes are [start, start + len) */
-	uint64_t start;
-	int error;       /* a deferred write-out failure, told once */
-	char error_msg[CFS_ERRMSG_SIZE];
-	uint8_t *rbuf;   /* read window [rstart, rstart + rlen) as read while */
-	size_t rlen;     /* the inode's change count was rgen */
-	uint64_t rstart, rgen, next_off;
-	int rvalid;
-	/* under table_lock: */
-	uint64_t dirty_end; /* start + len while len > 0, else 0 */
-	unsigned refs;
-	int attached; /* listed in oi->files */
-	struct cfs_file *next;
 	uint64_t flock_owner; /* 0 until the first cfs_flock (under
-				 fs->lock_lock) */
+				 fs->owner_lock) */
 };
 
 struct cfs_dir {
@@ -604,215 +561,17 @@ walk(struct op *op, const char *path, int how, struct walk *w)
 
 /* ---- open files ---------------------------------------------------------------- */
 
-static struct open_ino **
-table_find(struct cfs *fs, uint64_t ino)
-{
-	struct open_ino **p = &fs->table[ino % TABLE_SIZE];
-
-	while (*p != NULL && (*p)->ino != ino)
-		p = &(*p)->next;
-	return p;
-}
-
 static struct cfs_file *
 file_new(struct cfs *fs, uint64_t ino, int flags)
 {
-	struct cfs_file *f = calloc(1, sizeof(*f));
-	struct open_ino **p;
+	struct ofile *of;
 
-	if (f == NULL)
+	if (ofile_open(fs->files, ino, sizeof(struct cfs_file), &of) != 0)
 		return NULL;
+	struct cfs_file *f = (struct cfs_file *)of;
 	f->fs = fs;
-	f->ino = ino;
 	f->flags = flags;
-	f->refs = 1;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_mutex_lock(&fs->table_lock);
-	p = table_find(fs, ino);
-	if (*p == NULL && (*p = calloc(1, sizeof(**p))) != NULL)
-		(*p)->ino = ino;
-	if (*p == NULL) {
-		pthread_mutex_unlock(&fs->table_lock);
-		pthread_mutex_destroy(&f->lock);
-		free(f);
-		return NULL;
-	}
-	f->next = (*p)->files;
-	(*p)->files = f;
-	f->attached = 1;
-	pthread_mutex_unlock(&fs->table_lock);
 	return f;
-}
-
-static void
-file_unref_locked(struct cfs_file *f)
-{
-	if (--f->refs > 0)
-		return;
-	pthread_mutex_destroy(&f->lock);
-	free(f->buf);
-	free(f->rbuf);
-	free(f);
-}
-
-/* Unlist @f (and its inode with its last file) and drop the opener's
- * reference. */
-static void
-file_close(struct cfs *fs, struct cfs_file *f)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino **p = table_find(fs, f->ino), *oi = *p;
-	if (f->attached && oi != NULL) { /* (attached implies oi) */
-		struct cfs_file **q = &oi->files;
-		while (*q != f)
-			q = &(*q)->next;
-		*q = f->next;
-		f->attached = 0;
-		if (oi->files == NULL) {
-			*p = oi->next;
-			free(oi);
-		}
-	}
-	file_unref_locked(f);
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-/* The end of the furthest dirty range of @ino in any open file, 0 if
- * none. */
-static uint64_t
-dirty_end(struct cfs *fs, uint64_t ino)
-{
-	uint64_t end = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	for (struct cfs_file *f = oi ? oi->files : NULL; f; f = f->next)
-		if (f->dirty_end > end)
-			end = f->dirty_end;
-	pthread_mutex_unlock(&fs->table_lock);
-	return end;
-}
-
-static void
-publish(struct cfs *fs, struct cfs_file *f)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	f->dirty_end = f->len > 0 ? f->start + f->len : 0;
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-/* A change of @ino's data through this client: read windows taken before
- * are stale. */
-static void
-ino_changed(struct cfs *fs, uint64_t ino)
-{
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	if (oi != NULL)
-		oi->gen++;
-	pthread_mutex_unlock(&fs->table_lock);
-}
-
-static uint64_t
-ino_gen(struct cfs *fs, uint64_t ino)
-{
-	uint64_t gen = 0;
-
-	pthread_mutex_lock(&fs->table_lock);
-	struct open_ino *oi = *table_find(fs, ino);
-	if (oi != NULL)
-		gen = oi->gen;
-	pthread_mutex_unlock(&fs->table_lock);
-	return gen;
-}
-
-/* Write out @f's dirty range, durably (f->lock held).  The range is gone
- * afterwards whether or not that succeeded: a failure is the caller's to
- * report. */
-static int
-wb_flush(struct op *op, struct cfs_file *f)
-{
-	pthread_mutex_t *stripe = &op->fs->flush_locks[f->ino % FLUSH_LOCKS];
-	int rv;
-
-	if (f->len == 0)
-		return 0;
-	pthread_mutex_lock(stripe);
-	rv = fio_pwrite(op->c->fio, f->ino, f->start, f->buf, f->len, 1,
-			op->errmsg);
-	pthread_mutex_unlock(stripe);
-	if (rv != 0)
-		cfs_errmsg_prefix(op->errmsg, "writing %zu bytes at %llu",
-				  f->len, (unsigned long long)f->start);
-	f->len = 0;
-	if (f->cap > WBUF_KEEP) {
-		free(f->buf);
-		f->buf = NULL;
-		f->cap = 0;
-	}
-	publish(op->fs, f);
-	ino_changed(op->fs, f->ino);
-	return rv;
-}
-
-/* Keep a write-out failure in @f for its next write, fsync or close. */
-static void
-defer_error(struct cfs_file *f, int rv, const char *msg)
-{
-	if (rv == 0 || f->error != 0)
-		return;
-	f->error = rv;
-	snprintf(f->error_msg, sizeof(f->error_msg), "%s",
-		 msg[0] ? msg : cfs_strerror(rv));
-}
-
-/* Take @f's deferred failure into @op (f->lock held): its code, or 0. */
-static int
-take_error(struct op *op, struct cfs_file *f)
-{
-	int rv = f->error;
-
-	if (rv != 0)
-		cfs_errmsg_set(op->errmsg, "an earlier write-out failed: %s",
-			       f->error_msg);
-	f->error = 0;
-	return rv;
-}
-
-/* Write out the dirty range of every open file of @ino but @except (before
- * a read, a truncation, or @except's own write).  Failures stay with their
- * files. */
-static void
-flush_ino(struct op *op, uint64_t ino, const struct cfs_file *except)
-{
-	struct cfs *fs = op->fs;
-	struct cfs_file *list[16];
-	unsigned n;
-
-	do {
-		n = 0;
-		pthread_mutex_lock(&fs->table_lock);
-		struct open_ino *oi = *table_find(fs, ino);
-		for (struct cfs_file *f = oi ? oi->files : NULL; f && n < 16;
-		     f = f->next) {
-			if (f->dirty_end == 0 || f == except)
-				continue;
-			f->refs++;
-			list[n++] = f;
-		}
-		pthread_mutex_unlock(&fs->table_lock);
-		for (unsigned i = 0; i < n; i++) {
-			struct cfs_file *f = list[i];
-			/* the failure is f's, not this call's */
-			struct op sub = {.fs = fs, .c = op->c};
-			pthread_mutex_lock(&f->lock);
-			defer_error(f, wb_flush(&sub, f), sub.errmsg);
-			pthread_mutex_unlock(&f->lock);
-			pthread_mutex_lock(&fs->table_lock);
-			file_unref_locked(f);
-			pthread_mutex_unlock(&fs->table_lock);
-		}
-	} while (n == 16); /* more than fit the list: another round */
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -836,7 +595,8 @@ ts_of(int64_t ns)
 static void
 stat_of(struct cfs *fs, const struct wire_attr *a, struct stat *st)
 {
-	uint64_t end = S_ISREG(a->mode) ? dirty_end(fs, a->ino) : 0;
+	uint64_t end = S_ISREG(a->mode) ? ofile_dirty_end(fs->files, a->ino)
+					 : 0;
 	uint64_t size = end > a->size ? end : a->size;
 
 	memset(st, 0, sizeof(*st));
@@ -887,9 +647,9 @@ truncate_ino(struct op *op, uint64_t ino, uint64_t size)
 	if (size > FILE_MAX)
 		return cfs_fail(op->errmsg, CFS_EFBIG, "size %llu",
 				(unsigned long long)size);
-	flush_ino(op, ino, NULL);
+	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
 	rv = rq_setattr(op, &rq, NULL);
-	ino_changed(op->fs, ino);
+	ofile_changed(op->fs->files, ino);
 	return rv;
 }
 
@@ -971,6 +731,14 @@ cfs_connect(struct cfs **out, const char *servers,
 {
 	struct cfs_options defaults;
 	char errmsg[CFS_ERRMSG_SIZE] = "";
+	const struct ofile_options files_opt = {
+		.wbuf_max = CFS_WRITE_BUFFER,
+		.window = RWIN,
+		.window_max_read = RWIN - 1, /* reads copy out of the window */
+		.window_at_zero = 1,         /* small reads from the start */
+		.file_max = FILE_MAX,
+		.log_writeouts = 0,          /* cfs_errmsg tells the caller */
+	};
 	struct cfs *fs;
 	int rv;
 
@@ -1005,15 +773,12 @@ cfs_connect(struct cfs **out, const char *servers,
 		fs->opt.max_sessions = SESSIONS_MAX;
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->pool_cond, NULL);
-	pthread_mutex_init(&fs->table_lock, NULL);
-	pthread_mutex_init(&fs->append_lock, NULL);
-	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
-		pthread_mutex_init(&fs->flush_locks[i], NULL);
-	pthread_mutex_init(&fs->lock_lock, NULL);
+	pthread_mutex_init(&fs->owner_lock, NULL);
 	fs->next_owner = LOCK_OWNER_POSIX + 1;
 	fs->servers = strdup(servers);
 	fs->conns = calloc(fs->opt.max_sessions, sizeof(*fs->conns));
-	if (fs->servers == NULL || fs->conns == NULL) {
+	if (fs->servers == NULL || fs->conns == NULL ||
+	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "client state");
 		goto err;
 	}
@@ -1041,6 +806,20 @@ cfs_connect(struct cfs **out, const char *servers,
 	if ((rv = conn_open(fs, &fs->conns[0], errmsg)) != 0)
 		goto err;
 	fs->nconns = 1;
+	/* the lock session, opened at the first lock call */
+	struct mc_options lock_opt = {
+		.client_name = fs->client_name,
+		.deadline_ms = fs->opt.call_timeout_ms,
+		.uid = fs->cred.uid,
+		.gid = fs->cred.gid,
+		.use_cred = 1,
+		.zmq_context = fs->zctx,
+	};
+	if (locksess_new(&fs->locks, fs->servers, &lock_opt,
+			 fs->opt.call_timeout_ms) != 0) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM, "lock session");
+		goto err;
+	}
 	*out = fs;
 	return 0;
 err:
@@ -1060,32 +839,17 @@ cfs_disconnect(struct cfs **fsp)
 		return;
 	/* write out and free files still open (a caller's bug, but data
 	 * should not be lost to it) */
-	for (unsigned i = 0; i < TABLE_SIZE; i++) {
-		while (fs->table[i] != NULL) {
-			struct cfs_file *f = fs->table[i]->files;
-			if (fs->nconns > 0) {
-				struct op op = {.fs = fs, .c = &fs->conns[0]};
-				pthread_mutex_lock(&f->lock);
-				wb_flush(&op, f);
-				pthread_mutex_unlock(&f->lock);
-			}
-			f->refs = 1;
-			file_close(fs, f);
-		}
-	}
+	if (fs->files != NULL && fs->nconns > 0)
+		ofile_flush_all(fs->files, fs->conns[0].fio);
+	ofile_table_free(&fs->files, NULL, NULL);
 	for (unsigned i = 0; i < fs->nconns; i++)
 		conn_close(&fs->conns[i]);
 	free(fs->conns);
 	/* closing the lock session drops every lock still held */
-	mc_close(&fs->lock_mc);
-	free(fs->lock_rep);
-	pthread_mutex_destroy(&fs->lock_lock);
+	locksess_close(&fs->locks);
+	pthread_mutex_destroy(&fs->owner_lock);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
-	for (unsigned i = 0; i < FLUSH_LOCKS; i++)
-		pthread_mutex_destroy(&fs->flush_locks[i]);
-	pthread_mutex_destroy(&fs->append_lock);
-	pthread_mutex_destroy(&fs->table_lock);
 	pthread_cond_destroy(&fs->pool_cond);
 	pthread_mutex_destroy(&fs->pool_lock);
 	free(fs->servers);
@@ -1856,7 +1620,7 @@ cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
 			      w.attr.mode & 07777, w.attr.uid, w.attr.gid);
 	/* as Linux: O_TRUNC empties the file even with O_RDONLY */
 	if (rv == 0 && (flags & O_TRUNC) && !created &&
-	    (w.attr.size > 0 || dirty_end(fs, w.attr.ino) > 0))
+	    (w.attr.size > 0 || ofile_dirty_end(fs->files, w.attr.ino) > 0))
 		rv = truncate_ino(&op, w.attr.ino, 0);
 	if (rv == 0 && (f = file_new(fs, w.attr.ino, flags)) == NULL)
 		rv = cfs_fail(op.errmsg, CFS_ENOMEM, "open file");
@@ -1917,26 +1681,6 @@ open_create(struct op *op, const char *path, int flags, mode_t mode,
 	}
 }
 
-/* Make room for @need bytes in f->buf (at most WBUF_MAX). */
-static int
-wbuf_reserve(struct cfs_file *f, size_t need)
-{
-	size_t cap = f->cap ? f->cap : 64 * 1024;
-	uint8_t *p;
-
-	if (need <= f->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if (cap > WBUF_MAX)
-		cap = WBUF_MAX;
-	if ((p = realloc(f->buf, cap)) == NULL)
-		return CFS_ENOMEM;
-	f->buf = p;
-	f->cap = cap;
-	return 0;
-}
-
 /* The end of the file as this client knows it: the server's size, or
  * further if buffered data of this client extends it. */
 static int
@@ -1948,95 +1692,62 @@ known_size(struct op *op, uint64_t ino, uint64_t *size)
 
 	if (rv != 0)
 		return rv;
-	end = dirty_end(op->fs, ino);
+	end = ofile_dirty_end(op->fs->files, ino);
 	*size = end > a.size ? end : a.size;
 	return 0;
 }
 
+/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
+ * is the op, whose errmsg is @errmsg). */
+static int
+server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
+{
+	struct wire_attr a;
+	int rv = rq_getattr(arg, ino, &a);
+
+	(void)errmsg;
+	if (rv == 0)
+		*size = a.size;
+	return rv;
+}
+
 /*
  * A write of @n bytes at @at (-1: the file position, or the end with
- * O_APPEND):
- * 1) fails with an earlier deferred failure of the file, if any;
- * 2) first writes out other files' buffered data of the inode, so
- *    write-outs land in the order the writes came;
- * 3) joins the file's dirty range when it overlaps or touches it and the
- *    range stays within WBUF_MAX; otherwise the range is written out first
- *    (its failure fails this write);
- * 4) a write bigger than WBUF_MAX goes out at once; the range goes out
- *    when full, and after every write with O_SYNC / O_DSYNC.
+ * O_APPEND) goes through the file's write-back buffer (ofile_write: its
+ * cases); with O_SYNC / O_DSYNC the buffer goes out after every write.
  */
 static ssize_t
 do_write(struct cfs_file *f, const void *buf, size_t n, int64_t at)
 {
-	int append, rv = 0;
-	struct cfs *fs;
+	unsigned how = 0;
 	uint64_t o;
 	struct op op;
+	int rv;
 
 	if (f == NULL)
 		return fail_now(CFS_EBADF, "write: NULL file");
-	fs = f->fs;
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return fail_now(CFS_EBADF, "write to inode %llu: opened "
-				"O_RDONLY", (unsigned long long)f->ino);
+				"O_RDONLY", (unsigned long long)f->of.ino);
 	if (buf == NULL && n > 0)
 		return fail_now(CFS_EINVAL, "write to inode %llu: NULL buffer",
-				(unsigned long long)f->ino);
+				(unsigned long long)f->of.ino);
 	if (n > SSIZE_MAX)
 		return fail_now(CFS_EINVAL, "write to inode %llu: %zu bytes",
-				(unsigned long long)f->ino, n);
+				(unsigned long long)f->of.ino, n);
 	if (n == 0)
 		return 0;
-	append = at < 0 && (f->flags & O_APPEND);
+	if (at < 0 && (f->flags & O_APPEND))
+		how |= OFILE_APPEND;
+	if (f->flags & (O_SYNC | O_DSYNC))
+		how |= OFILE_SYNC;
 	o = at < 0 ? f->pos : (uint64_t)at;
-	op_begin(&op, fs);
-	if (append)
-		pthread_mutex_lock(&fs->append_lock);
-	flush_ino(&op, f->ino, f);
-	pthread_mutex_lock(&f->lock);
-	if ((rv = take_error(&op, f)) != 0)
-		goto out;
-	if (append && (rv = known_size(&op, f->ino, &o)) != 0)
-		goto out;
-	if (o > FILE_MAX || n > FILE_MAX - o) {
-		rv = cfs_fail(op.errmsg, CFS_EFBIG, "past %llu bytes",
-			      (unsigned long long)FILE_MAX);
-		goto out;
-	}
-	if (f->len > 0 &&
-	    (o < f->start || o > f->start + f->len ||
-	     o + n - f->start > WBUF_MAX) &&
-	    (rv = wb_flush(&op, f)) != 0)
-		goto out;
-	if (n > WBUF_MAX) {
-		pthread_mutex_t *stripe = &fs->flush_locks[f->ino % FLUSH_LOCKS];
-		pthread_mutex_lock(stripe);
-		rv = fio_pwrite(op.c->fio, f->ino, o, buf, n, 1, op.errmsg);
-		pthread_mutex_unlock(stripe);
-		ino_changed(fs, f->ino);
-		goto out;
-	}
-	if (f->len == 0)
-		f->start = o;
-	if ((rv = wbuf_reserve(f, (size_t)(o - f->start) + n)) != 0) {
-		cfs_fail(op.errmsg, rv, "write buffer of %zu bytes",
-			 (size_t)(o - f->start) + n);
-		goto out;
-	}
-	memcpy(f->buf + (o - f->start), buf, n);
-	if (o - f->start + n > f->len)
-		f->len = (size_t)(o - f->start) + n;
-	publish(fs, f);
-	ino_changed(fs, f->ino);
-	if (f->len >= WBUF_MAX || (f->flags & (O_SYNC | O_DSYNC)))
-		rv = wb_flush(&op, f);
-out:
-	pthread_mutex_unlock(&f->lock);
-	if (append)
-		pthread_mutex_unlock(&fs->append_lock);
+	op_begin(&op, f->fs);
+	rv = ofile_write(f->fs->files, &f->of, op.c->fio, &o, buf, n, how,
+			 server_size, &op, op.errmsg);
 	if ((rv = op_end(&op, rv, "write of %zu bytes at %llu to inode %llu",
 			 n, (unsigned long long)o,
-			 (unsigned long long)f->ino)) != 0)
+			 (unsigned long long)f->of.ino)) != 0)
 		return rv;
 	if (at < 0)
 		f->pos = o + n;
@@ -2057,54 +1768,13 @@ cfs_pwrite(struct cfs_file *f, const void *buf, size_t n, off_t off)
 	return do_write(f, buf, n, (int64_t)off);
 }
 
-/*
- * Read [o, o + n) into @dst (f->lock held); *got < n only at the end:
- * 1) the read window holds it (or holds up to the end of the file);
- * 2) a small sequential read fills a new window (aligned when that still
- *    covers the request, so it is one fragment read) and copies from it;
- * 3) anything else is read straight into @dst.
- * The window is valid while the inode's change count (ino_gen) stays.
- */
-static int
-read_at(struct op *op, struct cfs_file *f, uint64_t o, uint8_t *dst,
-	size_t n, size_t *got)
+/* ofile_deliver_fn: copy the bytes to the caller's buffer (@arg), unless
+ * they were read straight into it. */
+static void
+copy_out(void *arg, const uint8_t *data, size_t n)
 {
-	uint64_t gen = ino_gen(op->fs, f->ino);
-	size_t have = 0;
-	int rv;
-
-	*got = 0;
-	if (f->rvalid && f->rgen == gen && o >= f->rstart &&
-	    o < f->rstart + f->rlen &&
-	    (o + n <= f->rstart + f->rlen || f->rlen < RWIN)) {
-		size_t off = (size_t)(o - f->rstart);
-		*got = f->rlen - off < n ? f->rlen - off : n;
-		memcpy(dst, f->rbuf + off, *got);
-		return 0;
-	}
-	if (o == f->next_off && n < RWIN) {
-		uint64_t ws = o - o % RWIN;
-		if (o + n > ws + RWIN)
-			ws = o;
-		if (f->rbuf == NULL && (f->rbuf = malloc(RWIN)) == NULL)
-			return cfs_fail(op->errmsg, CFS_ENOMEM, "read window");
-		f->rvalid = 0;
-		rv = fio_pread(op->c->fio, f->ino, ws, f->rbuf, RWIN, &have,
-			       op->errmsg);
-		if (rv != 0)
-			return rv;
-		f->rstart = ws;
-		f->rlen = have;
-		f->rgen = gen;
-		f->rvalid = 1;
-		if (have > o - ws) {
-			size_t off = (size_t)(o - ws);
-			*got = have - off < n ? have - off : n;
-			memcpy(dst, f->rbuf + off, *got);
-		}
-		return 0;
-	}
-	return fio_pread(op->c->fio, f->ino, o, dst, n, got, op->errmsg);
+	if (data != arg && n > 0)
+		memcpy(arg, data, n);
 }
 
 static ssize_t
@@ -2119,27 +1789,24 @@ do_read(struct cfs_file *f, void *buf, size_t n, int64_t at)
 		return fail_now(CFS_EBADF, "read: NULL file");
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return fail_now(CFS_EBADF, "read of inode %llu: opened "
-				"O_WRONLY", (unsigned long long)f->ino);
+				"O_WRONLY", (unsigned long long)f->of.ino);
 	if (buf == NULL && n > 0)
 		return fail_now(CFS_EINVAL, "read of inode %llu: NULL buffer",
-				(unsigned long long)f->ino);
+				(unsigned long long)f->of.ino);
 	if (n > SSIZE_MAX)
 		return fail_now(CFS_EINVAL, "read of inode %llu: %zu bytes",
-				(unsigned long long)f->ino, n);
+				(unsigned long long)f->of.ino, n);
 	if (n == 0)
 		return 0;
 	o = at < 0 ? f->pos : (uint64_t)at;
 	op_begin(&op, f->fs);
-	if (dirty_end(f->fs, f->ino) != 0)
-		flush_ino(&op, f->ino, NULL);
-	pthread_mutex_lock(&f->lock);
-	rv = read_at(&op, f, o, buf, n, &got);
-	if (rv == 0)
-		f->next_off = o + got;
-	pthread_mutex_unlock(&f->lock);
+	/* the window's bytes are copied out; other reads go straight to
+	 * @buf */
+	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, buf, copy_out,
+			buf, &got, op.errmsg);
 	if ((rv = op_end(&op, rv, "read of %zu bytes at %llu of inode %llu",
 			 n, (unsigned long long)o,
-			 (unsigned long long)f->ino)) != 0)
+			 (unsigned long long)f->of.ino)) != 0)
 		return rv;
 	if (at < 0)
 		f->pos = o + got;
@@ -2178,9 +1845,9 @@ cfs_lseek(struct cfs_file *f, off_t off, int whence)
 		break;
 	case SEEK_END:
 		op_begin(&op, f->fs);
-		rv = known_size(&op, f->ino, &base);
+		rv = known_size(&op, f->of.ino, &base);
 		if ((rv = op_end(&op, rv, "lseek in inode %llu",
-				 (unsigned long long)f->ino)) != 0)
+				 (unsigned long long)f->of.ino)) != 0)
 			return rv;
 		break;
 	default:
@@ -2204,14 +1871,9 @@ cfs_fsync(struct cfs_file *f)
 	if (f == NULL)
 		return fail_now(CFS_EBADF, "fsync: NULL file");
 	op_begin(&op, f->fs);
-	pthread_mutex_lock(&f->lock);
-	if ((rv = wb_flush(&op, f)) == 0)
-		rv = take_error(&op, f);
-	else
-		f->error = 0; /* told now */
-	pthread_mutex_unlock(&f->lock);
+	rv = ofile_sync(f->fs->files, &f->of, op.c->fio, op.errmsg);
 	return op_end(&op, rv, "fsync of inode %llu",
-		      (unsigned long long)f->ino);
+		      (unsigned long long)f->of.ino);
 }
 
 int
@@ -2224,14 +1886,14 @@ cfs_ftruncate(struct cfs_file *f, off_t size)
 		return fail_now(CFS_EBADF, "ftruncate: NULL file");
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return fail_now(CFS_EBADF, "ftruncate of inode %llu: opened "
-				"O_RDONLY", (unsigned long long)f->ino);
+				"O_RDONLY", (unsigned long long)f->of.ino);
 	if (size < 0)
 		return fail_now(CFS_EINVAL, "ftruncate of inode %llu to %lld",
-				(unsigned long long)f->ino, (long long)size);
+				(unsigned long long)f->of.ino, (long long)size);
 	op_begin(&op, f->fs);
-	rv = truncate_ino(&op, f->ino, (uint64_t)size);
+	rv = truncate_ino(&op, f->of.ino, (uint64_t)size);
 	return op_end(&op, rv, "ftruncate of inode %llu to %lld",
-		      (unsigned long long)f->ino, (long long)size);
+		      (unsigned long long)f->of.ino, (long long)size);
 }
 
 int
@@ -2246,10 +1908,10 @@ cfs_fstat(struct cfs_file *f, struct stat *st)
 	if (st == NULL)
 		return fail_now(CFS_EINVAL, "fstat: NULL stat");
 	op_begin(&op, f->fs);
-	if ((rv = rq_getattr(&op, f->ino, &a)) == 0)
+	if ((rv = rq_getattr(&op, f->of.ino, &a)) == 0)
 		stat_of(f->fs, &a, st);
 	return op_end(&op, rv, "fstat of inode %llu",
-		      (unsigned long long)f->ino);
+		      (unsigned long long)f->of.ino);
 }
 
 /* ---- advisory locks (docs/locks.md) ----------------------------------------- */
@@ -2257,79 +1919,6 @@ cfs_fstat(struct cfs_file *f, struct stat *st)
 _Static_assert(F_RDLCK == CFS_F_RDLCK && F_WRLCK == CFS_F_WRLCK &&
 		       F_UNLCK == CFS_F_UNLCK,
 	       "lock types travel as Linux's values");
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* One lock request on the lock session, opened on first use.  A lock_info
- * reply is copied to *info when not NULL. */
-static int
-lock_call(struct cfs *fs, uint16_t type, const void *rq,
-	  struct wire_lock_info *info, char *errmsg)
-{
-	uint16_t rt = 0;
-	int rv = 0;
-
-	pthread_mutex_lock(&fs->lock_lock);
-	if (fs->lock_mc == NULL) {
-		struct mc_options mo = {
-			.client_name = fs->client_name,
-			.deadline_ms = fs->opt.call_timeout_ms,
-			.uid = fs->cred.uid,
-			.gid = fs->cred.gid,
-			.use_cred = 1,
-			.zmq_context = fs->zctx,
-		};
-		if (fs->lock_rep == NULL &&
-		    (fs->lock_rep = malloc(sizeof(*fs->lock_rep))) == NULL)
-			rv = cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
-		else if ((rv = mc_open(&fs->lock_mc, fs->servers, &mo,
-				       errmsg)) != 0)
-			cfs_errmsg_prefix(errmsg, "lock session");
-	}
-	if (rv == 0)
-		rv = mc_call(fs->lock_mc, type, rq, &rt, fs->lock_rep,
-			     fs->opt.call_timeout_ms, errmsg);
-	if (rv == 0) {
-		uint16_t expect = type == WIRE_T_lock_get ? WIRE_T_lock_info
-							  : WIRE_T_ok;
-		if (rt != expect)
-			rv = cfs_fail(errmsg, CFS_MALFORMED,
-				      "%s answered with %s",
-				      wire_type_name(type),
-				      wire_type_name(rt) ? wire_type_name(rt)
-							 : "?");
-		else if (info != NULL)
-			*info = fs->lock_rep->lock_info;
-	}
-	pthread_mutex_unlock(&fs->lock_lock);
-	return rv;
-}
-
-/* lock_set, retried while it conflicts if @wait: 2 ms doubling to 100 ms,
- * no queue on the server, so no fairness (docs/locks.md). */
-static int
-lock_set(struct cfs *fs, const struct wire_lock_set *rq, int wait,
-	 char *errmsg)
-{
-	int64_t backoff = LOCK_WAIT_MIN_MS;
-	int rv;
-
-	while ((rv = lock_call(fs, WIRE_T_lock_set, rq, NULL, errmsg)) ==
-		       CFS_EAGAIN &&
-	       wait) {
-		sleep_ms(backoff);
-		backoff = backoff * 2 > LOCK_WAIT_MAX_MS ? LOCK_WAIT_MAX_MS
-							 : backoff * 2;
-	}
-	return rv;
-}
 
 /* Fail a lock call: the thread's message and -errno. */
 static int
@@ -2362,7 +1951,7 @@ lock_range_of(struct cfs_file *f, const struct flock *fl, int64_t *start,
 	case SEEK_END: {
 		struct op op;
 		op_begin(&op, f->fs);
-		rv = known_size(&op, f->ino, &base);
+		rv = known_size(&op, f->of.ino, &base);
 		if (rv != 0)
 			snprintf(errmsg, CFS_ERRMSG_SIZE, "%s", op.errmsg);
 		conn_put(f->fs, op.c);
@@ -2410,11 +1999,11 @@ cfs_lock(struct cfs_file *f, int cmd, struct flock *fl)
 	if (fl == NULL || (cmd != F_GETLK && cmd != F_SETLK &&
 			   cmd != F_SETLKW))
 		return fail_now(CFS_EINVAL, "lock on inode %llu: command %d",
-				(unsigned long long)f->ino, cmd);
+				(unsigned long long)f->of.ino, cmd);
 	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK &&
 	    (fl->l_type != F_UNLCK || cmd == F_GETLK))
 		return fail_now(CFS_EINVAL, "lock on inode %llu: l_type %d",
-				(unsigned long long)f->ino, fl->l_type);
+				(unsigned long long)f->of.ino, fl->l_type);
 	/* as fcntl: a read lock needs the file open for reading, a write
 	 * lock for writing */
 	int acc = f->flags & O_ACCMODE;
@@ -2422,40 +2011,29 @@ cfs_lock(struct cfs_file *f, int cmd, struct flock *fl)
 			       (fl->l_type == F_WRLCK && acc == O_RDONLY)))
 		return fail_now(CFS_EBADF, "lock on inode %llu: %s lock on a "
 				"file opened %s",
-				(unsigned long long)f->ino,
+				(unsigned long long)f->of.ino,
 				fl->l_type == F_RDLCK ? "read" : "write",
 				acc == O_RDONLY ? "O_RDONLY" : "O_WRONLY");
 	if ((rv = lock_range_of(f, fl, &start, &end, errmsg)) != 0)
-		return lock_fail(rv, errmsg, "lock", f->ino);
+		return lock_fail(rv, errmsg, "lock", f->of.ino);
 	if (cmd == F_GETLK) {
 		struct wire_lock_get rq = {
-			.ino = f->ino, .owner = LOCK_OWNER_POSIX,
+			.ino = f->of.ino, .owner = LOCK_OWNER_POSIX,
 			.kind = CFS_LOCK_POSIX, .type = (uint8_t)fl->l_type,
 			.start = start, .end = end};
-		struct wire_lock_info info;
-		if ((rv = lock_call(f->fs, WIRE_T_lock_get, &rq, &info,
-				    errmsg)) != 0)
-			return lock_fail(rv, errmsg, "F_GETLK", f->ino);
-		fl->l_type = info.type;
-		if (info.type != F_UNLCK) {
-			fl->l_whence = SEEK_SET;
-			fl->l_start = (off_t)info.start;
-			fl->l_len = info.end == CFS_LOCK_EOF
-					    ? 0
-					    : (off_t)(info.end - info.start + 1);
-			fl->l_pid = (pid_t)info.pid;
-		}
+		if ((rv = locksess_get(f->fs->locks, &rq, fl, errmsg)) != 0)
+			return lock_fail(rv, errmsg, "F_GETLK", f->of.ino);
 		return 0;
 	}
 	struct wire_lock_set rq = {
-		.ino = f->ino, .owner = LOCK_OWNER_POSIX, .kind = CFS_LOCK_POSIX,
+		.ino = f->of.ino, .owner = LOCK_OWNER_POSIX, .kind = CFS_LOCK_POSIX,
 		.type = (uint8_t)fl->l_type, .start = start, .end = end,
 		.pid = (uint32_t)getpid()};
-	__atomic_store_n(&f->fs->posix_locked, 1, __ATOMIC_RELAXED);
-	if ((rv = lock_set(f->fs, &rq, cmd == F_SETLKW, errmsg)) != 0)
+	if ((rv = locksess_set(f->fs->locks, &rq, cmd == F_SETLKW, NULL, NULL,
+			       errmsg)) != 0)
 		return lock_fail(rv, errmsg,
 				 cmd == F_SETLKW ? "F_SETLKW" : "F_SETLK",
-				 f->ino);
+				 f->of.ino);
 	return 0;
 }
 
@@ -2473,18 +2051,19 @@ cfs_flock(struct cfs_file *f, int op)
 	case LOCK_UN: type = F_UNLCK; break;
 	default:
 		return fail_now(CFS_EINVAL, "flock on inode %llu: operation %d",
-				(unsigned long long)f->ino, op);
+				(unsigned long long)f->of.ino, op);
 	}
-	pthread_mutex_lock(&f->fs->lock_lock);
+	pthread_mutex_lock(&f->fs->owner_lock);
 	if (f->flock_owner == 0)
 		f->flock_owner = f->fs->next_owner++;
-	pthread_mutex_unlock(&f->fs->lock_lock);
+	pthread_mutex_unlock(&f->fs->owner_lock);
 	struct wire_lock_set rq = {
-		.ino = f->ino, .owner = f->flock_owner, .kind = CFS_LOCK_FLOCK,
+		.ino = f->of.ino, .owner = f->flock_owner, .kind = CFS_LOCK_FLOCK,
 		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
 		.pid = (uint32_t)getpid()};
-	if ((rv = lock_set(f->fs, &rq, !(op & LOCK_NB), errmsg)) != 0)
-		return lock_fail(rv, errmsg, "flock", f->ino);
+	if ((rv = locksess_set(f->fs->locks, &rq, !(op & LOCK_NB), NULL, NULL,
+			       errmsg)) != 0)
+		return lock_fail(rv, errmsg, "flock", f->of.ino);
 	return 0;
 }
 
@@ -2495,27 +2074,17 @@ static void
 locks_release(struct cfs_file *f)
 {
 	char errmsg[CFS_ERRMSG_SIZE] = "";
-	struct wire_lock_release rq = {.ino = f->ino};
-	int rv;
 
-	if (f->flock_owner != 0) {
-		rq.owner = f->flock_owner;
-		rq.kind = CFS_LOCK_FLOCK;
-		if ((rv = lock_call(f->fs, WIRE_T_lock_release, &rq, NULL,
-				    errmsg)) != 0)
-			LOG_WARN("close of inode %llu: releasing its flock: "
-				 "%s",
-				 (unsigned long long)f->ino, errmsg);
-	}
-	if (__atomic_load_n(&f->fs->posix_locked, __ATOMIC_RELAXED)) {
-		rq.owner = LOCK_OWNER_POSIX;
-		rq.kind = CFS_LOCK_POSIX;
-		if ((rv = lock_call(f->fs, WIRE_T_lock_release, &rq, NULL,
-				    errmsg)) != 0)
-			LOG_WARN("close of inode %llu: releasing POSIX locks: "
-				 "%s",
-				 (unsigned long long)f->ino, errmsg);
-	}
+	if (f->flock_owner != 0 &&
+	    locksess_release(f->fs->locks, f->of.ino, f->flock_owner,
+			     CFS_LOCK_FLOCK, errmsg) != 0)
+		LOG_WARN("close of inode %llu: releasing its flock: %s",
+			 (unsigned long long)f->of.ino, errmsg);
+	if (locksess_posix_used(f->fs->locks) &&
+	    locksess_release(f->fs->locks, f->of.ino, LOCK_OWNER_POSIX,
+			     CFS_LOCK_POSIX, errmsg) != 0)
+		LOG_WARN("close of inode %llu: releasing POSIX locks: %s",
+			 (unsigned long long)f->of.ino, errmsg);
 }
 
 int
@@ -2528,14 +2097,11 @@ cfs_close(struct cfs_file **fp)
 
 	if (f == NULL)
 		return 0;
-	ino = f->ino;
+	ino = f->of.ino;
 	op_begin(&op, f->fs);
-	pthread_mutex_lock(&f->lock);
-	if ((rv = wb_flush(&op, f)) == 0)
-		rv = take_error(&op, f);
-	pthread_mutex_unlock(&f->lock);
+	rv = ofile_sync(f->fs->files, &f->of, op.c->fio, op.errmsg);
 	locks_release(f);
-	file_close(f->fs, f);
+	ofile_close(f->fs->files, &f->of, NULL);
 	*fp = NULL;
 	return op_end(&op, rv, "close of inode %llu",
 		      (unsigned long long)ino);
