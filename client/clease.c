@@ -315,6 +315,33 @@ out:
 	return rv;
 }
 
+int
+clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms)
+{
+	struct timespec ts;
+	int recalling;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct entry *e = find(c, ino);
+		recalling = e != NULL && e->state == ST_RECALLING;
+		if (!recalling || c->stopping ||
+		    pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0)
+			break;
+	}
+	struct entry *e = find(c, ino);
+	recalling = e != NULL && e->state == ST_RECALLING;
+	pthread_mutex_unlock(&c->lock);
+	return recalling ? CFS_ETIMEDOUT : 0;
+}
+
 void
 clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
 	       uint64_t epoch)
@@ -407,6 +434,7 @@ recall_one(struct clease *c, uint64_t ino)
 	c->ops.invalidate(c->data, ino);
 	release(c, ino, epoch);
 
+	c->ops.invalidate(c->data, ino);
 	pthread_mutex_lock(&c->lock);
 	e = must_find(c, ino);
 	if (e->getting > 0 || e->recall_pending) {
@@ -415,8 +443,8 @@ recall_one(struct clease *c, uint64_t ino)
 	} else {
 		drop(c, e);
 	}
+	pthread_cond_broadcast(&c->cond); /* clease_wait_recall */
 	pthread_mutex_unlock(&c->lock);
-	c->ops.invalidate(c->data, ino);
 }
 
 /* Sessions that are no longer surely alive take every lease granted

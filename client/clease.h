@@ -92,6 +92,12 @@ int64_t clease_valid(struct clease *c, uint64_t ino, int type);
 int clease_get(struct clease *c, struct mc *mc, uint64_t ino, int type,
 	       int wait_ms, struct wire_attr *attr, int *fresh, char *errmsg);
 
+/* Wait up to @wait_ms until @ino is not being recalled from this mount
+ * (then clease_get asks the server again).  Only for callers that hold
+ * nothing the recall may need (clease.h "Deadlock rules").  0, or
+ * CFS_ETIMEDOUT. */
+int clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms);
+
 /* A lease granted with another reply (mknod with CFS_MKNOD_LEASE) over
  * @mc. */
 void clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
