@@ -17,6 +17,10 @@
 #define TICK_MS 200 /* the recaller checks session liveness this often */
 #define BUSY_MIN_MS 2
 #define BUSY_MAX_MS 100
+/* Inodes recalled lately, remembered so that optional leases are not
+ * taken back at once (a directory another mount keeps changing). */
+#define RECENT_SLOTS 1024
+#define RECENT_MS 2000
 
 enum { ST_GETTING, ST_HELD, ST_RECALLING };
 
@@ -49,6 +53,10 @@ struct clease {
 	pthread_t watcher, recaller;
 	int watcher_started, recaller_started;
 	struct clease_stats st;
+	struct {
+		uint64_t ino;
+		int64_t at;
+	} recent[RECENT_SLOTS];
 };
 
 static int64_t
@@ -316,6 +324,16 @@ out:
 }
 
 int
+clease_recalled_lately(struct clease *c, uint64_t ino)
+{
+	pthread_mutex_lock(&c->lock);
+	int lately = c->recent[ino % RECENT_SLOTS].ino == ino &&
+		     now_ms() - c->recent[ino % RECENT_SLOTS].at < RECENT_MS;
+	pthread_mutex_unlock(&c->lock);
+	return lately;
+}
+
+int
 clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms)
 {
 	struct timespec ts;
@@ -422,6 +440,8 @@ recall_one(struct clease *c, uint64_t ino)
 	set_state(c, e, ST_RECALLING);
 	lru_unlink(e);
 	c->st.recalled++;
+	c->recent[ino % RECENT_SLOTS].ino = ino;
+	c->recent[ino % RECENT_SLOTS].at = now_ms();
 	pthread_mutex_unlock(&c->lock);
 
 	if (type == CFS_LEASE_WRITE) {

@@ -92,6 +92,10 @@ int64_t clease_valid(struct clease *c, uint64_t ino, int type);
 int clease_get(struct clease *c, struct mc *mc, uint64_t ino, int type,
 	       int wait_ms, struct wire_attr *attr, int *fresh, char *errmsg);
 
+/* Was a lease on @ino recalled from this mount in the last 2 s?  (Then a
+ * lease that is only nice to have is better not asked for again yet.) */
+int clease_recalled_lately(struct clease *c, uint64_t ino);
+
 /* Wait up to @wait_ms until @ino is not being recalled from this mount
  * (then clease_get asks the server again).  Only for callers that hold
  * nothing the recall may need (clease.h "Deadlock rules").  0, or

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "client/fileio.h"
@@ -87,7 +88,16 @@ struct fusefs {
 	struct clease *leases;
 	struct conn rconn;
 	struct fuse_session *se; /* for cache invalidations */
+	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
+	 * known yet, 1 yes, -1 no: then names are not cached */
+	int epoch_ok;
+	pthread_mutex_t epoch_lock;
 };
+
+/* The notification that makes the kernel revalidate every cached name of
+ * the mount at its next use, taking no lock (FUSE 7.44; libfuse 3.14 has
+ * no call for it). */
+#define NOTIFY_INC_EPOCH 8
 
 /* An open directory: the last page of entries, to serve the kernel's
  * small readdir buffers without asking again. */
@@ -381,6 +391,43 @@ attr_timeout(struct fusefs *fs, uint64_t ino)
 	return (double)ms / 1000.0;
 }
 
+/* Have the kernel revalidate every name it caches (0, or -errno). */
+static int
+send_inc_epoch(struct fusefs *fs)
+{
+	/* struct fuse_out_header of <linux/fuse.h> */
+	struct {
+		uint32_t len;
+		int32_t error; /* a notification: its code */
+		uint64_t unique; /* 0: a notification */
+	} h = {.len = sizeof(h), .error = NOTIFY_INC_EPOCH};
+	if (fs->se == NULL)
+		return -ENOTCONN;
+	return write(fuse_session_fd(fs->se), &h, sizeof(h)) ==
+			       (ssize_t)sizeof(h)
+		       ? 0
+		       : -errno;
+}
+
+/* May the kernel cache names?  Only if a recall can make it forget them
+ * all at once (asked once, at the first name answered). */
+static int
+names_cacheable(struct fusefs *fs)
+{
+	pthread_mutex_lock(&fs->epoch_lock);
+	if (fs->epoch_ok == 0 && fs->leases != NULL && fs->se != NULL) {
+		int rv = send_inc_epoch(fs);
+		fs->epoch_ok = rv == 0 ? 1 : -1;
+		if (rv != 0)
+			LOG_INFO("the kernel does not take FUSE_NOTIFY_INC_EPOCH "
+				 "(%s): names are not cached",
+				 strerror(-rv));
+	}
+	int ok = fs->epoch_ok == 1;
+	pthread_mutex_unlock(&fs->epoch_lock);
+	return ok;
+}
+
 static void
 entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
 	 int may_ask)
@@ -389,9 +436,12 @@ entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
 	e->ino = a->ino;
 	e->generation = a->generation;
 	e->attr_timeout = attr_timeout(op->fs, a->ino);
-	/* A name is part of its directory, and this mount takes no leases
-	 * on directories yet: the kernel asks again each time. */
-	e->entry_timeout = 0;
+	/* A name may point elsewhere only after an unlink, rmdir or rename
+	 * that involves the inode it names, which recalls every lease on that
+	 * inode, and a recall has the kernel revalidate every name
+	 * (lease_invalidate).  So the name is kept as long as the inode's
+	 * lease; names of absent files are never kept. */
+	e->entry_timeout = names_cacheable(op->fs) ? e->attr_timeout : 0;
 	stat_of(op, a, &e->attr, may_ask);
 }
 
@@ -466,6 +516,32 @@ name_ok(fuse_req_t req, const char *name)
 	return 0;
 }
 
+/*
+ * A directory's attributes are checked at every step of a path walk
+ * (default_permissions): a read lease lets the kernel keep them.  Asked
+ * for once when a directory is looked up without one (a mkdir gets it
+ * with the mknod); not waited for, nor asked again soon after a recall
+ * (another mount is changing the directory).  The attributes of the grant
+ * replace those of the lookup: they are as new, and covered by it.
+ */
+static void
+dir_lease(struct op *op, struct wire_attr *a)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct wire_attr fresh_attr;
+	int fresh = 0;
+
+	if (fs->leases == NULL || !S_ISDIR(a->mode) ||
+	    clease_valid(fs->leases, a->ino, CFS_LEASE_READ) > 0 ||
+	    clease_recalled_lately(fs->leases, a->ino))
+		return;
+	if (clease_get(fs->leases, op->c->mc, a->ino, CFS_LEASE_READ, 0,
+		       &fresh_attr, &fresh, errmsg) == 0 &&
+	    fresh)
+		*a = fresh_attr;
+}
+
 static void
 fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -479,6 +555,8 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
+	if (rv == 0)
+		dir_lease(&op, &op.c->rep->entry.attr);
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -498,6 +576,8 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	op_begin(&op, req, "getattr");
 	rq.cred = op.cred;
 	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	if (rv == 0)
+		dir_lease(&op, &op.c->rep->entry.attr);
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -596,7 +676,7 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	int rv;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	if (S_ISREG(mode) && op->fs->leases != NULL)
+	if ((S_ISREG(mode) || S_ISDIR(mode)) && op->fs->leases != NULL)
 		rq.flags |= CFS_MKNOD_LEASE;
 	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
 	if (rv == 0) {
@@ -1723,6 +1803,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->pool_cond, NULL);
 	pthread_mutex_init(&fs->cache_lock, NULL);
+	pthread_mutex_init(&fs->epoch_lock, NULL);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
@@ -1760,6 +1841,9 @@ lease_invalidate(void *data, uint64_t ino)
 		if (rv != 0 && rv != -ENOENT)
 			LOG_DEBUG("invalidating inode %llu: %s",
 				  (unsigned long long)ino, strerror(-rv));
+		/* names pointing to it: every name (entry_of) */
+		if (fs->epoch_ok == 1 && (rv = send_inc_epoch(fs)) != 0)
+			LOG_WARN("revalidating names: %s", strerror(-rv));
 	}
 }
 
@@ -1893,6 +1977,7 @@ fusefs_close(struct fusefs **fsp)
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
 	pthread_mutex_destroy(&fs->cache_lock);
+	pthread_mutex_destroy(&fs->epoch_lock);
 	pthread_cond_destroy(&fs->pool_cond);
 	pthread_mutex_destroy(&fs->pool_lock);
 	free(fs->meta);

@@ -607,7 +607,8 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)
 /* a new regular file comes with a write lease for the creator's mount
- * (entry.lease); an existing one only if no other mount holds a lease */
+ * (entry.lease; an existing one only if no other mount holds a lease), a
+ * directory with a read lease */
 #define CFS_MKNOD_LEASE (1u << 1)
 
 /* lease types (docs/leases.md) */

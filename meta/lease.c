@@ -471,18 +471,21 @@ lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	if (type != WIRE_T_mknod || !(req->mknod.flags & CFS_MKNOD_LEASE))
 		return 0;
 	struct wire_entry *e = &reply->entry;
-	if (!S_ISREG((mode_t)e->attr.mode))
+	int lt = S_ISREG((mode_t)e->attr.mode)   ? CFS_LEASE_WRITE
+		   : S_ISDIR((mode_t)e->attr.mode) ? CFS_LEASE_READ
+						   : 0;
+	if (lt == 0)
 		return 0;
 	if ((rv = owner_of(l, c->client_id, &owner, errmsg)) != 0 ||
 	    (rv = read_inode(l, e->attr.ino, &n, errmsg)) != 0)
 		return rv;
 	for (size_t i = 0; i < n; i++)
-		if (l->rows[i].holder != owner)
+		if (lease_conflicts(&l->rows[i], owner, lt))
 			return 0; /* someone else's: lease_get recalls it */
-	e->lease = CFS_LEASE_WRITE;
+	e->lease = (uint8_t)lt;
 	e->lease_epoch = c->index;
-	return put(l, e->attr.ino, owner, c->client_id, CFS_LEASE_WRITE,
-		   c->index, errmsg);
+	return put(l, e->attr.ino, owner, c->client_id, lt, c->index,
+		   errmsg);
 }
 
 int

@@ -105,10 +105,10 @@ int lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, char *errmsg);
 
 /*
- * After a mutation succeeded: a mknod with CFS_MKNOD_LEASE of a regular
- * file grants the creator's mount a write lease on it, unless another
- * holder has one (an existing file); entry.lease and .lease_epoch say
- * what was granted.  0 or CFS_INTERNAL.
+ * After a mutation succeeded: a mknod with CFS_MKNOD_LEASE grants the
+ * creator's mount a write lease on a regular file (unless another holder
+ * has a lease on it: an existing file), a read lease on a directory;
+ * entry.lease and .lease_epoch say what was granted.  0 or CFS_INTERNAL.
  */
 int lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, union wire_body *reply,

@@ -85,7 +85,7 @@ check "B sees A's truncate at once" [ "$(stat -c %s "$B/f")" = 12345 ]
 chmod 600 "$B/f"
 check "A sees B's chmod at once" [ "$(stat -c %a "$A/f")" = 600 ]
 
-# ---- directory entries ----------------------------------------------------------
+# ---- directory entries (B caches names of what it holds leases on) ---------------
 mkdir "$A/d"
 ls "$B/d" >/dev/null
 stat "$B/d/new" >/dev/null 2>&1 # a negative entry, were names cached
@@ -98,6 +98,21 @@ check "B sees A's rename at once" \
 	sh -c "[ ! -e '$B/d/new' ] && [ -e '$B/d/renamed' ]"
 rm "$A/d/renamed"
 check "B sees A's unlink at once" [ ! -e "$B/d/renamed" ]
+# names B keeps (it holds leases on what they name: a file it read, the
+# directories of the path), changed by A
+printf held >"$A/d/held"
+mkdir -p "$A/d/sub/deeper"
+cat "$B/d/held" >/dev/null
+stat "$B/d/sub/deeper" >/dev/null
+mv "$A/d/held" "$A/d/moved"
+check "B's cached name of a file A renamed is gone at once" \
+	sh -c "[ ! -e '$B/d/held' ] && [ \"\$(cat '$B/d/moved')\" = held ]"
+mv "$A/d/sub" "$A/d/sub2"
+check "B's cached path through a directory A renamed is gone at once" \
+	sh -c "[ ! -e '$B/d/sub/deeper' ] && [ -d '$B/d/sub2/deeper' ]"
+rm "$A/d/moved"
+check "B's cached name of a file A removed is gone at once" \
+	[ ! -e "$B/d/moved" ]
 
 # ---- cfsctl leases -----------------------------------------------------------------
 cat "$B/f" >/dev/null

@@ -337,7 +337,8 @@ test_lease_check_covers_directories_and_victims(void **state)
 }
 
 /* mknod with CFS_MKNOD_LEASE grants the creator a write lease, unless
- * another mount holds one on the (existing) file. */
+ * another mount holds one on the (existing) file; a new directory comes
+ * with a read lease. */
 static void
 test_lease_create_grants_write_lease(void **state)
 {
@@ -366,6 +367,17 @@ test_lease_create_grants_write_lease(void **state)
 				     t->errmsg),
 			 0);
 	assert_int_equal(out.entry.lease, 0);
+	/* a directory: a read lease, beside other mounts' read leases */
+	assert_int_equal(get(t, 3, 1, R), 0);
+	memset(&out.entry, 0, sizeof(out.entry));
+	out.entry.attr.ino = 1;
+	out.entry.attr.mode = S_IFDIR | 0755;
+	c = ctx(t, 2);
+	assert_int_equal(lease_after(t->l, &c, WIRE_T_mknod, &rq, &out,
+				     t->errmsg),
+			 0);
+	assert_int_equal(out.entry.lease, R);
+	assert_int_equal(rows(t), 3);
 	/* without the flag: nothing */
 	rq.mknod.flags = 0;
 	out.entry.attr.ino = 6;
@@ -373,7 +385,7 @@ test_lease_create_grants_write_lease(void **state)
 				     t->errmsg),
 			 0);
 	assert_int_equal(out.entry.lease, 0);
-	assert_int_equal(rows(t), 1);
+	assert_int_equal(rows(t), 3);
 }
 
 /* lease_list pages through every lease in (ino, holder) order. */
