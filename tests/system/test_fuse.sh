@@ -226,6 +226,13 @@ assert "tmp" not in os.listdir(d)
 os.write(fd, b"y")
 assert os.pread(fd, 200000, 0) == b"x" * 100000 + b"y"
 os.close(fd)
+# The kernel sends FUSE's release, which removes the hidden name, after
+# close(2) returned: give it time (a listing can overtake it).
+import time
+for _ in range(100):
+    if not [n for n in os.listdir(d) if n.startswith(".cfs-fuse-hidden")]:
+        break
+    time.sleep(0.05)
 assert not [n for n in os.listdir(d) if n.startswith(".cfs-fuse-hidden")]
 EOF
 }

@@ -380,7 +380,9 @@ test_lease_create_grants_write_lease(void **state)
 	assert_int_equal(rows(t), 3);
 	/* without the flag: nothing */
 	rq.mknod.flags = 0;
+	memset(&out.entry, 0, sizeof(out.entry));
 	out.entry.attr.ino = 6;
+	out.entry.attr.mode = S_IFREG | 0644;
 	assert_int_equal(lease_after(t->l, &c, WIRE_T_mknod, &rq, &out,
 				     t->errmsg),
 			 0);
