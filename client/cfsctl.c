@@ -1028,6 +1028,8 @@ main(int argc, char **argv)
 				  errmsg);
 	if (strcmp(cmd, "node") == 0)
 		return cmd_node(servers, opt.deadline_ms, argc, argv, errmsg);
+	if (strcmp(cmd, "leases") == 0)
+		return cmd_leases(servers, opt.deadline_ms, argc, argv, errmsg);
 	if (strcmp(cmd, "dev") == 0)
 		return cmd_dev(argc, argv, errmsg);
 

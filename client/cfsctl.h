@@ -51,6 +51,12 @@ void help_all(void);
  * there is no such command. */
 int help_command(const char *cmd);
 
+/* ---- client/cfsctl_leases.c ---- */
+
+/* `leases`: every lease the cluster holds (text or --json). */
+int cmd_leases(const char *servers, int timeout_ms, int argc, char **argv,
+	       char *errmsg);
+
 /* ---- client/cfsctl_data.c ---- */
 
 /* The data section of `status` (asked from the leader at @leader);

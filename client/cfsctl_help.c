@@ -37,8 +37,9 @@ static const char head[] =
 	"  -t, --timeout MS     give up on a request after MS milliseconds\n"
 	"                       (default 15000)\n"
 	"  -j, --json           write one JSON document on stdout instead of\n"
-	"                       text: status, node list, ls, stat, frags,\n"
-	"                       fsck, goal get (field names are stable)\n"
+	"                       text: status, node list, leases, ls, stat,\n"
+	"                       frags, fsck, goal get (field names are\n"
+	"                       stable)\n"
 	"  -h, --help           show this manual\n"
 	"\n"
 	"COMMANDS\n";
@@ -86,6 +87,11 @@ static const struct {
 	 "  node remove ID\n"
 	 "      Forget node ID; its replicas are re-created elsewhere from\n"
 	 "      the other copies (drain first to stay at goal).\n"},
+	{"leases",
+	 "  leases\n"
+	 "      The leases clients hold: inode, type (read or write), the\n"
+	 "      holding mount and session, and the epoch (Raft index) of the\n"
+	 "      grant.  A mount caches what it holds a lease on.\n"},
 	{"debug",
 	 "  debug dump [--summary] HOST:PORT\n"
 	 "      One metadata server's whole state as text, with its length\n"

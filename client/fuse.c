@@ -48,6 +48,9 @@ static const char usage_text[] =
 	"  --connect-timeout SECONDS\n"
 	"                       give up mounting if no metadata leader\n"
 	"                       answers within this long (default 10)\n"
+	"  --max-leases N       cache at most N inodes: past that the least\n"
+	"                       recently used leases are given up (default\n"
+	"                       100000)\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
 	"                       -f, else syslog); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
@@ -60,10 +63,11 @@ static const char usage_text[] =
 	"  the mount only with -o allow_other (root, or user_allow_other in\n"
 	"  /etc/fuse.conf).  fsname and type: cfs#ADDRS, fuse.cfs (cfsctl\n"
 	"  finds the cluster of a path inside the mount from it).\n"
-	"  Attributes and names are cached by the kernel for 1 second; there\n"
-	"  are no leases yet, so another client's change can take that long to\n"
-	"  show, and two clients writing one file see each other's data only\n"
-	"  after close (close-to-open).\n"
+	"  Attributes, xattr absence and file data are cached while the mount\n"
+	"  holds a lease on the file (taken at open; another client's\n"
+	"  conflicting change recalls it first), so a change that returned\n"
+	"  on one client (a write: at close or fsync) is seen by every read\n"
+	"  that starts later on any client.  Names are looked up each time.\n"
 	"  Writes are buffered per open file (one contiguous range of up to\n"
 	"  16 MiB) and stored on every replica's disk at close, fsync or when\n"
 	"  the range is full; an error of such a write is returned by the next\n"
@@ -89,6 +93,7 @@ struct conf {
 	char *meta;
 	char *log;
 	unsigned sessions;
+	unsigned max_leases;
 	unsigned timeout_s;
 	unsigned connect_s;
 	char *nonopt[2];  /* [SOURCE] MOUNTPOINT, as given */
@@ -104,6 +109,9 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--sessions=%u", sessions),
 	CONF_OPT("--sessions %u", sessions),
 	CONF_OPT("sessions=%u", sessions),
+	CONF_OPT("--max-leases=%u", max_leases),
+	CONF_OPT("--max-leases %u", max_leases),
+	CONF_OPT("max_leases=%u", max_leases),
 	CONF_OPT("--timeout=%u", timeout_s),
 	CONF_OPT("--timeout %u", timeout_s),
 	CONF_OPT("timeout=%u", timeout_s),
@@ -422,6 +430,7 @@ main(int argc, char **argv)
 	struct fusefs_options o = {
 		.meta = conf.meta,
 		.sessions = conf.sessions,
+		.max_leases = conf.max_leases,
 		.open_timeout_ms = (int)(conf.connect_s ? conf.connect_s : 10) *
 				   1000,
 		.call_timeout_ms = (int)(conf.timeout_s ? conf.timeout_s : 60) *
@@ -435,6 +444,7 @@ main(int argc, char **argv)
 	se = fuse_session_new(&args, &fusefs_ops, sizeof(fusefs_ops), fs);
 	if (se == NULL)
 		goto out; /* libfuse printed why */
+	fusefs_set_session(fs, se);
 	if (!fo.foreground && start_daemon(&notify) != 0)
 		goto out;
 	if (fusefs_connect(fs, errmsg) != 0) {

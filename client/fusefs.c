@@ -13,10 +13,12 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "client/fileio.h"
 #include "client/locksess.h"
+#include "client/clease.h"
 #include "client/metaclient.h"
 #include "client/ofile.h"
 #include "common/error.h"
@@ -30,9 +32,9 @@
  * scan is not worth it either. */
 #define BLOCKS_SCAN_MIN WIRE_MAX_fraginfo
 #define BLOCKS_SCAN_MAX (256ull * WIRE_MAX_fraginfo)
-/* Absent xattrs are remembered like attributes, for FUSEFS_TIMEOUT: the
- * kernel asks for security.capability before every write(2) and ls -l for
- * security.selinux of every file. */
+/* Absent xattrs are remembered while this mount holds a lease on the
+ * inode (a recall forgets them): the kernel asks for security.capability
+ * before every write(2) and ls -l for security.selinux of every file. */
 #define XNEG_SLOTS 1024
 #define XNEG_NAME 48
 
@@ -81,7 +83,21 @@ struct fusefs {
 	uint64_t fsz; /* the fragment size, 0 until known */
 	/* advisory locks: their own session, opened at the first lock */
 	struct locksess *locks;
+	/* leases (docs/leases.md): what this mount may cache, and the
+	 * session pair the recaller flushes and releases through */
+	struct clease *leases;
+	struct conn rconn;
+	struct fuse_session *se; /* for cache invalidations */
+	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
+	 * known yet, 1 yes, -1 no: then names are not cached */
+	int epoch_ok;
+	pthread_mutex_t epoch_lock;
 };
+
+/* The notification that makes the kernel revalidate every cached name of
+ * the mount at its next use, taking no lock (FUSE 7.44; libfuse 3.14 has
+ * no call for it). */
+#define NOTIFY_INC_EPOCH 8
 
 /* An open directory: the last page of entries, to serve the kernel's
  * small readdir buffers without asking again. */
@@ -101,6 +117,9 @@ struct op {
 	const char *what; /* the operation, for log lines */
 	char errmsg[CFS_ERRMSG_SIZE];
 };
+
+static void write_lease(struct op *op, uint64_t ino, int may_wait);
+static void write_lease_if_dirty(struct op *op, uint64_t ino);
 
 /* ---- session pool --------------------------------------------------------- */
 
@@ -362,6 +381,53 @@ stat_of(struct op *op, const struct wire_attr *ap, struct stat *st,
 	st->st_ctim = ts_of(a.ctime_ns);
 }
 
+/* How long the kernel may keep @ino's attributes: while this mount holds
+ * a lease on it, never longer (docs/leases.md); else not at all. */
+static double
+attr_timeout(struct fusefs *fs, uint64_t ino)
+{
+	int64_t ms = fs->leases ? clease_valid(fs->leases, ino, CFS_LEASE_READ)
+				: 0;
+	return (double)ms / 1000.0;
+}
+
+/* Have the kernel revalidate every name it caches (0, or -errno). */
+static int
+send_inc_epoch(struct fusefs *fs)
+{
+	/* struct fuse_out_header of <linux/fuse.h> */
+	struct {
+		uint32_t len;
+		int32_t error; /* a notification: its code */
+		uint64_t unique; /* 0: a notification */
+	} h = {.len = sizeof(h), .error = NOTIFY_INC_EPOCH};
+	if (fs->se == NULL)
+		return -ENOTCONN;
+	return write(fuse_session_fd(fs->se), &h, sizeof(h)) ==
+			       (ssize_t)sizeof(h)
+		       ? 0
+		       : -errno;
+}
+
+/* May the kernel cache names?  Only if a recall can make it forget them
+ * all at once (asked once, at the first name answered). */
+static int
+names_cacheable(struct fusefs *fs)
+{
+	pthread_mutex_lock(&fs->epoch_lock);
+	if (fs->epoch_ok == 0 && fs->leases != NULL && fs->se != NULL) {
+		int rv = send_inc_epoch(fs);
+		fs->epoch_ok = rv == 0 ? 1 : -1;
+		if (rv != 0)
+			LOG_INFO("the kernel does not take FUSE_NOTIFY_INC_EPOCH "
+				 "(%s): names are not cached",
+				 strerror(-rv));
+	}
+	int ok = fs->epoch_ok == 1;
+	pthread_mutex_unlock(&fs->epoch_lock);
+	return ok;
+}
+
 static void
 entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
 	 int may_ask)
@@ -369,8 +435,13 @@ entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = a->generation;
-	e->attr_timeout = FUSEFS_TIMEOUT;
-	e->entry_timeout = FUSEFS_TIMEOUT;
+	e->attr_timeout = attr_timeout(op->fs, a->ino);
+	/* A name may point elsewhere only after an unlink, rmdir or rename
+	 * that involves the inode it names, which recalls every lease on that
+	 * inode, and a recall has the kernel revalidate every name
+	 * (lease_invalidate).  So the name is kept as long as the inode's
+	 * lease; names of absent files are never kept. */
+	e->entry_timeout = names_cacheable(op->fs) ? e->attr_timeout : 0;
 	stat_of(op, a, &e->attr, may_ask);
 }
 
@@ -389,7 +460,7 @@ reply_attr(struct op *op, const struct wire_attr *a)
 	struct stat st;
 
 	stat_of(op, a, &st, 1);
-	fuse_reply_attr(op->req, &st, FUSEFS_TIMEOUT);
+	fuse_reply_attr(op->req, &st, attr_timeout(op->fs, a->ino));
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -445,6 +516,32 @@ name_ok(fuse_req_t req, const char *name)
 	return 0;
 }
 
+/*
+ * A directory's attributes are checked at every step of a path walk
+ * (default_permissions): a read lease lets the kernel keep them.  Asked
+ * for once when a directory is looked up without one (a mkdir gets it
+ * with the mknod); not waited for, nor asked again soon after a recall
+ * (another mount is changing the directory).  The attributes of the grant
+ * replace those of the lookup: they are as new, and covered by it.
+ */
+static void
+dir_lease(struct op *op, struct wire_attr *a)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	struct wire_attr fresh_attr;
+	int fresh = 0;
+
+	if (fs->leases == NULL || !S_ISDIR(a->mode) ||
+	    clease_valid(fs->leases, a->ino, CFS_LEASE_READ) > 0 ||
+	    clease_recalled_lately(fs->leases, a->ino))
+		return;
+	if (clease_get(fs->leases, op->c->mc, a->ino, CFS_LEASE_READ, 0,
+		       &fresh_attr, &fresh, errmsg) == 0 &&
+	    fresh)
+		*a = fresh_attr;
+}
+
 static void
 fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -458,6 +555,8 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
+	if (rv == 0)
+		dir_lease(&op, &op.c->rep->entry.attr);
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -477,6 +576,8 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	op_begin(&op, req, "getattr");
 	rq.cred = op.cred;
 	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	if (rv == 0)
+		dir_lease(&op, &op.c->rep->entry.attr);
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -517,6 +618,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.gid = (uint32_t)attr->st_gid;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
+		write_lease_if_dirty(&op, ino);
 		ofile_flush_ino(op.fs->files, ino, NULL, op.c->fio);
 		rq.valid |= CFS_SETATTR_SIZE;
 		rq.size = (uint64_t)attr->st_size;
@@ -574,9 +676,16 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	int rv;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	if ((S_ISREG(mode) || S_ISDIR(mode)) && op->fs->leases != NULL)
+		rq.flags |= CFS_MKNOD_LEASE;
 	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
-	if (rv == 0)
+	if (rv == 0) {
 		*a = op->c->rep->entry.attr;
+		if (op->c->rep->entry.lease != 0)
+			clease_granted(op->fs->leases, op->c->mc, a->ino,
+				       op->c->rep->entry.lease,
+				       op->c->rep->entry.lease_epoch);
+	}
 	return rv;
 }
 
@@ -830,6 +939,30 @@ truncate_to_zero(struct op *op, uint64_t ino)
 	return rv;
 }
 
+/* The lease an open needs (read, or write when opened for writing; a
+ * create got its write lease with the mknod), waiting for other mounts to
+ * give theirs up as long as a dead one's takes to expire.  Nothing else is
+ * held meanwhile (clease.h).  1 if held. */
+static int
+lease_for_open(struct op *op, uint64_t ino, int flags)
+{
+	struct fusefs *fs = op->fs;
+	int type = (flags & O_ACCMODE) == O_RDONLY ? CFS_LEASE_READ
+						   : CFS_LEASE_WRITE;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL)
+		return 0;
+	clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
+	int rv = clease_get(fs->leases, op->c->mc, ino, type,
+			    FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg);
+	if (rv != 0 && rv != CFS_ENOENT)
+		LOG_DEBUG("open of inode %llu without a lease: %s",
+			  (unsigned long long)ino, errmsg);
+	return rv == 0;
+}
+
 static void
 fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -854,7 +987,9 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 0; /* close-to-open: reread what others wrote */
+	/* With a lease the page cache is current (a recall drops it); without
+	 * one, close-to-open: reread what others wrote. */
+	fi->keep_cache = lease_for_open(&op, ino, fi->flags);
 	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
 		ofile_close(op.fs->files, &h->of, NULL);
 	op_end(&op);
@@ -892,7 +1027,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 0;
+	fi->keep_cache = lease_for_open(&op, a.ino, fi->flags);
 	entry_of(&op, &a, &e, 1);
 	if (fuse_reply_create(req, &e, fi) != 0)
 		ofile_close(op.fs->files, &h->of, NULL);
@@ -926,6 +1061,9 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
 	int rv;
 
 	op_begin(&op, req, "write");
+	/* the kernel holds the written pages locked: wait only if this
+	 * mount has no lease on the inode to be recalled meanwhile */
+	write_lease(&op, ino, 1);
 	rv = ofile_write(op.fs->files, &h->of, op.c->fio, &o, data, size,
 			 h->append ? OFILE_APPEND : 0, server_size, &op,
 			 op.errmsg);
@@ -945,6 +1083,65 @@ reply_data(void *arg, const uint8_t *data, size_t n)
 	fuse_reply_buf((fuse_req_t)arg, (const char *)data, n);
 }
 
+/* A read fills the kernel's page cache, which only a lease keeps current:
+ * without one (recalled while the file stayed open) ask for it first.
+ * While it is being recalled, go on without (the recaller may be waiting
+ * for this read's page lock; it drops what the read caches once it
+ * released).  Without a lease the read window is not trusted either. */
+static void
+read_lease(struct op *op, uint64_t ino)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL ||
+	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
+		return;
+	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_READ,
+		       FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg) != 0)
+		ofile_changed(fs->files, ino);
+}
+
+/*
+ * A write-out (frag_open .. frag_commit) must not overlap another mount's:
+ * the later commit would find its base version replaced (ESTALE).  So
+ * whoever writes out holds the write lease through it (a recall's flush
+ * waits for the write-out in progress, then releases).  @may_wait 1: no
+ * kernel page lock of an inode this mount holds a lease on is held, so
+ * other mounts' recalls may be waited for; 2: nothing at all, so also a
+ * recall from this mount in progress; 0: one attempt only.
+ */
+static void
+write_lease(struct op *op, uint64_t ino, int may_wait)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL ||
+	    clease_valid(fs->leases, ino, CFS_LEASE_WRITE) > 0)
+		return;
+	if (clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
+		may_wait = 0; /* an upgrade: our read lease may be recalled */
+	if (may_wait == 2)
+		clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
+	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_WRITE,
+		       may_wait ? FUSEFS_LEASE_WAIT_MS : 0, NULL, &fresh,
+		       errmsg) != 0)
+		LOG_DEBUG("write to inode %llu without a write lease: %s",
+			  (unsigned long long)ino, errmsg);
+}
+
+/* Before a write-out of what is buffered for @ino (close, fsync,
+ * truncate), from a request that holds no page lock. */
+static void
+write_lease_if_dirty(struct op *op, uint64_t ino)
+{
+	if (ofile_dirty_end(op->fs->files, ino) > 0)
+		write_lease(op, ino, 2);
+}
+
 static void
 fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_file_info *fi)
@@ -962,6 +1159,7 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		op_end(&op);
 		return;
 	}
+	read_lease(&op, ino);
 	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
 			tmp, reply_data, req, &n, op.errmsg);
 	if (rv != 0)
@@ -980,6 +1178,7 @@ sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int rv;
 
 	op_begin(&op, req, what);
+	write_lease_if_dirty(&op, ino);
 	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	if (rv == 0)
 		fuse_reply_err(req, 0);
@@ -1002,6 +1201,7 @@ fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rv;
 
 	op_begin(&op, req, "flush");
+	write_lease_if_dirty(&op, ino);
 	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	if (locksess_posix_used(op.fs->locks))
 		lock_release(op.fs, ino, fi->lock_owner, CFS_LOCK_POSIX);
@@ -1029,6 +1229,7 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rv;
 
 	op_begin(&op, req, "release");
+	write_lease_if_dirty(&op, ino);
 	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	/* Nobody hears a release's error: the last close (flush) did. */
 	if (rv == CFS_ENOENT || rv == CFS_ESTALE)
@@ -1385,17 +1586,32 @@ xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
 {
 	struct xneg *x = xneg_slot(fs, ino, name);
 
-	if (strlen(name) >= XNEG_NAME)
+	int64_t ms = code != 0 && fs->leases != NULL
+			     ? clease_valid(fs->leases, ino, CFS_LEASE_READ)
+			     : 0;
+
+	if (strlen(name) >= XNEG_NAME || (code != 0 && ms <= 0))
 		return;
 	pthread_mutex_lock(&fs->cache_lock);
 	if (code != 0) {
 		x->ino = ino;
 		x->code = code;
-		x->until_ms = now_ms() + (int64_t)(FUSEFS_TIMEOUT * 1000);
+		x->until_ms = now_ms() + ms;
 		snprintf(x->name, sizeof(x->name), "%s", name);
 	} else if (x->ino == ino && strcmp(x->name, name) == 0) {
 		x->ino = 0;
 	}
+	pthread_mutex_unlock(&fs->cache_lock);
+}
+
+/* Forget every absent xattr remembered for @ino. */
+static void
+xneg_forget(struct fusefs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->cache_lock);
+	for (unsigned i = 0; i < XNEG_SLOTS; i++)
+		if (fs->xneg[i].ino == ino)
+			fs->xneg[i].ino = 0;
 	pthread_mutex_unlock(&fs->cache_lock);
 }
 
@@ -1587,6 +1803,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->pool_cond, NULL);
 	pthread_mutex_init(&fs->cache_lock, NULL);
+	pthread_mutex_init(&fs->epoch_lock, NULL);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
@@ -1597,6 +1814,63 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	}
 	*out = fs;
 	return 0;
+}
+
+/* ---- leases: the recaller's callbacks (client/clease.h) -------------------- */
+
+static int
+lease_flush(void *data, uint64_t ino)
+{
+	struct fusefs *fs = data;
+
+	/* the recaller's own session pair: the pool may be all taken by
+	 * requests waiting for other mounts' recalls */
+	ofile_flush_ino(fs->files, ino, NULL, fs->rconn.fio);
+	return 0;
+}
+
+static void
+lease_invalidate(void *data, uint64_t ino)
+{
+	struct fusefs *fs = data;
+
+	ofile_changed(fs->files, ino);
+	xneg_forget(fs, ino);
+	if (fs->se != NULL) {
+		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		if (rv != 0 && rv != -ENOENT)
+			LOG_DEBUG("invalidating inode %llu: %s",
+				  (unsigned long long)ino, strerror(-rv));
+		/* names pointing to it: every name (entry_of) */
+		if (fs->epoch_ok == 1 && (rv = send_inc_epoch(fs)) != 0)
+			LOG_WARN("revalidating names: %s", strerror(-rv));
+	}
+}
+
+static struct mc *
+lease_borrow(void *data)
+{
+	return ((struct fusefs *)data)->rconn.mc;
+}
+
+static void
+lease_give_back(void *data, struct mc *mc)
+{
+	(void)data;
+	(void)mc;
+}
+
+static const struct clease_ops lease_ops = {
+	.flush = lease_flush,
+	.invalidate = lease_invalidate,
+	.borrow = lease_borrow,
+	.give_back = lease_give_back,
+};
+
+void
+fusefs_set_session(struct fusefs *fs, struct fuse_session *se)
+{
+	fs->se = se;
 }
 
 int
@@ -1628,6 +1902,27 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 			return rv;
 		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
+		/* every session of the mount holds leases for it: the
+		 * first one's id names the mount (docs/leases.md) */
+		mo.lease_owner = mc_lease_owner(fs->conns[0].mc);
+	}
+	if (!fs->opt.no_leases) {
+		mo.client_name = "cfs-fuse leases";
+		if ((rv = mc_open(&fs->rconn.mc, fs->meta, &mo, errmsg)) !=
+			    0 ||
+		    (rv = fio_open(&fs->rconn.fio, fs->rconn.mc, fs->zctx,
+				   errmsg)) != 0)
+			return rv;
+		struct clease_options lo = {
+			.servers = fs->meta,
+			.zmq_context = fs->zctx,
+			.owner = mo.lease_owner,
+			.max_leases = fs->opt.max_leases,
+			.deadline_ms = fs->opt.call_timeout_ms,
+		};
+		if ((rv = clease_start(&fs->leases, &lo, &lease_ops, fs,
+				       errmsg)) != 0)
+			return rv;
 	}
 	/* the lock session: the mount's own, opened at the first lock */
 	mo.client_name = "cfs-fuse locks";
@@ -1666,6 +1961,10 @@ fusefs_close(struct fusefs **fsp)
 		ofile_flush_all(fs->files, op.c->fio);
 		ofile_table_free(&fs->files, remove_hidden, &op);
 	}
+	/* the recaller flushes through the table: stop it first */
+	clease_stop(&fs->leases);
+	fio_close(&fs->rconn.fio);
+	mc_close(&fs->rconn.mc);
 	ofile_table_free(&fs->files, NULL, NULL);
 	for (unsigned i = 0; i < fs->nconns; i++) {
 		fio_close(&fs->conns[i].fio);
@@ -1678,6 +1977,7 @@ fusefs_close(struct fusefs **fsp)
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
 	pthread_mutex_destroy(&fs->cache_lock);
+	pthread_mutex_destroy(&fs->epoch_lock);
 	pthread_cond_destroy(&fs->pool_cond);
 	pthread_mutex_destroy(&fs->pool_lock);
 	free(fs->meta);

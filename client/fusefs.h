@@ -5,10 +5,12 @@
 /*
  * What the kernel sees (the data path itself: docs/data-path.md):
  *  - inode numbers are CFS's (the root, 1, is FUSE_ROOT_ID) and the
- *    generation is the inode's; attributes, entries and absent xattrs are
- *    cached for FUSEFS_TIMEOUT seconds.  There are no leases yet, so
- *    another client's change can stay invisible that long, and data is
- *    coherent between clients only from close to open.
+ *    generation is the inode's; attributes, absent xattrs and file pages
+ *    are cached while the mount holds a lease on the inode, never longer
+ *    (docs/leases.md: opens take leases, other mounts' conflicting
+ *    requests recall them); names are not cached (no directory leases
+ *    yet).  So a change another client made is seen by every request
+ *    that starts after it returned (for writes: after close or fsync).
  *  - every namespace request carries the caller's uid, gid and
  *    supplementary groups; the metadata server checks permissions and owns
  *    new files to the caller.  The mount uses default_permissions, so the
@@ -44,7 +46,9 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
-#define FUSEFS_TIMEOUT 1.0            /* entry and attribute cache, s */
+/* An open waits this long for other mounts to give up a lease in the way:
+ * a dead mount's leases go with its session (10 s). */
+#define FUSEFS_LEASE_WAIT_MS 12000
 #define FUSEFS_WBUF_MAX (16u << 20)   /* write-back range per handle */
 #define FUSEFS_IO_MAX (1u << 20)      /* max_write / max_readahead asked */
 #define FUSEFS_SESSIONS_MAX 64
@@ -57,6 +61,8 @@ struct fusefs_options {
 	int open_timeout_ms;   /* give up connecting after this; 0 = 10000 */
 	int call_timeout_ms;   /* give up one request (metadata, or a data
 				  call to the leader); 0 = 60000 */
+	unsigned max_leases;   /* leases kept at most; 0 = 100000 */
+	int no_leases;         /* 1: take none, cache nothing (tests) */
 };
 
 /*
@@ -77,6 +83,10 @@ int fusefs_connect(struct fusefs *fs, char *errmsg);
 /* Close every session and free; sets *fs to NULL.  NULL-safe.  Call only
  * after the FUSE session loop has returned. */
 void fusefs_close(struct fusefs **fs);
+
+/* The FUSE session, for cache invalidations when leases are recalled;
+ * set before the loop starts. */
+void fusefs_set_session(struct fusefs *fs, struct fuse_session *se);
 
 /* The operations table; the session's userdata must be a struct fusefs. */
 extern const struct fuse_lowlevel_ops fusefs_ops;

@@ -19,6 +19,9 @@
 #define MC_ADDR_SIZE (CFS_ADDR_MAX + 8) /* "tcp://" + host:port + NUL */
 #define MC_BACKOFF_MIN_MS 5
 #define MC_BACKOFF_MAX_MS 100
+/* Waits for a lease recall: as lock waits (docs/locks.md). */
+#define MC_BUSY_MIN_MS 2
+#define MC_BUSY_MAX_MS 100
 
 /* One DEALER socket connected to one server, plus the PAIR socket that
  * receives its monitor events (connection lost / refused). */
@@ -51,6 +54,8 @@ struct mc {
 	int leader; /* index of the server believed to lead */
 	uint64_t client_id;
 	uint32_t lease_ms;
+	int64_t alive_from; /* send time of the last acknowledged keepalive */
+	unsigned opens;     /* sessions opened so far */
 	int stopping;
 
 	atomic_uint_fast64_t next_rid;
@@ -544,8 +549,10 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 static int
 open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 {
-	struct wire_session_open req = {.lease_ms = mc->opt.lease_ms};
+	struct wire_session_open req = {.lease_ms = mc->opt.lease_ms,
+					.lease_owner = mc->opt.lease_owner};
 	uint16_t rtype;
+	int64_t sent = now_ms();
 	int rv;
 
 	snprintf(req.client_name, sizeof(req.client_name), "%s",
@@ -567,12 +574,47 @@ open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 	pthread_mutex_lock(&mc->lock);
 	mc->client_id = mc->scratch->session_opened.client_id;
 	mc->lease_ms = mc->scratch->session_opened.lease_ms;
+	mc->alive_from = sent;
+	mc->opens++;
+	/* The mount's lease owner is the id of its first session, kept when
+	 * the session is replaced (docs/leases.md). */
+	if (mc->opt.lease_owner == 0)
+		mc->opt.lease_owner = mc->client_id;
 	if (mc->lease_ms < 30)
 		mc->lease_ms = 30; /* keepalive period lease/3 stays sane */
 	pthread_cond_broadcast(&mc->cond);
 	pthread_mutex_unlock(&mc->lock);
 	mc->sequence = 0;
 	return 0;
+}
+
+/* call_locked, and again after a backoff while another mount's lease is in
+ * the way and is being recalled: nothing was changed, so the request is
+ * sent again as a new one (docs/leases.md).  lease_get is not retried:
+ * its callers decide how long to wait.  Requires call_lock, which it
+ * drops while sleeping. */
+static int
+call_retry_locked(struct mc *mc, uint16_t type, const void *req,
+		  uint16_t *reply_type, union wire_body *reply, int timeout_ms,
+		  char *errmsg)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int64_t backoff = MC_BUSY_MIN_MS;
+	int rv;
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		rv = call_locked(mc, type, req, reply_type, reply,
+				 left > 1 ? (int)left : 1, errmsg);
+		if (rv != CFS_LEASE_BUSY || type == WIRE_T_lease_get ||
+		    now_ms() + backoff >= deadline)
+			return rv;
+		pthread_mutex_unlock(&mc->call_lock);
+		sleep_ms(backoff);
+		pthread_mutex_lock(&mc->call_lock);
+		backoff = backoff * 2 > MC_BUSY_MAX_MS ? MC_BUSY_MAX_MS
+						       : backoff * 2;
+	}
 }
 
 int
@@ -582,10 +624,11 @@ mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
 	int rv;
 
 	pthread_mutex_lock(&mc->call_lock);
-	rv = call_locked(mc, type, req, reply_type,
-			 reply != NULL ? reply : mc->scratch,
-			 timeout_ms > 0 ? timeout_ms : mc->opt.deadline_ms,
-			 errmsg);
+	rv = call_retry_locked(mc, type, req, reply_type,
+			       reply != NULL ? reply : mc->scratch,
+			       timeout_ms > 0 ? timeout_ms
+					      : mc->opt.deadline_ms,
+			       errmsg);
 	pthread_mutex_unlock(&mc->call_lock);
 	return rv;
 }
@@ -626,6 +669,7 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 				     msg) != 0)
 			break;
 		zmq_msg_init(&m);
+		int64_t sent = now_ms();
 		rv = chan_exchange(mc, &mc->ka_chan, server, addr, frame, len,
 				   h.request_id, (int)(until - now_ms()), &m,
 				   msg);
@@ -638,6 +682,12 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 		rv = wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), &rh, body,
 				 msg);
 		zmq_msg_close(&m);
+		if (rv == 0 && rh.status == CFS_OK) {
+			pthread_mutex_lock(&mc->lock);
+			if (mc->client_id == client_id && sent > mc->alive_from)
+				mc->alive_from = sent;
+			pthread_mutex_unlock(&mc->lock);
+		}
 		if (rv != 0 || rh.status == CFS_OK)
 			break;
 		if (rh.status == CFS_NOTLEADER && rh.type == WIRE_T_error &&
@@ -835,6 +885,29 @@ mc_leader(struct mc *mc, char *buf, size_t size)
 
 static void cred_fill(struct mc *mc, struct wire_cred *c);
 
+int64_t
+mc_alive_until(struct mc *mc, unsigned *opens)
+{
+	int64_t until = 0;
+
+	pthread_mutex_lock(&mc->lock);
+	if (mc->client_id != 0)
+		until = mc->alive_from + (int64_t)mc->lease_ms * 8 / 10;
+	if (opens != NULL)
+		*opens = mc->opens;
+	pthread_mutex_unlock(&mc->lock);
+	return until;
+}
+
+uint64_t
+mc_lease_owner(struct mc *mc)
+{
+	pthread_mutex_lock(&mc->lock);
+	uint64_t owner = mc->opt.lease_owner;
+	pthread_mutex_unlock(&mc->lock);
+	return owner;
+}
+
 void
 mc_cred(struct mc *mc, struct wire_cred *c)
 {
@@ -859,8 +932,8 @@ call_expect(struct mc *mc, uint16_t type, const void *req, uint16_t expect,
 	int rv;
 
 	pthread_mutex_lock(&mc->call_lock);
-	rv = call_locked(mc, type, req, &rtype, mc->scratch,
-			 mc->opt.deadline_ms, errmsg);
+	rv = call_retry_locked(mc, type, req, &rtype, mc->scratch,
+			       mc->opt.deadline_ms, errmsg);
 	if (rv == 0 && rtype != expect)
 		rv = cfs_fail(errmsg, CFS_MALFORMED,
 			      "%s: reply %s, expected %s", wire_type_name(type),

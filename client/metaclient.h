@@ -47,6 +47,10 @@ struct mc_options {
 				    set use_cred to use them, else the
 				    process's own are sent */
 	int use_cred;
+	uint64_t lease_owner;    /* the mount this session acts for
+				    (docs/leases.md): the lease owner of
+				    another mc of the mount; 0 = this
+				    session's own first id */
 	void *zmq_context;       /* borrowed ZeroMQ context to share among
 				    many mc's of one process (one I/O thread
 				    instead of one each); must outlive them.
@@ -83,7 +87,11 @@ void mc_close(struct mc **mc);
  *     every address tried; the request may or may not have been applied;
  *  4) the session expired (CFS_NOSESSION): if the request cannot have been
  *     applied, a new session is opened and the request sent again under
- *     it; otherwise CFS_NOSESSION is returned (outcome unknown).
+ *     it; otherwise CFS_NOSESSION is returned (outcome unknown);
+ *  5) CFS_LEASE_BUSY (another mount's lease is in the way; nothing
+ *     changed): sent again as a new request after 2 ms, doubling to
+ *     100 ms, until the deadline; lease_get is not retried (its callers
+ *     decide how long to wait).
  * @reply_type and @reply may be NULL.  `blob` fields of *reply borrow
  * from the mc, valid until the next call on it.
  */
@@ -97,6 +105,21 @@ uint64_t mc_client_id(struct mc *mc);
 /* The address the mc currently believes is the leader ("tcp://h:p"),
  * copied into @buf of @size bytes. */
 void mc_leader(struct mc *mc, char *buf, size_t size);
+
+/*
+ * Until when (CLOCK_MONOTONIC milliseconds) the session is surely alive at
+ * the leader: the send time of its last acknowledged keepalive (or of its
+ * opening) plus 8/10 of its lease.  The leader expires a session only a
+ * whole lease after it last heard from it, so leases held through this
+ * session may be used until then (the rest is the clock-safety margin,
+ * docs/leases.md).  0 without a session.  *opens (if not NULL) counts the
+ * sessions opened so far: a change means the old one, and its leases, may
+ * be gone.
+ */
+int64_t mc_alive_until(struct mc *mc, unsigned *opens);
+
+/* The lease owner this mc's sessions name (0 before the first session). */
+uint64_t mc_lease_owner(struct mc *mc);
 
 /* The credentials this mc sends with namespace calls. */
 void mc_cred(struct mc *mc, struct wire_cred *c);

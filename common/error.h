@@ -61,7 +61,10 @@
 	X(SHUTDOWN, 111, ESHUTDOWN, "server is shutting down")               \
 	X(INTERNAL, 112, EIO, "internal error")                              \
 	X(BADCAP, 113, EACCES, "missing or invalid capability")              \
-	X(CANCELED, 114, ECANCELED, "operation canceled")
+	X(CANCELED, 114, ECANCELED, "operation canceled")                    \
+	/* another mount holds a lease in the way; it is being recalled:  \
+	 * retry (docs/leases.md) */                                        \
+	X(LEASE_BUSY, 115, EAGAIN, "lease held by another client")
 
 enum cfs_error {
 #define CFS__ERR_ENUM(name, value, errnum, msg) CFS_##name = value,

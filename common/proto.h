@@ -10,7 +10,7 @@
  *    decoders ignore it (they ignore trailing bytes);
  *  - anything else (removing, reordering, retyping) is a new message type.
  * Type ranges: 1-99 session and generic replies, 100-299 namespace
- * (123-139 fragments, 140-149 advisory locks),
+ * (123-139 fragments, 140-149 advisory locks, 150-159 leases),
  * 300-399 administration, 400-499 data node service, 500-599 data node to
  * metadata leader.
  */
@@ -117,6 +117,16 @@ WIRE_DECLARE(nodeinfo, PROTO_NODEINFO)
 	F(u64, node, 0)
 WIRE_DECLARE(replica, PROTO_REPLICA)
 
+/* One lease (cfsctl leases): who holds what since when. */
+#define WIRE_MAX_leaseinfo 512
+#define PROTO_LEASEINFO(F)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, holder, 0)  /* the mount (lease owner) */                     \
+	F(u64, session, 0) /* the session whose life it shares */            \
+	F(u8, type, 0)     /* CFS_LEASE_READ, CFS_LEASE_WRITE */             \
+	F(u64, epoch, 0)   /* the Raft index of the grant */
+WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
+
 /* Every record, for common/wire.c to implement: add new records here. */
 #define WIRE_RECORDS(X)                                                      \
 	X(cred, PROTO_CRED)                                                  \
@@ -126,7 +136,8 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	X(nodeaddr, PROTO_NODEADDR)                                          \
 	X(fraginfo, PROTO_FRAGINFO)                                          \
 	X(nodeinfo, PROTO_NODEINFO)                                          \
-	X(replica, PROTO_REPLICA)
+	X(replica, PROTO_REPLICA)                                            \
+	X(leaseinfo, PROTO_LEASEINFO)
 
 /* ---- messages: field lists -------------------------------------------- */
 
@@ -138,7 +149,10 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 
 #define PROTO_SESSION_OPEN(F)                                                \
 	F(str, client_name, 255)                                             \
-	F(u32, lease_ms, 0) /* requested; the leader may shorten it */
+	F(u32, lease_ms, 0) /* requested; the leader may shorten it */       \
+	/* the lease holder this session acts for (docs/leases.md): all  \
+	 * sessions of one mount name the same; 0 = the session itself */   \
+	F(u64, lease_owner, 0)
 #define PROTO_SESSION_OPENED(F)                                              \
 	F(u64, client_id, 0)                                                 \
 	F(u32, lease_ms, 0)                                                  \
@@ -151,7 +165,12 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(sub, cred, cred)                                                   \
 	F(u64, parent, 0)                                                    \
 	F(str, name, CFS_NAME_MAX)
-#define PROTO_ENTRY(F) F(sub, attr, attr)
+#define PROTO_ENTRY(F)                                                       \
+	F(sub, attr, attr)                                                   \
+	/* mknod with CFS_MKNOD_LEASE: the lease granted on the new inode  \
+	 * (CFS_LEASE_*, 0 = none) and its epoch (docs/leases.md) */        \
+	F(u8, lease, 0)                                                      \
+	F(u64, lease_epoch, 0)
 #define PROTO_GETATTR(F)                                                     \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)
@@ -301,6 +320,31 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(u64, ino, 0)                                                       \
 	F(u64, owner, 0)                                                     \
 	F(u8, kind, 0)
+
+/* Leases (150-159), with a session: docs/leases.md.  The holder is the
+ * session's lease owner (session_open.lease_owner): one per mount. */
+#define CFS_LEASE_RECALL_MAX 1024
+#define PROTO_LEASE_GET(F)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u8, type, 0) /* CFS_LEASE_READ or CFS_LEASE_WRITE */
+#define PROTO_LEASE_GRANTED(F)                                               \
+	F(u64, ino, 0)                                                       \
+	F(u8, type, 0) /* what the holder has now (a W holder asking R: W) */\
+	F(u64, epoch, 0)                                                     \
+	F(sub, attr, attr) /* the inode's attributes at the grant */
+#define PROTO_LEASE_RELEASE(F)                                               \
+	F(u64, ino, 0)                                                       \
+	F(u64, epoch, 0) /* only the grant of this epoch; 0: any */
+#define PROTO_LEASE_WATCH(F)                                                 \
+	F(u64, holder, 0)                                                    \
+	F(u32, wait_ms, 0) /* park at most this long; 0 = 1000, max 5000 */
+#define PROTO_LEASE_RECALL(F) F(u64v, inos, CFS_LEASE_RECALL_MAX)
+#define PROTO_LEASE_LIST(F)                                                  \
+	F(u64, after_ino, 0) /* resume after (after_ino, after_holder) */    \
+	F(u64, after_holder, 0)
+#define PROTO_LEASE_LIST_REPLY(F)                                            \
+	F(rec, leases, leaseinfo)                                            \
+	F(u8, eof, 0)
 
 /* Data node service (400-499): docs/data-path.md.  Bulk data travels in
  * frame 1. */
@@ -479,6 +523,13 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	X(141, lock_get, PROTO_LOCK_GET)                                     \
 	X(142, lock_info, PROTO_LOCK_INFO)                                   \
 	X(143, lock_release, PROTO_LOCK_RELEASE)                             \
+	X(150, lease_get, PROTO_LEASE_GET)                                   \
+	X(151, lease_granted, PROTO_LEASE_GRANTED)                           \
+	X(152, lease_release, PROTO_LEASE_RELEASE)                           \
+	X(153, lease_watch, PROTO_LEASE_WATCH)                               \
+	X(154, lease_recall, PROTO_LEASE_RECALL)                             \
+	X(155, lease_list, PROTO_LEASE_LIST)                                 \
+	X(156, lease_list_reply, PROTO_LEASE_LIST_REPLY)                     \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \
@@ -555,5 +606,13 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 
 /* mknod `flags` bits */
 #define CFS_MKNOD_EXCL (1u << 0)
+/* a new regular file comes with a write lease for the creator's mount
+ * (entry.lease; an existing one only if no other mount holds a lease), a
+ * directory with a read lease */
+#define CFS_MKNOD_LEASE (1u << 1)
+
+/* lease types (docs/leases.md) */
+#define CFS_LEASE_READ 1
+#define CFS_LEASE_WRITE 2
 
 #endif /* CFS_COMMON_PROTO_H */

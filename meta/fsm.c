@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "meta/entry.h"
+#include "meta/lease.h"
 #include "meta/lock.h"
 
 /* The schema of the state machine's own tables (docs/metadata-schema.md);
@@ -78,6 +79,9 @@ struct fsm {
 	struct ns *ns;
 	struct dmap *dmap;
 	struct lockt *locks;
+	struct leaset *leases;
+	lease_recall_fn recall;
+	void *recall_data;
 	sqlite3_stmt *st[ST__COUNT];
 	char path[4096];
 	int in_tx;
@@ -158,6 +162,7 @@ finalize_all(struct fsm *f)
 		sqlite3_finalize(f->st[i]);
 		f->st[i] = NULL;
 	}
+	lease_close(&f->leases);
 	lock_close(&f->locks);
 	dmap_close(&f->dmap);
 	ns_close(&f->ns);
@@ -185,6 +190,8 @@ prepare_all(struct fsm *f, char *errmsg)
 		rv = dmap_open(&f->dmap, f->db, f->ns, errmsg);
 	if (rv == 0)
 		rv = lock_open(&f->locks, f->db, errmsg);
+	if (rv == 0)
+		rv = lease_open(&f->leases, f->db, errmsg);
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, "%s", f->path);
 		return rv;
@@ -336,6 +343,13 @@ void
 fsm_attach(struct fsm *f, struct raft *r)
 {
 	f->r = r;
+}
+
+void
+fsm_set_recall(struct fsm *f, lease_recall_fn fn, void *data)
+{
+	f->recall = fn;
+	f->recall_data = data;
 }
 
 void
@@ -539,6 +553,10 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 		sqlite3_bind_int64(s, 4, now_ns);
 		if (step_done(s) != 0)
 			return db_fail(f, errmsg, "opening a session");
+		if (lease_session_opened(f->leases, h->client_id,
+					 b->session_open.lease_owner,
+					 errmsg) != 0)
+			return CFS_INTERNAL;
 		memset(&out->session_opened, 0, sizeof(out->session_opened));
 		out->session_opened.client_id = h->client_id;
 		out->session_opened.lease_ms = b->session_open.lease_ms;
@@ -562,10 +580,10 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 		if (step_done(s) != 0)
 			return db_fail(f, errmsg, "closing a session");
 		/* Leases and locks of the session go with it: a client
-		 * killed while holding a lock frees it when its session
-		 * expires (docs/locks.md; meta/lease.c hooks here once
-		 * leases exist). */
-		if (lock_drop_session(f->locks, id, errmsg) != 0)
+		 * killed while holding a lock or a lease frees it when its
+		 * session expires (docs/locks.md, docs/leases.md). */
+		if (lock_drop_session(f->locks, id, errmsg) != 0 ||
+		    lease_drop_session(f->leases, id, errmsg) != 0)
 			return CFS_INTERNAL;
 		*otype = WIRE_T_ok;
 		return 0;
@@ -577,9 +595,54 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 
 /* Execute one command of an entry.  Returns 0 (a reply was produced and
  * handed out, whatever its status) or CFS_INTERNAL (fatal). */
+/* Run one session request (inside its savepoint): a lease request, or a
+ * lock, fragment or namespace request that first waits for no other
+ * mount's lease (docs/leases.md) and may grant one as it succeeds. */
 static int
-apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
-	      char *errmsg)
+exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
+	     const struct wire_header *h, uint16_t *otype, char *opmsg)
+{
+	struct lease_ctx lc = {.client_id = h->client_id,
+			       .index = index,
+			       .recall = f->recall,
+			       .recall_data = f->recall_data};
+	int rv;
+
+	if (lease_handles(h->type)) {
+		rv = lease_exec(f->leases, &lc, h->type, &f->body, otype,
+				&f->out, opmsg);
+		if (rv == 0 && h->type == WIRE_T_lease_get)
+			rv = ns_attr(f->ns, f->body.lease_get.ino,
+				     &f->out.lease_granted.attr, opmsg);
+		return rv;
+	}
+	if (lock_handles(h->type))
+		return lock_exec(f->locks, h->client_id, h->type, &f->body,
+				 otype, &f->out, opmsg);
+	rv = lease_check(f->leases, &lc, h->type, &f->body, opmsg);
+	if (rv != 0)
+		return rv;
+	rv = dmap_handles(h->type)
+		     ? dmap_exec(f->dmap, env, h->type, &f->body, otype,
+				 &f->out, opmsg)
+		     : ns_exec(f->ns, env, h->type, &f->body, otype, &f->out,
+			       opmsg);
+	if (rv == 0)
+		rv = lease_after(f->leases, &lc, h->type, &f->body, &f->out,
+				 opmsg);
+	return rv;
+}
+
+/* The part of f->out cleared before each command: the reply structs that
+ * operations fill only in part (entry's lease fields, lease_granted). */
+#define OUT_CLEAR                                                            \
+	(sizeof(struct wire_entry) > sizeof(struct wire_lease_granted)       \
+		 ? sizeof(struct wire_entry)                                 \
+		 : sizeof(struct wire_lease_granted))
+
+static int
+apply_command(struct fsm *f, int64_t now_ns, uint64_t index,
+	      const uint8_t *frame, size_t len, char *errmsg)
 {
 	struct wire_header h;
 	uint16_t otype = WIRE_T_ok;
@@ -594,10 +657,10 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 		return CFS_INTERNAL;
 	}
 	struct ns_env env = {.now_ns = now_ns};
-	/* Every operation fills its whole reply struct; clearing the whole
-	 * union (46 KiB: a page of dirents) per command cost more than the
-	 * SQLite work of a create. */
-	memset(&f->out, 0, sizeof(struct wire_session_opened));
+	/* Operations fill their reply structs; clearing the whole union
+	 * (46 KiB: a page of dirents) per command cost more than the SQLite
+	 * work of a create. */
+	memset(&f->out, 0, OUT_CLEAR);
 
 	if (h.type == WIRE_T_session_open || h.type == WIRE_T_session_close ||
 	    h.type == WIRE_T_session_expire) {
@@ -629,7 +692,7 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 		if (exec_st(f, ST_RELEASE, errmsg) != 0)
 			return CFS_INTERNAL;
 	} else if (ns_handles(h.type) || dmap_handles(h.type) ||
-		   lock_handles(h.type)) {
+		   lock_handles(h.type) || lease_is_mutation(h.type)) {
 		uint64_t last = 0;
 		size_t slen = 0;
 		if (session_get(f, h.client_id, &last) < 0) {
@@ -653,16 +716,7 @@ apply_command(struct fsm *f, int64_t now_ns, const uint8_t *frame, size_t len,
 			dedupe = 1;
 			if (exec_st(f, ST_SAVEPOINT, errmsg) != 0)
 				return CFS_INTERNAL;
-			rv = lock_handles(h.type)
-				     ? lock_exec(f->locks, h.client_id, h.type,
-						 &f->body, &otype, &f->out,
-						 opmsg)
-				     : dmap_handles(h.type)
-				     ? dmap_exec(f->dmap, &env, h.type,
-						 &f->body, &otype, &f->out,
-						 opmsg)
-				     : ns_exec(f->ns, &env, h.type, &f->body,
-					       &otype, &f->out, opmsg);
+			rv = exec_request(f, &env, index, &h, &otype, opmsg);
 			if (rv == CFS_INTERNAL)
 				return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s",
 						wire_type_name(h.type), opmsg);
@@ -717,7 +771,8 @@ fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
 		f->in_tx = 1;
 	}
 	while ((rv = entry_next(&rd, &frame, &len, errmsg)) > 0)
-		if (apply_command(f, rd.now_ns, frame, len, errmsg) != 0)
+		if (apply_command(f, rd.now_ns, index, frame, len, errmsg) !=
+		    0)
 			return fsm_break(f, errmsg);
 	if (rv < 0)
 		return fsm_break(f, errmsg);
@@ -741,11 +796,12 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	struct ns_env env = {.now_ns = 0};
 	int rv;
 
-	/* Every operation fills its whole reply struct; clearing the whole
-	 * union (46 KiB: a page of dirents) per command cost more than the
-	 * SQLite work of a create. */
-	memset(&f->out, 0, sizeof(struct wire_session_opened));
-	if (lock_handles(h->type))
+	memset(&f->out, 0, OUT_CLEAR);
+	if (lease_handles(h->type)) {
+		struct lease_ctx lc = {.client_id = h->client_id};
+		rv = lease_exec(f->leases, &lc, h->type, req, &otype, &f->out,
+				opmsg);
+	} else if (lock_handles(h->type))
 		rv = lock_exec(f->locks, h->client_id, h->type, req, &otype,
 			       &f->out, opmsg);
 	else if (dmap_handles(h->type))

@@ -41,6 +41,7 @@
 
 #include "common/wire.h"
 #include "meta/dmap.h"
+#include "meta/lease.h"
 #include "meta/ns.h"
 
 struct fsm;
@@ -73,6 +74,10 @@ void fsm_attach(struct fsm *f, struct raft *r);
 
 /* Set the reply callback (may be NULL: replies are dropped). */
 void fsm_set_reply(struct fsm *f, fsm_reply_fn fn, void *data);
+
+/* Set the callback told, while applying, of every lease in the way of a
+ * refused request (meta/lease.h); the leader recalls them.  May be NULL. */
+void fsm_set_recall(struct fsm *f, lease_recall_fn fn, void *data);
 
 /* Commit the open batch transaction, if any.  Returns 0 or CFS_INTERNAL
  * (then fsm_failed() is true). */

@@ -1481,6 +1481,15 @@ ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
 }
 
 int
+ns_attr(struct ns *ns, uint64_t ino, struct wire_attr *attr, char *errmsg)
+{
+	int rv = inode_get(ns, ino, &ns->a, errmsg);
+	if (rv == 0)
+		to_attr(&ns->a, attr);
+	return rv;
+}
+
+int
 ns_file_written(struct ns *ns, const struct ns_env *env, uint64_t ino,
 		uint64_t size, struct wire_attr *attr, char *errmsg)
 {

@@ -21,8 +21,10 @@
 #include "common/wire.h"
 #include "meta/entry.h"
 #include "meta/fsm.h"
+#include "meta/lease.h"
 #include "meta/lock.h"
 #include "meta/ns.h"
+#include "meta/recall.h"
 #include "meta/repair.h"
 #include "meta/session.h"
 #include "meta/xport.h"
@@ -32,6 +34,11 @@
 
 #define PENDING_BUCKETS 4096 /* power of two */
 #define TICK_MS 250
+/* A lease_watch that finds no recall waits for one as long as it asks,
+ * by default and at most (clients give each attempt longer:
+ * docs/leases.md). */
+#define WATCH_PARK_MS 1000
+#define WATCH_PARK_MAX_MS 5000
 #define IDENT_MAX 255
 
 /* ---- requests ----------------------------------------------------------- */
@@ -124,6 +131,7 @@ struct meta_server {
 	struct session_clock sessions;
 	unsigned ticks;
 	struct repair *repair; /* data nodes: liveness, placement, repair */
+	struct recall_book *recalls; /* leases to recall, parked watches */
 
 	int stopping, fatal;
 	char stop_msg[CFS_ERRMSG_SIZE];
@@ -334,6 +342,7 @@ sessions_resync(struct meta_server *s)
 
 static int enqueue_internal(struct meta_server *s, uint16_t type,
 			    const void *body);
+static void recalls_reset(struct meta_server *s, int renew);
 
 static int
 expire_one(void *data, uint64_t client_id, uint64_t silent_ms)
@@ -609,6 +618,7 @@ leadership_check(struct meta_server *s)
 		s->confirmed = 0;
 		s->lease_until = 0;
 		session_clock_clear(&s->sessions);
+		recalls_reset(s, 1);
 		repair_lead(s->repair, 0, uv_now(&s->loop));
 		raft_id id = 0;
 		const char *addr = NULL;
@@ -618,6 +628,122 @@ leadership_check(struct meta_server *s)
 			 (unsigned long long)id);
 		fail_queue(s, &s->mq, CFS_NOTLEADER, "not the leader");
 		fail_queue(s, &s->rq, CFS_NOTLEADER, "not the leader");
+	}
+}
+
+/* ---- lease recalls (docs/leases.md; the book is meta/recall.c) ---------- */
+
+/* A lease_watch waiting for recalls. */
+struct watch {
+	struct wire_header h;
+	uint64_t holder;
+	size_t ident_len;
+	uint8_t ident[IDENT_MAX];
+};
+
+/* Answer @w with up to CFS_LEASE_RECALL_MAX of its holder's recalls (an
+ * error instead when @status is not 0) and free it. */
+static void
+watch_answer(struct meta_server *s, struct watch *w, int status)
+{
+	struct wire_lease_recall *r = malloc(sizeof(*r));
+
+	if (status != 0 || r == NULL) {
+		send_error(s, w->ident, w->ident_len, &w->h,
+			   status ? status : CFS_ENOMEM,
+			   status ? "not the leader" : "out of memory");
+	} else {
+		r->inos_count = (uint32_t)recall_take(
+			s->recalls, w->holder, r->inos, CFS_LEASE_RECALL_MAX);
+		send_body(s, w->ident, w->ident_len, &w->h,
+			  WIRE_T_lease_recall, r);
+	}
+	free(r);
+	free(w);
+}
+
+static void
+watch_fail(void *watch, void *data)
+{
+	watch_answer(data, watch, CFS_NOTLEADER);
+}
+
+/* Applying found @holder's lease on @ino in the way of a request: on the
+ * leader, note the recall and wake the holder's watch. */
+static void
+on_recall(void *data, uint64_t holder, uint64_t session, uint64_t ino)
+{
+	struct meta_server *s = data;
+
+	(void)session;
+	if (!s->leader || s->recalls == NULL)
+		return;
+	struct watch *w = recall_note(s->recalls, holder, ino);
+	if (w != NULL)
+		watch_answer(s, w, 0);
+}
+
+/* Leadership lost or server stopping: parked watches are told to go
+ * elsewhere, the notes are forgotten (the refused requests are retried
+ * and note them again). */
+static void
+recalls_reset(struct meta_server *s, int renew)
+{
+	recall_free(&s->recalls, watch_fail, s);
+	if (renew)
+		s->recalls = recall_new();
+}
+
+/* Parked watches whose time is up are answered empty. */
+static void
+recalls_tick(struct meta_server *s)
+{
+	struct watch *w;
+
+	while (s->recalls != NULL &&
+	       (w = recall_due(s->recalls, uv_now(&s->loop))) != NULL)
+		watch_answer(s, w, 0);
+}
+
+/* lease_watch: the holder's recalls at once, or parked until one is
+ * noted or its wait is over (then empty). */
+static void
+handle_lease_watch(struct meta_server *s, const uint8_t *ident,
+		   size_t ident_len, const struct wire_header *h,
+		   const struct wire_lease_watch *m)
+{
+	struct watch *w;
+
+	if (!s->confirmed || s->recalls == NULL) {
+		send_error(s, ident, ident_len, h, CFS_NOLEADER,
+			   "new leader not yet confirmed");
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		send_error(s, ident, ident_len, h, CFS_ENOMEM,
+			   "server out of memory");
+		return;
+	}
+	w->h = *h;
+	w->holder = m->holder;
+	w->ident_len = ident_len > IDENT_MAX ? IDENT_MAX : ident_len;
+	memcpy(w->ident, ident, w->ident_len);
+	if (recall_pending(s->recalls, m->holder) > 0) {
+		watch_answer(s, w, 0);
+		return;
+	}
+	uint32_t park = m->wait_ms == 0 ? WATCH_PARK_MS
+			: m->wait_ms > WATCH_PARK_MAX_MS ? WATCH_PARK_MAX_MS
+							  : m->wait_ms;
+	struct watch *old = recall_park(s->recalls, m->holder, w,
+					uv_now(&s->loop) + park);
+	if (old == w) {
+		send_error(s, ident, ident_len, h, CFS_ENOMEM,
+			   "server out of memory");
+		free(w);
+	} else if (old != NULL) {
+		watch_answer(s, old, 0); /* replaced: answered empty */
 	}
 }
 
@@ -986,7 +1112,8 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		    h.type == WIRE_T_member_assign ||
 		    h.type == WIRE_T_member_remove ||
 		    h.type == WIRE_T_transfer || ns_handles(h.type) ||
-		    lock_handles(h.type) ||
+		    lock_handles(h.type) || lease_handles(h.type) ||
+		    h.type == WIRE_T_lease_watch ||
 		    h.type == WIRE_T_node_heartbeat ||
 		    h.type == WIRE_T_node_list ||
 		    /* replica_add and _drop are the leader's own */
@@ -1077,6 +1204,14 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		break;
 	}
 
+	/* cfsctl leases: a read that needs no session. */
+	if (h.type == WIRE_T_lease_list && h.client_id == 0) {
+		struct pending *p = pending_new(s, ident, ident_len, &h, b);
+		if (p != NULL)
+			plist_push(&s->rq, p);
+		return;
+	}
+
 	/* Session commands and namespace requests need a session. */
 	if (h.client_id == 0) {
 		send_error(s, ident, ident_len, &h, CFS_NOSESSION,
@@ -1088,8 +1223,12 @@ handle_request(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		enqueue_mutation(s, ident, ident_len, &h, b);
 		return;
 	}
+	if (h.type == WIRE_T_lease_watch) {
+		handle_lease_watch(s, ident, ident_len, &h, &b->lease_watch);
+		return;
+	}
 	if (!ns_is_mutation(h.type) && !dmap_is_mutation(h.type) &&
-	    !lock_is_mutation(h.type)) {
+	    !lock_is_mutation(h.type) && !lease_is_mutation(h.type)) {
 		if (read_lease_valid(s)) {
 			read_local(s, ident, ident_len, &h, b);
 			return;
@@ -1283,6 +1422,7 @@ tick_cb(uv_timer_t *h)
 		repair_tick(s->repair, fsm_dmap(s->fsm), fsm_applied(s->fsm),
 			    uv_now(&s->loop));
 	}
+	recalls_tick(s);
 }
 
 static void
@@ -1321,6 +1461,7 @@ stop(struct meta_server *s, const char *why)
 		 why, s->reads_local, s->reads_barrier);
 	fail_queue(s, &s->mq, CFS_SHUTDOWN, "server is shutting down");
 	fail_queue(s, &s->rq, CFS_SHUTDOWN, "server is shutting down");
+	recalls_reset(s, 0);
 	uv_poll_stop(&s->zpoll);
 	uv_timer_stop(&s->tick);
 	/* In-flight proposals and barriers fail with their callbacks during
@@ -1672,6 +1813,12 @@ meta_server_create(struct meta_server **out, const struct meta_options *opt,
 		goto err;
 	}
 	fsm_set_reply(s->fsm, on_apply_reply, s);
+	fsm_set_recall(s->fsm, on_recall, s);
+	s->recalls = recall_new();
+	if (s->recalls == NULL) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM, "out of memory");
+		goto err;
+	}
 	if (uv_loop_init(&s->loop) != 0) {
 		rv = cfs_fail(errmsg, CFS_EIO, "uv_loop_init failed");
 		goto err;
@@ -1779,6 +1926,7 @@ meta_server_free(struct meta_server **sp)
 		uv_loop_close(&s->loop);
 	}
 	session_clock_clear(&s->sessions);
+	recall_free(&s->recalls, NULL, NULL);
 	fsm_close(&s->fsm);
 	free(s);
 	*sp = NULL;

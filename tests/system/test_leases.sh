@@ -1,0 +1,212 @@
+#!/bin/bash
+# test_leases.sh - leases and cache coherence (docs/leases.md) across two
+# cfs-fuse mounts of one cluster (3 cfs-meta, 4 cfs-data on loopback), as
+# across two machines, never sleeping for a cache to time out: A writes and
+# closes, B reads the new bytes at once; B caches, A rewrites, B's next read
+# is fresh (and the same through a file B keeps open); A's create in a
+# directory B listed shows in B's listing and stat at once; B's chmod is
+# seen by A's stat at once; concurrent writers end with one writer's data
+# per write, never stale cache; `cfsctl leases` (text and --json); a lease
+# survives the metadata leader's kill -9 and the other mount still sees
+# fresh data; a mount SIGKILLed while holding a write lease loses it when
+# its session expires and the other mount proceeds (the time is printed);
+# a lease holder that never answers recalls (lease_probe --deaf) holds a
+# change off until it is killed and its session expires.
+. "$(dirname "$0")/lib.sh"
+
+FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
+PROBE=$BIN/tests/system/lease_probe
+[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
+[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
+command -v fusermount3 >/dev/null ||
+	{ echo "no fusermount3: skipped"; exit 77; }
+command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
+
+A=$T/a
+B=$T/b
+mkdir -p "$A" "$B"
+unmount() {
+	local m
+	for m in "$A" "$B"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+}
+PIDS=""
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
+
+data_cluster 3 4 || { show_logs; exit 1; }
+mount_at() { # mount_at DIR NAME
+	"$FUSE" --meta "$S" --log "$T/fuse-$2.log" "$1" && mountpoint -q "$1"
+}
+check "mount A" mount_at "$A" a
+check "mount B" mount_at "$B" b
+mountpoint -q "$A" && mountpoint -q "$B" || { show_logs; exit 1; }
+ms() { date +%s%3N; }
+
+# ---- A writes and closes, B reads at once ------------------------------------
+printf 'one' >"$A/f"
+check "B reads A's new file at once" [ "$(cat "$B/f")" = one ]
+printf 'two, longer' >"$A/f"
+check "B's cached copy is fresh after A rewrote it" \
+	[ "$(cat "$B/f")" = "two, longer" ]
+for i in $(seq 20); do
+	printf 'round %d' "$i" >"$A/f"
+	[ "$(cat "$B/f")" = "round $i" ] || break
+done
+check "20 rounds of A writes, B reads: always the newest" \
+	[ "$(cat "$B/f")" = "round 20" ]
+check "... and the other way round" \
+	sh -c "printf back >'$B/f' && [ \"\$(cat '$A/f')\" = back ]"
+
+# a file B keeps open: each read after A's write returned sees it
+python3 - "$A/g" "$B/g" <<'PY'
+import os, sys
+a, b = sys.argv[1], sys.argv[2]
+with open(a, "w") as f:
+    f.write("x" * 100)
+fd = os.open(b, os.O_RDONLY)
+bad = 0
+for i in range(30):
+    want = ("%02d" % i) * 50
+    with open(a, "r+") as f:   # A's write returns at its close
+        f.write(want)
+    got = os.pread(fd, 100, 0).decode()
+    if got != want:
+        print("    round %d: B read %r, wanted %r" % (i, got[:8], want[:8]))
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+check "a file B keeps open reads A's every write at once" [ $? = 0 ]
+
+# attributes: sizes and modes
+truncate -s 12345 "$A/f"
+check "B sees A's truncate at once" [ "$(stat -c %s "$B/f")" = 12345 ]
+chmod 600 "$B/f"
+check "A sees B's chmod at once" [ "$(stat -c %a "$A/f")" = 600 ]
+
+# ---- directory entries (B caches names of what it holds leases on) ---------------
+mkdir "$A/d"
+ls "$B/d" >/dev/null
+stat "$B/d/new" >/dev/null 2>&1 # a negative entry, were names cached
+touch "$A/d/new"
+check "B's listing shows A's new file at once" \
+	sh -c "ls '$B/d' | grep -qx new"
+check "B's stat finds it at once" stat "$B/d/new" >/dev/null
+mv "$A/d/new" "$A/d/renamed"
+check "B sees A's rename at once" \
+	sh -c "[ ! -e '$B/d/new' ] && [ -e '$B/d/renamed' ]"
+rm "$A/d/renamed"
+check "B sees A's unlink at once" [ ! -e "$B/d/renamed" ]
+# names B keeps (it holds leases on what they name: a file it read, the
+# directories of the path), changed by A
+printf held >"$A/d/held"
+mkdir -p "$A/d/sub/deeper"
+cat "$B/d/held" >/dev/null
+stat "$B/d/sub/deeper" >/dev/null
+mv "$A/d/held" "$A/d/moved"
+check "B's cached name of a file A renamed is gone at once" \
+	sh -c "[ ! -e '$B/d/held' ] && [ \"\$(cat '$B/d/moved')\" = held ]"
+mv "$A/d/sub" "$A/d/sub2"
+check "B's cached path through a directory A renamed is gone at once" \
+	sh -c "[ ! -e '$B/d/sub/deeper' ] && [ -d '$B/d/sub2/deeper' ]"
+rm "$A/d/moved"
+check "B's cached name of a file A removed is gone at once" \
+	[ ! -e "$B/d/moved" ]
+
+# ---- cfsctl leases -----------------------------------------------------------------
+cat "$B/f" >/dev/null
+out=$($CTL leases)
+echo "$out" | sed 's/^/    /' | head -8
+check "cfsctl leases lists holders" \
+	sh -c "echo '$out' | grep -Eq '^[0-9]+ +(read|write) +[0-9a-f]{16} '"
+check "cfsctl --json leases" \
+	sh -c "$CTL --json leases | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"count\"] == len(d[\"leases\"]) > 0; assert d[\"leases\"][0][\"type\"] in (\"read\", \"write\")'"
+
+# ---- concurrent writers: each write lands whole, never stale cache -------------------
+python3 - "$A/c" "$B/c" <<'PY'
+import os, sys, threading
+paths = sys.argv[1:3]
+with open(paths[0], "w") as f:
+    f.write("." * 4096)
+N, SZ = 40, 4096
+errors = []
+def writer(k):
+    try:
+        for i in range(N):
+            with open(paths[k], "r+") as f:
+                f.write(chr(ord("a") + k) * SZ)
+    except OSError as e:
+        errors.append("writer %d: %s" % (k, e))
+ts = [threading.Thread(target=writer, args=(k,)) for k in (0, 1)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+ok = not errors
+for e in errors:
+    print("    " + e)
+for p in paths:
+    data = open(p).read()
+    if data not in ("a" * SZ, "b" * SZ):
+        print("    %s: mixed: %r" % (p, sorted(set(data))))
+        ok = False
+if open(paths[0]).read() != open(paths[1]).read():
+    print("    A and B disagree")
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+check "concurrent writers: one writer's data, the same on both mounts" [ $? = 0 ]
+
+# ---- the metadata leader killed while A holds a write lease ------------------------
+exec 7>>"$A/f" # A holds the file open for writing: a write lease
+printf 'before failover' >"$A/f"
+cat "$B/f" >/dev/null
+lead=$(leader_id)
+meta_kill "$lead"
+wait_leader
+$CTL leases | grep -q . # the table survived (listed by the new leader)
+printf 'after failover' >"$A/f"
+check "after the leader's kill -9: B reads A's newest write at once" \
+	[ "$(cat "$B/f")" = "after failover" ]
+exec 7>&-
+meta_start "$lead"
+
+# ---- a holder that never answers recalls ---------------------------------------------
+printf 'deaf' >"$A/h"
+"$PROBE" "$S" /h w --deaf >"$T/probe.out" 2>&1 &
+P=$!
+PIDS="$PIDS $P"
+for _ in $(seq 50); do grep -q held "$T/probe.out" && break; sleep 0.1; done
+t0=$(ms)
+timeout 3 sh -c "printf x >>'$A/h'"; rc=$?
+check "a change waits while a deaf holder's session lives (rc $rc)" \
+	[ $rc = 124 ]
+kill -9 $P
+wait $P 2>/dev/null
+t0=$(ms)
+printf 'after deaf' >"$A/h"
+t1=$(ms)
+echo "    A's write went through $(( (t1 - t0) / 100 ))00 ms after the deaf holder was killed"
+check "... and goes through once its session expired" \
+	[ "$(cat "$B/h")" = "after deaf" ]
+
+# ---- cfs-fuse of A SIGKILLed while it holds a write lease --------------------------
+printf 'dirty' >"$A/k"
+cat "$B/k" >/dev/null
+exec 8>>"$A/k"
+printf 'buffered, never closed' >&8 # A's write lease, unflushed data
+fpid=$(pgrep -f -- "--log $T/fuse-a.log" | head -1)
+kill -9 "$fpid"
+t0=$(ms)
+umount -l "$A" 2>/dev/null
+exec 8>&-
+printf 'B after A died' >"$B/k"
+t1=$(ms)
+secs=$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) / 1000 }")
+echo "    B's write went through ${secs} s after cfs-fuse of A was killed"
+check "B proceeds once the killed mount's session expired" \
+	[ "$(cat "$B/k")" = "B after A died" ]
+check "... after at most the session lease and a margin" \
+	awk "BEGIN { exit !($secs <= 13) }"
+
+[ $fail = 0 ] || { show_logs; tail -n 30 "$T"/fuse-*.log; }
+exit $fail
