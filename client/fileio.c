@@ -38,7 +38,13 @@ struct fio {
 	uint64_t next_ino, next_off; /* where a sequential read goes on */
 	uint64_t fsz; /* fragment size, 0 until known */
 	union wire_body *rep; /* metadata replies (large) */
-	struct wire_frag_map *map;
+	struct wire_frag_map *map;  /* the last frag_locate's answer */
+	const struct wire_frag_map *cur; /* the map a read goes by */
+	/* Locations kept for FIO_CACHED reads: cmap answers fragments
+	 * [cfirst, cfirst + ccount) of inode cino (0: none). */
+	struct wire_frag_map *cmap;
+	uint64_t cino, cfirst;
+	uint32_t ccount;
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 };
@@ -77,6 +83,7 @@ fio_close(struct fio **fp)
 		return;
 	nc_close(&f->nc);
 	nc_close(&f->pnc);
+	free(f->cmap);
 	free(f->map);
 	free(f->rep);
 	free(f);
@@ -108,6 +115,51 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 				"with %s", wire_type_name(rt));
 	memcpy(f->map, &f->rep->frag_map, sizeof(*f->map));
 	f->fsz = f->map->fragment_size;
+	f->cur = f->map;
+	return 0;
+}
+
+void
+fio_forget(struct fio *f, uint64_t ino)
+{
+	if (ino == 0 || ino == f->cino)
+		f->cino = 0;
+}
+
+/* Make f->cur the locations of fragments [first, first + count) of @ino:
+ * the kept ones if @cached allows and they cover the range, else a fresh
+ * frag_locate, kept for later FIO_CACHED reads when @cached.  *from_cache
+ * says which. */
+static int
+locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
+		int cached, int *from_cache, char *errmsg)
+{
+	int rv;
+
+	*from_cache = 0;
+	if (cached && f->cino == ino && first >= f->cfirst &&
+	    first + count <= f->cfirst + f->ccount) {
+		f->cur = f->cmap;
+		*from_cache = 1;
+		return 0;
+	}
+	if (!cached)
+		return locate(f, ino, first, count, errmsg);
+	/* A whole aligned window, so that later reads nearby hit. */
+	uint64_t wfirst = first - first % WIRE_MAX_fraginfo;
+	uint32_t wcount = WIRE_MAX_fraginfo;
+	if (first + count > wfirst + wcount) {
+		wfirst = first;
+		wcount = count;
+	}
+	if ((rv = locate(f, ino, wfirst, wcount, errmsg)) != 0)
+		return rv;
+	if (f->cmap == NULL && (f->cmap = malloc(sizeof(*f->cmap))) == NULL)
+		return 0; /* no cache, still a good answer */
+	memcpy(f->cmap, f->map, sizeof(*f->cmap));
+	f->cino = ino;
+	f->cfirst = wfirst;
+	f->ccount = wcount;
 	return 0;
 }
 
@@ -316,6 +368,7 @@ fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 		return rv;
 	if (len == 0)
 		return 0;
+	fio_forget(f, ino); /* this write changes versions and maybe the size */
 	const uint8_t *p = buf;
 	while (len > 0) {
 		uint64_t idx = offset / fsz, foff = offset % fsz;
@@ -425,7 +478,7 @@ prefetch_start(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 
 	f->pf.active = 0;
 	if (fi->nodes_count == 0 ||
-	    (addr = node_addr(f->map, fi->nodes[0])) == NULL)
+	    (addr = node_addr(f->cur, fi->nodes[0])) == NULL)
 		return;
 	if (f->pnc == NULL && nc_open(&f->pnc, f->zctx, errmsg) != 0)
 		return;
@@ -455,28 +508,29 @@ prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
 
 	f->next_ino = ino;
 	f->next_off = end;
-	if (!sequential || fsz == 0 || n == 0 || end >= f->map->size)
+	if (!sequential || fsz == 0 || n == 0 || end >= f->cur->size)
 		return;
 	if (n > PREFETCH_MAX)
 		n = PREFETCH_MAX;
 	uint64_t idx = end / fsz, foff = end % fsz;
-	const struct wire_fraginfo *fi = map_find(f->map, idx);
+	const struct wire_fraginfo *fi = map_find(f->cur, idx);
 	if (fi == NULL || fi->length <= foff)
 		return; /* a hole or past the fragment's data: nothing to fetch */
 	if (n > fsz - foff)
 		n = (size_t)(fsz - foff);
 	if (n > fi->length - foff)
 		n = (size_t)(fi->length - foff);
-	if (end + n > f->map->size)
-		n = (size_t)(f->map->size - end);
+	if (end + n > f->cur->size)
+		n = (size_t)(f->cur->size - end);
 	prefetch_start(f, ino, fi, foff, n);
 }
 
 /* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
- * trying each replica in turn. */
+ * trying each replica in turn.  @report: replicas that show damage are
+ * reported (not when the locations may be out of date: kept ones). */
 static int
 read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	      uint64_t foff, uint8_t *dst, size_t n, char *errmsg)
+	      uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
 {
 	int rv = CFS_UNAVAILABLE;
 	int taken = prefetch_take(f, ino, fi, foff, dst, n);
@@ -485,7 +539,7 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		return 0;
 	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
 	for (uint32_t i = taken == 2 ? 1 : 0; i < fi->nodes_count; i++) {
-		const char *addr = node_addr(f->map, fi->nodes[i]);
+		const char *addr = node_addr(f->cur, fi->nodes[i]);
 		struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
 					    .version = fi->version,
 					    .offset = foff, .len = (uint32_t)n};
@@ -514,7 +568,7 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		/* Only what the replica itself shows is reported: a node
 		 * this client cannot reach may be fine for everyone else
 		 * (the leader judges liveness by heartbeats). */
-		if (rv == CFS_CORRUPT || rv == CFS_ENOENT)
+		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT))
 			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
 		else
 			LOG_WARN("fragment %llu/%llu: %s; trying the next "
@@ -530,14 +584,18 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 }
 
 int
-fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
-	  size_t len, size_t *got, char *errmsg)
+fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	     size_t len, size_t *got, int flags, char *errmsg)
 {
 	uint8_t *p = buf;
 	uint64_t start = offset;
 	size_t asked = len;
-	int rv;
+	int rv, from_cache = 0;
 
+again:
+	p = buf;
+	offset = start;
+	len = asked;
 	*got = 0;
 	while (len > 0) {
 		uint64_t fsz = f->fsz ? f->fsz : 1;
@@ -548,11 +606,13 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 					 : (uint32_t)(last - first + 1);
 		/* one fragment more, for the read-ahead past this range */
 		uint32_t lcount = count < WIRE_MAX_fraginfo ? count + 1 : count;
-		if ((rv = locate(f, ino, first, lcount, errmsg)) != 0)
+		if ((rv = locate_for_read(f, ino, first, lcount,
+					  (flags & FIO_CACHED) != 0, &from_cache,
+					  errmsg)) != 0)
 			return rv;
 		if (f->fsz != fsz)
 			continue; /* learnt the fragment size: plan again */
-		uint64_t size = f->map->size;
+		uint64_t size = f->cur->size;
 		if (offset >= size)
 			return 0;
 		if (len > size - offset)
@@ -562,7 +622,7 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 			uint64_t foff = offset % fsz;
 			size_t n = fsz - foff < len ? (size_t)(fsz - foff)
 						    : len;
-			const struct wire_fraginfo *fi = map_find(f->map, idx);
+			const struct wire_fraginfo *fi = map_find(f->cur, idx);
 			size_t have = 0;
 			if (fi != NULL && fi->length > foff)
 				have = fi->length - foff < n
@@ -570,8 +630,15 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 					       : n;
 			if (have > 0 &&
 			    (rv = read_fragment(f, ino, fi, foff, p, have,
-						errmsg)) != 0)
-				return rv;
+						!from_cache, errmsg)) != 0) {
+				if (!from_cache)
+					return rv;
+				/* kept locations out of date (a replica
+				 * moved): once more with fresh ones */
+				fio_forget(f, ino);
+				flags &= ~FIO_CACHED;
+				goto again;
+			}
 			memset(p + have, 0, n - have); /* hole or past end */
 			p += n;
 			offset += n;
@@ -581,4 +648,11 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	}
 	prefetch_next(f, ino, start, start + *got, asked);
 	return 0;
+}
+
+int
+fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	  size_t len, size_t *got, char *errmsg)
+{
+	return fio_pread_ex(f, ino, offset, buf, len, got, 0, errmsg);
 }

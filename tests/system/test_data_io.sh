@@ -161,6 +161,16 @@ bad_input() {
 check "a data node answers bad requests with clear errors" bad_input
 check "... and keeps serving" roundtrip 12345
 
+# ---- kept locations and read-ahead (client/fileio.h FIO_CACHED) ---------
+fio_checks() {
+	$BIN/tests/system/fio_check "$S" fio.check >"$T/fio.out" 2>&1
+	local rv=$?
+	sed 's/^/    /' "$T/fio.out"
+	return $rv
+}
+check "reads by kept locations and read ahead never serve replaced bytes" \
+	fio_checks
+
 check "status reports no fragment under goal" eventually 10 sh -c \
 	"$CTL status | grep -q '^under goal: *0'"
 
