@@ -31,6 +31,8 @@ on_disk() {
 		sums=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v {print $1}' "$T/files" |
 			while read -r node; do
 				f=$(find "$T/d$node/frags" -name "$(printf '%016x' "$ino").$idx.$ver")
+				# (gone since the listing: a rebalancing move)
+				[ -n "$f" ] || continue
 				replica_data "$f" "$(awk -v i="$idx" '$1 == i {print $3}' "$T/frags")" | md5sum
 			done | sort -u | wc -l)
 		if [ "$sums" != 1 ]; then
