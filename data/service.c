@@ -18,6 +18,11 @@
 #include "data/store.h"
 
 #define WORKERS_DEFAULT 8
+/* A base delta holding more blocks than this is made whole before a new
+ * version is built on it (store_compact). */
+#ifndef COMPACT_BLOCKS
+#define COMPACT_BLOCKS 2
+#endif
 #define FORWARD_TIMEOUT_DEFAULT_MS 10000
 #define COPY_PIECE (4u << 20)   /* frag_copy pulls in pieces this big */
 #define COPY_TIMEOUT_MS 10000   /* per piece */
@@ -249,6 +254,15 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 			cfs_errmsg_prefix(errmsg, "base v%" PRIu64,
 					  m->base_version);
 	}
+	/* The base is the committed version (frag_open), so versions older
+	 * than it are garbage: if it is a delta that has gathered blocks,
+	 * let it take its base's file over now rather than copy its blocks
+	 * into every later delta until garbage collection gets there.  If
+	 * that fails, the new version is still written right. */
+	if (rv == 0 && m->base_version != 0 &&
+	    store_compact(s->st, &base, COMPACT_BLOCKS, errmsg) != 0)
+		LOG_WARN(KEY_FMT ": base v%" PRIu64 " not compacted: %s",
+			 KEY_ARGS(m), m->base_version, errmsg);
 	if (rv == 0)
 		rv = store_rc(s, store_write_begin(s->st, &k, m->base_version,
 						   &wr, errmsg));

@@ -1554,6 +1554,49 @@ out:
 }
 
 int
+store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
+	      char *errmsg)
+{
+	struct hdr *f = malloc(sizeof(*f));
+	struct store_key bottom = *k;
+	struct deps_ctx c = {0};
+	unsigned held = 0;
+	int rc;
+
+	if (f == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "header");
+	rc = read_header(s, k, f, errmsg);
+	if (rc != 0 || f->format != STORE_FORMAT_DELTA)
+		goto out;
+	for (size_t i = 0; i < MAP_BYTES; i++)
+		held += (unsigned)__builtin_popcount(f->map[i]);
+	if (held <= min_blocks)
+		goto out;
+	bottom.version = f->base_version;
+	rc = find_deltas(s, &bottom, &c, errmsg);
+	/* The other deltas on the same whole file: the older ones are
+	 * garbage (@k is committed), the newer ones (writes not committed,
+	 * perhaps never) are rebased on @k, which takes the file over. */
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		if (c.dep[i].version == k->version)
+			continue;
+		if (c.dep[i].version < k->version) {
+			rc = store_delete(s, &c.dep[i], errmsg);
+			if (rc == CFS_ENOENT)
+				rc = 0;
+		} else {
+			rc = rebase(s, &c.dep[i], f->map, k->version, errmsg);
+		}
+	}
+	if (rc == 0)
+		rc = merge_into_base(s, k, &bottom, errmsg);
+out:
+	deps_free(&c);
+	free(f);
+	return rc;
+}
+
+int
 store_delete(struct store *s, const struct store_key *k, char *errmsg)
 {
 	char path[PATH_MAX];

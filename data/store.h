@@ -170,6 +170,17 @@ int store_delete(struct store *s, const struct store_key *k, char *errmsg);
 int store_delete_stamp(struct store *s, const struct store_key *k,
 		       uint64_t stamp, char *errmsg);
 
+/* Replica @k is its fragment's committed version, so every older version
+ * of the fragment is garbage (the caller promises it: e.g. @k is the base
+ * of a new write, which frag_open names as the committed version).  If @k
+ * is a delta holding more than @min_blocks blocks, make it whole: it takes
+ * its base's file over (the base is older), older deltas on that file are
+ * deleted and newer ones rebased on @k.  Keeps a run of patches to one
+ * fragment from carrying ever more blocks while garbage collection lags.
+ * 0 if there is nothing to do. */
+int store_compact(struct store *s, const struct store_key *k,
+		  unsigned min_blocks, char *errmsg);
+
 /* Delete every committed replica of (@ino, @idx) whose version is below
  * @keep_from (GC of stale versions).  Deleting none is not an error. */
 int store_delete_older(struct store *s, uint64_t ino, uint32_t idx,

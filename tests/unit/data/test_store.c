@@ -1328,6 +1328,57 @@ test_store_delta_with_cut_and_growth(void **state)
 	free(want);
 }
 
+/* store_compact: the committed version, a delta that gathered blocks,
+ * takes its base's file over; older deltas on that file are deleted, a
+ * newer one (a write not committed) is rebased and still reads right; a
+ * delta holding few blocks is left alone. */
+static void
+test_store_compact_makes_the_committed_delta_whole(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 1u << 20;
+	unsigned char *v1 = random_bytes(len, 76), *v[7];
+	char path[PATH_MAX];
+
+	put(f, key(75, 2, 1), v1, len);
+	v[1] = v1;
+	for (uint64_t ver = 2; ver <= 4; ver++) {
+		v[ver] = malloc(len);
+		memcpy(v[ver], v[ver - 1], len);
+		unsigned char b = (unsigned char)ver;
+		patch(f, key(75, 2, ver), ver - 1, ver * 100000, &b, 1, v[ver]);
+	}
+	v[6] = malloc(len); /* from v3, never committed */
+	memcpy(v[6], v[3], len);
+	patch(f, key(75, 2, 6), 3, 999, "six", 3, v[6]);
+	/* v4 holds 3 blocks: not more than 3 */
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 3,
+				       f->errmsg),
+			 0);
+	assert_int_equal(file_format(f, key(75, 2, 4)), STORE_FORMAT_DELTA);
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 2,
+				       f->errmsg),
+			 0);
+	assert_int_equal(file_format(f, key(75, 2, 4)), STORE_FORMAT);
+	for (uint64_t ver = 1; ver <= 3; ver++) {
+		replica_path(f, key(75, 2, ver), path);
+		assert_false(exists(path));
+	}
+	check_content(f, key(75, 2, 4), v[4], len);
+	check_content(f, key(75, 2, 6), v[6], len);
+	assert_int_equal(store_verify(f->s, &(struct store_key){75, 2, 6},
+				      f->errmsg),
+			 0);
+	/* a whole file: nothing to do */
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 0,
+				       f->errmsg),
+			 0);
+	check_content(f, key(75, 2, 4), v[4], len);
+	for (int i = 1; i <= 4; i++)
+		free(v[i]);
+	free(v[6]);
+}
+
 int
 main(void)
 {
@@ -1362,6 +1413,7 @@ main(void)
 	    T(test_store_delete_of_a_shared_or_damaged_base_keeps_deltas),
 	    T(test_store_versions_written_and_deleted_in_turn),
 	    T(test_store_delta_with_cut_and_growth),
+	    T(test_store_compact_makes_the_committed_delta_whole),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
