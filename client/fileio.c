@@ -590,7 +590,7 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	uint8_t *p = buf;
 	uint64_t start = offset;
 	size_t asked = len;
-	int rv, from_cache = 0;
+	int rv, from_cache = 0, retried = 0;
 
 again:
 	p = buf;
@@ -631,10 +631,15 @@ again:
 			if (have > 0 &&
 			    (rv = read_fragment(f, ino, fi, foff, p, have,
 						!from_cache, errmsg)) != 0) {
-				if (!from_cache)
+				/* Once more with fresh locations if these
+				 * were kept ones (a replica moved), or if no
+				 * node had the version (a write replaced it
+				 * since this read located it, and the nodes
+				 * deleted it: docs/data-path.md) */
+				if (retried ||
+				    (!from_cache && rv != CFS_ENOENT))
 					return rv;
-				/* kept locations out of date (a replica
-				 * moved): once more with fresh ones */
+				retried = 1;
 				fio_forget(f, ino);
 				flags &= ~FIO_CACHED;
 				goto again;
