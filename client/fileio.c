@@ -16,13 +16,35 @@
  * the node before it rather than blamed on the head. */
 #define WRITE_TIMEOUT_MS 60000
 #define READ_TIMEOUT_MS 10000
+/* Read-ahead: at most this much is asked for ahead of a sequential
+ * reader, one request in flight. */
+#define PREFETCH_MAX (4u << 20)
+
+/* The piece read ahead: which bytes of which committed version, asked of
+ * which node on f->pnc.  Its bytes are used only by a read that found the
+ * same version committed (a version's bytes never change). */
+struct prefetch {
+	int active;
+	uint64_t ino, idx, version, offset;
+	uint32_t len, crc;
+};
 
 struct fio {
 	struct mc *mc;
 	struct nc *nc;
+	struct nc *pnc; /* read-ahead requests; NULL until first needed */
+	void *zctx;
+	struct prefetch pf;
+	uint64_t next_ino, next_off; /* where a sequential read goes on */
 	uint64_t fsz; /* fragment size, 0 until known */
 	union wire_body *rep; /* metadata replies (large) */
-	struct wire_frag_map *map;
+	struct wire_frag_map *map;  /* the last frag_locate's answer */
+	const struct wire_frag_map *cur; /* the map a read goes by */
+	/* Locations kept for FIO_CACHED reads: cmap answers fragments
+	 * [cfirst, cfirst + ccount) of inode cino (0: none). */
+	struct wire_frag_map *cmap;
+	uint64_t cino, cfirst;
+	uint32_t ccount;
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 };
@@ -47,6 +69,7 @@ fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg)
 		return rv;
 	}
 	f->mc = mc;
+	f->zctx = zctx;
 	*out = f;
 	return 0;
 }
@@ -59,6 +82,8 @@ fio_close(struct fio **fp)
 	if (f == NULL)
 		return;
 	nc_close(&f->nc);
+	nc_close(&f->pnc);
+	free(f->cmap);
 	free(f->map);
 	free(f->rep);
 	free(f);
@@ -90,6 +115,51 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 				"with %s", wire_type_name(rt));
 	memcpy(f->map, &f->rep->frag_map, sizeof(*f->map));
 	f->fsz = f->map->fragment_size;
+	f->cur = f->map;
+	return 0;
+}
+
+void
+fio_forget(struct fio *f, uint64_t ino)
+{
+	if (ino == 0 || ino == f->cino)
+		f->cino = 0;
+}
+
+/* Make f->cur the locations of fragments [first, first + count) of @ino:
+ * the kept ones if @cached allows and they cover the range, else a fresh
+ * frag_locate, kept for later FIO_CACHED reads when @cached.  *from_cache
+ * says which. */
+static int
+locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
+		int cached, int *from_cache, char *errmsg)
+{
+	int rv;
+
+	*from_cache = 0;
+	if (cached && f->cino == ino && first >= f->cfirst &&
+	    first + count <= f->cfirst + f->ccount) {
+		f->cur = f->cmap;
+		*from_cache = 1;
+		return 0;
+	}
+	if (!cached)
+		return locate(f, ino, first, count, errmsg);
+	/* A whole aligned window, so that later reads nearby hit. */
+	uint64_t wfirst = first - first % WIRE_MAX_fraginfo;
+	uint32_t wcount = WIRE_MAX_fraginfo;
+	if (first + count > wfirst + wcount) {
+		wfirst = first;
+		wcount = count;
+	}
+	if ((rv = locate(f, ino, wfirst, wcount, errmsg)) != 0)
+		return rv;
+	if (f->cmap == NULL && (f->cmap = malloc(sizeof(*f->cmap))) == NULL)
+		return 0; /* no cache, still a good answer */
+	memcpy(f->cmap, f->map, sizeof(*f->cmap));
+	f->cino = ino;
+	f->cfirst = wfirst;
+	f->ccount = wcount;
 	return 0;
 }
 
@@ -298,6 +368,7 @@ fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 		return rv;
 	if (len == 0)
 		return 0;
+	fio_forget(f, ino); /* this write changes versions and maybe the size */
 	const uint8_t *p = buf;
 	while (len > 0) {
 		uint64_t idx = offset / fsz, foff = offset % fsz;
@@ -345,17 +416,130 @@ node_addr(const struct wire_frag_map *m, uint64_t id)
 	return NULL;
 }
 
+/* ---- read-ahead ------------------------------------------------------------ */
+
+static const struct wire_fraginfo *
+map_find(const struct wire_frag_map *m, uint64_t idx)
+{
+	for (uint32_t i = 0; i < m->frags_count; i++)
+		if (m->frags[i].idx == idx)
+			return &m->frags[i];
+	return NULL;
+}
+
+
+/*
+ * If the piece read ahead is exactly [foff, foff + n) of committed version
+ * fi->version of @ino, wait for it and copy it to @dst: 1.  If it was that
+ * piece but its node did not answer in time or could not be reached: 2
+ * (the caller goes on with the next replica, as if it had asked that node
+ * itself).  Otherwise (not that piece, or any other failure: the caller
+ * reads as usual and reports what it finds) 0.  The piece is used up.
+ */
+static int
+prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	      uint64_t foff, uint8_t *dst, size_t n)
+{
+	struct prefetch *p = &f->pf;
+	char errmsg[CFS_ERRMSG_SIZE];
+	union wire_body *rep = NULL;
+	const void *bulk = NULL;
+	size_t blen = 0;
+	uint16_t rt = 0;
+
+	if (!p->active || p->ino != ino || p->idx != fi->idx ||
+	    p->version != fi->version || p->offset != foff || p->len != n)
+		return 0;
+	p->active = 0;
+	int rv = nc_finish(f->pnc, &rt, &rep, &bulk, &blen, errmsg);
+	if (rv == CFS_ETIMEDOUT || rv == CFS_ECONNREFUSED) {
+		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the next "
+			 "replica",
+			 (unsigned long long)ino, (unsigned long long)fi->idx,
+			 errmsg);
+		return 2;
+	}
+	if (rv != 0 || rt != WIRE_T_frag_data || blen != n ||
+	    rep->frag_data.crc != fi->crc)
+		return 0;
+	memcpy(dst, bulk, n);
+	f->st.reads++;
+	return 1;
+}
+
+/* Ask for [foff, foff + n) of fragment @fi of @ino, from its first replica,
+ * to be read ahead (replacing a piece asked for before). */
+static void
+prefetch_start(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	       uint64_t foff, size_t n)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	const char *addr;
+
+	f->pf.active = 0;
+	if (fi->nodes_count == 0 ||
+	    (addr = node_addr(f->cur, fi->nodes[0])) == NULL)
+		return;
+	if (f->pnc == NULL && nc_open(&f->pnc, f->zctx, errmsg) != 0)
+		return;
+	struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
+				    .version = fi->version, .offset = foff,
+				    .len = (uint32_t)n};
+	if (nc_start(f->pnc, addr, WIRE_T_frag_read, &rq, NULL, 0,
+		     READ_TIMEOUT_MS, errmsg) != 0)
+		return;
+	f->pf = (struct prefetch){.active = 1, .ino = ino, .idx = fi->idx,
+				  .version = fi->version, .offset = foff,
+				  .len = (uint32_t)n, .crc = fi->crc};
+}
+
+/*
+ * After a read that ended at @end of @ino: if it went on from where the
+ * previous one ended (a sequential reader), read the next @n bytes ahead,
+ * within the fragment or at the start of the next one if the map has it
+ * (the map came from this read's frag_locate).
+ */
+static void
+prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
+	      size_t n)
+{
+	int sequential = f->next_ino == ino && f->next_off == start;
+	uint64_t fsz = f->fsz;
+
+	f->next_ino = ino;
+	f->next_off = end;
+	if (!sequential || fsz == 0 || n == 0 || end >= f->cur->size)
+		return;
+	if (n > PREFETCH_MAX)
+		n = PREFETCH_MAX;
+	uint64_t idx = end / fsz, foff = end % fsz;
+	const struct wire_fraginfo *fi = map_find(f->cur, idx);
+	if (fi == NULL || fi->length <= foff)
+		return; /* a hole or past the fragment's data: nothing to fetch */
+	if (n > fsz - foff)
+		n = (size_t)(fsz - foff);
+	if (n > fi->length - foff)
+		n = (size_t)(fi->length - foff);
+	if (end + n > f->cur->size)
+		n = (size_t)(f->cur->size - end);
+	prefetch_start(f, ino, fi, foff, n);
+}
+
 /* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
- * trying each replica in turn. */
+ * trying each replica in turn.  @report: replicas that show damage are
+ * reported (not when the locations may be out of date: kept ones). */
 static int
 read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	      uint64_t foff, uint8_t *dst, size_t n, char *errmsg)
+	      uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
 {
 	int rv = CFS_UNAVAILABLE;
+	int taken = prefetch_take(f, ino, fi, foff, dst, n);
 
+	if (taken == 1)
+		return 0;
 	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
-	for (uint32_t i = 0; i < fi->nodes_count; i++) {
-		const char *addr = node_addr(f->map, fi->nodes[i]);
+	for (uint32_t i = taken == 2 ? 1 : 0; i < fi->nodes_count; i++) {
+		const char *addr = node_addr(f->cur, fi->nodes[i]);
 		struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
 					    .version = fi->version,
 					    .offset = foff, .len = (uint32_t)n};
@@ -384,7 +568,7 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		/* Only what the replica itself shows is reported: a node
 		 * this client cannot reach may be fine for everyone else
 		 * (the leader judges liveness by heartbeats). */
-		if (rv == CFS_CORRUPT || rv == CFS_ENOENT)
+		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT))
 			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
 		else
 			LOG_WARN("fragment %llu/%llu: %s; trying the next "
@@ -399,22 +583,19 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	return rv == 0 ? CFS_EIO : rv;
 }
 
-static const struct wire_fraginfo *
-map_find(const struct wire_frag_map *m, uint64_t idx)
-{
-	for (uint32_t i = 0; i < m->frags_count; i++)
-		if (m->frags[i].idx == idx)
-			return &m->frags[i];
-	return NULL;
-}
-
 int
-fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
-	  size_t len, size_t *got, char *errmsg)
+fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	     size_t len, size_t *got, int flags, char *errmsg)
 {
 	uint8_t *p = buf;
-	int rv;
+	uint64_t start = offset;
+	size_t asked = len;
+	int rv, from_cache = 0, retried = 0;
 
+again:
+	p = buf;
+	offset = start;
+	len = asked;
 	*got = 0;
 	while (len > 0) {
 		uint64_t fsz = f->fsz ? f->fsz : 1;
@@ -423,11 +604,15 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 		uint32_t count = last - first + 1 > WIRE_MAX_fraginfo
 					 ? WIRE_MAX_fraginfo
 					 : (uint32_t)(last - first + 1);
-		if ((rv = locate(f, ino, first, count, errmsg)) != 0)
+		/* one fragment more, for the read-ahead past this range */
+		uint32_t lcount = count < WIRE_MAX_fraginfo ? count + 1 : count;
+		if ((rv = locate_for_read(f, ino, first, lcount,
+					  (flags & FIO_CACHED) != 0, &from_cache,
+					  errmsg)) != 0)
 			return rv;
 		if (f->fsz != fsz)
 			continue; /* learnt the fragment size: plan again */
-		uint64_t size = f->map->size;
+		uint64_t size = f->cur->size;
 		if (offset >= size)
 			return 0;
 		if (len > size - offset)
@@ -437,7 +622,7 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 			uint64_t foff = offset % fsz;
 			size_t n = fsz - foff < len ? (size_t)(fsz - foff)
 						    : len;
-			const struct wire_fraginfo *fi = map_find(f->map, idx);
+			const struct wire_fraginfo *fi = map_find(f->cur, idx);
 			size_t have = 0;
 			if (fi != NULL && fi->length > foff)
 				have = fi->length - foff < n
@@ -445,8 +630,20 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 					       : n;
 			if (have > 0 &&
 			    (rv = read_fragment(f, ino, fi, foff, p, have,
-						errmsg)) != 0)
-				return rv;
+						!from_cache, errmsg)) != 0) {
+				/* Once more with fresh locations if these
+				 * were kept ones (a replica moved), or if no
+				 * node had the version (a write replaced it
+				 * since this read located it, and the nodes
+				 * deleted it: docs/data-path.md) */
+				if (retried ||
+				    (!from_cache && rv != CFS_ENOENT))
+					return rv;
+				retried = 1;
+				fio_forget(f, ino);
+				flags &= ~FIO_CACHED;
+				goto again;
+			}
 			memset(p + have, 0, n - have); /* hole or past end */
 			p += n;
 			offset += n;
@@ -454,5 +651,13 @@ fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 			*got += n;
 		}
 	}
+	prefetch_next(f, ino, start, start + *got, asked);
 	return 0;
+}
+
+int
+fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	  size_t len, size_t *got, char *errmsg)
+{
+	return fio_pread_ex(f, ino, offset, buf, len, got, 0, errmsg);
 }

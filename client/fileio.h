@@ -55,6 +55,29 @@ int fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	      size_t len, size_t *got, char *errmsg);
 
+/* fio_pread_ex flags. */
+#define FIO_CACHED 1 /* kept locations may be used (below) */
+
+/*
+ * fio_pread with @flags.  Without FIO_CACHED it is fio_pread: every call
+ * asks the leader where the committed versions are (frag_locate).  With
+ * FIO_CACHED it may go by locations this fio kept from an earlier
+ * FIO_CACHED call for @ino (a window of up to 64 fragments, with the
+ * file's size), and keeps the ones it fetches.  The caller promises that
+ * no write to @ino was committed, by anyone, since those were fetched:
+ * e.g. it holds a lease that keeps writers out, and calls fio_forget()
+ * whenever it cannot promise that any more (lease lost or given up, a
+ * write through another fio).  This fio's own writes forget by
+ * themselves.  Replicas may still have moved (repair, rebalance): a read
+ * that fails on kept locations reports nothing and is made again once
+ * with fresh ones.
+ */
+int fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+		 size_t len, size_t *got, int flags, char *errmsg);
+
+/* Drop the locations kept for @ino (0: for every inode). */
+void fio_forget(struct fio *f, uint64_t ino);
+
 /* The filesystem's fragment size (asked once from the leader). */
 int fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz,
 		      char *errmsg);

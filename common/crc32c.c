@@ -37,6 +37,56 @@ crc32c_table_build(void)
 		}
 }
 
+/*
+ * crc32c_combine: appending len2 bytes B to A maps the CRC register by
+ * multiplication with x^(8 * len2) modulo the polynomial (the init and
+ * final xor cancel out), so crc(A||B) = crc(A) * x^(8 len2) mod P ^
+ * crc(B).  Polynomials are reflected 32-bit words (bit 31 = x^0), as in
+ * zlib 1.2.12's multmodp / x2nmodp.
+ */
+static uint32_t x2n_table[32]; /* x^(2^n) mod P */
+static pthread_once_t x2n_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+multmodp(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, p = 0;
+
+	for (;;) {
+		if (a & m) {
+			p ^= b;
+			if ((a & (m - 1)) == 0)
+				break;
+		}
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return p;
+}
+
+static void
+x2n_build(void)
+{
+	uint32_t p = 1u << 30; /* x^1 */
+
+	x2n_table[0] = p;
+	for (int n = 1; n < 32; n++)
+		x2n_table[n] = p = multmodp(p, p);
+}
+
+uint32_t
+crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+	uint32_t p = 1u << 31; /* x^0 */
+	unsigned k = 3;	       /* x^(8 len2) = x^(len2 * 2^3) */
+
+	pthread_once(&x2n_once, x2n_build);
+	for (uint64_t n = len2; n != 0; n >>= 1, k++)
+		if (n & 1)
+			p = multmodp(x2n_table[k & 31], p);
+	return multmodp(p, crc1) ^ crc2;
+}
+
 /* Little-endian load of 8 bytes from any alignment. */
 static uint64_t
 load_le64(const unsigned char *p)

@@ -19,6 +19,11 @@
  */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* The CRC of A||B from crc32c(0, A, .) = @crc1 and crc32c(0, B, @len2) =
+ * @crc2, without the bytes (zlib's crc32_combine, for this polynomial):
+ * lets a data node derive a replica's whole-data CRC from its block CRCs. */
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+
 /* The software path alone, exported so tests can compare the two. */
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

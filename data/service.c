@@ -18,6 +18,11 @@
 #include "data/store.h"
 
 #define WORKERS_DEFAULT 8
+/* A base delta holding more blocks than this is made whole before a new
+ * version is built on it (store_compact). */
+#ifndef COMPACT_BLOCKS
+#define COMPACT_BLOCKS 2
+#endif
 #define FORWARD_TIMEOUT_DEFAULT_MS 10000
 #define COPY_PIECE (4u << 20)   /* frag_copy pulls in pieces this big */
 #define COPY_TIMEOUT_MS 10000   /* per piece */
@@ -57,9 +62,10 @@ struct service {
 	int proxy_running;
 	int n_workers;
 	struct worker *workers;
-	/* Claims on store keys (data/store.h: writers of one key must be
-	 * serialised by the caller): a worker waits on `freed` until no other
-	 * worker holds any key it needs, then takes them all at once. */
+	/* Claims on fragments (data/store.h: whatever writes or deletes a
+	 * version of one fragment must be serialised by the caller): a
+	 * worker waits on `freed` until no other worker holds a fragment it
+	 * needs, then takes them all at once. */
 	pthread_mutex_t claim_lock;
 	pthread_cond_t claim_freed;
 };
@@ -84,13 +90,15 @@ store_rc(struct service *s, int rc)
 	return rc;
 }
 
+/* Claims are per fragment, whatever the version: writing or deleting one
+ * version may merge another's file (data/store.h, deltas). */
 static int
-key_equal(const struct store_key *a, const struct store_key *b)
+same_fragment(const struct store_key *a, const struct store_key *b)
 {
-	return a->ino == b->ino && a->idx == b->idx && a->version == b->version;
+	return a->ino == b->ino && a->idx == b->idx;
 }
 
-/* True if a worker other than @self holds @k. */
+/* True if a worker other than @self holds @k's fragment. */
 static int
 claimed_by_other(struct service *s, const struct worker *self,
 		 const struct store_key *k)
@@ -100,7 +108,8 @@ claimed_by_other(struct service *s, const struct worker *self,
 		if (o == self)
 			continue;
 		for (int j = 0; j < 2; j++)
-			if (o->held[j].version != 0 && key_equal(&o->held[j], k))
+			if (o->held[j].version != 0 &&
+			    same_fragment(&o->held[j], k))
 				return 1;
 	}
 	return 0;
@@ -215,8 +224,8 @@ write_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 }
 
 /*
- * Write this node's replica.  Claims the key and its base so that nothing
- * deletes the base between the check and the copy.  Cases:
+ * Write this node's replica.  Claims the fragment, so that nothing deletes
+ * or merges the base while the new version is built on it.  Cases:
  *  1) base_version != 0 and that replica is missing: CFS_ENOENT (the client
  *     then sends the whole fragment);
  *  2) a store failure: its code (CFS_ENOSPC, CFS_EIO, CFS_CORRUPT...);
@@ -237,7 +246,7 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 	uint32_t bcrc;
 	int rv = 0;
 
-	claim(w, &k, m->base_version != 0 ? &base : NULL);
+	claim(w, &k, NULL);
 	if (m->base_version != 0) {
 		rv = store_rc(s, store_stat(s->st, &base, &blength, &bcrc, NULL,
 					    errmsg));
@@ -245,6 +254,15 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 			cfs_errmsg_prefix(errmsg, "base v%" PRIu64,
 					  m->base_version);
 	}
+	/* The base is the committed version (frag_open), so versions older
+	 * than it are garbage: if it is a delta that has gathered blocks,
+	 * let it take its base's file over now rather than copy its blocks
+	 * into every later delta until garbage collection gets there.  If
+	 * that fails, the new version is still written right. */
+	if (rv == 0 && m->base_version != 0 &&
+	    store_compact(s->st, &base, COMPACT_BLOCKS, errmsg) != 0)
+		LOG_WARN(KEY_FMT ": base v%" PRIu64 " not compacted: %s",
+			 KEY_ARGS(m), m->base_version, errmsg);
 	if (rv == 0)
 		rv = store_rc(s, store_write_begin(s->st, &k, m->base_version,
 						   &wr, errmsg));

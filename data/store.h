@@ -38,11 +38,24 @@
  * message that starts with the replica's path.  ENOSPC from the disk is
  * CFS_ENOSPC, other I/O errors CFS_EIO, out of memory CFS_ENOMEM.
  *
- * Threads: any call may run concurrently with any other on a different key
- * (and reads of one key concurrently with each other).  Writers of the same
- * key must be serialised by the caller; store_delete_stamp() counts as a
- * writer (it checks the stamp, then unlinks).  A struct store_writer is used by
- * one thread at a time.
+ * Deltas (format 3): a version written from a base shares the blocks it
+ * does not change with the whole file the base reads them from (the base
+ * itself, or the base's own base if the base is a delta), so a delta's
+ * chain is one deep.  Its file holds only its own blocks (a sparse file);
+ * its header names that base and maps the blocks it holds; reads take the
+ * other blocks from the base's file, checked against the delta's own CRC
+ * table.  A file is never changed in place while it is a live version.
+ * Deleting a version that deltas are built on hands its blocks to them
+ * (docs/on-disk-format.md: the newest takes a whole file over, merging
+ * its own blocks into it; others are rebased), so no delta loses its
+ * base.
+ *
+ * Threads: any call may run concurrently with any other on a different
+ * fragment (ino, idx), and reads of a fragment's versions concurrently
+ * with anything.  Calls that write or delete any version of one fragment
+ * must be serialised by the caller (writers
+ * and store_delete*): deleting a version may rewrite another version.
+ * A struct store_writer is used by one thread at a time.
  */
 
 #include <stddef.h>
@@ -51,6 +64,9 @@
 #define STORE_MAGIC 0x46534643u /* "CFSF" read as little-endian bytes */
 #define STORE_FORMAT 2	 /* what is written */
 #define STORE_FORMAT_V1 1 /* still read: no stamp */
+#define STORE_FORMAT_DELTA 3 /* a delta: unchanged blocks in its base */
+/* Most blocks a delta's header map can name ((4092 - 60) * 8). */
+#define STORE_DELTA_MAX_BLOCKS 32256
 #define STORE_HEADER_SIZE 4096
 #define STORE_BLOCK_SIZE 65536
 /* Largest data length accepted; guards offset arithmetic. */
@@ -77,10 +93,12 @@ int store_open(const char *dir, struct store **out, char *errmsg);
 void store_close(struct store **s);
 
 /* Begin writing replica @k (borrowed; copied).  If @base_version != 0 and
- * that replica of the same (ino, idx) exists, the new replica starts as a
- * copy of its data and length, so a caller can patch ranges of it; the
- * unpatched blocks are checked against the base's block CRCs at commit.  If
- * the base does not exist the new replica starts empty.  On success *@out
+ * that replica of the same (ino, idx) exists, the new replica starts with
+ * its data and length, so a caller can patch ranges of it; blocks the
+ * caller leaves alone are shared with the base's whole file (the commit
+ * makes a delta), blocks it writes in part are copied from the base
+ * first, checked against the base's CRCs (CFS_CORRUPT).  If the base does
+ * not exist the new replica starts empty.  On success *@out
  * is a new writer, owned by the caller until store_write_commit() or
  * store_write_abort() frees it; @s must outlive it.
  * CFS_EINVAL if @k->version is 0 or @base_version == @k->version. */
@@ -140,7 +158,8 @@ int store_stat(struct store *s, const struct store_key *k, uint64_t *length,
 int store_verify(struct store *s, const struct store_key *k, char *errmsg);
 
 /* Delete replica @k.  CFS_ENOENT if it does not exist (callers that do
- * not care may ignore that code). */
+ * not care may ignore that code).  If deltas are built on it, its file
+ * becomes one of theirs instead (see above). */
 int store_delete(struct store *s, const struct store_key *k, char *errmsg);
 
 /* Delete replica @k only if it is incarnation @stamp.  A replica with
@@ -150,6 +169,17 @@ int store_delete(struct store *s, const struct store_key *k, char *errmsg);
  * known, and it is not readable).  CFS_ENOENT if there is no replica. */
 int store_delete_stamp(struct store *s, const struct store_key *k,
 		       uint64_t stamp, char *errmsg);
+
+/* Replica @k is its fragment's committed version, so every older version
+ * of the fragment is garbage (the caller promises it: e.g. @k is the base
+ * of a new write, which frag_open names as the committed version).  If @k
+ * is a delta holding more than @min_blocks blocks, make it whole: it takes
+ * its base's file over (the base is older), older deltas on that file are
+ * deleted and newer ones rebased on @k.  Keeps a run of patches to one
+ * fragment from carrying ever more blocks while garbage collection lags.
+ * 0 if there is nothing to do. */
+int store_compact(struct store *s, const struct store_key *k,
+		  unsigned min_blocks, char *errmsg);
 
 /* Delete every committed replica of (@ino, @idx) whose version is below
  * @keep_from (GC of stale versions).  Deleting none is not an error. */

@@ -222,7 +222,13 @@ static const char *const dmap_sql[Q__COUNT] = {
 			   "n.state IN (0, 1) AND NOT EXISTS (SELECT 1 FROM "
 			   "replicas r WHERE r.ino = g.ino AND r.idx = g.idx "
 			   "AND r.version = g.version AND r.node = g.node) "
-			   "LIMIT ?",
+			   /* newest versions first (the key backwards, no
+			    * sort): a data node hands a deleted file over
+			    * to the deltas built on it (docs/on-disk-format
+			    * .md), so the garbage deltas should go before
+			    * their base, leaving it one delta to merge */
+			   "ORDER BY g.node DESC, g.ino DESC, g.idx DESC, "
+			   "g.version DESC LIMIT ?",
 	/* rebalance: ok replicas on node ?1 of fragments with no replica on
 	 * node ?2 and at their goal */
 	[Q_MOVABLE] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "

@@ -78,37 +78,98 @@ le64(const uint8_t *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/*
- * Read and check one replica file: header (magic, format 1 or 2, sizes,
- * header CRC, the key matching the name), every data block against the CRC
- * table, the table's own CRC, and the data CRC.  Fills *d; d->verified is
- * 1 only if everything checks out.
- */
-static void
-read_replica(const char *path, struct rm_disk *d)
-{
-	uint8_t h[HEADER_SIZE];
-	uint8_t *buf = NULL, *table = NULL;
-	int fd = open(path, O_RDONLY);
+/* A delta's chain (format 3, docs/on-disk-format.md): the files its
+ * blocks come from, nearest first; the last is a whole file. */
+#define CHAIN_MAX 8
+struct chain {
+	int n;
+	int fd[CHAIN_MAX];
+	int whole[CHAIN_MAX];
+	uint8_t map[CHAIN_MAX][HEADER_SIZE];
+};
 
-	d->verified = 0;
-	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		goto out;
-	/* format 1: header_crc at 44 over [0, 44); format 2: the stamp at
-	 * 44, header_crc at 52 over [0, 52) */
+/* The header of file @fd is a checked header of (ino, idx, version) in
+ * format 1, 2 or 3; its format, or 0. */
+static int
+header_ok(const uint8_t *h, uint64_t ino, uint64_t idx, uint64_t version)
+{
 	int format = h[4] | h[5] << 8;
-	size_t crc_off = format == 1 ? 44 : 52;
-	if (le32(h) != 0x46534643u || (format != 1 && format != 2) ||
+	size_t crc_off = format == 1 ? 44 : format == 3 ? 4092 : 52;
+
+	if (le32(h) != 0x46534643u || format < 1 || format > 3 ||
 	    (h[6] | h[7] << 8) != HEADER_SIZE || le32(h + 8) != BLOCK ||
 	    le32(h + crc_off) != crc32c(0, h, crc_off))
+		return 0;
+	if (le64(h + 12) != ino || le32(h + 20) != idx ||
+	    le64(h + 24) != version)
+		return 0;
+	return format;
+}
+
+/* Open the bases of a delta of (ino, idx) on @base, in directory @dir. */
+static int
+open_chain(const char *dir, uint64_t ino, uint64_t idx, uint64_t base,
+	   struct chain *c)
+{
+	uint8_t h[HEADER_SIZE];
+
+	c->n = 0;
+	while (c->n < CHAIN_MAX) {
+		char path[4800];
+		snprintf(path, sizeof(path), "%s/%016" PRIx64 ".%" PRIu64
+			 ".%" PRIu64, dir, ino, idx, base);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return -1;
+		c->fd[c->n] = fd;
+		c->whole[c->n] = 0;
+		c->n++;
+		if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			return -1;
+		int format = h[4] | h[5] << 8;
+		if (format == 1 || format == 2) { /* the whole file: raw */
+			c->whole[c->n - 1] = 1;
+			return 0;
+		}
+		if (header_ok(h, ino, idx, base) != 3)
+			return -1;
+		memcpy(c->map[c->n - 1], h + 60, HEADER_SIZE - 64);
+		base = le64(h + 52);
+	}
+	return -1;
+}
+
+/*
+ * Read and check one replica file: header (magic, format 1, 2 or 3,
+ * sizes, header CRC, the key matching the name), every data block against
+ * the CRC table (a delta's blocks not in its map from its bases), the
+ * table's own CRC, and the data CRC.  Fills *d; d->verified is 1 only if
+ * everything checks out.
+ */
+static void
+read_replica(const char *dir, const char *path, struct rm_disk *d)
+{
+	uint8_t h[HEADER_SIZE], map[HEADER_SIZE];
+	uint8_t *buf = NULL, *table = NULL;
+	struct chain *c = calloc(1, sizeof(*c));
+	int fd = open(path, O_RDONLY), format = 0;
+
+	d->verified = 0;
+	if (c == NULL || fd < 0 ||
+	    pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		goto out;
-	if (le64(h + 12) != d->ino || le32(h + 20) != d->idx ||
-	    le64(h + 24) != d->version)
+	format = header_ok(h, d->ino, d->idx, d->version);
+	if (format == 0)
 		goto out;
 	d->length = le64(h + 32);
 	d->crc = le32(h + 40);
 	if (d->length > (1ull << 40))
 		goto out;
+	if (format == 3) {
+		memcpy(map, h + 60, HEADER_SIZE - 64);
+		if (open_chain(dir, d->ino, d->idx, le64(h + 52), c) != 0)
+			goto out;
+	}
 	uint64_t nblocks = (d->length + BLOCK - 1) / BLOCK;
 	size_t tlen = (size_t)nblocks * 4 + 4;
 	if ((table = malloc(tlen)) == NULL || (buf = malloc(BLOCK)) == NULL)
@@ -122,7 +183,16 @@ read_replica(const char *path, struct rm_disk *d)
 		size_t n = (size_t)(d->length - b * BLOCK < BLOCK
 					    ? d->length - b * BLOCK
 					    : BLOCK);
-		if (pread(fd, buf, n, (off_t)(HEADER_SIZE + b * BLOCK)) !=
+		int from = fd;
+		if (format == 3 && !(map[b / 8] >> (b % 8) & 1)) {
+			from = -1;
+			for (int i = 0; i < c->n && from < 0; i++)
+				if (c->whole[i] ||
+				    (c->map[i][b / 8] >> (b % 8) & 1))
+					from = c->fd[i];
+		}
+		if (from < 0 ||
+		    pread(from, buf, n, (off_t)(HEADER_SIZE + b * BLOCK)) !=
 			    (ssize_t)n ||
 		    crc32c(0, buf, n) != le32(table + b * 4))
 			goto out;
@@ -132,6 +202,9 @@ read_replica(const char *path, struct rm_disk *d)
 out:
 	free(buf);
 	free(table);
+	for (int i = 0; c != NULL && i < c->n; i++)
+		close(c->fd[i]);
+	free(c);
 	if (fd >= 0)
 		close(fd);
 }
@@ -178,7 +251,7 @@ scan_dir(const char *dir, uint64_t node, struct obs *o)
 			r->version = ver;
 			char file[4700];
 			snprintf(file, sizeof(file), "%s/%s", sub, e->d_name);
-			read_replica(file, r);
+			read_replica(sub, file, r);
 		}
 		closedir(d);
 	}

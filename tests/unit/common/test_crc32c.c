@@ -151,6 +151,34 @@ test_crc32c_hw_probe_matches_cpu(void **state)
 #endif
 }
 
+/* Combining the CRCs of two pieces gives the CRC of their concatenation,
+ * for every split of a buffer, empty pieces and 64 KiB pieces included. */
+static void
+test_crc32c_combine_equals_crc_of_concatenation(void **state)
+{
+	static unsigned char buf[3 * 65536 + 7];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	uint32_t all = crc32c(0, buf, sizeof(buf));
+	for (size_t cut = 0; cut <= sizeof(buf); cut += cut < 300 ? 1 : 4093) {
+		uint32_t a = crc32c(0, buf, cut);
+		uint32_t b = crc32c(0, buf + cut, sizeof(buf) - cut);
+		assert_int_equal(crc32c_combine(a, b, sizeof(buf) - cut), all);
+	}
+	/* block by block, as a data node builds a replica's data crc */
+	uint32_t c = 0;
+	for (size_t off = 0; off < sizeof(buf); off += 65536) {
+		size_t n = sizeof(buf) - off < 65536 ? sizeof(buf) - off : 65536;
+		c = crc32c_combine(c, crc32c(0, buf + off, n), n);
+	}
+	assert_int_equal(c, all);
+}
+
 int
 main(void)
 {
@@ -164,6 +192,7 @@ main(void)
 	    cmocka_unit_test(
 		test_crc32c_split_at_every_position_equals_one_shot),
 	    cmocka_unit_test(test_crc32c_byte_at_a_time_equals_one_shot),
+	    cmocka_unit_test(test_crc32c_combine_equals_crc_of_concatenation),
 	    cmocka_unit_test(test_crc32c_hw_equals_sw_on_random_buffers),
 	    cmocka_unit_test(test_crc32c_hw_probe_matches_cpu),
 	};

@@ -335,33 +335,48 @@ test_store_truncate_and_sparse_write_on_a_base_copy(void **state)
 	free(want);
 }
 
-/* A base block that rots before a new version is committed is not copied
- * into the new version under fresh CRCs: the commit fails CFS_CORRUPT. */
+/* A base block that rots before a new version is committed is never
+ * copied under a fresh CRC: a write into part of it fails CFS_CORRUPT; a
+ * version that shares it (not written) reads CFS_CORRUPT there, as the
+ * base does; overwriting it whole heals the new version. */
 static void
 test_store_commit_refuses_corrupt_block_copied_from_base(void **state)
 {
 	struct fx *f = *state;
-	struct store_key k1 = key(11, 0, 1), k2 = key(11, 0, 2);
-	unsigned char *v1 = random_bytes(200000, 4);
+	struct store_key k1 = key(11, 0, 1), k2 = key(11, 0, 2),
+			 k3 = key(11, 0, 3);
+	unsigned char *v1 = random_bytes(200000, 4), buf[16];
 	struct store_writer *w;
 	char path[PATH_MAX];
+	size_t got;
 
 	put(f, k1, v1, 200000);
 	replica_path(f, k1, path);
 	flip_byte(path, 4096 + 65536 + 7); /* block 1 */
 	assert_int_equal(store_write_begin(f->s, &k2, 1, &w, f->errmsg), 0);
-	assert_int_equal(store_write(w, 10, "x", 1, f->errmsg), 0);
-	assert_int_equal(store_write_commit(&w, 0, NULL, NULL, f->errmsg),
+	assert_int_equal(store_write(w, 65536 + 10, "x", 1, f->errmsg),
 			 CFS_CORRUPT);
 	assert_non_null(strstr(f->errmsg, "block 1"));
+	store_write_abort(&w);
 	replica_path(f, k2, path);
 	assert_false(exists(path));
-	/* Overwriting the rotten block heals the new version. */
+	/* Shared, not copied: the new version fails where the base does. */
 	assert_int_equal(store_write_begin(f->s, &k2, 1, &w, f->errmsg), 0);
+	assert_int_equal(store_write(w, 10, "x", 1, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 0, NULL, NULL, f->errmsg), 0);
+	assert_int_equal(store_read(f->s, &k2, 65536, buf, 16, &got,
+				    f->errmsg),
+			 CFS_CORRUPT);
+	assert_non_null(strstr(f->errmsg, "block 1 (in the base)"));
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), CFS_CORRUPT);
+	/* Overwriting the rotten block heals the new version. */
+	assert_int_equal(store_write_begin(f->s, &k3, 1, &w, f->errmsg), 0);
 	assert_int_equal(store_write(w, 65536, v1 + 65536, 65536, f->errmsg),
 			 0);
+	assert_int_equal(store_write(w, 10, "x", 1, f->errmsg), 0);
 	assert_int_equal(store_write_commit(&w, 0, NULL, NULL, f->errmsg), 0);
-	check_content(f, k2, v1, 200000);
+	v1[10] = 'x';
+	check_content(f, k3, v1, 200000);
 	free(v1);
 }
 
@@ -1066,6 +1081,304 @@ test_store_threads_on_different_keys(void **state)
 	}
 }
 
+/* ---- deltas -------------------------------------------------------------- */
+
+/* The format field of the file of replica @k. */
+static unsigned
+file_format(struct fx *f, struct store_key k)
+{
+	char path[PATH_MAX];
+	unsigned char h[6];
+	int fd;
+
+	replica_path(f, k, path);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, 6, 0), 6);
+	close(fd);
+	return h[4] | h[5] << 8;
+}
+
+/* Bytes the file of replica @k occupies on disk. */
+static long long
+file_disk_bytes(struct fx *f, struct store_key k)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	replica_path(f, k, path);
+	assert_int_equal(stat(path, &st), 0);
+	return (long long)st.st_blocks * 512;
+}
+
+/* Patch @n bytes of @data at @off as version @k from base version @base;
+ * @model gets the same patch. */
+static void
+patch(struct fx *f, struct store_key k, uint64_t base, uint64_t off,
+      const void *data, size_t n, unsigned char *model)
+{
+	struct store_writer *w;
+	uint32_t crc;
+	uint64_t len;
+
+	assert_int_equal(store_write_begin(f->s, &k, base, &w, f->errmsg), 0);
+	assert_int_equal(store_write(w, off, data, n, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, &crc, &len, f->errmsg), 0);
+	memcpy(model + off, data, n);
+	assert_int_equal(crc, crc32c(0, model, len));
+}
+
+/* A 4 KiB patch of a 4 MiB base is a delta: a sparse file holding the one
+ * block it touched, reading as base + patch, verified by its own CRC
+ * table, with the base left as it was. */
+static void
+test_store_patch_of_a_base_is_a_small_delta(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 4u << 20;
+	struct store_key k1 = key(70, 1, 1), k2 = key(70, 1, 2);
+	unsigned char *v1 = random_bytes(len, 70), *v2 = malloc(len);
+	unsigned char *p = random_bytes(4096, 71);
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	patch(f, k2, 1, (1u << 20) + 100, p, 4096, v2);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT_DELTA);
+	assert_true(file_disk_bytes(f, k2) < 256 * 1024);
+	check_content(f, k2, v2, len);
+	check_content(f, k1, v1, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	assert_int_equal(store_verify(f->s, &k1, f->errmsg), 0);
+	/* A version from a delta is a delta of the same whole file, holding
+	 * the delta's blocks and its own. */
+	struct store_key k3 = key(70, 1, 3);
+	patch(f, k3, 2, 5, "abc", 3, v2);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT_DELTA);
+	assert_true(file_disk_bytes(f, k3) < 256 * 1024);
+	check_content(f, k3, v2, len);
+	/* Deleting the whole file: the newest (k3) takes it over, k2 is
+	 * rebased on k3. */
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), 0);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT_DELTA);
+	check_content(f, k3, v2, len);
+	memcpy(v2 + 5, v1 + 5, 3);
+	check_content(f, k2, v2, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	free(v1);
+	free(v2);
+	free(p);
+}
+
+/* Deleting the base of a delta hands its file to the delta, which becomes
+ * a whole replica under its own name; deleting a delta leaves its base. */
+static void
+test_store_delete_of_a_base_merges_its_delta(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 300000;
+	struct store_key k1 = key(71, 0, 1), k2 = key(71, 0, 2),
+			 k3 = key(71, 0, 3);
+	unsigned char *v1 = random_bytes(len, 72), *v2 = malloc(len),
+		      *v3 = malloc(len);
+	char path[PATH_MAX];
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	memcpy(v3, v1, len);
+	patch(f, k2, 1, 70000, "hello", 5, v2);
+	patch(f, k3, 1, 299990, "0123456789", 10, v3);
+	/* deleting a delta: the base stays */
+	assert_int_equal(store_delete_stamp(f->s, &k3, 0, f->errmsg), 0);
+	check_content(f, k1, v1, len);
+	check_content(f, k2, v2, len);
+	/* deleting the base: the delta takes its file over */
+	assert_int_equal(store_delete_stamp(f->s, &k1, 0, f->errmsg), 0);
+	replica_path(f, k1, path);
+	assert_false(exists(path));
+	assert_int_equal(file_format(f, k2), STORE_FORMAT);
+	check_content(f, k2, v2, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	free(v1);
+	free(v2);
+	free(v3);
+}
+
+/* Two deltas on one base both survive its deletion; so does a delta whose
+ * base's header was damaged (as by a crash in the middle of a merge). */
+static void
+test_store_delete_of_a_shared_or_damaged_base_keeps_deltas(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 200000;
+	struct store_key k1 = key(72, 3, 1), k2 = key(72, 3, 2),
+			 k3 = key(72, 3, 3), k4 = key(72, 3, 4);
+	unsigned char *v1 = random_bytes(len, 73), *v2 = malloc(len),
+		      *v3 = malloc(len), *v4 = malloc(len);
+	char path[PATH_MAX];
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	memcpy(v3, v1, len);
+	patch(f, k2, 1, 0, "two", 3, v2);
+	patch(f, k3, 1, 150000, "three", 5, v3);
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), 0);
+	check_content(f, k2, v2, len);
+	check_content(f, k3, v3, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	assert_int_equal(store_verify(f->s, &k3, f->errmsg), 0);
+	/* k4 on k3, then k3's header damaged: deleting k3 still merges */
+	memcpy(v4, v3, len);
+	patch(f, k4, 3, 100, "four", 4, v4);
+	assert_int_equal(file_format(f, k4), STORE_FORMAT_DELTA);
+	replica_path(f, k3, path);
+	flip_byte(path, 30);
+	assert_int_equal(store_delete_stamp(f->s, &k3, 99, f->errmsg), 0);
+	assert_false(exists(path));
+	check_content(f, k4, v4, len);
+	assert_int_equal(store_verify(f->s, &k4, f->errmsg), 0);
+	check_content(f, k2, v2, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	free(v1);
+	free(v2);
+	free(v3);
+	free(v4);
+}
+
+/* Deleting versions oldest first, as garbage collection does, while new
+ * ones are written: every version left reads right at every step, and a
+ * delta whose base is a delta (after a hand-over) still reads. */
+static void
+test_store_versions_written_and_deleted_in_turn(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 1u << 20;
+	unsigned char *v[12];
+	char path[PATH_MAX];
+
+	v[1] = random_bytes(len, 74);
+	put(f, key(73, 9, 1), v[1], len);
+	for (uint64_t ver = 2; ver < 12; ver++) {
+		v[ver] = malloc(len);
+		memcpy(v[ver], v[ver - 1], len);
+		unsigned char b = (unsigned char)ver;
+		patch(f, key(73, 9, ver), ver - 1, (ver * 77777) % len, &b, 1,
+		      v[ver]);
+		if (ver >= 4) { /* keep the last three */
+			assert_int_equal(store_delete_stamp(f->s,
+							    &(struct store_key){
+								73, 9, ver - 3},
+							    0, f->errmsg),
+					 0);
+			replica_path(f, key(73, 9, ver - 3), path);
+			assert_false(exists(path));
+		}
+		for (uint64_t o = ver >= 3 ? ver - 2 : 1; o <= ver; o++) {
+			check_content(f, key(73, 9, o), v[o], len);
+			assert_int_equal(
+			    store_verify(f->s, &(struct store_key){73, 9, o},
+					 f->errmsg),
+			    0);
+		}
+	}
+	assert_int_equal(store_delete_older(f->s, 73, 9, 11, f->errmsg), 0);
+	check_content(f, key(73, 9, 11), v[11], len);
+	for (int i = 1; i < 12; i++)
+		free(v[i]);
+}
+
+/* Cuts and extensions of a version from a base: blocks cut in part, or
+ * grown back after a cut, are not shared; the rest are. */
+static void
+test_store_delta_with_cut_and_growth(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 5 * 65536 + 1000;
+	struct store_key k1 = key(74, 0, 1), k2 = key(74, 0, 2),
+			 k3 = key(74, 0, 3);
+	unsigned char *v1 = random_bytes(len, 75), *want = calloc(1, 2 * len);
+	struct store_writer *w;
+
+	put(f, k1, v1, len);
+	/* cut inside block 2, grow to 4 blocks, write one byte in block 4 */
+	memcpy(want, v1, 2 * 65536 + 5);
+	want[4 * 65536 + 3] = 'q';
+	assert_int_equal(store_write_begin(f->s, &k2, 1, &w, f->errmsg), 0);
+	assert_int_equal(store_truncate(w, 2 * 65536 + 5, f->errmsg), 0);
+	assert_int_equal(store_truncate(w, 4 * 65536, f->errmsg), 0);
+	assert_int_equal(store_write(w, 4 * 65536 + 3, "q", 1, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT_DELTA);
+	check_content(f, k2, want, 4 * 65536 + 4);
+	/* same length, short last block untouched: shared too */
+	memcpy(want, v1, len);
+	memcpy(want + 65536, "mid", 3);
+	assert_int_equal(store_write_begin(f->s, &k3, 1, &w, f->errmsg), 0);
+	assert_int_equal(store_write(w, 65536, "mid", 3, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	check_content(f, k3, want, len);
+	assert_true(file_disk_bytes(f, k3) < 3 * 65536);
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), 0);
+	check_content(f, k3, want, len);
+	memset(want, 0, 2 * len);
+	memcpy(want, v1, 2 * 65536 + 5);
+	want[4 * 65536 + 3] = 'q';
+	check_content(f, k2, want, 4 * 65536 + 4);
+	free(v1);
+	free(want);
+}
+
+/* store_compact: the committed version, a delta that gathered blocks,
+ * takes its base's file over; older deltas on that file are deleted, a
+ * newer one (a write not committed) is rebased and still reads right; a
+ * delta holding few blocks is left alone. */
+static void
+test_store_compact_makes_the_committed_delta_whole(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 1u << 20;
+	unsigned char *v1 = random_bytes(len, 76), *v[7];
+	char path[PATH_MAX];
+
+	put(f, key(75, 2, 1), v1, len);
+	v[1] = v1;
+	for (uint64_t ver = 2; ver <= 4; ver++) {
+		v[ver] = malloc(len);
+		memcpy(v[ver], v[ver - 1], len);
+		unsigned char b = (unsigned char)ver;
+		patch(f, key(75, 2, ver), ver - 1, ver * 100000, &b, 1, v[ver]);
+	}
+	v[6] = malloc(len); /* from v3, never committed */
+	memcpy(v[6], v[3], len);
+	patch(f, key(75, 2, 6), 3, 999, "six", 3, v[6]);
+	/* v4 holds 3 blocks: not more than 3 */
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 3,
+				       f->errmsg),
+			 0);
+	assert_int_equal(file_format(f, key(75, 2, 4)), STORE_FORMAT_DELTA);
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 2,
+				       f->errmsg),
+			 0);
+	assert_int_equal(file_format(f, key(75, 2, 4)), STORE_FORMAT);
+	for (uint64_t ver = 1; ver <= 3; ver++) {
+		replica_path(f, key(75, 2, ver), path);
+		assert_false(exists(path));
+	}
+	check_content(f, key(75, 2, 4), v[4], len);
+	check_content(f, key(75, 2, 6), v[6], len);
+	assert_int_equal(store_verify(f->s, &(struct store_key){75, 2, 6},
+				      f->errmsg),
+			 0);
+	/* a whole file: nothing to do */
+	assert_int_equal(store_compact(f->s, &(struct store_key){75, 2, 4}, 0,
+				       f->errmsg),
+			 0);
+	check_content(f, key(75, 2, 4), v[4], len);
+	for (int i = 1; i <= 4; i++)
+		free(v[i]);
+	free(v[6]);
+}
+
 int
 main(void)
 {
@@ -1095,6 +1408,12 @@ main(void)
 	    T(test_store_open_creates_missing_parent_directories),
 	    T(test_store_enospc_fails_write_and_removes_temp),
 	    T(test_store_threads_on_different_keys),
+	    T(test_store_patch_of_a_base_is_a_small_delta),
+	    T(test_store_delete_of_a_base_merges_its_delta),
+	    T(test_store_delete_of_a_shared_or_damaged_base_keeps_deltas),
+	    T(test_store_versions_written_and_deleted_in_turn),
+	    T(test_store_delta_with_cut_and_growth),
+	    T(test_store_compact_makes_the_committed_delta_whole),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
