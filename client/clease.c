@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -58,22 +59,6 @@ struct clease {
 		int64_t at;
 	} recent[RECENT_SLOTS];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* ---- the table (under c->lock) ------------------------------------------- */
 
@@ -244,8 +229,8 @@ clease_valid(struct clease *c, uint64_t ino, int type)
 	if (e != NULL && e->state == ST_HELD && e->type >= type) {
 		unsigned opens = 0;
 		int64_t until = mc_alive_until(e->mc, &opens);
-		if (opens == e->opens && until > now_ms()) {
-			left = until - now_ms();
+		if (opens == e->opens && until > cfs_now_ms()) {
+			left = until - cfs_now_ms();
 			lru_front(c, e);
 		}
 	}
@@ -258,7 +243,7 @@ clease_get(struct clease *c, struct mc *mc, uint64_t ino, int type,
 	   int wait_ms, struct wire_attr *attr, int *fresh, char *errmsg)
 {
 	union wire_body *rep;
-	int64_t deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	int64_t deadline = cfs_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 	int64_t backoff = BUSY_MIN_MS;
 	uint16_t rtype = 0;
 	int rv;
@@ -294,9 +279,9 @@ clease_get(struct clease *c, struct mc *mc, uint64_t ino, int type,
 			rv = cfs_fail(errmsg, CFS_MALFORMED,
 				      "lease_get: unexpected reply %s",
 				      wire_type_name(rtype));
-		if (rv != CFS_LEASE_BUSY || now_ms() + backoff > deadline)
+		if (rv != CFS_LEASE_BUSY || cfs_now_ms() + backoff > deadline)
 			break;
-		sleep_ms(backoff);
+		cfs_sleep_ms(backoff);
 		backoff = backoff * 2 > BUSY_MAX_MS ? BUSY_MAX_MS : backoff * 2;
 	}
 out:
@@ -328,7 +313,7 @@ clease_recalled_lately(struct clease *c, uint64_t ino)
 {
 	pthread_mutex_lock(&c->lock);
 	int lately = c->recent[ino % RECENT_SLOTS].ino == ino &&
-		     now_ms() - c->recent[ino % RECENT_SLOTS].at < RECENT_MS;
+		     cfs_now_ms() - c->recent[ino % RECENT_SLOTS].at < RECENT_MS;
 	pthread_mutex_unlock(&c->lock);
 	return lately;
 }
@@ -441,7 +426,7 @@ recall_one(struct clease *c, uint64_t ino)
 	lru_unlink(e);
 	c->st.recalled++;
 	c->recent[ino % RECENT_SLOTS].ino = ino;
-	c->recent[ino % RECENT_SLOTS].at = now_ms();
+	c->recent[ino % RECENT_SLOTS].at = cfs_now_ms();
 	pthread_mutex_unlock(&c->lock);
 
 	if (type == CFS_LEASE_WRITE) {
@@ -475,7 +460,7 @@ expire_sessions(struct clease *c)
 {
 	uint64_t *gone = NULL;
 	size_t n = 0, cap = 0;
-	int64_t now = now_ms();
+	int64_t now = cfs_now_ms();
 
 	pthread_mutex_lock(&c->lock);
 	for (unsigned b = 0; b < BUCKETS; b++)
@@ -518,7 +503,7 @@ expire_sessions(struct clease *c)
 static int
 sessions_lapsed(struct clease *c)
 {
-	int64_t now = now_ms();
+	int64_t now = cfs_now_ms();
 	int lapsed = 0;
 
 	pthread_mutex_lock(&c->lock);
@@ -603,7 +588,7 @@ watcher_main(void *arg)
 		if (rv != 0 || rtype != WIRE_T_lease_recall) {
 			if (rv != 0)
 				LOG_DEBUG("leases: watch: %s", errmsg);
-			sleep_ms(100);
+			cfs_sleep_ms(100);
 			continue;
 		}
 		pthread_mutex_lock(&c->lock);

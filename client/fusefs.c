@@ -21,6 +21,7 @@
 #include "client/clease.h"
 #include "client/metaclient.h"
 #include "client/ofile.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -1546,15 +1547,6 @@ fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- extended attributes -------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct xneg *
 xneg_slot(struct fusefs *fs, uint64_t ino, const char *name)
 {
@@ -1573,7 +1565,7 @@ xneg_get(struct fusefs *fs, uint64_t ino, const char *name)
 	int code = 0;
 
 	pthread_mutex_lock(&fs->cache_lock);
-	if (x->ino == ino && x->until_ms > now_ms() &&
+	if (x->ino == ino && x->until_ms > cfs_now_ms() &&
 	    strcmp(x->name, name) == 0)
 		code = x->code;
 	pthread_mutex_unlock(&fs->cache_lock);
@@ -1596,7 +1588,7 @@ xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
 	if (code != 0) {
 		x->ino = ino;
 		x->code = code;
-		x->until_ms = now_ms() + ms;
+		x->until_ms = cfs_now_ms() + ms;
 		snprintf(x->name, sizeof(x->name), "%s", name);
 	} else if (x->ino == ino && strcmp(x->name, name) == 0) {
 		x->ino = 0;

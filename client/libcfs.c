@@ -21,6 +21,7 @@
 #include "client/locksess.h"
 #include "client/metaclient.h"
 #include "client/ofile.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -153,15 +154,6 @@ plain(struct op *op, int code)
 
 /* ---- the session pool ------------------------------------------------------ */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 conn_close(struct conn *c)
 {
@@ -222,7 +214,7 @@ conn_get(struct cfs *fs)
 			}
 		}
 		if (fs->nconns + fs->opening < fs->opt.max_sessions &&
-		    now_ms() >= fs->grow_after_ms) {
+		    cfs_now_ms() >= fs->grow_after_ms) {
 			char ignored[CFS_ERRMSG_SIZE];
 			struct conn c;
 			fs->opening++;
@@ -237,7 +229,7 @@ conn_get(struct cfs *fs)
 				pthread_mutex_unlock(&fs->pool_lock);
 				return slot;
 			}
-			fs->grow_after_ms = now_ms() + GROW_RETRY_MS;
+			fs->grow_after_ms = cfs_now_ms() + GROW_RETRY_MS;
 			continue;
 		}
 		pthread_cond_wait(&fs->pool_cond, &fs->pool_lock);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/proto.h"
 
@@ -98,15 +99,6 @@ lock_call(struct locksess *s, uint16_t type, const void *rq,
 	return rv;
 }
 
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 int
 locksess_set(struct locksess *s, const struct wire_lock_set *rq, int wait,
 	     locksess_interrupted_fn interrupted, void *arg, char *errmsg)
@@ -122,7 +114,7 @@ locksess_set(struct locksess *s, const struct wire_lock_set *rq, int wait,
 		if (interrupted != NULL && interrupted(arg))
 			return cfs_fail(errmsg, CFS_EINTR,
 					"waiting for a lock: interrupted");
-		sleep_ms(backoff);
+		cfs_sleep_ms(backoff);
 		backoff = backoff * 2 > LOCKSESS_WAIT_MAX_MS
 				  ? LOCKSESS_WAIT_MAX_MS
 				  : backoff * 2;

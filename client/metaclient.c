@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -63,24 +64,6 @@ struct mc {
 	pthread_t ka_thread;
 	int ka_started;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* "host:port" or "tcp://host:port" -> "tcp://host:port" in @dst. */
 static int
@@ -252,7 +235,7 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 	      const uint8_t *frame, size_t len, uint64_t rid, int timeout_ms,
 	      zmq_msg_t *reply, char *errmsg)
 {
-	int64_t until = now_ms() + timeout_ms;
+	int64_t until = cfs_now_ms() + timeout_ms;
 	int rv;
 
 	if (ch->sock != NULL && (ch->server != server || chan_broken(ch)))
@@ -271,7 +254,7 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 	for (;;) {
 		zmq_pollitem_t items[2] = {{ch->sock, 0, ZMQ_POLLIN, 0},
 					   {ch->mon, 0, ZMQ_POLLIN, 0}};
-		int64_t left = until - now_ms();
+		int64_t left = until - cfs_now_ms();
 		int n;
 
 		if (left <= 0) {
@@ -362,7 +345,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 	    uint16_t *reply_type, union wire_body *reply, int timeout_ms,
 	    char *errmsg)
 {
-	int64_t start = now_ms();
+	int64_t start = cfs_now_ms();
 	int64_t deadline = start + timeout_ms;
 	int64_t backoff = MC_BACKOFF_MIN_MS;
 	struct wire_header h = {.type = type};
@@ -390,7 +373,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 		struct wire_header rh;
 		zmq_msg_t m;
 		int server;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - cfs_now_ms();
 
 		if (left <= 0)
 			break;
@@ -508,7 +491,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 			LOG_INFO("session %llu expired; opening a new one",
 				 (unsigned long long)h.client_id);
 			rv = open_session_locked(
-				mc, (int)(deadline - now_ms()), errmsg);
+				mc, (int)(deadline - cfs_now_ms()), errmsg);
 			if (rv != 0) {
 				free(frame);
 				return rv;
@@ -529,8 +512,8 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 		free(frame);
 		return cfs_error_known(rh.status) ? rh.status : CFS_EIO;
 	backoff:
-		left = deadline - now_ms();
-		sleep_ms(backoff < left ? backoff : left);
+		left = deadline - cfs_now_ms();
+		cfs_sleep_ms(backoff < left ? backoff : left);
 		backoff = backoff * 2 > MC_BACKOFF_MAX_MS ? MC_BACKOFF_MAX_MS
 							  : backoff * 2;
 	}
@@ -540,7 +523,7 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 		       "%s %s: %s after %lld ms; tried %s%s%s%s",
 		       wire_type_name(type) ? wire_type_name(type) : "request",
 		       ambiguous ? "(outcome unknown)" : "(not applied)",
-		       cfs_strerror(rv), (long long)(now_ms() - start), tried,
+		       cfs_strerror(rv), (long long)(cfs_now_ms() - start), tried,
 		       last[0] ? " (last: " : "", last, last[0] ? ")" : "");
 	return rv;
 }
@@ -552,7 +535,7 @@ open_session_locked(struct mc *mc, int timeout_ms, char *errmsg)
 	struct wire_session_open req = {.lease_ms = mc->opt.lease_ms,
 					.lease_owner = mc->opt.lease_owner};
 	uint16_t rtype;
-	int64_t sent = now_ms();
+	int64_t sent = cfs_now_ms();
 	int rv;
 
 	snprintf(req.client_name, sizeof(req.client_name), "%s",
@@ -598,19 +581,19 @@ call_retry_locked(struct mc *mc, uint16_t type, const void *req,
 		  uint16_t *reply_type, union wire_body *reply, int timeout_ms,
 		  char *errmsg)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = cfs_now_ms() + timeout_ms;
 	int64_t backoff = MC_BUSY_MIN_MS;
 	int rv;
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - cfs_now_ms();
 		rv = call_locked(mc, type, req, reply_type, reply,
 				 left > 1 ? (int)left : 1, errmsg);
 		if (rv != CFS_LEASE_BUSY || type == WIRE_T_lease_get ||
-		    now_ms() + backoff >= deadline)
+		    cfs_now_ms() + backoff >= deadline)
 			return rv;
 		pthread_mutex_unlock(&mc->call_lock);
-		sleep_ms(backoff);
+		cfs_sleep_ms(backoff);
 		pthread_mutex_lock(&mc->call_lock);
 		backoff = backoff * 2 > MC_BUSY_MAX_MS ? MC_BUSY_MAX_MS
 						       : backoff * 2;
@@ -640,7 +623,7 @@ mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
 static void
 keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 {
-	int64_t until = now_ms() + budget_ms;
+	int64_t until = cfs_now_ms() + budget_ms;
 	struct wire_header h = {.type = WIRE_T_keepalive,
 				.client_id = client_id};
 	union wire_body *body = malloc(sizeof(*body));
@@ -651,7 +634,7 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 	pthread_mutex_lock(&mc->lock);
 	n = mc->n_servers;
 	pthread_mutex_unlock(&mc->lock);
-	for (int i = 0; i < n + 1 && now_ms() < until; i++) {
+	for (int i = 0; i < n + 1 && cfs_now_ms() < until; i++) {
 		char addr[MC_ADDR_SIZE];
 		char msg[CFS_ERRMSG_SIZE];
 		uint8_t frame[WIRE_HEADER_SIZE];
@@ -669,9 +652,9 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 				     msg) != 0)
 			break;
 		zmq_msg_init(&m);
-		int64_t sent = now_ms();
+		int64_t sent = cfs_now_ms();
 		rv = chan_exchange(mc, &mc->ka_chan, server, addr, frame, len,
-				   h.request_id, (int)(until - now_ms()), &m,
+				   h.request_id, (int)(until - cfs_now_ms()), &m,
 				   msg);
 		if (rv != 0) {
 			zmq_msg_close(&m);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -163,15 +164,6 @@ nc_forget(struct nc *nc, const char *addr)
 			sock_drop(&nc->socks[i]);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 send_request(struct nc_sock *s, const struct wire_header *h, const void *req,
 	     const void *bulk, size_t bulk_len, char *errmsg)
@@ -202,7 +194,7 @@ static int
 recv_reply(struct nc *nc, struct nc_sock *s, int64_t deadline, char *errmsg)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - cfs_now_ms();
 		if (left <= 0)
 			return cfs_fail(errmsg, CFS_ETIMEDOUT,
 					"%s: no reply in time", s->addr);
@@ -254,7 +246,7 @@ nc_start(struct nc *nc, const char *addr, uint16_t type, const void *req,
 	nc->pending = NULL;
 	if (s == NULL)
 		return CFS_EINVAL;
-	nc->deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
+	nc->deadline = cfs_now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
 	h.request_id = ++nc->next_rid;
 	if (bulk_len > 0)
 		h.flags = WIRE_F_BULK;

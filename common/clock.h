@@ -1,0 +1,31 @@
+/* clock.h - milliseconds on the monotonic clock, and sleeping for some. */
+#ifndef CFS_COMMON_CLOCK_H
+#define CFS_COMMON_CLOCK_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Now on CLOCK_MONOTONIC, in ms: for deadlines and backoff, never for
+ * anything stored or sent (it means nothing on another machine). */
+static inline int64_t
+cfs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep @ms (nothing if @ms <= 0), resuming after signals. */
+static inline void
+cfs_sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000};
+
+	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+#endif /* CFS_COMMON_CLOCK_H */
