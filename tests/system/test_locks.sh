@@ -84,6 +84,7 @@ wait_file() { # wait_file PATH: up to 20 s
 }
 # hold_flock MODE FILE MARKER: flock(1) holding FILE until killed
 hold_flock() {
+	rm -f "$3" # a stale marker would say "held" too early
 	flock -o "$1" "$2" sh -c "touch '$3'; exec sleep 3600" &
 	HOLDERS="$HOLDERS $!"
 	HOLDER=$!
@@ -172,10 +173,10 @@ wait $H
 check "A's exit released its ranges" lk try "$B/f" w 0 0
 
 # a process SIGKILLed while holding a lock: the kernel closes its files
-python3 "$T/lk.py" forever "$A/f" "$T/m4" & # not through lk(): $! is python
+python3 "$T/lk.py" forever "$A/f" "$T/m7" & # not through lk(): $! is python
 HOLDERS="$HOLDERS $!"
 H=$!
-wait_file "$T/m4"
+wait_file "$T/m7" # a marker of its own: m4 exists already
 lk try "$B/f" w 0 1; rc=$?
 check "SIGKILL holder: locked while it lives" [ $rc = 42 ]
 kill -9 $H; wait $H 2>/dev/null
