@@ -188,6 +188,8 @@ granted(struct clease *c, struct entry *e, struct mc *mc, int type,
 	unsigned opens = 0;
 
 	mc_alive_until(mc, &opens);
+	if (e->state != ST_HELD && c->ops.granted != NULL)
+		c->ops.granted(c->data, e->ino);
 	if (e->state != ST_HELD || type > e->type || epoch > e->epoch) {
 		e->type = type;
 		e->epoch = epoch;

@@ -40,7 +40,7 @@
 struct clease;
 
 /* What the recaller needs from the mount.  Called on the recaller thread
- * without any clease lock held. */
+ * without any clease lock held, but for granted. */
 struct clease_ops {
 	/* Write out and commit @ino's dirty data (its write lease is being
 	 * recalled).  0 or a CFS code (logged; the lease goes anyway). */
@@ -48,6 +48,10 @@ struct clease_ops {
 	/* Drop what is cached of @ino: attributes, data, and for a
 	 * directory its entries. */
 	void (*invalidate)(void *data, uint64_t ino);
+	/* The mount holds a lease on @ino again after a time without one
+	 * (may be NULL): what it cached of @ino before may be stale.  Called
+	 * with the clease lock held: must not call into clease. */
+	void (*granted)(void *data, uint64_t ino);
 	/* A session of the mount for one call, and giving it back. */
 	struct mc *(*borrow)(void *data);
 	void (*give_back)(void *data, struct mc *mc);

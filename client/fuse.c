@@ -51,6 +51,9 @@ static const char usage_text[] =
 	"  --max-leases N       cache at most N inodes: past that the least\n"
 	"                       recently used leases are given up (default\n"
 	"                       100000)\n"
+	"  --name-cache N       keep up to N names (~190 bytes each) to answer\n"
+	"                       lookups of leased inodes the kernel forgot\n"
+	"                       (default 65536; 0: none)\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
 	"                       -f, else syslog); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
@@ -67,7 +70,8 @@ static const char usage_text[] =
 	"  holds a lease on the file (taken at open; another client's\n"
 	"  conflicting change recalls it first), so a change that returned\n"
 	"  on one client (a write: at close or fsync) is seen by every read\n"
-	"  that starts later on any client.  Names are looked up each time.\n"
+	"  that starts later on any client.  Names of leased inodes are\n"
+	"  cached by the kernel and, past its memory pressure, by the mount.\n"
 	"  Writes are buffered per open file (one contiguous range of up to\n"
 	"  16 MiB) and stored on every replica's disk at close, fsync or when\n"
 	"  the range is full; an error of such a write is returned by the next\n"
@@ -94,6 +98,7 @@ struct conf {
 	char *log;
 	unsigned sessions;
 	unsigned max_leases;
+	unsigned name_cache;
 	unsigned timeout_s;
 	unsigned connect_s;
 	char *nonopt[2];  /* [SOURCE] MOUNTPOINT, as given */
@@ -112,6 +117,9 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--max-leases=%u", max_leases),
 	CONF_OPT("--max-leases %u", max_leases),
 	CONF_OPT("max_leases=%u", max_leases),
+	CONF_OPT("--name-cache=%u", name_cache),
+	CONF_OPT("--name-cache %u", name_cache),
+	CONF_OPT("name_cache=%u", name_cache),
 	CONF_OPT("--timeout=%u", timeout_s),
 	CONF_OPT("--timeout %u", timeout_s),
 	CONF_OPT("timeout=%u", timeout_s),
@@ -359,6 +367,7 @@ main(int argc, char **argv)
 	FILE *logf = NULL;
 
 	memset(&conf, 0, sizeof(conf));
+	conf.name_cache = FUSEFS_NAME_CACHE; /* 0 given: none */
 	memset(&fo, 0, sizeof(fo));
 	cfs_log_init("cfs-fuse");
 	fuse_set_log_func(fuse_log_to_stderr);
@@ -431,6 +440,7 @@ main(int argc, char **argv)
 		.meta = conf.meta,
 		.sessions = conf.sessions,
 		.max_leases = conf.max_leases,
+		.name_cache = conf.name_cache,
 		.open_timeout_ms = (int)(conf.connect_s ? conf.connect_s : 10) *
 				   1000,
 		.call_timeout_ms = (int)(conf.timeout_s ? conf.timeout_s : 60) *

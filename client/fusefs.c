@@ -19,6 +19,7 @@
 #include "client/fileio.h"
 #include "client/locksess.h"
 #include "client/clease.h"
+#include "client/dcache.h"
 #include "client/metaclient.h"
 #include "client/ofile.h"
 #include "common/clock.h"
@@ -88,6 +89,9 @@ struct fusefs {
 	 * session pair the recaller flushes and releases through */
 	struct clease *leases;
 	struct conn rconn;
+	/* names and attributes for lookups the kernel forgot, valid only
+	 * under a lease on the inode they lead to (client/dcache.h) */
+	struct dcache *names;
 	struct fuse_session *se; /* for cache invalidations */
 	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
 	 * known yet, 1 yes, -1 no: then names are not cached */
@@ -525,7 +529,7 @@ name_ok(fuse_req_t req, const char *name)
  * (another mount is changing the directory).  The attributes of the grant
  * replace those of the lookup: they are as new, and covered by it.
  */
-static void
+static int
 dir_lease(struct op *op, struct wire_attr *a)
 {
 	struct fusefs *fs = op->fs;
@@ -536,11 +540,14 @@ dir_lease(struct op *op, struct wire_attr *a)
 	if (fs->leases == NULL || !S_ISDIR(a->mode) ||
 	    clease_valid(fs->leases, a->ino, CFS_LEASE_READ) > 0 ||
 	    clease_recalled_lately(fs->leases, a->ino))
-		return;
+		return 0;
 	if (clease_get(fs->leases, op->c->mc, a->ino, CFS_LEASE_READ, 0,
 		       &fresh_attr, &fresh, errmsg) == 0 &&
-	    fresh)
+	    fresh) {
 		*a = fresh_attr;
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -553,13 +560,29 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!name_ok(req, name))
 		return;
 	op_begin(&op, req, "lookup");
+	struct fusefs *fs = op.fs;
+	struct wire_attr a;
+	/* a name the kernel forgot (memory pressure, drop_caches) while the
+	 * mount kept its lease on the inode: answered here */
+	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
+	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0) {
+		reply_entry(&op, &a);
+		op_end(&op);
+		return;
+	}
+	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
-	if (rv == 0)
-		dir_lease(&op, &op.c->rep->entry.attr);
-	if (rv == 0)
-		reply_entry(&op, &op.c->rep->entry.attr);
+	if (rv == 0) {
+		a = op.c->rep->entry.attr;
+		/* the grant's attributes are as new as the grant, which made
+		 * everything older about the inode suspect (lease_granted) */
+		if (dir_lease(&op, &a))
+			stamp = dcache_stamp(fs->names);
+		dcache_put(fs->names, stamp, parent, name, &a);
+		reply_entry(&op, &a);
+	}
 	else
 		reply_fail(&op, rv, "'%s' in directory %llu", name,
 			   (unsigned long long)parent);
@@ -578,7 +601,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rq.cred = op.cred;
 	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
 	if (rv == 0)
-		dir_lease(&op, &op.c->rep->entry.attr);
+		(void)dir_lease(&op, &op.c->rep->entry.attr);
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -639,6 +662,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			      attr->st_mtim.tv_nsec;
 	}
 	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	dcache_changed(op.fs->names, ino);
 	if (rq.valid & CFS_SETATTR_SIZE)
 		ofile_changed(op.fs->files, ino);
 	if (rv == 0)
@@ -680,12 +704,19 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	if ((S_ISREG(mode) || S_ISDIR(mode)) && op->fs->leases != NULL)
 		rq.flags |= CFS_MKNOD_LEASE;
 	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
+	dcache_changed(op->fs->names, parent); /* mtime, and nlink */
 	if (rv == 0) {
 		*a = op->c->rep->entry.attr;
-		if (op->c->rep->entry.lease != 0)
+		if (op->c->rep->entry.lease != 0) {
 			clease_granted(op->fs->leases, op->c->mc, a->ino,
 				       op->c->rep->entry.lease,
 				       op->c->rep->entry.lease_epoch);
+			/* the attributes came with the grant: as new as it
+			 * (and the kernel does not know the inode yet, so
+			 * nothing of this mount changed it since) */
+			dcache_put(op->fs->names, dcache_stamp(op->fs->names),
+				   parent, name, a);
+		}
 	}
 	return rv;
 }
@@ -770,7 +801,11 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 		return 0;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.newname, sizeof(rq.newname), "%s", hid.name);
-	if (call(op, WIRE_T_rename, &rq, WIRE_T_ok) != 0)
+	int rv = call(op, WIRE_T_rename, &rq, WIRE_T_ok);
+	dcache_remove(fs->names, parent, name);
+	dcache_changed(fs->names, a.ino);
+	dcache_changed(fs->names, parent);
+	if (rv != 0)
 		return 0;
 	if (!ofile_hide(fs->files, a.ino, &hid) &&
 	    unlink_call(op, parent, hid.name, &op->cred) != 0)
@@ -794,6 +829,10 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 		rv = call(&op, WIRE_T_rmdir, &rq, WIRE_T_ok);
 	} else if (!hide_if_open(&op, parent, name)) {
 		rv = unlink_call(&op, parent, name, &op.cred);
+	}
+	if (rv == 0 || !ordinary(rv)) { /* done, or may have been */
+		dcache_remove(op.fs->names, parent, name);
+		dcache_changed(op.fs->names, parent);
 	}
 	if (rv == 0)
 		fuse_reply_err(req, 0);
@@ -834,6 +873,7 @@ fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.target, sizeof(rq.target), "%s", link);
 	rv = call(&op, WIRE_T_symlink, &rq, WIRE_T_entry);
+	dcache_changed(op.fs->names, parent);
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -863,6 +903,12 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
 	rv = call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
+	if (rv == 0 || !ordinary(rv)) { /* done, or may have been */
+		dcache_remove(op.fs->names, parent, name); /* and its ctime */
+		dcache_remove(op.fs->names, newparent, newname);
+		dcache_changed(op.fs->names, parent);
+		dcache_changed(op.fs->names, newparent);
+	}
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
@@ -886,6 +932,8 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	rq.cred = op.cred;
 	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
 	rv = call(&op, WIRE_T_link, &rq, WIRE_T_entry);
+	dcache_changed(op.fs->names, ino); /* nlink */
+	dcache_changed(op.fs->names, newparent);
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -936,6 +984,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
 	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	dcache_changed(op->fs->names, ino);
 	ofile_changed(op->fs->files, ino);
 	return rv;
 }
@@ -1631,6 +1680,7 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	rq.flags = (uint32_t)flags & (CFS_XATTR_CREATE | CFS_XATTR_REPLACE);
 	xneg_set(op.fs, ino, name, 0);
 	rv = call(&op, WIRE_T_setxattr, &rq, WIRE_T_ok);
+	dcache_changed(op.fs->names, ino); /* ctime */
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
@@ -1716,6 +1766,7 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	rv = call(&op, WIRE_T_removexattr, &rq, WIRE_T_ok);
+	dcache_changed(op.fs->names, ino); /* ctime */
 	if (rv == 0)
 		xneg_set(op.fs, ino, name, CFS_ENODATA);
 	if (rv == 0)
@@ -1766,18 +1817,26 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 
 /* ---- open / close ------------------------------------------------------------------ */
 
+/* ofile's written hook: data went out, the size and mtime moved. */
+static void
+data_written(void *arg, uint64_t ino)
+{
+	dcache_changed(((struct fusefs *)arg)->names, ino);
+}
+
 int
 fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	   char *errmsg)
 {
 	struct fusefs *fs = calloc(1, sizeof(*fs));
-	const struct ofile_options files_opt = {
+	struct ofile_options files_opt = {
 		.wbuf_max = FUSEFS_WBUF_MAX,
 		.window = FUSEFS_IO_MAX,
 		.window_max_read = FUSEFS_IO_MAX, /* replies borrow the window */
 		.window_at_zero = 0, /* the kernel reads ahead already */
 		.file_max = 0,       /* the kernel's limit */
 		.log_writeouts = 1,  /* errors reach the kernel as errno only */
+		.written = data_written,
 	};
 
 	*out = NULL;
@@ -1799,7 +1858,10 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
+	files_opt.written_arg = fs;
 	if (fs->meta == NULL || fs->conns == NULL ||
+	    dcache_new(&fs->names,
+		       fs->opt.no_leases ? 0 : fs->opt.name_cache) != 0 ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		fusefs_close(&fs);
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
@@ -1827,6 +1889,7 @@ lease_invalidate(void *data, uint64_t ino)
 	struct fusefs *fs = data;
 
 	ofile_changed(fs->files, ino);
+	dcache_changed(fs->names, ino);
 	xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
@@ -1852,9 +1915,18 @@ lease_give_back(void *data, struct mc *mc)
 	(void)mc;
 }
 
+/* A lease again after a time without: what was cached of the inode then
+ * was not protected by one. */
+static void
+lease_granted(void *data, uint64_t ino)
+{
+	dcache_changed(((struct fusefs *)data)->names, ino);
+}
+
 static const struct clease_ops lease_ops = {
 	.flush = lease_flush,
 	.invalidate = lease_invalidate,
+	.granted = lease_granted,
 	.borrow = lease_borrow,
 	.give_back = lease_give_back,
 };
@@ -1964,6 +2036,15 @@ fusefs_close(struct fusefs **fsp)
 		free(fs->conns[i].rep);
 	}
 	free(fs->conns);
+	if (fs->names != NULL) {
+		struct dcache_stats st;
+		dcache_stats(fs->names, &st);
+		LOG_INFO("name cache: %llu lookups answered here, %llu asked "
+			 "(%u entries at most)",
+			 (unsigned long long)st.hits,
+			 (unsigned long long)st.misses, st.slots);
+	}
+	dcache_free(&fs->names);
 	/* closing the lock session drops this mount's locks at once */
 	locksess_close(&fs->locks);
 	if (fs->zctx != NULL)

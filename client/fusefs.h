@@ -8,9 +8,11 @@
  *    generation is the inode's; attributes, absent xattrs and file pages
  *    are cached while the mount holds a lease on the inode, never longer
  *    (docs/leases.md: opens take leases, other mounts' conflicting
- *    requests recall them); names are not cached (no directory leases
- *    yet).  So a change another client made is seen by every request
- *    that starts after it returned (for writes: after close or fsync).
+ *    requests recall them); so are the names that lead to such an
+ *    inode, by the kernel and, once it forgot them, by the mount's name
+ *    cache (client/dcache.h).  So a change another client made is seen
+ *    by every request that starts after it returned (for writes: after
+ *    close or fsync).
  *  - every namespace request carries the caller's uid, gid and
  *    supplementary groups; the metadata server checks permissions and owns
  *    new files to the caller.  The mount uses default_permissions, so the
@@ -52,6 +54,7 @@
 #define FUSEFS_WBUF_MAX (16u << 20)   /* write-back range per handle */
 #define FUSEFS_IO_MAX (1u << 20)      /* max_write / max_readahead asked */
 #define FUSEFS_SESSIONS_MAX 64
+#define FUSEFS_NAME_CACHE 65536 /* names kept at most: ~12 MiB */
 
 struct fusefs;
 
@@ -62,6 +65,9 @@ struct fusefs_options {
 	int call_timeout_ms;   /* give up one request (metadata, or a data
 				  call to the leader); 0 = 60000 */
 	unsigned max_leases;   /* leases kept at most; 0 = 100000 */
+	unsigned name_cache;   /* names kept for lookups (client/dcache.h);
+				  0 = none (cfs-fuse's default:
+				  FUSEFS_NAME_CACHE) */
 	int no_leases;         /* 1: take none, cache nothing (tests) */
 };
 

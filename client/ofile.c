@@ -224,6 +224,15 @@ publish(struct ofile_table *t, struct ofile *f)
 
 /* ---- write-out ------------------------------------------------------------ */
 
+/* Data of @ino went out, or may have (a failed write-out may still have
+ * committed some of it): its size and times may have changed. */
+static void
+written(struct ofile_table *t, uint64_t ino)
+{
+	if (t->opt.written != NULL)
+		t->opt.written(t->opt.written_arg, ino);
+}
+
 /* Write out @f's dirty range, durably (f->lock held).  The range is gone
  * afterwards whether or not that succeeded: a failure is the caller's to
  * report (or defer). */
@@ -239,6 +248,7 @@ wb_flush(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	pthread_mutex_lock(stripe);
 	rv = fio_pwrite(fio, f->ino, f->start, f->buf, f->len, 1, errmsg);
 	pthread_mutex_unlock(stripe);
+	written(t, f->ino);
 	if (rv != 0 && t->opt.log_writeouts)
 		LOG_WARN("writing %zu bytes at offset %llu of inode %llu: %s",
 			 f->len, (unsigned long long)f->start,
@@ -407,6 +417,7 @@ ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 		pthread_mutex_t *stripe = &t->flush_locks[f->ino % FLUSH_LOCKS];
 		pthread_mutex_lock(stripe);
 		rv = fio_pwrite(fio, f->ino, o, buf, n, 1, errmsg);
+		written(t, f->ino);
 		pthread_mutex_unlock(stripe);
 		ofile_changed(t, f->ino);
 		goto out;

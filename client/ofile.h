@@ -72,6 +72,11 @@ struct ofile_options {
 	 * reports through cfs_errmsg instead of logging for the
 	 * application): errmsg is prefixed with the range. */
 	int log_writeouts;
+	/* Called (may be NULL) after each write-out of @ino's data, failed or
+	 * not, with @ino's file lock held: its size and mtime may have
+	 * changed (cfs-fuse forgets the attributes it cached). */
+	void (*written)(void *arg, uint64_t ino);
+	void *written_arg;
 };
 
 /*

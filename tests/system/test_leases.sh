@@ -11,7 +11,9 @@
 # fresh data; a mount SIGKILLed while holding a write lease loses it when
 # its session expires and the other mount proceeds (the time is printed);
 # a lease holder that never answers recalls (lease_probe --deaf) holds a
-# change off until it is killed and its session expires.
+# change off until it is killed and its session expires; after
+# drop_caches, lookups B's name cache answers still show every change, B's
+# own and A's.
 . "$(dirname "$0")/lib.sh"
 
 FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
@@ -114,6 +116,61 @@ rm "$A/d/moved"
 check "B's cached name of a file A removed is gone at once" \
 	[ ! -e "$B/d/moved" ]
 
+# ---- names the kernel forgot, answered by B's own cache (client/dcache.h) ----------
+# drop_caches makes the kernel forget names and inodes; B's next lookups are
+# answered by cfs-fuse from its name cache while it holds a lease on the
+# inode.  Every change, B's own or A's, must still show.
+forget() { sync; echo 2 >/proc/sys/vm/drop_caches; }
+mkdir "$B/n"
+printf one >"$B/n/x"           # B's create: a write lease with it
+stat "$B/n/x" >/dev/null
+forget
+check "after drop_caches B's stat is right (from its name cache)" \
+	[ "$(stat -c %s "$B/n/x")" = 3 ]
+printf ' two' >>"$B/n/x"       # B's own write-out at close
+forget
+check "B's own write: its size after drop_caches" \
+	[ "$(stat -c %s "$B/n/x")" = 7 ]
+chmod 640 "$B/n/x"
+forget
+check "B's own chmod: the mode after drop_caches" \
+	[ "$(stat -c %a "$B/n/x")" = 640 ]
+touch "$B/n/p"
+stat "$B/n/p" >/dev/null
+mv "$B/n/p" "$B/n/q"
+forget
+check "B's own rename: the old name is gone after drop_caches" \
+	sh -c "[ ! -e '$B/n/p' ] && [ -e '$B/n/q' ]"
+ln "$B/n/q" "$B/n/q2"
+forget
+check "B's own link: nlink after drop_caches" \
+	[ "$(stat -c %h "$B/n/q")" = 2 ]
+rm "$B/n/q2"
+forget
+check "B's own unlink: the name is gone, nlink back to 1" \
+	sh -c "[ ! -e '$B/n/q2' ] && [ \"\$(stat -c %h '$B/n/q')\" = 1 ]"
+cat "$B/n/x" >/dev/null
+forget
+chmod 600 "$A/n/x"             # recalls B's lease
+check "A's chmod: B's mode after drop_caches" \
+	[ "$(stat -c %a "$B/n/x")" = 600 ]
+cat "$B/n/x" >/dev/null        # B's lease again
+stat "$B/n/x" >/dev/null
+printf other >"$A/n/y"
+forget
+mv "$A/n/y" "$A/n/x"           # replaces what B's cached name led to
+check "A's rename over B's cached name: B reads A's file" \
+	[ "$(cat "$B/n/x")" = other ]
+cat "$B/n/x" >/dev/null
+forget
+printf longer-now >"$A/n/x"    # A's write recalls B's lease
+check "A's write: B's size after drop_caches" \
+	[ "$(stat -c %s "$B/n/x")" = 10 ]
+cat "$B/n/x" >/dev/null
+forget
+rm "$A/n/x"
+check "A's unlink: B's cached name is gone" [ ! -e "$B/n/x" ]
+
 # ---- cfsctl leases -----------------------------------------------------------------
 cat "$B/f" >/dev/null
 out=$($CTL leases)
@@ -207,6 +264,16 @@ check "B proceeds once the killed mount's session expired" \
 	[ "$(cat "$B/k")" = "B after A died" ]
 check "... after at most the session lease and a margin" \
 	awk "BEGIN { exit !($secs <= 13) }"
+
+# B's unmount logs how many lookups its name cache answered: the
+# drop_caches checks above must have used it
+bpid=$(pgrep -f -- "--log $T/fuse-b.log" | head -1)
+fusermount3 -u "$B"
+for _ in $(seq 100); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
+hits=$(sed -n 's/.*name cache: \([0-9]*\) lookups answered here.*/\1/p' \
+	"$T/fuse-b.log" | tail -1)
+echo "    B's name cache answered ${hits:-no} lookups"
+check "B's name cache answered lookups" [ "${hits:-0}" -gt 0 ]
 
 [ $fail = 0 ] || { show_logs; tail -n 30 "$T"/fuse-*.log; }
 exit $fail

@@ -1,0 +1,255 @@
+/* dcache.c - a mount's cache of names and the attributes they lead to, bounded, with change stamps. */
+#include "client/dcache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+struct dent {
+	uint64_t parent;
+	uint64_t stamp; /* the answer was asked for at this stamp */
+	uint64_t used;  /* for replacing the least recently used of a set */
+	struct wire_attr attr;
+	uint8_t len;    /* 0: the slot is free */
+	char name[DCACHE_NAME_MAX + 1];
+};
+
+struct dcache {
+	pthread_mutex_t lock;
+	unsigned slots; /* a power of two; 0: keep nothing */
+	struct dent *ents;
+	/* the stamp of the last change of any inode hashing to [i], and of
+	 * any name hashing to [i] */
+	uint64_t *chg_ino, *chg_name;
+	uint64_t clock;   /* the last stamp given to a change */
+	uint64_t cleared; /* the stamp of the last dcache_clear */
+	uint64_t used;
+	struct dcache_stats st;
+};
+
+int
+dcache_new(struct dcache **out, unsigned slots)
+{
+	struct dcache *d = calloc(1, sizeof(*d));
+	unsigned n = DCACHE_WAYS;
+
+	*out = NULL;
+	if (d == NULL)
+		return CFS_ENOMEM;
+	pthread_mutex_init(&d->lock, NULL);
+	if (slots > 0) {
+		while (n < slots && n < (1u << 30))
+			n <<= 1;
+		d->slots = n;
+		d->ents = calloc(n, sizeof(*d->ents));
+		d->chg_ino = calloc(n, sizeof(*d->chg_ino));
+		d->chg_name = calloc(n, sizeof(*d->chg_name));
+		if (d->ents == NULL || d->chg_ino == NULL ||
+		    d->chg_name == NULL) {
+			dcache_free(&d);
+			return CFS_ENOMEM;
+		}
+	}
+	d->st.slots = d->slots;
+	*out = d;
+	return 0;
+}
+
+void
+dcache_free(struct dcache **dp)
+{
+	struct dcache *d = *dp;
+
+	if (d == NULL)
+		return;
+	free(d->ents);
+	free(d->chg_ino);
+	free(d->chg_name);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	*dp = NULL;
+}
+
+/* FNV-1a over the parent and the name, then a final mix: sets are picked
+ * by the low bits. */
+static uint64_t
+name_hash(uint64_t parent, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 8; i++) {
+		h ^= (parent >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ull;
+	}
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ (h >> 29);
+}
+
+static uint64_t
+ino_hash(uint64_t ino)
+{
+	ino *= 0x9e3779b97f4a7c15ull;
+	return ino ^ (ino >> 32);
+}
+
+static uint64_t *
+ino_chg(struct dcache *d, uint64_t ino)
+{
+	return &d->chg_ino[ino_hash(ino) & (d->slots - 1)];
+}
+
+/* Is @e still true?  (Lock held.) */
+static int
+fresh(struct dcache *d, const struct dent *e, uint64_t h)
+{
+	return e->stamp >= d->cleared && e->stamp >= *ino_chg(d, e->attr.ino) &&
+	       e->stamp >= d->chg_name[h & (d->slots - 1)];
+}
+
+/* The slot of @name in @parent in its set, or NULL.  (Lock held.) */
+static struct dent *
+find(struct dcache *d, uint64_t h, uint64_t parent, const char *name,
+     size_t len)
+{
+	struct dent *set = &d->ents[(h & (d->slots / DCACHE_WAYS - 1)) *
+				    DCACHE_WAYS];
+
+	for (int i = 0; i < DCACHE_WAYS; i++)
+		if (set[i].len == len && set[i].parent == parent &&
+		    memcmp(set[i].name, name, len) == 0)
+			return &set[i];
+	return NULL;
+}
+
+uint64_t
+dcache_stamp(struct dcache *d)
+{
+	pthread_mutex_lock(&d->lock);
+	uint64_t s = d->clock;
+	pthread_mutex_unlock(&d->lock);
+	return s;
+}
+
+void
+dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
+	   const char *name, const struct wire_attr *a)
+{
+	size_t len = strlen(name);
+
+	if (d->slots == 0 || len == 0 || len > DCACHE_NAME_MAX)
+		return;
+	uint64_t h = name_hash(parent, name, len);
+	pthread_mutex_lock(&d->lock);
+	if (stamp < d->cleared || stamp < *ino_chg(d, a->ino) ||
+	    stamp < d->chg_name[h & (d->slots - 1)]) {
+		d->st.refused++;
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	struct dent *e = find(d, h, parent, name, len);
+	if (e == NULL) {
+		/* a free slot, else the least recently used */
+		struct dent *set = &d->ents[(h & (d->slots / DCACHE_WAYS - 1)) *
+					    DCACHE_WAYS];
+		e = &set[0];
+		for (int i = 0; i < DCACHE_WAYS && e->len != 0; i++)
+			if (set[i].len == 0 || set[i].used < e->used)
+				e = &set[i];
+	}
+	e->parent = parent;
+	e->stamp = stamp;
+	e->used = ++d->used;
+	e->attr = *a;
+	e->len = (uint8_t)len;
+	memcpy(e->name, name, len);
+	e->name[len] = '\0';
+	d->st.puts++;
+	pthread_mutex_unlock(&d->lock);
+}
+
+int
+dcache_get(struct dcache *d, uint64_t parent, const char *name,
+	   struct wire_attr *a)
+{
+	size_t len = strlen(name);
+	int hit = 0;
+
+	if (d->slots == 0 || len == 0 || len > DCACHE_NAME_MAX)
+		return 0;
+	uint64_t h = name_hash(parent, name, len);
+	pthread_mutex_lock(&d->lock);
+	struct dent *e = find(d, h, parent, name, len);
+	if (e != NULL && !fresh(d, e, h))
+		e->len = 0; /* stale: free the slot */
+	else if (e != NULL) {
+		e->used = ++d->used;
+		*a = e->attr;
+		hit = 1;
+	}
+	if (hit)
+		d->st.hits++;
+	else
+		d->st.misses++;
+	pthread_mutex_unlock(&d->lock);
+	return hit;
+}
+
+void
+dcache_changed(struct dcache *d, uint64_t ino)
+{
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	*ino_chg(d, ino) = ++d->clock;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+dcache_remove(struct dcache *d, uint64_t parent, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (len == 0 || len > DCACHE_NAME_MAX) {
+		/* never cached itself, but the inode it led to may be, under
+		 * another name (nlink and ctime change) */
+		d->cleared = ++d->clock;
+	} else {
+		uint64_t h = name_hash(parent, name, len);
+		struct dent *e = find(d, h, parent, name, len);
+		int known = e != NULL && fresh(d, e, h);
+		d->chg_name[h & (d->slots - 1)] = ++d->clock;
+		if (known)
+			*ino_chg(d, e->attr.ino) = d->clock;
+		else
+			d->cleared = d->clock; /* which inode: not known */
+		if (e != NULL)
+			e->len = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+dcache_clear(struct dcache *d)
+{
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->cleared = ++d->clock;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+dcache_stats(struct dcache *d, struct dcache_stats *st)
+{
+	pthread_mutex_lock(&d->lock);
+	*st = d->st;
+	pthread_mutex_unlock(&d->lock);
+}

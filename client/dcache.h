@@ -1,0 +1,79 @@
+/* dcache.h - a mount's cache of names and the attributes they lead to, bounded, with change stamps. */
+#ifndef CFS_CLIENT_DCACHE_H
+#define CFS_CLIENT_DCACHE_H
+
+/*
+ * cfs-fuse answers a lookup from here when the mount holds a lease on the
+ * inode the name leads to (the caller checks the lease: docs/leases.md
+ * "What cfs-fuse caches").  The kernel keeps names and attributes too, but
+ * drops them under memory pressure (and `echo 3 > drop_caches`); then
+ * every path walk asks the daemon again, and without this cache the daemon
+ * asks the metadata leader.
+ *
+ * What keeps an entry true:
+ *  - another mount cannot change the inode, nor the name that leads to it,
+ *    without recalling this mount's lease on the inode first, and the
+ *    recall calls dcache_changed();
+ *  - this mount's own changes call dcache_changed() for every inode whose
+ *    attributes they may change (the inode, the parents) and
+ *    dcache_remove() for every name they remove or rename.
+ *
+ * A reply from the metadata service may arrive after a change of this
+ * mount that it does not show yet (a lookup racing an unlink).  So the
+ * caller takes a stamp (dcache_stamp) before it asks, and dcache_put
+ * refuses what any change since then may have made stale.  Changes are
+ * recorded in two fixed arrays of stamps, one indexed by a hash of the
+ * inode, one by a hash of (parent, name): a collision only refuses or
+ * drops an entry that was still good.
+ *
+ * Memory: @slots entries of DCACHE_NAME_MAX-byte names (longer names are
+ * not cached), in sets of DCACHE_WAYS, least recently used replaced; about
+ * 190 bytes an entry.  Thread safety: every call is safe from any thread.
+ */
+
+#include <stdint.h>
+
+#include "common/wire.h"
+
+#define DCACHE_NAME_MAX 63 /* longer names are not cached */
+#define DCACHE_WAYS 4
+
+struct dcache;
+
+/* A cache of at least @slots entries (rounded up to a power of two, at
+ * least DCACHE_WAYS); 0 makes a cache that keeps nothing.  CFS_ENOMEM. */
+int dcache_new(struct dcache **out, unsigned slots);
+
+/* NULL-safe; sets *d to NULL. */
+void dcache_free(struct dcache **d);
+
+/* The stamp to pass to dcache_put for an answer asked for from now on. */
+uint64_t dcache_stamp(struct dcache *d);
+
+/* @name in @parent leads to @a (as the metadata service answered a
+ * request sent after dcache_stamp() returned @stamp).  Not kept if a
+ * change since then may make it stale, or if @name is too long. */
+void dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
+		const char *name, const struct wire_attr *a);
+
+/* 1 and *a if @name in @parent is cached, else 0. */
+int dcache_get(struct dcache *d, uint64_t parent, const char *name,
+	       struct wire_attr *a);
+
+/* @ino's attributes changed, or may have: forget them. */
+void dcache_changed(struct dcache *d, uint64_t ino);
+
+/* @name in @parent no longer leads where it did (unlink, rmdir, rename):
+ * forget it and the attributes of the inode it led to, if known. */
+void dcache_remove(struct dcache *d, uint64_t parent, const char *name);
+
+/* Forget everything (every lease was dropped). */
+void dcache_clear(struct dcache *d);
+
+struct dcache_stats {
+	uint64_t hits, misses, puts, refused;
+	unsigned slots;
+};
+void dcache_stats(struct dcache *d, struct dcache_stats *st);
+
+#endif /* CFS_CLIENT_DCACHE_H */
