@@ -26,6 +26,7 @@ struct dcache {
 	uint64_t clock;   /* the last stamp given to a change */
 	uint64_t cleared; /* the stamp of the last dcache_clear */
 	uint64_t used;
+	uint64_t complete[DCACHE_DIRS]; /* complete directories, hashed */
 	struct dcache_stats st;
 };
 
@@ -103,6 +104,16 @@ ino_chg(struct dcache *d, uint64_t ino)
 	return &d->chg_ino[ino_hash(ino) & (d->slots - 1)];
 }
 
+/* @dir may have names the cache does not hold.  (Lock held.) */
+static void
+incomplete(struct dcache *d, uint64_t dir)
+{
+	uint64_t *c = &d->complete[ino_hash(dir) % DCACHE_DIRS];
+
+	if (*c == dir)
+		*c = 0;
+}
+
 /* Is @e still true?  (Lock held.) */
 static int
 fresh(struct dcache *d, const struct dent *e, uint64_t h)
@@ -136,6 +147,44 @@ dcache_stamp(struct dcache *d)
 }
 
 void
+dcache_dir_complete(struct dcache *d, uint64_t dir)
+{
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->complete[ino_hash(dir) % DCACHE_DIRS] = dir;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+dcache_dir_incomplete(struct dcache *d, uint64_t dir)
+{
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	incomplete(d, dir);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int
+dcache_absent(struct dcache *d, uint64_t dir, const char *name)
+{
+	size_t len = strlen(name);
+	int absent;
+
+	if (d->slots == 0 || len == 0 || len > DCACHE_NAME_MAX)
+		return 0;
+	uint64_t h = name_hash(dir, name, len);
+	pthread_mutex_lock(&d->lock);
+	absent = d->complete[ino_hash(dir) % DCACHE_DIRS] == dir &&
+		 find(d, h, dir, name, len) == NULL;
+	if (absent)
+		d->st.absent++;
+	pthread_mutex_unlock(&d->lock);
+	return absent;
+}
+
+void
 dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
 	   const char *name, const struct wire_attr *a)
 {
@@ -147,6 +196,7 @@ dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
 	pthread_mutex_lock(&d->lock);
 	if (stamp < d->cleared || stamp < *ino_chg(d, a->ino) ||
 	    stamp < d->chg_name[h & (d->slots - 1)]) {
+		incomplete(d, parent);
 		d->st.refused++;
 		pthread_mutex_unlock(&d->lock);
 		return;
@@ -160,6 +210,8 @@ dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
 		for (int i = 0; i < DCACHE_WAYS && e->len != 0; i++)
 			if (set[i].len == 0 || set[i].used < e->used)
 				e = &set[i];
+		if (e->len != 0)
+			incomplete(d, e->parent); /* its name goes */
 	}
 	e->parent = parent;
 	e->stamp = stamp;
@@ -184,9 +236,10 @@ dcache_get(struct dcache *d, uint64_t parent, const char *name,
 	uint64_t h = name_hash(parent, name, len);
 	pthread_mutex_lock(&d->lock);
 	struct dent *e = find(d, h, parent, name, len);
-	if (e != NULL && !fresh(d, e, h))
-		e->len = 0; /* stale: free the slot */
-	else if (e != NULL) {
+	if (e != NULL && !fresh(d, e, h)) {
+		e->len = 0; /* stale: free the slot (the name may be there) */
+		incomplete(d, parent);
+	} else if (e != NULL) {
 		e->used = ++d->used;
 		*a = e->attr;
 		hit = 1;
@@ -221,15 +274,18 @@ dcache_remove(struct dcache *d, uint64_t parent, const char *name)
 		/* never cached itself, but the inode it led to may be, under
 		 * another name (nlink and ctime change) */
 		d->cleared = ++d->clock;
+		memset(d->complete, 0, sizeof(d->complete));
 	} else {
 		uint64_t h = name_hash(parent, name, len);
 		struct dent *e = find(d, h, parent, name, len);
 		int known = e != NULL && fresh(d, e, h);
 		d->chg_name[h & (d->slots - 1)] = ++d->clock;
-		if (known)
+		if (known) {
 			*ino_chg(d, e->attr.ino) = d->clock;
-		else
-			d->cleared = d->clock; /* which inode: not known */
+		} else { /* which inode: not known */
+			d->cleared = d->clock;
+			memset(d->complete, 0, sizeof(d->complete));
+		}
 		if (e != NULL)
 			e->len = 0;
 	}
@@ -243,6 +299,7 @@ dcache_clear(struct dcache *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	d->cleared = ++d->clock;
+	memset(d->complete, 0, sizeof(d->complete));
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -70,8 +70,27 @@ void dcache_remove(struct dcache *d, uint64_t parent, const char *name);
 /* Forget everything (every lease was dropped). */
 void dcache_clear(struct dcache *d);
 
+/*
+ * Complete directories: the cache holds every name of @dir, so a name
+ * not found is absent (a lookup answered "no such file" without asking).
+ * The caller marks a directory complete when it made it (empty) under a
+ * lease, and must hold a lease on it whenever it asks dcache_absent:
+ * another mount adds a name only after recalling that lease.  The cache
+ * itself forgets completeness when it lets go of a name of @dir that may
+ * still exist (replaced, refused, stale) and on dcache_clear; the caller
+ * when it adds a name without dcache_put (rename, link, symlink) and when
+ * its lease on @dir goes or comes back.  At most DCACHE_DIRS directories
+ * are complete at once (hashed; a collision forgets one).
+ */
+#define DCACHE_DIRS 1024
+void dcache_dir_complete(struct dcache *d, uint64_t dir);
+void dcache_dir_incomplete(struct dcache *d, uint64_t dir);
+
+/* 1 if @dir is complete and @name is not in it; 0 if not known. */
+int dcache_absent(struct dcache *d, uint64_t dir, const char *name);
+
 struct dcache_stats {
-	uint64_t hits, misses, puts, refused;
+	uint64_t hits, misses, puts, refused, absent;
 	unsigned slots;
 };
 void dcache_stats(struct dcache *d, struct dcache_stats *st);

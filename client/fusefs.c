@@ -570,6 +570,19 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_end(&op);
 		return;
 	}
+	/* absent from a directory the mount made and holds a lease on:
+	 * nobody else can have added it (docs/leases.md) */
+	int64_t dir_ms;
+	if (fs->leases != NULL && dcache_absent(fs->names, parent, name) &&
+	    (dir_ms = clease_valid(fs->leases, parent, CFS_LEASE_READ)) > 0) {
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = names_cacheable(fs) ? (double)dir_ms / 1000.0
+						      : 0;
+		fuse_reply_entry(req, &e);
+		op_end(&op);
+		return;
+	}
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
@@ -716,7 +729,15 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 			 * nothing of this mount changed it since) */
 			dcache_put(op->fs->names, dcache_stamp(op->fs->names),
 				   parent, name, a);
+			/* new, so empty, and leased: every name it will have
+			 * is one this mount adds or is told of by a recall */
+			if (S_ISDIR(a->mode) && (flags & CFS_MKNOD_EXCL))
+				dcache_dir_complete(op->fs->names, a->ino);
+		} else {
+			dcache_dir_incomplete(op->fs->names, parent);
 		}
+	} else if (!ordinary(rv)) { /* made, or may have been */
+		dcache_dir_incomplete(op->fs->names, parent);
 	}
 	return rv;
 }
@@ -805,6 +826,7 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 	dcache_remove(fs->names, parent, name);
 	dcache_changed(fs->names, a.ino);
 	dcache_changed(fs->names, parent);
+	dcache_dir_incomplete(fs->names, parent); /* the hidden name */
 	if (rv != 0)
 		return 0;
 	if (!ofile_hide(fs->files, a.ino, &hid) &&
@@ -874,6 +896,7 @@ fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	snprintf(rq.target, sizeof(rq.target), "%s", link);
 	rv = call(&op, WIRE_T_symlink, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, parent);
+	dcache_dir_incomplete(op.fs->names, parent); /* a name not put */
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -908,6 +931,9 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_remove(op.fs->names, newparent, newname);
 		dcache_changed(op.fs->names, parent);
 		dcache_changed(op.fs->names, newparent);
+		dcache_dir_incomplete(op.fs->names, newparent);
+		if (flags & CFS_RENAME_EXCHANGE)
+			dcache_dir_incomplete(op.fs->names, parent);
 	}
 	if (rv == 0)
 		fuse_reply_err(req, 0);
@@ -934,6 +960,7 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	rv = call(&op, WIRE_T_link, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, ino); /* nlink */
 	dcache_changed(op.fs->names, newparent);
+	dcache_dir_incomplete(op.fs->names, newparent); /* a name not put */
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
@@ -1890,6 +1917,7 @@ lease_invalidate(void *data, uint64_t ino)
 
 	ofile_changed(fs->files, ino);
 	dcache_changed(fs->names, ino);
+	dcache_dir_incomplete(fs->names, ino);
 	xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
@@ -1920,7 +1948,10 @@ lease_give_back(void *data, struct mc *mc)
 static void
 lease_granted(void *data, uint64_t ino)
 {
-	dcache_changed(((struct fusefs *)data)->names, ino);
+	struct fusefs *fs = data;
+
+	dcache_changed(fs->names, ino);
+	dcache_dir_incomplete(fs->names, ino);
 }
 
 static const struct clease_ops lease_ops = {
@@ -2039,10 +2070,11 @@ fusefs_close(struct fusefs **fsp)
 	if (fs->names != NULL) {
 		struct dcache_stats st;
 		dcache_stats(fs->names, &st);
-		LOG_INFO("name cache: %llu lookups answered here, %llu asked "
-			 "(%u entries at most)",
-			 (unsigned long long)st.hits,
-			 (unsigned long long)st.misses, st.slots);
+		LOG_INFO("name cache: %llu lookups answered here (%llu of "
+			 "them absent names), %llu asked (%u entries at most)",
+			 (unsigned long long)(st.hits + st.absent),
+			 (unsigned long long)st.absent,
+			 (unsigned long long)(st.misses - st.absent), st.slots);
 	}
 	dcache_free(&fs->names);
 	/* closing the lock session drops this mount's locks at once */

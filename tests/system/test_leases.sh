@@ -171,6 +171,33 @@ forget
 rm "$A/n/x"
 check "A's unlink: B's cached name is gone" [ ! -e "$B/n/x" ]
 
+# absent names of a directory B made and holds a lease on are answered by B
+mkdir "$B/m"
+touch "$B/m/a"
+forget
+check "B: a name absent from its own new directory is absent" \
+	[ ! -e "$B/m/zzz" ]
+touch "$A/m/zzz"               # recalls B's lease on m
+check "A's create in it: B finds the name" [ -e "$B/m/zzz" ]
+mkdir "$B/m2"
+# (": >" creates without the setattr of touch: a name whose cached
+# attributes went stale, when removed, makes B forget all it cached)
+: >"$B/m2/moved"               # cached: the rename below replaces it
+: >"$B/m/src"
+ln -s a "$B/m2/sym"
+ln "$B/m/a" "$B/m2/hard"
+mknod "$B/m2/fifo" p
+mv "$B/m/src" "$B/m2/moved"
+forget
+check "B's own symlink, link, rename and fifo in its new directory are found" \
+	sh -c "[ -L '$B/m2/sym' ] && [ -e '$B/m2/hard' ] &&
+		[ -e '$B/m2/moved' ] && [ -p '$B/m2/fifo' ]"
+mkdir "$B/m3"
+forget
+ls "$A/m3" >/dev/null
+mv "$A/m2/moved" "$A/m3/in"    # recalls B's lease on m3
+check "A's rename into B's directory: B finds the name" [ -e "$B/m3/in" ]
+
 # ---- cfsctl leases -----------------------------------------------------------------
 cat "$B/f" >/dev/null
 out=$($CTL leases)

@@ -1,4 +1,4 @@
-/* test_dcache.c - the name cache: hits, changes and removals forgetting what they make stale, answers that raced a change refused, bounds. */
+/* test_dcache.c - the name cache: hits, changes and removals forgetting what they make stale, answers that raced a change refused, bounds, complete directories. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,6 +199,87 @@ bounded_and_least_recently_used_goes(void **state)
 	dcache_free(&d);
 }
 
+static void
+complete_directories_answer_absent_names(void **state)
+{
+	struct dcache *d;
+	struct wire_attr a = attr_of(42, 7), b = attr_of(43, 1);
+	char name[DCACHE_NAME_MAX + 2];
+
+	(void)state;
+	assert_int_equal(dcache_new(&d, 64), 0);
+	assert_false(dcache_absent(d, 7, "x")); /* not complete */
+	dcache_dir_complete(d, 7);
+	assert_true(dcache_absent(d, 7, "x"));
+	assert_false(dcache_absent(d, 8, "x")); /* another directory */
+	dcache_put(d, dcache_stamp(d), 7, "x", &a);
+	assert_false(dcache_absent(d, 7, "x"));
+	assert_true(dcache_absent(d, 7, "y"));
+	/* a name too long to cache: not known */
+	memset(name, 'n', sizeof(name));
+	name[DCACHE_NAME_MAX + 1] = '\0';
+	assert_false(dcache_absent(d, 7, name));
+	/* removed: absent again, still complete */
+	dcache_remove(d, 7, "x");
+	assert_true(dcache_absent(d, 7, "x"));
+	/* the caller added a name it could not put */
+	dcache_dir_incomplete(d, 7);
+	assert_false(dcache_absent(d, 7, "y"));
+
+	/* a put refused (it raced a change): the name may exist, uncached */
+	dcache_dir_complete(d, 7);
+	uint64_t s = dcache_stamp(d);
+	dcache_changed(d, 43);
+	dcache_put(d, s, 7, "z", &b);
+	assert_false(dcache_absent(d, 7, "y"));
+
+	/* an entry gone stale and dropped: its name is still there */
+	dcache_dir_complete(d, 7);
+	dcache_put(d, dcache_stamp(d), 7, "z", &b);
+	dcache_changed(d, 43);
+	assert_false(dcache_absent(d, 7, "z")); /* the stale slot holds it */
+	assert_false(has(d, 7, "z", 43));       /* drops it */
+	assert_false(dcache_absent(d, 7, "z"));
+
+	/* clear */
+	dcache_dir_complete(d, 7);
+	dcache_clear(d);
+	assert_false(dcache_absent(d, 7, "y"));
+	dcache_free(&d);
+}
+
+static void
+an_evicted_name_makes_its_directory_incomplete(void **state)
+{
+	struct dcache *d;
+	char name[32];
+
+	(void)state;
+	assert_int_equal(dcache_new(&d, 16), 0);
+	dcache_dir_complete(d, 7);
+	for (unsigned i = 0; i < 16; i++) {
+		struct wire_attr a = attr_of(100 + i, 0);
+		snprintf(name, sizeof(name), "f%u", i);
+		dcache_put(d, dcache_stamp(d), 7, name, &a);
+	}
+	/* 16 names in 16 slots: unless all sets were hit evenly, some went */
+	unsigned kept = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		kept += has(d, 7, name, 100 + i);
+	}
+	if (kept < 16) /* one was evicted: f-something may exist, uncached */
+		assert_false(dcache_absent(d, 7, "nothere"));
+	/* more names than slots: surely evicted */
+	for (unsigned i = 16; i < 64; i++) {
+		struct wire_attr a = attr_of(100 + i, 0);
+		snprintf(name, sizeof(name), "f%u", i);
+		dcache_put(d, dcache_stamp(d), 7, name, &a);
+	}
+	assert_false(dcache_absent(d, 7, "nothere"));
+	dcache_free(&d);
+}
+
 int
 main(void)
 {
@@ -210,6 +291,8 @@ main(void)
 		cmocka_unit_test(clear_forgets_everything),
 		cmocka_unit_test(long_names_and_a_zero_size_cache_keep_nothing),
 		cmocka_unit_test(bounded_and_least_recently_used_goes),
+		cmocka_unit_test(complete_directories_answer_absent_names),
+		cmocka_unit_test(an_evicted_name_makes_its_directory_incomplete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
