@@ -1,6 +1,7 @@
 /* fileio.c - file data over CFS: chain writes with replacement, commits, reads with fail-over. */
 #include "client/fileio.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,13 @@
 /* Read-ahead: at most this much is asked for ahead of a sequential
  * reader, one request in flight. */
 #define PREFETCH_MAX (4u << 20)
+/* Fragments of one write in flight at once.  Each fragment's chain write
+ * ends with fsyncs on its nodes; with one at a time the disks idle while
+ * the next one is opened, sent and forwarded.  The extra ones go through
+ * helper fios (their own node sockets) sharing this fio's mc, whose calls
+ * are serialized: frag_open and frag_commit take turns, the chain writes
+ * overlap. */
+#define WRITE_PARALLEL 4
 
 /* The piece read ahead: which bytes of which committed version, asked of
  * which node on f->pnc.  Its bytes are used only by a read that found the
@@ -47,6 +55,10 @@ struct fio {
 	uint32_t ccount;
 	struct wire_frag_opened opened;
 	struct fio_stats st;
+	/* helpers for parallel fragment writes, opened at the first write
+	 * of several fragments (NULL: not yet, or could not be) */
+	struct fio *helpers[WRITE_PARALLEL - 1];
+	int helpers_failed;
 };
 
 int
@@ -81,6 +93,8 @@ fio_close(struct fio **fp)
 
 	if (f == NULL)
 		return;
+	for (int i = 0; i < WRITE_PARALLEL - 1; i++)
+		fio_close(&f->helpers[i]);
 	nc_close(&f->nc);
 	nc_close(&f->pnc);
 	free(f->cmap);
@@ -94,6 +108,14 @@ void
 fio_get_stats(const struct fio *f, struct fio_stats *st)
 {
 	*st = f->st;
+	for (int i = 0; i < WRITE_PARALLEL - 1; i++) {
+		if (f->helpers[i] == NULL)
+			continue;
+		st->writes += f->helpers[i]->st.writes;
+		st->reads += f->helpers[i]->st.reads;
+		st->rewrites += f->helpers[i]->st.rewrites;
+		st->bad_replicas += f->helpers[i]->st.bad_replicas;
+	}
 }
 
 /* frag_locate [first, first + count) into f->map. */
@@ -357,6 +379,122 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	return rv;
 }
 
+/* ---- parallel fragment writes ------------------------------------------------- */
+
+/* One write of several fragments, shared by the threads writing them. */
+struct wjob {
+	uint64_t ino, fsz, next, end;
+	const uint8_t *base; /* the caller's buffer, at job offset @start */
+	uint64_t start;
+	int durable;
+	pthread_mutex_t lock; /* guards next, rv, errmsg */
+	int rv;
+	char errmsg[CFS_ERRMSG_SIZE];
+};
+
+struct wpart {
+	struct wjob *j;
+	struct fio *f;
+	pthread_t thread;
+};
+
+/* Take fragments off the job until none is left or one failed. */
+static void *
+wpart_run(void *arg)
+{
+	struct wpart *p = arg;
+	struct wjob *j = p->j;
+	char errmsg[CFS_ERRMSG_SIZE];
+
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		uint64_t off = j->next;
+		int stop = j->rv != 0 || off >= j->end;
+		size_t n = 0;
+		if (!stop) {
+			uint64_t frag_end = off - off % j->fsz + j->fsz;
+			n = (size_t)((frag_end < j->end ? frag_end : j->end) -
+				     off);
+			j->next = off + n;
+		}
+		pthread_mutex_unlock(&j->lock);
+		if (stop)
+			return NULL;
+		errmsg[0] = '\0';
+		int rv = write_fragment(p->f, j->ino, off / j->fsz,
+					off % j->fsz, j->base + (off - j->start),
+					n, j->durable, off + n, errmsg);
+		if (rv != 0) {
+			pthread_mutex_lock(&j->lock);
+			if (j->rv == 0) {
+				j->rv = rv;
+				snprintf(j->errmsg, sizeof(j->errmsg), "%s",
+					 errmsg);
+			}
+			pthread_mutex_unlock(&j->lock);
+		}
+	}
+}
+
+/* Open the helper fios once; 0 if none could be (then writes go one
+ * fragment at a time, as before). */
+static int
+helpers_ready(struct fio *f)
+{
+	char errmsg[CFS_ERRMSG_SIZE];
+	int n = 0;
+
+	if (f->helpers_failed)
+		return 0;
+	for (int i = 0; i < WRITE_PARALLEL - 1; i++) {
+		if (f->helpers[i] == NULL &&
+		    fio_open(&f->helpers[i], f->mc, f->zctx, errmsg) != 0) {
+			LOG_WARN("parallel fragment writes off: %s", errmsg);
+			f->helpers_failed = 1;
+			break;
+		}
+		f->helpers[i]->fsz = f->fsz;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * [offset, offset + len) over several fragments, up to WRITE_PARALLEL at
+ * a time.  Each fragment is still opened, written and committed as
+ * alone; they only overlap.  The first failure stops the claiming of
+ * further fragments and is returned once the ones in flight are done, so
+ * a failed write may leave later fragments written and earlier ones not
+ * (a range an application must write again anyway: the write failed).
+ */
+static int
+pwrite_parallel(struct fio *f, int nhelpers, uint64_t ino, uint64_t fsz,
+		uint64_t offset, const uint8_t *buf, size_t len, int durable,
+		char *errmsg)
+{
+	struct wjob j = {.ino = ino, .fsz = fsz, .next = offset,
+			 .end = offset + len, .base = buf, .start = offset,
+			 .durable = durable};
+	struct wpart parts[WRITE_PARALLEL];
+	int started = 0;
+
+	pthread_mutex_init(&j.lock, NULL);
+	for (int i = 0; i < nhelpers; i++) {
+		parts[started] = (struct wpart){.j = &j, .f = f->helpers[i]};
+		if (pthread_create(&parts[started].thread, NULL, wpart_run,
+				   &parts[started]) == 0)
+			started++;
+	}
+	struct wpart self = {.j = &j, .f = f};
+	wpart_run(&self);
+	for (int i = 0; i < started; i++)
+		pthread_join(parts[i].thread, NULL);
+	pthread_mutex_destroy(&j.lock);
+	if (j.rv != 0)
+		cfs_errmsg_set(errmsg, "%s", j.errmsg);
+	return j.rv;
+}
+
 int
 fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 	   size_t len, int durable, char *errmsg)
@@ -369,6 +507,10 @@ fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 	if (len == 0)
 		return 0;
 	fio_forget(f, ino); /* this write changes versions and maybe the size */
+	int nhelpers;
+	if (offset % fsz + len > fsz && (nhelpers = helpers_ready(f)) > 0)
+		return pwrite_parallel(f, nhelpers, ino, fsz, offset, buf, len,
+				       durable, errmsg);
 	const uint8_t *p = buf;
 	while (len > 0) {
 		uint64_t idx = offset / fsz, foff = offset % fsz;

@@ -21,6 +21,9 @@
  * is reported to the leader (replica_bad) and the next one is tried.
  * Holes and bytes past a fragment's length read as zeros.
  *
+ * A write of several fragments runs up to 4 of them at once, on helper
+ * fios (threads of the call, their own node sockets, this fio's mc).
+ *
  * Thread safety: one fio per thread (it owns node sockets); the mc may be
  * shared (its calls are serialized).
  */
@@ -46,7 +49,8 @@ void fio_close(struct fio **f);
 /* Write @len bytes of @buf at @offset of regular file @ino.  Returns 0 when
  * every fragment touched is committed (on as many nodes as the leader
  * could place, which is the goal unless degraded writes were needed), or a
- * CFS_* code with errmsg naming the fragment and node. */
+ * CFS_* code with errmsg naming the fragment and node (then fragments of
+ * the range other than the failed one may or may not be written). */
 int fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 	       size_t len, int durable, char *errmsg);
 
