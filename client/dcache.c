@@ -16,8 +16,15 @@ struct dent {
 	char name[DCACHE_NAME_MAX + 1];
 };
 
+/* Attributes by inode. */
+struct aent {
+	uint64_t stamp;
+	struct wire_attr attr; /* attr.ino 0: free */
+};
+
 struct dcache {
 	pthread_mutex_t lock;
+	struct aent *attrs; /* slots / 4 */
 	unsigned slots; /* a power of two; 0: keep nothing */
 	struct dent *ents;
 	/* the stamp of the last change of any inode hashing to [i], and of
@@ -47,8 +54,9 @@ dcache_new(struct dcache **out, unsigned slots)
 		d->ents = calloc(n, sizeof(*d->ents));
 		d->chg_ino = calloc(n, sizeof(*d->chg_ino));
 		d->chg_name = calloc(n, sizeof(*d->chg_name));
+		d->attrs = calloc(n / 4, sizeof(*d->attrs));
 		if (d->ents == NULL || d->chg_ino == NULL ||
-		    d->chg_name == NULL) {
+		    d->chg_name == NULL || d->attrs == NULL) {
 			dcache_free(&d);
 			return CFS_ENOMEM;
 		}
@@ -66,6 +74,7 @@ dcache_free(struct dcache **dp)
 	if (d == NULL)
 		return;
 	free(d->ents);
+	free(d->attrs);
 	free(d->chg_ino);
 	free(d->chg_name);
 	pthread_mutex_destroy(&d->lock);
@@ -259,6 +268,62 @@ dcache_changed(struct dcache *d, uint64_t ino)
 		return;
 	pthread_mutex_lock(&d->lock);
 	*ino_chg(d, ino) = ++d->clock;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static struct aent *
+aent_of(struct dcache *d, uint64_t ino)
+{
+	return &d->attrs[ino_hash(ino) & (d->slots / 4 - 1)];
+}
+
+void
+dcache_attr_put(struct dcache *d, uint64_t stamp, const struct wire_attr *a)
+{
+	if (d->slots == 0 || a->ino == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (stamp >= d->cleared && stamp >= *ino_chg(d, a->ino)) {
+		struct aent *e = aent_of(d, a->ino);
+		e->stamp = stamp;
+		e->attr = *a;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+int
+dcache_attr_get(struct dcache *d, uint64_t ino, struct wire_attr *a)
+{
+	int hit = 0;
+
+	if (d->slots == 0 || ino == 0)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	struct aent *e = aent_of(d, ino);
+	if (e->attr.ino == ino && e->stamp >= d->cleared &&
+	    e->stamp >= *ino_chg(d, ino)) {
+		*a = e->attr;
+		hit = 1;
+		d->st.attr_hits++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return hit;
+}
+
+void
+dcache_changed_to(struct dcache *d, uint64_t since, const struct wire_attr *a)
+{
+	if (d->slots == 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	uint64_t *c = ino_chg(d, a->ino);
+	int only_ours = since >= d->cleared && since >= *c;
+	*c = ++d->clock;
+	if (only_ours) {
+		struct aent *e = aent_of(d, a->ino);
+		e->stamp = d->clock;
+		e->attr = *a;
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 

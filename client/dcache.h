@@ -63,6 +63,19 @@ int dcache_get(struct dcache *d, uint64_t parent, const char *name,
 /* @ino's attributes changed, or may have: forget them. */
 void dcache_changed(struct dcache *d, uint64_t ino);
 
+/*
+ * Attributes by inode, for getattr (slots / 4 of them, hashed; the same
+ * stamps keep them true).  dcache_changed_to: this mount changed @a->ino
+ * into @a (as the caller can tell from the reply, e.g. a directory's new
+ * times after a create in it); kept only if nothing else changed it since
+ * @since, taken before the change was asked for: else as dcache_changed.
+ */
+void dcache_attr_put(struct dcache *d, uint64_t stamp,
+		     const struct wire_attr *a);
+int dcache_attr_get(struct dcache *d, uint64_t ino, struct wire_attr *a);
+void dcache_changed_to(struct dcache *d, uint64_t since,
+		       const struct wire_attr *a);
+
 /* @name in @parent no longer leads where it did (unlink, rmdir, rename):
  * forget it and the attributes of the inode it led to, if known. */
 void dcache_remove(struct dcache *d, uint64_t parent, const char *name);
@@ -90,7 +103,7 @@ void dcache_dir_incomplete(struct dcache *d, uint64_t dir);
 int dcache_absent(struct dcache *d, uint64_t dir, const char *name);
 
 struct dcache_stats {
-	uint64_t hits, misses, puts, refused, absent;
+	uint64_t hits, misses, puts, refused, absent, attr_hits;
 	unsigned slots;
 };
 void dcache_stats(struct dcache *d, struct dcache_stats *st);

@@ -594,6 +594,7 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (dir_lease(&op, &a))
 			stamp = dcache_stamp(fs->names);
 		dcache_put(fs->names, stamp, parent, name, &a);
+		dcache_attr_put(fs->names, stamp, &a);
 		reply_entry(&op, &a);
 	}
 	else
@@ -611,13 +612,26 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)fi;
 	op_begin(&op, req, "getattr");
+	struct fusefs *fs = op.fs;
+	struct wire_attr a;
+	/* e.g. a directory after this mount's create in it: the kernel
+	 * forgets its attributes after every change it makes */
+	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
+	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0) {
+		reply_attr(&op, &a);
+		op_end(&op);
+		return;
+	}
+	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
-	if (rv == 0)
-		(void)dir_lease(&op, &op.c->rep->entry.attr);
-	if (rv == 0)
-		reply_attr(&op, &op.c->rep->entry.attr);
-	else
+	if (rv == 0) {
+		a = op.c->rep->entry.attr;
+		if (dir_lease(&op, &a))
+			stamp = dcache_stamp(fs->names);
+		dcache_attr_put(fs->names, stamp, &a);
+		reply_attr(&op, &a);
+	} else
 		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
 	op_end(&op);
 }
@@ -716,8 +730,22 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	if ((S_ISREG(mode) || S_ISDIR(mode)) && op->fs->leases != NULL)
 		rq.flags |= CFS_MKNOD_LEASE;
+	struct wire_attr pa;
+	uint64_t since = dcache_stamp(op->fs->names);
+	int pa_known = dcache_attr_get(op->fs->names, parent, &pa);
 	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
-	dcache_changed(op->fs->names, parent); /* mtime, and nlink */
+	if (rv == 0 && pa_known && (rq.flags & CFS_MKNOD_EXCL)) {
+		/* made (not found: without EXCL an existing file answers and
+		 * the parent stays as it was): the parent's times become the
+		 * new inode's ctime, a new directory adds a link to it
+		 * (docs/wire-format.md, mknod) */
+		pa.mtime_ns = pa.ctime_ns = op->c->rep->entry.attr.ctime_ns;
+		if (S_ISDIR(op->c->rep->entry.attr.mode))
+			pa.nlink++;
+		dcache_changed_to(op->fs->names, since, &pa);
+	} else {
+		dcache_changed(op->fs->names, parent); /* mtime, nlink */
+	}
 	if (rv == 0) {
 		*a = op->c->rep->entry.attr;
 		if (op->c->rep->entry.lease != 0) {
@@ -727,8 +755,9 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 			/* the attributes came with the grant: as new as it
 			 * (and the kernel does not know the inode yet, so
 			 * nothing of this mount changed it since) */
-			dcache_put(op->fs->names, dcache_stamp(op->fs->names),
-				   parent, name, a);
+			uint64_t now = dcache_stamp(op->fs->names);
+			dcache_put(op->fs->names, now, parent, name, a);
+			dcache_attr_put(op->fs->names, now, a);
 			/* new, so empty, and leased: every name it will have
 			 * is one this mount adds or is told of by a recall */
 			if (S_ISDIR(a->mode) && (flags & CFS_MKNOD_EXCL))
@@ -2071,10 +2100,12 @@ fusefs_close(struct fusefs **fsp)
 		struct dcache_stats st;
 		dcache_stats(fs->names, &st);
 		LOG_INFO("name cache: %llu lookups answered here (%llu of "
-			 "them absent names), %llu asked (%u entries at most)",
+			 "them absent names), %llu asked (%u entries at most); "
+			 "%llu getattrs answered here",
 			 (unsigned long long)(st.hits + st.absent),
 			 (unsigned long long)st.absent,
-			 (unsigned long long)(st.misses - st.absent), st.slots);
+			 (unsigned long long)(st.misses - st.absent), st.slots,
+			 (unsigned long long)st.attr_hits);
 	}
 	dcache_free(&fs->names);
 	/* closing the lock session drops this mount's locks at once */

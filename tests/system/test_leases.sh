@@ -171,6 +171,16 @@ forget
 rm "$A/n/x"
 check "A's unlink: B's cached name is gone" [ ! -e "$B/n/x" ]
 
+# B's own creates in its directory: the directory's attributes B works out
+# from the replies (getattr answered by B) are the metadata service's
+mkdir "$B/n3"
+python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY))' "$B/n3/f"
+mkdir "$B/n3/s1"
+mkdir "$B/n3/s2"
+b_view=$(stat -c '%h %y %z' "$B/n3")
+a_view=$(stat -c '%h %y %z' "$A/n3")
+check "B's creates: B's view of the directory is the service's ($b_view)" \
+	[ "$b_view" = "$a_view" ]
 # absent names of a directory B made and holds a lease on are answered by B
 mkdir "$B/m"
 touch "$B/m/a"

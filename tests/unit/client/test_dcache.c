@@ -280,6 +280,45 @@ an_evicted_name_makes_its_directory_incomplete(void **state)
 	dcache_free(&d);
 }
 
+static void
+attributes_by_inode(void **state)
+{
+	struct dcache *d;
+	struct wire_attr a = attr_of(42, 7), got, dir = attr_of(9, 0);
+
+	(void)state;
+	assert_int_equal(dcache_new(&d, 64), 0);
+	assert_false(dcache_attr_get(d, 42, &got));
+	uint64_t s = dcache_stamp(d);
+	dcache_attr_put(d, s, &a);
+	assert_true(dcache_attr_get(d, 42, &got));
+	assert_int_equal(got.size, 7);
+	assert_false(dcache_attr_get(d, 43, &got));
+	dcache_changed(d, 42);
+	assert_false(dcache_attr_get(d, 42, &got));
+	dcache_attr_put(d, s, &a); /* asked before the change */
+	assert_false(dcache_attr_get(d, 42, &got));
+
+	/* this mount's own change of a directory, told by the reply */
+	dcache_attr_put(d, dcache_stamp(d), &dir);
+	uint64_t since = dcache_stamp(d);
+	dir.mtime_ns = 1000;
+	dcache_changed_to(d, since, &dir);
+	assert_true(dcache_attr_get(d, 9, &got));
+	assert_int_equal(got.mtime_ns, 1000);
+	/* two changes at once: the second cannot tell the first's effect */
+	since = dcache_stamp(d);
+	dir.mtime_ns = 2000;
+	dcache_changed_to(d, since, &dir); /* the first, kept */
+	dir.mtime_ns = 3000;
+	dcache_changed_to(d, since, &dir); /* asked before the first ended */
+	assert_false(dcache_attr_get(d, 9, &got));
+	dcache_clear(d);
+	dcache_changed_to(d, since, &dir);
+	assert_false(dcache_attr_get(d, 9, &got));
+	dcache_free(&d);
+}
+
 int
 main(void)
 {
@@ -293,6 +332,7 @@ main(void)
 		cmocka_unit_test(bounded_and_least_recently_used_goes),
 		cmocka_unit_test(complete_directories_answer_absent_names),
 		cmocka_unit_test(an_evicted_name_makes_its_directory_incomplete),
+		cmocka_unit_test(attributes_by_inode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
