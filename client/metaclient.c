@@ -397,11 +397,18 @@ static void
 wait_notice(struct mc *mc, const char *tried, const char *last, int noleader,
 	    int64_t left)
 {
-	char what[CFS_ERRMSG_SIZE];
+	char what[1024]; /* tried (512) and last (CFS_ERRMSG_SIZE) */
+	size_t n = strlen(tried);
 
-	if (noleader)
-		snprintf(what, sizeof(what), "no metadata leader yet (%s)",
-			 last);
+	/* one server tried: its address once */
+	if (strncmp(last, tried, n) == 0 && strncmp(last + n, ": ", 2) == 0)
+		last += n + 2;
+	if (noleader && strcmp(last, cfs_strerror(CFS_NOLEADER)) == 0)
+		snprintf(what, sizeof(what), "no metadata leader yet at %s",
+			 tried);
+	else if (noleader)
+		snprintf(what, sizeof(what), "no metadata leader yet at %s (%s)",
+			 tried, last);
 	else
 		snprintf(what, sizeof(what), "no answer from %s yet (%s)",
 			 tried, last);
