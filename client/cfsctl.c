@@ -18,6 +18,53 @@
 
 int cfsctl_json;
 
+#define DEFAULT_CLUSTER "127.0.0.1:7000"
+
+/* How this run waits for a cluster that does not answer: set once by
+ * main(), process-wide like cfsctl_json. */
+static struct {
+	int quiet;             /* -q: no notice while waiting */
+	int noticed;           /* the one notice of the run was printed */
+	const char *defaulted; /* DEFAULT_CLUSTER when no cluster was named,
+				  else NULL */
+	int unreached;         /* a call to the default got no answer */
+} waiting;
+
+/* mc_options.on_wait: one line on stderr per run, however many calls
+ * wait, so the user knows cfsctl is not hung and what it waits for. */
+static void
+wait_notice(void *arg, const char *what, int left_ms)
+{
+	(void)arg;
+	if (waiting.noticed)
+		return;
+	waiting.noticed = 1;
+	fprintf(stderr, "cfsctl: %s%s; retrying for %d s more (--timeout), "
+		"Ctrl-C to stop\n",
+		waiting.defaulted ? "no cluster named, trying the default: "
+				  : "",
+		what, (left_ms + 999) / 1000);
+}
+
+/* The waiting notice for @o, unless -q. */
+static void
+wait_options(struct mc_options *o)
+{
+	if (!waiting.quiet)
+		o->on_wait = wait_notice;
+}
+
+/* Note a call to @servers that found no server or no leader, for the
+ * hint main() prints when nobody named the cluster. */
+static void
+wait_outcome(const char *servers, int rv)
+{
+	if ((rv == CFS_ETIMEDOUT || rv == CFS_NOLEADER) &&
+	    waiting.defaulted != NULL && servers != NULL &&
+	    strcmp(servers, waiting.defaulted) == 0)
+		waiting.unreached = 1;
+}
+
 void
 usage_error(const char *fmt, ...)
 {
@@ -473,11 +520,14 @@ admin_call_keep(const char *servers, int timeout_ms, uint16_t type,
 					       ? timeout_ms
 					       : 0};
 	struct mc *mc = NULL;
-	int rv = mc_open(&mc, servers, &o, errmsg);
+	int rv;
 
+	wait_options(&o);
+	rv = mc_open(&mc, servers, &o, errmsg);
 	if (rv != 0)
 		return rv;
 	rv = mc_call(mc, type, req, rtype, reply, timeout_ms, errmsg);
+	wait_outcome(servers, rv);
 	if (keep != NULL)
 		*keep = mc;
 	else
@@ -936,13 +986,15 @@ parse_timeout(const char *s)
 	return (int)v;
 }
 
-int
-main(int argc, char **argv)
+/* Everything but the closing hint of main(). */
+static int
+run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"cluster", required_argument, NULL, 'c'},
 		{"servers", required_argument, NULL, 's'},
 		{"timeout", required_argument, NULL, 't'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -956,12 +1008,13 @@ main(int argc, char **argv)
 
 	cfs_log_init("cfsctl");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:c:s:t:jh", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+:c:s:t:qjh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
 		case 's': servers = optarg; break;
 		case 't': opt.deadline_ms = parse_timeout(optarg); break;
+		case 'q': waiting.quiet = 1; break;
 		case 'j': cfsctl_json = 1; break;
 		case 'h': help_all(); return 0;
 		case ':':
@@ -977,7 +1030,7 @@ main(int argc, char **argv)
 	if (servers == NULL || servers[0] == '\0')
 		servers = getenv("CFS_META");
 	if (servers == NULL || servers[0] == '\0')
-		servers = "127.0.0.1:7000";
+		servers = waiting.defaulted = DEFAULT_CLUSTER;
 	if (optind >= argc)
 		usage_error("%s", "missing COMMAND");
 	cmd = argv[optind++];
@@ -1030,8 +1083,10 @@ main(int argc, char **argv)
 		return cmd_node(servers, opt.deadline_ms, argc, argv, errmsg);
 	if (strcmp(cmd, "leases") == 0)
 		return cmd_leases(servers, opt.deadline_ms, argc, argv, errmsg);
-	if (strcmp(cmd, "dev") == 0)
+	if (strcmp(cmd, "dev") == 0) {
+		waiting.quiet = 1; /* its waits say what they wait for */
 		return cmd_dev(argc, argv, errmsg);
+	}
 
 	size_t k = 0, n = sizeof(ns_cmds) / sizeof(ns_cmds[0]);
 	while (k < n && strcmp(cmd, ns_cmds[k].name) != 0)
@@ -1039,12 +1094,30 @@ main(int argc, char **argv)
 	if (k == n)
 		usage_error("unknown command '%s'", cmd);
 	localize_paths(cmd, argc, argv, &servers);
+	if (servers != waiting.defaulted)
+		waiting.defaulted = NULL; /* a path named a mount's cluster */
+	wait_options(&opt);
 	rv = mc_open(&mc, servers, &opt, errmsg);
+	wait_outcome(servers, rv);
 	if (rv != 0) {
 		fprintf(stderr, "cfsctl: %s: %s\n", servers, errmsg);
 		return strcmp(cmd, "fsck") == 0 ? 2 : 1;
 	}
 	rv = ns_cmds[k].run(mc, argc, argv, errmsg);
 	mc_close(&mc);
+	return rv;
+}
+
+int
+main(int argc, char **argv)
+{
+	int rv = run(argc, argv);
+
+	if (rv != 0 && waiting.unreached)
+		fprintf(stderr,
+			"cfsctl: no cluster named: tried the default %s; use "
+			"--cluster ADDRS, CFS_CLUSTER, or a path inside a cfs "
+			"mount\n",
+			DEFAULT_CLUSTER);
 	return rv;
 }

@@ -163,19 +163,28 @@ conn_close(struct conn *c)
 	c->rep = NULL;
 }
 
-/* Open a session whose calls wait up to call_timeout_ms (fio's calls to the
- * leader take the session's default deadline). */
-static int
-conn_open(struct cfs *fs, struct conn *c, char *errmsg)
+/* The options of every session of @fs: its name, credentials and ZeroMQ
+ * context (NULL before cfs_connect makes it), with calls waiting up to
+ * @deadline_ms. */
+static struct mc_options
+session_options(const struct cfs *fs, int deadline_ms)
 {
-	struct mc_options mo = {
+	return (struct mc_options){
 		.client_name = fs->client_name,
-		.deadline_ms = fs->opt.call_timeout_ms,
+		.deadline_ms = deadline_ms,
 		.uid = fs->cred.uid,
 		.gid = fs->cred.gid,
 		.use_cred = 1,
 		.zmq_context = fs->zctx,
 	};
+}
+
+/* Open a session whose calls wait up to call_timeout_ms (fio's calls to the
+ * leader take the session's default deadline). */
+static int
+conn_open(struct cfs *fs, struct conn *c, char *errmsg)
+{
+	struct mc_options mo = session_options(fs, fs->opt.call_timeout_ms);
 	int rv;
 
 	memset(c, 0, sizeof(*c));
@@ -778,13 +787,8 @@ cfs_connect(struct cfs **out, const char *servers,
 		goto err;
 
 	/* case 1 */
-	struct mc_options probe_opt = {
-		.client_name = fs->client_name,
-		.deadline_ms = fs->opt.connect_timeout_ms,
-		.uid = fs->cred.uid,
-		.gid = fs->cred.gid,
-		.use_cred = 1,
-	};
+	struct mc_options probe_opt =
+		session_options(fs, fs->opt.connect_timeout_ms);
 	struct mc *probe = NULL;
 	if ((rv = mc_open(&probe, fs->servers, &probe_opt, errmsg)) != 0)
 		goto err;
@@ -799,14 +803,8 @@ cfs_connect(struct cfs **out, const char *servers,
 		goto err;
 	fs->nconns = 1;
 	/* the lock session, opened at the first lock call */
-	struct mc_options lock_opt = {
-		.client_name = fs->client_name,
-		.deadline_ms = fs->opt.call_timeout_ms,
-		.uid = fs->cred.uid,
-		.gid = fs->cred.gid,
-		.use_cred = 1,
-		.zmq_context = fs->zctx,
-	};
+	struct mc_options lock_opt =
+		session_options(fs, fs->opt.call_timeout_ms);
 	if (locksess_new(&fs->locks, fs->servers, &lock_opt,
 			 fs->opt.call_timeout_ms) != 0) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "lock session");

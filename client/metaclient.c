@@ -23,13 +23,16 @@
 /* Waits for a lease recall: as lock waits (docs/locks.md). */
 #define MC_BUSY_MIN_MS 2
 #define MC_BUSY_MAX_MS 100
+#define MC_NOTICE_MS 2000 /* mc_options.on_wait default */
 
 /* One DEALER socket connected to one server, plus the PAIR socket that
  * receives its monitor events (connection lost / refused). */
 struct mc_chan {
 	void *sock;
 	void *mon;
-	int server; /* index into mc->servers, -1 when closed */
+	int server;    /* index into mc->servers, -1 when closed */
+	int connected; /* the monitor reported a TCP connection: a request
+			  sent on it may have reached the server */
 };
 
 struct mc {
@@ -139,6 +142,7 @@ chan_close(struct mc_chan *ch)
 	ch->sock = NULL;
 	ch->mon = NULL;
 	ch->server = -1;
+	ch->connected = 0;
 }
 
 static int
@@ -162,7 +166,7 @@ chan_open(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 		goto err;
 	zmq_setsockopt(ch->sock, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_socket_monitor(ch->sock, mon_ep,
-			       ZMQ_EVENT_DISCONNECTED |
+			       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
 				       ZMQ_EVENT_CONNECT_RETRIED |
 				       ZMQ_EVENT_CLOSED) != 0)
 		goto err;
@@ -202,22 +206,34 @@ chan_read_event(struct mc_chan *ch)
 	return ev;
 }
 
-/* True if the connection failed since we last looked: then the socket may
- * hold a half-sent request and is recreated rather than reused. */
-static int
-chan_broken(struct mc_chan *ch)
+/* Read the monitor events queued for @ch, noting a connection made.
+ * Returns the last failure event (connection lost, refused or closed) or
+ * 0 if there was none. */
+static unsigned
+chan_drain_events(struct mc_chan *ch)
 {
-	int broken = 0;
+	unsigned failed = 0;
 	int events;
 	size_t sz = sizeof(events);
 
 	while (zmq_getsockopt(ch->mon, ZMQ_EVENTS, &events, &sz) == 0 &&
 	       (events & ZMQ_POLLIN)) {
-		if (chan_read_event(ch) != 0)
-			broken = 1;
+		unsigned ev = chan_read_event(ch);
+		if (ev == ZMQ_EVENT_CONNECTED)
+			ch->connected = 1;
+		else if (ev != 0)
+			failed = ev;
 		sz = sizeof(events);
 	}
-	return broken;
+	return failed;
+}
+
+/* True if the connection failed since we last looked: then the socket may
+ * hold a half-sent request and is recreated rather than reused. */
+static int
+chan_broken(struct mc_chan *ch)
+{
+	return chan_drain_events(ch) != 0;
 }
 
 /*
@@ -228,26 +244,36 @@ chan_broken(struct mc_chan *ch)
  *  3) the monitor saw the connection drop or be refused: CFS_ECONNREFUSED;
  *  4) a socket error: CFS_EIO.
  * On cases 2-4 the channel is closed, so no late reply can be mistaken for
- * the answer to a later request.
+ * the answer to a later request, and *reached (if not NULL) says whether
+ * the request may have reached the server: 0 if no TCP connection was ever
+ * made.  ZeroMQ writes a queued frame only after its handshake, which
+ * follows the CONNECTED event, so without that event nothing was sent.
  */
 static int
 chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 	      const uint8_t *frame, size_t len, uint64_t rid, int timeout_ms,
-	      zmq_msg_t *reply, char *errmsg)
+	      zmq_msg_t *reply, int *reached, char *errmsg)
 {
 	int64_t until = cfs_now_ms() + timeout_ms;
-	int rv;
+	int dummy, rv;
+
+	if (reached == NULL)
+		reached = &dummy;
+	*reached = 1;
 
 	if (ch->sock != NULL && (ch->server != server || chan_broken(ch)))
 		chan_close(ch);
 	if (ch->sock == NULL) {
 		rv = chan_open(mc, ch, server, addr, errmsg);
-		if (rv != 0)
+		if (rv != 0) {
+			*reached = 0;
 			return rv;
+		}
 	}
 	if (zmq_send(ch->sock, frame, len, ZMQ_DONTWAIT) != (int)len) {
 		rv = cfs_fail(errmsg, CFS_ECONNREFUSED, "%s: send: %s", addr,
 			      zmq_strerror(zmq_errno()));
+		*reached = 0;
 		chan_close(ch);
 		return rv;
 	}
@@ -258,10 +284,14 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 		int n;
 
 		if (left <= 0) {
+			chan_drain_events(ch);
+			*reached = ch->connected;
+			rv = cfs_fail(errmsg, CFS_ETIMEDOUT,
+				      ch->connected ? "%s: no reply in %d ms"
+						    : "%s: no connection in %d ms",
+				      addr, timeout_ms);
 			chan_close(ch);
-			return cfs_fail(errmsg, CFS_ETIMEDOUT,
-					"%s: no reply in %d ms", addr,
-					timeout_ms);
+			return rv;
 		}
 		n = zmq_poll(items, 2, (long)left);
 		if (n < 0 && zmq_errno() == EINTR)
@@ -304,10 +334,14 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 			continue;
 		}
 		if ((items[1].revents & ZMQ_POLLIN) &&
-		    chan_read_event(ch) != 0) {
+		    chan_drain_events(ch) != 0) {
+			/* A refused connect is retried by ZeroMQ: without a
+			 * connection before it, nothing was sent. */
+			*reached = ch->connected;
+			cfs_errmsg_set(errmsg, "%s: %s", addr,
+				       ch->connected ? "connection lost"
+						     : "connection refused");
 			chan_close(ch);
-			cfs_errmsg_set(errmsg, "%s: connection lost or refused",
-				       addr);
 			return CFS_ECONNREFUSED;
 		}
 	}
@@ -324,6 +358,29 @@ is_session_type(uint16_t type)
 
 static int open_session_locked(struct mc *mc, int timeout_ms, char *errmsg);
 
+/*
+ * Requests that change nothing a caller could observe: when one was sent
+ * but not answered, saying its outcome is unknown would only alarm.  A
+ * session opened without our hearing of it is unused and expires by
+ * itself.  Any type not listed counts as a possible change.
+ */
+static int
+is_harmless_type(uint16_t type)
+{
+	switch (type) {
+	case WIRE_T_session_open: case WIRE_T_keepalive:
+	case WIRE_T_session_close:
+	case WIRE_T_lookup: case WIRE_T_getattr: case WIRE_T_readlink:
+	case WIRE_T_readdir: case WIRE_T_statfs: case WIRE_T_getxattr:
+	case WIRE_T_listxattr: case WIRE_T_frag_locate: case WIRE_T_lock_get:
+	case WIRE_T_lease_watch: case WIRE_T_lease_list: case WIRE_T_status:
+	case WIRE_T_dump: case WIRE_T_node_list:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Append " addr" to the list of tried addresses once. */
 static void
 tried_note(char *tried, size_t size, const char *addr)
@@ -332,6 +389,31 @@ tried_note(char *tried, size_t size, const char *addr)
 		return;
 	size_t l = strlen(tried);
 	snprintf(tried + l, size - l, "%s%s", l ? ", " : "", addr);
+}
+
+/* Tell the caller once that call_locked() is still waiting
+ * (mc_options.on_wait): for a leader, or for any server to answer. */
+static void
+wait_notice(struct mc *mc, const char *tried, const char *last, int noleader,
+	    int64_t left)
+{
+	char what[1024]; /* tried (512) and last (CFS_ERRMSG_SIZE) */
+	size_t n = strlen(tried);
+
+	/* one server tried: its address once */
+	if (strncmp(last, tried, n) == 0 && strncmp(last + n, ": ", 2) == 0)
+		last += n + 2;
+	if (noleader && strcmp(last, cfs_strerror(CFS_NOLEADER)) == 0)
+		snprintf(what, sizeof(what), "no metadata leader yet at %s",
+			 tried);
+	else if (noleader)
+		snprintf(what, sizeof(what), "no metadata leader yet at %s (%s)",
+			 tried, last);
+	else
+		snprintf(what, sizeof(what), "no answer from %s yet (%s)",
+			 tried, last);
+	mc->opt.on_wait(mc->opt.on_wait_arg, what,
+			left > 0 ? (int)left : 0);
 }
 
 /*
@@ -351,7 +433,10 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 	struct wire_header h = {.type = type};
 	char tried[512] = "";
 	char last[CFS_ERRMSG_SIZE] = "";
-	int ambiguous = 0, saw_noleader = 0, reopened = 0;
+	/* ambiguous: an attempt may have reached a server and not been
+	 * answered; reached: some attempt reached a server at all */
+	int ambiguous = 0, reached = 0, saw_noleader = 0, reopened = 0;
+	int noticed = mc->opt.on_wait == NULL;
 	int dead = -1; /* the server this call last found silent or refusing */
 	uint8_t *frame = NULL;
 	size_t len;
@@ -390,16 +475,18 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 			return rv;
 		tried_note(tried, sizeof(tried), addr);
 		zmq_msg_init(&m);
+		int sent;
 		rv = chan_exchange(mc, &mc->call_chan, server, addr, frame, len,
 				   h.request_id,
 				   (int)(left < mc->opt.attempt_timeout_ms
 						 ? left
 						 : mc->opt.attempt_timeout_ms),
-				   &m, msg);
+				   &m, &sent, msg);
+		reached |= sent;
 		if (rv == CFS_ETIMEDOUT || rv == CFS_ECONNREFUSED) {
-			/* The request may have reached the server. */
+			/* If sent, the request may have reached the server. */
 			zmq_msg_close(&m);
-			ambiguous = 1;
+			ambiguous |= sent;
 			dead = server;
 			snprintf(last, sizeof(last), "%s", msg);
 			leader_rotate(mc, server);
@@ -455,8 +542,12 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 				pthread_mutex_unlock(&mc->lock);
 			}
 			zmq_msg_close(&m);
-			snprintf(last, sizeof(last), "%s: not the leader%s%s",
-				 addr, idx >= 0 ? ", leader is " : "",
+			/* Servers turn this into NOLEADER when they know of
+			 * no leader; an older one may not. */
+			saw_noleader |= idx < 0;
+			snprintf(last, sizeof(last), "%s: %s%s", addr,
+				 idx >= 0 ? "not the leader, leader is "
+					  : "not the leader, no leader known",
 				 idx >= 0 ? mc->servers[idx] : "");
 			/* Follow a redirect at once, except back to the
 			 * server this call just found dead: right after a
@@ -513,6 +604,11 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 		return cfs_error_known(rh.status) ? rh.status : CFS_EIO;
 	backoff:
 		left = deadline - cfs_now_ms();
+		if (!noticed &&
+		    cfs_now_ms() - start >= mc->opt.notice_ms && left > 0) {
+			noticed = 1;
+			wait_notice(mc, tried, last, saw_noleader, left);
+		}
 		cfs_sleep_ms(backoff < left ? backoff : left);
 		backoff = backoff * 2 > MC_BACKOFF_MAX_MS ? MC_BACKOFF_MAX_MS
 							  : backoff * 2;
@@ -520,9 +616,12 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 	free(frame);
 	rv = saw_noleader ? CFS_NOLEADER : CFS_ETIMEDOUT;
 	cfs_errmsg_set(errmsg,
-		       "%s %s: %s after %lld ms; tried %s%s%s%s",
+		       "%s (%s): %s after %lld ms; tried %s%s%s%s",
 		       wire_type_name(type) ? wire_type_name(type) : "request",
-		       ambiguous ? "(outcome unknown)" : "(not applied)",
+		       !reached ? "never reached a server"
+		       : ambiguous && !is_harmless_type(type)
+			       ? "outcome unknown"
+			       : "not done",
 		       cfs_strerror(rv), (long long)(cfs_now_ms() - start), tried,
 		       last[0] ? " (last: " : "", last, last[0] ? ")" : "");
 	return rv;
@@ -655,7 +754,7 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 		int64_t sent = cfs_now_ms();
 		rv = chan_exchange(mc, &mc->ka_chan, server, addr, frame, len,
 				   h.request_id, (int)(until - cfs_now_ms()), &m,
-				   msg);
+				   NULL, msg);
 		if (rv != 0) {
 			zmq_msg_close(&m);
 			LOG_DEBUG("keepalive: %s", msg);
@@ -750,6 +849,8 @@ mc_open(struct mc **out, const char *servers, const struct mc_options *opt,
 		mc->opt.attempt_timeout_ms = 1000;
 	if (mc->opt.deadline_ms <= 0)
 		mc->opt.deadline_ms = 15000;
+	if (mc->opt.notice_ms <= 0)
+		mc->opt.notice_ms = MC_NOTICE_MS;
 	mc->lease_ms = mc->opt.lease_ms;
 	mc->call_chan.server = -1;
 	mc->ka_chan.server = -1;

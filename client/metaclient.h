@@ -55,6 +55,16 @@ struct mc_options {
 				    many mc's of one process (one I/O thread
 				    instead of one each); must outlive them.
 				    NULL: the mc makes its own */
+	/* Called at most once per call (mc_open's session_open included),
+	 * on the calling thread, when the call has gone notice_ms without a
+	 * usable answer and is still retrying: @what says what it waits for
+	 * and the last reason ("no answer from tcp://h:p yet (tcp://h:p:
+	 * connection refused)", "no metadata leader yet (...)"; borrowed for
+	 * the call), @left_ms how much longer it will retry.  It must not
+	 * call into the mc.  NULL: no notice (libraries stay silent). */
+	void (*on_wait)(void *arg, const char *what, int left_ms);
+	void *on_wait_arg;
+	int notice_ms;           /* 0 = 2000 */
 };
 
 /*
@@ -84,7 +94,10 @@ void mc_close(struct mc **mc);
  *     ...) and errmsg holds the server's message;
  *  3) no leader could be reached before the deadline: CFS_NOLEADER (some
  *     server answered that there is none) or CFS_ETIMEDOUT, errmsg naming
- *     every address tried; the request may or may not have been applied;
+ *     every address tried and the request's fate: "never reached a
+ *     server" (no connection was ever made), "outcome unknown" (a request
+ *     that may change state was sent and not answered: it may or may not
+ *     have been applied) or "not done";
  *  4) the session expired (CFS_NOSESSION): if the request cannot have been
  *     applied, a new session is opened and the request sent again under
  *     it; otherwise CFS_NOSESSION is returned (outcome unknown);

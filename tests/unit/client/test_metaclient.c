@@ -350,11 +350,110 @@ test_mc_call_times_out_naming_addresses(void **state)
 	assert_int_equal(mc_getattr(mc, 1, NULL, err), CFS_ETIMEDOUT);
 	assert_non_null(strstr(err, a->addr));
 	assert_non_null(strstr(err, "tcp://127.0.0.1:1"));
+	/* a read that went unanswered is not "outcome unknown" */
+	assert_non_null(strstr(err, "getattr (not done)"));
 	mc_close(&mc);
 	atomic_store(&a->stop, 1);
 	zmq_close(a->sock);
 	zmq_ctx_term(a->ctx);
 	free(a);
+}
+
+/* A mutation sent and never answered may have been applied: the error
+ * says its outcome is unknown. */
+static void
+test_mc_call_unanswered_mutation_outcome_unknown(void **state)
+{
+	struct fake *leader = fake_start(FAKE_LEADER);
+	struct mc_options o = fast;
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+
+	o.deadline_ms = 400;
+	leader->drop_mknod = 1000;
+	fake_run(leader);
+	assert_int_equal(mc_open(&mc, leader->addr, &o, err), 0);
+	assert_int_equal(mc_mkdir(mc, 1, "d", 0755, NULL, err),
+			 CFS_ETIMEDOUT);
+	assert_non_null(strstr(err, "mknod (outcome unknown)"));
+	mc_close(&mc);
+	fake_stop(leader);
+}
+
+/* Where every connection is refused, nothing was sent: the error says
+ * the request never reached a server and why. */
+static void
+test_mc_open_refused_never_reached_a_server(void **state)
+{
+	struct mc_options o = fast;
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+
+	o.deadline_ms = 300;
+	assert_int_equal(mc_open(&mc, "127.0.0.1:1", &o, err), CFS_ETIMEDOUT);
+	assert_null(mc);
+	assert_non_null(strstr(err, "never reached a server"));
+	assert_non_null(strstr(err, "tcp://127.0.0.1:1: connection refused"));
+	assert_null(strstr(err, "outcome unknown"));
+}
+
+struct notices {
+	int n;
+	char what[CFS_ERRMSG_SIZE];
+	int left_ms;
+};
+
+static void
+notice_record(void *arg, const char *what, int left_ms)
+{
+	struct notices *w = arg;
+
+	w->n++;
+	snprintf(w->what, sizeof(w->what), "%s", what);
+	w->left_ms = left_ms;
+}
+
+/* A call that keeps waiting tells on_wait once, after notice_ms, what it
+ * waits for and how much longer it will try. */
+static void
+test_mc_open_notices_wait_once(void **state)
+{
+	struct mc_options o = fast;
+	struct notices w = {0};
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+
+	o.deadline_ms = 600;
+	o.notice_ms = 100;
+	o.on_wait = notice_record;
+	o.on_wait_arg = &w;
+	assert_int_equal(mc_open(&mc, "127.0.0.1:1", &o, err), CFS_ETIMEDOUT);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.what, "no answer from tcp://127.0.0.1:1 yet"));
+	assert_non_null(strstr(w.what, "connection refused"));
+	assert_true(w.left_ms > 0 && w.left_ms <= 500);
+}
+
+/* ... and while servers answer that there is no leader, says that. */
+static void
+test_mc_open_notices_no_leader(void **state)
+{
+	struct fake *f = fake_start(FAKE_NOLEADER);
+	struct mc_options o = fast;
+	struct notices w = {0};
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+
+	o.deadline_ms = 400;
+	o.notice_ms = 100;
+	o.on_wait = notice_record;
+	o.on_wait_arg = &w;
+	fake_run(f);
+	assert_int_equal(mc_open(&mc, f->addr, &o, err), CFS_NOLEADER);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.what, "no metadata leader yet"));
+	assert_non_null(strstr(err, "session_open (not done)"));
+	fake_stop(f);
 }
 
 /* Servers that know of no leader make the call fail with NOLEADER. */
@@ -447,6 +546,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mc_call_returns_server_error_and_message),
 		cmocka_unit_test(test_mc_call_times_out_naming_addresses),
 		cmocka_unit_test(test_mc_call_reports_noleader),
+		cmocka_unit_test(test_mc_call_unanswered_mutation_outcome_unknown),
+		cmocka_unit_test(test_mc_open_refused_never_reached_a_server),
+		cmocka_unit_test(test_mc_open_notices_wait_once),
+		cmocka_unit_test(test_mc_open_notices_no_leader),
 		cmocka_unit_test(test_mc_call_reopens_session_after_nosession),
 		cmocka_unit_test(test_mc_keepalive_sent_while_idle),
 		cmocka_unit_test(test_mc_open_rejects_bad_address),
