@@ -1,4 +1,4 @@
-/* store.c - fragment replicas as files: temp + rename commit, block CRC32C. */
+/* store.c - fragment replicas as files: temp + rename commit, block CRC32C; the directory tree, deletes and listing. */
 
 /*
  * Crash safety.  A replica file under its final name is only ever created by
@@ -35,67 +35,16 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "data/delta.h"
+#include "data/replica.h"
+#include "data/store_int.h"
 
-#define HDR STORE_HEADER_SIZE
-#define BS STORE_BLOCK_SIZE
-/* header_crc covers the bytes before it: [0, 44) in format 1, [0, 52) in
- * format 2, which puts the stamp at 44. */
-#define HDR_CRC_OFF_V1 44
-#define HDR_STAMP_OFF 44
-#define HDR_CRC_OFF 52
-/* Format 3 (a delta): the base version at 52, the bitmap of the blocks
- * this file holds from 60, header_crc over [0, 4092) at 4092. */
-#define HDR_BASE_OFF 52
-#define HDR_MAP_OFF 60
-#define HDR_CRC_OFF_DELTA (HDR - 4)
-#define MAP_BYTES (HDR_CRC_OFF_DELTA - HDR_MAP_OFF)
-#define TMP_MARK ".tmp."
 /* Room for "/frags/HH/" and the longest name with a temp suffix. */
 #define DIR_MAX (PATH_MAX - 128)
 
 struct store {
 	char *dir;
 	atomic_uint_fast64_t tmp_counter; /* the only mutable shared state */
-};
-
-/* What a header says (header_encode, header_check). */
-struct hdr {
-	unsigned format;
-	uint64_t length;
-	uint32_t data_crc;
-	uint64_t stamp;		/* 0 in format 1 */
-	uint64_t base_version;	/* format 3 only */
-	uint8_t map[MAP_BYTES]; /* format 3 only: blocks held in this file */
-};
-
-/* Deepest chain of bases a reader follows (writes make depth 1; handing
- * a deleted base over makes 2 for a moment, more only after crashes). */
-#define CHAIN_MAX 8
-
-/* One base in a delta's chain: a delta (its map says which blocks it
- * holds) or, last, a whole file (holds every block left). */
-struct level {
-	int fd;
-	int whole;
-	uint64_t version;
-	uint8_t map[MAP_BYTES];
-};
-
-/* A replica open for reading, its header and CRC table checked.  A delta
- * (format 3) also holds its chain of bases open: each block not in its
- * own map is read from the first base that holds it, at the same offset,
- * and checked against this replica's own CRC table. */
-struct replica {
-	int fd;
-	int nlev;	   /* bases in lev[] */
-	struct level *lev; /* malloc'd, CHAIN_MAX, for a delta */
-	struct hdr h;
-	uint64_t length;
-	uint32_t data_crc;
-	uint64_t stamp; /* 0 for a format 1 file */
-	uint64_t nblocks;
-	uint32_t *crcs;
-	char path[PATH_MAX];
 };
 
 /*
@@ -120,79 +69,8 @@ struct store_writer {
 	char tmp[PATH_MAX + 64]; /* path + TMP_MARK + pid.counter */
 };
 
-static void
-put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t
-nblocks_of(uint64_t length)
-{
-	return (length + BS - 1) / BS;
-}
-
-static size_t
-block_len(uint64_t length, uint64_t b)
-{
-	uint64_t left = length - b * BS;
-	return left < BS ? (size_t)left : BS;
-}
-
-/* pread until @len bytes or end of file: bytes read, or -1 with errno. */
-static ssize_t
-pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-/* pwrite all of @buf: 0, or -1 with errno. */
-static int
-pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-				   (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) { /* no progress: never loop forever */
-			errno = EIO;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static unsigned
-frag_hash(uint64_t ino, uint32_t idx)
+unsigned
+store_frag_hash(uint64_t ino, uint32_t idx)
 {
 	uint8_t b[12];
 
@@ -210,8 +88,8 @@ name_of(const struct store_key *k, char *buf, size_t cap)
 
 /* The key named by a replica file name; -1 unless @name is exactly the
  * canonical name (no signs, spaces, upper case or leading zeros). */
-static int
-parse_name(const char *name, struct store_key *k)
+int
+store_parse_name(const char *name, struct store_key *k)
 {
 	char canon[64], *end;
 	unsigned long long idx;
@@ -240,7 +118,7 @@ store_path(const struct store *s, const struct store_key *k, char *buf,
 
 	name_of(k, name, sizeof(name));
 	snprintf(buf, cap, "%s/frags/%02x/%s", s->dir,
-		 frag_hash(k->ino, k->idx), name);
+		 store_frag_hash(k->ino, k->idx), name);
 }
 
 const char *
@@ -249,358 +127,14 @@ store_dir(const struct store *s)
 	return s->dir;
 }
 
-static int
-map_get(const uint8_t *map, uint64_t b)
+void
+store_tmp_path(struct store *s, const char *path, char *buf, size_t cap)
 {
-	return (map[b / 8] >> (b % 8)) & 1;
+	snprintf(buf, cap, "%s" TMP_MARK "%ld.%" PRIu64, path, (long)getpid(),
+		 (uint64_t)atomic_fetch_add(&s->tmp_counter, 1));
 }
 
-static void
-map_set(uint8_t *map, uint64_t b)
-{
-	map[b / 8] |= (uint8_t)(1u << (b % 8));
-}
-
-/* The header of replica @k as @f says, in f->format (STORE_FORMAT_V1 only
- * to check an old file: it has no stamp). */
-static void
-header_encode(uint8_t *h, const struct store_key *k, const struct hdr *f)
-{
-	int crc_off = f->format == STORE_FORMAT_V1      ? HDR_CRC_OFF_V1
-		      : f->format == STORE_FORMAT_DELTA ? HDR_CRC_OFF_DELTA
-							: HDR_CRC_OFF;
-
-	memset(h, 0, HDR);
-	put_le(h, STORE_MAGIC, 4);
-	put_le(h + 4, f->format, 2);
-	put_le(h + 6, HDR, 2);
-	put_le(h + 8, BS, 4);
-	put_le(h + 12, k->ino, 8);
-	put_le(h + 20, k->idx, 4);
-	put_le(h + 24, k->version, 8);
-	put_le(h + 32, f->length, 8);
-	put_le(h + 40, f->data_crc, 4);
-	if (f->format != STORE_FORMAT_V1)
-		put_le(h + HDR_STAMP_OFF, f->stamp, 8);
-	if (f->format == STORE_FORMAT_DELTA) {
-		put_le(h + HDR_BASE_OFF, f->base_version, 8);
-		memcpy(h + HDR_MAP_OFF, f->map,
-		       (size_t)(nblocks_of(f->length) + 7) / 8);
-	}
-	put_le(h + crc_off, crc32c(0, h, (size_t)crc_off), 4);
-}
-
-/* Check header @h of replica @k at @path into *@f; CFS_CORRUPT saying what
- * is wrong.  Formats 1 (no stamp: stamp 0), 2 and 3 (a delta) are read.
- * Past magic, format and CRC, @h must equal the header that this code
- * would write for @k in that format with the fields @h holds (so the key,
- * sizes, map bits past the last block and the zero tail are checked). */
-static int
-header_check(const uint8_t *h, const struct store_key *k, const char *path,
-	     struct hdr *f, char *errmsg)
-{
-	unsigned format = (unsigned)get_le(h + 4, 2);
-	int crc_off = format == STORE_FORMAT_V1	     ? HDR_CRC_OFF_V1
-		      : format == STORE_FORMAT_DELTA ? HDR_CRC_OFF_DELTA
-						     : HDR_CRC_OFF;
-	uint32_t crc;
-	uint8_t want[HDR];
-	size_t i;
-
-	if (get_le(h, 4) != STORE_MAGIC)
-		return cfs_fail(errmsg, CFS_CORRUPT, "%s: bad magic 0x%08x",
-				path, (unsigned)get_le(h, 4));
-	if (format != STORE_FORMAT_V1 && format != STORE_FORMAT &&
-	    format != STORE_FORMAT_DELTA)
-		return cfs_fail(errmsg, CFS_CORRUPT, "%s: unknown format %u",
-				path, format);
-	crc = crc32c(0, h, (size_t)crc_off);
-	if (get_le(h + crc_off, 4) != crc)
-		return cfs_fail(errmsg, CFS_CORRUPT,
-				"%s: header crc 0x%08x, computed 0x%08x", path,
-				(unsigned)get_le(h + crc_off, 4),
-				(unsigned)crc);
-	memset(f, 0, sizeof(*f));
-	f->format = format;
-	f->length = get_le(h + 32, 8);
-	f->data_crc = (uint32_t)get_le(h + 40, 4);
-	f->stamp = format == STORE_FORMAT_V1 ? 0 : get_le(h + HDR_STAMP_OFF, 8);
-	if (f->length > STORE_MAX_LENGTH)
-		return cfs_fail(errmsg, CFS_CORRUPT,
-				"%s: length %" PRIu64 " too large", path,
-				f->length);
-	if (format == STORE_FORMAT_DELTA) {
-		uint64_t nb = nblocks_of(f->length);
-		f->base_version = get_le(h + HDR_BASE_OFF, 8);
-		if (nb > STORE_DELTA_MAX_BLOCKS || f->base_version == 0 ||
-		    f->base_version == k->version)
-			return cfs_fail(errmsg, CFS_CORRUPT,
-					"%s: delta of %" PRIu64
-					" blocks on base v%" PRIu64,
-					path, nb, f->base_version);
-		memcpy(f->map, h + HDR_MAP_OFF, (size_t)(nb + 7) / 8);
-		if (nb % 8)
-			f->map[nb / 8] &= (uint8_t)((1u << (nb % 8)) - 1);
-	}
-	header_encode(want, k, f);
-	for (i = 0; i < HDR && h[i] == want[i]; i++)
-		;
-	if (i < HDR) /* sizes, key, map, or the zero tail */
-		return cfs_fail(
-		    errmsg, CFS_CORRUPT,
-		    "%s: header byte %zu is 0x%02x, expected 0x%02x", path, i,
-		    h[i], want[i]);
-	return 0;
-}
-
-static void
-replica_close(struct replica *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	for (int i = 0; r->lev != NULL && i < r->nlev; i++)
-		close(r->lev[i].fd);
-	free(r->lev);
-	r->lev = NULL;
-	r->nlev = 0;
-	r->fd = -1;
-	free(r->crcs);
-	r->crcs = NULL;
-}
-
-/* Read and check the CRC table of @r, whose header is checked. */
-static int
-replica_load_table(struct replica *r, char *errmsg)
-{
-	size_t tsize = 4 * (size_t)(r->nblocks + 1);
-	uint8_t *raw;
-	ssize_t n;
-	uint32_t want;
-
-	r->crcs = malloc(tsize);
-	if (r->crcs == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "%s: crc table", r->path);
-	raw = (uint8_t *)r->crcs;
-	n = pread_full(r->fd, raw, tsize, HDR + r->length);
-	if (n < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: read crc table",
-				      r->path);
-	if ((size_t)n != tsize)
-		return cfs_fail(errmsg, CFS_CORRUPT, "%s: crc table truncated",
-				r->path);
-	want = crc32c(0, raw, tsize - 4);
-	if (get_le(raw + tsize - 4, 4) != want)
-		return cfs_fail(errmsg, CFS_CORRUPT,
-				"%s: crc table crc 0x%08x, computed 0x%08x",
-				r->path, (unsigned)get_le(raw + tsize - 4, 4),
-				(unsigned)want);
-	for (uint64_t i = 0; i < r->nblocks; i++) /* in place, to host order */
-		r->crcs[i] = (uint32_t)get_le(raw + 4 * i, 4);
-	return 0;
-}
-
-/*
- * Open the chain of bases of delta @r (key @k).  A base whose header says
- * format 1 or 2 is the whole file at the end of the chain; its header is
- * not checked (a merge may be rewriting it: data/store.h; the blocks are
- * checked against @r's table).  A format 3 base must check as its key.
- * CFS_EAGAIN if a base is missing or does not check (a hand-over renamed
- * or replaced it meanwhile: try again); CFS_CORRUPT past CHAIN_MAX.
- */
-static int
-replica_open_chain(struct store *s, const struct store_key *k,
-		   struct replica *r, char *errmsg)
-{
-	struct store_key bk = *k;
-	char bpath[PATH_MAX];
-	uint8_t h[HDR];
-	struct hdr *f;
-	int rc = 0;
-
-	r->lev = malloc(CHAIN_MAX * sizeof(*r->lev));
-	f = malloc(sizeof(*f));
-	if (r->lev == NULL || f == NULL) {
-		free(f);
-		return cfs_fail(errmsg, CFS_ENOMEM, "%s: chain", r->path);
-	}
-	bk.version = r->h.base_version;
-	for (;;) {
-		struct level *l = &r->lev[r->nlev];
-		ssize_t n;
-		unsigned format;
-
-		if (r->nlev == CHAIN_MAX) {
-			rc = cfs_fail(errmsg, CFS_CORRUPT,
-				      "%s: more than %d bases", r->path,
-				      CHAIN_MAX);
-			break;
-		}
-		store_path(s, &bk, bpath, sizeof(bpath));
-		l->fd = open(bpath, O_RDONLY | O_CLOEXEC);
-		if (l->fd < 0) {
-			rc = errno == ENOENT
-				 ? cfs_fail(errmsg, CFS_EAGAIN,
-					    "%s: base %s is missing", r->path,
-					    bpath)
-				 : cfs_fail_errno(errmsg, errno,
-						  "%s: open base %s", r->path,
-						  bpath);
-			break;
-		}
-		r->nlev++;
-		l->version = bk.version;
-		n = pread_full(l->fd, h, HDR, 0);
-		if (n < 0) {
-			rc = cfs_fail_errno(errmsg, errno, "%s: read header",
-					    bpath);
-			break;
-		}
-		format = n == HDR ? (unsigned)get_le(h + 4, 2) : 0;
-		l->whole = format == STORE_FORMAT || format == STORE_FORMAT_V1;
-		if (l->whole)
-			break;
-		if (n != HDR || format != STORE_FORMAT_DELTA ||
-		    header_check(h, &bk, bpath, f, errmsg) != 0) {
-			rc = cfs_fail(errmsg, CFS_EAGAIN, "%s: base %s is not "
-				      "a replica", r->path, bpath);
-			break;
-		}
-		memcpy(l->map, f->map, sizeof(l->map));
-		bk.version = f->base_version;
-	}
-	free(f);
-	return rc;
-}
-
-/* The version of the whole file at the end of @r's chain (@r's own if it
- * is whole). */
-static uint64_t
-replica_bottom(const struct replica *r, const struct store_key *k)
-{
-	return r->nlev > 0 ? r->lev[r->nlev - 1].version : k->version;
-}
-
-/* The file that holds block @b of @r, and whether it is the whole file at
- * the end of the chain. */
-static int
-replica_fd(const struct replica *r, uint64_t b, int *bottom)
-{
-	*bottom = r->nlev == 0;
-	if (r->nlev == 0 || map_get(r->h.map, b))
-		return r->fd;
-	for (int i = 0; i < r->nlev; i++)
-		if (r->lev[i].whole || map_get(r->lev[i].map, b)) {
-			*bottom = r->lev[i].whole;
-			return r->lev[i].fd;
-		}
-	return -1; /* not reached: the chain ends with a whole file */
-}
-
-/* One attempt of replica_open(); CFS_EAGAIN when a delta's base vanished
- * under it (merged into the delta's name meanwhile: try again). */
-static int
-replica_open_once(struct store *s, const struct store_key *k,
-		  struct replica *r, char *errmsg)
-{
-	uint8_t h[HDR];
-	struct stat st;
-	ssize_t n;
-	int rc;
-
-	store_path(s, k, r->path, sizeof(r->path));
-	r->crcs = NULL;
-	r->lev = NULL;
-	r->nlev = 0;
-	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0 && errno == ENOENT)
-		return cfs_fail(errmsg, CFS_ENOENT, "%s", r->path);
-	if (r->fd < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: open", r->path);
-	n = pread_full(r->fd, h, HDR, 0);
-	if (n < 0) {
-		rc = cfs_fail_errno(errmsg, errno, "%s: read header", r->path);
-		goto err;
-	}
-	if (n != HDR) {
-		rc = cfs_fail(errmsg, CFS_CORRUPT, "%s: header truncated",
-			      r->path);
-		goto err;
-	}
-	rc = header_check(h, k, r->path, &r->h, errmsg);
-	if (rc != 0)
-		goto err;
-	r->length = r->h.length;
-	r->data_crc = r->h.data_crc;
-	r->stamp = r->h.stamp;
-	r->nblocks = nblocks_of(r->length);
-	if (fstat(r->fd, &st) < 0) {
-		rc = cfs_fail_errno(errmsg, errno, "%s: fstat", r->path);
-		goto err;
-	}
-	if ((uint64_t)st.st_size != HDR + r->length + 4 * (r->nblocks + 1)) {
-		rc = cfs_fail(errmsg, CFS_CORRUPT,
-			      "%s: %lld bytes, header says %" PRIu64
-			      " bytes of data",
-			      r->path, (long long)st.st_size, r->length);
-		goto err;
-	}
-	rc = replica_load_table(r, errmsg);
-	if (rc != 0)
-		goto err;
-	if (r->h.format == STORE_FORMAT_DELTA)
-		rc = replica_open_chain(s, k, r, errmsg);
-	if (rc != 0)
-		goto err;
-	return 0;
-err:
-	replica_close(r);
-	return rc;
-}
-
-/* Open replica @k and check its header, size and CRC table (a delta: and
- * open its base).  On failure @r holds nothing to close. */
-static int
-replica_open(struct store *s, const struct store_key *k, struct replica *r,
-	     char *errmsg)
-{
-	int rc = CFS_EAGAIN;
-
-	/* A delta whose base is merged into it (merge_into_base) is renamed
-	 * over by the whole replica just after; reopening finds that. */
-	for (int i = 0; i < 3 && rc == CFS_EAGAIN; i++)
-		rc = replica_open_once(s, k, r, errmsg);
-	if (rc == CFS_EAGAIN)
-		rc = CFS_CORRUPT;
-	return rc;
-}
-
-/* Read block @b of @r into @blk (BS bytes) and check its CRC. */
-static int
-replica_block(struct replica *r, uint64_t b, uint8_t *blk, size_t *len,
-	      char *errmsg)
-{
-	size_t want = block_len(r->length, b);
-	int bottom;
-	int fd = replica_fd(r, b, &bottom);
-	ssize_t n = pread_full(fd, blk, want, HDR + b * BS);
-	uint32_t crc;
-
-	if (n < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: block %" PRIu64,
-				      r->path, b);
-	if ((size_t)n != want)
-		return cfs_fail(errmsg, CFS_CORRUPT,
-				"%s: block %" PRIu64 " truncated", r->path, b);
-	crc = crc32c(0, blk, want);
-	if (crc != r->crcs[b])
-		return cfs_fail(
-		    errmsg, CFS_CORRUPT,
-		    "%s: block %" PRIu64 "%s: crc 0x%08x, table says 0x%08x",
-		    r->path, b, fd != r->fd ? " (in the base)" : "",
-		    (unsigned)crc, (unsigned)r->crcs[b]);
-	*len = want;
-	return 0;
-}
+/* ---- reading ------------------------------------------------------------ */
 
 int
 store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
@@ -779,8 +313,8 @@ writer_open_base(struct store_writer *w, uint64_t base_version, char *errmsg)
 }
 
 /* fsync @path, or the directory that holds it when @parent. */
-static int
-sync_path(const char *path, int parent, char *errmsg)
+int
+store_sync_path(const char *path, int parent, char *errmsg)
 {
 	char p[PATH_MAX], *slash;
 	int fd, rc = 0;
@@ -808,7 +342,7 @@ static int
 make_dir(const char *path, char *errmsg)
 {
 	if (mkdir(path, 0755) == 0)
-		return sync_path(path, 1, errmsg);
+		return store_sync_path(path, 1, errmsg);
 	if (errno != EEXIST)
 		return cfs_fail_errno(errmsg, errno, "%s: mkdir", path);
 	return 0;
@@ -836,13 +370,11 @@ store_write_begin(struct store *s, const struct store_key *k,
 		goto err_after_alloc;
 	}
 	snprintf(dir, sizeof(dir), "%s/frags/%02x", s->dir,
-		 frag_hash(k->ino, k->idx));
+		 store_frag_hash(k->ino, k->idx));
 	rc = make_dir(dir, errmsg);
 	if (rc != 0)
 		goto err_after_alloc;
-	snprintf(w->tmp, sizeof(w->tmp), "%s" TMP_MARK "%ld.%" PRIu64, w->path,
-		 (long)getpid(),
-		 (uint64_t)atomic_fetch_add(&s->tmp_counter, 1));
+	store_tmp_path(s, w->path, w->tmp, sizeof(w->tmp));
 	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		rc = cfs_fail_errno(errmsg, errno, "%s: create", w->tmp);
@@ -1060,7 +592,7 @@ writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 	if (same) {
 		unlink(w->tmp);
 		/* It may have been committed without fsync. */
-		rc = durable ? sync_path(w->path, 0, errmsg) : 0;
+		rc = durable ? store_sync_path(w->path, 0, errmsg) : 0;
 	} else if (rename(w->tmp, w->path) < 0) {
 		return cfs_fail_errno(errmsg, errno, "%s: rename from %s",
 				      w->path, w->tmp);
@@ -1069,7 +601,7 @@ writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 		unlink(w->path); /* never answered: no torn file left named */
 	}
 	if (rc == 0 && durable)
-		rc = sync_path(w->path, 1, errmsg);
+		rc = store_sync_path(w->path, 1, errmsg);
 	return rc;
 }
 
@@ -1118,13 +650,11 @@ store_write_abort(struct store_writer **wp)
 
 /* ---- the directory tree ------------------------------------------------- */
 
-/* Called for each entry of a frags/HH directory; non-zero stops the walk. */
-typedef int walk_fn(void *arg, const char *dir, unsigned hh, const char *name);
-
 /* Call @fn for every entry but "." and ".." of frags/@hh (none if it does
  * not exist).  1 if @fn stopped the walk, 0 if not, or an error. */
-static int
-walk_dir(struct store *s, unsigned hh, walk_fn *fn, void *arg, char *errmsg)
+int
+store_walk_dir(struct store *s, unsigned hh, store_walk_fn *fn, void *arg,
+	       char *errmsg)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
@@ -1145,12 +675,12 @@ walk_dir(struct store *s, unsigned hh, walk_fn *fn, void *arg, char *errmsg)
 	return stop ? 1 : 0;
 }
 
-/* walk_dir over all 256 directories. */
+/* store_walk_dir over all 256 directories. */
 static int
-walk_all(struct store *s, walk_fn *fn, void *arg, char *errmsg)
+walk_all(struct store *s, store_walk_fn *fn, void *arg, char *errmsg)
 {
 	for (unsigned hh = 0; hh < 256; hh++) {
-		int rc = walk_dir(s, hh, fn, arg, errmsg);
+		int rc = store_walk_dir(s, hh, fn, arg, errmsg);
 		if (rc == 1)
 			return 0;
 		if (rc != 0)
@@ -1237,364 +767,7 @@ store_close(struct store **s)
 	*s = NULL;
 }
 
-/* ---- deltas and their bases -------------------------------------------- */
-
-/* Read and check the header of replica @k (not its data). */
-static int
-read_header(struct store *s, const struct store_key *k, struct hdr *f,
-	    char *errmsg)
-{
-	char path[PATH_MAX];
-	uint8_t h[HDR];
-	ssize_t n;
-	int fd;
-
-	store_path(s, k, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return cfs_fail(errmsg, CFS_ENOENT, "%s", path);
-	if (fd < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: open", path);
-	n = pread_full(fd, h, HDR, 0);
-	close(fd);
-	if (n < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: read header", path);
-	if (n != HDR)
-		return cfs_fail(errmsg, CFS_CORRUPT, "%s: header truncated",
-				path);
-	return header_check(h, k, path, f, errmsg);
-}
-
-/* The deltas built directly on one version of a fragment. */
-struct deps_ctx {
-	struct store *s;
-	struct store_key base;
-	struct store_key *dep;
-	uint8_t (*map)[MAP_BYTES]; /* each one's map */
-	size_t n, cap;
-	int nomem;
-};
-
-static int
-deps_one(void *arg, const char *dir, unsigned hh, const char *name)
-{
-	struct deps_ctx *c = arg;
-	struct store_key k;
-	struct hdr *f;
-
-	(void)dir;
-	(void)hh;
-	if (strstr(name, TMP_MARK) != NULL || parse_name(name, &k) != 0 ||
-	    k.ino != c->base.ino || k.idx != c->base.idx ||
-	    k.version == c->base.version)
-		return 0;
-	f = malloc(sizeof(*f));
-	if (f == NULL) {
-		c->nomem = 1;
-		return 1;
-	}
-	if (read_header(c->s, &k, f, NULL) == 0 &&
-	    f->format == STORE_FORMAT_DELTA &&
-	    f->base_version == c->base.version) {
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? 2 * c->cap : 4;
-			struct store_key *d = realloc(c->dep, cap * sizeof(*d));
-			uint8_t(*m)[MAP_BYTES] =
-			    d ? realloc(c->map, cap * sizeof(*m)) : NULL;
-			if (d != NULL)
-				c->dep = d;
-			if (m == NULL) {
-				free(f);
-				c->nomem = 1;
-				return 1;
-			}
-			c->map = m;
-			c->cap = cap;
-		}
-		c->dep[c->n] = k;
-		memcpy(c->map[c->n], f->map, MAP_BYTES);
-		c->n++;
-	}
-	free(f);
-	return 0;
-}
-
-/* The deltas whose base is replica @base, into @c (freed by the caller
- * with deps_free). */
-static int
-find_deltas(struct store *s, const struct store_key *base,
-	    struct deps_ctx *c, char *errmsg)
-{
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	c->s = s;
-	c->base = *base;
-	rc = walk_dir(s, frag_hash(base->ino, base->idx), deps_one, c, errmsg);
-	if (c->nomem) /* the only reason deps_one stops the walk */
-		rc = cfs_fail(errmsg, CFS_ENOMEM, "deltas");
-	return rc;
-}
-
-static void
-deps_free(struct deps_ctx *c)
-{
-	free(c->dep);
-	free(c->map);
-}
-
-/*
- * Write replica @r (key @k, open) into @fd as a file of its own: the
- * blocks in @map (all if NULL) read through @r's chain, @r's CRC table, a
- * header naming @base as its base (0: a whole file, format 2), the exact
- * size; then fsync.  Blocks not in @map are the caller's to have in @fd
- * already (a merge) or in @base's chain (a rebase).
- */
-static int
-write_replica_file(const struct store_key *k, struct replica *r,
-		   const uint8_t *map, uint64_t base, int fd,
-		   const char *path, char *errmsg)
-{
-	size_t tsize = 4 * (size_t)(r->nblocks + 1), n;
-	uint8_t *blk = malloc(BS), *table = malloc(tsize), h[HDR];
-	struct hdr *f = malloc(sizeof(*f));
-	int rc = 0;
-
-	if (blk == NULL || table == NULL || f == NULL)
-		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: buffers", path);
-	for (uint64_t b = 0; rc == 0 && b < r->nblocks; b++) {
-		put_le(table + 4 * b, r->crcs[b], 4);
-		if (map != NULL && !map_get(map, b))
-			continue;
-		rc = replica_block(r, b, blk, &n, errmsg);
-		if (rc == 0 && pwrite_full(fd, blk, n, HDR + b * BS) < 0)
-			rc = cfs_fail_errno(errmsg, errno, "%s: write block",
-					    path);
-	}
-	if (rc == 0) {
-		put_le(table + tsize - 4, crc32c(0, table, tsize - 4), 4);
-		*f = r->h;
-		f->format = base != 0 ? STORE_FORMAT_DELTA : STORE_FORMAT;
-		f->base_version = base;
-		if (base != 0)
-			memcpy(f->map, map, MAP_BYTES);
-		header_encode(h, k, f);
-		if (pwrite_full(fd, table, tsize, HDR + r->length) < 0 ||
-		    pwrite_full(fd, h, HDR, 0) < 0 ||
-		    ftruncate(fd, (off_t)(HDR + r->length + tsize)) < 0 ||
-		    fsync(fd) < 0)
-			rc = cfs_fail_errno(errmsg, errno, "%s: write", path);
-	}
-	free(blk);
-	free(table);
-	free(f);
-	return rc;
-}
-
-/*
- * Rebase delta @d: rewrite it (temp file, fsync, rename over it, fsync of
- * the directory) holding also the blocks in @extra, on base @base.  The
- * caller guarantees that every block in neither its map nor @extra reads
- * the same from @base's chain as from its current one, so readers see the
- * same bytes before, during and after.
- */
-static int
-rebase(struct store *s, const struct store_key *d, const uint8_t *extra,
-       uint64_t base, char *errmsg)
-{
-	struct replica r;
-	uint8_t *map = malloc(MAP_BYTES);
-	char tmp[PATH_MAX + 64];
-	int fd = -1, whole = 1, rc;
-
-	if (map == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "map");
-	rc = replica_open(s, d, &r, errmsg);
-	if (rc != 0) {
-		free(map);
-		return rc;
-	}
-	for (size_t i = 0; i < MAP_BYTES; i++)
-		map[i] = r.h.map[i] | extra[i];
-	for (uint64_t b = 0; b < r.nblocks; b++)
-		whole &= map_get(map, b);
-	snprintf(tmp, sizeof(tmp), "%s" TMP_MARK "%ld.%" PRIu64, r.path,
-		 (long)getpid(),
-		 (uint64_t)atomic_fetch_add(&s->tmp_counter, 1));
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: create", tmp);
-	else
-		rc = write_replica_file(d, &r, map, whole ? 0 : base, fd, tmp,
-					errmsg);
-	if (fd >= 0 && close(fd) < 0 && rc == 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: close", tmp);
-	if (rc == 0 && rename(tmp, r.path) < 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: rename from %s",
-				    r.path, tmp);
-	if (rc != 0 && fd >= 0)
-		unlink(tmp);
-	if (rc == 0)
-		rc = sync_path(r.path, 1, errmsg);
-	if (rc == 0)
-		LOG_DEBUG("%s: rebased on v%" PRIu64, r.path, base);
-	replica_close(&r);
-	free(map);
-	return rc;
-}
-
-/*
- * Make delta @d, built on whole file @base (garbage), a whole replica in
- * place of the base: d's own blocks are written into the base's file,
- * then d's CRC table and a whole-file header, the file is synced and
- * renamed over d, and the directory synced.  Throughout, d reads right:
- * the blocks it shares are never written (a reader that holds the base
- * open keeps reading them; one that opens d after the rename gets the
- * whole file), and the base's header stays a whole-file header (format 2)
- * in every byte a reader looks at.  A crash leaves d intact and the
- * base's file part merged; deleting the base again merges again.
- */
-static int
-merge_into_base(struct store *s, const struct store_key *d,
-		const struct store_key *base, char *errmsg)
-{
-	char bpath[PATH_MAX];
-	struct replica r;
-	int fd, rc;
-
-	rc = replica_open(s, d, &r, errmsg);
-	if (rc != 0)
-		return rc;
-	store_path(s, base, bpath, sizeof(bpath));
-	fd = open(bpath, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: open to merge %s",
-				    bpath, r.path);
-	else
-		rc = write_replica_file(d, &r, r.h.map, 0, fd, bpath, errmsg);
-	if (fd >= 0 && close(fd) < 0 && rc == 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: close", bpath);
-	if (rc == 0 && rename(bpath, r.path) < 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: rename from %s",
-				    r.path, bpath);
-	if (rc == 0)
-		rc = sync_path(r.path, 1, errmsg);
-	if (rc == 0)
-		LOG_DEBUG("%s: merged into the file of its base, %s", r.path,
-			  bpath);
-	replica_close(&r);
-	return rc;
-}
-
-/*
- * Hand the file of replica @x, which is being deleted, to the deltas
- * built on it.  *@gone: its file was taken over (nothing to unlink).
- *  1) none: nothing to do;
- *  2) @x is a delta (on base B): each is rebased on B, taking x's blocks;
- *  3) @x is a whole file: the newest, N, takes the file over
- *     (merge_into_base); each other one is first rebased on N, taking
- *     N's blocks (which it reads from x now), so that what it shares
- *     with x it shares with N afterwards.
- * A header of @x that does not check, but says format 1 or 2, counts as
- * whole (a merge into it that a crash interrupted); one saying format 3
- * is left alone (CFS_CORRUPT): its blocks cannot be told apart.
- */
-static int
-absorb(struct store *s, const struct store_key *x, int *gone, char *errmsg)
-{
-	struct hdr *f = malloc(sizeof(*f));
-	struct deps_ctx c;
-	size_t newest = 0;
-	int rc;
-
-	*gone = 0;
-	if (f == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "header");
-	rc = find_deltas(s, x, &c, errmsg);
-	if (rc != 0 || c.n == 0)
-		goto out;
-	rc = read_header(s, x, f, errmsg);
-	if (rc == 0 && f->format == STORE_FORMAT_DELTA) {
-		for (size_t i = 0; rc == 0 && i < c.n; i++)
-			rc = rebase(s, &c.dep[i], f->map, f->base_version,
-				    errmsg);
-		goto out;
-	}
-	if (rc == CFS_CORRUPT) {
-		char path[PATH_MAX];
-		uint8_t h[8];
-		int fd;
-
-		store_path(s, x, path, sizeof(path));
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && pread_full(fd, h, sizeof(h), 0) == sizeof(h) &&
-		    (get_le(h + 4, 2) == STORE_FORMAT ||
-		     get_le(h + 4, 2) == STORE_FORMAT_V1))
-			rc = 0;
-		if (fd >= 0)
-			close(fd);
-	}
-	if (rc != 0)
-		goto out;
-	for (size_t i = 1; i < c.n; i++)
-		if (c.dep[i].version > c.dep[newest].version)
-			newest = i;
-	for (size_t i = 0; rc == 0 && i < c.n; i++)
-		if (i != newest)
-			rc = rebase(s, &c.dep[i], c.map[newest],
-				    c.dep[newest].version, errmsg);
-	if (rc == 0)
-		rc = merge_into_base(s, &c.dep[newest], x, errmsg);
-	if (rc == 0)
-		*gone = 1;
-out:
-	deps_free(&c);
-	free(f);
-	return rc;
-}
-
-int
-store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
-	      char *errmsg)
-{
-	struct hdr *f = malloc(sizeof(*f));
-	struct store_key bottom = *k;
-	struct deps_ctx c = {0};
-	unsigned held = 0;
-	int rc;
-
-	if (f == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "header");
-	rc = read_header(s, k, f, errmsg);
-	if (rc != 0 || f->format != STORE_FORMAT_DELTA)
-		goto out;
-	for (size_t i = 0; i < MAP_BYTES; i++)
-		held += (unsigned)__builtin_popcount(f->map[i]);
-	if (held <= min_blocks)
-		goto out;
-	bottom.version = f->base_version;
-	rc = find_deltas(s, &bottom, &c, errmsg);
-	/* The other deltas on the same whole file: the older ones are
-	 * garbage (@k is committed), the newer ones (writes not committed,
-	 * perhaps never) are rebased on @k, which takes the file over. */
-	for (size_t i = 0; rc == 0 && i < c.n; i++) {
-		if (c.dep[i].version == k->version)
-			continue;
-		if (c.dep[i].version < k->version) {
-			rc = store_delete(s, &c.dep[i], errmsg);
-			if (rc == CFS_ENOENT)
-				rc = 0;
-		} else {
-			rc = rebase(s, &c.dep[i], f->map, k->version, errmsg);
-		}
-	}
-	if (rc == 0)
-		rc = merge_into_base(s, k, &bottom, errmsg);
-out:
-	deps_free(&c);
-	free(f);
-	return rc;
-}
+/* ---- deleting ----------------------------------------------------------- */
 
 int
 store_delete(struct store *s, const struct store_key *k, char *errmsg)
@@ -1607,7 +780,7 @@ store_delete(struct store *s, const struct store_key *k, char *errmsg)
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return cfs_fail(errmsg, CFS_ENOENT, "%s", path);
 	/* The deltas built on it need its blocks. */
-	rc = absorb(s, k, &gone, errmsg);
+	rc = delta_absorb(s, k, &gone, errmsg);
 	if (rc != 0 || gone)
 		return rc;
 	if (unlink(path) == 0)
@@ -1641,7 +814,7 @@ store_delete_stamp(struct store *s, const struct store_key *k, uint64_t stamp,
 	if (f == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "header");
 	store_path(s, k, path, sizeof(path));
-	rc = read_header(s, k, f, why);
+	rc = replica_read_header(s, k, f, why);
 	have = f->stamp;
 	free(f);
 	if (rc == CFS_ENOENT)
@@ -1679,8 +852,8 @@ collect_older(void *arg, const char *dir, unsigned hh, const char *name)
 
 	(void)dir;
 	(void)hh;
-	if (parse_name(name, &k) != 0 || k.ino != c->ino || k.idx != c->idx ||
-	    k.version >= c->keep_from)
+	if (store_parse_name(name, &k) != 0 || k.ino != c->ino ||
+	    k.idx != c->idx || k.version >= c->keep_from)
 		return 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 8;
@@ -1703,7 +876,8 @@ store_delete_older(struct store *s, uint64_t ino, uint32_t idx,
 		   uint64_t keep_from, char *errmsg)
 {
 	struct older_ctx c = {ino, idx, keep_from, NULL, 0, 0, 0};
-	int rc = walk_dir(s, frag_hash(ino, idx), collect_older, &c, errmsg);
+	int rc = store_walk_dir(s, store_frag_hash(ino, idx), collect_older, &c,
+				errmsg);
 
 	if (rc == 0 && c.nomem)
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "older versions");
@@ -1729,13 +903,13 @@ list_one(void *arg, const char *dir, unsigned hh, const char *name)
 
 	if (strstr(name, TMP_MARK) != NULL)
 		return 0; /* a write in progress */
-	if (parse_name(name, &k) != 0) {
+	if (store_parse_name(name, &k) != 0) {
 		LOG_WARN("%s/%s: not a replica file name; skipped", dir, name);
 		return 0;
 	}
-	if (frag_hash(k.ino, k.idx) != hh) {
+	if (store_frag_hash(k.ino, k.idx) != hh) {
 		LOG_WARN("%s/%s: belongs in directory %02x; skipped", dir, name,
-			 frag_hash(k.ino, k.idx));
+			 store_frag_hash(k.ino, k.idx));
 		return 0;
 	}
 	return c->cb(c->arg, &k) != 0;

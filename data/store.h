@@ -50,6 +50,10 @@
  * its own blocks into it; others are rebased), so no delta loses its
  * base.
  *
+ * The code: data/store.c (this API, the directory tree, writing and
+ * deleting), data/replica.c (a replica file's format and reading it
+ * through its bases), data/delta.c (hand-over, rebase, store_compact).
+ *
  * Threads: any call may run concurrently with any other on a different
  * fragment (ino, idx), and reads of a fragment's versions concurrently
  * with anything.  Calls that write or delete any version of one fragment

@@ -21,6 +21,11 @@
  * "RAFTHOST:PORT/CLIENTHOST:PORT": the Raft part is what raft_uv connects
  * to, the client part is what followers redirect clients to.  Carrying both
  * in the configuration keeps one source of truth for membership.
+ *
+ * The code: meta/server.c (set-up, the loop, stopping), front.c (the
+ * ZeroMQ front), lead.c (group commit, reads, the read lease, sessions),
+ * watch.c (lease_watch), admin.c (membership, status, data nodes); what
+ * they share is meta/server_int.h.
  */
 
 #include "meta/options.h"

@@ -1,0 +1,44 @@
+/* store_int.h - inside the fragment store: what data/store.c shares with delta.c (names, the directory walk, temp files, fsync); nothing else includes it. */
+#ifndef CFS_DATA_STORE_INT_H
+#define CFS_DATA_STORE_INT_H
+
+/*
+ * The store is data/store.c (the API of data/store.h: files, the directory
+ * tree, writing, deleting), data/replica.c (one replica file's format and
+ * reading it) and data/delta.c (deltas and their bases).  Errors as in
+ * data/store.h.  Everything here may run on any thread.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/store.h"
+
+/* What a temp file's name carries after the final name (and what marks
+ * it as no replica). */
+#define TMP_MARK ".tmp."
+
+/* The HH directory of fragment (@ino, @idx): crc32c of them & 0xff. */
+unsigned store_frag_hash(uint64_t ino, uint32_t idx);
+
+/* The key named by a replica file name; -1 unless @name is exactly the
+ * canonical name (no signs, spaces, upper case or leading zeros). */
+int store_parse_name(const char *name, struct store_key *k);
+
+/* A fresh temp file name for final name @path into @buf (@cap bytes):
+ * @path, TMP_MARK, pid.counter; unique within the store and the process. */
+void store_tmp_path(struct store *s, const char *path, char *buf, size_t cap);
+
+/* fsync @path, or the directory that holds it when @parent. */
+int store_sync_path(const char *path, int parent, char *errmsg);
+
+/* Called for each entry of a frags/HH directory; non-zero stops the walk. */
+typedef int store_walk_fn(void *arg, const char *dir, unsigned hh,
+			  const char *name);
+
+/* Call @fn for every entry but "." and ".." of frags/@hh (none if it does
+ * not exist).  1 if @fn stopped the walk, 0 if not, or an error. */
+int store_walk_dir(struct store *s, unsigned hh, store_walk_fn *fn, void *arg,
+		   char *errmsg);
+
+#endif /* CFS_DATA_STORE_INT_H */
