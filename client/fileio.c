@@ -1,6 +1,7 @@
 /* fileio.c - file data over CFS: chain writes with replacement, commits, reads with fail-over. */
 #include "client/fileio.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,17 @@ struct fio {
 	struct wire_frag_map *map;  /* the last frag_locate's answer */
 	const struct wire_frag_map *cur; /* the map a read goes by */
 	/* Locations kept for FIO_CACHED reads: cmap answers fragments
-	 * [cfirst, cfirst + ccount) of inode cino (0: none). */
+	 * [cfirst, cfirst + ccount) of inode cino (0: none).  cmap's
+	 * contents, cfirst, ccount and cmark are the fio's thread's; cino and
+	 * cgen are under clock, since fio_forget may come from any thread. */
 	struct wire_frag_map *cmap;
-	uint64_t cino, cfirst;
+	uint64_t cfirst;
 	uint32_t ccount;
+	pthread_mutex_t clock;
+	uint64_t cino;
+	uint64_t cgen;  /* fio_forget calls so far */
+	uint64_t cmark; /* cgen when the running FIO_CACHED read was allowed */
+	int marked;     /* fio_cache_mark set cmark for the next such read */
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 };
@@ -70,6 +78,7 @@ fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg)
 	}
 	f->mc = mc;
 	f->zctx = zctx;
+	pthread_mutex_init(&f->clock, NULL);
 	*out = f;
 	return 0;
 }
@@ -83,6 +92,7 @@ fio_close(struct fio **fp)
 		return;
 	nc_close(&f->nc);
 	nc_close(&f->pnc);
+	pthread_mutex_destroy(&f->clock);
 	free(f->cmap);
 	free(f->map);
 	free(f->rep);
@@ -119,11 +129,25 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	return 0;
 }
 
+/* Every forget counts, whatever its inode: a read of @ino that was
+ * locating when it came may not have set cino yet. */
 void
 fio_forget(struct fio *f, uint64_t ino)
 {
+	pthread_mutex_lock(&f->clock);
 	if (ino == 0 || ino == f->cino)
 		f->cino = 0;
+	f->cgen++;
+	pthread_mutex_unlock(&f->clock);
+}
+
+void
+fio_cache_mark(struct fio *f)
+{
+	pthread_mutex_lock(&f->clock);
+	f->cmark = f->cgen;
+	f->marked = 1;
+	pthread_mutex_unlock(&f->clock);
 }
 
 /* Make f->cur the locations of fragments [first, first + count) of @ino:
@@ -137,10 +161,14 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	int rv;
 
 	*from_cache = 0;
-	if (cached && f->cino == ino && first >= f->cfirst &&
-	    first + count <= f->cfirst + f->ccount) {
+	if (cached) {
+		pthread_mutex_lock(&f->clock);
+		*from_cache = f->cino == ino && first >= f->cfirst &&
+			      first + count <= f->cfirst + f->ccount;
+		pthread_mutex_unlock(&f->clock);
+	}
+	if (*from_cache) {
 		f->cur = f->cmap;
-		*from_cache = 1;
 		return 0;
 	}
 	if (!cached)
@@ -157,9 +185,14 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	if (f->cmap == NULL && (f->cmap = malloc(sizeof(*f->cmap))) == NULL)
 		return 0; /* no cache, still a good answer */
 	memcpy(f->cmap, f->map, sizeof(*f->cmap));
-	f->cino = ino;
 	f->cfirst = wfirst;
 	f->ccount = wcount;
+	/* Kept only if nothing was forgotten since the read was allowed to
+	 * keep (fio_cache_mark): a forget that came meanwhile may have been
+	 * for exactly what this locate fetched. */
+	pthread_mutex_lock(&f->clock);
+	f->cino = f->cgen == f->cmark ? ino : 0;
+	pthread_mutex_unlock(&f->clock);
 	return 0;
 }
 
@@ -592,6 +625,13 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	size_t asked = len;
 	int rv, from_cache = 0, retried = 0;
 
+	if (flags & FIO_CACHED) {
+		pthread_mutex_lock(&f->clock);
+		if (!f->marked)
+			f->cmark = f->cgen;
+		f->marked = 0;
+		pthread_mutex_unlock(&f->clock);
+	}
 again:
 	p = buf;
 	offset = start;

@@ -22,7 +22,8 @@
  * Holes and bytes past a fragment's length read as zeros.
  *
  * Thread safety: one fio per thread (it owns node sockets); the mc may be
- * shared (its calls are serialized).
+ * shared (its calls are serialized).  Only fio_forget may be called from
+ * any thread, at any time.
  */
 
 #include <stddef.h>
@@ -71,11 +72,28 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * themselves.  Replicas may still have moved (repair, rebalance): a read
  * that fails on kept locations reports nothing and is made again once
  * with fresh ones.
+ *
+ * What a FIO_CACHED call fetches is kept only if no fio_forget (of any
+ * inode) ran since the call began, or since fio_cache_mark() if that was
+ * called before it: so a forget that races with a read never leaves that
+ * read's locations behind.  Memory: one struct wire_frag_map per fio
+ * (one inode, one window), allocated at the first FIO_CACHED read.
  */
 int fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 		 size_t len, size_t *got, int flags, char *errmsg);
 
-/* Drop the locations kept for @ino (0: for every inode). */
+/*
+ * Called on the fio's thread before deciding that its next read may pass
+ * FIO_CACHED (before checking the lease): that read keeps what it fetches
+ * only if no fio_forget ran since this mark.  Without it the read's start
+ * is the mark, which leaves a gap between the caller's check and the read
+ * where a forget (a lease given up) would go unnoticed.
+ */
+void fio_cache_mark(struct fio *f);
+
+/* Drop the locations kept for @ino (0: for every inode), and keep none
+ * that a read in progress on another thread fetched before this call.
+ * Any thread. */
 void fio_forget(struct fio *f, uint64_t ino);
 
 /* The filesystem's fragment size (asked once from the leader). */
