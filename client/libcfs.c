@@ -1794,8 +1794,8 @@ do_read(struct cfs_file *f, void *buf, size_t n, int64_t at)
 	op_begin(&op, f->fs);
 	/* the window's bytes are copied out; other reads go straight to
 	 * @buf */
-	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, buf, copy_out,
-			buf, &got, op.errmsg);
+	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, 0, buf,
+			copy_out, buf, &got, op.errmsg);
 	if ((rv = op_end(&op, rv, "read of %zu bytes at %llu of inode %llu",
 			 n, (unsigned long long)o,
 			 (unsigned long long)f->of.ino)) != 0)
