@@ -149,6 +149,26 @@ conn_put(struct fusefs *fs, struct conn *c)
 	pthread_mutex_unlock(&fs->pool_lock);
 }
 
+/* What any fio of the mount kept of @ino's locations (fileio.h, kept by
+ * reads under a lease) may be stale: forget it in every one of them, the
+ * recaller's too.  Any thread; the pool is fixed once connected. */
+static void
+forget_locations(struct fusefs *fs, uint64_t ino)
+{
+	for (unsigned i = 0; i < fs->nconns; i++)
+		if (fs->conns[i].fio != NULL)
+			fio_forget(fs->conns[i].fio, ino);
+	if (fs->rconn.fio != NULL)
+		fio_forget(fs->rconn.fio, ino);
+}
+
+/* ofile's hook after a write-out of @ino through any one fio. */
+static void
+written_out(void *arg, uint64_t ino)
+{
+	forget_locations(arg, ino);
+}
+
 /* The caller's credentials.  Root passes every check of the metadata
  * server, so its groups are not read (that costs a /proc read). */
 static void
@@ -639,8 +659,10 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			      attr->st_mtim.tv_nsec;
 	}
 	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	if (rq.valid & CFS_SETATTR_SIZE)
+	if (rq.valid & CFS_SETATTR_SIZE) {
 		ofile_changed(op.fs->files, ino);
+		forget_locations(op.fs, ino);
+	}
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -937,6 +959,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
 	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	ofile_changed(op->fs->files, ino);
+	forget_locations(op->fs, ino);
 	return rv;
 }
 
@@ -1161,8 +1184,17 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	read_lease(&op, ino);
+	/* Under a lease no one else commits a write to the inode, so the
+	 * fragment locations a read fetched stay good until the lease goes,
+	 * and the recall forgets them (lease_invalidate).  The mark comes
+	 * before the check: a recall that starts after it keeps this read
+	 * from keeping what it fetches. */
+	fio_cache_mark(op.c->fio);
+	int cached = op.fs->leases != NULL &&
+		     clease_valid(op.fs->leases, ino, CFS_LEASE_READ) > 0;
 	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
-			tmp, reply_data, req, &n, op.errmsg);
+			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,
+			op.errmsg);
 	if (rv != 0)
 		reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu", size,
 			   (long long)off, (unsigned long long)ino);
@@ -1778,6 +1810,8 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 		.window_at_zero = 0, /* the kernel reads ahead already */
 		.file_max = 0,       /* the kernel's limit */
 		.log_writeouts = 1,  /* errors reach the kernel as errno only */
+		.written = written_out, /* other fio's kept locations */
+		.written_arg = fs,
 	};
 
 	*out = NULL;
@@ -1827,6 +1861,7 @@ lease_invalidate(void *data, uint64_t ino)
 	struct fusefs *fs = data;
 
 	ofile_changed(fs->files, ino);
+	forget_locations(fs, ino); /* the fragment locations reads kept */
 	xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
