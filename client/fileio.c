@@ -20,6 +20,10 @@
 /* Read-ahead: at most this much is asked for ahead of a sequential
  * reader, one request in flight. */
 #define PREFETCH_MAX (4u << 20)
+/* Windows of WIRE_MAX_fraginfo fragments kept for FIO_CACHED reads, per
+ * fio: 4 x 64 fragments of 4 MiB cover 1 GiB of random reads; each costs
+ * a struct wire_frag_map (about 80 KB, mostly node addresses). */
+#define KEPT_WINDOWS 4
 
 /* The piece read ahead: which bytes of which committed version, asked of
  * which node on f->pnc.  Its bytes are used only by a read that found the
@@ -28,6 +32,15 @@ struct prefetch {
 	int active;
 	uint64_t ino, idx, version, offset;
 	uint32_t len, crc;
+};
+
+/* Kept locations: a window of fragments [first, first + count) of @ino
+ * (0: the slot is free) as frag_locate answered. */
+struct kept {
+	struct wire_frag_map *map; /* allocated at first use */
+	uint64_t ino, first;
+	uint32_t count;
+	uint64_t used; /* last hit or fill, for replacing the oldest */
 };
 
 struct fio {
@@ -41,15 +54,13 @@ struct fio {
 	union wire_body *rep; /* metadata replies (large) */
 	struct wire_frag_map *map;  /* the last frag_locate's answer */
 	const struct wire_frag_map *cur; /* the map a read goes by */
-	/* Locations kept for FIO_CACHED reads: cmap answers fragments
-	 * [cfirst, cfirst + ccount) of inode cino (0: none).  cmap's
-	 * contents, cfirst, ccount and cmark are the fio's thread's; cino and
-	 * cgen are under clock, since fio_forget may come from any thread. */
-	struct wire_frag_map *cmap;
-	uint64_t cfirst;
-	uint32_t ccount;
+	/* Locations kept for FIO_CACHED reads, a few windows (any inodes).
+	 * The windows' maps, first, count and used are the fio's thread's;
+	 * their ino, cgen, cmark and marked are under clock, since
+	 * fio_forget may come from any thread. */
+	struct kept kept[KEPT_WINDOWS];
+	uint64_t kept_tick; /* for kept[].used */
 	pthread_mutex_t clock;
-	uint64_t cino;
 	uint64_t cgen;  /* fio_forget calls so far */
 	uint64_t cmark; /* cgen when the running FIO_CACHED read was allowed */
 	int marked;     /* fio_cache_mark set cmark for the next such read */
@@ -93,7 +104,8 @@ fio_close(struct fio **fp)
 	nc_close(&f->nc);
 	nc_close(&f->pnc);
 	pthread_mutex_destroy(&f->clock);
-	free(f->cmap);
+	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
+		free(f->kept[i].map);
 	free(f->map);
 	free(f->rep);
 	free(f);
@@ -130,13 +142,14 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 }
 
 /* Every forget counts, whatever its inode: a read of @ino that was
- * locating when it came may not have set cino yet. */
+ * locating when it came has not filled its window yet. */
 void
 fio_forget(struct fio *f, uint64_t ino)
 {
 	pthread_mutex_lock(&f->clock);
-	if (ino == 0 || ino == f->cino)
-		f->cino = 0;
+	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
+		if (ino == 0 || ino == f->kept[i].ino)
+			f->kept[i].ino = 0;
 	f->cgen++;
 	pthread_mutex_unlock(&f->clock);
 }
@@ -150,27 +163,78 @@ fio_cache_mark(struct fio *f)
 	pthread_mutex_unlock(&f->clock);
 }
 
-/* Make f->cur the locations of fragments [first, first + count) of @ino:
- * the kept ones if @cached allows and they cover the range, else a fresh
- * frag_locate, kept for later FIO_CACHED reads when @cached.  *from_cache
- * says which. */
+/* The kept window that holds fragments [first, first + count) of @ino,
+ * or NULL. */
+static struct kept *
+kept_find(struct fio *f, uint64_t ino, uint64_t first, uint32_t count)
+{
+	struct kept *k = NULL;
+
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == ino && first >= f->kept[i].first &&
+		    first + count <= f->kept[i].first + f->kept[i].count)
+			k = &f->kept[i];
+	pthread_mutex_unlock(&f->clock);
+	if (k != NULL)
+		k->used = ++f->kept_tick;
+	return k;
+}
+
+/* Keep f->map as window [first, first + count) of @ino: in the slot that
+ * had that window, else a free one, else the least recently used. */
+static void
+kept_fill(struct fio *f, uint64_t ino, uint64_t first, uint32_t count)
+{
+	struct kept *k = NULL;
+
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == ino && f->kept[i].first == first)
+			k = &f->kept[i];
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == 0)
+			k = &f->kept[i];
+	if (k == NULL) {
+		k = &f->kept[0];
+		for (unsigned i = 1; i < KEPT_WINDOWS; i++)
+			if (f->kept[i].used < k->used)
+				k = &f->kept[i];
+	}
+	k->ino = 0; /* its map is rewritten below */
+	pthread_mutex_unlock(&f->clock);
+	if (k->map == NULL && (k->map = malloc(sizeof(*k->map))) == NULL)
+		return; /* nothing kept, the read goes on */
+	memcpy(k->map, f->map, sizeof(*k->map));
+	k->first = first;
+	k->count = count;
+	k->used = ++f->kept_tick;
+	/* Kept only if nothing was forgotten since the read was allowed to
+	 * keep (fio_cache_mark): a forget that came meanwhile may have been
+	 * for exactly what this locate fetched. */
+	pthread_mutex_lock(&f->clock);
+	k->ino = f->cgen == f->cmark ? ino : 0;
+	pthread_mutex_unlock(&f->clock);
+}
+
+/* Make f->cur the locations of fragments [first, first + count) of @ino,
+ * asking for @ahead more if it asks: the kept ones if @cached allows and
+ * they cover [first, first + count), else a fresh frag_locate, kept for
+ * later FIO_CACHED reads when @cached.  *from_cache says which. */
 static int
 locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
-		int cached, int *from_cache, char *errmsg)
+		uint32_t ahead, int cached, int *from_cache, char *errmsg)
 {
+	struct kept *k;
 	int rv;
 
 	*from_cache = 0;
-	if (cached) {
-		pthread_mutex_lock(&f->clock);
-		*from_cache = f->cino == ino && first >= f->cfirst &&
-			      first + count <= f->cfirst + f->ccount;
-		pthread_mutex_unlock(&f->clock);
-	}
-	if (*from_cache) {
-		f->cur = f->cmap;
+	if (cached && (k = kept_find(f, ino, first, count)) != NULL) {
+		f->cur = k->map;
+		*from_cache = 1;
 		return 0;
 	}
+	count += ahead;
 	if (!cached)
 		return locate(f, ino, first, count, errmsg);
 	/* A whole aligned window, so that later reads nearby hit. */
@@ -182,17 +246,7 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	}
 	if ((rv = locate(f, ino, wfirst, wcount, errmsg)) != 0)
 		return rv;
-	if (f->cmap == NULL && (f->cmap = malloc(sizeof(*f->cmap))) == NULL)
-		return 0; /* no cache, still a good answer */
-	memcpy(f->cmap, f->map, sizeof(*f->cmap));
-	f->cfirst = wfirst;
-	f->ccount = wcount;
-	/* Kept only if nothing was forgotten since the read was allowed to
-	 * keep (fio_cache_mark): a forget that came meanwhile may have been
-	 * for exactly what this locate fetched. */
-	pthread_mutex_lock(&f->clock);
-	f->cino = f->cgen == f->cmark ? ino : 0;
-	pthread_mutex_unlock(&f->clock);
+	kept_fill(f, ino, wfirst, wcount);
 	return 0;
 }
 
@@ -644,9 +698,10 @@ again:
 		uint32_t count = last - first + 1 > WIRE_MAX_fraginfo
 					 ? WIRE_MAX_fraginfo
 					 : (uint32_t)(last - first + 1);
-		/* one fragment more, for the read-ahead past this range */
-		uint32_t lcount = count < WIRE_MAX_fraginfo ? count + 1 : count;
-		if ((rv = locate_for_read(f, ino, first, lcount,
+		/* one fragment more, for the read-ahead past this range (a
+		 * kept window need not have it) */
+		uint32_t ahead = count < WIRE_MAX_fraginfo ? 1 : 0;
+		if ((rv = locate_for_read(f, ino, first, count, ahead,
 					  (flags & FIO_CACHED) != 0, &from_cache,
 					  errmsg)) != 0)
 			return rv;

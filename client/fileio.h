@@ -63,8 +63,8 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * fio_pread with @flags.  Without FIO_CACHED it is fio_pread: every call
  * asks the leader where the committed versions are (frag_locate).  With
  * FIO_CACHED it may go by locations this fio kept from an earlier
- * FIO_CACHED call for @ino (a window of up to 64 fragments, with the
- * file's size), and keeps the ones it fetches.  The caller promises that
+ * FIO_CACHED call for @ino (windows of 64 fragments, with the file's
+ * size), and keeps the ones it fetches.  The caller promises that
  * no write to @ino was committed, by anyone, since those were fetched:
  * e.g. it holds a lease that keeps writers out, and calls fio_forget()
  * whenever it cannot promise that any more (lease lost or given up, a
@@ -76,8 +76,10 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * What a FIO_CACHED call fetches is kept only if no fio_forget (of any
  * inode) ran since the call began, or since fio_cache_mark() if that was
  * called before it: so a forget that races with a read never leaves that
- * read's locations behind.  Memory: one struct wire_frag_map per fio
- * (one inode, one window), allocated at the first FIO_CACHED read.
+ * read's locations behind.  Memory: at most 4 windows per fio (of any
+ * inodes; the least recently used is replaced), each a struct
+ * wire_frag_map of about 80 KB allocated at its first use: 320 KB per
+ * fio, covering 1 GiB of a file of 4 MiB fragments.
  */
 int fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 		 size_t len, size_t *got, int flags, char *errmsg);
