@@ -38,7 +38,7 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 #define ROOT_INO 1
 #define SYMLINKS_MAX 40            /* as Linux's MAXSYMLINKS */
 #define FILE_MAX (1ull << 62)      /* the metadata server's size limit */
-#define RWIN (1u << 20)            /* read-ahead window of a sequential reader */
+#define RWIN (4u << 20)            /* read-ahead window of a sequential reader */
 #define SESSIONS_DEFAULT 8
 #define SESSIONS_MAX 64
 #define CONNECT_TIMEOUT_MS 10000
