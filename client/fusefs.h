@@ -5,8 +5,9 @@
 /*
  * What the kernel sees (the data path itself: docs/data-path.md):
  *  - inode numbers are CFS's (the root, 1, is FUSE_ROOT_ID) and the
- *    generation is the inode's; attributes, absent xattrs and file pages
- *    are cached while the mount holds a lease on the inode, never longer
+ *    generation is the inode's; attributes, absent xattrs, file pages and
+ *    fragment locations (fileio.h FIO_CACHED) are cached while the mount
+ *    holds a lease on the inode, never longer
  *    (docs/leases.md: opens take leases, other mounts' conflicting
  *    requests recall them); names are not cached (no directory leases
  *    yet).  So a change another client made is seen by every request
