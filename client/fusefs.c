@@ -1805,7 +1805,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	struct fusefs *fs = calloc(1, sizeof(*fs));
 	const struct ofile_options files_opt = {
 		.wbuf_max = FUSEFS_WBUF_MAX,
-		.window = FUSEFS_IO_MAX,
+		.window = FUSEFS_WINDOW,
 		.window_max_read = FUSEFS_IO_MAX, /* replies borrow the window */
 		.window_at_zero = 0, /* the kernel reads ahead already */
 		.file_max = 0,       /* the kernel's limit */
