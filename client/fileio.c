@@ -27,6 +27,10 @@
  * are serialized: frag_open and frag_commit take turns, the chain writes
  * overlap. */
 #define WRITE_PARALLEL 4
+/* Windows of WIRE_MAX_fraginfo fragments kept for FIO_CACHED reads, per
+ * fio: 4 x 64 fragments of 4 MiB cover 1 GiB of random reads; each costs
+ * a struct wire_frag_map (about 80 KB, mostly node addresses). */
+#define KEPT_WINDOWS 4
 
 /* The piece read ahead: which bytes of which committed version, asked of
  * which node on f->pnc.  Its bytes are used only by a read that found the
@@ -35,6 +39,15 @@ struct prefetch {
 	int active;
 	uint64_t ino, idx, version, offset;
 	uint32_t len, crc;
+};
+
+/* Kept locations: a window of fragments [first, first + count) of @ino
+ * (0: the slot is free) as frag_locate answered. */
+struct kept {
+	struct wire_frag_map *map; /* allocated at first use */
+	uint64_t ino, first;
+	uint32_t count;
+	uint64_t used; /* last hit or fill, for replacing the oldest */
 };
 
 struct fio {
@@ -48,11 +61,16 @@ struct fio {
 	union wire_body *rep; /* metadata replies (large) */
 	struct wire_frag_map *map;  /* the last frag_locate's answer */
 	const struct wire_frag_map *cur; /* the map a read goes by */
-	/* Locations kept for FIO_CACHED reads: cmap answers fragments
-	 * [cfirst, cfirst + ccount) of inode cino (0: none). */
-	struct wire_frag_map *cmap;
-	uint64_t cino, cfirst;
-	uint32_t ccount;
+	/* Locations kept for FIO_CACHED reads, a few windows (any inodes).
+	 * The windows' maps, first, count and used are the fio's thread's;
+	 * their ino, cgen, cmark and marked are under clock, since
+	 * fio_forget may come from any thread. */
+	struct kept kept[KEPT_WINDOWS];
+	uint64_t kept_tick; /* for kept[].used */
+	pthread_mutex_t clock;
+	uint64_t cgen;  /* fio_forget calls so far */
+	uint64_t cmark; /* cgen when the running FIO_CACHED read was allowed */
+	int marked;     /* fio_cache_mark set cmark for the next such read */
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 	/* helpers for parallel fragment writes, opened at the first write
@@ -82,6 +100,7 @@ fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg)
 	}
 	f->mc = mc;
 	f->zctx = zctx;
+	pthread_mutex_init(&f->clock, NULL);
 	*out = f;
 	return 0;
 }
@@ -97,7 +116,9 @@ fio_close(struct fio **fp)
 		fio_close(&f->helpers[i]);
 	nc_close(&f->nc);
 	nc_close(&f->pnc);
-	free(f->cmap);
+	pthread_mutex_destroy(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
+		free(f->kept[i].map);
 	free(f->map);
 	free(f->rep);
 	free(f);
@@ -141,30 +162,100 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	return 0;
 }
 
+/* Every forget counts, whatever its inode: a read of @ino that was
+ * locating when it came has not filled its window yet. */
 void
 fio_forget(struct fio *f, uint64_t ino)
 {
-	if (ino == 0 || ino == f->cino)
-		f->cino = 0;
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
+		if (ino == 0 || ino == f->kept[i].ino)
+			f->kept[i].ino = 0;
+	f->cgen++;
+	pthread_mutex_unlock(&f->clock);
 }
 
-/* Make f->cur the locations of fragments [first, first + count) of @ino:
- * the kept ones if @cached allows and they cover the range, else a fresh
- * frag_locate, kept for later FIO_CACHED reads when @cached.  *from_cache
- * says which. */
+void
+fio_cache_mark(struct fio *f)
+{
+	pthread_mutex_lock(&f->clock);
+	f->cmark = f->cgen;
+	f->marked = 1;
+	pthread_mutex_unlock(&f->clock);
+}
+
+/* The kept window that holds fragments [first, first + count) of @ino,
+ * or NULL. */
+static struct kept *
+kept_find(struct fio *f, uint64_t ino, uint64_t first, uint32_t count)
+{
+	struct kept *k = NULL;
+
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == ino && first >= f->kept[i].first &&
+		    first + count <= f->kept[i].first + f->kept[i].count)
+			k = &f->kept[i];
+	pthread_mutex_unlock(&f->clock);
+	if (k != NULL)
+		k->used = ++f->kept_tick;
+	return k;
+}
+
+/* Keep f->map as window [first, first + count) of @ino: in the slot that
+ * had that window, else a free one, else the least recently used. */
+static void
+kept_fill(struct fio *f, uint64_t ino, uint64_t first, uint32_t count)
+{
+	struct kept *k = NULL;
+
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == ino && f->kept[i].first == first)
+			k = &f->kept[i];
+	for (unsigned i = 0; i < KEPT_WINDOWS && k == NULL; i++)
+		if (f->kept[i].ino == 0)
+			k = &f->kept[i];
+	if (k == NULL) {
+		k = &f->kept[0];
+		for (unsigned i = 1; i < KEPT_WINDOWS; i++)
+			if (f->kept[i].used < k->used)
+				k = &f->kept[i];
+	}
+	k->ino = 0; /* its map is rewritten below */
+	pthread_mutex_unlock(&f->clock);
+	if (k->map == NULL && (k->map = malloc(sizeof(*k->map))) == NULL)
+		return; /* nothing kept, the read goes on */
+	memcpy(k->map, f->map, sizeof(*k->map));
+	k->first = first;
+	k->count = count;
+	k->used = ++f->kept_tick;
+	/* Kept only if nothing was forgotten since the read was allowed to
+	 * keep (fio_cache_mark): a forget that came meanwhile may have been
+	 * for exactly what this locate fetched. */
+	pthread_mutex_lock(&f->clock);
+	k->ino = f->cgen == f->cmark ? ino : 0;
+	pthread_mutex_unlock(&f->clock);
+}
+
+/* Make f->cur the locations of fragments [first, first + count) of @ino,
+ * asking for @ahead more if it asks: the kept ones if @cached allows and
+ * they cover [first, first + count), else a fresh frag_locate, kept for
+ * later FIO_CACHED reads when @cached.  *from_cache says which. */
 static int
 locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
-		int cached, int *from_cache, char *errmsg)
+		uint32_t ahead, int cached, int *from_cache, char *errmsg)
 {
+	struct kept *k;
 	int rv;
 
 	*from_cache = 0;
-	if (cached && f->cino == ino && first >= f->cfirst &&
-	    first + count <= f->cfirst + f->ccount) {
-		f->cur = f->cmap;
+	if (cached && (k = kept_find(f, ino, first, count)) != NULL) {
+		f->cur = k->map;
 		*from_cache = 1;
 		return 0;
 	}
+	count += ahead;
 	if (!cached)
 		return locate(f, ino, first, count, errmsg);
 	/* A whole aligned window, so that later reads nearby hit. */
@@ -176,12 +267,7 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	}
 	if ((rv = locate(f, ino, wfirst, wcount, errmsg)) != 0)
 		return rv;
-	if (f->cmap == NULL && (f->cmap = malloc(sizeof(*f->cmap))) == NULL)
-		return 0; /* no cache, still a good answer */
-	memcpy(f->cmap, f->map, sizeof(*f->cmap));
-	f->cino = ino;
-	f->cfirst = wfirst;
-	f->ccount = wcount;
+	kept_fill(f, ino, wfirst, wcount);
 	return 0;
 }
 
@@ -734,6 +820,13 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	size_t asked = len;
 	int rv, from_cache = 0, retried = 0;
 
+	if (flags & FIO_CACHED) {
+		pthread_mutex_lock(&f->clock);
+		if (!f->marked)
+			f->cmark = f->cgen;
+		f->marked = 0;
+		pthread_mutex_unlock(&f->clock);
+	}
 again:
 	p = buf;
 	offset = start;
@@ -746,9 +839,10 @@ again:
 		uint32_t count = last - first + 1 > WIRE_MAX_fraginfo
 					 ? WIRE_MAX_fraginfo
 					 : (uint32_t)(last - first + 1);
-		/* one fragment more, for the read-ahead past this range */
-		uint32_t lcount = count < WIRE_MAX_fraginfo ? count + 1 : count;
-		if ((rv = locate_for_read(f, ino, first, lcount,
+		/* one fragment more, for the read-ahead past this range (a
+		 * kept window need not have it) */
+		uint32_t ahead = count < WIRE_MAX_fraginfo ? 1 : 0;
+		if ((rv = locate_for_read(f, ino, first, count, ahead,
 					  (flags & FIO_CACHED) != 0, &from_cache,
 					  errmsg)) != 0)
 			return rv;

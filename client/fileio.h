@@ -25,7 +25,8 @@
  * fios (threads of the call, their own node sockets, this fio's mc).
  *
  * Thread safety: one fio per thread (it owns node sockets); the mc may be
- * shared (its calls are serialized).
+ * shared (its calls are serialized).  Only fio_forget may be called from
+ * any thread, at any time.
  */
 
 #include <stddef.h>
@@ -66,8 +67,8 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * fio_pread with @flags.  Without FIO_CACHED it is fio_pread: every call
  * asks the leader where the committed versions are (frag_locate).  With
  * FIO_CACHED it may go by locations this fio kept from an earlier
- * FIO_CACHED call for @ino (a window of up to 64 fragments, with the
- * file's size), and keeps the ones it fetches.  The caller promises that
+ * FIO_CACHED call for @ino (windows of 64 fragments, with the file's
+ * size), and keeps the ones it fetches.  The caller promises that
  * no write to @ino was committed, by anyone, since those were fetched:
  * e.g. it holds a lease that keeps writers out, and calls fio_forget()
  * whenever it cannot promise that any more (lease lost or given up, a
@@ -75,11 +76,30 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * themselves.  Replicas may still have moved (repair, rebalance): a read
  * that fails on kept locations reports nothing and is made again once
  * with fresh ones.
+ *
+ * What a FIO_CACHED call fetches is kept only if no fio_forget (of any
+ * inode) ran since the call began, or since fio_cache_mark() if that was
+ * called before it: so a forget that races with a read never leaves that
+ * read's locations behind.  Memory: at most 4 windows per fio (of any
+ * inodes; the least recently used is replaced), each a struct
+ * wire_frag_map of about 80 KB allocated at its first use: 320 KB per
+ * fio, covering 1 GiB of a file of 4 MiB fragments.
  */
 int fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 		 size_t len, size_t *got, int flags, char *errmsg);
 
-/* Drop the locations kept for @ino (0: for every inode). */
+/*
+ * Called on the fio's thread before deciding that its next read may pass
+ * FIO_CACHED (before checking the lease): that read keeps what it fetches
+ * only if no fio_forget ran since this mark.  Without it the read's start
+ * is the mark, which leaves a gap between the caller's check and the read
+ * where a forget (a lease given up) would go unnoticed.
+ */
+void fio_cache_mark(struct fio *f);
+
+/* Drop the locations kept for @ino (0: for every inode), and keep none
+ * that a read in progress on another thread fetched before this call.
+ * Any thread. */
 void fio_forget(struct fio *f, uint64_t ino);
 
 /* The filesystem's fragment size (asked once from the leader). */

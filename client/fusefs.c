@@ -153,6 +153,30 @@ conn_put(struct fusefs *fs, struct conn *c)
 	pthread_mutex_unlock(&fs->pool_lock);
 }
 
+/* What any fio of the mount kept of @ino's locations (fileio.h, kept by
+ * reads under a lease) may be stale: forget it in every one of them, the
+ * recaller's too.  Any thread; the pool is fixed once connected. */
+static void
+forget_locations(struct fusefs *fs, uint64_t ino)
+{
+	for (unsigned i = 0; i < fs->nconns; i++)
+		if (fs->conns[i].fio != NULL)
+			fio_forget(fs->conns[i].fio, ino);
+	if (fs->rconn.fio != NULL)
+		fio_forget(fs->rconn.fio, ino);
+}
+
+/* ofile's hook after a write-out of @ino through any one fio: other fios'
+ * kept locations and the attributes cached are stale (size, mtime). */
+static void
+written_out(void *arg, uint64_t ino)
+{
+	struct fusefs *fs = arg;
+
+	forget_locations(fs, ino);
+	dcache_changed(fs->names, ino);
+}
+
 /* The caller's credentials.  Root passes every check of the metadata
  * server, so its groups are not read (that costs a /proc read). */
 static void
@@ -690,8 +714,10 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, ino);
-	if (rq.valid & CFS_SETATTR_SIZE)
+	if (rq.valid & CFS_SETATTR_SIZE) {
 		ofile_changed(op.fs->files, ino);
+		forget_locations(op.fs, ino);
+	}
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -1042,6 +1068,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	dcache_changed(op->fs->names, ino);
 	ofile_changed(op->fs->files, ino);
+	forget_locations(op->fs, ino);
 	return rv;
 }
 
@@ -1266,8 +1293,17 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	read_lease(&op, ino);
+	/* Under a lease no one else commits a write to the inode, so the
+	 * fragment locations a read fetched stay good until the lease goes,
+	 * and the recall forgets them (lease_invalidate).  The mark comes
+	 * before the check: a recall that starts after it keeps this read
+	 * from keeping what it fetches. */
+	fio_cache_mark(op.c->fio);
+	int cached = op.fs->leases != NULL &&
+		     clease_valid(op.fs->leases, ino, CFS_LEASE_READ) > 0;
 	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
-			tmp, reply_data, req, &n, op.errmsg);
+			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,
+			op.errmsg);
 	if (rv != 0)
 		reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu", size,
 			   (long long)off, (unsigned long long)ino);
@@ -1873,13 +1909,6 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-/* ofile's written hook: data went out, the size and mtime moved. */
-static void
-data_written(void *arg, uint64_t ino)
-{
-	dcache_changed(((struct fusefs *)arg)->names, ino);
-}
-
 int
 fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	   char *errmsg)
@@ -1887,12 +1916,13 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	struct fusefs *fs = calloc(1, sizeof(*fs));
 	struct ofile_options files_opt = {
 		.wbuf_max = FUSEFS_WBUF_MAX,
-		.window = FUSEFS_IO_MAX,
+		.window = FUSEFS_WINDOW,
 		.window_max_read = FUSEFS_IO_MAX, /* replies borrow the window */
 		.window_at_zero = 0, /* the kernel reads ahead already */
 		.file_max = 0,       /* the kernel's limit */
 		.log_writeouts = 1,  /* errors reach the kernel as errno only */
-		.written = data_written,
+		.written = written_out, /* other fio's kept locations */
+		.written_arg = fs,
 	};
 
 	*out = NULL;
@@ -1914,7 +1944,6 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
-	files_opt.written_arg = fs;
 	if (fs->meta == NULL || fs->conns == NULL ||
 	    dcache_new(&fs->names,
 		       fs->opt.no_leases ? 0 : fs->opt.name_cache) != 0 ||
@@ -1947,6 +1976,7 @@ lease_invalidate(void *data, uint64_t ino)
 	ofile_changed(fs->files, ino);
 	dcache_changed(fs->names, ino);
 	dcache_dir_incomplete(fs->names, ino);
+	forget_locations(fs, ino); /* the fragment locations reads kept */
 	xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);

@@ -38,7 +38,7 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 #define ROOT_INO 1
 #define SYMLINKS_MAX 40            /* as Linux's MAXSYMLINKS */
 #define FILE_MAX (1ull << 62)      /* the metadata server's size limit */
-#define RWIN (1u << 20)            /* read-ahead window of a sequential reader */
+#define RWIN (4u << 20)            /* read-ahead window of a sequential reader */
 #define SESSIONS_DEFAULT 8
 #define SESSIONS_MAX 64
 #define CONNECT_TIMEOUT_MS 10000
@@ -1792,8 +1792,8 @@ do_read(struct cfs_file *f, void *buf, size_t n, int64_t at)
 	op_begin(&op, f->fs);
 	/* the window's bytes are copied out; other reads go straight to
 	 * @buf */
-	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, buf, copy_out,
-			buf, &got, op.errmsg);
+	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, 0, buf,
+			copy_out, buf, &got, op.errmsg);
 	if ((rv = op_end(&op, rv, "read of %zu bytes at %llu of inode %llu",
 			 n, (unsigned long long)o,
 			 (unsigned long long)f->of.ino)) != 0)

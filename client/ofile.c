@@ -417,8 +417,8 @@ ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 		pthread_mutex_t *stripe = &t->flush_locks[f->ino % FLUSH_LOCKS];
 		pthread_mutex_lock(stripe);
 		rv = fio_pwrite(fio, f->ino, o, buf, n, 1, errmsg);
-		written(t, f->ino);
 		pthread_mutex_unlock(stripe);
+		written(t, f->ino);
 		ofile_changed(t, f->ino);
 		goto out;
 	}
@@ -448,8 +448,8 @@ out:
 /* ofile_read's cases (f->lock held); *out borrows f->rbuf or @tmp. */
 static int
 read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
-	size_t n, uint8_t *tmp, const uint8_t **out, size_t *got,
-	char *errmsg)
+	size_t n, int fio_flags, uint8_t *tmp, const uint8_t **out,
+	size_t *got, char *errmsg)
 {
 	const size_t win = t->opt.window;
 	uint64_t gen = ino_gen(t, f->ino);
@@ -474,7 +474,8 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 		if (f->rbuf == NULL && (f->rbuf = malloc(win)) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "read window");
 		f->rvalid = 0;
-		rv = fio_pread(fio, f->ino, ws, f->rbuf, win, &have, errmsg);
+		rv = fio_pread_ex(fio, f->ino, ws, f->rbuf, win, &have,
+				  fio_flags, errmsg);
 		if (rv != 0)
 			return rv;
 		f->rstart = ws;
@@ -487,7 +488,7 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 		return 0;
 	}
 	/* case 3 */
-	rv = fio_pread(fio, f->ino, o, tmp, n, &have, errmsg);
+	rv = fio_pread_ex(fio, f->ino, o, tmp, n, &have, fio_flags, errmsg);
 	*out = tmp;
 	*got = have;
 	return rv;
@@ -495,8 +496,8 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 
 int
 ofile_read(struct ofile_table *t, struct ofile *f, struct fio *fio,
-	   uint64_t off, size_t n, uint8_t *tmp, ofile_deliver_fn deliver,
-	   void *arg, size_t *got, char *errmsg)
+	   uint64_t off, size_t n, int fio_flags, uint8_t *tmp,
+	   ofile_deliver_fn deliver, void *arg, size_t *got, char *errmsg)
 {
 	const uint8_t *data = NULL;
 	size_t cnt = 0;
@@ -506,7 +507,7 @@ ofile_read(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	if (ofile_dirty_end(t, f->ino) != 0)
 		ofile_flush_ino(t, f->ino, NULL, fio);
 	pthread_mutex_lock(&f->lock);
-	rv = read_at(t, f, fio, off, n, tmp, &data, &cnt, errmsg);
+	rv = read_at(t, f, fio, off, n, fio_flags, tmp, &data, &cnt, errmsg);
 	if (rv == 0) {
 		f->next_off = off + cnt;
 		*got = cnt;

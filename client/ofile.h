@@ -72,9 +72,12 @@ struct ofile_options {
 	 * reports through cfs_errmsg instead of logging for the
 	 * application): errmsg is prefixed with the range. */
 	int log_writeouts;
-	/* Called (may be NULL) after each write-out of @ino's data, failed or
-	 * not, with @ino's file lock held: its size and mtime may have
-	 * changed (cfs-fuse forgets the attributes it cached). */
+	/* Called (may be NULL) after each write-out of @ino's data
+	 * (fio_pwrite, whether it succeeded or not: some fragments may be
+	 * committed), with the file's lock held: its size and mtime may have
+	 * changed.  The writing fio forgets its kept locations itself
+	 * (fileio.h), other fio's do not: cfs-fuse's hook makes every fio of
+	 * the mount forget them, and forgets the attributes it cached. */
 	void (*written)(void *arg, uint64_t ino);
 	void *written_arg;
 };
@@ -199,8 +202,10 @@ int ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 		ofile_size_fn size_of, void *arg, char *errmsg);
 
 /*
- * A read of up to @n bytes at @off: first every dirty range of the inode
- * is written out, then:
+ * A read of up to @n bytes at @off, whose data reads pass @fio_flags to
+ * fio_pread_ex (FIO_CACHED: the caller promises what fileio.h asks for
+ * kept locations): first every dirty range of the inode is written out,
+ * then:
  * 1) the window holds the range (or holds up to the end of the file);
  * 2) a sequential read (at the end of @f's previous one) within
  *    opt.window_max_read fills a new window, aligned when that still
@@ -209,8 +214,9 @@ int ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
  * On success @deliver gets the bytes, *got their count.
  */
 int ofile_read(struct ofile_table *t, struct ofile *f, struct fio *fio,
-	       uint64_t off, size_t n, uint8_t *tmp, ofile_deliver_fn deliver,
-	       void *arg, size_t *got, char *errmsg);
+	       uint64_t off, size_t n, int fio_flags, uint8_t *tmp,
+	       ofile_deliver_fn deliver, void *arg, size_t *got,
+	       char *errmsg);
 
 /* Is any file open?  (A cheap test before ofile_hide_name.) */
 int ofile_any_open(struct ofile_table *t);

@@ -66,7 +66,7 @@
  *   write through another file of the same inode first writes out or
  *   accounts for that buffered data, so one client sees its own writes at
  *   once.  Another client sees them only after the writer's cfs_fsync() or
- *   cfs_close(); its open files may keep serving up to 1 MiB it read ahead
+ *   cfs_close(); its open files may keep serving up to 4 MiB it read ahead
  *   until they read elsewhere, so data is coherent between clients from
  *   close to open (as NFS).  Concurrent writers on different clients are
  *   not ordered; the last write-out of a byte wins.  A file unlinked while

@@ -118,6 +118,18 @@ main(int argc, char **argv)
 	check("fio_forget(0) forgets every inode",
 	      patch(b, ino, 7, 3, 4) && (fio_forget(a, 0), 1) &&
 		  reads_model(a, ino, 0, 4096, FIO_CACHED));
+	/* a forget of any inode after fio_cache_mark (a lease given up
+	 * between the caller's check and its read) keeps that read from
+	 * keeping what it fetched: B's whole rewrite of fragment 0 below
+	 * would otherwise be read from the replaced version, which the nodes
+	 * still hold until garbage collection */
+	fio_forget(a, ino);
+	fio_cache_mark(a);
+	fio_forget(a, ino + 1000);
+	check("a forget after fio_cache_mark: that read keeps nothing",
+	      reads_model(a, ino, 0, 4096, FIO_CACHED) &&
+		  patch(b, ino, 0, 1u << 20, 7) &&
+		  reads_model(a, ino, 0, 4096, FIO_CACHED));
 	/* read-ahead: a sequential reader, then another writer in the
 	 * middle of its way; what A read ahead is of the replaced version
 	 * and must not be served */

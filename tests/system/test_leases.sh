@@ -3,8 +3,10 @@
 # cfs-fuse mounts of one cluster (3 cfs-meta, 4 cfs-data on loopback), as
 # across two machines, never sleeping for a cache to time out: A writes and
 # closes, B reads the new bytes at once; B caches, A rewrites, B's next read
-# is fresh (and the same through a file B keeps open); A's create in a
-# directory B listed shows in B's listing and stat at once; B's chmod is
+# is fresh (and the same through a file B keeps open, also when B's reads go
+# by fragment locations it kept and A rewrites, patches, truncates); A's
+# create in a directory B listed shows in B's listing and stat at once;
+# B's chmod is
 # seen by A's stat at once; concurrent writers end with one writer's data
 # per write, never stale cache; `cfsctl leases` (text and --json); a lease
 # survives the metadata leader's kill -9 and the other mount still sees
@@ -80,6 +82,63 @@ for i in range(30):
 sys.exit(1 if bad else 0)
 PY
 check "a file B keeps open reads A's every write at once" [ $? = 0 ]
+
+# kept fragment locations (docs/leases.md "Reads"): B reads a file of three
+# fragments (1 MiB each here) and keeps it open, so its reads go by the
+# fragment versions it located once; A rewrites it (whole: every fragment a
+# new version; a patch: one), truncates it and writes past the old end.
+# The replaced versions stay on the nodes until garbage collection (about
+# a second), so a B that did not forget its locations at the recall would
+# read them: each read of B right after A's close must see A's bytes.
+python3 - "$A/k" "$B/k" <<'PY'
+import os, sys
+a, b = sys.argv[1], sys.argv[2]
+MB = 1 << 20
+def fill(n, seed):
+    unit = bytes((seed * 31 + j) & 0xff for j in range(4096))
+    return (unit * (n // 4096 + 1))[:n]
+model = bytearray(fill(3 * MB, 0))
+with open(a, "wb") as f:
+    f.write(model)
+fd = os.open(b, os.O_RDONLY)
+bad = 0
+def b_reads(what):
+    global bad
+    for off in (0, 5000, MB - 100, MB + 4096, 2 * MB + 12345, len(model) - 10):
+        if off >= len(model):
+            continue
+        got = os.pread(fd, 4096, off)
+        want = bytes(model[off:off + 4096])
+        if got != want:
+            print("    %s: B read %d bytes at %d, not A's" % (what, len(got), off))
+            bad += 1
+            return
+b_reads("first read")
+for r in range(1, 4):
+    model[:] = fill(3 * MB, r)
+    with open(a, "r+b") as f:          # whole: new versions of all three
+        f.write(model)
+    b_reads("round %d, whole rewrite" % r)
+    patch = fill(10000, 100 + r)
+    model[MB + 777:MB + 777 + len(patch)] = patch
+    with open(a, "r+b") as f:          # a patch of the second fragment
+        f.seek(MB + 777)
+        f.write(patch)
+    b_reads("round %d, patch" % r)
+os.truncate(a, 2 * MB + 5)             # cut the third fragment
+del model[2 * MB + 5:]
+b_reads("after a truncate")
+tail = fill(MB, 9)
+with open(a, "r+b") as f:              # past the old end again
+    f.seek(2 * MB + 5)
+    f.write(tail)
+model += tail
+b_reads("after a write past the cut")
+os.close(fd)
+sys.exit(1 if bad else 0)
+PY
+check "kept fragment locations: B's open file reads A's rewrites at once" \
+	[ $? = 0 ]
 
 # attributes: sizes and modes
 truncate -s 12345 "$A/f"

@@ -1,4 +1,4 @@
-/* test_ofile.c - open files: write-back coalescing and its flush points, deferred failures, O_APPEND ends, read windows, hidden files. */
+/* test_ofile.c - open files: write-back coalescing and its flush points, deferred failures, O_APPEND ends, read windows, fio flags and the write-out hook, hidden files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +24,9 @@ static struct {
 	size_t len;
 } writes[32];
 static unsigned nwrites, nreads;
+static int last_read_flags; /* fio_pread_ex's flags, last call */
+static unsigned nwritten;   /* calls of the written hook */
+static uint64_t written_ino;
 static int fail_next_write; /* a CFS code for the next fio_pwrite */
 
 int
@@ -48,19 +51,28 @@ fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 }
 
 int
-fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
-	  size_t len, size_t *got, char *errmsg)
+fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
+	     size_t len, size_t *got, int flags, char *errmsg)
 {
 	(void)f;
 	(void)ino;
 	(void)errmsg;
 	nreads++;
+	last_read_flags = flags;
 	*got = 0;
 	if (offset < IMAGE) {
 		*got = IMAGE - offset < len ? IMAGE - offset : len;
 		memcpy(buf, image + offset, *got);
 	}
 	return 0;
+}
+
+static void
+written(void *arg, uint64_t ino)
+{
+	assert_ptr_equal(arg, &nwritten);
+	nwritten++;
+	written_ino = ino;
 }
 
 /* ---- fixture ------------------------------------------------------------- */
@@ -76,10 +88,13 @@ setup(void **state)
 	const struct ofile_options opt = {.wbuf_max = WBUF, .window = WIN,
 					  .window_max_read = WIN - 1,
 					  .window_at_zero = 1,
-					  .file_max = IMAGE};
+					  .file_max = IMAGE,
+					  .written = written,
+					  .written_arg = &nwritten};
 	(void)state;
 	memset(image, 0, sizeof(image));
-	nwrites = nreads = 0;
+	nwrites = nreads = nwritten = 0;
+	last_read_flags = -1;
 	fail_next_write = 0;
 	errmsg[0] = '\0';
 	return ofile_table_new(&t, &opt);
@@ -123,12 +138,19 @@ collect(void *arg, const uint8_t *data, size_t n)
 }
 
 static int
-get(struct ofile *f, uint64_t off, size_t n)
+get_flags(struct ofile *f, uint64_t off, size_t n, int flags)
 {
 	uint8_t tmp[IMAGE];
 	size_t got;
 
-	return ofile_read(t, f, NULL, off, n, tmp, collect, NULL, &got, errmsg);
+	return ofile_read(t, f, NULL, off, n, flags, tmp, collect, NULL, &got,
+			  errmsg);
+}
+
+static int
+get(struct ofile *f, uint64_t off, size_t n)
+{
+	return get_flags(f, off, n, 0);
 }
 
 static void
@@ -333,6 +355,51 @@ test_ofile_sequential_reads_are_served_from_the_window(void **state)
 	ofile_close(t, f, NULL);
 }
 
+/* The caller's fio flags reach the data reads, window fills and plain
+ * reads alike. */
+static void
+test_ofile_read_passes_its_fio_flags_down(void **state)
+{
+	struct ofile *f = open_ino(7);
+
+	(void)state;
+	assert_int_equal(get_flags(f, 0, 100, 1), 0); /* a window fill */
+	assert_int_equal(last_read_flags, 1);
+	assert_int_equal(get_flags(f, 5000, 10, 0), 0); /* not sequential */
+	assert_int_equal(last_read_flags, 0);
+	assert_int_equal(get_flags(f, 3000, 10, 1), 0);
+	assert_int_equal(last_read_flags, 1);
+	ofile_close(t, f, NULL);
+}
+
+/* Every write-out calls the written hook with its inode, a failed one
+ * too (some fragments may be committed), and a write too large for the
+ * buffer; buffered writes do not. */
+static void
+test_ofile_every_write_out_calls_the_written_hook(void **state)
+{
+	struct ofile *f = open_ino(7);
+	uint8_t big[WBUF + 1];
+	uint64_t off = 0;
+
+	(void)state;
+	assert_int_equal(put(f, 0, 10, 'a', 0), 0);
+	assert_int_equal(nwritten, 0);
+	assert_int_equal(ofile_sync(t, f, NULL, errmsg), 0);
+	assert_int_equal(nwritten, 1);
+	assert_int_equal(written_ino, 7);
+	assert_int_equal(put(f, 0, 10, 'b', 0), 0);
+	fail_next_write = CFS_EIO;
+	assert_int_equal(ofile_sync(t, f, NULL, errmsg), CFS_EIO);
+	assert_int_equal(nwritten, 2);
+	memset(big, 'c', sizeof(big));
+	assert_int_equal(ofile_write(t, f, NULL, &off, big, sizeof(big), 0,
+				     NULL, NULL, errmsg),
+			 0);
+	assert_int_equal(nwritten, 3);
+	ofile_close(t, f, NULL);
+}
+
 /* ---- hidden files ------------------------------------------------------------ */
 
 static unsigned hidden_left;
@@ -388,6 +455,8 @@ main(void)
 		T(test_ofile_deferred_failure_is_told_once),
 		T(test_ofile_append_goes_to_the_end_this_client_knows),
 		T(test_ofile_sequential_reads_are_served_from_the_window),
+		T(test_ofile_read_passes_its_fio_flags_down),
+		T(test_ofile_every_write_out_calls_the_written_hook),
 		T(test_ofile_hidden_entry_comes_back_at_the_last_close),
 	};
 
