@@ -1,5 +1,6 @@
 /* dmap.c - the data map: node registry, committed fragment versions, replicas and garbage in SQLite. */
 #include "meta/dmap.h"
+#include "meta/sqlq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,15 +347,11 @@ dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 		free(d);
 		return CFS_INTERNAL;
 	}
-	for (int i = 0; i < Q__COUNT; i++) {
-		if (sqlite3_prepare_v3(db, dmap_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &d->q[i],
-				       NULL) != SQLITE_OK) {
-			cfs_fail(errmsg, CFS_INTERNAL, "data map: %s: %s",
-				 dmap_sql[i], sqlite3_errmsg(db));
-			dmap_close(&d);
-			return CFS_INTERNAL;
-		}
+	int rv = sqlq_prepare(db, "data map", NULL, dmap_sql, Q__COUNT, d->q,
+			      errmsg);
+	if (rv != 0) {
+		dmap_close(&d);
+		return rv;
 	}
 	*out = d;
 	return 0;
@@ -367,8 +364,7 @@ dmap_close(struct dmap **dp)
 
 	if (d == NULL)
 		return;
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(d->q[i]);
+	sqlq_finalize(d->q, Q__COUNT);
 	free(d);
 	*dp = NULL;
 }

@@ -1,5 +1,6 @@
 /* fsm.c - apply Raft entries to SQLite in batched transactions, exactly once; snapshots. */
 #include "meta/fsm.h"
+#include "meta/sqlq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,10 +159,7 @@ load_applied(struct fsm *f, char *errmsg)
 static void
 finalize_all(struct fsm *f)
 {
-	for (int i = 0; i < ST__COUNT; i++) {
-		sqlite3_finalize(f->st[i]);
-		f->st[i] = NULL;
-	}
+	sqlq_finalize(f->st, ST__COUNT);
 	lease_close(&f->leases);
 	lock_close(&f->locks);
 	dmap_close(&f->dmap);
@@ -172,20 +170,11 @@ finalize_all(struct fsm *f)
 static int
 prepare_all(struct fsm *f, char *errmsg)
 {
-	char *err = NULL;
-
-	if (sqlite3_exec(f->db, fsm_schema, NULL, NULL, &err) != SQLITE_OK) {
-		cfs_fail(errmsg, CFS_CORRUPT, "%s: creating tables: %s",
-			 f->path, err ? err : "?");
-		sqlite3_free(err);
-		return CFS_CORRUPT;
-	}
-	for (int i = 0; i < ST__COUNT; i++)
-		if (sqlite3_prepare_v3(f->db, fsm_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &f->st[i],
-				       NULL) != SQLITE_OK)
-			return db_fail(f, errmsg, fsm_sql[i]);
-	int rv = ns_open(&f->ns, f->db, errmsg);
+	int rv = sqlq_prepare(f->db, f->path, fsm_schema, fsm_sql, ST__COUNT,
+			      f->st, errmsg);
+	if (rv != 0)
+		return rv;
+	rv = ns_open(&f->ns, f->db, errmsg);
 	if (rv == 0)
 		rv = dmap_open(&f->dmap, f->db, f->ns, errmsg);
 	if (rv == 0)

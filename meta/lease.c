@@ -1,5 +1,6 @@
 /* lease.c - client leases in the state machine: conflict rules, the leases table, recall hooks (see lease.h). */
 #include "meta/lease.h"
+#include "meta/sqlq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,26 +138,15 @@ int
 lease_open(struct leaset **out, sqlite3 *db, char *errmsg)
 {
 	struct leaset *l = calloc(1, sizeof(*l));
-	char *err = NULL;
+	int rv;
 
 	if (l == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "leases: out of memory");
 	l->db = db;
-	if (sqlite3_exec(db, lease_schema, NULL, NULL, &err) != SQLITE_OK) {
-		cfs_fail(errmsg, CFS_CORRUPT, "leases: creating the tables: %s",
-			 err ? err : "?");
-		sqlite3_free(err);
+	if ((rv = sqlq_prepare(db, "leases", lease_schema, lease_sql,
+			       Q__COUNT, l->q, errmsg)) != 0) {
 		lease_close(&l);
-		return CFS_CORRUPT;
-	}
-	for (int i = 0; i < Q__COUNT; i++) {
-		if (sqlite3_prepare_v3(db, lease_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &l->q[i],
-				       NULL) != SQLITE_OK) {
-			int rv = db_fail(l, errmsg, lease_sql[i]);
-			lease_close(&l);
-			return rv;
-		}
+		return rv;
 	}
 	*out = l;
 	return 0;
@@ -169,8 +159,7 @@ lease_close(struct leaset **lp)
 
 	if (l == NULL)
 		return;
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(l->q[i]);
+	sqlq_finalize(l->q, Q__COUNT);
 	free(l);
 	*lp = NULL;
 }

@@ -1,5 +1,6 @@
 /* lock.c - advisory locks: the pure range rules and the `locks` table of the state machine. */
 #include "meta/lock.h"
+#include "meta/sqlq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,26 +177,15 @@ int
 lock_open(struct lockt **out, sqlite3 *db, char *errmsg)
 {
 	struct lockt *l = calloc(1, sizeof(*l));
-	char *err = NULL;
+	int rv;
 
 	if (l == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "locks: out of memory");
 	l->db = db;
-	if (sqlite3_exec(db, lock_schema, NULL, NULL, &err) != SQLITE_OK) {
-		cfs_fail(errmsg, CFS_CORRUPT, "locks: creating the table: %s",
-			 err ? err : "?");
-		sqlite3_free(err);
+	if ((rv = sqlq_prepare(db, "locks", lock_schema, lock_sql, Q__COUNT,
+			       l->q, errmsg)) != 0) {
 		lock_close(&l);
-		return CFS_CORRUPT;
-	}
-	for (int i = 0; i < Q__COUNT; i++) {
-		if (sqlite3_prepare_v3(db, lock_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &l->q[i],
-				       NULL) != SQLITE_OK) {
-			int rv = db_fail(l, errmsg, lock_sql[i]);
-			lock_close(&l);
-			return rv;
-		}
+		return rv;
 	}
 	*out = l;
 	return 0;
@@ -208,8 +198,7 @@ lock_close(struct lockt **lp)
 
 	if (l == NULL)
 		return;
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(l->q[i]);
+	sqlq_finalize(l->q, Q__COUNT);
 	free(l->a);
 	free(l->b);
 	free(l);

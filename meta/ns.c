@@ -1,5 +1,6 @@
 /* ns.c - the POSIX namespace over SQLite: each operation one deterministic step of a transaction. */
 #include "meta/ns.h"
+#include "meta/sqlq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,26 +437,16 @@ int
 ns_open(struct ns **out, sqlite3 *db, char *errmsg)
 {
 	struct ns *ns = calloc(1, sizeof(*ns));
-	char *err = NULL;
+	int rv;
 
 	if (ns == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "namespace");
 	ns->db = db;
-	if (sqlite3_exec(db, ns_schema, NULL, NULL, &err) != SQLITE_OK) {
-		cfs_fail(errmsg, CFS_CORRUPT, "namespace tables: %s",
-			 err ? err : "?");
-		sqlite3_free(err);
-		free(ns);
-		return CFS_CORRUPT;
+	if ((rv = sqlq_prepare(db, "namespace", ns_schema, ns_sql, Q__COUNT,
+			       ns->q, errmsg)) != 0) {
+		ns_close(&ns);
+		return rv;
 	}
-	for (int i = 0; i < Q__COUNT; i++)
-		if (sqlite3_prepare_v3(db, ns_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &ns->q[i],
-				       NULL) != SQLITE_OK) {
-			int rv = db_error(ns, errmsg, i);
-			ns_close(&ns);
-			return rv;
-		}
 	struct inode root;
 	char ignored[CFS_ERRMSG_SIZE];
 	ns->formatted = inode_get(ns, ROOT_INO, &root, ignored) == 0;
@@ -469,8 +460,7 @@ ns_close(struct ns **nsp)
 	struct ns *ns = *nsp;
 	if (ns == NULL)
 		return;
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(ns->q[i]);
+	sqlq_finalize(ns->q, Q__COUNT);
 	free(ns->scratch);
 	free(ns);
 	*nsp = NULL;
