@@ -199,12 +199,18 @@ static const char *const dmap_sql[Q__COUNT] = {
 			  "= ?5)",
 	[Q_LOCATE] = "SELECT idx, version, length, crc FROM fragments WHERE "
 		     "ino = ? AND idx >= ? AND idx < ? ORDER BY idx",
-	/* replicas of one version, readable ones first, draining last */
+	/* replicas of one version, readable ones first, draining last, and
+	 * otherwise in an order the version shuffles: clients read from the
+	 * first, and by node id the lowest node served every read while the
+	 * others idled; this way each version has one node that serves it
+	 * (its page cache holds it once, not on every replica) and the
+	 * versions spread over the nodes */
 	[Q_HOLDERS] = "SELECT r.node, r.state, n.state, n.draining, n.addr "
 		      "FROM replicas r LEFT JOIN nodes n ON n.id = r.node "
 		      "WHERE r.ino = ? AND r.idx = ? AND r.version = ? "
 		      "ORDER BY (r.state = 1 AND n.state IN (0, 1)) DESC, "
-		      "n.draining, r.node",
+		      "n.draining, (r.node * 40503 + r.version * 2654435761) "
+		      "% 65521, r.node",
 	[Q_NODES] = "SELECT n.id, n.uuid, n.addr, n.labels, n.state, "
 		    "n.draining, n.capacity, (SELECT count(*) FROM replicas r "
 		    "WHERE r.node = n.id) FROM nodes n WHERE n.state != 4 "
