@@ -58,6 +58,9 @@ struct clease {
 		uint64_t ino;
 		int64_t at;
 	} recent[RECENT_SLOTS];
+	/* recalls of inodes this mount knew no lease of (released with
+	 * epoch 0: whatever the server holds for the mount goes) */
+	uint64_t unknown_recalls;
 };
 
 /* ---- the table (under c->lock) ------------------------------------------- */
@@ -187,9 +190,18 @@ granted(struct clease *c, struct entry *e, struct mc *mc, int type,
 {
 	unsigned opens = 0;
 
-	mc_alive_until(mc, &opens);
-	if (e->state != ST_HELD && c->ops.granted != NULL)
+	/* A time without a usable lease (none, or one whose session lapsed
+	 * while the entry still said held): what was cached then is not
+	 * protected.  (Before e->mc and e->opens are replaced.) */
+	int usable = 0;
+	if (e->state == ST_HELD) {
+		unsigned was = 0;
+		usable = mc_alive_until(e->mc, &was) > cfs_now_ms() &&
+			 was == e->opens;
+	}
+	if (!usable && c->ops.granted != NULL)
 		c->ops.granted(c->data, e->ino);
+	mc_alive_until(mc, &opens);
 	if (e->state != ST_HELD || type > e->type || epoch > e->epoch) {
 		e->type = type;
 		e->epoch = epoch;
@@ -347,13 +359,28 @@ clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms)
 	return recalling ? CFS_ETIMEDOUT : 0;
 }
 
+uint64_t
+clease_mark(struct clease *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t m = c->unknown_recalls;
+	pthread_mutex_unlock(&c->lock);
+	return m;
+}
+
 void
 clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
-	       uint64_t epoch)
+	       uint64_t epoch, uint64_t mark)
 {
 	if (type == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (c->unknown_recalls != mark) {
+		/* a recall may have released this grant before we knew of
+		 * it: go without (a later clease_get asks again) */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	struct entry *e = add(c, ino);
 	if (e != NULL && e->state != ST_RECALLING)
 		granted(c, e, mc, type, epoch);
@@ -424,6 +451,8 @@ recall_one(struct clease *c, uint64_t ino)
 	}
 	int type = e->state == ST_HELD ? e->type : 0;
 	uint64_t epoch = e->state == ST_HELD ? e->epoch : 0;
+	if (e->state != ST_HELD)
+		c->unknown_recalls++;
 	set_state(c, e, ST_RECALLING);
 	lru_unlink(e);
 	c->st.recalled++;

@@ -107,9 +107,13 @@ int clease_recalled_lately(struct clease *c, uint64_t ino);
 int clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms);
 
 /* A lease granted with another reply (mknod with CFS_MKNOD_LEASE) over
- * @mc. */
+ * @mc.  @mark: clease_mark() taken before the request was sent.  If the
+ * mount was meanwhile asked to give up a lease it did not know of (this
+ * one, recalled before its reply came: the release dropped it on the
+ * server), the grant is not recorded. */
+uint64_t clease_mark(struct clease *c);
 void clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
-		    uint64_t epoch);
+		    uint64_t epoch, uint64_t mark);
 
 /* The mount removed @ino itself: its lease went with it. */
 void clease_forget(struct clease *c, uint64_t ino);

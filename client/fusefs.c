@@ -613,10 +613,12 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
 	if (rv == 0) {
 		a = op.c->rep->entry.attr;
-		/* the grant's attributes are as new as the grant, which made
-		 * everything older about the inode suspect (lease_granted) */
-		if (dir_lease(&op, &a))
-			stamp = dcache_stamp(fs->names);
+		/* A lease granted now (dir_lease) made what was asked before
+		 * it suspect (lease_granted): the stamp from before the lookup
+		 * refuses it, the next lookup keeps it.  (A stamp taken after
+		 * the grant would keep a name another mount may have moved
+		 * before the grant, or attributes this mount changed since.) */
+		(void)dir_lease(&op, &a);
 		dcache_put(fs->names, stamp, parent, name, &a);
 		dcache_attr_put(fs->names, stamp, &a);
 		reply_entry(&op, &a);
@@ -651,8 +653,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
 	if (rv == 0) {
 		a = op.c->rep->entry.attr;
-		if (dir_lease(&op, &a))
-			stamp = dcache_stamp(fs->names);
+		(void)dir_lease(&op, &a); /* stamp: as in fs_lookup */
 		dcache_attr_put(fs->names, stamp, &a);
 		reply_attr(&op, &a);
 	} else
@@ -758,6 +759,7 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 		rq.flags |= CFS_MKNOD_LEASE;
 	struct wire_attr pa;
 	uint64_t since = dcache_stamp(op->fs->names);
+	uint64_t mark = op->fs->leases ? clease_mark(op->fs->leases) : 0;
 	int pa_known = dcache_attr_get(op->fs->names, parent, &pa);
 	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
 	if (rv == 0 && pa_known && (rq.flags & CFS_MKNOD_EXCL)) {
@@ -777,13 +779,17 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 		if (op->c->rep->entry.lease != 0) {
 			clease_granted(op->fs->leases, op->c->mc, a->ino,
 				       op->c->rep->entry.lease,
-				       op->c->rep->entry.lease_epoch);
-			/* the attributes came with the grant: as new as it
-			 * (and the kernel does not know the inode yet, so
-			 * nothing of this mount changed it since) */
-			uint64_t now = dcache_stamp(op->fs->names);
-			dcache_put(op->fs->names, now, parent, name, a);
-			dcache_attr_put(op->fs->names, now, a);
+				       op->c->rep->entry.lease_epoch, mark);
+			/* A new inode's attributes came with the grant: as
+			 * new as it, and the kernel does not know the inode
+			 * yet, so nothing of this mount changed it since.  An
+			 * existing file (no EXCL) may have been changed by
+			 * another request meanwhile: the stamp from before. */
+			uint64_t at = (flags & CFS_MKNOD_EXCL)
+					      ? dcache_stamp(op->fs->names)
+					      : since;
+			dcache_put(op->fs->names, at, parent, name, a);
+			dcache_attr_put(op->fs->names, at, a);
 			/* new, so empty, and leased: every name it will have
 			 * is one this mount adds or is told of by a recall */
 			if (S_ISDIR(a->mode) && (flags & CFS_MKNOD_EXCL))
@@ -838,6 +844,9 @@ fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	op_end(&op);
 }
 
+/* unlink @name in @parent; the parent's cached attributes go (its times
+ * change).  The caller forgets the name itself (dcache_remove) if it may
+ * be cached: hidden names never are. */
 static int
 unlink_call(struct op *op, uint64_t parent, const char *name,
 	    const struct wire_cred *cred)
@@ -845,7 +854,9 @@ unlink_call(struct op *op, uint64_t parent, const char *name,
 	struct wire_unlink rq = {.cred = *cred, .parent = parent};
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	return call(op, WIRE_T_unlink, &rq, WIRE_T_ok);
+	int rv = call(op, WIRE_T_unlink, &rq, WIRE_T_ok);
+	dcache_changed(op->fs->names, parent);
+	return rv;
 }
 
 /*
@@ -911,6 +922,8 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 		dcache_remove(op.fs->names, parent, name);
 		dcache_changed(op.fs->names, parent);
 	}
+	if (rv != 0 && !ordinary(rv)) /* the name may be there still */
+		dcache_dir_incomplete(op.fs->names, parent);
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
@@ -987,7 +1000,8 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		dcache_changed(op.fs->names, parent);
 		dcache_changed(op.fs->names, newparent);
 		dcache_dir_incomplete(op.fs->names, newparent);
-		if (flags & CFS_RENAME_EXCHANGE)
+		/* exchanged, or not done: the old name may be there */
+		if ((flags & CFS_RENAME_EXCHANGE) || rv != 0)
 			dcache_dir_incomplete(op.fs->names, parent);
 	}
 	if (rv == 0)
@@ -1383,11 +1397,18 @@ fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* the last close of the open file: its flock lock goes */
 	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
 		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
-	if (ofile_close(op.fs->files, &h->of, &gone) &&
-	    (rv = unlink_call(&op, gone.parent, gone.name, &gone.cred)) != 0 &&
-	    rv != CFS_ENOENT)
-		LOG_WARN("removing '%s' in directory %llu: %s", gone.name,
-			 (unsigned long long)gone.parent, op.errmsg);
+	if (ofile_close(op.fs->files, &h->of, &gone)) {
+		rv = unlink_call(&op, gone.parent, gone.name, &gone.cred);
+		if (rv != 0 && rv != CFS_ENOENT)
+			LOG_WARN("removing '%s' in directory %llu: %s",
+				 gone.name, (unsigned long long)gone.parent,
+				 op.errmsg);
+		/* the kernel knows nothing of this unlink: the directory's
+		 * times it keeps are stale (attributes only, no lock) */
+		if (op.fs->se != NULL)
+			fuse_lowlevel_notify_inval_inode(op.fs->se,
+							 gone.parent, -1, 0);
+	}
 	fuse_reply_err(req, 0);
 	op_end(&op);
 }

@@ -240,6 +240,19 @@ b_view=$(stat -c '%h %y %z' "$B/n3")
 a_view=$(stat -c '%h %y %z' "$A/n3")
 check "B's creates: B's view of the directory is the service's ($b_view)" \
 	[ "$b_view" = "$a_view" ]
+# a file B removes while it has it open is renamed to a hidden name and
+# removed at its close: the directory's times move then too
+mkdir "$B/n4"
+: >"$B/n4/f"
+exec 7>"$B/n4/f"
+rm "$B/n4/f"
+stat "$B/n4" >/dev/null
+exec 7>&-
+sleep 0.5 # the release that removes the hidden name is asynchronous
+b_view=$(stat -c '%h %y %z' "$B/n4")
+a_view=$(stat -c '%h %y %z' "$A/n4")
+check "B's unlink of an open file: B's view of the directory is the service's" \
+	[ "$b_view" = "$a_view" ]
 # absent names of a directory B made and holds a lease on are answered by B
 mkdir "$B/m"
 touch "$B/m/a"
