@@ -1,4 +1,4 @@
-/* fusefs.c - the FUSE low-level operations of cfs-fuse: CFS namespace and data behind a kernel mount. */
+/* fusefs.c - the FUSE low-level operations of cfs-fuse: CFS namespace and data behind a kernel mount; here the session pool, attributes, the namespace, the operations table and the lease callbacks (files and locks: fusefs_file.c; directories and xattrs: fusefs_dir.c). */
 #include "client/fusefs.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "client/fileio.h"
+#include "client/fusefs_int.h"
 #include "client/locksess.h"
 #include "client/clease.h"
 #include "client/dcache.h"
@@ -27,104 +28,19 @@
 #include "common/log.h"
 #include "common/proto.h"
 
-#define BLOCKS_CACHE 256 /* allocated-size cache slots */
 /* Files of more fragments than this report their allocation from the
  * fragment map (a sparse file looks small to du); smaller ones cost no
  * extra call and report their size.  Past BLOCKS_SCAN_MAX map pages the
  * scan is not worth it either. */
 #define BLOCKS_SCAN_MIN WIRE_MAX_fraginfo
 #define BLOCKS_SCAN_MAX (256ull * WIRE_MAX_fraginfo)
-/* Absent xattrs are remembered while this mount holds a lease on the
- * inode (a recall forgets them): the kernel asks for security.capability
- * before every write(2) and ls -l for security.selinux of every file. */
-#define XNEG_SLOTS 1024
-#define XNEG_NAME 48
-
-/* One session pair, borrowed by one request at a time. */
-struct conn {
-	struct mc *mc;
-	struct fio *fio;
-	union wire_body *rep; /* reply scratch: large, so on the heap */
-	int busy;
-};
-
-/* An open file: its write-back range and read window are the ofile's
- * (client/ofile.h); fi->fh points here. */
-struct handle {
-	struct ofile of; /* first: ofile_open allocates the handle */
-	int append;      /* opened O_APPEND */
-	int flocked;     /* flock was called on it: release unlocks (atomic) */
-};
 
 #define HIDDEN_PREFIX ".cfs-fuse-hidden-"
-
-struct xneg {
-	uint64_t ino;
-	int64_t until_ms;
-	int code;
-	char name[XNEG_NAME];
-};
-
-struct blocks_entry {
-	uint64_t ino, size, blocks;
-	int64_t mtime_ns;
-};
-
-struct fusefs {
-	struct fusefs_options opt;
-	char *meta;
-	void *zctx;
-	struct conn *conns;
-	unsigned nconns;
-	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond;
-	struct ofile_table *files; /* open handles, by inode */
-	pthread_mutex_t cache_lock; /* blocks, xneg, fsz */
-	struct blocks_entry blocks[BLOCKS_CACHE];
-	struct xneg xneg[XNEG_SLOTS];
-	uint64_t fsz; /* the fragment size, 0 until known */
-	/* advisory locks: their own session, opened at the first lock */
-	struct locksess *locks;
-	/* leases (docs/leases.md): what this mount may cache, and the
-	 * session pair the recaller flushes and releases through */
-	struct clease *leases;
-	struct conn rconn;
-	/* names and attributes for lookups the kernel forgot, valid only
-	 * under a lease on the inode they lead to (client/dcache.h) */
-	struct dcache *names;
-	struct fuse_session *se; /* for cache invalidations */
-	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
-	 * known yet, 1 yes, -1 no: then names are not cached */
-	int epoch_ok;
-	pthread_mutex_t epoch_lock;
-};
 
 /* The notification that makes the kernel revalidate every cached name of
  * the mount at its next use, taking no lock (FUSE 7.44; libfuse 3.14 has
  * no call for it). */
 #define NOTIFY_INC_EPOCH 8
-
-/* An open directory: the last page of entries, to serve the kernel's
- * small readdir buffers without asking again. */
-struct dirh {
-	pthread_mutex_t lock;
-	struct wire_dirents *page;
-	uint64_t from; /* the cookie the page was read after */
-	int valid;
-};
-
-/* One request in progress. */
-struct op {
-	struct fusefs *fs;
-	fuse_req_t req;
-	struct conn *c;
-	struct wire_cred cred;
-	const char *what; /* the operation, for log lines */
-	char errmsg[CFS_ERRMSG_SIZE];
-};
-
-static void write_lease(struct op *op, uint64_t ino, int may_wait);
-static void write_lease_if_dirty(struct op *op, uint64_t ino);
 
 /* ---- session pool --------------------------------------------------------- */
 
@@ -156,8 +72,8 @@ conn_put(struct fusefs *fs, struct conn *c)
 /* What any fio of the mount kept of @ino's locations (fileio.h, kept by
  * reads under a lease) may be stale: forget it in every one of them, the
  * recaller's too.  Any thread; the pool is fixed once connected. */
-static void
-forget_locations(struct fusefs *fs, uint64_t ino)
+void
+fusefs_forget_locations(struct fusefs *fs, uint64_t ino)
 {
 	for (unsigned i = 0; i < fs->nconns; i++)
 		if (fs->conns[i].fio != NULL)
@@ -173,7 +89,7 @@ written_out(void *arg, uint64_t ino)
 {
 	struct fusefs *fs = arg;
 
-	forget_locations(fs, ino);
+	fusefs_forget_locations(fs, ino);
 	dcache_changed(fs->names, ino);
 }
 
@@ -198,8 +114,8 @@ cred_of(fuse_req_t req, struct wire_cred *c)
 		c->groups[c->groups_count++] = (uint64_t)groups[i];
 }
 
-static void
-op_begin(struct op *op, fuse_req_t req, const char *what)
+void
+fusefs_op_begin(struct op *op, fuse_req_t req, const char *what)
 {
 	op->fs = fuse_req_userdata(req);
 	op->req = req;
@@ -209,8 +125,8 @@ op_begin(struct op *op, fuse_req_t req, const char *what)
 	op->c = conn_get(op->fs);
 }
 
-static void
-op_end(struct op *op)
+void
+fusefs_op_end(struct op *op)
 {
 	conn_put(op->fs, op->c);
 	op->c = NULL;
@@ -218,8 +134,8 @@ op_end(struct op *op)
 
 /* Send request @type (its cred already filled) and expect @expect back in
  * op->c->rep. */
-static int
-call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
+int
+fusefs_call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
 {
 	uint16_t rt = 0;
 	int rv = mc_call(op->c->mc, type, rq, &rt, op->c->rep,
@@ -250,14 +166,8 @@ ordinary(int code)
 	}
 }
 
-/* Answer the request with @code's errno; log it with what it was about
- * (@fmt) unless it is an ordinary result. */
-static void
-reply_fail(struct op *op, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-reply_fail(struct op *op, int code, const char *fmt, ...)
+void
+fusefs_reply_fail(struct op *op, int code, const char *fmt, ...)
 {
 	char about[CFS_ERRMSG_SIZE];
 	va_list ap;
@@ -272,20 +182,6 @@ reply_fail(struct op *op, int code, const char *fmt, ...)
 		LOG_DEBUG("%s %s: %s", op->what, about,
 			  op->errmsg[0] ? op->errmsg : cfs_strerror(code));
 	fuse_reply_err(op->req, cfs_errno(code));
-}
-
-/* ---- open handles ------------------------------------------------------------ */
-
-static struct handle *
-handle_new(struct fusefs *fs, uint64_t ino, int append)
-{
-	struct ofile *of;
-
-	if (ofile_open(fs->files, ino, sizeof(struct handle), &of) != 0)
-		return NULL;
-	struct handle *h = (struct handle *)of;
-	h->append = append;
-	return h;
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -457,9 +353,9 @@ names_cacheable(struct fusefs *fs)
 	return ok;
 }
 
-static void
-entry_of(struct op *op, const struct wire_attr *a, struct fuse_entry_param *e,
-	 int may_ask)
+void
+fusefs_entry_of(struct op *op, const struct wire_attr *a,
+		struct fuse_entry_param *e, int may_ask)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
@@ -479,7 +375,7 @@ reply_entry(struct op *op, const struct wire_attr *a)
 {
 	struct fuse_entry_param e;
 
-	entry_of(op, a, &e, 1);
+	fusefs_entry_of(op, a, &e, 1);
 	fuse_reply_entry(op->req, &e);
 }
 
@@ -536,8 +432,8 @@ fs_forget_multi(fuse_req_t req, size_t count,
 
 /* ---- namespace -------------------------------------------------------------------- */
 
-static int
-name_ok(fuse_req_t req, const char *name)
+int
+fusefs_name_ok(fuse_req_t req, const char *name)
 {
 	if (strlen(name) <= CFS_NAME_MAX)
 		return 1;
@@ -581,9 +477,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, name))
+	if (!fusefs_name_ok(req, name))
 		return;
-	op_begin(&op, req, "lookup");
+	fusefs_op_begin(&op, req, "lookup");
 	struct fusefs *fs = op.fs;
 	struct wire_attr a;
 	/* a name the kernel forgot (memory pressure, drop_caches) while the
@@ -591,7 +487,7 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
 	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0) {
 		reply_entry(&op, &a);
-		op_end(&op);
+		fusefs_op_end(&op);
 		return;
 	}
 	/* absent from a directory the mount made and holds a lease on:
@@ -604,13 +500,13 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.entry_timeout = names_cacheable(fs) ? (double)dir_ms / 1000.0
 						      : 0;
 		fuse_reply_entry(req, &e);
-		op_end(&op);
+		fusefs_op_end(&op);
 		return;
 	}
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	rv = call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
+	rv = fusefs_call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
 	if (rv == 0) {
 		a = op.c->rep->entry.attr;
 		/* A lease granted now (dir_lease) made what was asked before
@@ -624,9 +520,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_entry(&op, &a);
 	}
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu", name,
-			   (unsigned long long)parent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu", name,
+				  (unsigned long long)parent);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -637,7 +533,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rv;
 
 	(void)fi;
-	op_begin(&op, req, "getattr");
+	fusefs_op_begin(&op, req, "getattr");
 	struct fusefs *fs = op.fs;
 	struct wire_attr a;
 	/* e.g. a directory after this mount's create in it: the kernel
@@ -645,20 +541,21 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
 	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0) {
 		reply_attr(&op, &a);
-		op_end(&op);
+		fusefs_op_end(&op);
 		return;
 	}
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
-	rv = call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	rv = fusefs_call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
 	if (rv == 0) {
 		a = op.c->rep->entry.attr;
 		(void)dir_lease(&op, &a); /* stamp: as in fs_lookup */
 		dcache_attr_put(fs->names, stamp, &a);
 		reply_attr(&op, &a);
 	} else
-		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "inode %llu",
+				  (unsigned long long)ino);
+	fusefs_op_end(&op);
 }
 
 /*
@@ -679,7 +576,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	int rv;
 
 	(void)fi;
-	op_begin(&op, req, "setattr");
+	fusefs_op_begin(&op, req, "setattr");
 	rq.cred = op.cred;
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		rq.valid |= CFS_SETATTR_MODE;
@@ -694,7 +591,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.gid = (uint32_t)attr->st_gid;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		write_lease_if_dirty(&op, ino);
+		fusefs_write_lease_if_dirty(&op, ino);
 		ofile_flush_ino(op.fs->files, ino, NULL, op.c->fio);
 		rq.valid |= CFS_SETATTR_SIZE;
 		rq.size = (uint64_t)attr->st_size;
@@ -713,18 +610,18 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 			      attr->st_mtim.tv_nsec;
 	}
-	rv = call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, ino);
 	if (rq.valid & CFS_SETATTR_SIZE) {
 		ofile_changed(op.fs->files, ino);
-		forget_locations(op.fs, ino);
+		fusefs_forget_locations(op.fs, ino);
 	}
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
-		reply_fail(&op, rv, "inode %llu (valid 0x%x)",
-			   (unsigned long long)ino, rq.valid);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "inode %llu (valid 0x%x)",
+				  (unsigned long long)ino, rq.valid);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -734,21 +631,22 @@ fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct op op;
 	int rv;
 
-	op_begin(&op, req, "readlink");
+	fusefs_op_begin(&op, req, "readlink");
 	rq.cred = op.cred;
-	rv = call(&op, WIRE_T_readlink, &rq, WIRE_T_linktarget);
+	rv = fusefs_call(&op, WIRE_T_readlink, &rq, WIRE_T_linktarget);
 	if (rv == 0)
 		fuse_reply_readlink(req, op.c->rep->linktarget.target);
 	else
-		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "inode %llu",
+				  (unsigned long long)ino);
+	fusefs_op_end(&op);
 }
 
 /* mknod with @flags (CFS_MKNOD_EXCL); on success the new entry's attributes
  * are copied to *a. */
-static int
-do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
-	 uint64_t rdev, uint32_t flags, struct wire_attr *a)
+int
+fusefs_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
+	     uint64_t rdev, uint32_t flags, struct wire_attr *a)
 {
 	struct wire_mknod rq = {.cred = op->cred, .parent = parent,
 				.mode = mode, .rdev = rdev, .flags = flags};
@@ -761,7 +659,7 @@ do_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	uint64_t since = dcache_stamp(op->fs->names);
 	uint64_t mark = op->fs->leases ? clease_mark(op->fs->leases) : 0;
 	int pa_known = dcache_attr_get(op->fs->names, parent, &pa);
-	rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
+	rv = fusefs_call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
 	if (rv == 0 && pa_known && (rq.flags & CFS_MKNOD_EXCL)) {
 		/* made (not found: without EXCL an existing file answers and
 		 * the parent stays as it was): the parent's times become the
@@ -811,17 +709,18 @@ fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, name))
+	if (!fusefs_name_ok(req, name))
 		return;
-	op_begin(&op, req, "mknod");
-	rv = do_mknod(&op, parent, name, (uint32_t)mode, (uint64_t)rdev,
-		      CFS_MKNOD_EXCL, &a);
+	fusefs_op_begin(&op, req, "mknod");
+	rv = fusefs_mknod(&op, parent, name, (uint32_t)mode, (uint64_t)rdev,
+			  CFS_MKNOD_EXCL, &a);
 	if (rv == 0)
 		reply_entry(&op, &a);
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu (mode 0%o)", name,
-			   (unsigned long long)parent, (unsigned)mode);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu (mode 0%o)",
+				  name, (unsigned long long)parent,
+				  (unsigned)mode);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -831,30 +730,30 @@ fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, name))
+	if (!fusefs_name_ok(req, name))
 		return;
-	op_begin(&op, req, "mkdir");
-	rv = do_mknod(&op, parent, name, S_IFDIR | ((uint32_t)mode & 07777),
-		      0, CFS_MKNOD_EXCL, &a);
+	fusefs_op_begin(&op, req, "mkdir");
+	rv = fusefs_mknod(&op, parent, name, S_IFDIR | ((uint32_t)mode & 07777),
+			  0, CFS_MKNOD_EXCL, &a);
 	if (rv == 0)
 		reply_entry(&op, &a);
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu", name,
-			   (unsigned long long)parent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu", name,
+				  (unsigned long long)parent);
+	fusefs_op_end(&op);
 }
 
 /* unlink @name in @parent; the parent's cached attributes go (its times
  * change).  The caller forgets the name itself (dcache_remove) if it may
  * be cached: hidden names never are. */
-static int
-unlink_call(struct op *op, uint64_t parent, const char *name,
-	    const struct wire_cred *cred)
+int
+fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
+		   const struct wire_cred *cred)
 {
 	struct wire_unlink rq = {.cred = *cred, .parent = parent};
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	int rv = call(op, WIRE_T_unlink, &rq, WIRE_T_ok);
+	int rv = fusefs_call(op, WIRE_T_unlink, &rq, WIRE_T_ok);
 	dcache_changed(op->fs->names, parent);
 	return rv;
 }
@@ -879,7 +778,7 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 	if (!ofile_any_open(fs->files))
 		return 0;
 	snprintf(lq.name, sizeof(lq.name), "%s", name);
-	if (call(op, WIRE_T_lookup, &lq, WIRE_T_entry) != 0)
+	if (fusefs_call(op, WIRE_T_lookup, &lq, WIRE_T_entry) != 0)
 		return 0; /* the unlink will say why */
 	a = op->c->rep->entry.attr;
 	if (!S_ISREG(a.mode) || a.nlink != 1)
@@ -888,7 +787,7 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 		return 0;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.newname, sizeof(rq.newname), "%s", hid.name);
-	int rv = call(op, WIRE_T_rename, &rq, WIRE_T_ok);
+	int rv = fusefs_call(op, WIRE_T_rename, &rq, WIRE_T_ok);
 	dcache_remove(fs->names, parent, name);
 	dcache_changed(fs->names, a.ino);
 	dcache_changed(fs->names, parent);
@@ -896,7 +795,7 @@ hide_if_open(struct op *op, uint64_t parent, const char *name)
 	if (rv != 0)
 		return 0;
 	if (!ofile_hide(fs->files, a.ino, &hid) &&
-	    unlink_call(op, parent, hid.name, &op->cred) != 0)
+	    fusefs_unlink_call(op, parent, hid.name, &op->cred) != 0)
 		LOG_WARN("removing '%s' in directory %llu: %s", hid.name,
 			 (unsigned long long)parent, op->errmsg);
 	return 1;
@@ -908,15 +807,15 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	struct op op;
 	int rv = 0;
 
-	if (!name_ok(req, name))
+	if (!fusefs_name_ok(req, name))
 		return;
-	op_begin(&op, req, dir ? "rmdir" : "unlink");
+	fusefs_op_begin(&op, req, dir ? "rmdir" : "unlink");
 	if (dir) {
 		struct wire_rmdir rq = {.cred = op.cred, .parent = parent};
 		snprintf(rq.name, sizeof(rq.name), "%s", name);
-		rv = call(&op, WIRE_T_rmdir, &rq, WIRE_T_ok);
+		rv = fusefs_call(&op, WIRE_T_rmdir, &rq, WIRE_T_ok);
 	} else if (!hide_if_open(&op, parent, name)) {
-		rv = unlink_call(&op, parent, name, &op.cred);
+		rv = fusefs_unlink_call(&op, parent, name, &op.cred);
 	}
 	if (rv == 0 || !ordinary(rv)) { /* done, or may have been */
 		dcache_remove(op.fs->names, parent, name);
@@ -927,9 +826,9 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu", name,
-			   (unsigned long long)parent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu", name,
+				  (unsigned long long)parent);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -952,25 +851,25 @@ fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, name))
+	if (!fusefs_name_ok(req, name))
 		return;
 	if (strlen(link) > CFS_PATH_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	op_begin(&op, req, "symlink");
+	fusefs_op_begin(&op, req, "symlink");
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.target, sizeof(rq.target), "%s", link);
-	rv = call(&op, WIRE_T_symlink, &rq, WIRE_T_entry);
+	rv = fusefs_call(&op, WIRE_T_symlink, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, parent);
 	dcache_dir_incomplete(op.fs->names, parent); /* a name not put */
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu", name,
-			   (unsigned long long)parent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu", name,
+				  (unsigned long long)parent);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -981,19 +880,19 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, name) || !name_ok(req, newname))
+	if (!fusefs_name_ok(req, name) || !fusefs_name_ok(req, newname))
 		return;
 	/* RENAME_WHITEOUT (overlayfs) has no CFS meaning */
 	if (flags & ~(unsigned)(CFS_RENAME_NOREPLACE | CFS_RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	op_begin(&op, req, "rename");
+	fusefs_op_begin(&op, req, "rename");
 	rq.cred = op.cred;
 	rq.flags = flags;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
-	rv = call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
+	rv = fusefs_call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
 	if (rv == 0 || !ordinary(rv)) { /* done, or may have been */
 		dcache_remove(op.fs->names, parent, name); /* and its ctime */
 		dcache_remove(op.fs->names, newparent, newname);
@@ -1007,10 +906,11 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rv == 0)
 		fuse_reply_err(req, 0);
 	else
-		reply_fail(&op, rv, "'%s' in directory %llu to '%s' in %llu",
-			   name, (unsigned long long)parent, newname,
-			   (unsigned long long)newparent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv,
+				  "'%s' in directory %llu to '%s' in %llu",
+				  name, (unsigned long long)parent, newname,
+				  (unsigned long long)newparent);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -1021,22 +921,23 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct op op;
 	int rv;
 
-	if (!name_ok(req, newname))
+	if (!fusefs_name_ok(req, newname))
 		return;
-	op_begin(&op, req, "link");
+	fusefs_op_begin(&op, req, "link");
 	rq.cred = op.cred;
 	snprintf(rq.newname, sizeof(rq.newname), "%s", newname);
-	rv = call(&op, WIRE_T_link, &rq, WIRE_T_entry);
+	rv = fusefs_call(&op, WIRE_T_link, &rq, WIRE_T_entry);
 	dcache_changed(op.fs->names, ino); /* nlink */
 	dcache_changed(op.fs->names, newparent);
 	dcache_dir_incomplete(op.fs->names, newparent); /* a name not put */
 	if (rv == 0)
 		reply_entry(&op, &op.c->rep->entry.attr);
 	else
-		reply_fail(&op, rv, "inode %llu as '%s' in directory %llu",
-			   (unsigned long long)ino, newname,
-			   (unsigned long long)newparent);
-	op_end(&op);
+		fusefs_reply_fail(&op, rv,
+				  "inode %llu as '%s' in directory %llu",
+				  (unsigned long long)ino, newname,
+				  (unsigned long long)newparent);
+	fusefs_op_end(&op);
 }
 
 static void
@@ -1049,8 +950,8 @@ fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	memset(&rq, 0, sizeof(rq));
-	op_begin(&op, req, "statfs");
-	rv = call(&op, WIRE_T_statfs, &rq, WIRE_T_statfs_reply);
+	fusefs_op_begin(&op, req, "statfs");
+	rv = fusefs_call(&op, WIRE_T_statfs, &rq, WIRE_T_statfs_reply);
 	if (rv == 0) {
 		const struct wire_statfs_reply *r = &op.c->rep->statfs_reply;
 		memset(&sv, 0, sizeof(sv));
@@ -1065,829 +966,9 @@ fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		sv.f_namemax = r->namemax ? r->namemax : CFS_NAME_MAX;
 		fuse_reply_statfs(req, &sv);
 	} else {
-		reply_fail(&op, rv, "%s", "of the filesystem");
+		fusefs_reply_fail(&op, rv, "%s", "of the filesystem");
 	}
-	op_end(&op);
-}
-
-/* ---- files -------------------------------------------------------------------------- */
-
-static int
-truncate_to_zero(struct op *op, uint64_t ino)
-{
-	struct wire_setattr rq = {.cred = op->cred, .ino = ino,
-				  .valid = CFS_SETATTR_SIZE};
-
-	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
-	int rv = call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	dcache_changed(op->fs->names, ino);
-	ofile_changed(op->fs->files, ino);
-	forget_locations(op->fs, ino);
-	return rv;
-}
-
-/* The lease an open needs (read, or write when opened for writing; a
- * create got its write lease with the mknod), waiting for other mounts to
- * give theirs up as long as a dead one's takes to expire.  Nothing else is
- * held meanwhile (clease.h).  1 if held. */
-static int
-lease_for_open(struct op *op, uint64_t ino, int flags)
-{
-	struct fusefs *fs = op->fs;
-	int type = (flags & O_ACCMODE) == O_RDONLY ? CFS_LEASE_READ
-						   : CFS_LEASE_WRITE;
-	char errmsg[CFS_ERRMSG_SIZE];
-	int fresh;
-
-	if (fs->leases == NULL)
-		return 0;
-	clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
-	int rv = clease_get(fs->leases, op->c->mc, ino, type,
-			    FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg);
-	if (rv != 0 && rv != CFS_ENOENT)
-		LOG_DEBUG("open of inode %llu without a lease: %s",
-			  (unsigned long long)ino, errmsg);
-	return rv == 0;
-}
-
-static void
-fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct handle *h;
-	struct op op;
-	int rv = 0;
-
-	op_begin(&op, req, "open");
-	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rv = truncate_to_zero(&op, ino);
-	if (rv != 0) {
-		reply_fail(&op, rv, "inode %llu (O_TRUNC)",
-			   (unsigned long long)ino);
-		op_end(&op);
-		return;
-	}
-	h = handle_new(op.fs, ino, (fi->flags & O_APPEND) != 0);
-	if (h == NULL) {
-		reply_fail(&op, CFS_ENOMEM, "inode %llu",
-			   (unsigned long long)ino);
-		op_end(&op);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/* With a lease the page cache is current (a recall drops it); without
-	 * one, close-to-open: reread what others wrote. */
-	fi->keep_cache = lease_for_open(&op, ino, fi->flags);
-	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
-		ofile_close(op.fs->files, &h->of, NULL);
-	op_end(&op);
-}
-
-static void
-fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-	  struct fuse_file_info *fi)
-{
-	struct fuse_entry_param e;
-	struct wire_attr a;
-	struct handle *h;
-	struct op op;
-	int rv;
-
-	if (!name_ok(req, name))
-		return;
-	op_begin(&op, req, "create");
-	rv = do_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
-		      0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
-	/* an existing file (created meanwhile by someone else) and O_TRUNC */
-	if (rv == 0 && a.size > 0 && (fi->flags & O_TRUNC) &&
-	    (rv = truncate_to_zero(&op, a.ino)) == 0)
-		a = op.c->rep->entry.attr;
-	if (rv != 0) {
-		reply_fail(&op, rv, "'%s' in directory %llu", name,
-			   (unsigned long long)parent);
-		op_end(&op);
-		return;
-	}
-	h = handle_new(op.fs, a.ino, (fi->flags & O_APPEND) != 0);
-	if (h == NULL) {
-		reply_fail(&op, CFS_ENOMEM, "'%s'", name);
-		op_end(&op);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = lease_for_open(&op, a.ino, fi->flags);
-	entry_of(&op, &a, &e, 1);
-	if (fuse_reply_create(req, &e, fi) != 0)
-		ofile_close(op.fs->files, &h->of, NULL);
-	op_end(&op);
-}
-
-/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
- * is the op). */
-static int
-server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
-{
-	struct op *op = arg;
-	struct wire_getattr rq = {.cred = op->cred, .ino = ino};
-	int rv = call(op, WIRE_T_getattr, &rq, WIRE_T_entry);
-
-	(void)errmsg; /* op->errmsg, the same buffer */
-	if (rv == 0)
-		*size = op->c->rep->entry.attr.size;
-	return rv;
-}
-
-/* A write goes through the handle's write-back buffer (ofile_write: its
- * cases).  O_APPEND writes go to the end as this client knows it. */
-static void
-fs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
-	 off_t off, struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	uint64_t o = (uint64_t)off;
-	struct op op;
-	int rv;
-
-	op_begin(&op, req, "write");
-	/* the kernel holds the written pages locked: wait only if this
-	 * mount has no lease on the inode to be recalled meanwhile */
-	write_lease(&op, ino, 1);
-	rv = ofile_write(op.fs->files, &h->of, op.c->fio, &o, data, size,
-			 h->append ? OFILE_APPEND : 0, server_size, &op,
-			 op.errmsg);
-	if (rv == 0)
-		fuse_reply_write(req, size);
-	else
-		reply_fail(&op, rv, "of %zu bytes at %llu to inode %llu", size,
-			   (unsigned long long)o, (unsigned long long)ino);
-	op_end(&op);
-}
-
-/* ofile_deliver_fn: the reply, straight from the read window when the
- * bytes are there (@arg is the request). */
-static void
-reply_data(void *arg, const uint8_t *data, size_t n)
-{
-	fuse_reply_buf((fuse_req_t)arg, (const char *)data, n);
-}
-
-/* A read fills the kernel's page cache, which only a lease keeps current:
- * without one (recalled while the file stayed open) ask for it first.
- * While it is being recalled, go on without (the recaller may be waiting
- * for this read's page lock; it drops what the read caches once it
- * released).  Without a lease the read window is not trusted either. */
-static void
-read_lease(struct op *op, uint64_t ino)
-{
-	struct fusefs *fs = op->fs;
-	char errmsg[CFS_ERRMSG_SIZE];
-	int fresh;
-
-	if (fs->leases == NULL ||
-	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
-		return;
-	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_READ,
-		       FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg) != 0)
-		ofile_changed(fs->files, ino);
-}
-
-/*
- * A write-out (frag_open .. frag_commit) must not overlap another mount's:
- * the later commit would find its base version replaced (ESTALE).  So
- * whoever writes out holds the write lease through it (a recall's flush
- * waits for the write-out in progress, then releases).  @may_wait 1: no
- * kernel page lock of an inode this mount holds a lease on is held, so
- * other mounts' recalls may be waited for; 2: nothing at all, so also a
- * recall from this mount in progress; 0: one attempt only.
- */
-static void
-write_lease(struct op *op, uint64_t ino, int may_wait)
-{
-	struct fusefs *fs = op->fs;
-	char errmsg[CFS_ERRMSG_SIZE];
-	int fresh;
-
-	if (fs->leases == NULL ||
-	    clease_valid(fs->leases, ino, CFS_LEASE_WRITE) > 0)
-		return;
-	if (clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
-		may_wait = 0; /* an upgrade: our read lease may be recalled */
-	if (may_wait == 2)
-		clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
-	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_WRITE,
-		       may_wait ? FUSEFS_LEASE_WAIT_MS : 0, NULL, &fresh,
-		       errmsg) != 0)
-		LOG_DEBUG("write to inode %llu without a write lease: %s",
-			  (unsigned long long)ino, errmsg);
-}
-
-/* Before a write-out of what is buffered for @ino (close, fsync,
- * truncate), from a request that holds no page lock. */
-static void
-write_lease_if_dirty(struct op *op, uint64_t ino)
-{
-	if (ofile_dirty_end(op->fs->files, ino) > 0)
-		write_lease(op, ino, 2);
-}
-
-static void
-fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct op op;
-	uint8_t *tmp;
-	size_t n = 0;
-	int rv;
-
-	op_begin(&op, req, "read");
-	if ((tmp = malloc(size ? size : 1)) == NULL) {
-		reply_fail(&op, CFS_ENOMEM, "inode %llu",
-			   (unsigned long long)ino);
-		op_end(&op);
-		return;
-	}
-	read_lease(&op, ino);
-	/* Under a lease no one else commits a write to the inode, so the
-	 * fragment locations a read fetched stay good until the lease goes,
-	 * and the recall forgets them (lease_invalidate).  The mark comes
-	 * before the check: a recall that starts after it keeps this read
-	 * from keeping what it fetches. */
-	fio_cache_mark(op.c->fio);
-	int cached = op.fs->leases != NULL &&
-		     clease_valid(op.fs->leases, ino, CFS_LEASE_READ) > 0;
-	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
-			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,
-			op.errmsg);
-	if (rv != 0)
-		reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu", size,
-			   (long long)off, (unsigned long long)ino);
-	free(tmp);
-	op_end(&op);
-}
-
-static void
-sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-	   const char *what)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct op op;
-	int rv;
-
-	op_begin(&op, req, what);
-	write_lease_if_dirty(&op, ino);
-	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
-	if (rv == 0)
-		fuse_reply_err(req, 0);
-	else
-		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
-	op_end(&op);
-}
-
-static void lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner,
-			 int kind);
-
-/* Every close(2) of the file: write out, then drop the closing process's
- * POSIX locks on the inode (POSIX: any close does; the kernel keeps no
- * record of our locks, so this is the only place it learns of it). */
-static void
-fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct op op;
-	int rv;
-
-	op_begin(&op, req, "flush");
-	write_lease_if_dirty(&op, ino);
-	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
-	if (locksess_posix_used(op.fs->locks))
-		lock_release(op.fs, ino, fi->lock_owner, CFS_LOCK_POSIX);
-	if (rv == 0)
-		fuse_reply_err(req, 0);
-	else
-		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
-	op_end(&op);
-}
-
-static void
-fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-	 struct fuse_file_info *fi)
-{
-	(void)datasync; /* every write-out is durable anyway */
-	sync_reply(req, ino, fi, "fsync");
-}
-
-static void
-fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct ofile_hidden gone;
-	struct op op;
-	int rv;
-
-	op_begin(&op, req, "release");
-	write_lease_if_dirty(&op, ino);
-	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
-	/* Nobody hears a release's error: the last close (flush) did. */
-	if (rv == CFS_ENOENT || rv == CFS_ESTALE)
-		LOG_DEBUG("release of inode %llu: %s (removed meanwhile)",
-			  (unsigned long long)ino, op.errmsg);
-	else if (rv != 0)
-		LOG_WARN("release of inode %llu: dirty data lost: %s",
-			 (unsigned long long)ino, op.errmsg);
-	/* the last close of the open file: its flock lock goes */
-	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
-		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
-	if (ofile_close(op.fs->files, &h->of, &gone)) {
-		rv = unlink_call(&op, gone.parent, gone.name, &gone.cred);
-		if (rv != 0 && rv != CFS_ENOENT)
-			LOG_WARN("removing '%s' in directory %llu: %s",
-				 gone.name, (unsigned long long)gone.parent,
-				 op.errmsg);
-		/* the kernel knows nothing of this unlink: the directory's
-		 * times it keeps are stale (attributes only, no lock) */
-		if (op.fs->se != NULL)
-			fuse_lowlevel_notify_inval_inode(op.fs->se,
-							 gone.parent, -1, 0);
-	}
-	fuse_reply_err(req, 0);
-	op_end(&op);
-}
-
-/* ---- advisory locks (docs/locks.md) ---------------------------------------------
- * Every lock request of the mount goes through its lock session
- * (client/locksess.h).  flock owners are open files (fi->fh), POSIX owners
- * the kernel's lock_owner (one per process's file table). */
-
-/* locksess_interrupted_fn: the caller of a blocking lock was interrupted
- * (@arg is the request). */
-static int
-req_interrupted(void *arg)
-{
-	return fuse_req_interrupted((fuse_req_t)arg);
-}
-
-/* Drop @owner's locks of @kind on @ino (close); a failure is logged and
- * leaves them to the lock session's end. */
-static void
-lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner, int kind)
-{
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-
-	if (locksess_release(fs->locks, ino, owner, kind, errmsg) != 0)
-		LOG_WARN("inode %llu: releasing %s locks: %s",
-			 (unsigned long long)ino,
-			 kind == CFS_LOCK_FLOCK ? "flock" : "POSIX", errmsg);
-}
-
-static void
-lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino, int rv,
-		const char *errmsg)
-{
-	if (rv == CFS_EAGAIN || rv == CFS_EINTR || rv == CFS_ENOENT)
-		LOG_DEBUG("%s on inode %llu: %s", what,
-			  (unsigned long long)ino, errmsg);
-	else
-		LOG_WARN("%s on inode %llu: %s", what,
-			 (unsigned long long)ino, errmsg);
-	fuse_reply_err(req, cfs_errno(rv));
-}
-
-/* The kernel hands ranges as l_start, l_len from SEEK_SET (l_len 0: to
- * the end of the file). */
-static int64_t
-lock_end(const struct flock *l)
-{
-	return l->l_len == 0 ? CFS_LOCK_EOF
-			     : (int64_t)l->l_start + (int64_t)l->l_len - 1;
-}
-
-static void
-fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-	 struct flock *lock)
-{
-	struct fusefs *fs = fuse_req_userdata(req);
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	struct wire_lock_get rq = {
-		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
-		.type = (uint8_t)lock->l_type, .start = lock->l_start,
-		.end = lock_end(lock)};
-	int rv;
-
-	if ((rv = locksess_get(fs->locks, &rq, lock, errmsg)) != 0) {
-		lock_reply_fail(req, "getlk", ino, rv, errmsg);
-		return;
-	}
-	fuse_reply_lock(req, lock);
-}
-
-static void
-fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-	 struct flock *lock, int sleep)
-{
-	struct fusefs *fs = fuse_req_userdata(req);
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	struct wire_lock_set rq = {
-		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
-		.type = (uint8_t)lock->l_type, .start = lock->l_start,
-		.end = lock_end(lock), .pid = (uint32_t)lock->l_pid};
-	int rv;
-
-	if ((rv = locksess_set(fs->locks, &rq, sleep, req_interrupted, req,
-			       errmsg)) != 0)
-		lock_reply_fail(req, sleep ? "setlkw" : "setlk", ino, rv,
-				errmsg);
-	else
-		fuse_reply_err(req, 0);
-}
-
-static void
-fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
-{
-	struct fusefs *fs = fuse_req_userdata(req);
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	int type, rv;
-
-	switch (op & ~LOCK_NB) {
-	case LOCK_SH: type = F_RDLCK; break;
-	case LOCK_EX: type = F_WRLCK; break;
-	case LOCK_UN: type = F_UNLCK; break;
-	default:
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	struct wire_lock_set rq = {
-		.ino = ino, .owner = fi->fh, .kind = CFS_LOCK_FLOCK,
-		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
-		.pid = (uint32_t)fuse_req_ctx(req)->pid};
-	__atomic_store_n(&h->flocked, 1, __ATOMIC_RELAXED);
-	if ((rv = locksess_set(fs->locks, &rq, !(op & LOCK_NB),
-			       req_interrupted, req, errmsg)) != 0)
-		lock_reply_fail(req, "flock", ino, rv, errmsg);
-	else
-		fuse_reply_err(req, 0);
-}
-
-static void
-fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
-	     off_t length, struct fuse_file_info *fi)
-{
-	/* Space is not reserved ahead in CFS; posix_fallocate() then falls
-	 * back to writing. */
-	(void)ino;
-	(void)mode;
-	(void)offset;
-	(void)length;
-	(void)fi;
-	fuse_reply_err(req, EOPNOTSUPP);
-}
-
-/* ---- directories -------------------------------------------------------------------- */
-
-static void
-fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct dirh *d = calloc(1, sizeof(*d));
-
-	(void)ino;
-	if (d == NULL || (d->page = malloc(sizeof(*d->page))) == NULL) {
-		free(d);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	pthread_mutex_init(&d->lock, NULL);
-	fi->fh = (uint64_t)(uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0) {
-		pthread_mutex_destroy(&d->lock);
-		free(d->page);
-		free(d);
-	}
-}
-
-static void
-fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-
-	(void)ino;
-	pthread_mutex_destroy(&d->lock);
-	free(d->page);
-	free(d);
-	fuse_reply_err(req, 0);
-}
-
-static void
-fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-	    struct fuse_file_info *fi)
-{
-	/* Namespace changes are durable once the server answered (Raft). */
-	(void)ino;
-	(void)datasync;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
-/* Where in d->page the entries after cookie @off start; -1 if the page
- * does not hold them. */
-static int
-page_index(const struct dirh *d, uint64_t off)
-{
-	if (!d->valid)
-		return -1;
-	if (off == d->from)
-		return 0;
-	for (uint32_t i = 0; i < d->page->entries_count; i++)
-		if (d->page->entries[i].cookie == off)
-			return (int)i + 1;
-	return -1;
-}
-
-/*
- * readdir and readdirplus: the offset is the CFS cookie of the last entry
- * the kernel has (0 = from the start, "." and ".." are cookies 1 and 2).
- * Entries come from the handle's page when it holds them, else a new page
- * is asked for; the reply holds as many as fit in @size.
- */
-static void
-do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	   struct fuse_file_info *fi, int plus)
-{
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	uint64_t cookie = (uint64_t)off;
-	size_t used = 0;
-	char *buf;
-	struct op op;
-	int rv = 0, full = 0;
-
-	if ((buf = malloc(size ? size : 1)) == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op_begin(&op, req, plus ? "readdirplus" : "readdir");
-	pthread_mutex_lock(&d->lock);
-	if (cookie == 0)
-		d->valid = 0; /* opendir or rewinddir: a fresh listing */
-	while (!full) {
-		int i = page_index(d, cookie);
-		if (i < 0 || (i == (int)d->page->entries_count &&
-			      !d->page->eof && i > 0)) {
-			struct wire_readdir rq = {.cred = op.cred, .ino = ino,
-						  .cookie = cookie,
-						  .max_entries =
-							  WIRE_MAX_dirent};
-			d->valid = 0;
-			rv = call(&op, WIRE_T_readdir, &rq, WIRE_T_dirents);
-			if (rv != 0)
-				break;
-			memcpy(d->page, &op.c->rep->dirents, sizeof(*d->page));
-			d->from = cookie;
-			d->valid = 1;
-			i = 0;
-		}
-		if (i >= (int)d->page->entries_count)
-			break; /* the end of the directory */
-		for (; i < (int)d->page->entries_count; i++) {
-			const struct wire_dirent *de = &d->page->entries[i];
-			size_t n;
-			if (plus) {
-				struct fuse_entry_param e;
-				if (strcmp(de->name, ".") == 0 ||
-				    strcmp(de->name, "..") == 0) {
-					/* no lookup reference for these */
-					memset(&e, 0, sizeof(e));
-					e.attr.st_ino = (ino_t)de->attr.ino;
-					e.attr.st_mode = (mode_t)de->attr.mode;
-				} else {
-					entry_of(&op, &de->attr, &e, 0);
-				}
-				n = fuse_add_direntry_plus(req, buf + used,
-							   size - used,
-							   de->name, &e,
-							   (off_t)de->cookie);
-			} else {
-				struct stat st;
-				memset(&st, 0, sizeof(st));
-				st.st_ino = (ino_t)de->attr.ino;
-				st.st_mode = (mode_t)de->attr.mode;
-				n = fuse_add_direntry(req, buf + used,
-						      size - used, de->name,
-						      &st, (off_t)de->cookie);
-			}
-			if (n > size - used) {
-				full = 1;
-				break;
-			}
-			used += n;
-			cookie = de->cookie;
-		}
-		if (!full && d->page->eof)
-			break;
-	}
-	pthread_mutex_unlock(&d->lock);
-	if (rv != 0 && used == 0)
-		reply_fail(&op, rv, "directory %llu from cookie %llu",
-			   (unsigned long long)ino, (unsigned long long)cookie);
-	else
-		fuse_reply_buf(req, buf, used);
-	op_end(&op);
-	free(buf);
-}
-
-static void
-fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	   struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, 0);
-}
-
-static void
-fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	       struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, 1);
-}
-
-/* ---- extended attributes -------------------------------------------------------- */
-
-static struct xneg *
-xneg_slot(struct fusefs *fs, uint64_t ino, const char *name)
-{
-	uint64_t h = 14695981039346656037ull ^ ino; /* FNV-1a */
-
-	for (const char *p = name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return &fs->xneg[h % XNEG_SLOTS];
-}
-
-/* The remembered answer for an absent @name of @ino, or 0. */
-static int
-xneg_get(struct fusefs *fs, uint64_t ino, const char *name)
-{
-	struct xneg *x = xneg_slot(fs, ino, name);
-	int code = 0;
-
-	pthread_mutex_lock(&fs->cache_lock);
-	if (x->ino == ino && x->until_ms > cfs_now_ms() &&
-	    strcmp(x->name, name) == 0)
-		code = x->code;
-	pthread_mutex_unlock(&fs->cache_lock);
-	return code;
-}
-
-/* Remember that @name of @ino is absent (@code), or forget it (0). */
-static void
-xneg_set(struct fusefs *fs, uint64_t ino, const char *name, int code)
-{
-	struct xneg *x = xneg_slot(fs, ino, name);
-
-	int64_t ms = code != 0 && fs->leases != NULL
-			     ? clease_valid(fs->leases, ino, CFS_LEASE_READ)
-			     : 0;
-
-	if (strlen(name) >= XNEG_NAME || (code != 0 && ms <= 0))
-		return;
-	pthread_mutex_lock(&fs->cache_lock);
-	if (code != 0) {
-		x->ino = ino;
-		x->code = code;
-		x->until_ms = cfs_now_ms() + ms;
-		snprintf(x->name, sizeof(x->name), "%s", name);
-	} else if (x->ino == ino && strcmp(x->name, name) == 0) {
-		x->ino = 0;
-	}
-	pthread_mutex_unlock(&fs->cache_lock);
-}
-
-/* Forget every absent xattr remembered for @ino. */
-static void
-xneg_forget(struct fusefs *fs, uint64_t ino)
-{
-	pthread_mutex_lock(&fs->cache_lock);
-	for (unsigned i = 0; i < XNEG_SLOTS; i++)
-		if (fs->xneg[i].ino == ino)
-			fs->xneg[i].ino = 0;
-	pthread_mutex_unlock(&fs->cache_lock);
-}
-
-static void
-fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-	    const char *value, size_t size, int flags)
-{
-	struct wire_setxattr rq = {.ino = ino};
-	struct op op;
-	int rv;
-
-	if (strlen(name) > CFS_XATTR_NAME_MAX) {
-		fuse_reply_err(req, ERANGE);
-		return;
-	}
-	if (size > CFS_XATTR_VALUE_MAX) {
-		fuse_reply_err(req, E2BIG);
-		return;
-	}
-	op_begin(&op, req, "setxattr");
-	rq.cred = op.cred;
-	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	rq.value = (const uint8_t *)value;
-	rq.value_len = (uint32_t)size;
-	rq.flags = (uint32_t)flags & (CFS_XATTR_CREATE | CFS_XATTR_REPLACE);
-	xneg_set(op.fs, ino, name, 0);
-	rv = call(&op, WIRE_T_setxattr, &rq, WIRE_T_ok);
-	dcache_changed(op.fs->names, ino); /* ctime */
-	if (rv == 0)
-		fuse_reply_err(req, 0);
-	else
-		reply_fail(&op, rv, "'%s' of inode %llu", name,
-			   (unsigned long long)ino);
-	op_end(&op);
-}
-
-/* The getxattr/listxattr answer: the length when @size is 0, ERANGE when
- * the value does not fit, else the value. */
-static void
-reply_xattr_blob(struct op *op, const uint8_t *v, uint32_t len, size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(op->req, len);
-	else if (len > size)
-		fuse_reply_err(op->req, ERANGE);
-	else
-		fuse_reply_buf(op->req, (const char *)v, len);
-}
-
-static void
-fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct wire_getxattr rq = {.ino = ino};
-	struct op op;
-	int rv;
-
-	if (strlen(name) > CFS_XATTR_NAME_MAX) {
-		fuse_reply_err(req, ERANGE);
-		return;
-	}
-	op_begin(&op, req, "getxattr");
-	if ((rv = xneg_get(op.fs, ino, name)) != 0) {
-		fuse_reply_err(req, cfs_errno(rv));
-		op_end(&op);
-		return;
-	}
-	rq.cred = op.cred;
-	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	rv = call(&op, WIRE_T_getxattr, &rq, WIRE_T_xattr_value);
-	if (rv == CFS_ENODATA || rv == CFS_ENOTSUP)
-		xneg_set(op.fs, ino, name, rv);
-	if (rv == 0)
-		reply_xattr_blob(&op, op.c->rep->xattr_value.value,
-				 op.c->rep->xattr_value.value_len, size);
-	else
-		reply_fail(&op, rv, "'%s' of inode %llu", name,
-			   (unsigned long long)ino);
-	op_end(&op);
-}
-
-static void
-fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct wire_listxattr rq = {.ino = ino};
-	struct op op;
-	int rv;
-
-	op_begin(&op, req, "listxattr");
-	rq.cred = op.cred;
-	rv = call(&op, WIRE_T_listxattr, &rq, WIRE_T_xattr_names);
-	if (rv == 0)
-		reply_xattr_blob(&op, op.c->rep->xattr_names.names,
-				 op.c->rep->xattr_names.names_len, size);
-	else
-		reply_fail(&op, rv, "inode %llu", (unsigned long long)ino);
-	op_end(&op);
-}
-
-static void
-fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	struct wire_removexattr rq = {.ino = ino};
-	struct op op;
-	int rv;
-
-	if (strlen(name) > CFS_XATTR_NAME_MAX) {
-		fuse_reply_err(req, ERANGE);
-		return;
-	}
-	op_begin(&op, req, "removexattr");
-	rq.cred = op.cred;
-	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	rv = call(&op, WIRE_T_removexattr, &rq, WIRE_T_ok);
-	dcache_changed(op.fs->names, ino); /* ctime */
-	if (rv == 0)
-		xneg_set(op.fs, ino, name, CFS_ENODATA);
-	if (rv == 0)
-		fuse_reply_err(req, 0);
-	else
-		reply_fail(&op, rv, "'%s' of inode %llu", name,
-			   (unsigned long long)ino);
-	op_end(&op);
+	fusefs_op_end(&op);
 }
 
 const struct fuse_lowlevel_ops fusefs_ops = {
@@ -1905,27 +986,27 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 	.symlink = fs_symlink,
 	.rename = fs_rename,
 	.link = fs_link,
-	.open = fs_open,
-	.read = fs_read,
-	.write = fs_write,
-	.flush = fs_flush,
-	.release = fs_release,
-	.fsync = fs_fsync,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
-	.fsyncdir = fs_fsyncdir,
+	.open = fusefs_ll_open,
+	.read = fusefs_ll_read,
+	.write = fusefs_ll_write,
+	.flush = fusefs_ll_flush,
+	.release = fusefs_ll_release,
+	.fsync = fusefs_ll_fsync,
+	.opendir = fusefs_ll_opendir,
+	.readdir = fusefs_ll_readdir,
+	.readdirplus = fusefs_ll_readdirplus,
+	.releasedir = fusefs_ll_releasedir,
+	.fsyncdir = fusefs_ll_fsyncdir,
 	.statfs = fs_statfs,
-	.setxattr = fs_setxattr,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.removexattr = fs_removexattr,
-	.create = fs_create,
-	.fallocate = fs_fallocate,
-	.getlk = fs_getlk,
-	.setlk = fs_setlk,
-	.flock = fs_flock,
+	.setxattr = fusefs_ll_setxattr,
+	.getxattr = fusefs_ll_getxattr,
+	.listxattr = fusefs_ll_listxattr,
+	.removexattr = fusefs_ll_removexattr,
+	.create = fusefs_ll_create,
+	.fallocate = fusefs_ll_fallocate,
+	.getlk = fusefs_ll_getlk,
+	.setlk = fusefs_ll_setlk,
+	.flock = fusefs_ll_flock,
 };
 
 /* ---- open / close ------------------------------------------------------------------ */
@@ -1997,14 +1078,15 @@ lease_invalidate(void *data, uint64_t ino)
 	ofile_changed(fs->files, ino);
 	dcache_changed(fs->names, ino);
 	dcache_dir_incomplete(fs->names, ino);
-	forget_locations(fs, ino); /* the fragment locations reads kept */
-	xneg_forget(fs, ino);
+	/* the fragment locations reads kept */
+	fusefs_forget_locations(fs, ino);
+	fusefs_xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 		if (rv != 0 && rv != -ENOENT)
 			LOG_DEBUG("invalidating inode %llu: %s",
 				  (unsigned long long)ino, strerror(-rv));
-		/* names pointing to it: every name (entry_of) */
+		/* names pointing to it: every name (fusefs_entry_of) */
 		if (fs->epoch_ok == 1 && (rv = send_inc_epoch(fs)) != 0)
 			LOG_WARN("revalidating names: %s", strerror(-rv));
 	}
@@ -2114,7 +1196,7 @@ remove_hidden(void *arg, const struct ofile_hidden *h)
 {
 	struct op *op = arg;
 
-	if (unlink_call(op, h->parent, h->name, &h->cred) != 0)
+	if (fusefs_unlink_call(op, h->parent, h->name, &h->cred) != 0)
 		LOG_WARN("removing '%s' in directory %llu: %s", h->name,
 			 (unsigned long long)h->parent, op->errmsg);
 }

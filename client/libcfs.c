@@ -1,4 +1,4 @@
-/* libcfs.c - libcfs, the public client API of client/include/cfs.h, over metaclient (namespace) and fileio (data). */
+/* libcfs.c - libcfs, the public client API of client/include/cfs.h, over metaclient (namespace) and fileio (data); here errors, the session pool, paths, connecting and the namespace (files and locks: libcfs_file.c; xattrs, goals and listings: libcfs_dir.c). */
 #include "client/include/cfs.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "client/fileio.h"
+#include "client/libcfs_int.h"
 #include "client/locksess.h"
 #include "client/metaclient.h"
 #include "client/ofile.h"
@@ -35,88 +36,22 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 		       XATTR_REPLACE == CFS_XATTR_REPLACE,
 	       "xattr flags");
 
-#define ROOT_INO 1
-#define SYMLINKS_MAX 40            /* as Linux's MAXSYMLINKS */
-#define FILE_MAX (1ull << 62)      /* the metadata server's size limit */
 #define RWIN (4u << 20)            /* read-ahead window of a sequential reader */
 #define SESSIONS_DEFAULT 8
 #define SESSIONS_MAX 64
 #define CONNECT_TIMEOUT_MS 10000
 #define CALL_TIMEOUT_MS 60000
 #define GROW_RETRY_MS 10000        /* after a pool session failed to open */
-#define LOCK_OWNER_POSIX 1         /* the struct cfs, on its lock session */
-
-/* cfs_open flags that mean something, and those accepted as no-ops. */
-#define OPEN_FLAGS                                                           \
-	(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |    \
-	 O_SYNC | O_DSYNC)
-#define OPEN_IGNORED (O_CLOEXEC | O_LARGEFILE | O_NOATIME)
 
 /* The message of this thread's last failed call (cfs_errmsg). */
 static _Thread_local char last_msg[CFS_ERRMSG_SIZE];
-
-/* One metadata session and its data-path sockets, borrowed by one call at a
- * time. */
-struct conn {
-	struct mc *mc;
-	struct fio *fio;
-	union wire_body *rep; /* reply scratch: large, so on the heap */
-	int busy;
-};
-
-struct cfs {
-	char *servers;
-	char client_name[64];
-	struct cfs_options opt;
-	struct wire_cred cred; /* sent with every namespace request */
-	void *zctx;            /* shared by every session */
-	/* the session pool: conns[0..nconns) are open; `opening` more are
-	 * being opened without the lock */
-	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond;
-	struct conn *conns; /* max_sessions slots */
-	unsigned nconns, opening;
-	int64_t grow_after_ms; /* no new session before this (monotonic) */
-	/* Open files (client/ofile.h); a call borrows its session before
-	 * it takes any of their locks. */
-	struct ofile_table *files;
-	/* Advisory locks (cfs_lock, cfs_flock): their own session
-	 * (client/locksess.h). */
-	struct locksess *locks;
-	pthread_mutex_t owner_lock; /* guards next_owner, files' flock_owner */
-	uint64_t next_owner;        /* flock owners */
-};
-
-struct cfs_file {
-	struct ofile of; /* first: ofile_open allocates the cfs_file */
-	struct cfs *fs;
-	int flags;
-	uint64_t pos; /* the owner thread's alone */
-	uint64_t flock_owner; /* 0 until the first cfs_flock (under
-				 fs->owner_lock) */
-};
-
-struct cfs_dir {
-	struct cfs *fs;
-	uint64_t ino;
-	struct wire_dirents *page;
-	uint32_t next; /* index in page of the next entry to return */
-};
-
-/* One call in progress: its borrowed session and the lower layers'
- * message. */
-struct op {
-	struct cfs *fs;
-	struct conn *c;
-	char errmsg[CFS_ERRMSG_SIZE];
-};
 
 /* ---- errors ---------------------------------------------------------------- */
 
 /* Set this thread's message to "<what>: <why>".  A long @what (a long
  * path) loses its middle, so that the reason always fits. */
-static void
-msg_set(const char *what, const char *why)
+void
+lc_msg_set(const char *what, const char *why)
 {
 	size_t n = strlen(what);
 
@@ -127,12 +62,8 @@ msg_set(const char *what, const char *why)
 		snprintf(last_msg, sizeof(last_msg), "%s: %s", what, why);
 }
 
-/* A failure before any session is involved: "<what>: <strerror(code)>". */
-static int
-fail_now(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-fail_now(int code, const char *fmt, ...)
+int
+lc_fail_now(int code, const char *fmt, ...)
 {
 	char what[CFS_PATH_MAX + 64];
 	va_list ap;
@@ -140,13 +71,13 @@ fail_now(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	msg_set(what, cfs_strerror(code));
+	lc_msg_set(what, cfs_strerror(code));
 	return -cfs_errno(code);
 }
 
 /* Fail @op with @code and no further detail than its message. */
-static int
-plain(struct op *op, int code)
+int
+lc_plain(struct op *op, int code)
 {
 	op->errmsg[0] = '\0';
 	return code;
@@ -245,8 +176,8 @@ conn_get(struct cfs *fs)
 	}
 }
 
-static void
-conn_put(struct cfs *fs, struct conn *c)
+void
+lc_conn_put(struct cfs *fs, struct conn *c)
 {
 	pthread_mutex_lock(&fs->pool_lock);
 	c->busy = 0;
@@ -254,43 +185,36 @@ conn_put(struct cfs *fs, struct conn *c)
 	pthread_mutex_unlock(&fs->pool_lock);
 }
 
-static void
-op_begin(struct op *op, struct cfs *fs)
+void
+lc_op_begin(struct op *op, struct cfs *fs)
 {
 	op->fs = fs;
 	op->errmsg[0] = '\0';
 	op->c = conn_get(fs);
 }
 
-/* Give the session back.  On failure (@rv a CFS code) set this thread's
- * message to "<formatted>: <what the lower layer said>" and return the
- * negated errno; 0 on success. */
-static int
-op_end(struct op *op, int rv, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-op_end(struct op *op, int rv, const char *fmt, ...)
+int
+lc_op_end(struct op *op, int rv, const char *fmt, ...)
 {
 	char what[2 * CFS_PATH_MAX + 64];
 	va_list ap;
 
 	if (op->c != NULL)
-		conn_put(op->fs, op->c);
+		lc_conn_put(op->fs, op->c);
 	op->c = NULL;
 	if (rv == 0)
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	msg_set(what, op->errmsg[0] ? op->errmsg : cfs_strerror(rv));
+	lc_msg_set(what, op->errmsg[0] ? op->errmsg : cfs_strerror(rv));
 	return -cfs_errno(rv);
 }
 
 /* Send request @type (its cred filled) and expect @expect back in
  * op->c->rep. */
-static int
-call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
+int
+lc_call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
 {
 	uint16_t rt = 0;
 	int rv = mc_call(op->c->mc, type, rq, &rt, op->c->rep,
@@ -305,25 +229,25 @@ call(struct op *op, uint16_t type, const void *rq, uint16_t expect)
 
 /* ---- typed requests ------------------------------------------------------------ */
 
-static int
-rq_lookup(struct op *op, uint64_t dir, const char *name, struct wire_attr *a)
+int
+lc_rq_lookup(struct op *op, uint64_t dir, const char *name, struct wire_attr *a)
 {
 	struct wire_lookup rq = {.cred = op->fs->cred, .parent = dir};
 	int rv;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	if ((rv = call(op, WIRE_T_lookup, &rq, WIRE_T_entry)) == 0)
+	if ((rv = lc_call(op, WIRE_T_lookup, &rq, WIRE_T_entry)) == 0)
 		*a = op->c->rep->entry.attr;
 	return rv;
 }
 
-static int
-rq_getattr(struct op *op, uint64_t ino, struct wire_attr *a)
+int
+lc_rq_getattr(struct op *op, uint64_t ino, struct wire_attr *a)
 {
 	struct wire_getattr rq = {.cred = op->fs->cred, .ino = ino};
 	int rv;
 
-	if ((rv = call(op, WIRE_T_getattr, &rq, WIRE_T_entry)) == 0)
+	if ((rv = lc_call(op, WIRE_T_getattr, &rq, WIRE_T_entry)) == 0)
 		*a = op->c->rep->entry.attr;
 	return rv;
 }
@@ -335,34 +259,34 @@ rq_setattr(struct op *op, struct wire_setattr *rq, struct wire_attr *a)
 	int rv;
 
 	rq->cred = op->fs->cred;
-	if ((rv = call(op, WIRE_T_setattr, rq, WIRE_T_entry)) == 0 &&
+	if ((rv = lc_call(op, WIRE_T_setattr, rq, WIRE_T_entry)) == 0 &&
 	    a != NULL)
 		*a = op->c->rep->entry.attr;
 	return rv;
 }
 
-static int
-rq_mknod(struct op *op, uint64_t dir, const char *name, uint32_t mode,
-      struct wire_attr *a)
+int
+lc_rq_mknod(struct op *op, uint64_t dir, const char *name, uint32_t mode,
+	    struct wire_attr *a)
 {
 	struct wire_mknod rq = {.cred = op->fs->cred, .parent = dir,
 				.mode = mode, .flags = CFS_MKNOD_EXCL};
 	int rv;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	if ((rv = call(op, WIRE_T_mknod, &rq, WIRE_T_entry)) == 0 && a)
+	if ((rv = lc_call(op, WIRE_T_mknod, &rq, WIRE_T_entry)) == 0 && a)
 		*a = op->c->rep->entry.attr;
 	return rv;
 }
 
 /* The target of symlink @ino into @buf (CFS_PATH_MAX + 1 bytes). */
-static int
-rq_readlink(struct op *op, uint64_t ino, char *buf)
+int
+lc_rq_readlink(struct op *op, uint64_t ino, char *buf)
 {
 	struct wire_readlink rq = {.cred = op->fs->cred, .ino = ino};
 	int rv;
 
-	if ((rv = call(op, WIRE_T_readlink, &rq, WIRE_T_linktarget)) == 0)
+	if ((rv = lc_call(op, WIRE_T_readlink, &rq, WIRE_T_linktarget)) == 0)
 		snprintf(buf, CFS_PATH_MAX + 1, "%s",
 			 op->c->rep->linktarget.target);
 	return rv;
@@ -370,40 +294,21 @@ rq_readlink(struct op *op, uint64_t ino, char *buf)
 
 /* ---- paths -------------------------------------------------------------------- */
 
-enum {
-	WALK_FOLLOW = 1, /* follow a symlink in the last component */
-	WALK_PARENT = 2, /* stop at the last component's directory */
-	WALK_LONG_OK = 4, /* with WALK_PARENT: a last component that is too
-			     long sets w->toolong instead of failing (the
-			     caller reports it where Linux does) */
-};
-
-/* Where a path led. */
-struct walk {
-	uint64_t dir;                /* the directory holding the last name */
-	char name[CFS_NAME_MAX + 1]; /* the last component; "" for "/" */
-	int slash;                   /* the path ended in '/' */
-	int toolong;                 /* WALK_LONG_OK: the last name is */
-	struct wire_attr attr;       /* the object itself (not WALK_PARENT) */
-};
-
 /*
  * Errors found here, before the server sees a name (a component of @n
  * bytes at @p that is too long; O_CREAT of "dir/name/"), come after
  * Linux's search permission check on their directory: EACCES first.
  */
-static int may(const struct cfs *fs, const struct wire_attr *a,
-	       unsigned mask);
 
-static int
-search_ok(struct op *op, uint64_t dir)
+int
+lc_search_ok(struct op *op, uint64_t dir)
 {
 	struct wire_attr a;
-	int rv = rq_getattr(op, dir, &a);
+	int rv = lc_rq_getattr(op, dir, &a);
 
 	if (rv != 0)
 		return rv;
-	if (!may(op->fs, &a, 1))
+	if (!lc_may(op->fs, &a, 1))
 		return cfs_fail(op->errmsg, CFS_EACCES,
 				"no search permission on directory %llu",
 				(unsigned long long)dir);
@@ -413,7 +318,7 @@ search_ok(struct op *op, uint64_t dir)
 static int
 too_long(struct op *op, uint64_t dir, const char *p, size_t n)
 {
-	int rv = search_ok(op, dir);
+	int rv = lc_search_ok(op, dir);
 
 	if (rv != 0)
 		return rv;
@@ -436,9 +341,9 @@ too_long(struct op *op, uint64_t dir, const char *p, size_t n)
  *    must be a directory if the path ended in '/' (ENOTDIR);
  * 5) nothing left at all ("/", or a link to "/"): the directory reached.
  */
-static int
-walk_at(struct op *op, uint64_t start, const char *path, int how,
-	struct walk *w)
+int
+lc_walk_at(struct op *op, uint64_t start, const char *path, int how,
+	   struct walk *w)
 {
 	/* the rest of the path: a link's target (at most CFS_PATH_MAX
 	 * bytes) and what followed the link (less than CFS_PATH_MAX) */
@@ -461,7 +366,7 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 			w->name[0] = '\0';
 			if (how & WALK_PARENT)
 				return 0;
-			return rq_getattr(op, cur, &w->attr);
+			return lc_rq_getattr(op, cur, &w->attr);
 		}
 		size_t n = strcspn(p, "/");
 		char *after = p + n;
@@ -472,7 +377,7 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 			if (*r != '\0' || (how & (WALK_PARENT | WALK_LONG_OK)) !=
 						  (WALK_PARENT | WALK_LONG_OK))
 				return too_long(op, cur, p, n);
-			if ((rv = search_ok(op, cur)) != 0)
+			if ((rv = lc_search_ok(op, cur)) != 0)
 				return rv;
 			w->dir = cur;
 			w->toolong = 1;
@@ -493,7 +398,7 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 			if (how & WALK_PARENT)
 				return 0;
 		}
-		if ((rv = rq_lookup(op, cur, w->name, &w->attr)) != 0)
+		if ((rv = lc_rq_lookup(op, cur, w->name, &w->attr)) != 0)
 			return rv;
 		if (S_ISLNK(w->attr.mode) &&
 		    (!last || (how & WALK_FOLLOW) || w->slash)) {
@@ -501,7 +406,7 @@ walk_at(struct op *op, uint64_t start, const char *path, int how,
 				return cfs_fail(op->errmsg, CFS_ELOOP,
 						"more than %d symlinks",
 						SYMLINKS_MAX);
-			if ((rv = rq_readlink(op, w->attr.ino, target)) != 0)
+			if ((rv = lc_rq_readlink(op, w->attr.ino, target)) != 0)
 				return rv;
 			/* the target, then the rest from its '/' on (a
 			 * trailing '/' is kept) */
@@ -549,30 +454,15 @@ path_check(struct op *op, const char *path)
 	return 0;
 }
 
-/* walk_at from "/" for an absolute @path. */
-static int
-walk(struct op *op, const char *path, int how, struct walk *w)
+/* lc_walk_at from "/" for an absolute @path. */
+int
+lc_walk(struct op *op, const char *path, int how, struct walk *w)
 {
 	int rv = path_check(op, path);
 
 	memset(w, 0, sizeof(*w));
 	w->dir = ROOT_INO;
-	return rv != 0 ? rv : walk_at(op, ROOT_INO, path, how, w);
-}
-
-/* ---- open files ---------------------------------------------------------------- */
-
-static struct cfs_file *
-file_new(struct cfs *fs, uint64_t ino, int flags)
-{
-	struct ofile *of;
-
-	if (ofile_open(fs->files, ino, sizeof(struct cfs_file), &of) != 0)
-		return NULL;
-	struct cfs_file *f = (struct cfs_file *)of;
-	f->fs = fs;
-	f->flags = flags;
-	return f;
+	return rv != 0 ? rv : lc_walk_at(op, ROOT_INO, path, how, w);
 }
 
 /* ---- attributes ---------------------------------------------------------------- */
@@ -593,8 +483,8 @@ ts_of(int64_t ns)
 }
 
 /* struct stat of @a, its size grown by data this client buffered. */
-static void
-stat_of(struct cfs *fs, const struct wire_attr *a, struct stat *st)
+void
+lc_stat_of(struct cfs *fs, const struct wire_attr *a, struct stat *st)
 {
 	uint64_t end = S_ISREG(a->mode) ? ofile_dirty_end(fs->files, a->ino)
 					 : 0;
@@ -617,8 +507,8 @@ stat_of(struct cfs *fs, const struct wire_attr *a, struct stat *st)
 
 /* POSIX permission bits of @a for the caller (the server's rule, used where
  * the server is not asked: open).  @mask: 4 read, 2 write. */
-static int
-may(const struct cfs *fs, const struct wire_attr *a, unsigned mask)
+int
+lc_may(const struct cfs *fs, const struct wire_attr *a, unsigned mask)
 {
 	const struct wire_cred *c = &fs->cred;
 	unsigned bits;
@@ -638,8 +528,8 @@ may(const struct cfs *fs, const struct wire_attr *a, unsigned mask)
 }
 
 /* Flush what this client buffered for @ino, then set its size. */
-static int
-truncate_ino(struct op *op, uint64_t ino, uint64_t size)
+int
+lc_truncate_ino(struct op *op, uint64_t ino, uint64_t size)
 {
 	struct wire_setattr rq = {.ino = ino, .valid = CFS_SETATTR_SIZE,
 				  .size = size};
@@ -744,22 +634,23 @@ cfs_connect(struct cfs **out, const char *servers,
 	int rv;
 
 	if (out == NULL)
-		return fail_now(CFS_EINVAL, "connect: NULL handle pointer");
+		return lc_fail_now(CFS_EINVAL, "connect: NULL handle pointer");
 	*out = NULL;
 	if (opt == NULL) {
 		cfs_options_init(&defaults);
 		opt = &defaults;
 	}
 	if (opt->version != CFS_OPTIONS_VERSION)
-		return fail_now(CFS_EINVAL, "connect: options version %u (not "
-				"set up by cfs_options_init?)",
-				opt->version);
+		return lc_fail_now(CFS_EINVAL,
+				   "connect: options version %u (not "
+				   "set up by cfs_options_init?)",
+				   opt->version);
 	if (servers == NULL || servers[0] == '\0')
-		return fail_now(CFS_EINVAL,
-				"connect: no metadata server address");
+		return lc_fail_now(CFS_EINVAL,
+				   "connect: no metadata server address");
 	pthread_once(&log_once, log_setup);
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
-		return fail_now(CFS_ENOMEM, "connect %s", servers);
+		return lc_fail_now(CFS_ENOMEM, "connect %s", servers);
 	fs->opt = *opt;
 	fs->opt.client_name = NULL; /* borrowed: copied below */
 	snprintf(fs->client_name, sizeof(fs->client_name), "%s",
@@ -816,7 +707,7 @@ err:
 	cfs_disconnect(&fs);
 	char what[CFS_ERRMSG_SIZE];
 	snprintf(what, sizeof(what), "connect %s", servers);
-	msg_set(what, errmsg[0] ? errmsg : cfs_strerror(rv));
+	lc_msg_set(what, errmsg[0] ? errmsg : cfs_strerror(rv));
 	return -cfs_errno(rv);
 }
 
@@ -849,18 +740,6 @@ cfs_disconnect(struct cfs **fsp)
 
 /* ---- namespace ------------------------------------------------------------------ */
 
-/* The checks of every call taking a handle and a path (messages quote
- * the path, which must not be NULL then). */
-#define CHECK(fs, path, what)                                                \
-	do {                                                                 \
-		if ((fs) == NULL)                                            \
-			return fail_now(CFS_EINVAL, "%s: NULL handle",       \
-					(what));                             \
-		if ((path) == NULL)                                          \
-			return fail_now(CFS_EINVAL, "%s: NULL path",         \
-					(what));                             \
-	} while (0)
-
 static int
 do_stat(struct cfs *fs, const char *path, struct stat *st, int how,
 	const char *what)
@@ -871,11 +750,11 @@ do_stat(struct cfs *fs, const char *path, struct stat *st, int how,
 
 	CHECK(fs, path, what);
 	if (st == NULL)
-		return fail_now(CFS_EINVAL, "%s %s: NULL stat", what, path);
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, how, &w)) == 0)
-		stat_of(fs, &w.attr, st);
-	return op_end(&op, rv, "%s %s", what, path);
+		return lc_fail_now(CFS_EINVAL, "%s %s: NULL stat", what, path);
+	lc_op_begin(&op, fs);
+	if ((rv = lc_walk(&op, path, how, &w)) == 0)
+		lc_stat_of(fs, &w.attr, st);
+	return lc_op_end(&op, rv, "%s %s", what, path);
 }
 
 int
@@ -898,14 +777,14 @@ cfs_mkdir(struct cfs *fs, const char *path, mode_t mode)
 	int rv;
 
 	CHECK(fs, path, "mkdir");
-	op_begin(&op, fs);
-	rv = walk(&op, path, WALK_PARENT, &w);
+	lc_op_begin(&op, fs);
+	rv = lc_walk(&op, path, WALK_PARENT, &w);
 	if (rv == 0 && w.name[0] == '\0')
 		rv = cfs_fail(op.errmsg, CFS_EEXIST, "the root");
 	if (rv == 0)
-		rv = rq_mknod(&op, w.dir, w.name,
-			   S_IFDIR | ((uint32_t)mode & 07777), NULL);
-	return op_end(&op, rv, "mkdir %s", path);
+		rv = lc_rq_mknod(&op, w.dir, w.name,
+				 S_IFDIR | ((uint32_t)mode & 07777), NULL);
+	return lc_op_end(&op, rv, "mkdir %s", path);
 }
 
 /* unlink (@dir 0) and rmdir (1) of the last name of @path. */
@@ -918,8 +797,8 @@ remove_path(struct cfs *fs, const char *path, int dir)
 	int rv;
 
 	CHECK(fs, path, what);
-	op_begin(&op, fs);
-	rv = walk(&op, path, WALK_PARENT, &w);
+	lc_op_begin(&op, fs);
+	rv = lc_walk(&op, path, WALK_PARENT, &w);
 	if (rv == 0 && w.name[0] == '\0')
 		rv = cfs_fail(op.errmsg, dir ? CFS_EBUSY : CFS_EISDIR,
 			      "the root");
@@ -934,7 +813,7 @@ remove_path(struct cfs *fs, const char *path, int dir)
 	if (rv == 0 && w.slash && !dir) {
 		/* "file/" names a directory or nothing */
 		struct wire_attr a;
-		rv = rq_lookup(&op, w.dir, w.name, &a);
+		rv = lc_rq_lookup(&op, w.dir, w.name, &a);
 		if (rv == 0)
 			rv = cfs_fail(op.errmsg,
 				      S_ISDIR(a.mode) ? CFS_EISDIR
@@ -944,10 +823,10 @@ remove_path(struct cfs *fs, const char *path, int dir)
 	if (rv == 0) {
 		struct wire_unlink rq = {.cred = fs->cred, .parent = w.dir};
 		snprintf(rq.name, sizeof(rq.name), "%s", w.name);
-		rv = call(&op, dir ? WIRE_T_rmdir : WIRE_T_unlink, &rq,
-			  WIRE_T_ok);
+		rv = lc_call(&op, dir ? WIRE_T_rmdir : WIRE_T_unlink, &rq,
+			     WIRE_T_ok);
 	}
-	return op_end(&op, rv, "%s %s", what, path);
+	return lc_op_end(&op, rv, "%s %s", what, path);
 }
 
 int
@@ -970,14 +849,14 @@ rename_toolong(struct op *op, const struct walk *a, const struct walk *b)
 	struct wire_attr s;
 	int rv;
 
-	/* the walks' search permission on both directories first (walk_at
+	/* the walks' search permission on both directories first (lc_walk_at
 	 * checked it already where the name was too long) */
-	if ((!a->toolong && (rv = search_ok(op, a->dir)) != 0) ||
-	    (!b->toolong && (rv = search_ok(op, b->dir)) != 0))
+	if ((!a->toolong && (rv = lc_search_ok(op, a->dir)) != 0) ||
+	    (!b->toolong && (rv = lc_search_ok(op, b->dir)) != 0))
 		return rv;
 	if (a->toolong)
 		return cfs_fail(op->errmsg, CFS_ENAMETOOLONG, "source name");
-	if ((rv = rq_lookup(op, a->dir, a->name, &s)) != 0)
+	if ((rv = lc_rq_lookup(op, a->dir, a->name, &s)) != 0)
 		return rv;
 	return cfs_fail(op->errmsg, CFS_ENAMETOOLONG, "target name");
 }
@@ -995,9 +874,9 @@ rename_slashes(struct op *op, const struct walk *a, const struct walk *b,
 	struct wire_attr s, t;
 	int rv, have_t, xchg = (flags & CFS_RENAME_EXCHANGE) != 0;
 
-	if ((rv = rq_lookup(op, a->dir, a->name, &s)) != 0)
+	if ((rv = lc_rq_lookup(op, a->dir, a->name, &s)) != 0)
 		return rv;
-	rv = rq_lookup(op, b->dir, b->name, &t);
+	rv = lc_rq_lookup(op, b->dir, b->name, &t);
 	if (rv != 0 && rv != CFS_ENOENT)
 		return rv;
 	have_t = rv == 0;
@@ -1023,17 +902,18 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 	CHECK(fs, from, "rename");
 	CHECK(fs, to, "rename");
 	if (flags & ~(CFS_RENAME_NOREPLACE | CFS_RENAME_EXCHANGE))
-		return fail_now(CFS_EINVAL, "rename %s: flags 0x%x", from,
-				flags);
-	op_begin(&op, fs);
+		return lc_fail_now(CFS_EINVAL, "rename %s: flags 0x%x", from,
+				   flags);
+	lc_op_begin(&op, fs);
 	/* Linux walks the source to its directory (search permission on
 	 * that one too) before it even looks at the target's path */
-	if ((rv = walk(&op, from, WALK_PARENT | WALK_LONG_OK, &a)) != 0) {
+	if ((rv = lc_walk(&op, from, WALK_PARENT | WALK_LONG_OK, &a)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
 	} else if (path_check(&op, to) != 0 &&
-		   (rv = search_ok(&op, a.dir)) != 0) {
+		   (rv = lc_search_ok(&op, a.dir)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
-	} else if ((rv = walk(&op, to, WALK_PARENT | WALK_LONG_OK, &b)) != 0) {
+	} else if ((rv = lc_walk(&op, to, WALK_PARENT | WALK_LONG_OK, &b)) !=
+		   0) {
 		cfs_errmsg_prefix(op.errmsg, "target");
 	} else if (a.name[0] == '\0' || b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EBUSY, "the root");
@@ -1048,9 +928,9 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 					 .newparent = b.dir, .flags = flags};
 		snprintf(rq.name, sizeof(rq.name), "%s", a.name);
 		snprintf(rq.newname, sizeof(rq.newname), "%s", b.name);
-		rv = call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
+		rv = lc_call(&op, WIRE_T_rename, &rq, WIRE_T_ok);
 	}
-	return op_end(&op, rv, "rename %s to %s", from, to);
+	return lc_op_end(&op, rv, "rename %s to %s", from, to);
 }
 
 int
@@ -1062,16 +942,16 @@ cfs_link(struct cfs *fs, const char *from, const char *to)
 
 	CHECK(fs, from, "link");
 	CHECK(fs, to, "link");
-	op_begin(&op, fs);
-	if ((rv = walk(&op, from, 0, &a)) != 0) {
+	lc_op_begin(&op, fs);
+	if ((rv = lc_walk(&op, from, 0, &a)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
-	} else if ((rv = walk(&op, to, WALK_PARENT, &b)) != 0) {
+	} else if ((rv = lc_walk(&op, to, WALK_PARENT, &b)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "target");
 	} else if (b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EEXIST, "the root");
 	} else if (b.slash) { /* Linux: EEXIST if it is there */
 		struct wire_attr e;
-		rv = rq_lookup(&op, b.dir, b.name, &e);
+		rv = lc_rq_lookup(&op, b.dir, b.name, &e);
 		rv = rv == 0 ? cfs_fail(op.errmsg, CFS_EEXIST, "'%s'", b.name)
 		     : rv == CFS_ENOENT
 			     ? cfs_fail(op.errmsg, CFS_ENOENT, "'%s/'", b.name)
@@ -1080,9 +960,9 @@ cfs_link(struct cfs *fs, const char *from, const char *to)
 		struct wire_link rq = {.cred = fs->cred, .ino = a.attr.ino,
 				       .newparent = b.dir};
 		snprintf(rq.newname, sizeof(rq.newname), "%s", b.name);
-		rv = call(&op, WIRE_T_link, &rq, WIRE_T_entry);
+		rv = lc_call(&op, WIRE_T_link, &rq, WIRE_T_entry);
 	}
-	return op_end(&op, rv, "link %s to %s", from, to);
+	return lc_op_end(&op, rv, "link %s to %s", from, to);
 }
 
 int
@@ -1095,24 +975,25 @@ cfs_symlink(struct cfs *fs, const char *target, const char *linkpath)
 
 	CHECK(fs, linkpath, "symlink");
 	if (target == NULL)
-		return fail_now(CFS_EINVAL, "symlink %s: NULL target",
-				linkpath);
+		return lc_fail_now(CFS_EINVAL, "symlink %s: NULL target",
+				   linkpath);
 	/* the target's own errors first, as Linux (getname before the walk) */
 	if (target[0] == '\0')
-		return fail_now(CFS_ENOENT, "symlink %s: empty target", linkpath);
+		return lc_fail_now(CFS_ENOENT, "symlink %s: empty target",
+				   linkpath);
 	if (strlen(target) >= CFS_PATH_MAX)
-		return fail_now(CFS_ENAMETOOLONG,
-				"symlink %s: target of %zu bytes", linkpath,
-				strlen(target));
+		return lc_fail_now(CFS_ENAMETOOLONG,
+				   "symlink %s: target of %zu bytes", linkpath,
+				   strlen(target));
 	if ((rq = calloc(1, sizeof(*rq))) == NULL)
-		return fail_now(CFS_ENOMEM, "symlink %s", linkpath);
-	op_begin(&op, fs);
-	rv = walk(&op, linkpath, WALK_PARENT, &w);
+		return lc_fail_now(CFS_ENOMEM, "symlink %s", linkpath);
+	lc_op_begin(&op, fs);
+	rv = lc_walk(&op, linkpath, WALK_PARENT, &w);
 	if (rv == 0 && w.name[0] == '\0')
 		rv = cfs_fail(op.errmsg, CFS_EEXIST, "the root");
 	if (rv == 0 && w.slash) { /* Linux: EEXIST if it is there */
 		struct wire_attr e;
-		rv = rq_lookup(&op, w.dir, w.name, &e);
+		rv = lc_rq_lookup(&op, w.dir, w.name, &e);
 		if (rv == 0)
 			rv = cfs_fail(op.errmsg, CFS_EEXIST, "'%s'", w.name);
 		else if (rv == CFS_ENOENT)
@@ -1123,10 +1004,10 @@ cfs_symlink(struct cfs *fs, const char *target, const char *linkpath)
 		rq->parent = w.dir;
 		snprintf(rq->name, sizeof(rq->name), "%s", w.name);
 		snprintf(rq->target, sizeof(rq->target), "%s", target);
-		rv = call(&op, WIRE_T_symlink, rq, WIRE_T_entry);
+		rv = lc_call(&op, WIRE_T_symlink, rq, WIRE_T_entry);
 	}
 	free(rq);
-	return op_end(&op, rv, "symlink %s", linkpath);
+	return lc_op_end(&op, rv, "symlink %s", linkpath);
 }
 
 ssize_t
@@ -1140,19 +1021,19 @@ cfs_readlink(struct cfs *fs, const char *path, char *buf, size_t len)
 
 	CHECK(fs, path, "readlink");
 	if (buf == NULL || len == 0)
-		return fail_now(CFS_EINVAL, "readlink %s: no buffer", path);
-	op_begin(&op, fs);
-	rv = walk(&op, path, 0, &w);
+		return lc_fail_now(CFS_EINVAL, "readlink %s: no buffer", path);
+	lc_op_begin(&op, fs);
+	rv = lc_walk(&op, path, 0, &w);
 	if (rv == 0 && !S_ISLNK(w.attr.mode))
 		rv = cfs_fail(op.errmsg, CFS_EINVAL, "a %s, not a symlink",
 			      S_ISDIR(w.attr.mode) ? "directory" : "file");
-	if (rv == 0 && (rv = rq_readlink(&op, w.attr.ino, target)) == 0) {
+	if (rv == 0 && (rv = lc_rq_readlink(&op, w.attr.ino, target)) == 0) {
 		n = strlen(target);
 		if (n > len)
 			n = len;
 		memcpy(buf, target, n);
 	}
-	if ((rv = op_end(&op, rv, "readlink %s", path)) != 0)
+	if ((rv = lc_op_end(&op, rv, "readlink %s", path)) != 0)
 		return rv;
 	return (ssize_t)n;
 }
@@ -1166,12 +1047,12 @@ setattr_path(struct cfs *fs, const char *path, struct wire_setattr *rq,
 	struct op op;
 	int rv;
 
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0) {
+	lc_op_begin(&op, fs);
+	if ((rv = lc_walk(&op, path, WALK_FOLLOW, &w)) == 0) {
 		rq->ino = w.attr.ino;
 		rv = rq_setattr(&op, rq, NULL);
 	}
-	return op_end(&op, rv, "%s %s", what, path);
+	return lc_op_end(&op, rv, "%s %s", what, path);
 }
 
 int
@@ -1224,9 +1105,9 @@ cfs_utimens(struct cfs *fs, const char *path, const struct timespec ts[2])
 				continue;
 			}
 			if (ts[i].tv_nsec < 0 || ts[i].tv_nsec >= 1000000000)
-				return fail_now(CFS_EINVAL,
-						"utimens %s: tv_nsec %ld",
-						path, ts[i].tv_nsec);
+				return lc_fail_now(CFS_EINVAL,
+						   "utimens %s: tv_nsec %ld",
+						   path, ts[i].tv_nsec);
 			rq.valid |= set;
 			if (i)
 				rq.mtime_ns = ns;
@@ -1246,12 +1127,12 @@ cfs_truncate(struct cfs *fs, const char *path, off_t size)
 
 	CHECK(fs, path, "truncate");
 	if (size < 0)
-		return fail_now(CFS_EINVAL, "truncate %s: size %lld", path,
-				(long long)size);
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0)
-		rv = truncate_ino(&op, w.attr.ino, (uint64_t)size);
-	return op_end(&op, rv, "truncate %s to %lld", path, (long long)size);
+		return lc_fail_now(CFS_EINVAL, "truncate %s: size %lld", path,
+				   (long long)size);
+	lc_op_begin(&op, fs);
+	if ((rv = lc_walk(&op, path, WALK_FOLLOW, &w)) == 0)
+		rv = lc_truncate_ino(&op, w.attr.ino, (uint64_t)size);
+	return lc_op_end(&op, rv, "truncate %s to %lld", path, (long long)size);
 }
 
 int
@@ -1263,10 +1144,10 @@ cfs_statfs(struct cfs *fs, struct statvfs *sv)
 
 	CHECK(fs, "", "statfs");
 	if (sv == NULL)
-		return fail_now(CFS_EINVAL, "statfs: NULL statvfs");
+		return lc_fail_now(CFS_EINVAL, "statfs: NULL statvfs");
 	memset(&rq, 0, sizeof(rq));
-	op_begin(&op, fs);
-	if ((rv = call(&op, WIRE_T_statfs, &rq, WIRE_T_statfs_reply)) == 0) {
+	lc_op_begin(&op, fs);
+	if ((rv = lc_call(&op, WIRE_T_statfs, &rq, WIRE_T_statfs_reply)) == 0) {
 		const struct wire_statfs_reply *r = &op.c->rep->statfs_reply;
 		memset(sv, 0, sizeof(*sv));
 		sv->f_bsize = r->bsize ? r->bsize : 4096;
@@ -1279,820 +1160,5 @@ cfs_statfs(struct cfs *fs, struct statvfs *sv)
 		sv->f_favail = (fsfilcnt_t)r->ffree;
 		sv->f_namemax = r->namemax ? r->namemax : CFS_NAME_MAX;
 	}
-	return op_end(&op, rv, "statfs");
-}
-
-/* ---- extended attributes ---------------------------------------------------------- */
-
-static int
-xattr_name_ok(const char *name, const char *what, const char *path)
-{
-	if (name == NULL)
-		return fail_now(CFS_EINVAL, "%s %s: NULL name", what, path);
-	if (strlen(name) > CFS_XATTR_NAME_MAX)
-		return fail_now(CFS_ERANGE, "%s %s: name of %zu bytes", what,
-				path, strlen(name));
-	return 0;
-}
-
-int
-cfs_setxattr(struct cfs *fs, const char *path, const char *name,
-	     const void *value, size_t size, int flags)
-{
-	struct wire_setxattr rq = {0};
-	struct walk w;
-	struct op op;
-	int rv;
-
-	CHECK(fs, path, "setxattr");
-	if ((rv = xattr_name_ok(name, "setxattr", path)) != 0)
-		return rv;
-	if (size > CFS_XATTR_VALUE_MAX)
-		return fail_now(CFS_E2BIG, "setxattr %s '%s': %zu bytes", path,
-				name, size);
-	if (value == NULL && size > 0)
-		return fail_now(CFS_EINVAL, "setxattr %s '%s': NULL value",
-				path, name);
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
-		return fail_now(CFS_EINVAL, "setxattr %s '%s': flags 0x%x",
-				path, name, (unsigned)flags);
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0) {
-		rq.cred = fs->cred;
-		rq.ino = w.attr.ino;
-		snprintf(rq.name, sizeof(rq.name), "%s", name);
-		rq.value = size ? value : (const uint8_t *)"";
-		rq.value_len = (uint32_t)size;
-		rq.flags = (uint32_t)flags;
-		rv = call(&op, WIRE_T_setxattr, &rq, WIRE_T_ok);
-	}
-	return op_end(&op, rv, "setxattr %s '%s'", path, name);
-}
-
-/* getxattr (@name) and listxattr (@name NULL) of @path into @buf. */
-static ssize_t
-xattr_get(struct cfs *fs, const char *path, const char *name, void *buf,
-	  size_t size)
-{
-	const char *what = name ? "getxattr" : "listxattr";
-	struct walk w;
-	struct op op;
-	uint32_t len = 0;
-	int rv;
-
-	CHECK(fs, path, what);
-	if (name != NULL && (rv = xattr_name_ok(name, what, path)) != 0)
-		return rv;
-	if (buf == NULL && size > 0)
-		return fail_now(CFS_EINVAL, "%s %s: NULL buffer", what, path);
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0) {
-		const uint8_t *v;
-		if (name != NULL) {
-			struct wire_getxattr rq = {.cred = fs->cred,
-						   .ino = w.attr.ino};
-			snprintf(rq.name, sizeof(rq.name), "%s", name);
-			rv = call(&op, WIRE_T_getxattr, &rq,
-				  WIRE_T_xattr_value);
-			v = op.c->rep->xattr_value.value;
-			len = op.c->rep->xattr_value.value_len;
-		} else {
-			struct wire_listxattr rq = {.cred = fs->cred,
-						    .ino = w.attr.ino};
-			rv = call(&op, WIRE_T_listxattr, &rq,
-				  WIRE_T_xattr_names);
-			v = op.c->rep->xattr_names.names;
-			len = op.c->rep->xattr_names.names_len;
-		}
-		if (rv == 0 && size > 0 && len > size)
-			rv = cfs_fail(op.errmsg, CFS_ERANGE,
-				      "%u bytes for a buffer of %zu", len,
-				      size);
-		else if (rv == 0 && size > 0 && len > 0)
-			memcpy(buf, v, len);
-	}
-	if (name != NULL)
-		rv = op_end(&op, rv, "%s %s '%s'", what, path, name);
-	else
-		rv = op_end(&op, rv, "%s %s", what, path);
-	return rv != 0 ? rv : (ssize_t)len;
-}
-
-ssize_t
-cfs_getxattr(struct cfs *fs, const char *path, const char *name,
-	     void *value, size_t size)
-{
-	if (name == NULL)
-		return fail_now(CFS_EINVAL, "getxattr %s: NULL name", path);
-	return xattr_get(fs, path, name, value, size);
-}
-
-ssize_t
-cfs_listxattr(struct cfs *fs, const char *path, char *list, size_t size)
-{
-	return xattr_get(fs, path, NULL, list, size);
-}
-
-int
-cfs_removexattr(struct cfs *fs, const char *path, const char *name)
-{
-	struct walk w;
-	struct op op;
-	int rv;
-
-	CHECK(fs, path, "removexattr");
-	if ((rv = xattr_name_ok(name, "removexattr", path)) != 0)
-		return rv;
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0) {
-		struct wire_removexattr rq = {.cred = fs->cred,
-					      .ino = w.attr.ino};
-		snprintf(rq.name, sizeof(rq.name), "%s", name);
-		rv = call(&op, WIRE_T_removexattr, &rq, WIRE_T_ok);
-	}
-	return op_end(&op, rv, "removexattr %s '%s'", path, name);
-}
-
-/* ---- goal ------------------------------------------------------------------------ */
-
-int
-cfs_getgoal(struct cfs *fs, const char *path, unsigned *goal)
-{
-	struct walk w;
-	struct op op;
-	int rv;
-
-	CHECK(fs, path, "getgoal");
-	if (goal == NULL)
-		return fail_now(CFS_EINVAL, "getgoal %s: NULL goal", path);
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0)
-		*goal = w.attr.goal;
-	return op_end(&op, rv, "getgoal %s", path);
-}
-
-int
-cfs_setgoal(struct cfs *fs, const char *path, unsigned goal)
-{
-	struct walk w;
-	struct op op;
-	int rv;
-
-	CHECK(fs, path, "setgoal");
-	op_begin(&op, fs);
-	if ((rv = walk(&op, path, WALK_FOLLOW, &w)) == 0) {
-		struct wire_setgoal rq = {.cred = fs->cred, .ino = w.attr.ino,
-					  .goal = goal};
-		rv = call(&op, WIRE_T_setgoal, &rq, WIRE_T_entry);
-	}
-	return op_end(&op, rv, "setgoal %s to %u", path, goal);
-}
-
-/* ---- directory listings --------------------------------------------------------- */
-
-/* The page of entries after @cookie into d->page. */
-static int
-dir_page(struct op *op, struct cfs_dir *d, uint64_t cookie)
-{
-	struct wire_readdir rq = {.cred = op->fs->cred, .ino = d->ino,
-				  .cookie = cookie,
-				  .max_entries = WIRE_MAX_dirent};
-	int rv = call(op, WIRE_T_readdir, &rq, WIRE_T_dirents);
-
-	if (rv == 0) {
-		memcpy(d->page, &op->c->rep->dirents, sizeof(*d->page));
-		d->next = 0;
-	}
-	return rv;
-}
-
-int
-cfs_opendir(struct cfs *fs, const char *path, struct cfs_dir **out)
-{
-	struct cfs_dir *d;
-	struct walk w;
-	struct op op;
-	int rv;
-
-	CHECK(fs, path, "opendir");
-	if (out == NULL)
-		return fail_now(CFS_EINVAL, "opendir %s: NULL result", path);
-	*out = NULL;
-	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->page = malloc(sizeof(*d->page))) == NULL) {
-		free(d);
-		return fail_now(CFS_ENOMEM, "opendir %s", path);
-	}
-	d->fs = fs;
-	op_begin(&op, fs);
-	rv = walk(&op, path, WALK_FOLLOW, &w);
-	if (rv == 0 && !S_ISDIR(w.attr.mode))
-		rv = plain(&op, CFS_ENOTDIR);
-	if (rv == 0) {
-		d->ino = w.attr.ino;
-		rv = dir_page(&op, d, 0);
-	}
-	if ((rv = op_end(&op, rv, "opendir %s", path)) != 0) {
-		cfs_closedir(&d);
-		return rv;
-	}
-	*out = d;
-	return 0;
-}
-
-int
-cfs_readdir(struct cfs_dir *d, struct cfs_dirent *e)
-{
-	struct wire_dirents *pg;
-
-	if (d == NULL || e == NULL)
-		return fail_now(CFS_EINVAL, "readdir: NULL argument");
-	pg = d->page;
-	if (d->next >= pg->entries_count) {
-		struct op op;
-		int rv;
-		if (pg->eof || pg->entries_count == 0)
-			return 0;
-		uint64_t cookie = pg->entries[pg->entries_count - 1].cookie;
-		op_begin(&op, d->fs);
-		/* on failure the page stays: a retry asks again */
-		rv = dir_page(&op, d, cookie);
-		if ((rv = op_end(&op, rv, "readdir of inode %llu after "
-				 "cookie %llu",
-				 (unsigned long long)d->ino,
-				 (unsigned long long)cookie)) != 0)
-			return rv;
-		if (pg->entries_count == 0)
-			return 0;
-	}
-	const struct wire_dirent *de = &pg->entries[d->next++];
-	snprintf(e->name, sizeof(e->name), "%s", de->name);
-	e->ino = de->attr.ino;
-	stat_of(d->fs, &de->attr, &e->st);
-	return 1;
-}
-
-void
-cfs_closedir(struct cfs_dir **dp)
-{
-	struct cfs_dir *d = dp ? *dp : NULL;
-
-	if (d == NULL)
-		return;
-	free(d->page);
-	free(d);
-	*dp = NULL;
-}
-
-/* ---- files --------------------------------------------------------------------------- */
-
-/*
- * cfs_open.  Cases:
- * 1) O_CREAT: create the file exclusively in the parent; if it exists and
- *    O_EXCL is not given, open the existing one as in case 2 (following a
- *    symlink); if it vanished meanwhile, try again;
- * 2) otherwise resolve the path (not following a last symlink with
- *    O_NOFOLLOW); it must be a regular file the caller may open with the
- *    access mode asked, which the server does not check at open (it checks
- *    each data request);
- * 3) O_TRUNC with write access empties an existing non-empty file (this
- *    client's buffered data of it is written out first).
- */
-static int open_create(struct op *op, const char *path, int flags,
-		       mode_t mode, struct walk *w, int *created);
-
-int
-cfs_open(struct cfs *fs, const char *path, int flags, mode_t mode,
-	 struct cfs_file **out)
-{
-	int acc = flags & O_ACCMODE, created = 0, rv = 0;
-	struct cfs_file *f = NULL;
-	struct walk w;
-	struct op op;
-
-	CHECK(fs, path, "open");
-	if (out == NULL)
-		return fail_now(CFS_EINVAL, "open %s: NULL result", path);
-	*out = NULL;
-	if (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR)
-		return fail_now(CFS_EINVAL, "open %s: access mode %d", path,
-				acc);
-	if (flags & ~(OPEN_FLAGS | OPEN_IGNORED))
-		return fail_now(CFS_EINVAL, "open %s: unsupported flags 0%o",
-				path,
-				(unsigned)(flags & ~(OPEN_FLAGS |
-						     OPEN_IGNORED)));
-	op_begin(&op, fs);
-	if (flags & O_CREAT)
-		rv = open_create(&op, path, flags, mode, &w, &created);
-	else
-		rv = walk(&op, path, (flags & O_NOFOLLOW) ? 0 : WALK_FOLLOW,
-			  &w);
-	if (rv == 0 && S_ISLNK(w.attr.mode))
-		rv = cfs_fail(op.errmsg, CFS_ELOOP, "a symlink, and O_NOFOLLOW");
-	else if (rv == 0 && S_ISDIR(w.attr.mode))
-		/* as Linux's may_open: a read-only open of a directory is
-		 * checked for read permission before it is refused here */
-		rv = acc == O_RDONLY && !(flags & O_CREAT) && !created &&
-				     !may(fs, &w.attr, 4u)
-			     ? cfs_fail(op.errmsg, CFS_EACCES, "directory "
-					"mode %o", w.attr.mode & 07777)
-			     : plain(&op, CFS_EISDIR);
-	else if (rv == 0 && !S_ISREG(w.attr.mode))
-		rv = cfs_fail(op.errmsg, CFS_EINVAL, "not a regular file");
-	else if (rv == 0 && !created &&
-		 !may(fs, &w.attr,
-		      (acc != O_WRONLY ? 4u : 0u) |
-			      (acc != O_RDONLY || (flags & O_TRUNC) ? 2u
-								     : 0u)))
-		rv = cfs_fail(op.errmsg, CFS_EACCES,
-			      "mode %o, owner %u, group %u",
-			      w.attr.mode & 07777, w.attr.uid, w.attr.gid);
-	/* as Linux: O_TRUNC empties the file even with O_RDONLY */
-	if (rv == 0 && (flags & O_TRUNC) && !created &&
-	    (w.attr.size > 0 || ofile_dirty_end(fs->files, w.attr.ino) > 0))
-		rv = truncate_ino(&op, w.attr.ino, 0);
-	if (rv == 0 && (f = file_new(fs, w.attr.ino, flags)) == NULL)
-		rv = cfs_fail(op.errmsg, CFS_ENOMEM, "open file");
-	if ((rv = op_end(&op, rv, "open %s", path)) != 0)
-		return rv;
-	*out = f;
-	return 0;
-}
-
-/*
- * The O_CREAT part of cfs_open(): create @path's last component, or find
- * what is there.  As Linux: an existing symlink is followed (unless
- * O_NOFOLLOW or O_EXCL), and if it dangles its target is created, relative
- * to the link's directory; a name that vanishes between the failed create
- * and the look-up is created again (a bounded number of times).
- * 0 with *@created and w->attr the object, or a CFS code.
- */
-static int
-open_create(struct op *op, const char *path, int flags, mode_t mode,
-	    struct walk *w, int *created)
-{
-	char target[CFS_PATH_MAX + 1];
-	const char *p = path;
-	uint64_t start = ROOT_INO;
-	int rv, links = 0;
-
-	if ((rv = walk(op, path, WALK_PARENT, w)) != 0)
-		return rv;
-	for (int tries = 0;; tries++) {
-		if (w->name[0] == '\0')
-			return plain(op, CFS_EISDIR);
-		if (w->slash)
-			return (rv = search_ok(op, w->dir)) != 0
-				       ? rv
-				       : plain(op, CFS_EISDIR);
-		rv = rq_mknod(op, w->dir, w->name,
-			      S_IFREG | ((uint32_t)mode & 07777), &w->attr);
-		if (rv == 0) {
-			*created = 1;
-			return 0;
-		}
-		if (rv != CFS_EEXIST || (flags & O_EXCL))
-			return rv;
-		rv = rq_lookup(op, w->dir, w->name, &w->attr);
-		if (rv == CFS_ENOENT && tries < 3)
-			continue; /* removed meanwhile: create it again */
-		if (rv != 0 || !S_ISLNK(w->attr.mode) || (flags & O_NOFOLLOW))
-			return rv; /* the caller judges what is there */
-		if (++links > SYMLINKS_MAX)
-			return cfs_fail(op->errmsg, CFS_ELOOP,
-					"more than %d symlinks", SYMLINKS_MAX);
-		if ((rv = rq_readlink(op, w->attr.ino, target)) != 0)
-			return rv;
-		start = w->dir;
-		p = target;
-		if ((rv = walk_at(op, start, p, WALK_PARENT, w)) != 0)
-			return rv;
-	}
-}
-
-/* The end of the file as this client knows it: the server's size, or
- * further if buffered data of this client extends it. */
-static int
-known_size(struct op *op, uint64_t ino, uint64_t *size)
-{
-	struct wire_attr a;
-	int rv = rq_getattr(op, ino, &a);
-	uint64_t end;
-
-	if (rv != 0)
-		return rv;
-	end = ofile_dirty_end(op->fs->files, ino);
-	*size = end > a.size ? end : a.size;
-	return 0;
-}
-
-/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
- * is the op, whose errmsg is @errmsg). */
-static int
-server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
-{
-	struct wire_attr a;
-	int rv = rq_getattr(arg, ino, &a);
-
-	(void)errmsg;
-	if (rv == 0)
-		*size = a.size;
-	return rv;
-}
-
-/*
- * A write of @n bytes at @at (-1: the file position, or the end with
- * O_APPEND) goes through the file's write-back buffer (ofile_write: its
- * cases); with O_SYNC / O_DSYNC the buffer goes out after every write.
- */
-static ssize_t
-do_write(struct cfs_file *f, const void *buf, size_t n, int64_t at)
-{
-	unsigned how = 0;
-	uint64_t o;
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "write: NULL file");
-	if ((f->flags & O_ACCMODE) == O_RDONLY)
-		return fail_now(CFS_EBADF, "write to inode %llu: opened "
-				"O_RDONLY", (unsigned long long)f->of.ino);
-	if (buf == NULL && n > 0)
-		return fail_now(CFS_EINVAL, "write to inode %llu: NULL buffer",
-				(unsigned long long)f->of.ino);
-	if (n > SSIZE_MAX)
-		return fail_now(CFS_EINVAL, "write to inode %llu: %zu bytes",
-				(unsigned long long)f->of.ino, n);
-	if (n == 0)
-		return 0;
-	if (at < 0 && (f->flags & O_APPEND))
-		how |= OFILE_APPEND;
-	if (f->flags & (O_SYNC | O_DSYNC))
-		how |= OFILE_SYNC;
-	o = at < 0 ? f->pos : (uint64_t)at;
-	op_begin(&op, f->fs);
-	rv = ofile_write(f->fs->files, &f->of, op.c->fio, &o, buf, n, how,
-			 server_size, &op, op.errmsg);
-	if ((rv = op_end(&op, rv, "write of %zu bytes at %llu to inode %llu",
-			 n, (unsigned long long)o,
-			 (unsigned long long)f->of.ino)) != 0)
-		return rv;
-	if (at < 0)
-		f->pos = o + n;
-	return (ssize_t)n;
-}
-
-ssize_t
-cfs_write(struct cfs_file *f, const void *buf, size_t n)
-{
-	return do_write(f, buf, n, -1);
-}
-
-ssize_t
-cfs_pwrite(struct cfs_file *f, const void *buf, size_t n, off_t off)
-{
-	if (off < 0)
-		return fail_now(CFS_EINVAL, "pwrite at %lld", (long long)off);
-	return do_write(f, buf, n, (int64_t)off);
-}
-
-/* ofile_deliver_fn: copy the bytes to the caller's buffer (@arg), unless
- * they were read straight into it. */
-static void
-copy_out(void *arg, const uint8_t *data, size_t n)
-{
-	if (data != arg && n > 0)
-		memcpy(arg, data, n);
-}
-
-static ssize_t
-do_read(struct cfs_file *f, void *buf, size_t n, int64_t at)
-{
-	uint64_t o;
-	size_t got = 0;
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "read: NULL file");
-	if ((f->flags & O_ACCMODE) == O_WRONLY)
-		return fail_now(CFS_EBADF, "read of inode %llu: opened "
-				"O_WRONLY", (unsigned long long)f->of.ino);
-	if (buf == NULL && n > 0)
-		return fail_now(CFS_EINVAL, "read of inode %llu: NULL buffer",
-				(unsigned long long)f->of.ino);
-	if (n > SSIZE_MAX)
-		return fail_now(CFS_EINVAL, "read of inode %llu: %zu bytes",
-				(unsigned long long)f->of.ino, n);
-	if (n == 0)
-		return 0;
-	o = at < 0 ? f->pos : (uint64_t)at;
-	op_begin(&op, f->fs);
-	/* the window's bytes are copied out; other reads go straight to
-	 * @buf */
-	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, 0, buf,
-			copy_out, buf, &got, op.errmsg);
-	if ((rv = op_end(&op, rv, "read of %zu bytes at %llu of inode %llu",
-			 n, (unsigned long long)o,
-			 (unsigned long long)f->of.ino)) != 0)
-		return rv;
-	if (at < 0)
-		f->pos = o + got;
-	return (ssize_t)got;
-}
-
-ssize_t
-cfs_read(struct cfs_file *f, void *buf, size_t n)
-{
-	return do_read(f, buf, n, -1);
-}
-
-ssize_t
-cfs_pread(struct cfs_file *f, void *buf, size_t n, off_t off)
-{
-	if (off < 0)
-		return fail_now(CFS_EINVAL, "pread at %lld", (long long)off);
-	return do_read(f, buf, n, (int64_t)off);
-}
-
-off_t
-cfs_lseek(struct cfs_file *f, off_t off, int whence)
-{
-	uint64_t base = 0;
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "lseek: NULL file");
-	switch (whence) {
-	case SEEK_SET:
-		base = 0;
-		break;
-	case SEEK_CUR:
-		base = f->pos;
-		break;
-	case SEEK_END:
-		op_begin(&op, f->fs);
-		rv = known_size(&op, f->of.ino, &base);
-		if ((rv = op_end(&op, rv, "lseek in inode %llu",
-				 (unsigned long long)f->of.ino)) != 0)
-			return rv;
-		break;
-	default:
-		return fail_now(CFS_EINVAL, "lseek: whence %d", whence);
-	}
-	if ((off < 0 && (uint64_t)-(off + 1) + 1 > base) ||
-	    (off > 0 && (uint64_t)off > FILE_MAX - base) || base > FILE_MAX)
-		return fail_now(CFS_EINVAL, "lseek to %llu %+lld",
-				(unsigned long long)base, (long long)off);
-	f->pos = off < 0 ? base - ((uint64_t)-(off + 1) + 1)
-			 : base + (uint64_t)off;
-	return (off_t)f->pos;
-}
-
-int
-cfs_fsync(struct cfs_file *f)
-{
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "fsync: NULL file");
-	op_begin(&op, f->fs);
-	rv = ofile_sync(f->fs->files, &f->of, op.c->fio, op.errmsg);
-	return op_end(&op, rv, "fsync of inode %llu",
-		      (unsigned long long)f->of.ino);
-}
-
-int
-cfs_ftruncate(struct cfs_file *f, off_t size)
-{
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "ftruncate: NULL file");
-	if ((f->flags & O_ACCMODE) == O_RDONLY)
-		return fail_now(CFS_EBADF, "ftruncate of inode %llu: opened "
-				"O_RDONLY", (unsigned long long)f->of.ino);
-	if (size < 0)
-		return fail_now(CFS_EINVAL, "ftruncate of inode %llu to %lld",
-				(unsigned long long)f->of.ino, (long long)size);
-	op_begin(&op, f->fs);
-	rv = truncate_ino(&op, f->of.ino, (uint64_t)size);
-	return op_end(&op, rv, "ftruncate of inode %llu to %lld",
-		      (unsigned long long)f->of.ino, (long long)size);
-}
-
-int
-cfs_fstat(struct cfs_file *f, struct stat *st)
-{
-	struct wire_attr a;
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "fstat: NULL file");
-	if (st == NULL)
-		return fail_now(CFS_EINVAL, "fstat: NULL stat");
-	op_begin(&op, f->fs);
-	if ((rv = rq_getattr(&op, f->of.ino, &a)) == 0)
-		stat_of(f->fs, &a, st);
-	return op_end(&op, rv, "fstat of inode %llu",
-		      (unsigned long long)f->of.ino);
-}
-
-/* ---- advisory locks (docs/locks.md) ----------------------------------------- */
-
-_Static_assert(F_RDLCK == CFS_F_RDLCK && F_WRLCK == CFS_F_WRLCK &&
-		       F_UNLCK == CFS_F_UNLCK,
-	       "lock types travel as Linux's values");
-
-/* Fail a lock call: the thread's message and -errno. */
-static int
-lock_fail(int rv, const char *errmsg, const char *what, uint64_t ino)
-{
-	char w[128];
-
-	snprintf(w, sizeof(w), "%s on inode %llu", what,
-		 (unsigned long long)ino);
-	msg_set(w, errmsg[0] ? errmsg : cfs_strerror(rv));
-	return -cfs_errno(rv);
-}
-
-/* [start, end] of @fl from the file position or size (l_whence), as
- * fcntl(2): l_len 0 is "to the end of the file, however long", a negative
- * l_len covers the bytes before l_start. */
-static int
-lock_range_of(struct cfs_file *f, const struct flock *fl, int64_t *start,
-	      int64_t *end, char *errmsg)
-{
-	uint64_t base = 0;
-	int rv;
-
-	switch (fl->l_whence) {
-	case SEEK_SET:
-		break;
-	case SEEK_CUR:
-		base = f->pos;
-		break;
-	case SEEK_END: {
-		struct op op;
-		op_begin(&op, f->fs);
-		rv = known_size(&op, f->of.ino, &base);
-		if (rv != 0)
-			snprintf(errmsg, CFS_ERRMSG_SIZE, "%s", op.errmsg);
-		conn_put(f->fs, op.c);
-		if (rv != 0)
-			return rv;
-		break;
-	}
-	default:
-		return cfs_fail(errmsg, CFS_EINVAL, "l_whence %d",
-				fl->l_whence);
-	}
-	int64_t s = (int64_t)base + (int64_t)fl->l_start;
-	int64_t len = (int64_t)fl->l_len;
-	if ((fl->l_start > 0 && s < (int64_t)base) || s < 0)
-		return cfs_fail(errmsg, CFS_EINVAL, "l_start %lld",
-				(long long)fl->l_start);
-	if (len == 0) {
-		*start = s;
-		*end = CFS_LOCK_EOF;
-	} else if (len > 0) {
-		if (len - 1 > CFS_LOCK_EOF - s)
-			return cfs_fail(errmsg, CFS_EINVAL,
-					"l_len %lld", (long long)len);
-		*start = s;
-		*end = s + len - 1;
-	} else {
-		if (s + len < 0)
-			return cfs_fail(errmsg, CFS_EINVAL, "l_len %lld",
-					(long long)len);
-		*start = s + len;
-		*end = s - 1;
-	}
-	return 0;
-}
-
-int
-cfs_lock(struct cfs_file *f, int cmd, struct flock *fl)
-{
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	int64_t start = 0, end = 0;
-	int rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "lock: NULL file");
-	if (fl == NULL || (cmd != F_GETLK && cmd != F_SETLK &&
-			   cmd != F_SETLKW))
-		return fail_now(CFS_EINVAL, "lock on inode %llu: command %d",
-				(unsigned long long)f->of.ino, cmd);
-	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK &&
-	    (fl->l_type != F_UNLCK || cmd == F_GETLK))
-		return fail_now(CFS_EINVAL, "lock on inode %llu: l_type %d",
-				(unsigned long long)f->of.ino, fl->l_type);
-	/* as fcntl: a read lock needs the file open for reading, a write
-	 * lock for writing */
-	int acc = f->flags & O_ACCMODE;
-	if (cmd != F_GETLK && ((fl->l_type == F_RDLCK && acc == O_WRONLY) ||
-			       (fl->l_type == F_WRLCK && acc == O_RDONLY)))
-		return fail_now(CFS_EBADF, "lock on inode %llu: %s lock on a "
-				"file opened %s",
-				(unsigned long long)f->of.ino,
-				fl->l_type == F_RDLCK ? "read" : "write",
-				acc == O_RDONLY ? "O_RDONLY" : "O_WRONLY");
-	if ((rv = lock_range_of(f, fl, &start, &end, errmsg)) != 0)
-		return lock_fail(rv, errmsg, "lock", f->of.ino);
-	if (cmd == F_GETLK) {
-		struct wire_lock_get rq = {
-			.ino = f->of.ino, .owner = LOCK_OWNER_POSIX,
-			.kind = CFS_LOCK_POSIX, .type = (uint8_t)fl->l_type,
-			.start = start, .end = end};
-		if ((rv = locksess_get(f->fs->locks, &rq, fl, errmsg)) != 0)
-			return lock_fail(rv, errmsg, "F_GETLK", f->of.ino);
-		return 0;
-	}
-	struct wire_lock_set rq = {
-		.ino = f->of.ino, .owner = LOCK_OWNER_POSIX, .kind = CFS_LOCK_POSIX,
-		.type = (uint8_t)fl->l_type, .start = start, .end = end,
-		.pid = (uint32_t)getpid()};
-	if ((rv = locksess_set(f->fs->locks, &rq, cmd == F_SETLKW, NULL, NULL,
-			       errmsg)) != 0)
-		return lock_fail(rv, errmsg,
-				 cmd == F_SETLKW ? "F_SETLKW" : "F_SETLK",
-				 f->of.ino);
-	return 0;
-}
-
-int
-cfs_flock(struct cfs_file *f, int op)
-{
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	int type, rv;
-
-	if (f == NULL)
-		return fail_now(CFS_EBADF, "flock: NULL file");
-	switch (op & ~LOCK_NB) {
-	case LOCK_SH: type = F_RDLCK; break;
-	case LOCK_EX: type = F_WRLCK; break;
-	case LOCK_UN: type = F_UNLCK; break;
-	default:
-		return fail_now(CFS_EINVAL, "flock on inode %llu: operation %d",
-				(unsigned long long)f->of.ino, op);
-	}
-	pthread_mutex_lock(&f->fs->owner_lock);
-	if (f->flock_owner == 0)
-		f->flock_owner = f->fs->next_owner++;
-	pthread_mutex_unlock(&f->fs->owner_lock);
-	struct wire_lock_set rq = {
-		.ino = f->of.ino, .owner = f->flock_owner, .kind = CFS_LOCK_FLOCK,
-		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
-		.pid = (uint32_t)getpid()};
-	if ((rv = locksess_set(f->fs->locks, &rq, !(op & LOCK_NB), NULL, NULL,
-			       errmsg)) != 0)
-		return lock_fail(rv, errmsg, "flock", f->of.ino);
-	return 0;
-}
-
-/* At close: the file's flock lock and, as POSIX says for any close, the
- * struct cfs's POSIX locks on the inode.  Best effort: a failure leaves
- * them to the lock session's end (logged). */
-static void
-locks_release(struct cfs_file *f)
-{
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-
-	if (f->flock_owner != 0 &&
-	    locksess_release(f->fs->locks, f->of.ino, f->flock_owner,
-			     CFS_LOCK_FLOCK, errmsg) != 0)
-		LOG_WARN("close of inode %llu: releasing its flock: %s",
-			 (unsigned long long)f->of.ino, errmsg);
-	if (locksess_posix_used(f->fs->locks) &&
-	    locksess_release(f->fs->locks, f->of.ino, LOCK_OWNER_POSIX,
-			     CFS_LOCK_POSIX, errmsg) != 0)
-		LOG_WARN("close of inode %llu: releasing POSIX locks: %s",
-			 (unsigned long long)f->of.ino, errmsg);
-}
-
-int
-cfs_close(struct cfs_file **fp)
-{
-	struct cfs_file *f = fp ? *fp : NULL;
-	uint64_t ino;
-	struct op op;
-	int rv;
-
-	if (f == NULL)
-		return 0;
-	ino = f->of.ino;
-	op_begin(&op, f->fs);
-	rv = ofile_sync(f->fs->files, &f->of, op.c->fio, op.errmsg);
-	locks_release(f);
-	ofile_close(f->fs->files, &f->of, NULL);
-	*fp = NULL;
-	return op_end(&op, rv, "close of inode %llu",
-		      (unsigned long long)ino);
+	return lc_op_end(&op, rv, "statfs");
 }

@@ -1,0 +1,518 @@
+/* fusefs_file.c - cfs-fuse's file operations: open and create, reads and writes through the handles' buffers, flush, fsync and release, and the cluster's advisory locks. */
+#include "client/fusefs_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/file.h>
+
+#include "client/clease.h"
+#include "client/dcache.h"
+#include "client/fileio.h"
+#include "client/locksess.h"
+#include "client/ofile.h"
+#include "common/error.h"
+#include "common/log.h"
+
+/* An open file: its write-back range and read window are the ofile's
+ * (client/ofile.h); fi->fh points here. */
+struct handle {
+	struct ofile of; /* first: ofile_open allocates the handle */
+	int append;      /* opened O_APPEND */
+	int flocked;     /* flock was called on it: release unlocks (atomic) */
+};
+
+static void write_lease(struct op *op, uint64_t ino, int may_wait);
+
+/* ---- open handles ------------------------------------------------------------ */
+
+static struct handle *
+handle_new(struct fusefs *fs, uint64_t ino, int append)
+{
+	struct ofile *of;
+
+	if (ofile_open(fs->files, ino, sizeof(struct handle), &of) != 0)
+		return NULL;
+	struct handle *h = (struct handle *)of;
+	h->append = append;
+	return h;
+}
+
+/* ---- files -------------------------------------------------------------------------- */
+
+static int
+truncate_to_zero(struct op *op, uint64_t ino)
+{
+	struct wire_setattr rq = {.cred = op->cred, .ino = ino,
+				  .valid = CFS_SETATTR_SIZE};
+
+	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
+	int rv = fusefs_call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	dcache_changed(op->fs->names, ino);
+	ofile_changed(op->fs->files, ino);
+	fusefs_forget_locations(op->fs, ino);
+	return rv;
+}
+
+/* The lease an open needs (read, or write when opened for writing; a
+ * create got its write lease with the mknod), waiting for other mounts to
+ * give theirs up as long as a dead one's takes to expire.  Nothing else is
+ * held meanwhile (clease.h).  1 if held. */
+static int
+lease_for_open(struct op *op, uint64_t ino, int flags)
+{
+	struct fusefs *fs = op->fs;
+	int type = (flags & O_ACCMODE) == O_RDONLY ? CFS_LEASE_READ
+						   : CFS_LEASE_WRITE;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL)
+		return 0;
+	clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
+	int rv = clease_get(fs->leases, op->c->mc, ino, type,
+			    FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg);
+	if (rv != 0 && rv != CFS_ENOENT)
+		LOG_DEBUG("open of inode %llu without a lease: %s",
+			  (unsigned long long)ino, errmsg);
+	return rv == 0;
+}
+
+void
+fusefs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h;
+	struct op op;
+	int rv = 0;
+
+	fusefs_op_begin(&op, req, "open");
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rv = truncate_to_zero(&op, ino);
+	if (rv != 0) {
+		fusefs_reply_fail(&op, rv, "inode %llu (O_TRUNC)",
+				  (unsigned long long)ino);
+		fusefs_op_end(&op);
+		return;
+	}
+	h = handle_new(op.fs, ino, (fi->flags & O_APPEND) != 0);
+	if (h == NULL) {
+		fusefs_reply_fail(&op, CFS_ENOMEM, "inode %llu",
+				  (unsigned long long)ino);
+		fusefs_op_end(&op);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* With a lease the page cache is current (a recall drops it); without
+	 * one, close-to-open: reread what others wrote. */
+	fi->keep_cache = lease_for_open(&op, ino, fi->flags);
+	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
+		ofile_close(op.fs->files, &h->of, NULL);
+	fusefs_op_end(&op);
+}
+
+void
+fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct wire_attr a;
+	struct handle *h;
+	struct op op;
+	int rv;
+
+	if (!fusefs_name_ok(req, name))
+		return;
+	fusefs_op_begin(&op, req, "create");
+	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
+			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
+	/* an existing file (created meanwhile by someone else) and O_TRUNC */
+	if (rv == 0 && a.size > 0 && (fi->flags & O_TRUNC) &&
+	    (rv = truncate_to_zero(&op, a.ino)) == 0)
+		a = op.c->rep->entry.attr;
+	if (rv != 0) {
+		fusefs_reply_fail(&op, rv, "'%s' in directory %llu", name,
+				  (unsigned long long)parent);
+		fusefs_op_end(&op);
+		return;
+	}
+	h = handle_new(op.fs, a.ino, (fi->flags & O_APPEND) != 0);
+	if (h == NULL) {
+		fusefs_reply_fail(&op, CFS_ENOMEM, "'%s'", name);
+		fusefs_op_end(&op);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = lease_for_open(&op, a.ino, fi->flags);
+	fusefs_entry_of(&op, &a, &e, 1);
+	if (fuse_reply_create(req, &e, fi) != 0)
+		ofile_close(op.fs->files, &h->of, NULL);
+	fusefs_op_end(&op);
+}
+
+/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
+ * is the op). */
+static int
+server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
+{
+	struct op *op = arg;
+	struct wire_getattr rq = {.cred = op->cred, .ino = ino};
+	int rv = fusefs_call(op, WIRE_T_getattr, &rq, WIRE_T_entry);
+
+	(void)errmsg; /* op->errmsg, the same buffer */
+	if (rv == 0)
+		*size = op->c->rep->entry.attr.size;
+	return rv;
+}
+
+/* A write goes through the handle's write-back buffer (ofile_write: its
+ * cases).  O_APPEND writes go to the end as this client knows it. */
+void
+fusefs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size,
+		off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	uint64_t o = (uint64_t)off;
+	struct op op;
+	int rv;
+
+	fusefs_op_begin(&op, req, "write");
+	/* the kernel holds the written pages locked: wait only if this
+	 * mount has no lease on the inode to be recalled meanwhile */
+	write_lease(&op, ino, 1);
+	rv = ofile_write(op.fs->files, &h->of, op.c->fio, &o, data, size,
+			 h->append ? OFILE_APPEND : 0, server_size, &op,
+			 op.errmsg);
+	if (rv == 0)
+		fuse_reply_write(req, size);
+	else
+		fusefs_reply_fail(&op, rv, "of %zu bytes at %llu to inode %llu",
+				  size, (unsigned long long)o,
+				  (unsigned long long)ino);
+	fusefs_op_end(&op);
+}
+
+/* ofile_deliver_fn: the reply, straight from the read window when the
+ * bytes are there (@arg is the request). */
+static void
+reply_data(void *arg, const uint8_t *data, size_t n)
+{
+	fuse_reply_buf((fuse_req_t)arg, (const char *)data, n);
+}
+
+/* A read fills the kernel's page cache, which only a lease keeps current:
+ * without one (recalled while the file stayed open) ask for it first.
+ * While it is being recalled, go on without (the recaller may be waiting
+ * for this read's page lock; it drops what the read caches once it
+ * released).  Without a lease the read window is not trusted either. */
+static void
+read_lease(struct op *op, uint64_t ino)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL ||
+	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
+		return;
+	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_READ,
+		       FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg) != 0)
+		ofile_changed(fs->files, ino);
+}
+
+/*
+ * A write-out (frag_open .. frag_commit) must not overlap another mount's:
+ * the later commit would find its base version replaced (ESTALE).  So
+ * whoever writes out holds the write lease through it (a recall's flush
+ * waits for the write-out in progress, then releases).  @may_wait 1: no
+ * kernel page lock of an inode this mount holds a lease on is held, so
+ * other mounts' recalls may be waited for; 2: nothing at all, so also a
+ * recall from this mount in progress; 0: one attempt only.
+ */
+static void
+write_lease(struct op *op, uint64_t ino, int may_wait)
+{
+	struct fusefs *fs = op->fs;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (fs->leases == NULL ||
+	    clease_valid(fs->leases, ino, CFS_LEASE_WRITE) > 0)
+		return;
+	if (clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
+		may_wait = 0; /* an upgrade: our read lease may be recalled */
+	if (may_wait == 2)
+		clease_wait_recall(fs->leases, ino, FUSEFS_LEASE_WAIT_MS);
+	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_WRITE,
+		       may_wait ? FUSEFS_LEASE_WAIT_MS : 0, NULL, &fresh,
+		       errmsg) != 0)
+		LOG_DEBUG("write to inode %llu without a write lease: %s",
+			  (unsigned long long)ino, errmsg);
+}
+
+/* Before a write-out of what is buffered for @ino (close, fsync,
+ * truncate), from a request that holds no page lock. */
+void
+fusefs_write_lease_if_dirty(struct op *op, uint64_t ino)
+{
+	if (ofile_dirty_end(op->fs->files, ino) > 0)
+		write_lease(op, ino, 2);
+}
+
+void
+fusefs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	       struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct op op;
+	uint8_t *tmp;
+	size_t n = 0;
+	int rv;
+
+	fusefs_op_begin(&op, req, "read");
+	if ((tmp = malloc(size ? size : 1)) == NULL) {
+		fusefs_reply_fail(&op, CFS_ENOMEM, "inode %llu",
+				  (unsigned long long)ino);
+		fusefs_op_end(&op);
+		return;
+	}
+	read_lease(&op, ino);
+	/* Under a lease no one else commits a write to the inode, so the
+	 * fragment locations a read fetched stay good until the lease goes,
+	 * and the recall forgets them (lease_invalidate).  The mark comes
+	 * before the check: a recall that starts after it keeps this read
+	 * from keeping what it fetches. */
+	fio_cache_mark(op.c->fio);
+	int cached = op.fs->leases != NULL &&
+		     clease_valid(op.fs->leases, ino, CFS_LEASE_READ) > 0;
+	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
+			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,
+			op.errmsg);
+	if (rv != 0)
+		fusefs_reply_fail(&op, rv, "of %zu bytes at %lld of inode %llu",
+				  size, (long long)off,
+				  (unsigned long long)ino);
+	free(tmp);
+	fusefs_op_end(&op);
+}
+
+static void
+sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	   const char *what)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct op op;
+	int rv;
+
+	fusefs_op_begin(&op, req, what);
+	fusefs_write_lease_if_dirty(&op, ino);
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		fusefs_reply_fail(&op, rv, "inode %llu",
+				  (unsigned long long)ino);
+	fusefs_op_end(&op);
+}
+
+static void lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner,
+			 int kind);
+
+/* Every close(2) of the file: write out, then drop the closing process's
+ * POSIX locks on the inode (POSIX: any close does; the kernel keeps no
+ * record of our locks, so this is the only place it learns of it). */
+void
+fusefs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct op op;
+	int rv;
+
+	fusefs_op_begin(&op, req, "flush");
+	fusefs_write_lease_if_dirty(&op, ino);
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
+	if (locksess_posix_used(op.fs->locks))
+		lock_release(op.fs, ino, fi->lock_owner, CFS_LOCK_POSIX);
+	if (rv == 0)
+		fuse_reply_err(req, 0);
+	else
+		fusefs_reply_fail(&op, rv, "inode %llu",
+				  (unsigned long long)ino);
+	fusefs_op_end(&op);
+}
+
+void
+fusefs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		struct fuse_file_info *fi)
+{
+	(void)datasync; /* every write-out is durable anyway */
+	sync_reply(req, ino, fi, "fsync");
+}
+
+void
+fusefs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct ofile_hidden gone;
+	struct op op;
+	int rv;
+
+	fusefs_op_begin(&op, req, "release");
+	fusefs_write_lease_if_dirty(&op, ino);
+	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
+	/* Nobody hears a release's error: the last close (flush) did. */
+	if (rv == CFS_ENOENT || rv == CFS_ESTALE)
+		LOG_DEBUG("release of inode %llu: %s (removed meanwhile)",
+			  (unsigned long long)ino, op.errmsg);
+	else if (rv != 0)
+		LOG_WARN("release of inode %llu: dirty data lost: %s",
+			 (unsigned long long)ino, op.errmsg);
+	/* the last close of the open file: its flock lock goes */
+	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
+		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
+	if (ofile_close(op.fs->files, &h->of, &gone)) {
+		rv = fusefs_unlink_call(&op, gone.parent, gone.name,
+					&gone.cred);
+		if (rv != 0 && rv != CFS_ENOENT)
+			LOG_WARN("removing '%s' in directory %llu: %s",
+				 gone.name, (unsigned long long)gone.parent,
+				 op.errmsg);
+		/* the kernel knows nothing of this unlink: the directory's
+		 * times it keeps are stale (attributes only, no lock) */
+		if (op.fs->se != NULL)
+			fuse_lowlevel_notify_inval_inode(op.fs->se,
+							 gone.parent, -1, 0);
+	}
+	fuse_reply_err(req, 0);
+	fusefs_op_end(&op);
+}
+
+/* ---- advisory locks (docs/locks.md) ---------------------------------------------
+ * Every lock request of the mount goes through its lock session
+ * (client/locksess.h).  flock owners are open files (fi->fh), POSIX owners
+ * the kernel's lock_owner (one per process's file table). */
+
+/* locksess_interrupted_fn: the caller of a blocking lock was interrupted
+ * (@arg is the request). */
+static int
+req_interrupted(void *arg)
+{
+	return fuse_req_interrupted((fuse_req_t)arg);
+}
+
+/* Drop @owner's locks of @kind on @ino (close); a failure is logged and
+ * leaves them to the lock session's end. */
+static void
+lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner, int kind)
+{
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+
+	if (locksess_release(fs->locks, ino, owner, kind, errmsg) != 0)
+		LOG_WARN("inode %llu: releasing %s locks: %s",
+			 (unsigned long long)ino,
+			 kind == CFS_LOCK_FLOCK ? "flock" : "POSIX", errmsg);
+}
+
+static void
+lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino, int rv,
+		const char *errmsg)
+{
+	if (rv == CFS_EAGAIN || rv == CFS_EINTR || rv == CFS_ENOENT)
+		LOG_DEBUG("%s on inode %llu: %s", what,
+			  (unsigned long long)ino, errmsg);
+	else
+		LOG_WARN("%s on inode %llu: %s", what,
+			 (unsigned long long)ino, errmsg);
+	fuse_reply_err(req, cfs_errno(rv));
+}
+
+/* The kernel hands ranges as l_start, l_len from SEEK_SET (l_len 0: to
+ * the end of the file). */
+static int64_t
+lock_end(const struct flock *l)
+{
+	return l->l_len == 0 ? CFS_LOCK_EOF
+			     : (int64_t)l->l_start + (int64_t)l->l_len - 1;
+}
+
+void
+fusefs_ll_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		struct flock *lock)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_get rq = {
+		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
+		.type = (uint8_t)lock->l_type, .start = lock->l_start,
+		.end = lock_end(lock)};
+	int rv;
+
+	if ((rv = locksess_get(fs->locks, &rq, lock, errmsg)) != 0) {
+		lock_reply_fail(req, "getlk", ino, rv, errmsg);
+		return;
+	}
+	fuse_reply_lock(req, lock);
+}
+
+void
+fusefs_ll_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		struct flock *lock, int sleep)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct wire_lock_set rq = {
+		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
+		.type = (uint8_t)lock->l_type, .start = lock->l_start,
+		.end = lock_end(lock), .pid = (uint32_t)lock->l_pid};
+	int rv;
+
+	if ((rv = locksess_set(fs->locks, &rq, sleep, req_interrupted, req,
+			       errmsg)) != 0)
+		lock_reply_fail(req, sleep ? "setlkw" : "setlk", ino, rv,
+				errmsg);
+	else
+		fuse_reply_err(req, 0);
+}
+
+void
+fusefs_ll_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		int op)
+{
+	struct fusefs *fs = fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	int type, rv;
+
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: type = F_RDLCK; break;
+	case LOCK_EX: type = F_WRLCK; break;
+	case LOCK_UN: type = F_UNLCK; break;
+	default:
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	struct wire_lock_set rq = {
+		.ino = ino, .owner = fi->fh, .kind = CFS_LOCK_FLOCK,
+		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
+		.pid = (uint32_t)fuse_req_ctx(req)->pid};
+	__atomic_store_n(&h->flocked, 1, __ATOMIC_RELAXED);
+	if ((rv = locksess_set(fs->locks, &rq, !(op & LOCK_NB),
+			       req_interrupted, req, errmsg)) != 0)
+		lock_reply_fail(req, "flock", ino, rv, errmsg);
+	else
+		fuse_reply_err(req, 0);
+}
+
+void
+fusefs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		    off_t length, struct fuse_file_info *fi)
+{
+	/* Space is not reserved ahead in CFS; posix_fallocate() then falls
+	 * back to writing. */
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	fuse_reply_err(req, EOPNOTSUPP);
+}

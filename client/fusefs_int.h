@@ -1,0 +1,187 @@
+/* fusefs_int.h - internal to cfs-fuse's operations: struct fusefs, the request helpers and the handlers shared by client/fusefs.c, fusefs_file.c and fusefs_dir.c only. */
+#ifndef CFS_CLIENT_FUSEFS_INT_H
+#define CFS_CLIENT_FUSEFS_INT_H
+
+/*
+ * client/fusefs.h is the API (and says what the kernel sees); this header
+ * is what its three files share and nothing else includes.  Every handler
+ * runs on a FUSE worker thread and borrows one session pair of the pool
+ * for its whole duration (fusefs_op_begin .. fusefs_op_end).
+ *
+ *   fusefs.c       the session pool and requests, attributes, lifecycle,
+ *                  the namespace, new/connect/close, the operations table,
+ *                  the lease recaller's callbacks
+ *   fusefs_file.c  open files: open, create, read, write, flush, fsync,
+ *                  release; advisory locks (docs/locks.md)
+ *   fusefs_dir.c   directory listings; extended attributes and the
+ *                  absent ones remembered under leases
+ */
+
+#include <pthread.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "client/fusefs.h"
+#include "common/error.h"
+#include "common/wire.h" /* and the catalog, common/proto.h */
+
+#define BLOCKS_CACHE 256 /* allocated-size cache slots */
+/* Absent xattrs are remembered while this mount holds a lease on the
+ * inode (a recall forgets them): the kernel asks for security.capability
+ * before every write(2) and ls -l for security.selinux of every file. */
+#define XNEG_SLOTS 1024
+#define XNEG_NAME 48
+
+/* One session pair, borrowed by one request at a time. */
+struct conn {
+	struct mc *mc;
+	struct fio *fio;
+	union wire_body *rep; /* reply scratch: large, so on the heap */
+	int busy;
+};
+
+struct xneg {
+	uint64_t ino;
+	int64_t until_ms;
+	int code;
+	char name[XNEG_NAME];
+};
+
+struct blocks_entry {
+	uint64_t ino, size, blocks;
+	int64_t mtime_ns;
+};
+
+struct fusefs {
+	struct fusefs_options opt;
+	char *meta;
+	void *zctx;
+	struct conn *conns;
+	unsigned nconns;
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	struct ofile_table *files; /* open handles, by inode */
+	pthread_mutex_t cache_lock; /* blocks, xneg, fsz */
+	struct blocks_entry blocks[BLOCKS_CACHE];
+	struct xneg xneg[XNEG_SLOTS];
+	uint64_t fsz; /* the fragment size, 0 until known */
+	/* advisory locks: their own session, opened at the first lock */
+	struct locksess *locks;
+	/* leases (docs/leases.md): what this mount may cache, and the
+	 * session pair the recaller flushes and releases through */
+	struct clease *leases;
+	struct conn rconn;
+	/* names and attributes for lookups the kernel forgot, valid only
+	 * under a lease on the inode they lead to (client/dcache.h) */
+	struct dcache *names;
+	struct fuse_session *se; /* for cache invalidations */
+	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
+	 * known yet, 1 yes, -1 no: then names are not cached */
+	int epoch_ok;
+	pthread_mutex_t epoch_lock;
+};
+
+/* One request in progress. */
+struct op {
+	struct fusefs *fs;
+	fuse_req_t req;
+	struct conn *c;
+	struct wire_cred cred;
+	const char *what; /* the operation, for log lines */
+	char errmsg[CFS_ERRMSG_SIZE];
+};
+
+/* ---- fusefs.c ---------------------------------------------------------------- */
+
+/* Start request @req (@what names it in log lines): the caller's
+ * credentials, and a session pair borrowed from the pool (waits for one). */
+void fusefs_op_begin(struct op *op, fuse_req_t req, const char *what);
+
+/* Give the request's session pair back. */
+void fusefs_op_end(struct op *op);
+
+/* Send request @type (its cred already filled) and expect @expect back in
+ * op->c->rep.  0, or a CFS code with op->errmsg saying why. */
+int fusefs_call(struct op *op, uint16_t type, const void *rq, uint16_t expect);
+
+/* Answer the request with @code's errno; log it with what it was about
+ * (@fmt) unless it is an ordinary result. */
+void fusefs_reply_fail(struct op *op, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Forget the fragment locations every fio of the mount kept of @ino (the
+ * recaller's too).  Any thread. */
+void fusefs_forget_locations(struct fusefs *fs, uint64_t ino);
+
+/* 1 if @name fits CFS_NAME_MAX; else 0, with the request answered
+ * ENAMETOOLONG. */
+int fusefs_name_ok(fuse_req_t req, const char *name);
+
+/* The entry of @a for the kernel: attributes and name kept as long as the
+ * mount's lease on the inode.  @may_ask: st_blocks may cost a call. */
+void fusefs_entry_of(struct op *op, const struct wire_attr *a,
+		     struct fuse_entry_param *e, int may_ask);
+
+/* mknod with @flags (CFS_MKNOD_EXCL); on success the new entry's
+ * attributes are copied to *a.  Keeps the name cache and leases right. */
+int fusefs_mknod(struct op *op, fuse_ino_t parent, const char *name,
+		 uint32_t mode, uint64_t rdev, uint32_t flags,
+		 struct wire_attr *a);
+
+/* unlink of @name in @parent with @cred. */
+int fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
+		       const struct wire_cred *cred);
+
+/* ---- fusefs_file.c ------------------------------------------------------------- */
+
+/* Before a write-out of what is buffered for @ino (close, fsync,
+ * truncate): the write lease, from a request that holds no page lock. */
+void fusefs_write_lease_if_dirty(struct op *op, uint64_t ino);
+
+void fusefs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi);
+void fusefs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
+		     size_t size, off_t off, struct fuse_file_info *fi);
+void fusefs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void fusefs_ll_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi);
+void fusefs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi);
+void fusefs_ll_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
+void fusefs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length,
+			 struct fuse_file_info *fi);
+void fusefs_ll_getlk(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi, struct flock *lock);
+void fusefs_ll_setlk(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi, struct flock *lock, int sleep);
+void fusefs_ll_flock(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi, int op);
+
+/* ---- fusefs_dir.c -------------------------------------------------------------- */
+
+/* Forget every absent xattr remembered for @ino (a lease recalled). */
+void fusefs_xneg_forget(struct fusefs *fs, uint64_t ino);
+
+void fusefs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
+void fusefs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi);
+void fusefs_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi);
+void fusefs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi);
+void fusefs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi);
+void fusefs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags);
+void fusefs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size);
+void fusefs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fusefs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif /* CFS_CLIENT_FUSEFS_INT_H */
