@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 
@@ -32,6 +33,10 @@ struct dcache {
 	uint64_t *chg_ino, *chg_name;
 	uint64_t clock;   /* the last stamp given to a change */
 	uint64_t cleared; /* the stamp of the last dcache_clear */
+	/* the stamp of the last removal of a name whose inode was not
+	 * known: every entry that may have been that inode's goes (its
+	 * nlink and ctime changed): files of several links, by inode */
+	uint64_t links_cleared;
 	uint64_t used;
 	uint64_t complete[DCACHE_DIRS]; /* complete directories, hashed */
 	struct dcache_stats st;
@@ -123,12 +128,22 @@ incomplete(struct dcache *d, uint64_t dir)
 		*c = 0;
 }
 
+/* Could @a be the attributes, under another name, of an inode whose
+ * name was removed unseen?  Not a directory's (one name each) nor a file
+ * of one link (that name was its only one). */
+static int
+other_links(const struct wire_attr *a)
+{
+	return !S_ISDIR(a->mode) && a->nlink > 1;
+}
+
 /* Is @e still true?  (Lock held.) */
 static int
 fresh(struct dcache *d, const struct dent *e, uint64_t h)
 {
 	return e->stamp >= d->cleared && e->stamp >= *ino_chg(d, e->attr.ino) &&
-	       e->stamp >= d->chg_name[h & (d->slots - 1)];
+	       e->stamp >= d->chg_name[h & (d->slots - 1)] &&
+	       (e->stamp >= d->links_cleared || !other_links(&e->attr));
 }
 
 /* The slot of @name in @parent in its set, or NULL.  (Lock held.) */
@@ -204,7 +219,8 @@ dcache_put(struct dcache *d, uint64_t stamp, uint64_t parent,
 	uint64_t h = name_hash(parent, name, len);
 	pthread_mutex_lock(&d->lock);
 	if (stamp < d->cleared || stamp < *ino_chg(d, a->ino) ||
-	    stamp < d->chg_name[h & (d->slots - 1)]) {
+	    stamp < d->chg_name[h & (d->slots - 1)] ||
+	    (stamp < d->links_cleared && other_links(a))) {
 		incomplete(d, parent);
 		d->st.refused++;
 		pthread_mutex_unlock(&d->lock);
@@ -283,7 +299,8 @@ dcache_attr_put(struct dcache *d, uint64_t stamp, const struct wire_attr *a)
 	if (d->slots == 0 || a->ino == 0)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (stamp >= d->cleared && stamp >= *ino_chg(d, a->ino)) {
+	if (stamp >= d->cleared && stamp >= d->links_cleared &&
+	    stamp >= *ino_chg(d, a->ino)) {
 		struct aent *e = aent_of(d, a->ino);
 		e->stamp = stamp;
 		e->attr = *a;
@@ -301,7 +318,7 @@ dcache_attr_get(struct dcache *d, uint64_t ino, struct wire_attr *a)
 	pthread_mutex_lock(&d->lock);
 	struct aent *e = aent_of(d, ino);
 	if (e->attr.ino == ino && e->stamp >= d->cleared &&
-	    e->stamp >= *ino_chg(d, ino)) {
+	    e->stamp >= d->links_cleared && e->stamp >= *ino_chg(d, ino)) {
 		*a = e->attr;
 		hit = 1;
 		d->st.attr_hits++;
@@ -317,7 +334,8 @@ dcache_changed_to(struct dcache *d, uint64_t since, const struct wire_attr *a)
 		return;
 	pthread_mutex_lock(&d->lock);
 	uint64_t *c = ino_chg(d, a->ino);
-	int only_ours = since >= d->cleared && since >= *c;
+	int only_ours = since >= d->cleared && since >= d->links_cleared &&
+			since >= *c;
 	*c = ++d->clock;
 	if (only_ours) {
 		struct aent *e = aent_of(d, a->ino);
@@ -338,19 +356,17 @@ dcache_remove(struct dcache *d, uint64_t parent, const char *name)
 	if (len == 0 || len > DCACHE_NAME_MAX) {
 		/* never cached itself, but the inode it led to may be, under
 		 * another name (nlink and ctime change) */
-		d->cleared = ++d->clock;
-		memset(d->complete, 0, sizeof(d->complete));
+		d->links_cleared = ++d->clock;
 	} else {
 		uint64_t h = name_hash(parent, name, len);
 		struct dent *e = find(d, h, parent, name, len);
 		int known = e != NULL && fresh(d, e, h);
 		d->chg_name[h & (d->slots - 1)] = ++d->clock;
-		if (known) {
+		if (known)
 			*ino_chg(d, e->attr.ino) = d->clock;
-		} else { /* which inode: not known */
-			d->cleared = d->clock;
-			memset(d->complete, 0, sizeof(d->complete));
-		}
+		else if (d->complete[ino_hash(parent) % DCACHE_DIRS] != parent)
+			d->links_cleared = d->clock; /* which inode: not known */
+		/* (in a complete directory an uncached name was not there) */
 		if (e != NULL)
 			e->len = 0;
 	}

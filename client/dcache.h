@@ -77,7 +77,10 @@ void dcache_changed_to(struct dcache *d, uint64_t since,
 		       const struct wire_attr *a);
 
 /* @name in @parent no longer leads where it did (unlink, rmdir, rename):
- * forget it and the attributes of the inode it led to, if known. */
+ * forget it and the attributes of the inode it led to.  If that inode is
+ * not known (the name was not cached, or stale) and @parent is not
+ * complete, forget what may be its attributes under other names: files of
+ * several links, and every attribute kept by inode. */
 void dcache_remove(struct dcache *d, uint64_t parent, const char *name);
 
 /* Forget everything (every lease was dropped). */

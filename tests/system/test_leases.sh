@@ -253,6 +253,15 @@ b_view=$(stat -c '%h %y %z' "$B/n4")
 a_view=$(stat -c '%h %y %z' "$A/n4")
 check "B's unlink of an open file: B's view of the directory is the service's" \
 	[ "$b_view" = "$a_view" ]
+# B removes the second link of a file it holds a lease on (a name its
+# cache never held: the kernel knew it from the link)
+mkdir "$A/hl"
+: >"$B/hl/x"
+ln "$B/hl/x" "$B/hl/y"
+stat "$B/hl/x" >/dev/null
+rm "$B/hl/y"
+check "B's unlink of a second link: nlink back to 1" \
+	[ "$(stat -c %h "$B/hl/x")" = 1 ]
 # absent names of a directory B made and holds a lease on are answered by B
 mkdir "$B/m"
 touch "$B/m/a"

@@ -118,12 +118,32 @@ remove_forgets_the_name_and_its_inode(void **state)
 	assert_false(has(d, 1, "f", 42));
 	assert_false(has(d, 5, "hardlink", 42));
 	assert_true(has(d, 1, "other", 43));
-	/* a name not cached: which inode it led to is not known, so
-	 * nothing cached can be trusted */
+	/* a name not cached: which inode it led to is not known, so what
+	 * may be that inode under another name goes: files of several
+	 * links, and attributes by inode; files of one link and
+	 * directories stay (their one name is not the removed one) */
+	struct wire_attr two = attr_of(44, 1), dir = attr_of(45, 0);
+	two.nlink = 2;
+	dir.mode = 040755;
+	dir.nlink = 3;
+	dcache_put(d, dcache_stamp(d), 1, "two", &two);
+	dcache_put(d, dcache_stamp(d), 1, "dir", &dir);
+	dcache_attr_put(d, dcache_stamp(d), &b);
+	uint64_t s = dcache_stamp(d);
 	dcache_remove(d, 1, "never-seen");
-	assert_false(has(d, 1, "other", 43));
-	dcache_put(d, dcache_stamp(d), 1, "other", &b);
+	struct wire_attr got;
 	assert_true(has(d, 1, "other", 43));
+	assert_true(has(d, 1, "dir", 45));
+	assert_false(has(d, 1, "two", 44));
+	assert_false(dcache_attr_get(d, 43, &got));
+	dcache_put(d, s, 1, "two", &two); /* asked before: refused */
+	assert_false(has(d, 1, "two", 44));
+	dcache_put(d, dcache_stamp(d), 1, "two", &two);
+	assert_true(has(d, 1, "two", 44));
+	/* in a complete directory an uncached name was not there */
+	dcache_dir_complete(d, 1);
+	dcache_remove(d, 1, "never-there");
+	assert_true(has(d, 1, "two", 44));
 	dcache_free(&d);
 }
 
