@@ -14,13 +14,34 @@ N=0
 # Below Linux's ephemeral range (32768-60999): a port in it can be taken
 # by any outgoing connection of the many clients a test runs (seen in CI:
 # a data node's listen port taken, "Address already in use").
-PORT0=$((10000 + ($$ % 1375) * 16))
+# A slot of 16 ports is claimed with mkdir (atomic), starting from one
+# the PID picks: two tests running at once whose PIDs pick the same slot
+# would otherwise share ports, and a node of one would answer the other
+# (seen: a data node "Address already in use", the test's writes served
+# by another test's node).  A claim whose test is gone is taken over.
+PORT_SLOTS=/tmp/cfs-test-ports
+mkdir -p "$PORT_SLOTS"
+PORT_SLOT=$(($$ % 1375))
+for _ in $(seq 1375); do
+	if mkdir "$PORT_SLOTS/$PORT_SLOT" 2>/dev/null; then
+		echo $$ >"$PORT_SLOTS/$PORT_SLOT/pid"
+		break
+	fi
+	owner=$(cat "$PORT_SLOTS/$PORT_SLOT/pid" 2>/dev/null)
+	if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+		rm -rf "$PORT_SLOTS/$PORT_SLOT"
+		continue
+	fi
+	PORT_SLOT=$(((PORT_SLOT + 1) % 1375))
+done
+PORT0=$((10000 + PORT_SLOT * 16))
 cleanup() {
 	for f in "$T"/meta*.pid "$T"/data*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
 	wait 2>/dev/null
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+	rm -rf "$PORT_SLOTS/$PORT_SLOT"
 }
 trap cleanup EXIT
 fail=0
