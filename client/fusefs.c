@@ -82,6 +82,17 @@ fusefs_forget_locations(struct fusefs *fs, uint64_t ino)
 		fio_forget(fs->rconn.fio, ino);
 }
 
+/* @ino's data changed other than by a write-out of this mount (a
+ * truncation, a recall): the read windows, every fio's kept locations and
+ * the cached attributes are stale. */
+void
+fusefs_data_changed(struct fusefs *fs, uint64_t ino)
+{
+	ofile_changed(fs->files, ino);
+	fusefs_forget_locations(fs, ino);
+	dcache_changed(fs->names, ino);
+}
+
 /* ofile's hook after a write-out of @ino through any one fio: other fios'
  * kept locations and the attributes cached are stale (size, mtime). */
 static void
@@ -611,11 +622,10 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			      attr->st_mtim.tv_nsec;
 	}
 	rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	dcache_changed(op.fs->names, ino);
-	if (rq.valid & CFS_SETATTR_SIZE) {
-		ofile_changed(op.fs->files, ino);
-		fusefs_forget_locations(op.fs, ino);
-	}
+	if (rq.valid & CFS_SETATTR_SIZE)
+		fusefs_data_changed(op.fs, ino);
+	else
+		dcache_changed(op.fs->names, ino);
 	if (rv == 0)
 		reply_attr(&op, &op.c->rep->entry.attr);
 	else
@@ -1075,11 +1085,8 @@ lease_invalidate(void *data, uint64_t ino)
 {
 	struct fusefs *fs = data;
 
-	ofile_changed(fs->files, ino);
-	dcache_changed(fs->names, ino);
+	fusefs_data_changed(fs, ino);
 	dcache_dir_incomplete(fs->names, ino);
-	/* the fragment locations reads kept */
-	fusefs_forget_locations(fs, ino);
 	fusefs_xneg_forget(fs, ino);
 	if (fs->se != NULL) {
 		int rv = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);

@@ -49,9 +49,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
 	int rv = fusefs_call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	dcache_changed(op->fs->names, ino);
-	ofile_changed(op->fs->files, ino);
-	fusefs_forget_locations(op->fs, ino);
+	fusefs_data_changed(op->fs, ino);
 	return rv;
 }
 

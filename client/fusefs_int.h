@@ -113,6 +113,9 @@ void fusefs_reply_fail(struct op *op, int code, const char *fmt, ...)
 /* Forget the fragment locations every fio of the mount kept of @ino (the
  * recaller's too).  Any thread. */
 void fusefs_forget_locations(struct fusefs *fs, uint64_t ino);
+/* @ino's data changed other than by a write-out of this mount (a
+ * truncation, a recall): read windows, kept locations, cached attributes. */
+void fusefs_data_changed(struct fusefs *fs, uint64_t ino);
 
 /* 1 if @name fits CFS_NAME_MAX; else 0, with the request answered
  * ENAMETOOLONG. */
