@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/bcache.h"
 #include "client/nodeclient.h"
 #include "common/crc32c.h"
 #include "common/error.h"
@@ -73,11 +74,18 @@ struct fio {
 	int marked;     /* fio_cache_mark set cmark for the next such read */
 	struct wire_frag_opened opened;
 	struct fio_stats st;
+	struct bcache *bc; /* the mount's data cache (borrowed), or NULL */
 	/* helpers for parallel fragment writes, opened at the first write
 	 * of several fragments (NULL: not yet, or could not be) */
 	struct fio *helpers[WRITE_PARALLEL - 1];
 	int helpers_failed;
 };
+
+void
+fio_set_cache(struct fio *f, struct bcache *bc)
+{
+	f->bc = bc;
+}
 
 int
 fio_open(struct fio **out, struct mc *mc, void *zctx, char *errmsg)
@@ -657,7 +665,7 @@ map_find(const struct wire_frag_map *m, uint64_t idx)
 
 
 /*
- * If the piece read ahead is exactly [foff, foff + n) of committed version
+ * If the piece read ahead holds [foff, foff + n) of committed version
  * fi->version of @ino, wait for it and copy it to @dst: 1.  If it was that
  * piece but its node did not answer in time or could not be reached: 2
  * (the caller goes on with the next replica, as if it had asked that node
@@ -676,7 +684,8 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	uint16_t rt = 0;
 
 	if (!p->active || p->ino != ino || p->idx != fi->idx ||
-	    p->version != fi->version || p->offset != foff || p->len != n)
+	    p->version != fi->version || p->offset > foff ||
+	    foff + n > p->offset + p->len)
 		return 0;
 	p->active = 0;
 	int rv = nc_finish(f->pnc, &rt, &rep, &bulk, &blen, errmsg);
@@ -687,10 +696,10 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 			 errmsg);
 		return 2;
 	}
-	if (rv != 0 || rt != WIRE_T_frag_data || blen != n ||
+	if (rv != 0 || rt != WIRE_T_frag_data || blen != p->len ||
 	    rep->frag_data.crc != fi->crc)
 		return 0;
-	memcpy(dst, bulk, n);
+	memcpy(dst, (const uint8_t *)bulk + (foff - p->offset), n);
 	f->st.reads++;
 	return 1;
 }
@@ -811,6 +820,80 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	return rv == 0 ? CFS_EIO : rv;
 }
 
+/* Keep [a0, a0 + n) of fragment @fi, just read into @src (@a0 a page
+ * boundary; a0 + n one too, or where the readable length ends). */
+static void
+cache_range(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	    uint64_t a0, const uint8_t *src, size_t n)
+{
+	struct bcache_key k = {.ino = ino, .idx = fi->idx,
+			       .version = fi->version, .crc = fi->crc};
+
+	for (size_t at = 0; at < n;) {
+		uint64_t o = a0 + at;
+		size_t piece = BCACHE_BLOCK - (size_t)(o % BCACHE_BLOCK);
+		if (piece > n - at)
+			piece = n - at;
+		k.block = (uint32_t)(o / BCACHE_BLOCK);
+		bcache_put(f->bc, &k, (uint32_t)(o % BCACHE_BLOCK), src + at,
+			   piece);
+		at += piece;
+	}
+}
+
+/*
+ * read_fragment through the mount's data cache (client/bcache.h): answered
+ * from it when every page of [foff, foff + n) is there; otherwise the
+ * whole pages around the range are read (up to the readable length) and
+ * kept.
+ */
+static int
+read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	     uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
+{
+	struct bcache_key k = {.ino = ino, .idx = fi->idx,
+			       .version = fi->version, .crc = fi->crc};
+	int all = f->bc != NULL;
+
+	if (!all)
+		return read_fragment(f, ino, fi, foff, dst, n, report, errmsg);
+	for (uint64_t o = foff; o < foff + n && all;) {
+		size_t piece = BCACHE_BLOCK - (size_t)(o % BCACHE_BLOCK);
+		if (piece > foff + n - o)
+			piece = (size_t)(foff + n - o);
+		k.block = (uint32_t)(o / BCACHE_BLOCK);
+		all = bcache_get(f->bc, &k, (uint32_t)(o % BCACHE_BLOCK),
+				 dst + (o - foff), piece);
+		o += piece;
+	}
+	if (all) {
+		f->st.cached_reads++;
+		return 0;
+	}
+	uint64_t a0 = foff - foff % BCACHE_PAGE;
+	uint64_t a1 = (foff + n + BCACHE_PAGE - 1) / BCACHE_PAGE * BCACHE_PAGE;
+	if (a1 > fi->length)
+		a1 = fi->length;
+	if (a0 == foff && a1 == foff + n) { /* already whole pages */
+		int rv = read_fragment(f, ino, fi, foff, dst, n, report,
+				       errmsg);
+		if (rv == 0)
+			cache_range(f, ino, fi, a0, dst, n);
+		return rv;
+	}
+	uint8_t *tmp = malloc((size_t)(a1 - a0));
+	if (tmp == NULL) /* the cache is a help, not a need */
+		return read_fragment(f, ino, fi, foff, dst, n, report, errmsg);
+	int rv = read_fragment(f, ino, fi, a0, tmp, (size_t)(a1 - a0), report,
+			       errmsg);
+	if (rv == 0) {
+		memcpy(dst, tmp + (foff - a0), n);
+		cache_range(f, ino, fi, a0, tmp, (size_t)(a1 - a0));
+	}
+	free(tmp);
+	return rv;
+}
+
 int
 fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	     size_t len, size_t *got, int flags, char *errmsg)
@@ -865,8 +948,8 @@ again:
 					       ? (size_t)(fi->length - foff)
 					       : n;
 			if (have > 0 &&
-			    (rv = read_fragment(f, ino, fi, foff, p, have,
-						!from_cache, errmsg)) != 0) {
+			    (rv = read_through(f, ino, fi, foff, p, have,
+					       !from_cache, errmsg)) != 0) {
 				/* Once more with fresh locations if these
 				 * were kept ones (a replica moved), or if no
 				 * node had the version (a write replaced it

@@ -40,6 +40,7 @@ struct fio_stats {
 	uint64_t writes, reads;     /* fragment writes and reads done */
 	uint64_t rewrites;          /* fragment writes repeated on a new chain */
 	uint64_t bad_replicas;      /* replicas reported to the leader */
+	uint64_t cached_reads;      /* fragment reads answered by the cache */
 };
 
 /* @mc is borrowed and must outlive the fio; @zctx a ZeroMQ context to share
@@ -107,5 +108,11 @@ int fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz,
 		      char *errmsg);
 
 void fio_get_stats(const struct fio *f, struct fio_stats *st);
+
+struct bcache;
+/* Reads of this fio go through @bc, the mount's data cache
+ * (client/bcache.h; borrowed, must outlive the fio; NULL: none).  It
+ * needs no forgetting: blocks are named by the version they hold. */
+void fio_set_cache(struct fio *f, struct bcache *bc);
 
 #endif /* CFS_CLIENT_FILEIO_H */

@@ -16,7 +16,9 @@
  * names its macros so */
 #undef LOG_INFO
 #undef LOG_DEBUG
+#include "client/bcache.h"
 #include "client/fusefs.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -54,6 +56,12 @@ static const char usage_text[] =
 	"  --name-cache N       keep up to N names (~190 bytes each) to answer\n"
 	"                       lookups of leased inodes the kernel forgot\n"
 	"                       (default 65536; 0: none)\n"
+	"  --data-cache SIZE    keep up to SIZE bytes of file data read from\n"
+	"                       the data nodes (suffixes K M G; 0: none;\n"
+	"                       default 1/16 of the machine's memory, 64M to\n"
+	"                       4G); 64 KiB blocks of committed versions, so\n"
+	"                       it answers O_DIRECT reads and reads after the\n"
+	"                       kernel dropped its page cache\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
 	"                       -f, else syslog); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
@@ -99,6 +107,7 @@ struct conf {
 	unsigned sessions;
 	unsigned max_leases;
 	unsigned name_cache;
+	char *data_cache; /* a size, as given */
 	unsigned timeout_s;
 	unsigned connect_s;
 	char *nonopt[2];  /* [SOURCE] MOUNTPOINT, as given */
@@ -120,6 +129,9 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--name-cache=%u", name_cache),
 	CONF_OPT("--name-cache %u", name_cache),
 	CONF_OPT("name_cache=%u", name_cache),
+	CONF_OPT("--data-cache=%s", data_cache),
+	CONF_OPT("--data-cache %s", data_cache),
+	CONF_OPT("data_cache=%s", data_cache),
 	CONF_OPT("--timeout=%u", timeout_s),
 	CONF_OPT("--timeout %u", timeout_s),
 	CONF_OPT("timeout=%u", timeout_s),
@@ -130,6 +142,16 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--log %s", log),
 	CONF_OPT("log=%s", log),
 	FUSE_OPT_END,
+};
+
+/* Options that are sizes, parsed as in the daemons' config files. */
+struct sizes {
+	uint64_t data_cache;
+};
+static const struct cfs_conf_key size_keys[] = {
+	CFS_CONF_KEY(struct sizes, data_cache, CFS_CONF_SIZE, 0, INT64_MAX,
+		     NULL, "file data cache"),
+	CFS_CONF_END,
 };
 
 /* Take the non-option arguments out ([SOURCE] MOUNTPOINT: mount(8) and
@@ -436,11 +458,19 @@ main(int argc, char **argv)
 	if (fo.debug && cfs_log_threshold < CFS_LOG_DEBUG)
 		cfs_log_threshold = CFS_LOG_DEBUG;
 
+	struct sizes sz = {.data_cache = bcache_default_bytes()};
+	if (conf.data_cache != NULL &&
+	    cfs_conf_set(size_keys, &sz, "data_cache", conf.data_cache,
+			 "--data-cache", errmsg) != 0) {
+		fprintf(stderr, "cfs-fuse: %s\n", errmsg);
+		goto usage;
+	}
 	struct fusefs_options o = {
 		.meta = conf.meta,
 		.sessions = conf.sessions,
 		.max_leases = conf.max_leases,
 		.name_cache = conf.name_cache,
+		.data_cache = sz.data_cache,
 		.open_timeout_ms = (int)(conf.connect_s ? conf.connect_s : 10) *
 				   1000,
 		.call_timeout_ms = (int)(conf.timeout_s ? conf.timeout_s : 60) *
@@ -527,6 +557,7 @@ out:
 	free(fo.mountpoint);
 	free(conf.meta);
 	free(conf.log);
+	free(conf.data_cache);
 	free(conf.nonopt[0]);
 	free(conf.nonopt[1]);
 	return rv;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "client/bcache.h"
 #include "client/fileio.h"
 #include "client/fusefs_int.h"
 #include "client/locksess.h"
@@ -1059,6 +1060,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	if (fs->meta == NULL || fs->conns == NULL ||
 	    dcache_new(&fs->names,
 		       fs->opt.no_leases ? 0 : fs->opt.name_cache) != 0 ||
+	    bcache_new(&fs->data, fs->opt.data_cache) != 0 ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		fusefs_close(&fs);
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
@@ -1164,6 +1166,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		if ((rv = mc_open(&c->mc, fs->meta, &mo, errmsg)) != 0 ||
 		    (rv = fio_open(&c->fio, c->mc, fs->zctx, errmsg)) != 0)
 			return rv;
+		fio_set_cache(c->fio, fs->data);
 		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
 		/* every session of the mount holds leases for it: the
@@ -1177,6 +1180,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		    (rv = fio_open(&fs->rconn.fio, fs->rconn.mc, fs->zctx,
 				   errmsg)) != 0)
 			return rv;
+		fio_set_cache(fs->rconn.fio, fs->data);
 		struct clease_options lo = {
 			.servers = fs->meta,
 			.zmq_context = fs->zctx,
@@ -1248,6 +1252,17 @@ fusefs_close(struct fusefs **fsp)
 			 (unsigned long long)st.attr_hits);
 	}
 	dcache_free(&fs->names);
+	if (fs->data != NULL) {
+		struct bcache_stats st;
+		bcache_stats(fs->data, &st);
+		LOG_INFO("data cache: %llu block reads answered here, %llu "
+			 "from the nodes; %llu blocks kept (%llu MiB at most)",
+			 (unsigned long long)st.hits,
+			 (unsigned long long)st.misses,
+			 (unsigned long long)st.puts,
+			 (unsigned long long)(st.slots * BCACHE_BLOCK >> 20));
+	}
+	bcache_free(&fs->data);
 	/* closing the lock session drops this mount's locks at once */
 	locksess_close(&fs->locks);
 	if (fs->zctx != NULL)

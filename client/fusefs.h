@@ -74,6 +74,9 @@ struct fusefs_options {
 	unsigned name_cache;   /* names kept for lookups (client/dcache.h);
 				  0 = none (cfs-fuse's default:
 				  FUSEFS_NAME_CACHE) */
+	uint64_t data_cache;   /* bytes of file data kept (client/bcache.h);
+				  0 = none (cfs-fuse's default:
+				  bcache_default_bytes()) */
 	int no_leases;         /* 1: take none, cache nothing (tests) */
 };
 

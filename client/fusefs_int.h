@@ -75,6 +75,9 @@ struct fusefs {
 	/* names and attributes for lookups the kernel forgot, valid only
 	 * under a lease on the inode they lead to (client/dcache.h) */
 	struct dcache *names;
+	/* file data read from the nodes, by version (client/bcache.h):
+	 * every fio of the mount reads through it; NULL: none */
+	struct bcache *data;
 	struct fuse_session *se; /* for cache invalidations */
 	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
 	 * known yet, 1 yes, -1 no: then names are not cached */

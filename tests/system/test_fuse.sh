@@ -3,7 +3,8 @@
 # usual tools (mkdir, cp, dd, ln, chmod, truncate, mv, rm, find, tar) work
 # through the mount and read back byte-identical; a sparse 2 GiB file stays
 # small; xattrs round-trip; what the mount wrote is what `cfsctl get` reads;
-# a mount with no metadata cluster or no mount point fails fast and clearly.
+# a mount with no metadata cluster, no mount point or a bad option fails
+# fast and clearly.
 . "$(dirname "$0")/lib.sh"
 
 FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
@@ -46,6 +47,8 @@ check "an unreachable metadata cluster fails within 15 s, with a message" \
 	--meta 127.0.0.1:1 "$T/unused"
 check "a missing mount point fails with a message" \
 	fails_fast "No such file or directory" --meta "$S" "$T/nonexistent"
+check "a data cache size that is not one fails with a message" \
+	fails_fast "not a size" --meta "$S" --data-cache 12Q "$T/unused"
 
 mounted() {
 	"$FUSE" --meta "$S" --log "$T/fuse.log" "$M" || return 1

@@ -15,7 +15,7 @@
 # a lease holder that never answers recalls (lease_probe --deaf) holds a
 # change off until it is killed and its session expires; after
 # drop_caches, lookups B's name cache answers still show every change, B's
-# own and A's.
+# own and A's; B's O_DIRECT reads answered by its data cache are as fresh.
 . "$(dirname "$0")/lib.sh"
 
 FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
@@ -90,9 +90,11 @@ check "a file B keeps open reads A's every write at once" [ $? = 0 ]
 # The replaced versions stay on the nodes until garbage collection (about
 # a second), so a B that did not forget its locations at the recall would
 # read them: each read of B right after A's close must see A's bytes.
-python3 - "$A/k" "$B/k" <<'PY'
+kept_locations() { # kept_locations FILE-NAME [direct]
+python3 - "$A/$1" "$B/$1" "${2:-}" <<'PY'
 import os, sys
 a, b = sys.argv[1], sys.argv[2]
+direct = os.O_DIRECT if sys.argv[3] == "direct" else 0
 MB = 1 << 20
 def fill(n, seed):
     unit = bytes((seed * 31 + j) & 0xff for j in range(4096))
@@ -100,7 +102,7 @@ def fill(n, seed):
 model = bytearray(fill(3 * MB, 0))
 with open(a, "wb") as f:
     f.write(model)
-fd = os.open(b, os.O_RDONLY)
+fd = os.open(b, os.O_RDONLY | direct)
 bad = 0
 def b_reads(what):
     global bad
@@ -137,8 +139,23 @@ b_reads("after a write past the cut")
 os.close(fd)
 sys.exit(1 if bad else 0)
 PY
+}
+kept_locations k
 check "kept fragment locations: B's open file reads A's rewrites at once" \
 	[ $? = 0 ]
+# The same with O_DIRECT: no kernel page cache, so every read of B is
+# answered by cfs-fuse, from its data cache (client/bcache.h) when it holds
+# the bytes of the version B's kept locations name.
+kept_locations kd direct
+check "... and with O_DIRECT, through B's data cache" [ $? = 0 ]
+python3 - "$B/kd" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+first = [os.pread(fd, 4096, off) for off in range(0, 1 << 20, 65536)]
+sys.exit(0 if first == [os.pread(fd, 4096, off)
+                        for off in range(0, 1 << 20, 65536)] else 1)
+PY
+check "B's O_DIRECT rereads read the same bytes" [ $? = 0 ]
 
 # attributes: sizes and modes
 truncate -s 12345 "$A/f"
@@ -392,6 +409,10 @@ hits=$(sed -n 's/.*name cache: \([0-9]*\) lookups answered here.*/\1/p' \
 	"$T/fuse-b.log" | tail -1)
 echo "    B's name cache answered ${hits:-no} lookups"
 check "B's name cache answered lookups" [ "${hits:-0}" -gt 0 ]
+dhits=$(sed -n 's/.*data cache: \([0-9]*\) block reads answered here.*/\1/p' \
+	"$T/fuse-b.log" | tail -1)
+echo "    B's data cache answered ${dhits:-no} block reads"
+check "B's data cache answered reads" [ "${dhits:-0}" -gt 0 ]
 
 [ $fail = 0 ] || { show_logs; tail -n 30 "$T"/fuse-*.log; }
 exit $fail
