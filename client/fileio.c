@@ -844,12 +844,13 @@ cache_range(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 /*
  * read_fragment through the mount's data cache (client/bcache.h): answered
  * from it when every page of [foff, foff + n) is there; otherwise the
- * whole pages around the range are read (up to the readable length) and
- * kept.
+ * whole pages around the range are read (up to the readable length) and,
+ * if @keep, kept.
  */
 static int
 read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	     uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
+	     uint64_t foff, uint8_t *dst, size_t n, int report, int keep,
+	     char *errmsg)
 {
 	struct bcache_key k = {.ino = ino, .idx = fi->idx,
 			       .version = fi->version, .crc = fi->crc};
@@ -870,6 +871,8 @@ read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		f->st.cached_reads++;
 		return 0;
 	}
+	if (!keep)
+		return read_fragment(f, ino, fi, foff, dst, n, report, errmsg);
 	uint64_t a0 = foff - foff % BCACHE_PAGE;
 	uint64_t a1 = (foff + n + BCACHE_PAGE - 1) / BCACHE_PAGE * BCACHE_PAGE;
 	if (a1 > fi->length)
@@ -949,7 +952,9 @@ again:
 					       : n;
 			if (have > 0 &&
 			    (rv = read_through(f, ino, fi, foff, p, have,
-					       !from_cache, errmsg)) != 0) {
+					       !from_cache,
+					       !(flags & FIO_NOKEEP),
+					       errmsg)) != 0) {
 				/* Once more with fresh locations if these
 				 * were kept ones (a replica moved), or if no
 				 * node had the version (a write replaced it

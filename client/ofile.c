@@ -475,7 +475,7 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 			return cfs_fail(errmsg, CFS_ENOMEM, "read window");
 		f->rvalid = 0;
 		rv = fio_pread_ex(fio, f->ino, ws, f->rbuf, win, &have,
-				  fio_flags, errmsg);
+				  fio_flags | FIO_NOKEEP, errmsg);
 		if (rv != 0)
 			return rv;
 		f->rstart = ws;

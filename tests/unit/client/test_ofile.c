@@ -356,7 +356,7 @@ test_ofile_sequential_reads_are_served_from_the_window(void **state)
 }
 
 /* The caller's fio flags reach the data reads, window fills and plain
- * reads alike. */
+ * reads alike; window fills also keep nothing in the data cache. */
 static void
 test_ofile_read_passes_its_fio_flags_down(void **state)
 {
@@ -364,7 +364,13 @@ test_ofile_read_passes_its_fio_flags_down(void **state)
 
 	(void)state;
 	assert_int_equal(get_flags(f, 0, 100, 1), 0); /* a window fill */
-	assert_int_equal(last_read_flags, 1);
+	assert_int_equal(last_read_flags, FIO_CACHED | FIO_NOKEEP);
+	assert_int_equal(get_flags(f, 100, 100, 0), 0); /* from the window */
+	assert_int_equal(get_flags(f, 200, 100, 0), 0);
+	assert_int_equal(last_read_flags, FIO_CACHED | FIO_NOKEEP);
+	assert_int_equal(get_flags(f, 300, WIN - 300, 0), 0);
+	assert_int_equal(get_flags(f, WIN, 100, 0), 0); /* the next window */
+	assert_int_equal(last_read_flags, FIO_NOKEEP);
 	assert_int_equal(get_flags(f, 5000, 10, 0), 0); /* not sequential */
 	assert_int_equal(last_read_flags, 0);
 	assert_int_equal(get_flags(f, 3000, 10, 1), 0);
