@@ -11,7 +11,9 @@
 # this one machine's disk; MooseFS runs with its package defaults (no fsync
 # on its servers: see BENCHDIR/RESULTS.md), CFS as it always does (every
 # fsync and close on 3 disks and a Raft majority).  The fsbench sizes can be
-# changed with its FSBENCH_* variables.  Prints a Markdown table at the end.
+# changed with its FSBENCH_* variables.  CFS runs twice on one cluster: its
+# mount as `cfsctl dev up` makes it, then a mount with --data-cache 0
+# (FSCOMPARE_SKIP_NOCACHE=1: not).  Prints a Markdown table at the end.
 set -euo pipefail
 BENCH=$(realpath "${1:?usage: fscompare.sh BENCHDIR [OUTDIR]}")
 OUT=$(realpath -m "${2:-/tmp/fscompare}")
@@ -50,6 +52,17 @@ rm -rf "$OUT/cluster"
 	--port "${CFS_PORT:-7400}" >"$OUT/cfs-up.log" 2>&1 ||
 	{ echo "CFS did not come up: $OUT/cfs-up.log" >&2; exit 1; }
 bench "$CFS" cfs || true
+# the same cluster through a mount without its data cache: what the reads
+# cost when every one goes to the data nodes (the cache answers O_DIRECT
+# reads, so it is most of c))
+if [ -z "${FSCOMPARE_SKIP_NOCACHE:-}" ]; then
+	fusermount3 -u "$CFS"
+	. "$OUT/cluster/cluster.env"
+	"$PWD/cfs-fuse" --meta "$CFS_CLUSTER" --data-cache 0 \
+		--log "$OUT/cfs-nocache-fuse.log" "$CFS"
+	bench "$CFS" cfs-nocache || true
+	fusermount3 -u "$CFS" || true
+fi
 "$CTL" dev down --dir "$OUT/cluster" >"$OUT/cfs-down.log" 2>&1 || true
 
 python3 - "$OUT/results.jsonl" <<'EOF'
@@ -77,11 +90,13 @@ def fmt(v):
     if v is None:
         return "-"
     return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
-print("| metric | local disk | MooseFS goal 3 | CFS goal 3 | CFS / MooseFS | target |")
-print("|---|--:|--:|--:|--:|--:|")
+print("| metric | local disk | MooseFS goal 3 | CFS goal 3 | CFS / MooseFS "
+      "| target | CFS, no data cache |")
+print("|---|--:|--:|--:|--:|--:|--:|")
 for key, label, target in rows:
-    v = [runs.get(t, {}).get(key) for t in ("local", "moosefs", "cfs")]
+    v = [runs.get(t, {}).get(key)
+         for t in ("local", "moosefs", "cfs", "cfs-nocache")]
     ratio = f"{v[2] / v[1]:.2f}x" if v[1] and v[2] is not None else "-"
     print(f"| {label} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {ratio} | "
-          f"{'≥ %.1fx' % target if target else ''} |")
+          f"{'≥ %.1fx' % target if target else ''} | {fmt(v[3])} |")
 EOF
