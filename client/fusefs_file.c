@@ -198,24 +198,39 @@ reply_data(void *arg, const uint8_t *data, size_t n)
 	fuse_reply_buf((fuse_req_t)arg, (const char *)data, n);
 }
 
-/* A read fills the kernel's page cache, which only a lease keeps current:
+/*
+ * A read fills the kernel's page cache, which only a lease keeps current:
  * without one (recalled while the file stayed open) ask for it first.
  * While it is being recalled, go on without (the recaller may be waiting
  * for this read's page lock; it drops what the read caches once it
- * released).  Without a lease the read window is not trusted either. */
-static void
+ * released).  Without a lease the read window is not trusted either.
+ *
+ * Returns whether the read may pass FIO_CACHED.  Under a lease no one
+ * else commits a write to the inode, so the fragment locations a read
+ * fetched stay good until the lease goes, and the recall forgets them
+ * (lease_invalidate).  The mark comes before the check that decides:
+ * a recall that starts after it keeps this read from keeping what it
+ * fetches (fileio.h).  A lease held already is checked once; one asked
+ * for here is checked again after a new mark, as if the read began once
+ * it was granted.
+ */
+static int
 read_lease(struct op *op, uint64_t ino)
 {
 	struct fusefs *fs = op->fs;
 	char errmsg[CFS_ERRMSG_SIZE];
 	int fresh;
 
-	if (fs->leases == NULL ||
-	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
-		return;
+	fio_cache_mark(op->c->fio);
+	if (fs->leases == NULL)
+		return 0;
+	if (clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0)
+		return 1;
 	if (clease_get(fs->leases, op->c->mc, ino, CFS_LEASE_READ,
 		       FUSEFS_LEASE_WAIT_MS, NULL, &fresh, errmsg) != 0)
 		ofile_changed(fs->files, ino);
+	fio_cache_mark(op->c->fio);
+	return clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0;
 }
 
 /*
@@ -274,15 +289,7 @@ fusefs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fusefs_op_end(&op);
 		return;
 	}
-	read_lease(&op, ino);
-	/* Under a lease no one else commits a write to the inode, so the
-	 * fragment locations a read fetched stay good until the lease goes,
-	 * and the recall forgets them (lease_invalidate).  The mark comes
-	 * before the check: a recall that starts after it keeps this read
-	 * from keeping what it fetches. */
-	fio_cache_mark(op.c->fio);
-	int cached = op.fs->leases != NULL &&
-		     clease_valid(op.fs->leases, ino, CFS_LEASE_READ) > 0;
+	int cached = read_lease(&op, ino);
 	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
 			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,
 			op.errmsg);

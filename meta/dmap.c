@@ -269,11 +269,11 @@ struct dmap {
 	struct dmap_frag frag; /* scratch for the leader-side scans */
 };
 
+/* Statement @which failed: its SQL names it in the message. */
 static int
 db_error(struct dmap *d, char *errmsg, int which)
 {
-	return cfs_fail(errmsg, CFS_INTERNAL, "data map: %s: %s",
-			dmap_sql[which], sqlite3_errmsg(d->db));
+	return sqlq_fail(d->db, "data map", dmap_sql[which], errmsg);
 }
 
 static sqlite3_stmt *

@@ -100,11 +100,11 @@ struct fsm {
 	union wire_body body, out; /* large: kept off the stack */
 };
 
+/* The state machine's messages name its file, not a module. */
 static int
 db_fail(struct fsm *f, char *errmsg, const char *what)
 {
-	return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s: %s", f->path, what,
-			sqlite3_errmsg(f->db));
+	return sqlq_fail(f->db, f->path, what, errmsg);
 }
 
 /* Mark the state machine broken: every later apply fails. */

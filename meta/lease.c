@@ -127,13 +127,6 @@ struct leaset {
 	struct lease_row rows[ROWS_MAX];
 };
 
-static int
-db_fail(struct leaset *l, char *errmsg, const char *what)
-{
-	return cfs_fail(errmsg, CFS_INTERNAL, "leases: %s: %s", what,
-			sqlite3_errmsg(l->db));
-}
-
 int
 lease_open(struct leaset **out, sqlite3 *db, char *errmsg)
 {
@@ -183,7 +176,7 @@ step(struct leaset *l, sqlite3_stmt *s, char *errmsg, const char *what)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(l, errmsg, what);
+		return sqlq_fail(l->db, "leases", what, errmsg);
 	return 0;
 }
 
@@ -200,7 +193,7 @@ one_int(struct leaset *l, sqlite3_stmt *s, int64_t *v, char *errmsg,
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return db_fail(l, errmsg, what);
+	return sqlq_fail(l->db, "leases", what, errmsg);
 }
 
 /* The lease owner of session @client_id: named at session_open, else the
@@ -238,7 +231,7 @@ read_inode(struct leaset *l, uint64_t ino, size_t *n, char *errmsg)
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(l, errmsg, "reading leases");
+		return sqlq_fail(l->db, "leases", "reading leases", errmsg);
 	return 0;
 }
 
@@ -353,7 +346,7 @@ exec_list(struct leaset *l, const struct wire_lease_list *m,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(l, errmsg, "listing leases");
+		return sqlq_fail(l->db, "leases", "listing leases", errmsg);
 	return 0;
 }
 

@@ -166,13 +166,6 @@ struct lockt {
 	size_t cap;
 };
 
-static int
-db_fail(struct lockt *l, char *errmsg, const char *what)
-{
-	return cfs_fail(errmsg, CFS_INTERNAL, "locks: %s: %s", what,
-			sqlite3_errmsg(l->db));
-}
-
 int
 lock_open(struct lockt **out, sqlite3 *db, char *errmsg)
 {
@@ -263,7 +256,7 @@ read_rows(struct lockt *l, sqlite3_stmt *s, size_t *n, char *errmsg)
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
-		return db_fail(l, errmsg, "reading locks");
+		return sqlq_fail(l->db, "locks", "reading locks", errmsg);
 	return 0;
 }
 
@@ -292,7 +285,7 @@ step(struct lockt *l, sqlite3_stmt *s, char *errmsg, const char *what)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_fail(l, errmsg, what);
+		return sqlq_fail(l->db, "locks", what, errmsg);
 	return 0;
 }
 
@@ -306,7 +299,7 @@ inode_exists(struct lockt *l, uint64_t ino, char *errmsg)
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc != SQLITE_DONE)
-		return db_fail(l, errmsg, "looking up an inode");
+		return sqlq_fail(l->db, "locks", "looking up an inode", errmsg);
 	return cfs_fail(errmsg, CFS_ENOENT, "inode %llu",
 			(unsigned long long)ino);
 }

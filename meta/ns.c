@@ -147,11 +147,11 @@ struct ns {
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* Statement @which failed: its SQL names it in the message. */
 static int
 db_error(struct ns *ns, char *errmsg, int which)
 {
-	return cfs_fail(errmsg, CFS_INTERNAL, "namespace: %s: %s",
-			ns_sql[which], sqlite3_errmsg(ns->db));
+	return sqlq_fail(ns->db, "namespace", ns_sql[which], errmsg);
 }
 
 static sqlite3_stmt *

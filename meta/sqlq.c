@@ -31,6 +31,13 @@ sqlq_prepare(sqlite3 *db, const char *who, const char *schema,
 	return 0;
 }
 
+int
+sqlq_fail(sqlite3 *db, const char *who, const char *what, char *errmsg)
+{
+	return cfs_fail(errmsg, CFS_INTERNAL, "%s: %s: %s", who, what,
+			sqlite3_errmsg(db));
+}
+
 void
 sqlq_finalize(sqlite3_stmt **q, int n)
 {

@@ -81,7 +81,7 @@ cluster_start() { # cluster_start N: N servers, bootstrapped and formatted
 	done
 	CTL="$BIN/cfsctl -s $S"
 	for i in $(seq "$N"); do meta_start "$i" --init-cluster "$spec" ${META_EXTRA:-}; done
-	wait_leader && $CTL cluster bootstrap ${BOOTSTRAP_ARGS:-} >/dev/null
+	metas_up "$N" && $CTL cluster bootstrap ${BOOTSTRAP_ARGS:-} >/dev/null
 }
 cluster_start_args() { # cluster_start_args N [meta args...]
 	local n=$1; shift
@@ -96,7 +96,7 @@ cluster_stop() { # cluster_stop [SIGNAL]
 cluster_restart() {
 	local i
 	for i in $(seq "$N"); do meta_start "$i" ${META_EXTRA:-}; done
-	wait_leader
+	metas_up "$N"
 }
 # dumps_equal: every server's state machine dump, at the same applied
 # index, byte for byte (waits up to 10 s for followers to catch up)
@@ -124,6 +124,55 @@ show_logs() {
 		[ -f "$f" ] && { echo "----- $f"; tail -30 "$f"; }
 	done
 }
+# log_tail NAME: the end of daemon NAME's log (meta2, data3, ...), indented
+log_tail() {
+	echo "  the end of $T/$1.log:"
+	tail -n 10 "$T/$1.log" 2>/dev/null | sed 's/^/  | /'
+}
+# exited NAME...: did one of these daemons (meta2, data3, ...: started by
+# meta_start or data_start, not stopped by meta_kill or data_kill) exit?
+# Each that did is named with its exit status and the end of its log (a
+# daemon that could not listen says "Address already in use" there).
+exited() {
+	local n pid rc any=1
+	for n in "$@"; do
+		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
+		kill -0 "$pid" 2>/dev/null && continue
+		rc=0
+		wait "$pid" 2>/dev/null || rc=$?
+		echo "$n (pid $pid) exited (status $rc) soon after it was started"
+		log_tail "$n"
+		any=0
+	done
+	return $any
+}
+# metas_up N: wait 10 s at most (by the clock: a server that hangs makes
+# each status slow) until a leader is elected and each of the N metadata
+# servers answers as leader or follower (cfsctl status); fail at once if
+# one of them exited
+metas_up() {
+	local names="" i st missing end=$((SECONDS + 10))
+	for i in $(seq "$1"); do names="$names meta$i"; done
+	while [ "$SECONDS" -lt "$end" ]; do
+		# shellcheck disable=SC2086 # names: one word each
+		exited $names && return 1
+		st=$($CTL -t 500 status 2>/dev/null)
+		missing=""
+		for i in $(seq "$1"); do
+			echo "$st" | awk -v a="$(client_addr "$i")" \
+				'$4 == a && ($5 == "leader" || $5 == "follower") {f = 1}
+				 END {exit !f}' || missing="$missing meta$i"
+		done
+		[ -z "$missing" ] && echo "$st" | grep -q '^leader: *server' &&
+			return 0
+		sleep 0.1
+	done
+	echo "metadata servers not up after 10 s (no leader, or not answering" \
+		"as leader or follower):$missing"
+	echo "$st"
+	for i in $missing; do log_tail "$i"; done
+	return 1
+}
 
 # ---- data nodes ----
 DATA=$BIN/cfs-data
@@ -150,14 +199,38 @@ nodes_alive() {
 	echo "fewer than $1 data nodes alive after 10 s:"; $CTL node list
 	return 1
 }
-# data_cluster M D [meta args]: M metadata servers, D data nodes, formatted
+# datas_up D: wait 10 s at most until the leader lists data nodes 1..D
+# (by their addresses) alive; fail at once if one of them exited
+datas_up() {
+	local names="" i list missing end=$((SECONDS + 10))
+	for i in $(seq "$1"); do names="$names data$i"; done
+	while [ "$SECONDS" -lt "$end" ]; do
+		# shellcheck disable=SC2086 # names: one word each
+		exited $names && return 1
+		list=$($CTL -t 500 node list 2>/dev/null)
+		missing=""
+		for i in $(seq "$1"); do
+			echo "$list" | awk -v a="$(data_addr "$i")" \
+				'$2 == a && $3 == "alive" {f = 1} END {exit !f}' ||
+				missing="$missing data$i"
+		done
+		[ -z "$missing" ] && return 0
+		sleep 0.1
+	done
+	echo "data nodes not listed alive after 10 s:$missing"
+	echo "$list"
+	for i in $missing; do log_tail "$i"; done
+	return 1
+}
+# data_cluster M D [meta args]: M metadata servers, D data nodes, formatted;
+# fails naming the daemon that exited or did not come up, with its log
 data_cluster() {
 	local m=$1 d=$2 i
 	shift 2
 	META_EXTRA="$*"
 	cluster_start_args "$m" "$@" || return 1
 	for i in $(seq "$d"); do data_start "$i" --labels "rack=r$i"; done
-	nodes_alive "$d"
+	datas_up "$d"
 }
 # node_index ID: which data_start index runs the node the cluster calls ID
 node_index() {
