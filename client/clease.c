@@ -338,13 +338,7 @@ clease_wait_recall(struct clease *c, uint64_t ino, int wait_ms)
 	struct timespec ts;
 	int recalling;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	cfs_deadline_ts(&ts, wait_ms);
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		struct entry *e = find(c, ino);

@@ -89,8 +89,7 @@ static const char usage_text[] =
 	"  flock(2) and fcntl(2) byte-range locks hold across every mount of\n"
 	"  the cluster (docs/locks.md); a mount that dies loses its locks\n"
 	"  when its session expires (10 s).  A process blocked on a lock\n"
-	"  holds one worker thread while it waits: cfs-fuse runs up to 64\n"
-	"  (-o max_threads=N; libfuse's own default, listed below, is 10).\n"
+	"  holds no worker thread: one thread per mount retries them all.\n"
 	"\n"
 	"Examples:\n"
 	"  cfs-fuse --meta 10.0.0.1:7000,10.0.0.2:7000 /mnt/cfs\n"
@@ -238,8 +237,8 @@ is_mounted(const char *path)
 }
 
 /* Insert "-odefault_permissions,subtype=cfs,max_threads=64,fsname=cfs#META"
- * first.  64 worker threads, not libfuse's 10: a process blocked in
- * F_SETLKW or flock holds one while it waits (docs/locks.md). */
+ * first.  64 worker threads, not libfuse's 10: requests that wait on the
+ * metadata cluster (a recall, a leader change) each hold one. */
 static int
 add_fsname(struct fuse_args *args, const char *meta)
 {

@@ -402,6 +402,14 @@ reply_attr(struct op *op, const struct wire_attr *a)
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
+/* The session is going: requests still queued are answered while it
+ * can take answers. */
+static void
+fs_destroy(void *userdata)
+{
+	fusefs_lockwait_stop(userdata);
+}
+
 static void
 fs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -984,6 +992,7 @@ fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 const struct fuse_lowlevel_ops fusefs_ops = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.lookup = fs_lookup,
 	.forget = fs_forget,
 	.forget_multi = fs_forget_multi,
@@ -1054,6 +1063,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	pthread_cond_init(&fs->pool_cond, NULL);
 	pthread_mutex_init(&fs->cache_lock, NULL);
 	pthread_mutex_init(&fs->epoch_lock, NULL);
+	fusefs_lockwait_init(fs);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
 	fs->conns = calloc(fs->opt.sessions, sizeof(*fs->conns));
@@ -1264,6 +1274,7 @@ fusefs_close(struct fusefs **fsp)
 	}
 	bcache_free(&fs->data);
 	/* closing the lock session drops this mount's locks at once */
+	fusefs_lockwait_free(fs);
 	locksess_close(&fs->locks);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);

@@ -397,14 +397,6 @@ fusefs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * (client/locksess.h).  flock owners are open files (fi->fh), POSIX owners
  * the kernel's lock_owner (one per process's file table). */
 
-/* locksess_interrupted_fn: the caller of a blocking lock was interrupted
- * (@arg is the request). */
-static int
-req_interrupted(void *arg)
-{
-	return fuse_req_interrupted((fuse_req_t)arg);
-}
-
 /* Drop @owner's locks of @kind on @ino (close); a failure is logged and
  * leaves them to the lock session's end. */
 static void
@@ -416,19 +408,6 @@ lock_release(struct fusefs *fs, uint64_t ino, uint64_t owner, int kind)
 		LOG_WARN("inode %llu: releasing %s locks: %s",
 			 (unsigned long long)ino,
 			 kind == CFS_LOCK_FLOCK ? "flock" : "POSIX", errmsg);
-}
-
-static void
-lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino, int rv,
-		const char *errmsg)
-{
-	if (rv == CFS_EAGAIN || rv == CFS_EINTR || rv == CFS_ENOENT)
-		LOG_DEBUG("%s on inode %llu: %s", what,
-			  (unsigned long long)ino, errmsg);
-	else
-		LOG_WARN("%s on inode %llu: %s", what,
-			 (unsigned long long)ino, errmsg);
-	fuse_reply_err(req, cfs_errno(rv));
 }
 
 /* The kernel hands ranges as l_start, l_len from SEEK_SET (l_len 0: to
@@ -453,7 +432,7 @@ fusefs_ll_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int rv;
 
 	if ((rv = locksess_get(fs->locks, &rq, lock, errmsg)) != 0) {
-		lock_reply_fail(req, "getlk", ino, rv, errmsg);
+		fusefs_lock_reply_fail(req, "getlk", ino, rv, errmsg);
 		return;
 	}
 	fuse_reply_lock(req, lock);
@@ -463,30 +442,20 @@ void
 fusefs_ll_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		struct flock *lock, int sleep)
 {
-	struct fusefs *fs = fuse_req_userdata(req);
-	char errmsg[CFS_ERRMSG_SIZE] = "";
 	struct wire_lock_set rq = {
 		.ino = ino, .owner = fi->lock_owner, .kind = CFS_LOCK_POSIX,
 		.type = (uint8_t)lock->l_type, .start = lock->l_start,
 		.end = lock_end(lock), .pid = (uint32_t)lock->l_pid};
-	int rv;
 
-	if ((rv = locksess_set(fs->locks, &rq, sleep, req_interrupted, req,
-			       errmsg)) != 0)
-		lock_reply_fail(req, sleep ? "setlkw" : "setlk", ino, rv,
-				errmsg);
-	else
-		fuse_reply_err(req, 0);
+	fusefs_lock_set(req, &rq, sleep, sleep ? "setlkw" : "setlk");
 }
 
 void
 fusefs_ll_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		int op)
 {
-	struct fusefs *fs = fuse_req_userdata(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	char errmsg[CFS_ERRMSG_SIZE] = "";
-	int type, rv;
+	int type;
 
 	switch (op & ~LOCK_NB) {
 	case LOCK_SH: type = F_RDLCK; break;
@@ -501,11 +470,7 @@ fusefs_ll_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		.type = (uint8_t)type, .end = CFS_LOCK_EOF,
 		.pid = (uint32_t)fuse_req_ctx(req)->pid};
 	__atomic_store_n(&h->flocked, 1, __ATOMIC_RELAXED);
-	if ((rv = locksess_set(fs->locks, &rq, !(op & LOCK_NB),
-			       req_interrupted, req, errmsg)) != 0)
-		lock_reply_fail(req, "flock", ino, rv, errmsg);
-	else
-		fuse_reply_err(req, 0);
+	fusefs_lock_set(req, &rq, !(op & LOCK_NB), "flock");
 }
 
 void

@@ -68,6 +68,16 @@ struct fusefs {
 	uint64_t fsz; /* the fragment size, 0 until known */
 	/* advisory locks: their own session, opened at the first lock */
 	struct locksess *locks;
+	/* blocking lock requests waiting for a conflicting lock to go,
+	 * answered by one thread (fusefs_lock.c), not each holding a FUSE
+	 * worker thread */
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		pthread_t thread;
+		int started, stop, kick;
+		struct lockwait *head;
+	} waits;
 	/* leases (docs/leases.md): what this mount may cache, and the
 	 * session pair the recaller flushes and releases through */
 	struct clease *leases;
@@ -84,6 +94,8 @@ struct fusefs {
 	int epoch_ok;
 	pthread_mutex_t epoch_lock;
 };
+
+struct lockwait;
 
 /* One request in progress. */
 struct op {
@@ -167,6 +179,26 @@ void fusefs_ll_setlk(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi, struct flock *lock, int sleep);
 void fusefs_ll_flock(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi, int op);
+
+/* ---- fusefs_lock.c ------------------------------------------------------------- */
+
+/* Set @rq's lock and answer @req: at once when it is granted or refused,
+ * else (a conflict and @wait) from the mount's waiter thread once it is
+ * granted, fails or the caller is interrupted.  @what names the request
+ * in log lines (a string constant). */
+void fusefs_lock_set(fuse_req_t req, const struct wire_lock_set *rq, int wait,
+		     const char *what);
+
+/* Answer @req with @rv, logged (debug for the expected ones: conflict,
+ * interrupted, gone). */
+void fusefs_lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino,
+			    int rv, const char *errmsg);
+
+/* The waiter's state (fusefs_new); stop it, answering whoever waits with
+ * EINTR (the FUSE session's destroy; again harmlessly); and free. */
+void fusefs_lockwait_init(struct fusefs *fs);
+void fusefs_lockwait_stop(struct fusefs *fs);
+void fusefs_lockwait_free(struct fusefs *fs);
 
 /* ---- fusefs_dir.c -------------------------------------------------------------- */
 

@@ -17,6 +17,22 @@ cfs_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* *ts = now + @ms on CLOCK_MONOTONIC: a deadline for
+ * pthread_cond_timedwait on a condition made with that clock. */
+static inline void
+cfs_deadline_ts(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	if (ms < 0)
+		ms = 0;
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Sleep @ms (nothing if @ms <= 0), resuming after signals. */
 static inline void
 cfs_sleep_ms(int64_t ms)

@@ -5,7 +5,9 @@
 # overlapping, F_GETLK, unlocking the middle) through python3; a SIGKILLed
 # holder's lock goes with its close; the lock holds across a metadata
 # leader change; a SIGKILLed cfs-fuse's lock goes when its session expires
-# (the time is printed).  libcfs's cfs_lock/cfs_flock: test_libcfs.sh.
+# (the time is printed); blocked waiters hold no FUSE worker thread (16 of
+# them on a 3-thread mount) and are answered when interrupted.
+# libcfs's cfs_lock/cfs_flock: test_libcfs.sh.
 . "$(dirname "$0")/lib.sh"
 
 FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
@@ -21,7 +23,7 @@ B=$T/b
 mkdir -p "$A" "$B"
 unmount() {
 	local m
-	for m in "$A" "$B"; do
+	for m in "$A" "$B" "$T/c"; do
 		mountpoint -q "$m" 2>/dev/null || continue
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
@@ -108,7 +110,7 @@ t1=$(date +%s.%N)
 wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 echo "    flock -w 1 on B gave up after ${wait_ms} ms (exit $rc)"
 check "a blocked flock on B is interruptible (flock -w 1)" \
-	[ $rc != 0 ] && [ "$wait_ms" -lt 5000 ]
+	sh -c "[ $rc != 0 ] && [ $wait_ms -lt 5000 ]"
 holder_kill $HOLDER
 check "the holder's exit released it: flock -n -x on B" \
 	[ "$(flock_rc -n -x "$B/f")" = 0 ]
@@ -128,7 +130,7 @@ wait $BG
 wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold"
 check "a blocking flock on B proceeds once A releases" \
-	[ $rc = 0 ] && [ $still = 0 ] && [ "$wait_ms" -lt 3000 ]
+	sh -c "[ $rc = 0 ] && [ $still = 0 ] && [ $wait_ms -lt 3000 ]"
 # each blocked waiter holds a cfs-fuse worker thread: 16 of them (more than
 # libfuse's default of 10 threads) must not stall the mount for others, nor
 # keep the one that gets the lock from releasing it (with 10 threads both
@@ -147,6 +149,52 @@ holder_kill $HOLDER
 waited=0
 for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
 check "... and all 16 got the lock once A released ($waited)" [ $waited = 16 ]
+# Blocked waiters hold no worker thread at all (one thread per mount
+# retries them, client/fusefs_lock.c): mount C with 3 worker threads and
+# queue 12 blocked flocks and 4 blocked fcntl locks there; C must still
+# answer; a waiter whose caller gives up (SIGALRM) is answered EINTR at
+# once; all get the lock once A releases; C unmounts.  (With waiters
+# holding threads, C stopped answering.)
+C=$T/c
+mkdir -p "$C"
+check "mount C with -o max_threads=3" sh -c \
+	"'$FUSE' --meta '$S' --log '$T/fuse-c.log' -o max_threads=3 '$C' &&
+	 mountpoint -q '$C'"
+hold_flock -x "$A/f" "$T/m5"
+WAITERS=""
+for i in $(seq 12); do
+	timeout 60 flock -x "$C/f" true &
+	WAITERS="$WAITERS $!"
+done
+for i in $(seq 4); do
+	timeout 60 python3 -c '
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_SETLKW, struct.pack("hhqqixxxx", fcntl.F_WRLCK,
+                                            0, 0, 0, 0))' "$C/f" &
+	WAITERS="$WAITERS $!"
+done
+sleep 1
+check "16 blocked locks on a 3-thread mount: it still answers" \
+	timeout -s KILL 10 sh -c "ls '$C' >/dev/null && stat '$C/f' >/dev/null &&
+		echo y >'$C/other2' && [ \"\$(cat '$B/other2')\" = y ]"
+t0=$(date +%s.%N)
+flock -E 42 -w 1 -x "$C/f" true
+rc=$?
+t1=$(date +%s.%N)
+w_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
+check "a queued waiter that gives up after 1 s is answered ($w_ms ms)" \
+	sh -c "[ $rc = 42 ] && [ $w_ms -lt 3000 ]"
+holder_kill $HOLDER
+waited=0
+for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
+check "... and all 16 queued waiters got the lock once A released" \
+	[ $waited = 16 ]
+pid_c=$(pgrep -f -- "--log $T/fuse-c.log" | head -1)
+fusermount3 -u "$C"
+for _ in $(seq 100); do kill -0 "$pid_c" 2>/dev/null || break; sleep 0.1; done
+check "C unmounts and its cfs-fuse (and waiter thread) ends" \
+	sh -c "! kill -0 $pid_c 2>/dev/null && ! mountpoint -q '$C'"
 
 # ---- fcntl byte ranges ----------------------------------------------------------
 python3 "$T/lk.py" hold "$A/f" "$T" &
