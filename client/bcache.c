@@ -49,6 +49,7 @@ struct stripe {
 struct bcache {
 	uint8_t *map;
 	size_t map_len;
+	uint64_t fresh; /* slots never filled yet (atomic) */
 	struct stripe s[STRIPES];
 };
 
@@ -113,6 +114,7 @@ bcache_new(struct bcache **out, uint64_t bytes)
 	(void)madvise(c->map, c->map_len, MADV_HUGEPAGE);
 #endif
 	uint32_t per = (uint32_t)(blocks / STRIPES);
+	c->fresh = blocks;
 	for (int i = 0; i < STRIPES; i++) {
 		struct stripe *s = &c->s[i];
 		uint32_t nh = 1;
@@ -210,15 +212,18 @@ unlink_slot(struct stripe *s, uint32_t i)
 }
 
 /* A slot to fill: a free one, or the first the clock hand finds not hit
- * since its last pass (at most two rounds). */
+ * since its last pass (at most two rounds).  A slot is free only until it
+ * is first filled: one that goes is filled again at once. */
 static uint32_t
-victim(struct stripe *s)
+victim(struct bcache *c, struct stripe *s)
 {
 	for (;;) {
 		uint32_t i = s->hand;
 		s->hand = s->hand + 1 == s->n ? 0 : s->hand + 1;
-		if (s->slots[i].pages == 0)
+		if (s->slots[i].pages == 0) {
+			__atomic_sub_fetch(&c->fresh, 1, __ATOMIC_RELAXED);
 			return i;
+		}
 		if (!s->slots[i].ref) {
 			unlink_slot(s, i);
 			return i;
@@ -243,7 +248,7 @@ bcache_put(struct bcache *c, const struct bcache_key *k, uint32_t off,
 	pthread_mutex_lock(&s->lock);
 	uint32_t i = find(s, h, k);
 	if (i == NIL) {
-		i = victim(s);
+		i = victim(c, s);
 		uint32_t *head = &s->heads[(h / STRIPES) & (s->nheads - 1)];
 		s->slots[i].k = *k;
 		s->slots[i].next = *head;
@@ -279,4 +284,10 @@ bcache_stats(struct bcache *c, struct bcache_stats *st)
 		st->slots += s->n;
 		pthread_mutex_unlock(&s->lock);
 	}
+}
+
+int
+bcache_has_room(struct bcache *c)
+{
+	return c != NULL && __atomic_load_n(&c->fresh, __ATOMIC_RELAXED) > 0;
 }

@@ -844,8 +844,8 @@ cache_range(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 /*
  * read_fragment through the mount's data cache (client/bcache.h): answered
  * from it when every page of [foff, foff + n) is there; otherwise the
- * whole pages around the range are read (up to the readable length) and,
- * if @keep, kept.
+ * whole pages around the range (whole blocks while the cache has room)
+ * are read, up to the readable length, and, if @keep, kept.
  */
 static int
 read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
@@ -873,8 +873,10 @@ read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	}
 	if (!keep)
 		return read_fragment(f, ino, fi, foff, dst, n, report, errmsg);
-	uint64_t a0 = foff - foff % BCACHE_PAGE;
-	uint64_t a1 = (foff + n + BCACHE_PAGE - 1) / BCACHE_PAGE * BCACHE_PAGE;
+	/* whole blocks while the cache has room to spare (bcache.h) */
+	uint64_t unit = bcache_has_room(f->bc) ? BCACHE_BLOCK : BCACHE_PAGE;
+	uint64_t a0 = foff - foff % unit;
+	uint64_t a1 = (foff + n + unit - 1) / unit * unit;
 	if (a1 > fi->length)
 		a1 = fi->length;
 	if (a0 == foff && a1 == foff + n) { /* already whole pages */

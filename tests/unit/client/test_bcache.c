@@ -153,6 +153,7 @@ too_small_or_null_keeps_nothing(void **state)
 	(void)state;
 	assert_int_equal(bcache_new(&c, 15 * (uint64_t)B), 0);
 	assert_null(c);
+	assert_false(bcache_has_room(c));
 	bcache_put(c, &k, 0, buf, B);
 	assert_false(bcache_get(c, &k, 0, buf, 1));
 	bcache_stats(c, &st);
@@ -175,6 +176,7 @@ bounded_and_clock_keeps_what_is_read(void **state)
 
 	(void)state;
 	assert_int_equal(bcache_new(&c, 64ull << 20), 0); /* 1024 slots */
+	assert_true(bcache_has_room(c));
 	fill(buf, &hot, B);
 	bcache_put(c, &hot, 0, buf, B);
 	for (uint32_t b = 1; b <= 20000; b++) {
@@ -187,6 +189,7 @@ bounded_and_clock_keeps_what_is_read(void **state)
 		struct bcache_key k = key(100, 0, 1, b);
 		kept += holds(c, &k, 0, 16);
 	}
+	assert_false(bcache_has_room(c)); /* every slot was filled */
 	assert_true(kept <= 1024 - 1);
 	assert_true(kept >= 1024 / 2); /* the last ones put are there */
 	assert_true(holds(c, &(struct bcache_key){.ino = 100, .idx = 0,
