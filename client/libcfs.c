@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "client/bcache.h"
 #include "client/fileio.h"
 #include "client/libcfs_int.h"
 #include "client/locksess.h"
@@ -38,6 +39,7 @@ _Static_assert(XATTR_CREATE == CFS_XATTR_CREATE &&
 
 #define RWIN (4u << 20)            /* read-ahead window of a sequential reader */
 #define SESSIONS_DEFAULT 8
+#define DATA_CACHE_DEFAULT ((size_t)64 << 20)
 #define SESSIONS_MAX 64
 #define CONNECT_TIMEOUT_MS 10000
 #define CALL_TIMEOUT_MS 60000
@@ -122,6 +124,7 @@ conn_open(struct cfs *fs, struct conn *c, char *errmsg)
 	if ((rv = mc_open(&c->mc, fs->servers, &mo, errmsg)) != 0 ||
 	    (rv = fio_open(&c->fio, c->mc, fs->zctx, errmsg)) != 0)
 		goto err;
+	fio_set_cache(c->fio, fs->data);
 	if ((c->rep = malloc(sizeof(*c->rep))) == NULL) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
 		goto err;
@@ -555,6 +558,7 @@ cfs_options_init(struct cfs_options *opt)
 	opt->connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	opt->call_timeout_ms = CALL_TIMEOUT_MS;
 	opt->max_sessions = SESSIONS_DEFAULT;
+	opt->data_cache = DATA_CACHE_DEFAULT;
 }
 
 const char *
@@ -670,6 +674,7 @@ cfs_connect(struct cfs **out, const char *servers,
 	fs->servers = strdup(servers);
 	fs->conns = calloc(fs->opt.max_sessions, sizeof(*fs->conns));
 	if (fs->servers == NULL || fs->conns == NULL ||
+	    bcache_new(&fs->data, fs->opt.data_cache) != 0 ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "client state");
 		goto err;
@@ -726,6 +731,7 @@ cfs_disconnect(struct cfs **fsp)
 	for (unsigned i = 0; i < fs->nconns; i++)
 		conn_close(&fs->conns[i]);
 	free(fs->conns);
+	bcache_free(&fs->data); /* after the fios that read through it */
 	/* closing the lock session drops every lock still held */
 	locksess_close(&fs->locks);
 	pthread_mutex_destroy(&fs->owner_lock);

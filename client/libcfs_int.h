@@ -59,6 +59,9 @@ struct cfs {
 	struct locksess *locks;
 	pthread_mutex_t owner_lock; /* guards next_owner, files' flock_owner */
 	uint64_t next_owner;        /* flock owners */
+	/* file data by fragment version (client/bcache.h), shared by every
+	 * session's fio; NULL: none (opt.data_cache 0) */
+	struct bcache *data;
 };
 
 /* One call in progress: its borrowed session and the lower layers'

@@ -164,7 +164,13 @@ struct cfs_options {
 	/* Shown in the servers' logs; default "libcfs".  Borrowed during
 	 * cfs_connect() only. */
 	const char *client_name;
-	void *reserved[8];         /* zero */
+	/* Bytes of file data kept to answer reads again without the data
+	 * nodes: 4 KiB pages of fragment versions, never stale (a read
+	 * asks the leader which version is current, and a version's bytes
+	 * never change); memory is used as it fills.  Default 64 MiB; 0:
+	 * none. */
+	size_t data_cache;
+	void *reserved[7];         /* zero */
 };
 
 /* Fill @opt with the defaults.  @opt is caller memory. */

@@ -1211,6 +1211,98 @@ test_locks(struct cfs *a)
 	OK(cfs_close(&fa));
 }
 
+/* ---- the data cache: another client's rewrites are seen -------------------- */
+
+/* Bytes of round @r at offset @o. */
+static uint8_t
+pattern(int r, uint64_t o)
+{
+	return (uint8_t)(r * 37 + o * 13 + (o >> 12));
+}
+
+/* Open @path on @fs and read 4 KiB pieces out of order (reads the data
+ * cache keeps); 1 if each holds round @r's bytes below @cut, zeros from
+ * @cut on, and nothing past @size. */
+static int
+reads_round(struct cfs *fs, const char *path, int r, uint64_t cut,
+	    uint64_t size)
+{
+	static const uint64_t offs[] = {3 << 20, 12345, 0, 1 << 20, 70000,
+					66000, (2 << 20) + 4096,
+					(3 << 20) + 100};
+	struct cfs_file *f = NULL;
+	uint8_t buf[4096];
+	int ok = 1;
+
+	if (cfs_open(fs, path, O_RDONLY, 0, &f) != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]) && ok; i++) {
+		ssize_t n = cfs_pread(f, buf, sizeof(buf), (off_t)offs[i]);
+		size_t want = offs[i] >= size ? 0
+			      : size - offs[i] < sizeof(buf)
+					? (size_t)(size - offs[i])
+					: sizeof(buf);
+		ok = n == (ssize_t)want;
+		for (size_t j = 0; ok && j < want; j++)
+			ok = buf[j] == (offs[i] + j < cut
+						? pattern(r, offs[i] + j)
+						: 0);
+		if (!ok)
+			printf("     round %d: %zd bytes at %llu, not the "
+			       "writer's\n",
+			       r, n, (unsigned long long)offs[i]);
+	}
+	cfs_close(&f);
+	return ok;
+}
+
+static void
+test_data_cache(struct cfs *fs)
+{
+	const uint64_t size = (3 << 20) + 5000;
+	char p[256];
+	uint8_t *buf = malloc(size);
+	struct cfs_options o;
+	struct cfs *reader = NULL;
+	int ok = 1;
+
+	snprintf(p, sizeof(p), "%s/cached", top);
+	cfs_options_init(&o);
+	report(o.data_cache == 64 << 20, "the data cache is 64 MiB by default");
+	o.use_process_creds = 0;
+	o.client_name = "libcfs_check reader";
+	if (buf == NULL || cfs_connect(&reader, servers, &o) != 0) {
+		report(0, "a second client: %s", cfs_errmsg(NULL));
+		free(buf);
+		return;
+	}
+	/* Each round rewrites the file (new versions of every fragment);
+	 * the reader, whose data cache holds the pieces it read in the round
+	 * before (read twice: the second time from the cache), must see
+	 * each round at once. */
+	for (int r = 1; r <= 4 && ok; r++) {
+		struct cfs_file *f = NULL;
+		for (uint64_t i = 0; i < size; i++)
+			buf[i] = pattern(r, i);
+		OK(cfs_open(fs, p, O_WRONLY | O_CREAT, 0644, &f));
+		OK(cfs_pwrite(f, buf, size, 0));
+		OK(cfs_close(&f));
+		ok = reads_round(reader, p, r, size, size) &&
+		     reads_round(reader, p, r, size, size);
+	}
+	report(ok, "a second client's cached reads see every rewrite");
+	/* A truncation cuts the readable length of the versions the reader
+	 * cached, and the extension after it reads as zeros. */
+	OK(cfs_truncate(fs, p, 70000));
+	OK(cfs_truncate(fs, p, size));
+	report(reads_round(reader, p, 4, 70000, size) &&
+		       reads_round(reader, p, 4, 70000, size),
+	       "after a cut and an extension the cut bytes read as zeros");
+	OK(cfs_unlink(fs, p));
+	cfs_disconnect(&reader);
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1240,6 +1332,7 @@ main(int argc, char **argv)
 	test_statfs(fs);
 	test_threads(fs);
 	test_locks(fs);
+	test_data_cache(fs);
 	OK(remove_tree(fs, top));
 	struct stat st;
 	ERR(ENOENT, cfs_stat(fs, top, &st), "everything removed");
