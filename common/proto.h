@@ -55,8 +55,11 @@ WIRE_DECLARE(cred, PROTO_CRED)
 	F(u32, goal, 0)
 WIRE_DECLARE(attr, PROTO_ATTR)
 
-/* One directory entry.  `cookie` resumes a listing after this entry. */
-#define WIRE_MAX_dirent 128
+/* One directory entry.  `cookie` resumes a listing after this entry.  A
+ * listing page holds up to 512 (a 10,000-entry listing through cfs-fuse:
+ * 169k entries/s with pages of 128, 227k with 512); servers cap a
+ * request's max_entries at theirs, so older clients still get 128. */
+#define WIRE_MAX_dirent 512
 #define PROTO_DIRENT(F)                                                      \
 	F(u64, cookie, 0)                                                    \
 	F(str, name, CFS_NAME_MAX)                                           \

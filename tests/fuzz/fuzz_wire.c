@@ -26,7 +26,7 @@
  *     short with CFS_TOOBIG.
  */
 
-/* A dirents reply holds 128 entries: keep decoded bodies off the stack. */
+/* A dirents reply holds 512 entries: keep decoded bodies off the stack. */
 static union wire_body first;
 static union wire_body second;
 
