@@ -30,6 +30,8 @@
 
 /* The public header repeats protocol constants so that it stands alone. */
 _Static_assert(CFS_MAX_GROUPS == CFS_GROUPS_MAX, "groups");
+/* cfs_options.data_cache took the place of one reserved pointer */
+_Static_assert(sizeof(size_t) == sizeof(void *), "cfs_options layout");
 _Static_assert(CFS_RENAME_NOREPLACE == (1u << 0) &&
 		       CFS_RENAME_EXCHANGE == (1u << 1),
 	       "rename flags");
