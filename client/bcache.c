@@ -60,6 +60,9 @@ key_hash(const struct bcache_key *k)
 
 	h ^= (k->idx + 0x632be59bd9b4e019ull) * 0xc2b2ae3d27d4eb4full;
 	h ^= k->block * 0x165667b19e3779f9ull;
+	/* every version of a block in one chain would make a block that is
+	 * rewritten and read again walk all its old versions */
+	h ^= (k->version ^ ((uint64_t)k->crc << 32)) * 0x27d4eb2f165667c5ull;
 	h ^= h >> 31;
 	h *= 0xff51afd7ed558ccdull;
 	return h ^ (h >> 33);

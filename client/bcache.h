@@ -51,9 +51,10 @@ struct bcache_stats {
 	uint64_t slots;        /* capacity in blocks */
 };
 
-/* A cache of @bytes (rounded down to whole blocks; less than one block:
- * *out is NULL, and every call below accepts a NULL cache and keeps
- * nothing).  CFS_ENOMEM if the address space cannot be had. */
+/* A cache of @bytes (rounded down to whole blocks, a multiple of 16;
+ * less than 16 blocks, 1 MiB: *out is NULL, and every call below accepts
+ * a NULL cache and keeps nothing).  CFS_ENOMEM if the address space
+ * cannot be had. */
 int bcache_new(struct bcache **out, uint64_t bytes);
 
 /* NULL-safe; sets *c to NULL. */

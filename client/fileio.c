@@ -393,8 +393,8 @@ patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
 	if (buf == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "fragment buffer");
 	if (base_len > 0 &&
-	    (rv = fio_pread(f, ino, idx * f->fsz, buf, base_len, &got,
-			    errmsg)) != 0) {
+	    (rv = fio_pread_ex(f, ino, idx * f->fsz, buf, base_len, &got,
+			       FIO_NOKEEP, errmsg)) != 0) {
 		free(buf);
 		return rv;
 	}
@@ -907,6 +907,7 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	uint64_t start = offset;
 	size_t asked = len;
 	int rv, from_cache = 0, retried = 0;
+	uint64_t reads0 = f->st.reads; /* fragment reads from the nodes */
 
 	if (flags & FIO_CACHED) {
 		pthread_mutex_lock(&f->clock);
@@ -977,7 +978,11 @@ again:
 			*got += n;
 		}
 	}
-	prefetch_next(f, ino, start, start + *got, asked);
+	/* a read the data cache answered whole asks for nothing ahead: the
+	 * next one is likely answered there too, and an unused read-ahead
+	 * would only be abandoned on the node socket */
+	prefetch_next(f, ino, start, start + *got,
+		      f->st.reads == reads0 && f->bc != NULL ? 0 : asked);
 	return 0;
 }
 

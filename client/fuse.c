@@ -536,6 +536,7 @@ main(int argc, char **argv)
 	}
 	LOG_INFO("unmounting %s%s", fo.mountpoint,
 		 rv > 0 ? " (signal)" : rv < 0 ? " (error)" : "");
+	fusefs_stop_waits(fs);
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	rv = rv < 0 ? 1 : 0;

@@ -402,8 +402,8 @@ reply_attr(struct op *op, const struct wire_attr *a)
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
-/* The session is going: requests still queued are answered while it
- * can take answers. */
+/* The session is going: normally fusefs_stop_waits ran already (main,
+ * before the unmount); this covers every other way out. */
 static void
 fs_destroy(void *userdata)
 {
@@ -1147,6 +1147,12 @@ void
 fusefs_set_session(struct fusefs *fs, struct fuse_session *se)
 {
 	fs->se = se;
+}
+
+void
+fusefs_stop_waits(struct fusefs *fs)
+{
+	fusefs_lockwait_stop(fs);
 }
 
 int

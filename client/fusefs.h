@@ -103,6 +103,12 @@ void fusefs_close(struct fusefs **fs);
  * set before the loop starts. */
 void fusefs_set_session(struct fusefs *fs, struct fuse_session *se);
 
+/* The FUSE loop returned: answer the blocked lock requests still queued
+ * (EINTR) and stop retrying them, while the kernel connection can still
+ * take the answers (before fuse_session_unmount).  Done again, harmlessly,
+ * by the session's destroy. */
+void fusefs_stop_waits(struct fusefs *fs);
+
 /* The operations table; the session's userdata must be a struct fusefs. */
 extern const struct fuse_lowlevel_ops fusefs_ops;
 

@@ -169,12 +169,17 @@ enqueue(struct fusefs *fs, fuse_req_t req, const struct wire_lock_set *rq,
 	w->what = what;
 	w->backoff_ms = LOCKSESS_WAIT_MIN_MS;
 	w->due_ms = cfs_now_ms() + w->backoff_ms;
+	/* before @w is queued: once it is, the waiter thread may answer
+	 * (and so free) @req at any time.  For a request interrupted
+	 * already, libfuse calls interrupted() at once: it only kicks. */
+	fuse_req_interrupt_func(req, interrupted, fs);
 	pthread_mutex_lock(&fs->waits.lock);
 	if (!fs->waits.started && !fs->waits.stop &&
 	    pthread_create(&fs->waits.thread, NULL, waiter_main, fs) == 0)
 		fs->waits.started = 1;
 	if (!fs->waits.started || fs->waits.stop) {
 		pthread_mutex_unlock(&fs->waits.lock);
+		fuse_req_interrupt_func(req, NULL, NULL);
 		free(w);
 		return -1;
 	}
@@ -182,10 +187,7 @@ enqueue(struct fusefs *fs, fuse_req_t req, const struct wire_lock_set *rq,
 	fs->waits.head = w;
 	pthread_cond_broadcast(&fs->waits.cond);
 	pthread_mutex_unlock(&fs->waits.lock);
-	/* outside the lock: for a request interrupted already, libfuse
-	 * calls interrupted() at once */
-	fuse_req_interrupt_func(req, interrupted, fs);
-	return 0;
+	return 0; /* @req is the waiter thread's now */
 }
 
 /* locksess_interrupted_fn: @arg is the request. */

@@ -676,9 +676,15 @@ cfs_connect(struct cfs **out, const char *servers,
 	fs->servers = strdup(servers);
 	fs->conns = calloc(fs->opt.max_sessions, sizeof(*fs->conns));
 	if (fs->servers == NULL || fs->conns == NULL ||
-	    bcache_new(&fs->data, fs->opt.data_cache) != 0 ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "client state");
+		goto err;
+	}
+	if (bcache_new(&fs->data, fs->opt.data_cache) != 0) {
+		rv = cfs_fail(errmsg, CFS_ENOMEM,
+			      "a data cache of %zu bytes (cfs_options."
+			      "data_cache): no address space for it",
+			      fs->opt.data_cache);
 		goto err;
 	}
 	if ((rv = cred_setup(fs, opt, errmsg)) != 0)

@@ -167,8 +167,9 @@ struct cfs_options {
 	/* Bytes of file data kept to answer reads again without the data
 	 * nodes: 4 KiB pages of fragment versions, never stale (a read
 	 * asks the leader which version is current, and a version's bytes
-	 * never change); memory is used as it fills.  Default 64 MiB; 0:
-	 * none. */
+	 * never change); memory is used as it fills.  Default 64 MiB (also
+	 * for programs built before this field, through
+	 * cfs_options_init()); 0, or less than 1 MiB: none. */
 	size_t data_cache;
 	void *reserved[7];         /* zero */
 };
