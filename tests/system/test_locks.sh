@@ -131,23 +131,35 @@ wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold"
 check "a blocking flock on B proceeds once A releases" \
 	sh -c "[ $rc = 0 ] && [ $still = 0 ] && [ $wait_ms -lt 3000 ]"
-# each blocked waiter holds a cfs-fuse worker thread: 16 of them (more than
-# libfuse's default of 10 threads) must not stall the mount for others, nor
-# keep the one that gets the lock from releasing it (with 10 threads both
-# happened: checked by hand; `timeout` bounds the test if it comes back)
+# flock_waiters N FILE: N blocked `flock -x FILE true` in the background,
+# their pids added to WAITERS; waiters_done: waits for each of WAITERS
+# and sets `waited` to how many got the lock and ended well (not in a
+# $(...): a subshell cannot wait for this shell's children)
+flock_waiters() {
+	local i
+	for i in $(seq "$1"); do
+		timeout 30 flock -x "$2" true &
+		WAITERS="$WAITERS $!"
+	done
+}
+waiters_done() {
+	local p
+	waited=0
+	for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
+}
+# 16 blocked waiters (more than libfuse's default of 10 threads) must not
+# stall the mount for others, nor keep the one that gets the lock from
+# releasing it (when each waiter held a worker thread, with 10 threads
+# both happened; `timeout` bounds the test if it comes back)
 hold_flock -x "$A/f" "$T/m4"
 WAITERS=""
-for i in $(seq 16); do
-	timeout 30 flock -x "$B/f" true &
-	WAITERS="$WAITERS $!"
-done
+flock_waiters 16 "$B/f"
 sleep 1
 check "16 blocked flocks on B: B still answers (ls, stat, a write)" \
 	timeout 10 sh -c "ls '$B' >/dev/null && stat '$B/f' >/dev/null &&
 		echo x >'$B/other'"
 holder_kill $HOLDER
-waited=0
-for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
+waiters_done
 check "... and all 16 got the lock once A released ($waited)" [ $waited = 16 ]
 # Blocked waiters hold no worker thread at all (one thread per mount
 # retries them, client/fusefs_lock.c): mount C with 3 worker threads and
@@ -162,10 +174,7 @@ check "mount C with -o max_threads=3" sh -c \
 	 mountpoint -q '$C'"
 hold_flock -x "$A/f" "$T/m5"
 WAITERS=""
-for i in $(seq 12); do
-	timeout 60 flock -x "$C/f" true &
-	WAITERS="$WAITERS $!"
-done
+flock_waiters 12 "$C/f"
 for i in $(seq 4); do
 	timeout 60 python3 -c '
 import fcntl, os, struct, sys
@@ -186,8 +195,7 @@ w_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
 check "a queued waiter that gives up after 1 s is answered ($w_ms ms)" \
 	sh -c "[ $rc = 42 ] && [ $w_ms -lt 3000 ]"
 holder_kill $HOLDER
-waited=0
-for p in $WAITERS; do wait "$p" && waited=$((waited + 1)); done
+waiters_done
 check "... and all 16 queued waiters got the lock once A released" \
 	[ $waited = 16 ]
 pid_c=$(pgrep -f -- "--log $T/fuse-c.log" | head -1)
