@@ -196,16 +196,19 @@ rebase(struct store *s, const struct store_key *d, const uint8_t *extra,
  * Make delta @d, built on whole file @base (garbage), a whole replica in
  * place of the base: d's own blocks are written into the base's file,
  * then d's CRC table and a whole-file header, the file is synced and
- * renamed over d, and the directory synced.  Throughout, d reads right:
- * the blocks it shares are never written (a reader that holds the base
- * open keeps reading them; one that opens d after the rename gets the
- * whole file), and the base's header stays a whole-file header (format 2)
- * in every byte a reader looks at.  A crash leaves d intact and the
- * base's file part merged; deleting the base again merges again.
+ * renamed over d, and, if @sync_dir, the directory synced.  Throughout,
+ * d reads right: the blocks it shares are never written (a reader that
+ * holds the base open keeps reading them; one that opens d after the
+ * rename gets the whole file), and the base's header stays a whole-file
+ * header (format 2) in every byte a reader looks at.  A crash leaves d
+ * intact and the base's file part merged; deleting the base again merges
+ * again.  So a rename that a crash loses costs nothing but a file under
+ * the base's name, which the directory sync is only there to avoid when
+ * nothing else would delete that name (see store_compact).
  */
 static int
 merge_into_base(struct store *s, const struct store_key *d,
-		const struct store_key *base, char *errmsg)
+		const struct store_key *base, int sync_dir, char *errmsg)
 {
 	char bpath[PATH_MAX];
 	struct replica r;
@@ -226,7 +229,7 @@ merge_into_base(struct store *s, const struct store_key *d,
 	if (rc == 0 && rename(bpath, r.path) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: rename from %s",
 				    r.path, bpath);
-	if (rc == 0)
+	if (rc == 0 && sync_dir)
 		rc = store_sync_path(r.path, 1, errmsg);
 	if (rc == 0)
 		LOG_DEBUG("%s: merged into the file of its base, %s", r.path,
@@ -294,7 +297,9 @@ delta_absorb(struct store *s, const struct store_key *x, int *gone,
 			rc = rebase(s, &c.dep[i], c.map[newest],
 				    c.dep[newest].version, errmsg);
 	if (rc == 0)
-		rc = merge_into_base(s, &c.dep[newest], x, errmsg);
+		/* the base's garbage row goes once this delete is answered:
+		 * its name must not come back after a crash */
+		rc = merge_into_base(s, &c.dep[newest], x, 1, errmsg);
 	if (rc == 0)
 		*gone = 1;
 out:
@@ -325,21 +330,31 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 	bottom.version = f->base_version;
 	rc = find_deltas(s, &bottom, &c, errmsg);
 	/* The other deltas on the same whole file: the older ones are
-	 * garbage (@k is committed), the newer ones (writes not committed,
+	 * garbage (@k is committed) and are unlinked, so that a reader who
+	 * located one before @k committed gets ENOENT, and locates again,
+	 * rather than CORRUPT from blocks the merge rewrites.  A delta's base
+	 * is always a whole file, so nothing is built on them (no hand-over,
+	 * unlike store_delete).  The newer ones (writes not committed,
 	 * perhaps never) are rebased on @k, which takes the file over. */
 	for (size_t i = 0; rc == 0 && i < c.n; i++) {
 		if (c.dep[i].version == k->version)
 			continue;
 		if (c.dep[i].version < k->version) {
-			rc = store_delete(s, &c.dep[i], errmsg);
-			if (rc == CFS_ENOENT)
-				rc = 0;
+			char path[PATH_MAX];
+
+			store_path(s, &c.dep[i], path, sizeof(path));
+			if (unlink(path) < 0 && errno != ENOENT)
+				rc = cfs_fail_errno(errmsg, errno,
+						    "%s: unlink", path);
 		} else {
 			rc = rebase(s, &c.dep[i], f->map, k->version, errmsg);
 		}
 	}
+	/* No directory sync: if a crash loses the rename, the base's name
+	 * holds the merged file and @k's the delta on it, which reads the
+	 * same; the base is garbage, and its deletion merges again. */
 	if (rc == 0)
-		rc = merge_into_base(s, k, &bottom, errmsg);
+		rc = merge_into_base(s, k, &bottom, 0, errmsg);
 out:
 	deps_free(&c);
 	free(f);

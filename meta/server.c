@@ -98,7 +98,9 @@ prepare_cb(uv_prepare_t *h)
 }
 
 /* End of every loop turn: propose what arrived, start a barrier for the
- * reads, commit the SQLite transaction of everything applied. */
+ * reads, commit the SQLite transaction of everything applied if it has
+ * been open long enough (the tick wakes the loop at least every
+ * TICK_MS). */
 static void
 check_cb(uv_check_t *h)
 {
@@ -108,7 +110,7 @@ check_cb(uv_check_t *h)
 	if (s->stopping)
 		return;
 	flush_queues(s);
-	fsm_flush(s->fsm, errmsg);
+	fsm_flush_due(s->fsm, errmsg);
 	fatal_check(s);
 }
 
