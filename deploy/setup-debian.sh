@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libraft-dev libuv1-dev libsqlite3-dev libzmq3-dev libcmocka-dev
 libfuse3-dev fuse3 clang libclang-rt-14-dev spin sqlite3 iproute2 psmisc
-fio python3 procps util-linux e2fsprogs groff-base man-db"
+fio python3 procps util-linux e2fsprogs groff-base man-db ansible-core"
 
 missing=""
 for p in $PKGS; do
