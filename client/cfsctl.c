@@ -879,8 +879,9 @@ cmd_member(const char *servers, int timeout_ms, const char *cmd, int argc,
 		return 1;
 	}
 	if (type == WIRE_T_member_add)
-		printf("server %s added as a spare; once it caught up (`cfsctl "
-		       "meta list`), make it a voter: cfsctl meta promote %s\n",
+		printf("server %s added as a spare (not replicated to yet); "
+		       "make it a voter, which first brings its log up to "
+		       "date: cfsctl meta promote %s\n",
 		       argv[1], argv[1]);
 	else
 		printf("done\n");

@@ -44,7 +44,8 @@ static const char usage_text[] =
 	"state, rather than come up with an empty namespace.\n"
 	"\n"
 	"A server that is not in --init-cluster and has no state waits to be\n"
-	"added by the leader: `cfsctl member add ID RAFT CLIENT`.\n"
+	"added by the leader: `cfsctl meta add ID RAFTHOST:PORT CLIENTHOST:PORT`\n"
+	"and `cfsctl meta promote ID`.\n"
 	"\n"
 	"Environment: CFS_LOG=error|warn|info|debug|trace, CFS_TRACE=1.\n"
 	"Signals: SIGTERM and SIGINT stop the server cleanly.\n"
@@ -55,7 +56,7 @@ static const char usage_text[] =
 	"  for i in 1 2 3; do cfs-meta --id $i --dir /var/lib/cfs/meta$i \\\n"
 	"      --raft 127.0.0.1:710$i --listen 127.0.0.1:700$i \\\n"
 	"      --init-cluster $SPEC & done\n"
-	"  cfsctl -s 127.0.0.1:7001 cluster bootstrap\n"
+	"  CFS_CLUSTER=127.0.0.1:7001 cfsctl cluster bootstrap\n"
 	"\n"
 	"Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on a\n"
 	"usage or configuration error.\n";

@@ -31,16 +31,17 @@ trap teardown EXIT
 mkdir -p "$T/stage" "$T/ansible"
 cp "$BIN/cfs-meta" "$BIN/cfs-data" "$BIN/cfs-fuse" "$BIN/cfsctl" "$T/stage/"
 export ANSIBLE_LOCAL_TEMP=$T/ansible ANSIBLE_REMOTE_TEMP=$T/ansible \
-	ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 \
+	ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_INVENTORY_UNPARSED_FAILED=1 \
 	ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_FORKS=3
 
-host() { # host N: one machine's variables
-	local n=$1 d=$T/h$1
+host() { # host N: one machine's variables (h4: ports +4 and +8)
+	local n=$1 d=$T/h$1 raft=$((PORT0 + 4 + $1))
+	[ "$n" = 4 ] && raft=$((PORT0 + 8))
 	cat <<EOF
     h$n:
       cfs_meta_id: $n
       cfs_meta_client_port: $((PORT0 + n))
-      cfs_meta_raft_port: $((PORT0 + 4 + n))
+      cfs_meta_raft_port: $raft
       cfs_data_port: $((PORT0 + 8 + n))
       cfs_data_labels: rack=r$n
       cfs_name: cfs-h$n
@@ -51,7 +52,7 @@ host() { # host N: one machine's variables
       cfs_run_dir: $d/run
 EOF
 }
-{
+inventory() { # inventory [4]: h1-h3, and h4 joining the metadata servers
 	cat <<EOF
 all:
   vars:
@@ -66,13 +67,15 @@ EOF
 	host 1
 	host 2
 	host 3
+	[ "${1:-}" = 4 ] && host 4 && echo "      cfs_meta_join: true"
 	cat <<EOF
   children:
-    cfs_meta: {hosts: {h1: , h2: , h3: }}
+    cfs_meta: {hosts: {h1: , h2: , h3: ${1:+, h4: }}}
     cfs_data: {hosts: {h1: , h2: , h3: }}
     cfs_client: {hosts: {h1: }}
 EOF
-} >"$T/inventory.yml"
+}
+inventory >"$T/inventory.yml"
 
 N=0
 play() { # play [ansible-playbook args]: output in $T/play.N.out, recap shown
@@ -161,6 +164,48 @@ check "... each waited for the whole cluster to answer" \
 check "... the mount was not restarted" test "$(pids fuse)" = "$fuse_before"
 check "... and still reads and writes" readwrite
 check "... the cluster is healthy" healthy
+
+# ---- a metadata server added to the inventory joins -------------------------
+inventory 4 >"$T/inventory.yml"
+check "a fourth metadata server (cfs_meta_join) is deployed" play --limit h4,cfs_data
+voters() {
+	C --json meta list >"$T/members" &&
+		[ "$(grep -o '"role":"voter"' "$T/members" | wc -l)" = 4 ] &&
+		[ "$(grep -o '"state":"\(leader\|follower\)"' "$T/members" | wc -l)" = 4 ]
+}
+check "... it is a voter, and all 4 answer" voters
+joined() {
+	ran "the joining server is added" changed 1 &&
+		ran "the joining server votes" changed 1
+}
+check "... it was added, then promoted" joined
+check "... the data nodes know it (their meta list changed)" \
+	grep -q "127.0.0.1:$((PORT0 + 4))" "$T/h1/etc/cfs-data.conf"
+check "... and a second run changes nothing there" play --limit h4
+h4_unchanged() {
+	sed -n '/^PLAY RECAP/,$p' "$T/play.$N.out" | grep -q '^h4 .*changed=0 '
+}
+check "... (changed=0)" h4_unchanged
+
+# ---- the systemd units (rendered, not started: no systemd here) -------------
+units() {
+	ANSIBLE_ROLES_PATH=$SRC/deploy/ansible/roles ansible-playbook \
+		-i "$T/inventory.yml" "$T/units.yml" -e cfs_unit_dir="$T/units" \
+		>"$T/units.out" 2>&1 || { tail -n 20 "$T/units.out"; return 1; }
+	[ "$(ls "$T"/units/*.service | wc -l)" = 8 ] &&
+		systemd-analyze verify --man=no "$T"/units/*.service &&
+		[ "$(cat "$T"/units/*.service | grep -c '^Restart=on-failure$')" = 8 ] &&
+		! grep -q init-cluster "$T/units/cfs-h4-meta.service" &&
+		grep -q init-cluster "$T/units/cfs-h1-meta.service"
+}
+cat >"$T/units.yml" <<EOF
+- hosts: all
+  tasks:
+    - ansible.builtin.import_role: {name: cfs, tasks_from: units}
+EOF
+if command -v systemd-analyze >/dev/null; then
+	check "the systemd units of every machine pass systemd-analyze verify" units
+fi
 
 # ---- bad input -------------------------------------------------------------
 nobin() {
