@@ -196,19 +196,16 @@ rebase(struct store *s, const struct store_key *d, const uint8_t *extra,
  * Make delta @d, built on whole file @base (garbage), a whole replica in
  * place of the base: d's own blocks are written into the base's file,
  * then d's CRC table and a whole-file header, the file is synced and
- * renamed over d, and, if @sync_dir, the directory synced.  Throughout,
- * d reads right: the blocks it shares are never written (a reader that
- * holds the base open keeps reading them; one that opens d after the
- * rename gets the whole file), and the base's header stays a whole-file
- * header (format 2) in every byte a reader looks at.  A crash leaves d
- * intact and the base's file part merged; deleting the base again merges
- * again.  So a rename that a crash loses costs nothing but a file under
- * the base's name, which the directory sync is only there to avoid when
- * nothing else would delete that name (see store_compact).
+ * renamed over d, and the directory synced.  Throughout, d reads right:
+ * the blocks it shares are never written (a reader that holds the base
+ * open keeps reading them; one that opens d after the rename gets the
+ * whole file), and the base's header stays a whole-file header (format 2)
+ * in every byte a reader looks at.  A crash leaves d intact and the
+ * base's file part merged; deleting the base again merges again.
  */
 static int
 merge_into_base(struct store *s, const struct store_key *d,
-		const struct store_key *base, int sync_dir, char *errmsg)
+		const struct store_key *base, char *errmsg)
 {
 	char bpath[PATH_MAX];
 	struct replica r;
@@ -229,7 +226,7 @@ merge_into_base(struct store *s, const struct store_key *d,
 	if (rc == 0 && rename(bpath, r.path) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: rename from %s",
 				    r.path, bpath);
-	if (rc == 0 && sync_dir)
+	if (rc == 0)
 		rc = store_sync_path(r.path, 1, errmsg);
 	if (rc == 0)
 		LOG_DEBUG("%s: merged into the file of its base, %s", r.path,
@@ -297,9 +294,7 @@ delta_absorb(struct store *s, const struct store_key *x, int *gone,
 			rc = rebase(s, &c.dep[i], c.map[newest],
 				    c.dep[newest].version, errmsg);
 	if (rc == 0)
-		/* the base's garbage row goes once this delete is answered:
-		 * its name must not come back after a crash */
-		rc = merge_into_base(s, &c.dep[newest], x, 1, errmsg);
+		rc = merge_into_base(s, &c.dep[newest], x, errmsg);
 	if (rc == 0)
 		*gone = 1;
 out:
@@ -328,14 +323,31 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 	if (held <= min_blocks)
 		goto out;
 	bottom.version = f->base_version;
+	/* A delta is built on a whole file, except one rebased on a version
+	 * that a crash left a delta (its write never committed): merging
+	 * into such a "base" would make a whole file with holes. */
+	rc = replica_read_header(s, &bottom, f, errmsg);
+	if (rc != 0 || f->format == STORE_FORMAT_DELTA) {
+		if (rc == 0)
+			LOG_WARN("v%" PRIu64 " of %016" PRIx64 ".%" PRIu32
+				 ": not compacted: its base v%" PRIu64
+				 " is a delta",
+				 k->version, k->ino, k->idx, bottom.version);
+		rc = 0;
+		goto out;
+	}
+	rc = replica_read_header(s, k, f, errmsg); /* @k's map, again */
+	if (rc != 0)
+		goto out;
 	rc = find_deltas(s, &bottom, &c, errmsg);
 	/* The other deltas on the same whole file: the older ones are
 	 * garbage (@k is committed) and are unlinked, so that a reader who
 	 * located one before @k committed gets ENOENT, and locates again,
-	 * rather than CORRUPT from blocks the merge rewrites.  A delta's base
-	 * is always a whole file, so nothing is built on them (no hand-over,
-	 * unlike store_delete).  The newer ones (writes not committed,
-	 * perhaps never) are rebased on @k, which takes the file over. */
+	 * rather than CORRUPT from blocks the merge rewrites.  Nothing
+	 * committed is built on them (a delta's base is its chain's whole
+	 * file), so no hand-over as in store_delete.  The newer ones (writes
+	 * not committed, perhaps never) are rebased on @k, which takes the
+	 * file over. */
 	for (size_t i = 0; rc == 0 && i < c.n; i++) {
 		if (c.dep[i].version == k->version)
 			continue;
@@ -350,11 +362,8 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 			rc = rebase(s, &c.dep[i], f->map, k->version, errmsg);
 		}
 	}
-	/* No directory sync: if a crash loses the rename, the base's name
-	 * holds the merged file and @k's the delta on it, which reads the
-	 * same; the base is garbage, and its deletion merges again. */
 	if (rc == 0)
-		rc = merge_into_base(s, k, &bottom, 0, errmsg);
+		rc = merge_into_base(s, k, &bottom, errmsg);
 out:
 	deps_free(&c);
 	free(f);

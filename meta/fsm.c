@@ -83,13 +83,20 @@ static const char *const fsm_sql[ST__COUNT] = {
 #define FSM_TX_MAX_MS 50
 
 /* Checkpoint the WAL into the database once it holds this many frames
- * (4 KiB pages: 64 MiB).  SQLite's own autocheckpoint (1000 pages) is off:
- * run after every ~100 small commits, its write and fsync of the database
- * in the loop thread cost a third of the create rate.  Never checkpointing
- * is no option either: the WAL then grows by every commit's pages (about
- * 32 KiB per create) until the server restarts.  A checkpoint here copies
- * each page once however often the frames rewrote it. */
-#define FSM_WAL_CHECKPOINT_FRAMES 16384
+ * (4 KiB pages: 8 MiB).  The checkpoint runs in the loop thread and syncs
+ * the WAL and the database, so it must stay well below the election
+ * timeout (200 ms by default): a 64 MiB WAL took 250-430 ms here, and
+ * every server reaches the threshold at about the same log position.
+ * SQLite's own autocheckpoint (1000 pages) is off: run after every ~100
+ * one-create commits, it cost a third of the create rate.  Never
+ * checkpointing is no option either: the WAL then grows by every
+ * commit's pages until the server restarts.  A checkpoint copies each
+ * page once however often the frames rewrote it. */
+#define FSM_WAL_CHECKPOINT_FRAMES 2048
+
+/* A checkpoint slower than this is logged at WARN: it delayed every
+ * message of the server, heartbeats included. */
+#define FSM_CHECKPOINT_SLOW_MS 100
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
 
@@ -110,6 +117,7 @@ struct fsm {
 	int64_t tx_begun_ms;
 	int wal_frames; /* in the WAL after the last commit (wal_hook) */
 	unsigned long long checkpoints;
+	int64_t checkpoint_failed_ms; /* last logged failure */
 	uint64_t applied;
 	fsm_reply_fn reply;
 	void *reply_data;
@@ -302,7 +310,10 @@ fsm_open(struct fsm **out, const char *path, char *errmsg)
 			 "PRAGMA foreign_keys = OFF;"
 			 "PRAGMA cache_size = -65536;"
 			 "PRAGMA wal_autocheckpoint = 0;"
-			 "PRAGMA temp_store = MEMORY;",
+			 "PRAGMA temp_store = MEMORY;"
+			 /* a WAL that grew (a restore, a huge batch) is cut
+			  * back when it starts over after a checkpoint */
+			 "PRAGMA journal_size_limit = 16777216;",
 			 NULL, NULL, &err) != SQLITE_OK) {
 		rv = cfs_fail(errmsg, CFS_EIO, "%s: %s", path, err ? err : "?");
 		sqlite3_free(err);
@@ -410,14 +421,25 @@ checkpoint(struct fsm *f)
 					   SQLITE_CHECKPOINT_PASSIVE, &logged,
 					   &copied);
 	if (rc != SQLITE_OK) {
-		LOG_WARN("%s: WAL checkpoint of %d frames: %s", f->path,
-			 f->wal_frames, sqlite3_errmsg(f->db));
+		/* tried again after the next commit; say so once a minute */
+		int64_t now = cfs_now_ms();
+		if (now - f->checkpoint_failed_ms >= 60000) {
+			LOG_WARN("%s: WAL checkpoint of %d frames: %s", f->path,
+				 f->wal_frames, sqlite3_errmsg(f->db));
+			f->checkpoint_failed_ms = now;
+		}
 		return;
 	}
 	f->checkpoints++;
 	f->wal_frames = 0;
-	LOG_DEBUG("%s: WAL checkpoint: %d frames, %d copied, %lld ms",
-		  f->path, logged, copied, (long long)(cfs_now_ms() - t0));
+	int64_t ms = cfs_now_ms() - t0;
+	if (ms >= FSM_CHECKPOINT_SLOW_MS)
+		LOG_WARN("%s: WAL checkpoint of %d frames took %lld ms (the "
+			 "disk is slow or busy; heartbeats waited as long)",
+			 f->path, logged, (long long)ms);
+	else
+		LOG_DEBUG("%s: WAL checkpoint: %d frames, %d copied, %lld ms",
+			  f->path, logged, copied, (long long)ms);
 }
 
 int

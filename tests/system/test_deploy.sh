@@ -32,7 +32,7 @@ mkdir -p "$T/stage" "$T/ansible"
 cp "$BIN/cfs-meta" "$BIN/cfs-data" "$BIN/cfs-fuse" "$BIN/cfsctl" "$T/stage/"
 export ANSIBLE_LOCAL_TEMP=$T/ansible ANSIBLE_REMOTE_TEMP=$T/ansible \
 	ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_INVENTORY_UNPARSED_FAILED=1 \
-	ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_FORKS=3
+	ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_FORKS=3 ANSIBLE_PIPELINING=1
 
 host() { # host N: one machine's variables (h4: ports +4 and +8)
 	local n=$1 d=$T/h$1 raft=$((PORT0 + 4 + $1))
@@ -59,6 +59,7 @@ all:
     ansible_connection: local
     cfs_bin_src: $T/stage
     cfs_service_manager: script
+    cfs_apt_update: false
     cfs_address: 127.0.0.1
     cfs_fragment_size: 1M
     cfs_mount: $MNT

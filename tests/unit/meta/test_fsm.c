@@ -438,8 +438,8 @@ test_flush_due_waits_for_the_batch_to_age(void **state)
 	assert_true(wal_size(t) > before);
 }
 
-/* The WAL is checkpointed into the database once it holds 16384 frames,
- * so it stays near 64 MiB however many commits there are (without it,
+/* The WAL is checkpointed into the database once it holds 2048 frames,
+ * so it stays near 8 MiB however many commits there are (without it,
  * 12,000 one-create commits left a WAL of about 240 MB); what was written
  * survives a reopen. */
 static void
@@ -455,7 +455,7 @@ test_wal_stays_bounded(void **state)
 	}
 	long long wal = wal_size(t);
 	assert_true(wal > 0);
-	assert_true(wal < 70LL * 1024 * 1024);
+	assert_true(wal < 17LL * 1024 * 1024);
 	uint64_t applied = fsm_applied(t->f);
 	fsm_close(&t->f);
 	assert_int_equal(fsm_open(&t->f, t->path, t->errmsg), 0);
