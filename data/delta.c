@@ -248,6 +248,27 @@ merge_into_base(struct store *s, const struct store_key *d,
  * whole (a merge into it that a crash interrupted); one saying format 3
  * is left alone (CFS_CORRUPT): its blocks cannot be told apart.
  */
+/* The header of @x does not check, but its format field says it is a
+ * whole file (1 or 2): a merge into it that a crash interrupted, which
+ * may be done again. */
+static int
+says_whole(struct store *s, const struct store_key *x)
+{
+	char path[PATH_MAX];
+	uint8_t h[8];
+	int fd, whole = 0;
+
+	store_path(s, x, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && pread_full(fd, h, sizeof(h), 0) == sizeof(h) &&
+	    (get_le(h + 4, 2) == STORE_FORMAT ||
+	     get_le(h + 4, 2) == STORE_FORMAT_V1))
+		whole = 1;
+	if (fd >= 0)
+		close(fd);
+	return whole;
+}
+
 int
 delta_absorb(struct store *s, const struct store_key *x, int *gone,
 	     char *errmsg)
@@ -270,20 +291,8 @@ delta_absorb(struct store *s, const struct store_key *x, int *gone,
 				    errmsg);
 		goto out;
 	}
-	if (rc == CFS_CORRUPT) {
-		char path[PATH_MAX];
-		uint8_t h[8];
-		int fd;
-
-		store_path(s, x, path, sizeof(path));
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && pread_full(fd, h, sizeof(h), 0) == sizeof(h) &&
-		    (get_le(h + 4, 2) == STORE_FORMAT ||
-		     get_le(h + 4, 2) == STORE_FORMAT_V1))
-			rc = 0;
-		if (fd >= 0)
-			close(fd);
-	}
+	if (rc == CFS_CORRUPT && says_whole(s, x))
+		rc = 0;
 	if (rc != 0)
 		goto out;
 	for (size_t i = 1; i < c.n; i++)
@@ -327,15 +336,16 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 	 * that a crash left a delta (its write never committed): merging
 	 * into such a "base" would make a whole file with holes. */
 	rc = replica_read_header(s, &bottom, f, errmsg);
-	if (rc != 0 || f->format == STORE_FORMAT_DELTA) {
-		if (rc == 0)
-			LOG_WARN("v%" PRIu64 " of %016" PRIx64 ".%" PRIu32
-				 ": not compacted: its base v%" PRIu64
-				 " is a delta",
-				 k->version, k->ino, k->idx, bottom.version);
-		rc = 0;
+	if (rc == CFS_CORRUPT && says_whole(s, &bottom))
+		rc = 0; /* a merge a crash interrupted: merged again */
+	else if (rc == 0 && f->format == STORE_FORMAT_DELTA) {
+		LOG_WARN("v%" PRIu64 " of %016" PRIx64 ".%" PRIu32
+			 ": not compacted: its base v%" PRIu64 " is a delta",
+			 k->version, k->ino, k->idx, bottom.version);
 		goto out;
 	}
+	if (rc != 0) /* the caller logs that it was not compacted */
+		goto out;
 	rc = replica_read_header(s, k, f, errmsg); /* @k's map, again */
 	if (rc != 0)
 		goto out;

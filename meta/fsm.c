@@ -323,6 +323,7 @@ fsm_open(struct fsm **out, const char *path, char *errmsg)
 	rv = prepare_all(f, errmsg);
 	if (rv != 0)
 		goto err_after_open;
+	f->checkpoint_failed_ms = INT64_MIN / 2; /* the first is logged */
 	f->raft.version = 2;
 	f->raft.data = f;
 	f->raft.apply = fsm_apply_cb;
