@@ -235,19 +235,6 @@ merge_into_base(struct store *s, const struct store_key *d,
 	return rc;
 }
 
-/*
- * Hand the file of replica @x, which is being deleted, to the deltas
- * built on it.  *@gone: its file was taken over (nothing to unlink).
- *  1) none: nothing to do;
- *  2) @x is a delta (on base B): each is rebased on B, taking x's blocks;
- *  3) @x is a whole file: the newest, N, takes the file over
- *     (merge_into_base); each other one is first rebased on N, taking
- *     N's blocks (which it reads from x now), so that what it shares
- *     with x it shares with N afterwards.
- * A header of @x that does not check, but says format 1 or 2, counts as
- * whole (a merge into it that a crash interrupted); one saying format 3
- * is left alone (CFS_CORRUPT): its blocks cannot be told apart.
- */
 /* The header of @x does not check, but its format field says it is a
  * whole file (1 or 2): a merge into it that a crash interrupted, which
  * may be done again. */
@@ -269,6 +256,19 @@ says_whole(struct store *s, const struct store_key *x)
 	return whole;
 }
 
+/*
+ * Hand the file of replica @x, which is being deleted, to the deltas
+ * built on it.  *@gone: its file was taken over (nothing to unlink).
+ *  1) none: nothing to do;
+ *  2) @x is a delta (on base B): each is rebased on B, taking x's blocks;
+ *  3) @x is a whole file: the newest, N, takes the file over
+ *     (merge_into_base); each other one is first rebased on N, taking
+ *     N's blocks (which it reads from x now), so that what it shares
+ *     with x it shares with N afterwards.
+ * A header of @x that does not check, but says format 1 or 2, counts as
+ * whole (a merge into it that a crash interrupted); one saying format 3
+ * is left alone (CFS_CORRUPT): its blocks cannot be told apart.
+ */
 int
 delta_absorb(struct store *s, const struct store_key *x, int *gone,
 	     char *errmsg)

@@ -116,7 +116,6 @@ struct fsm {
 	unsigned tx_entries;
 	int64_t tx_begun_ms;
 	int wal_frames; /* in the WAL after the last commit (wal_hook) */
-	unsigned long long checkpoints;
 	int64_t checkpoint_failed_ms; /* last logged failure */
 	uint64_t applied;
 	fsm_reply_fn reply;
@@ -431,7 +430,6 @@ checkpoint(struct fsm *f)
 		}
 		return;
 	}
-	f->checkpoints++;
 	f->wal_frames = 0;
 	int64_t ms = cfs_now_ms() - t0;
 	if (ms >= FSM_CHECKPOINT_SLOW_MS)
