@@ -147,13 +147,15 @@ fio_get_stats(const struct fio *f, struct fio_stats *st)
 	}
 }
 
-/* frag_locate [first, first + count) into f->map. */
+/* frag_locate [first, first + count) into f->map; @for_write: to rewrite
+ * them (write permission, not read). */
 static int
 locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
-       char *errmsg)
+       int for_write, char *errmsg)
 {
 	struct wire_frag_locate rq = {.ino = ino, .first = first,
-				      .count = count};
+				      .count = count,
+				      .for_write = for_write != 0};
 	uint16_t rt = 0;
 	int rv;
 
@@ -247,13 +249,16 @@ kept_fill(struct fio *f, uint64_t ino, uint64_t first, uint32_t count)
 }
 
 /* Make f->cur the locations of fragments [first, first + count) of @ino,
- * asking for @ahead more if it asks: the kept ones if @cached allows and
- * they cover [first, first + count), else a fresh frag_locate, kept for
- * later FIO_CACHED reads when @cached.  *from_cache says which. */
+ * asking for @ahead more if it asks: the kept ones if @flags has
+ * FIO_CACHED and they cover [first, first + count), else a fresh
+ * frag_locate, kept for later FIO_CACHED reads when FIO_CACHED.
+ * *from_cache says which. */
 static int
 locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
-		uint32_t ahead, int cached, int *from_cache, char *errmsg)
+		uint32_t ahead, int flags, int *from_cache, char *errmsg)
 {
+	int cached = (flags & FIO_CACHED) != 0;
+	int for_write = (flags & FIO_FOR_WRITE) != 0;
 	struct kept *k;
 	int rv;
 
@@ -265,7 +270,7 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 	}
 	count += ahead;
 	if (!cached)
-		return locate(f, ino, first, count, errmsg);
+		return locate(f, ino, first, count, for_write, errmsg);
 	/* A whole aligned window, so that later reads nearby hit. */
 	uint64_t wfirst = first - first % WIRE_MAX_fraginfo;
 	uint32_t wcount = WIRE_MAX_fraginfo;
@@ -273,23 +278,33 @@ locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 		wfirst = first;
 		wcount = count;
 	}
-	if ((rv = locate(f, ino, wfirst, wcount, errmsg)) != 0)
+	if ((rv = locate(f, ino, wfirst, wcount, for_write, errmsg)) != 0)
 		return rv;
 	kept_fill(f, ino, wfirst, wcount);
+	return 0;
+}
+
+/* The fragment size, asked with a frag_locate of @ino (its reader's or
+ * its writer's, @for_write) the first time. */
+static int
+fragment_size(struct fio *f, uint64_t ino, int for_write, uint64_t *fsz,
+	      char *errmsg)
+{
+	int rv;
+
+	if (f->fsz == 0 &&
+	    (rv = locate(f, ino, 0, 0, for_write, errmsg)) != 0)
+		return rv;
+	if (f->fsz == 0)
+		return cfs_fail(errmsg, CFS_MALFORMED, "fragment size 0");
+	*fsz = f->fsz;
 	return 0;
 }
 
 int
 fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz, char *errmsg)
 {
-	int rv;
-
-	if (f->fsz == 0 && (rv = locate(f, ino, 0, 0, errmsg)) != 0)
-		return rv;
-	if (f->fsz == 0)
-		return cfs_fail(errmsg, CFS_MALFORMED, "fragment size 0");
-	*fsz = f->fsz;
-	return 0;
+	return fragment_size(f, ino, 0, fsz, errmsg);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -394,7 +409,7 @@ patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
 		return cfs_fail(errmsg, CFS_ENOMEM, "fragment buffer");
 	if (base_len > 0 &&
 	    (rv = fio_pread_ex(f, ino, idx * f->fsz, buf, base_len, &got,
-			       FIO_NOKEEP, errmsg)) != 0) {
+			       FIO_NOKEEP | FIO_FOR_WRITE, errmsg)) != 0) {
 		free(buf);
 		return rv;
 	}
@@ -593,8 +608,8 @@ int
 fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 	   size_t len, int durable, char *errmsg)
 {
-	uint64_t fsz;
-	int rv = fio_fragment_size(f, ino, &fsz, errmsg);
+	uint64_t fsz = 0;
+	int rv = fragment_size(f, ino, 1, &fsz, errmsg);
 
 	if (rv != 0)
 		return rv;
@@ -932,7 +947,7 @@ again:
 		 * kept window need not have it) */
 		uint32_t ahead = count < WIRE_MAX_fraginfo ? 1 : 0;
 		if ((rv = locate_for_read(f, ino, first, count, ahead,
-					  (flags & FIO_CACHED) != 0, &from_cache,
+					  flags, &from_cache,
 					  errmsg)) != 0)
 			return rv;
 		if (f->fsz != fsz)

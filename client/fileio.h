@@ -70,6 +70,10 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * read from 375 to 220-270 MiB/s: the copies and page faults of filling
  * the cache are in the reader's path.)  What is cached still answers. */
 #define FIO_NOKEEP 2
+/* The read is the writer's, of what it is about to rewrite whole: it asks
+ * for write permission, not read (a file may be writable by someone who
+ * may not read it). */
+#define FIO_FOR_WRITE 4
 
 /*
  * fio_pread with @flags.  Without FIO_CACHED it is fio_pread: every call

@@ -145,5 +145,28 @@ if [ -x "$REDCHECK" ]; then
 		"$T/d1" "$T/d2" "$T/d3" "$T/d4"
 fi
 
+# ---- a writer that may not read, with a node lacking the base -------------
+# A write into the middle of a fragment is a delta of the committed
+# version; a node placed for it that lacks that version (here: one taking
+# over from a killed holder) is sent the whole fragment, read from the
+# others first.  That read is the writer's: a file its writer may write
+# but not read (mode 0602) still takes the write.
+nodes_alive 4 >/dev/null
+head -c $((2 * FSZ)) /dev/urandom >"$T/f5"
+$CTL put -q "$T/f5" /f5
+$CTL chmod 0602 /f5
+victim=$(replica_files "$(ino_of /f5)" | awk '$2 == 0 {print $1; exit}')
+data_kill "$victim"
+head -c 4096 /dev/urandom >"$T/p5"
+dd if="$T/p5" of="$T/f5" bs=1 seek=5000 conv=notrunc 2>/dev/null
+# (stdin: uid 1000 cannot open files in $T)
+wonly() {
+	setpriv --reuid 1000 --regid 1000 --clear-groups \
+		$CTL put -q -o 5000 - /f5 <"$T/p5" 2>>"$T/put5.err"
+}
+check "a write-only writer's patch completes with a holder dead" wonly
+check "... reads back byte-identical" same /f5 "$T/f5"
+data_start "$victim" --labels "rack=r$victim"
+
 [ $fail = 0 ] || { $CTL status; cat "$T"/put*.err; show_logs; }
 exit $fail

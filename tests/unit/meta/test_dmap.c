@@ -640,6 +640,47 @@ test_permissions(void **state)
 	assert_int_equal(open_frag(t, 0, 1), CFS_EACCES);
 }
 
+static int
+locate(struct t *t, int for_write)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_locate.cred = alice;
+	t->rq.frag_locate.ino = t->ino;
+	t->rq.frag_locate.count = 8;
+	t->rq.frag_locate.for_write = (uint8_t)for_write;
+	return run(t, WIRE_T_frag_locate);
+}
+
+static void
+chmod_f(struct t *t, uint32_t mode)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = root;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_MODE;
+	t->rq.setattr.mode = mode;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+}
+
+/* frag_locate asks for read permission, or for write permission when the
+ * writer reads what it rewrites whole: a file someone may write but not
+ * read (0602) is located for their writes and not for their reads. */
+static void
+test_locate_for_write_needs_write_permission(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 100);
+
+	chmod_f(t, 0602);
+	assert_int_equal(locate(t, 0), CFS_EACCES);
+	assert_int_equal(locate(t, 1), 0);
+	assert_int_equal(t->out.frag_map.frags_count, 1);
+	assert_int_equal(t->out.frag_map.frags[0].version, v);
+	chmod_f(t, 0604);
+	assert_int_equal(locate(t, 0), 0);
+	assert_int_equal(locate(t, 1), CFS_EACCES);
+}
+
 int
 main(void)
 {
@@ -657,6 +698,7 @@ main(void)
 		T(test_replica_drop_then_deleted),
 		T(test_under_goal_after_death_and_corruption),
 		T(test_permissions),
+		T(test_locate_for_write_needs_write_permission),
 		T(test_abandoned_writes),
 		T(test_stamps_follow_replicas_into_garbage),
 		T(test_late_delete_answer_keeps_the_newer_garbage_row),
