@@ -287,7 +287,7 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, ino, 0)                                                       \
 	F(u64, first, 0) /* fragment index */                                \
 	F(u32, count, 0)                                                     \
-	F(u8, for_write, 0) /* 1: to rewrite it (write permission) */
+	F(u8opt, for_write, 0) /* 1: to rewrite it (write permission) */
 #define PROTO_FRAG_MAP(F)                                                    \
 	F(u64, size, 0)                                                      \
 	F(u64, fragment_size, 0)                                             \

@@ -127,6 +127,10 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
  *
  * A message or record is a field list F(kind, name, arg):
  *   u8 u16 u32 u64 i64   integers (arg unused, write 0)
+ *   u8opt                a u8 appended after older senders existed: 0 when
+ *                        the message ends before it.  Only at the end of a
+ *                        message (never in a record), and only after
+ *                        other u8opt fields.
  *   str                  string of at most arg bytes, no NUL: char name[arg+1]
  *   blob                 bytes, at most arg: const uint8_t *name; name_len
  *   u64v                 array of at most arg u64: name[arg], name_count
@@ -138,6 +142,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
  */
 
 #define WIRE__DECL_u8(n, a) uint8_t n;
+#define WIRE__DECL_u8opt(n, a) uint8_t n;
 #define WIRE__DECL_u16(n, a) uint16_t n;
 #define WIRE__DECL_u32(n, a) uint32_t n;
 #define WIRE__DECL_u64(n, a) uint64_t n;
@@ -157,6 +162,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 
 /* Encoded size of one field of struct *m. */
 #define WIRE__SIZE_u8(n, a) sz += 1;
+#define WIRE__SIZE_u8opt(n, a) sz += 1;
 #define WIRE__SIZE_u16(n, a) sz += 2;
 #define WIRE__SIZE_u32(n, a) sz += 4;
 #define WIRE__SIZE_u64(n, a) sz += 8;
@@ -172,6 +178,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 #define WIRE__SIZE(kind, n, a) WIRE__SIZE_##kind(n, a)
 
 #define WIRE__ENC_u8(n, a) wire_put_u8(w, m->n);
+#define WIRE__ENC_u8opt(n, a) wire_put_u8(w, m->n);
 #define WIRE__ENC_u16(n, a) wire_put_u16(w, m->n);
 #define WIRE__ENC_u32(n, a) wire_put_u32(w, m->n);
 #define WIRE__ENC_u64(n, a) wire_put_u64(w, m->n);
@@ -197,6 +204,9 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 #define WIRE__ENC(kind, n, a) WIRE__ENC_##kind(n, a)
 
 #define WIRE__DEC_u8(n, a) rv = rv ? rv : wire_get_u8(r, &m->n, #n);
+#define WIRE__DEC_u8opt(n, a)                                                \
+	m->n = 0;                                                            \
+	rv = rv || r->left == 0 ? rv : wire_get_u8(r, &m->n, #n);
 #define WIRE__DEC_u16(n, a) rv = rv ? rv : wire_get_u16(r, &m->n, #n);
 #define WIRE__DEC_u32(n, a) rv = rv ? rv : wire_get_u32(r, &m->n, #n);
 #define WIRE__DEC_u64(n, a) rv = rv ? rv : wire_get_u64(r, &m->n, #n);

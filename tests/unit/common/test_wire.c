@@ -153,6 +153,35 @@ test_wire_every_truncation_is_malformed(void **state)
 	free(buf);
 }
 
+/* A u8opt field is what lets a message grow without breaking older
+ * senders: frag_locate from a client that predates for_write (the message
+ * ends before it) decodes with for_write 0; one byte shorter still is
+ * malformed. */
+static void
+test_wire_optional_trailing_field(void **state)
+{
+	struct wire_header h = hdr(WIRE_T_frag_locate), h2;
+	char errmsg[CFS_ERRMSG_SIZE];
+	uint8_t *buf;
+	size_t len;
+
+	body->frag_locate.ino = 7;
+	body->frag_locate.count = 3;
+	body->frag_locate.for_write = 1;
+	assert_int_equal(wire_encode(&h, body, &buf, &len, errmsg), 0);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_locate.for_write, 1);
+	assert_int_equal(body->frag_locate.count, 3);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len - 1, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_locate.for_write, 0);
+	assert_int_equal(body->frag_locate.ino, 7);
+	assert_int_equal(wire_decode(buf, len - 2, &h2, body, errmsg),
+			 CFS_MALFORMED);
+	free(buf);
+}
+
 static int
 decode_patched(uint16_t type, const void *src, size_t off, const void *patch,
 	       size_t plen, char *errmsg)
@@ -309,6 +338,7 @@ main(void)
 	    cmocka_unit_test_setup(test_wire_lookup_round_trips, zero_body),
 	    cmocka_unit_test_setup(test_wire_dirents_round_trip, zero_body),
 	    cmocka_unit_test_setup(test_wire_every_truncation_is_malformed, zero_body),
+	    cmocka_unit_test_setup(test_wire_optional_trailing_field, zero_body),
 	    cmocka_unit_test_setup(test_wire_header_rejects_bad_fields, zero_body),
 	    cmocka_unit_test_setup(test_wire_string_limits_are_enforced, zero_body),
 	    cmocka_unit_test_setup(test_wire_array_counts_are_bounded, zero_body),
