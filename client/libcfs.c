@@ -878,8 +878,9 @@ rename_toolong(struct op *op, const struct walk *a, const struct walk *b)
 /*
  * A trailing '/' on either name of a rename requires a directory there
  * (Linux: ENOTDIR), which the server cannot see: check it here, after the
- * errors Linux reports first (the source missing; NOREPLACE and an
- * existing target; EXCHANGE and a missing one).
+ * errors Linux reports first (search permission on both directories, as
+ * its walks end; the source missing; NOREPLACE and an existing target;
+ * EXCHANGE and a missing one).
  */
 static int
 rename_slashes(struct op *op, const struct walk *a, const struct walk *b,
@@ -888,6 +889,9 @@ rename_slashes(struct op *op, const struct walk *a, const struct walk *b,
 	struct wire_attr s, t;
 	int rv, have_t, xchg = (flags & CFS_RENAME_EXCHANGE) != 0;
 
+	if ((rv = lc_search_ok(op, a->dir)) != 0 ||
+	    (rv = lc_search_ok(op, b->dir)) != 0)
+		return rv;
 	if ((rv = lc_rq_lookup(op, a->dir, a->name, &s)) != 0)
 		return rv;
 	rv = lc_rq_lookup(op, b->dir, b->name, &t);

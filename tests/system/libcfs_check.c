@@ -414,6 +414,16 @@ test_permissions(struct cfs *fs)
 	    "uid 1000: unlink in root's directory");
 	ERR(EACCES, cfs_rename(u, P("/rootfile"), P("/mine/stolen"), 0),
 	    "uid 1000: rename out of root's directory");
+	/* Linux's walks of both paths end with search permission on each
+	 * directory, before the source is looked up: a missing source with
+	 * a trailing '/' into a directory one may not search is EACCES */
+	OK(cfs_mkdir(u, P("/mine/wx"), 0200));
+	ERR(EACCES, cfs_rename(u, P("/mine/missing/"), P("/mine/wx/x"), 0),
+	    "uid 1000: rename of a missing 'name/' into a 0200 directory");
+	ERR(EACCES, cfs_rename(u, P("/mine/wx/missing/"), P("/mine/x"), 0),
+	    "uid 1000: rename of a missing 'name/' out of a 0200 directory");
+	ERR(ENOENT, cfs_rename(u, P("/mine/missing/"), P("/mine/x"), 0),
+	    "uid 1000: rename of a missing 'name/'");
 	ERR(EACCES, cfs_truncate(u, P("/rootfile"), 0),
 	    "uid 1000: truncate of root's 0644 file");
 	ERR(EPERM, cfs_chmod(u, P("/rootfile"), 0666),
