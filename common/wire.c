@@ -164,6 +164,14 @@ wire_header_decode(struct wire_header *h, const uint8_t *buf, size_t len,
 
 WIRE_RECORDS(WIRE_IMPLEMENT)
 
+/* A record has no end of its own to leave a u8opt out at: its decoder
+ * would read the bytes of whatever follows it. */
+#define WIRE__NO_OPT_IN_RECORD(name, FIELDS)                                 \
+	_Static_assert(0 FIELDS(WIRE__OPT) == 0,                             \
+		       "record " #name " has a u8opt field");
+WIRE_RECORDS(WIRE__NO_OPT_IN_RECORD)
+#undef WIRE__NO_OPT_IN_RECORD
+
 #define WIRE__IMPL_MSG(num, name, FIELDS) WIRE_IMPLEMENT(name, FIELDS)
 WIRE_MESSAGES(WIRE__IMPL_MSG)
 #undef WIRE__IMPL_MSG
@@ -171,6 +179,7 @@ WIRE_MESSAGES(WIRE__IMPL_MSG)
 struct wire_msg_ops {
 	uint16_t type;
 	const char *name;
+	size_t optional_tail; /* u8opt bytes */
 	size_t (*size)(const void *body);
 	void (*put)(struct wire_writer *w, const void *body);
 	int (*get)(struct wire_reader *r, void *body);
@@ -195,7 +204,8 @@ WIRE_MESSAGES(WIRE__ADAPT)
 
 static const struct wire_msg_ops wire_ops[] = {
 #define WIRE__OPS_ROW(num, name, FIELDS)                                     \
-	{num, #name, name##_size_any, name##_put_any, name##_get_any},
+	{num, #name, 0 FIELDS(WIRE__OPT), name##_size_any, name##_put_any,  \
+	 name##_get_any},
 	WIRE_MESSAGES(WIRE__OPS_ROW)
 #undef WIRE__OPS_ROW
 };
@@ -221,6 +231,13 @@ wire_body_size(uint16_t type, const void *body)
 {
 	const struct wire_msg_ops *o = ops_of(type);
 	return o ? o->size(body) : 0;
+}
+
+size_t
+wire_optional_tail(uint16_t type)
+{
+	const struct wire_msg_ops *o = ops_of(type);
+	return o ? o->optional_tail : 0;
 }
 
 static int

@@ -160,6 +160,20 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 #define WIRE__DECL_sub(n, a) struct wire_##a n;
 #define WIRE__DECL(kind, n, a) WIRE__DECL_##kind(n, a)
 
+/* How many u8opt fields (bytes an older sender may leave out). */
+#define WIRE__OPT_u8(n, a)
+#define WIRE__OPT_u8opt(n, a) +1
+#define WIRE__OPT_u16(n, a)
+#define WIRE__OPT_u32(n, a)
+#define WIRE__OPT_u64(n, a)
+#define WIRE__OPT_i64(n, a)
+#define WIRE__OPT_str(n, a)
+#define WIRE__OPT_blob(n, a)
+#define WIRE__OPT_u64v(n, a)
+#define WIRE__OPT_rec(n, a)
+#define WIRE__OPT_sub(n, a)
+#define WIRE__OPT(kind, n, a) WIRE__OPT_##kind(n, a)
+
 /* Encoded size of one field of struct *m. */
 #define WIRE__SIZE_u8(n, a) sz += 1;
 #define WIRE__SIZE_u8opt(n, a) sz += 1;
@@ -291,6 +305,10 @@ const char *wire_type_name(uint16_t type);
 
 /* Encoded size of the body of @type; 0 for an unknown type. */
 size_t wire_body_size(uint16_t type, const void *body);
+
+/* How many bytes at the end of a @type body are u8opt fields, which an
+ * older sender leaves out (0 for most types and for an unknown one). */
+size_t wire_optional_tail(uint16_t type);
 
 /*
  * Encode header + body into a new buffer (frame 0).  The header's magic and
