@@ -924,7 +924,8 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 				   flags);
 	lc_op_begin(&op, fs);
 	/* Linux walks the source to its directory (search permission on
-	 * that one too) before it even looks at the target's path */
+	 * that one too) before it even looks at the target's path: an
+	 * error of the target's path or walk comes after that one's */
 	if ((rv = lc_walk(&op, from, WALK_PARENT | WALK_LONG_OK, &a)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
 	} else if (path_check(&op, to) != 0 &&
@@ -932,7 +933,16 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 		cfs_errmsg_prefix(op.errmsg, "source");
 	} else if ((rv = lc_walk(&op, to, WALK_PARENT | WALK_LONG_OK, &b)) !=
 		   0) {
-		cfs_errmsg_prefix(op.errmsg, "target");
+		char terr[CFS_ERRMSG_SIZE];
+		int trv = rv;
+		snprintf(terr, sizeof(terr), "%s", op.errmsg);
+		if ((rv = lc_search_ok(&op, a.dir)) != 0) {
+			cfs_errmsg_prefix(op.errmsg, "source");
+		} else {
+			rv = trv;
+			snprintf(op.errmsg, sizeof(op.errmsg), "%s", terr);
+			cfs_errmsg_prefix(op.errmsg, "target");
+		}
 	} else if (a.name[0] == '\0' || b.name[0] == '\0') {
 		rv = cfs_fail(op.errmsg, CFS_EBUSY, "the root");
 	} else if ((a.toolong || b.toolong) &&

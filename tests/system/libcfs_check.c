@@ -424,6 +424,8 @@ test_permissions(struct cfs *fs)
 	    "uid 1000: rename of a missing 'name/' out of a 0200 directory");
 	ERR(ENOENT, cfs_rename(u, P("/mine/missing/"), P("/mine/x"), 0),
 	    "uid 1000: rename of a missing 'name/'");
+	ERR(EACCES, cfs_rename(u, P("/mine/wx/f"), P("/mine/nodir/x"), 0),
+	    "uid 1000: rename out of a 0200 directory to a missing one");
 	ERR(EACCES, cfs_truncate(u, P("/rootfile"), 0),
 	    "uid 1000: truncate of root's 0644 file");
 	ERR(EPERM, cfs_chmod(u, P("/rootfile"), 0666),
