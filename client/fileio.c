@@ -257,8 +257,9 @@ static int
 locate_for_read(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 		uint32_t ahead, int flags, int *from_cache, char *errmsg)
 {
-	int cached = (flags & FIO_CACHED) != 0;
 	int for_write = (flags & FIO_FOR_WRITE) != 0;
+	/* what a writer located is not kept for readers */
+	int cached = (flags & FIO_CACHED) != 0 && !for_write;
 	struct kept *k;
 	int rv;
 
