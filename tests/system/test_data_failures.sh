@@ -156,7 +156,8 @@ head -c $((2 * FSZ)) /dev/urandom >"$T/f5"
 $CTL put -q "$T/f5" /f5
 $CTL chmod 0602 /f5
 victim=$(replica_files "$(ino_of /f5)" | awk '$2 == 0 {print $1; exit}')
-data_kill "$victim"
+[ -n "$victim" ] || { echo "FAIL no node holds fragment 0 of /f5"; fail=1; }
+data_kill "${victim:-1}"
 head -c 4096 /dev/urandom >"$T/p5"
 dd if="$T/p5" of="$T/f5" bs=1 seek=5000 conv=notrunc 2>/dev/null
 # (stdin: uid 1000 cannot open files in $T)
@@ -165,8 +166,12 @@ wonly() {
 		$CTL put -q -o 5000 - /f5 <"$T/p5" 2>>"$T/put5.err"
 }
 check "a write-only writer's patch completes with a holder dead" wonly
+# (the node put in the dead one's place lacked the base: the whole
+# fragment was read and sent)
+check "... by resending the whole fragment" grep -q "base v.*writing it again" "$T/put5.err"
 check "... reads back byte-identical" same /f5 "$T/f5"
-data_start "$victim" --labels "rack=r$victim"
+data_start "${victim:-1}" --labels "rack=r${victim:-1}"
+nodes_alive 4 >/dev/null
 
 [ $fail = 0 ] || { $CTL status; cat "$T"/put*.err; show_logs; }
 exit $fail
