@@ -997,9 +997,14 @@ op_rename(struct ns *ns, const struct ns_env *env,
 		*td = *sd;
 	else if ((rv = get_dir(ns, rq->newparent, c, td, errmsg)) != 0)
 		return rv;
-	if (!strcmp(rq->name, ".") || !strcmp(rq->name, "..") ||
-	    !strcmp(rq->newname, ".") || !strcmp(rq->newname, ".."))
+	/* Linux (do_renameat2): EBUSY, or for a target with NOREPLACE
+	 * EEXIST ('.' and '..' always exist) */
+	if (!strcmp(rq->name, ".") || !strcmp(rq->name, ".."))
 		return cfs_fail(errmsg, CFS_EBUSY, "rename of '.' or '..'");
+	if (!strcmp(rq->newname, ".") || !strcmp(rq->newname, ".."))
+		return cfs_fail(errmsg, fl & CFS_RENAME_NOREPLACE ? CFS_EEXIST
+								  : CFS_EBUSY,
+				"rename onto '.' or '..'");
 	if ((rv = check_name(rq->name, errmsg)) != 0 ||
 	    (rv = check_name(rq->newname, errmsg)) != 0)
 		return rv;

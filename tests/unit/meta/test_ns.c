@@ -514,6 +514,14 @@ test_rename_replacement_rules(void **state)
 	assert_int_equal(getattr(t, 1).nlink, 3); /* root, ".", d2 */
 	assert_int_equal(mv(t, &root, 1, "missing", 1, "z", 0), CFS_ENOENT);
 	assert_int_equal(mv(t, &root, 1, ".", 1, "z", 0), CFS_EBUSY);
+	/* onto '.' or '..': EBUSY, or EEXIST with NOREPLACE (Linux) */
+	assert_int_equal(mv(t, &root, 1, "d2", 1, "..", 0), CFS_EBUSY);
+	assert_int_equal(mv(t, &root, 1, "d2", 1, "..", CFS_RENAME_NOREPLACE),
+			 CFS_EEXIST);
+	assert_int_equal(mv(t, &root, 1, "d2", 1, ".", CFS_RENAME_EXCHANGE),
+			 CFS_EBUSY);
+	assert_int_equal(mv(t, &root, 1, "..", 1, "z", CFS_RENAME_NOREPLACE),
+			 CFS_EBUSY);
 }
 
 /* A directory cannot move into its own subtree. */
