@@ -31,12 +31,15 @@ on_disk() {
 		sums=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v {print $1}' "$T/files" |
 			while read -r node; do
 				f=$(find "$T/d$node/frags" -name "$(printf '%016x' "$ino").$idx.$ver")
-				# (gone since the listing: a rebalancing move)
+				# (gone since the listing, or while it is read:
+				# a rebalancing move)
 				[ -n "$f" ] || continue
-				replica_data "$f" "$(awk -v i="$idx" '$1 == i {print $3}' "$T/frags")" | md5sum
+				replica_data "$f" "$(awk -v i="$idx" '$1 == i {print $3}' "$T/frags")" \
+					>"$T/replica" 2>/dev/null || continue
+				md5sum <"$T/replica"
 			done | sort -u | wc -l)
 		if [ "$sums" != 1 ]; then
-			echo "    fragment $idx v$ver: replicas differ"
+			echo "    fragment $idx v$ver: $sums different contents among its replicas"
 			return 1
 		fi
 	done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2}' "$T/frags")
