@@ -928,9 +928,6 @@ cfs_rename(struct cfs *fs, const char *from, const char *to, unsigned flags)
 	 * error of the target's path or walk comes after that one's */
 	if ((rv = lc_walk(&op, from, WALK_PARENT | WALK_LONG_OK, &a)) != 0) {
 		cfs_errmsg_prefix(op.errmsg, "source");
-	} else if (path_check(&op, to) != 0 &&
-		   (rv = lc_search_ok(&op, a.dir)) != 0) {
-		cfs_errmsg_prefix(op.errmsg, "source");
 	} else if ((rv = lc_walk(&op, to, WALK_PARENT | WALK_LONG_OK, &b)) !=
 		   0) {
 		char terr[CFS_ERRMSG_SIZE];
