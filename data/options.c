@@ -40,6 +40,10 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "0 turns scrubbing off"),
 	K(scrub_interval, CFS_CONF_DURATION, 100, 604800000, "60s",
 	  "rest between the end of one scrub pass and the start of the next"),
+	K(direct_io, CFS_CONF_BOOL, 0, 1, "yes",
+	  "write bulk data past the page cache (O_DIRECT: whole 4 KiB pages "
+	  "of writes of 64 KiB or more), on filesystems that take it; no: "
+	  "every write through the page cache"),
 	CFS_CONF_END,
 };
 

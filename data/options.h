@@ -21,6 +21,7 @@ struct data_options {
 	int64_t heartbeat;       /* ms */
 	uint64_t scrub_rate;     /* bytes/s; 0 = no scrub */
 	int64_t scrub_interval;  /* ms between passes */
+	int direct_io;           /* bulk writes with O_DIRECT (store.c) */
 };
 
 extern const struct cfs_conf_key data_option_keys[];

@@ -42,9 +42,33 @@
 /* Room for "/frags/HH/" and the longest name with a temp suffix. */
 #define DIR_MAX (PATH_MAX - 128)
 
+/*
+ * Bulk data goes into the temp file with O_DIRECT.  A data node's job is
+ * moving bulk data, and the page cache makes that expensive: on our test
+ * machine (a VM, one virtio disk) fio writes 1 MiB blocks at 236 MiB/s
+ * buffered with 85 % of a core in the kernel, and at 841 MiB/s direct
+ * with 18 % (copying into, allocating and writing back cached pages).
+ * Whole 4 KiB pages of a write of at least DIRECT_MIN bytes go direct,
+ * through an aligned bounce buffer (a message's bytes have no alignment);
+ * the rest, small patches, and everything on a filesystem that refuses
+ * O_DIRECT (tmpfs before Linux 6.6) go through the page cache.  Linux
+ * keeps the two coherent on one file (a direct write writes back and drops
+ * the cached pages it overlaps).
+ *
+ * Sealing needs the CRC of every block.  A block one call wrote whole gets
+ * it there, from the caller's bytes, so the seal reads back only blocks
+ * written in pieces or copied from a base: reading back what went direct
+ * would come from the disk.
+ */
+#define DIRECT_ALIGN 4096
+#define DIRECT_MIN (64 * 1024)
+#define DIRECT_CHUNK (1024 * 1024)
+#define KNOWN_MAX (1u << 16) /* CRCs noted for blocks below (4 GiB) */
+
 struct store {
 	char *dir;
-	atomic_uint_fast64_t tmp_counter; /* the only mutable shared state */
+	atomic_uint_fast64_t tmp_counter;
+	atomic_int direct; /* store_set_direct */
 };
 
 /*
@@ -65,6 +89,15 @@ struct store_writer {
 	uint64_t base_live;    /* base bytes below this are still the data's */
 	uint8_t *dirty; /* per base block: the temp file holds its bytes */
 	int replace;	/* publish even over an identical replica */
+	int dfd;	/* the temp file opened O_DIRECT; -1: buffered only */
+	uint8_t *bounce; /* DIRECT_CHUNK bytes, DIRECT_ALIGN aligned */
+	/* per block below nknown: its CRC over its first len bytes, as one
+	 * call wrote them (len 0: not known; used if len is the block's
+	 * length at the seal) */
+	struct known_crc {
+		uint32_t crc, len;
+	} *known;
+	uint64_t nknown;
 	char path[PATH_MAX];
 	char tmp[PATH_MAX + 64]; /* path + TMP_MARK + pid.counter */
 };
@@ -119,6 +152,12 @@ store_path(const struct store *s, const struct store_key *k, char *buf,
 	name_of(k, name, sizeof(name));
 	snprintf(buf, cap, "%s/frags/%02x/%s", s->dir,
 		 store_frag_hash(k->ino, k->idx), name);
+}
+
+void
+store_set_direct(struct store *s, int on)
+{
+	atomic_store(&s->direct, on != 0);
 }
 
 const char *
@@ -233,6 +272,9 @@ writer_fail(struct store_writer *w, int errnum, const char *what, char *errmsg)
 	if (rc == CFS_ENOSPC && w->fd >= 0) {
 		close(w->fd);
 		w->fd = -1;
+		if (w->dfd >= 0)
+			close(w->dfd);
+		w->dfd = -1;
 		unlink(w->tmp);
 	}
 	return rc;
@@ -243,11 +285,15 @@ writer_free(struct store_writer *w, int unlink_tmp)
 {
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->dfd >= 0)
+		close(w->dfd);
 	if (unlink_tmp)
 		unlink(w->tmp);
 	if (w->base_version != 0)
 		replica_close(&w->base);
 	free(w->dirty);
+	free(w->bounce);
+	free(w->known);
 	free(w);
 }
 
@@ -363,6 +409,7 @@ store_write_begin(struct store *s, const struct store_key *k,
 	w->s = s;
 	w->k = *k;
 	w->fd = -1;
+	w->dfd = -1;
 	store_path(s, k, w->path, sizeof(w->path));
 	if (k->version == 0 || base_version == k->version) {
 		rc = cfs_fail(errmsg, CFS_EINVAL, "%s: base version %" PRIu64,
@@ -384,6 +431,9 @@ store_write_begin(struct store *s, const struct store_key *k,
 		rc = writer_fail(w, errno, "truncate", errmsg);
 		goto err_after_create;
 	}
+	/* no O_DIRECT here (EINVAL): buffered only */
+	if (atomic_load(&s->direct))
+		w->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (base_version != 0) {
 		rc = writer_open_base(w, base_version, errmsg);
 		if (rc != 0)
@@ -403,6 +453,97 @@ void
 store_write_set_stamp(struct store_writer *w, uint64_t stamp)
 {
 	w->stamp = stamp;
+}
+
+/* Write @len bytes of @buf at data offset @off: whole pages direct if
+ * the writer can, the rest buffered.  0, or -1 with errno. */
+static int
+writer_put(struct store_writer *w, const uint8_t *buf, size_t len, uint64_t off)
+{
+	uint64_t lo = (off + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+	uint64_t hi = (off + len) / DIRECT_ALIGN * DIRECT_ALIGN;
+	void *p;
+
+	if (w->dfd >= 0 && w->bounce == NULL && hi > lo &&
+	    hi - lo >= DIRECT_MIN &&
+	    posix_memalign(&p, DIRECT_ALIGN, DIRECT_CHUNK) == 0)
+		w->bounce = p;
+	if (w->dfd < 0 || w->bounce == NULL || hi <= lo ||
+	    hi - lo < DIRECT_MIN)
+		return pwrite_full(w->fd, buf, len, HDR + off);
+	if (lo > off && pwrite_full(w->fd, buf, lo - off, HDR + off) < 0)
+		return -1;
+	for (uint64_t at = lo; at < hi;) {
+		size_t n = hi - at < DIRECT_CHUNK ? hi - at : DIRECT_CHUNK;
+
+		memcpy(w->bounce, buf + (at - off), n);
+		if (pwrite_full(w->dfd, w->bounce, n, HDR + at) < 0) {
+			if (errno != EINVAL)
+				return -1;
+			/* opened O_DIRECT, but refuses these writes: the
+			 * rest of this writer's data goes buffered */
+			LOG_DEBUG("%s: direct write refused; buffered",
+				  w->tmp);
+			close(w->dfd);
+			w->dfd = -1;
+			return pwrite_full(w->fd, buf + (at - off),
+					   off + len - at, HDR + at);
+		}
+		at += n;
+	}
+	if (off + len > hi &&
+	    pwrite_full(w->fd, buf + (hi - off), off + len - hi, HDR + hi) < 0)
+		return -1;
+	return 0;
+}
+
+/* Blocks from @b on may have changed other than by one call's whole
+ * bytes: their CRCs are read back at the seal. */
+static void
+writer_forget_crcs(struct store_writer *w, uint64_t b)
+{
+	for (; b < w->nknown; b++)
+		w->known[b].len = 0;
+}
+
+/* [off, off + len) was just written from @buf: note the CRC of every
+ * block it covers from the block's start (to the block's end, or to the
+ * write's end should the data end there); forget the others'. */
+static void
+writer_note_crcs(struct store_writer *w, const uint8_t *buf, size_t len,
+		 uint64_t off)
+{
+	uint64_t first = off / BS, last = (off + len - 1) / BS;
+
+	if (last >= KNOWN_MAX) { /* read back at the seal */
+		writer_forget_crcs(w, first);
+		return;
+	}
+	if (last >= w->nknown) {
+		uint64_t n = w->nknown ? w->nknown : 64;
+		while (n <= last)
+			n *= 2;
+		struct known_crc *k = realloc(w->known, n * sizeof(*k));
+		if (k == NULL) { /* read back at the seal */
+			writer_forget_crcs(w, first);
+			return;
+		}
+		memset(k + w->nknown, 0, (n - w->nknown) * sizeof(*k));
+		w->known = k;
+		w->nknown = n;
+	}
+	for (uint64_t b = first; b <= last; b++) {
+		uint64_t end = (b + 1) * BS < off + len ? (b + 1) * BS
+							: off + len;
+
+		if (b * BS < off) {
+			w->known[b].len = 0;
+		} else {
+			w->known[b].len = (uint32_t)(end - b * BS);
+			w->known[b].crc =
+				crc32c(0, buf + (b * BS - off), end - b * BS);
+		}
+	}
 }
 
 int
@@ -432,8 +573,9 @@ store_write(struct store_writer *w, uint64_t off, const void *buf, size_t len,
 		else if ((rc = writer_materialize(w, b, errmsg)) != 0)
 			return rc;
 	}
-	if (pwrite_full(w->fd, buf, len, HDR + off) < 0)
+	if (writer_put(w, buf, len, off) < 0)
 		return writer_fail(w, errno, "write", errmsg);
+	writer_note_crcs(w, buf, len, off);
 	if (off + len > w->length)
 		w->length = off + len;
 	return 0;
@@ -450,6 +592,9 @@ store_truncate(struct store_writer *w, uint64_t length, char *errmsg)
 				w->tmp, length);
 	if (ftruncate(w->fd, (off_t)(HDR + length)) < 0)
 		return writer_fail(w, errno, "truncate", errmsg);
+	/* the block the old or the new end is in changed (cut, or zeros
+	 * added), and every one past it */
+	writer_forget_crcs(w, (length < w->length ? length : w->length) / BS);
 	/* Base bytes at or past a cut are gone, even if the data grows
 	 * again (it grows with zeros). */
 	if (length < w->base_live)
@@ -475,12 +620,18 @@ writer_shares(const struct store_writer *w, uint64_t b)
 	return bottom;
 }
 
-/* Read block @b of @w's temp file back into @blk; its CRC goes to *@crc. */
+/* The CRC of block @b of @w's temp file into *@crc: as noted when it was
+ * written whole, else read back into @blk. */
 static int
 writer_block(struct store_writer *w, uint64_t b, uint8_t *blk, uint32_t *crc,
 	     char *errmsg)
 {
 	size_t want = block_len(w->length, b);
+
+	if (b < w->nknown && w->known[b].len == want && want > 0) {
+		*crc = w->known[b].crc;
+		return 0;
+	}
 	ssize_t n = pread_full(w->fd, blk, want, HDR + b * BS);
 
 	if (n < 0)
@@ -742,6 +893,7 @@ store_open(const char *dir, struct store **out, char *errmsg)
 		return cfs_fail(errmsg, CFS_ENOMEM, "%s: store", dir);
 	}
 	atomic_init(&s->tmp_counter, 0);
+	atomic_init(&s->direct, 1);
 	snprintf(frags, sizeof(frags), "%s/frags", dir);
 	rc = make_dirs(frags, errmsg);
 	if (rc == 0)

@@ -92,6 +92,11 @@ struct store_key {
  * with store_close(); on failure *@out is untouched. */
 int store_open(const char *dir, struct store **out, char *errmsg);
 
+/* Write bulk data with O_DIRECT where the filesystem takes it (@on, the
+ * default), or everything through the page cache; for writers begun from
+ * now on (data/store.c says why). */
+void store_set_direct(struct store *s, int on);
+
 /* Free *@s and set it to NULL (NULL or *@s NULL: no-op).  Every writer of
  * the store must have been committed or aborted first. */
 void store_close(struct store **s);
