@@ -435,6 +435,15 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u8, if_writing, 0) /* drop only replicas still `writing` */        \
 	/* empty: any incarnation; else one per item: only that one */       \
 	F(u64v, stamps, WIRE_MAX_replica)
+/* A data node's inventory check (docs/data-path.md "Inventory"): keys of
+ * replica files it holds (`node` is the sender's id in each), and the
+ * indexes into `keys` of those the metadata has no row for on that node
+ * (neither a replica, `writing` included, nor garbage). */
+#define PROTO_NODE_INVENTORY(F)                                              \
+	F(u64, id, 0)                                                        \
+	F(rec, keys, replica)
+#define PROTO_NODE_INVENTORY_REPLY(F)                                        \
+	F(u64v, unknown, WIRE_MAX_replica)
 #define PROTO_NODE_LIST(F)
 #define PROTO_NODE_LIST_REPLY(F)                                             \
 	F(rec, nodes, nodeinfo)                                              \
@@ -558,7 +567,9 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	X(505, replica_bad, PROTO_REPLICA_BAD)                               \
 	X(506, replica_drop, PROTO_REPLICA_DROP)                             \
 	X(507, node_list, PROTO_NODE_LIST)                                   \
-	X(508, node_list_reply, PROTO_NODE_LIST_REPLY)
+	X(508, node_list_reply, PROTO_NODE_LIST_REPLY)                       \
+	X(509, node_inventory, PROTO_NODE_INVENTORY)                         \
+	X(510, node_inventory_reply, PROTO_NODE_INVENTORY_REPLY)
 
 #define WIRE__DECLARE_MSG(num, name, FIELDS) WIRE_DECLARE(name, FIELDS)
 WIRE_MESSAGES(WIRE__DECLARE_MSG)

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "data/inventory.h"
 #include "data/service.h"
 #include "data/store.h"
 
@@ -36,6 +37,7 @@ struct beat {
 	int64_t scrub_rest_ms;
 	struct store *st;
 	struct service *svc;
+	struct inventory *inv;
 
 	/* The thread's own state from here on. */
 	struct mc *mc;
@@ -388,6 +390,13 @@ scrub_active(const struct beat *b)
 	return b->scrub_rate > 0 && b->id != 0 && !b->removed;
 }
 
+/* Inventory checks, as a registered node the leader answered lately. */
+static int
+inventory_active(const struct beat *b)
+{
+	return b->id != 0 && !b->removed && b->in_contact;
+}
+
 static void *
 beat_main(void *arg)
 {
@@ -403,9 +412,15 @@ beat_main(void *arg)
 			scrub_step(b, now);
 			continue;
 		}
+		if (inventory_active(b) && now >= inventory_due(b->inv)) {
+			inventory_step(b->inv, b->mc, b->id, b->reply, now);
+			continue;
+		}
 		int64_t wake = b->next_contact;
 		if (scrub_active(b) && b->scrub_next < wake)
 			wake = b->scrub_next;
+		if (inventory_active(b) && inventory_due(b->inv) < wake)
+			wake = inventory_due(b->inv);
 		wait_until(b, wake);
 	}
 	return NULL;
@@ -429,6 +444,7 @@ static void
 beat_free(struct beat *b)
 {
 	mc_close(&b->mc);
+	inventory_free(&b->inv);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->lock);
 	free(b->keys);
@@ -459,6 +475,10 @@ beat_init(struct beat *b, const struct beat_options *o, char *errmsg)
 	b->reply = malloc(sizeof(*b->reply));
 	if (b->reply == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "heartbeat");
+	struct inventory_options io = {.interval_ms = o->inventory_interval_ms,
+				       .grace_ms = o->inventory_grace_ms};
+	if ((rv = inventory_new(&b->inv, &io, b->st, errmsg)) != 0)
+		return rv;
 	rv = open_client(b, errmsg);
 	if (rv == CFS_EINVAL) {
 		cfs_errmsg_prefix(errmsg, "meta");

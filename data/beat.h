@@ -13,7 +13,9 @@
  *     ENOENT (the leader does not know the node) registers again;
  *  3) between heartbeats, scrubs: reads every replica of the store in full
  *     (store_verify), at most scrub_rate bytes per second, reports a corrupt
- *     one with `replica_bad`, and rests 60 s after each full pass.
+ *     one with `replica_bad`, and rests 60 s after each full pass;
+ *  4) between heartbeats, checks the store's files with the leader and
+ *     deletes those it has no record of (data/inventory.h).
  *
  * A registration refused with EPERM (the node was removed by an operator)
  * is not retried quickly: an ERROR is logged every minute, and the node
@@ -35,6 +37,8 @@ struct beat_options {
 	int heartbeat_ms;      /* <= 0: 1000 */
 	uint64_t scrub_rate;   /* bytes/s; 0: no scrub */
 	int64_t scrub_interval_ms; /* rest between passes */
+	int64_t inventory_interval_ms; /* 0: no inventory checks */
+	int64_t inventory_grace_ms;
 };
 
 /*

@@ -381,6 +381,8 @@ serve(const struct data_options *opt, struct store *st, const char *uuid,
 		.heartbeat_ms = (int)opt->heartbeat,
 		.scrub_rate = opt->scrub_rate,
 		.scrub_interval_ms = opt->scrub_interval,
+		.inventory_interval_ms = opt->inventory_interval,
+		.inventory_grace_ms = opt->inventory_grace,
 	};
 	struct service *svc = NULL;
 	struct beat *b = NULL;

@@ -40,6 +40,12 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "0 turns scrubbing off"),
 	K(scrub_interval, CFS_CONF_DURATION, 100, 604800000, "60s",
 	  "rest between the end of one scrub pass and the start of the next"),
+	K(inventory_interval, CFS_CONF_DURATION, 0, 604800000, "1h",
+	  "check the store's files with the metadata leader this often, and "
+	  "delete those it has no record of on this node; 0 turns it off"),
+	K(inventory_grace, CFS_CONF_DURATION, 1000, 604800000, "1h",
+	  "files modified less than this long ago are not checked (a copy or "
+	  "a write in progress)"),
 	K(direct_io, CFS_CONF_BOOL, 0, 1, "yes",
 	  "write bulk data past the page cache (O_DIRECT: whole 4 KiB pages "
 	  "of writes of 64 KiB or more), on filesystems that take it; no: "

@@ -203,8 +203,10 @@ admin_membership(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		admin_done(s, op, rv, wire_type_name(h->type));
 }
 
-/* Data node heartbeats and the registry listing: the leader's live view,
- * never logged. */
+/* Data node heartbeats, inventory checks and the registry listing: the
+ * leader's live view, never logged.  (An inventory check reads what this
+ * leader applied: at most the entries of the last moments behind what was
+ * committed, which the nodes' grace period covers.) */
 void
 admin_node(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 	   const struct wire_header *h, union wire_body *b)
@@ -225,6 +227,20 @@ admin_node(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 		else
 			front_send_body(s, ident, ident_len, h, WIRE_T_ok,
 					&b->ok);
+		return;
+	}
+	if (h->type == WIRE_T_node_inventory) {
+		struct wire_node_inventory_reply *ir = malloc(sizeof(*ir));
+		int rv = ir == NULL ? cfs_fail(errmsg, CFS_ENOMEM, "inventory")
+				    : dmap_inventory(fsm_dmap(s->fsm),
+						     &b->node_inventory, ir,
+						     errmsg);
+		if (rv != 0)
+			front_send_error(s, ident, ident_len, h, rv, errmsg);
+		else
+			front_send_body(s, ident, ident_len, h,
+					WIRE_T_node_inventory_reply, ir);
+		free(ir);
 		return;
 	}
 	struct wire_node_list_reply *r = malloc(sizeof(*r));

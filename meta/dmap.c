@@ -2,6 +2,7 @@
 #include "meta/dmap.h"
 #include "meta/sqlq.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ enum {
 	Q_MOVABLE,
 	Q_ABANDONED,
 	Q_IS_GARBAGE,
+	Q_KNOWN,
 	Q_COUNT_FRAGS,
 	Q_COUNT_UNDER,
 	Q_COUNT_GARBAGE,
@@ -251,6 +253,10 @@ static const char *const dmap_sql[Q__COUNT] = {
 			"state = 0 AND since < ? LIMIT ?",
 	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
 			 "AND idx = ? AND version = ?",
+	[Q_KNOWN] = "SELECT 1 FROM replicas WHERE ino = ?2 AND idx = ?3 AND "
+		    "version = ?4 AND node = ?1 UNION ALL "
+		    "SELECT 1 FROM garbage WHERE node = ?1 AND ino = ?2 AND "
+		    "idx = ?3 AND version = ?4 LIMIT 1",
 	[Q_COUNT_FRAGS] = "SELECT count(*) FROM fragments",
 	/* missing: not even a draining node holds a readable copy */
 	[Q_COUNT_UNDER] = "SELECT count(*), coalesce(sum(readable = 0), 0) "
@@ -1118,6 +1124,40 @@ dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW;
+}
+
+int
+dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
+	       struct wire_node_inventory_reply *out, char *errmsg)
+{
+	int state = 0, rc;
+
+	out->unknown_count = 0;
+	rc = node_get(d, rq->id, &state, NULL, 0);
+	if (rc < 0)
+		return db_error(d, errmsg, Q_NODE_BY_ID);
+	if (rc == 0)
+		return cfs_fail(errmsg, CFS_ENOENT, "no data node %" PRIu64,
+				rq->id);
+	/* a dead or removed node's rows are gone or going: its files would
+	 * all look unknown, and may be the last copies of something */
+	if (state != CFS_NODE_ALIVE && state != CFS_NODE_FULL)
+		return cfs_fail(errmsg, CFS_EPERM,
+				"data node %" PRIu64 " is %s", rq->id,
+				state == CFS_NODE_REMOVED ? "removed" : "dead");
+	for (uint32_t i = 0; i < rq->keys_count; i++) {
+		const struct wire_replica *k = &rq->keys[i];
+		sqlite3_stmt *s = q(d, Q_KNOWN);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
+		bind_key(s, 2, k->ino, k->idx, k->version);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc == SQLITE_DONE)
+			out->unknown[out->unknown_count++] = i;
+		else if (rc != SQLITE_ROW)
+			return db_error(d, errmsg, Q_KNOWN);
+	}
+	return 0;
 }
 
 int

@@ -294,7 +294,7 @@ is_request(uint16_t type)
 	       type == WIRE_T_member_remove || type == WIRE_T_transfer ||
 	       ns_handles(type) || lock_handles(type) || lease_handles(type) ||
 	       type == WIRE_T_lease_watch || type == WIRE_T_node_heartbeat ||
-	       type == WIRE_T_node_list ||
+	       type == WIRE_T_node_list || type == WIRE_T_node_inventory ||
 	       /* replica_add and _drop are the leader's own */
 	       (dmap_handles(type) && type != WIRE_T_replica_add &&
 		type != WIRE_T_replica_drop);
@@ -360,6 +360,7 @@ dispatch_sessionless(struct meta_server *s, const uint8_t *ident,
 		return 1;
 	case WIRE_T_node_heartbeat:
 	case WIRE_T_node_list:
+	case WIRE_T_node_inventory:
 		admin_node(s, ident, ident_len, h, b);
 		return 1;
 	case WIRE_T_node_register:

@@ -681,6 +681,69 @@ test_locate_for_write_needs_write_permission(void **state)
 	assert_int_equal(locate(t, 1), CFS_EACCES);
 }
 
+/* One key of an inventory check by node @node. */
+static void
+inv_key(struct wire_node_inventory *rq, uint64_t ino, uint64_t idx,
+	uint64_t version, uint64_t node)
+{
+	rq->keys[rq->keys_count++] = (struct wire_replica){
+		.ino = ino, .idx = idx, .version = version, .node = node};
+}
+
+/* The inventory check knows a node's replicas in every state (writing
+ * too) and its garbage, and nothing else: not another node's replica, not
+ * a version nobody wrote, not a deleted file's.  A dead, removed or unknown
+ * node is refused (its files would all look unknown). */
+static void
+test_inventory_names_only_what_has_no_row_on_the_node(void **state)
+{
+	struct t *t = *state;
+	struct wire_node_inventory *rq = calloc(1, sizeof(*rq));
+	struct wire_node_inventory_reply *a = calloc(1, sizeof(*a));
+	uint64_t v1 = write_frag(t, 0, 100);     /* nodes 1..3 */
+	assert_int_equal(open_frag(t, 0, 4), 0); /* writing on 1..4 */
+	uint64_t v2 = t->out.frag_opened.version;
+	uint64_t v0 = write_frag(t, 1, 10);
+
+	rq->id = 4;
+	inv_key(rq, t->ino, 0, v2, 4);      /* 0: writing here */
+	inv_key(rq, t->ino, 0, v1, 4);      /* 1: on nodes 1..3 only */
+	inv_key(rq, t->ino, 0, v2 + 50, 4); /* 2: no such version */
+	inv_key(rq, t->ino, 1, v0, 4);      /* 3: another node's */
+	inv_key(rq, t->ino + 99, 0, v1, 4); /* 4: no such file */
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), 0);
+	assert_int_equal(a->unknown_count, 4);
+	assert_int_equal(a->unknown[0], 1);
+	assert_int_equal(a->unknown[3], 4);
+
+	/* node 1 after v2's commit: v1 is garbage there, v2 a replica */
+	assert_int_equal(commit(t, 0, v2, 100, 3, 100), 0);
+	rq->id = 1;
+	rq->keys_count = 0;
+	inv_key(rq, t->ino, 0, v1, 1);
+	inv_key(rq, t->ino, 0, v2, 1);
+	inv_key(rq, t->ino, 1, v0, 1);
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), 0);
+	assert_int_equal(a->unknown_count, 0);
+	/* node 4 was opened for v2 but not in the commit: garbage, known */
+	rq->id = 4;
+	rq->keys_count = 0;
+	inv_key(rq, t->ino, 0, v2, 4);
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), 0);
+	assert_int_equal(a->unknown_count, 0);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 4;
+	t->rq.node_state.state = CFS_NODE_DEAD;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), CFS_EPERM);
+	assert_non_null(strstr(t->errmsg, "dead"));
+	rq->id = 77;
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), CFS_ENOENT);
+	free(rq);
+	free(a);
+}
+
 int
 main(void)
 {
@@ -703,6 +766,7 @@ main(void)
 		T(test_stamps_follow_replicas_into_garbage),
 		T(test_late_delete_answer_keeps_the_newer_garbage_row),
 		T(test_open_migrates_a_database_without_stamps),
+		T(test_inventory_names_only_what_has_no_row_on_the_node),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,63 @@
+#!/bin/bash
+# test_data_inventory.sh - a data node deletes the replica files that the
+# metadata has no record of on it (a copy of a key it does not hold, a
+# version nobody wrote) once they are older than inventory_grace, and keeps
+# every file the metadata knows, however old, and unknown files younger
+# than the grace period.  (The leader's refusal for a dead or removed node
+# is in test_dmap.)
+. "$(dirname "$0")/lib.sh"
+
+FSZ=$((1024 * 1024))
+BOOTSTRAP_ARGS="--fragment-size $FSZ"
+DATA_EXTRA="--set inventory_interval=1s --set inventory_grace=20s"
+data_cluster 3 4 || { show_logs; exit 1; }
+
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	"$@"
+}
+gone() { [ ! -e "$1" ]; }
+old() { touch -d '2 hours ago' "$1"; }
+
+head -c $((6 * FSZ)) /dev/urandom >"$T/f"
+$CTL put -q "$T/f" /f
+ino=$($CTL stat /f | sed -n 's/^ino: //p')
+hex=$(printf '%016x' "$ino")
+# a replica of fragment 0, and a node without one
+read -r n idx ver < <(replica_files "$ino" | awk '$2 == 0' | head -1)
+for m in 1 2 3 4; do
+	replica_files "$ino" | grep -q "^$m 0 " || break
+done
+src=$(find "$T/d$n/frags" -name "$hex.0.$ver")
+dir_m=$T/d$m/frags/$(basename "$(dirname "$src")")
+mkdir -p "$dir_m"
+# orphans: the key on a node that does not hold it; a version nobody
+# wrote (its header names another: corrupt, deleted all the same); and a
+# young one
+cp "$src" "$dir_m/$hex.0.$ver" && old "$dir_m/$hex.0.$ver"
+cp "$src" "$(dirname "$src")/$hex.0.$((ver + 100000))"
+old "$(dirname "$src")/$hex.0.$((ver + 100000))"
+cp "$src" "$dir_m/$hex.0.$((ver + 200000))"
+# a known replica, old
+old "$src"
+
+check "a copy of a key on a node the metadata does not have it on is deleted (15 s)" \
+	eventually 15 gone "$dir_m/$hex.0.$ver"
+check "... and a version nobody wrote" \
+	eventually 5 gone "$(dirname "$src")/$hex.0.$((ver + 100000))"
+check "... each with a log line naming it" \
+	grep -q "inventory: deleted .*$hex.0.$ver (" "$T/data$m.log"
+check "an old replica the metadata knows is kept" test -e "$src"
+check "an unknown file younger than the grace period is kept" \
+	test -e "$dir_m/$hex.0.$((ver + 200000))"
+$CTL get -q /f "$T/back"
+check "the file reads back byte-identical" cmp "$T/f" "$T/back"
+check "fsck finds nothing under goal" $CTL fsck /
+
+[ $fail = 0 ] || { $CTL status; show_logs; }
+exit $fail
