@@ -441,6 +441,7 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
  * (neither a replica, `writing` included, nor garbage). */
 #define PROTO_NODE_INVENTORY(F)                                              \
 	F(u64, id, 0)                                                        \
+	F(str, uuid, 36)                                                     \
 	F(rec, keys, replica)
 #define PROTO_NODE_INVENTORY_REPLY(F)                                        \
 	F(u64v, unknown, WIRE_MAX_replica)

@@ -413,7 +413,8 @@ beat_main(void *arg)
 			continue;
 		}
 		if (inventory_active(b) && now >= inventory_due(b->inv)) {
-			inventory_step(b->inv, b->mc, b->id, b->reply, now);
+			inventory_step(b->inv, b->mc, b->id, b->uuid, b->reply,
+				       now);
 			continue;
 		}
 		int64_t wake = b->next_contact;
@@ -477,7 +478,7 @@ beat_init(struct beat *b, const struct beat_options *o, char *errmsg)
 		return cfs_fail(errmsg, CFS_ENOMEM, "heartbeat");
 	struct inventory_options io = {.interval_ms = o->inventory_interval_ms,
 				       .grace_ms = o->inventory_grace_ms};
-	if ((rv = inventory_new(&b->inv, &io, b->st, errmsg)) != 0)
+	if ((rv = inventory_new(&b->inv, &io, b->st, b->svc, errmsg)) != 0)
 		return rv;
 	rv = open_client(b, errmsg);
 	if (rv == CFS_EINVAL) {

@@ -43,13 +43,13 @@ const struct cfs_conf_key data_option_keys[] = {
 	K(inventory_interval, CFS_CONF_DURATION, 0, 604800000, "1h",
 	  "check the store's files with the metadata leader this often, and "
 	  "delete those it has no record of on this node; 0 turns it off"),
-	K(inventory_grace, CFS_CONF_DURATION, 1000, 604800000, "1h",
+	K(inventory_grace, CFS_CONF_DURATION, 10000, 604800000, "1h",
 	  "files modified less than this long ago are not checked (a copy or "
 	  "a write in progress)"),
 	K(direct_io, CFS_CONF_BOOL, 0, 1, "yes",
-	  "write bulk data past the page cache (O_DIRECT: whole 4 KiB pages "
-	  "of writes of 64 KiB or more), on filesystems that take it; no: "
-	  "every write through the page cache"),
+	  "write bulk data past the page cache (O_DIRECT: the whole 4 KiB "
+	  "pages of a write, when they come to 64 KiB or more), on "
+	  "filesystems that take it; no: every write through the page cache"),
 	CFS_CONF_END,
 };
 

@@ -103,7 +103,9 @@ static int
 claimed_by_other(struct service *s, const struct worker *self,
 		 const struct store_key *k)
 {
-	for (int i = 0; i < s->n_workers; i++) {
+	/* n_workers + 1: the last slot is the beat thread's
+	 * (service_delete_stamp) */
+	for (int i = 0; i <= s->n_workers; i++) {
 		const struct worker *o = &s->workers[i];
 		if (o == self)
 			continue;
@@ -581,8 +583,10 @@ copy_local(struct worker *w, const struct wire_frag_copy *m, char *errmsg)
 	}
 	rv = store_rc(s, store_write_commit(&wr, 1, &crc, &len, errmsg));
 	if (rv == 0 && (len != m->length || crc != m->crc)) {
-		/* Cannot happen unless the disk lies between write and read
-		 * back; do not leave a replica that is not the one asked. */
+		/* The bytes pulled make the CRCs (store.c notes them as
+		 * written), so this catches a store that put them in the
+		 * wrong place, not a disk that lost them (the scrub does);
+		 * do not leave a replica that is not the one asked. */
 		store_delete_stamp(s->st, &k, m->stamp, NULL);
 		rv = cfs_fail(errmsg, CFS_CORRUPT,
 			      "stored %" PRIu64 " bytes crc %08" PRIx32,
@@ -1034,12 +1038,13 @@ service_start(struct service **out, struct store *st,
 	atomic_init(&s->self_id, o->self_id);
 	atomic_init(&s->load, 0);
 	atomic_init(&s->io_errors, 0);
-	s->workers = calloc((size_t)s->n_workers, sizeof(*s->workers));
+	s->workers = calloc((size_t)s->n_workers + 1, sizeof(*s->workers));
 	s->zctx = zmq_ctx_new();
 	if (s->workers == NULL || s->zctx == NULL) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "data service");
 		goto err;
 	}
+	s->workers[s->n_workers].svc = s; /* the beat thread's claim slot */
 	rv = open_sockets(s, o->listen != NULL ? o->listen : "", errmsg);
 	for (int i = 0; rv == 0 && i < s->n_workers; i++)
 		rv = open_worker(s, &s->workers[i], errmsg);
@@ -1060,6 +1065,18 @@ void
 service_set_id(struct service *s, uint64_t id)
 {
 	atomic_store(&s->self_id, id);
+}
+
+int
+service_delete_stamp(struct service *s, const struct store_key *k,
+		     uint64_t stamp, char *errmsg)
+{
+	struct worker *slot = &s->workers[s->n_workers];
+
+	claim(slot, k, NULL);
+	int rv = store_rc(s, store_delete_stamp(s->st, k, stamp, errmsg));
+	unclaim(slot);
+	return rv;
 }
 
 void

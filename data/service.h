@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 struct store;
+struct store_key;
 struct service;
 
 struct service_options {
@@ -59,6 +60,11 @@ void service_set_id(struct service *s, uint64_t id);
 /* Requests in progress now and store I/O errors (CFS_EIO) since start, for
  * node_heartbeat (atomic reads; any thread).  Either pointer may be NULL. */
 void service_stats(struct service *s, uint32_t *load, uint32_t *io_errors);
+
+/* store_delete_stamp of @k under the claim of its fragment, as a
+ * frag_delete is (for the beat thread: one caller at a time). */
+int service_delete_stamp(struct service *s, const struct store_key *k,
+			 uint64_t stamp, char *errmsg);
 
 /* Stop every thread (requests in progress are cut short: a forward or pull
  * in flight fails, its reply is dropped), close the sockets, free *@s and

@@ -48,7 +48,8 @@
  * machine (a VM, one virtio disk) fio writes 1 MiB blocks at 236 MiB/s
  * buffered with 85 % of a core in the kernel, and at 841 MiB/s direct
  * with 18 % (copying into, allocating and writing back cached pages).
- * Whole 4 KiB pages of a write of at least DIRECT_MIN bytes go direct,
+ * The whole 4 KiB pages of a write, when they come to DIRECT_MIN bytes or
+ * more, go direct,
  * through an aligned bounce buffer (a message's bytes have no alignment);
  * the rest, small patches, and everything on a filesystem that refuses
  * O_DIRECT (tmpfs before Linux 6.6) go through the page cache.  Linux
@@ -101,6 +102,16 @@ struct store_writer {
 	char path[PATH_MAX];
 	char tmp[PATH_MAX + 64]; /* path + TMP_MARK + pid.counter */
 };
+
+/* The filesystem refuses O_DIRECT (@what: open, or a write): every
+ * writer from now on writes through the page cache. */
+static void
+direct_refused(struct store *s, const char *what)
+{
+	if (atomic_exchange(&s->direct, 0))
+		LOG_INFO("store %s: O_DIRECT refused (%s): writing through "
+			 "the page cache", s->dir, what);
+}
 
 unsigned
 store_frag_hash(uint64_t ino, uint32_t idx)
@@ -431,9 +442,10 @@ store_write_begin(struct store *s, const struct store_key *k,
 		rc = writer_fail(w, errno, "truncate", errmsg);
 		goto err_after_create;
 	}
-	/* no O_DIRECT here (EINVAL): buffered only */
-	if (atomic_load(&s->direct))
-		w->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (atomic_load(&s->direct) &&
+	    (w->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC)) < 0 &&
+	    errno == EINVAL)
+		direct_refused(s, "open");
 	if (base_version != 0) {
 		rc = writer_open_base(w, base_version, errmsg);
 		if (rc != 0)
@@ -481,9 +493,8 @@ writer_put(struct store_writer *w, const uint8_t *buf, size_t len, uint64_t off)
 			if (errno != EINVAL)
 				return -1;
 			/* opened O_DIRECT, but refuses these writes: the
-			 * rest of this writer's data goes buffered */
-			LOG_DEBUG("%s: direct write refused; buffered",
-				  w->tmp);
+			 * rest goes buffered */
+			direct_refused(w->s, "write");
 			close(w->dfd);
 			w->dfd = -1;
 			return pwrite_full(w->fd, buf + (at - off),
@@ -573,8 +584,10 @@ store_write(struct store_writer *w, uint64_t off, const void *buf, size_t len,
 		else if ((rc = writer_materialize(w, b, errmsg)) != 0)
 			return rc;
 	}
-	if (writer_put(w, buf, len, off) < 0)
+	if (writer_put(w, buf, len, off) < 0) {
+		writer_forget_crcs(w, off / BS); /* those bytes are unknown */
 		return writer_fail(w, errno, "write", errmsg);
+	}
 	writer_note_crcs(w, buf, len, off);
 	if (off + len > w->length)
 		w->length = off + len;
@@ -648,7 +661,8 @@ writer_block(struct store_writer *w, uint64_t b, uint8_t *blk, uint32_t *crc,
  * Turn @w's temp file into a complete replica file: the CRC table after
  * the data, then the header, then the exact size.  Each block is either
  * shared (writer_shares: its CRC is the base's) or in the temp file
- * (copied from the base first if need be; CRC read back).  If any block
+ * (copied from the base first if need be; its CRC noted when written, or
+ * read back: writer_block).  If any block
  * is shared the file is a delta (format 3) of the whole file at the end
  * of the base's chain, else a whole replica.
  */

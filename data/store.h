@@ -131,8 +131,9 @@ int store_write(struct store_writer *w, uint64_t off, const void *buf,
  * still owns @w. */
 int store_truncate(struct store_writer *w, uint64_t length, char *errmsg);
 
-/* Finish the replica: compute the block CRCs by reading the temp file back,
- * write the table and the header, fsync the file if @durable, rename it to
+/* Finish the replica: the block CRCs (noted at write time for blocks one
+ * call wrote whole, else read back from the temp file), the table and the
+ * header written, fsync the file if @durable, rename it to
  * its final name, fsync the directory if @durable.  If a valid replica of
  * the key exists with the same length, data_crc and stamp it is kept and
  * the call succeeds (an idempotent retry); a different one is replaced.

@@ -122,6 +122,7 @@ enum {
 	Q_ABANDONED,
 	Q_IS_GARBAGE,
 	Q_KNOWN,
+	Q_NODE_UUID,
 	Q_COUNT_FRAGS,
 	Q_COUNT_UNDER,
 	Q_COUNT_GARBAGE,
@@ -253,6 +254,7 @@ static const char *const dmap_sql[Q__COUNT] = {
 			"state = 0 AND since < ? LIMIT ?",
 	[Q_IS_GARBAGE] = "SELECT 1 FROM garbage WHERE node = ? AND ino = ? "
 			 "AND idx = ? AND version = ?",
+	[Q_NODE_UUID] = "SELECT uuid, state FROM nodes WHERE id = ?",
 	[Q_KNOWN] = "SELECT 1 FROM replicas WHERE ino = ?2 AND idx = ?3 AND "
 		    "version = ?4 AND node = ?1 UNION ALL "
 		    "SELECT 1 FROM garbage WHERE node = ?1 AND ino = ?2 AND "
@@ -1130,24 +1132,34 @@ int
 dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 	       struct wire_node_inventory_reply *out, char *errmsg)
 {
-	int state = 0, rc;
+	sqlite3_stmt *s = q(d, Q_NODE_UUID);
+	int state = 0, same = 0, rc;
 
 	out->unknown_count = 0;
-	rc = node_get(d, rq->id, &state, NULL, 0);
-	if (rc < 0)
-		return db_error(d, errmsg, Q_NODE_BY_ID);
-	if (rc == 0)
-		return cfs_fail(errmsg, CFS_ENOENT, "no data node %" PRIu64,
-				rq->id);
-	/* a dead or removed node's rows are gone or going: its files would
-	 * all look unknown, and may be the last copies of something */
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		same = strcmp((const char *)sqlite3_column_text(s, 0),
+			      rq->uuid) == 0;
+		state = sqlite3_column_int(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(d, errmsg, Q_NODE_UUID);
+	if (!same)
+		return cfs_fail(errmsg, CFS_ENOENT,
+				"no data node %" PRIu64 " with uuid %s",
+				rq->id, rq->uuid);
+	/* A removed node's rows are gone, a dead one's are being dropped
+	 * as its fragments are copied elsewhere: its files would look
+	 * unknown, and may be the last copies of something. */
 	if (state != CFS_NODE_ALIVE && state != CFS_NODE_FULL)
 		return cfs_fail(errmsg, CFS_EPERM,
 				"data node %" PRIu64 " is %s", rq->id,
 				state == CFS_NODE_REMOVED ? "removed" : "dead");
 	for (uint32_t i = 0; i < rq->keys_count; i++) {
 		const struct wire_replica *k = &rq->keys[i];
-		sqlite3_stmt *s = q(d, Q_KNOWN);
+		s = q(d, Q_KNOWN);
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
 		bind_key(s, 2, k->ino, k->idx, k->version);
 		rc = sqlite3_step(s);

@@ -118,8 +118,9 @@ int dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx,
 
 /* A data node's inventory check: into @out the indexes of @rq's keys
  * that have no row on node @rq->id, replica (any state) or garbage.
- * CFS_ENOENT for an unknown node, CFS_EPERM for one that is dead or
- * removed (its rows are going: every file would look unknown). */
+ * CFS_ENOENT unless @rq->id and @rq->uuid name a registered node,
+ * CFS_EPERM for one that is dead or removed (its rows are being dropped
+ * or gone: every file would look unknown). */
 int dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 		   struct wire_node_inventory_reply *out, char *errmsg);
 

@@ -26,8 +26,12 @@ FSTEPS=${FUSE_STEPS:-500}
 FSZ=65536
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 # every data node scrubs its replicas each second (a test's few MiB), so a
-# corrupted replica is found without a reader
-DATA_EXTRA="--set scrub_interval=1s --set scrub_rate=256M"
+# corrupted replica is found without a reader; and checks its inventory
+# every 3 s, for files older than 20 s (longer than any pause a leader
+# survives as leader), so orphans are deleted while the nemesis runs and
+# redcheck would see a replica deleted that the metadata still needs
+DATA_EXTRA="--set scrub_interval=1s --set scrub_rate=256M
+	--set inventory_interval=3s --set inventory_grace=20s"
 M=$T/mnt
 mkdir -p "$M"
 

@@ -693,7 +693,8 @@ inv_key(struct wire_node_inventory *rq, uint64_t ino, uint64_t idx,
 /* The inventory check knows a node's replicas in every state (writing
  * too) and its garbage, and nothing else: not another node's replica, not
  * a version nobody wrote, not a deleted file's.  A dead, removed or unknown
- * node is refused (its files would all look unknown). */
+ * node, or a uuid not the node's, is refused (its files would all look
+ * unknown). */
 static void
 test_inventory_names_only_what_has_no_row_on_the_node(void **state)
 {
@@ -706,6 +707,8 @@ test_inventory_names_only_what_has_no_row_on_the_node(void **state)
 	uint64_t v0 = write_frag(t, 1, 10);
 
 	rq->id = 4;
+	snprintf(rq->uuid, sizeof(rq->uuid),
+		 "00000000-0000-4000-8000-000000000004");
 	inv_key(rq, t->ino, 0, v2, 4);      /* 0: writing here */
 	inv_key(rq, t->ino, 0, v1, 4);      /* 1: on nodes 1..3 only */
 	inv_key(rq, t->ino, 0, v2 + 50, 4); /* 2: no such version */
@@ -719,6 +722,7 @@ test_inventory_names_only_what_has_no_row_on_the_node(void **state)
 	/* node 1 after v2's commit: v1 is garbage there, v2 a replica */
 	assert_int_equal(commit(t, 0, v2, 100, 3, 100), 0);
 	rq->id = 1;
+	rq->uuid[35] = '1';
 	rq->keys_count = 0;
 	inv_key(rq, t->ino, 0, v1, 1);
 	inv_key(rq, t->ino, 0, v2, 1);
@@ -727,6 +731,9 @@ test_inventory_names_only_what_has_no_row_on_the_node(void **state)
 	assert_int_equal(a->unknown_count, 0);
 	/* node 4 was opened for v2 but not in the commit: garbage, known */
 	rq->id = 4;
+	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), CFS_ENOENT);
+	assert_non_null(strstr(t->errmsg, "uuid")); /* node 1's uuid */
+	rq->uuid[35] = '4';
 	rq->keys_count = 0;
 	inv_key(rq, t->ino, 0, v2, 4);
 	assert_int_equal(dmap_inventory(t->d, rq, a, t->errmsg), 0);
