@@ -1,5 +1,6 @@
 /* ns.c - the POSIX namespace over SQLite: each operation one deterministic step of a transaction. */
 #include "meta/ns.h"
+#include "meta/ns_int.h"
 #include "meta/sqlq.h"
 
 #include <stdio.h>
@@ -57,37 +58,6 @@ static const char ns_schema[] =
 	"  since INTEGER NOT NULL,"
 	"  PRIMARY KEY (ino, generation)) WITHOUT ROWID;";
 
-#define ROOT_INO 1
-#define COOKIE_FIRST 3 /* 1 and 2 are "." and ".." */
-#define NLINK_MAX 65000
-#define XATTR_TOTAL_MAX (1u << 20) /* all of one inode's xattrs */
-
-enum {
-	Q_INODE_GET,
-	Q_INODE_PUT,
-	Q_INODE_DEL,
-	Q_DIR_TOUCH,
-	Q_INO_NEXT,
-	Q_DENTRY_GET,
-	Q_DENTRY_PUT,
-	Q_DENTRY_DEL,
-	Q_DENTRY_SET_INO,
-	Q_COOKIE_NEXT,
-	Q_DIR_ANY,
-	Q_READDIR,
-	Q_XATTR_GET,
-	Q_XATTR_PUT,
-	Q_XATTR_DEL,
-	Q_XATTR_LIST,
-	Q_XATTR_DEL_ALL,
-	Q_XATTR_TOTAL,
-	Q_ORPHAN_PUT,
-	Q_CONFIG_GET,
-	Q_CONFIG_PUT,
-	Q_COUNT_INODES,
-	Q__COUNT
-};
-
 static const char *const ns_sql[Q__COUNT] = {
 	[Q_INODE_GET] = "SELECT generation, mode, nlink, uid, gid, size, rdev, "
 			"atime, mtime, ctime, goal, parent, target FROM inodes "
@@ -125,56 +95,36 @@ static const char *const ns_sql[Q__COUNT] = {
 	[Q_COUNT_INODES] = "SELECT count(*) FROM inodes",
 };
 
-struct inode {
-	uint64_t ino, generation;
-	uint32_t mode, nlink, uid, gid;
-	uint64_t size, rdev;
-	int64_t atime, mtime, ctime;
-	uint32_t goal;
-	uint64_t parent;
-	char target[CFS_PATH_MAX + 1];
-};
-
-struct ns {
-	sqlite3 *db;
-	sqlite3_stmt *q[Q__COUNT];
-	int formatted; /* cached: only ever goes 0 -> 1 inside ns_format */
-	uint8_t *scratch; /* reply blobs (xattr values and name lists) */
-	size_t scratch_cap;
-	struct inode a, b, c, d; /* operands, kept off the stack */
-	struct inode walk;       /* is_ancestor's own: never an operand */
-};
-
 /* ---- helpers -------------------------------------------------------------- */
 
 /* Statement @which failed: its SQL names it in the message. */
-static int
-db_error(struct ns *ns, char *errmsg, int which)
+int
+ns_db_error(struct ns *ns, char *errmsg, int which)
 {
 	return sqlq_fail(ns->db, "namespace", ns_sql[which], errmsg);
 }
 
-static sqlite3_stmt *
-q(struct ns *ns, int which)
+sqlite3_stmt *
+ns_q(struct ns *ns, int which)
 {
 	sqlite3_reset(ns->q[which]);
 	return ns->q[which];
 }
 
 /* Run a statement that returns no rows.  0 or CFS_INTERNAL. */
-static int
-run(struct ns *ns, int which, char *errmsg)
+int
+ns_run(struct ns *ns, int which, char *errmsg)
 {
 	int rc = sqlite3_step(ns->q[which]);
 	sqlite3_reset(ns->q[which]);
 	if (rc != SQLITE_DONE)
-		return db_error(ns, errmsg, which);
+		return ns_db_error(ns, errmsg, which);
 	return 0;
 }
 
 /* A one-integer query: 1 row found (*v set), 0 none, <0 error. */
-static int
-one_int(struct ns *ns, int which, int64_t *v)
+int
+ns_one_int(struct ns *ns, int which, int64_t *v)
 {
 	int rc = sqlite3_step(ns->q[which]);
 	if (rc == SQLITE_ROW)
@@ -183,10 +133,10 @@ one_int(struct ns *ns, int which, int64_t *v)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
+int
+ns_inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_INODE_GET);
+	sqlite3_stmt *s = ns_q(ns, Q_INODE_GET);
 	int rc;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
@@ -198,7 +148,7 @@ inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(s);
-		return db_error(ns, errmsg, Q_INODE_GET);
+		return ns_db_error(ns, errmsg, Q_INODE_GET);
 	}
 	n->ino = ino;
 	n->generation = (uint64_t)sqlite3_column_int64(s, 0);
@@ -219,10 +169,10 @@ inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
 	return 0;
 }
 
-static int
-inode_put(struct ns *ns, const struct inode *n, char *errmsg)
+int
+ns_inode_put(struct ns *ns, const struct inode *n, char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_INODE_PUT);
+	sqlite3_stmt *s = ns_q(ns, Q_INODE_PUT);
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)n->generation);
@@ -241,7 +191,7 @@ inode_put(struct ns *ns, const struct inode *n, char *errmsg)
 		sqlite3_bind_text(s, 14, n->target, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 14);
-	return run(ns, Q_INODE_PUT, errmsg);
+	return ns_run(ns, Q_INODE_PUT, errmsg);
 }
 
 /* Write back only what an entry change alters in a directory: its link
@@ -249,13 +199,13 @@ inode_put(struct ns *ns, const struct inode *n, char *errmsg)
 static int
 dir_touch(struct ns *ns, const struct inode *d, char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_DIR_TOUCH);
+	sqlite3_stmt *s = ns_q(ns, Q_DIR_TOUCH);
 
 	sqlite3_bind_int64(s, 1, d->nlink);
 	sqlite3_bind_int64(s, 2, d->mtime);
 	sqlite3_bind_int64(s, 3, d->ctime);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)d->ino);
-	return run(ns, Q_DIR_TOUCH, errmsg);
+	return ns_run(ns, Q_DIR_TOUCH, errmsg);
 }
 
 /* Look up @name in directory @dir: 0 with *ino, CFS_ENOENT, or error. */
@@ -263,14 +213,14 @@ static int
 dentry_get(struct ns *ns, uint64_t dir, const char *name, uint64_t *ino,
 	   char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_DENTRY_GET);
+	sqlite3_stmt *s = ns_q(ns, Q_DENTRY_GET);
 	int64_t v = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	int rc = one_int(ns, Q_DENTRY_GET, &v);
+	int rc = ns_one_int(ns, Q_DENTRY_GET, &v);
 	if (rc < 0)
-		return db_error(ns, errmsg, Q_DENTRY_GET);
+		return ns_db_error(ns, errmsg, Q_DENTRY_GET);
 	if (rc == 0)
 		return cfs_fail(errmsg, CFS_ENOENT, "'%s'", name);
 	*ino = (uint64_t)v;
@@ -282,36 +232,36 @@ dentry_put(struct ns *ns, uint64_t dir, const char *name, uint64_t ino,
 	   char *errmsg)
 {
 	int64_t cookie = COOKIE_FIRST;
-	sqlite3_stmt *s = q(ns, Q_COOKIE_NEXT);
+	sqlite3_stmt *s = ns_q(ns, Q_COOKIE_NEXT);
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir);
-	if (one_int(ns, Q_COOKIE_NEXT, &cookie) < 0)
-		return db_error(ns, errmsg, Q_COOKIE_NEXT);
-	s = q(ns, Q_DENTRY_PUT);
+	if (ns_one_int(ns, Q_COOKIE_NEXT, &cookie) < 0)
+		return ns_db_error(ns, errmsg, Q_COOKIE_NEXT);
+	s = ns_q(ns, Q_DENTRY_PUT);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 4, cookie);
-	return run(ns, Q_DENTRY_PUT, errmsg);
+	return ns_run(ns, Q_DENTRY_PUT, errmsg);
 }
 
 static int
 dentry_del(struct ns *ns, uint64_t dir, const char *name, char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_DENTRY_DEL);
+	sqlite3_stmt *s = ns_q(ns, Q_DENTRY_DEL);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	return run(ns, Q_DENTRY_DEL, errmsg);
+	return ns_run(ns, Q_DENTRY_DEL, errmsg);
 }
 
 static int
 dir_is_empty(struct ns *ns, uint64_t dir, int *empty, char *errmsg)
 {
 	int64_t v;
-	sqlite3_bind_int64(q(ns, Q_DIR_ANY), 1, (sqlite3_int64)dir);
-	int rc = one_int(ns, Q_DIR_ANY, &v);
+	sqlite3_bind_int64(ns_q(ns, Q_DIR_ANY), 1, (sqlite3_int64)dir);
+	int rc = ns_one_int(ns, Q_DIR_ANY, &v);
 	if (rc < 0)
-		return db_error(ns, errmsg, Q_DIR_ANY);
+		return ns_db_error(ns, errmsg, Q_DIR_ANY);
 	*empty = rc == 0;
 	return 0;
 }
@@ -359,10 +309,6 @@ check_name(const char *name, char *errmsg)
  * anything, and execute anything with at least one x bit (or a
  * directory). */
 
-#define MAY_R 4
-#define MAY_W 2
-#define MAY_X 1
-
 static int
 in_group(const struct wire_cred *c, uint32_t gid)
 {
@@ -392,8 +338,8 @@ may(const struct inode *n, const struct wire_cred *c, int mask)
 	return ((unsigned)mask & ~bits) == 0;
 }
 
-static int
-need(const struct inode *n, const struct wire_cred *c, int mask, const char *what,
+int
+ns_need(const struct inode *n, const struct wire_cred *c, int mask, const char *what,
      char *errmsg)
 {
 	if (may(n, c, mask))
@@ -422,13 +368,13 @@ static int
 get_dir(struct ns *ns, uint64_t ino, const struct wire_cred *c,
 	struct inode *dir, char *errmsg)
 {
-	int rv = inode_get(ns, ino, dir, errmsg);
+	int rv = ns_inode_get(ns, ino, dir, errmsg);
 	if (rv != 0)
 		return rv;
 	if (!S_ISDIR(dir->mode))
 		return cfs_fail(errmsg, CFS_ENOTDIR, "inode %llu",
 				(unsigned long long)ino);
-	return need(dir, c, MAY_X, "search", errmsg);
+	return ns_need(dir, c, MAY_X, "search", errmsg);
 }
 
 /* ---- open / format --------------------------------------------------------- */
@@ -449,7 +395,7 @@ ns_open(struct ns **out, sqlite3 *db, char *errmsg)
 	}
 	struct inode root;
 	char ignored[CFS_ERRMSG_SIZE];
-	ns->formatted = inode_get(ns, ROOT_INO, &root, ignored) == 0;
+	ns->formatted = ns_inode_get(ns, ROOT_INO, &root, ignored) == 0;
 	*out = ns;
 	return 0;
 }
@@ -475,10 +421,10 @@ ns_is_formatted(struct ns *ns)
 static int
 config_put(struct ns *ns, const char *key, int64_t v, char *errmsg)
 {
-	sqlite3_stmt *s = q(ns, Q_CONFIG_PUT);
+	sqlite3_stmt *s = ns_q(ns, Q_CONFIG_PUT);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, v);
-	return run(ns, Q_CONFIG_PUT, errmsg);
+	return ns_run(ns, Q_CONFIG_PUT, errmsg);
 }
 
 int
@@ -504,7 +450,7 @@ ns_format(struct ns *ns, const struct ns_env *env, const struct ns_format *fmt,
 	r->atime = r->mtime = r->ctime = env->now_ns;
 	r->goal = fmt->default_goal;
 	r->parent = ROOT_INO;
-	rv = inode_put(ns, r, errmsg);
+	rv = ns_inode_put(ns, r, errmsg);
 	if (rv == 0)
 		rv = config_put(ns, "fragment_size",
 				(int64_t)fmt->fragment_size, errmsg);
@@ -543,7 +489,7 @@ op_lookup(struct ns *ns, const struct wire_lookup *rq, uint16_t *rt,
 		return check_name(rq->name, errmsg);
 	else if ((rv = dentry_get(ns, dir->ino, rq->name, &ino, errmsg)) != 0)
 		return rv;
-	rv = inode_get(ns, ino, n, errmsg);
+	rv = ns_inode_get(ns, ino, n, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
@@ -555,7 +501,7 @@ static int
 op_getattr(struct ns *ns, const struct wire_getattr *rq, uint16_t *rt,
 	   union wire_body *out, char *errmsg)
 {
-	int rv = inode_get(ns, rq->ino, &ns->a, errmsg);
+	int rv = ns_inode_get(ns, rq->ino, &ns->a, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(&ns->a, &out->entry.attr);
@@ -582,7 +528,7 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 	struct inode *n = &ns->a;
 	const struct wire_cred *c = &rq->cred;
 	uint32_t v = rq->valid;
-	int owner, rv = inode_get(ns, rq->ino, n, errmsg);
+	int owner, rv = ns_inode_get(ns, rq->ino, n, errmsg);
 
 	if (rv != 0)
 		return rv;
@@ -621,7 +567,7 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 		if (!S_ISREG(n->mode))
 			return cfs_fail(errmsg, CFS_EINVAL,
 					"truncate of a special file");
-		rv = need(n, c, MAY_W, "truncate", errmsg);
+		rv = ns_need(n, c, MAY_W, "truncate", errmsg);
 		if (rv != 0)
 			return rv;
 		if (rq->size > (1ull << 62))
@@ -651,7 +597,7 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 	if (v & CFS_SETATTR_MTIME_NOW)
 		n->mtime = env->now_ns;
 	n->ctime = env->now_ns;
-	rv = inode_put(ns, n, errmsg);
+	rv = ns_inode_put(ns, n, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
@@ -668,8 +614,8 @@ create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 	int64_t next = 0;
 	int rv;
 
-	if (one_int(ns, Q_INO_NEXT, &next) != 1)
-		return db_error(ns, errmsg, Q_INO_NEXT);
+	if (ns_one_int(ns, Q_INO_NEXT, &next) != 1)
+		return ns_db_error(ns, errmsg, Q_INO_NEXT);
 	if (next < ROOT_INO + 1)
 		return cfs_fail(errmsg, CFS_INTERNAL, "inode counter at %lld",
 				(long long)next);
@@ -698,7 +644,7 @@ create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 		dir->nlink++;
 	}
 	dir->mtime = dir->ctime = env->now_ns;
-	if ((rv = inode_put(ns, n, errmsg)) != 0 ||
+	if ((rv = ns_inode_put(ns, n, errmsg)) != 0 ||
 	    (rv = dentry_put(ns, dir->ino, name, n->ino, errmsg)) != 0 ||
 	    (rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
@@ -726,7 +672,7 @@ prepare_create(struct ns *ns, uint64_t parent, const char *name,
 		return cfs_fail(errmsg, CFS_ENOENT,
 				"directory %llu was removed",
 				(unsigned long long)dir->ino);
-	return need(dir, c, MAY_W | MAY_X, "create in directory", errmsg);
+	return ns_need(dir, c, MAY_W | MAY_X, "create in directory", errmsg);
 }
 
 static int
@@ -758,7 +704,7 @@ op_mknod(struct ns *ns, const struct ns_env *env, const struct wire_mknod *rq,
 			    &existing, errmsg);
 	if (rv == CFS_EEXIST && !(rq->flags & CFS_MKNOD_EXCL) &&
 	    type == S_IFREG && existing != 0 &&
-	    inode_get(ns, existing, n, errmsg) == 0 && S_ISREG(n->mode)) {
+	    ns_inode_get(ns, existing, n, errmsg) == 0 && S_ISREG(n->mode)) {
 		/* open(O_CREAT) without O_EXCL of an existing file */
 		to_attr(n, &out->entry.attr);
 		*rt = WIRE_T_entry;
@@ -807,7 +753,7 @@ static int
 op_readlink(struct ns *ns, const struct wire_readlink *rq, uint16_t *rt,
 	    union wire_body *out, char *errmsg)
 {
-	int rv = inode_get(ns, rq->ino, &ns->a, errmsg);
+	int rv = ns_inode_get(ns, rq->ino, &ns->a, errmsg);
 	if (rv != 0)
 		return rv;
 	if (!S_ISLNK(ns->a.mode))
@@ -831,22 +777,22 @@ drop_link(struct ns *ns, const struct ns_env *env, struct inode *n,
 	if (n->nlink > keep) {
 		n->nlink--;
 		n->ctime = env->now_ns;
-		return inode_put(ns, n, errmsg);
+		return ns_inode_put(ns, n, errmsg);
 	}
 	if (S_ISREG(n->mode) && n->size > 0) {
-		sqlite3_stmt *s = q(ns, Q_ORPHAN_PUT);
+		sqlite3_stmt *s = ns_q(ns, Q_ORPHAN_PUT);
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)n->generation);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)n->size);
 		sqlite3_bind_int64(s, 4, env->now_ns);
-		if ((rv = run(ns, Q_ORPHAN_PUT, errmsg)) != 0)
+		if ((rv = ns_run(ns, Q_ORPHAN_PUT, errmsg)) != 0)
 			return rv;
 	}
-	sqlite3_bind_int64(q(ns, Q_XATTR_DEL_ALL), 1, (sqlite3_int64)n->ino);
-	if ((rv = run(ns, Q_XATTR_DEL_ALL, errmsg)) != 0)
+	sqlite3_bind_int64(ns_q(ns, Q_XATTR_DEL_ALL), 1, (sqlite3_int64)n->ino);
+	if ((rv = ns_run(ns, Q_XATTR_DEL_ALL, errmsg)) != 0)
 		return rv;
-	sqlite3_bind_int64(q(ns, Q_INODE_DEL), 1, (sqlite3_int64)n->ino);
-	return run(ns, Q_INODE_DEL, errmsg);
+	sqlite3_bind_int64(ns_q(ns, Q_INODE_DEL), 1, (sqlite3_int64)n->ino);
+	return ns_run(ns, Q_INODE_DEL, errmsg);
 }
 
 /* unlink (@dir_op 0) and rmdir (1). */
@@ -868,9 +814,9 @@ op_remove(struct ns *ns, const struct ns_env *env,
 	if ((rv = check_name(rq->name, errmsg)) != 0)
 		return rv;
 	if ((rv = dentry_get(ns, dir->ino, rq->name, &ino, errmsg)) != 0 ||
-	    (rv = inode_get(ns, ino, n, errmsg)) != 0)
+	    (rv = ns_inode_get(ns, ino, n, errmsg)) != 0)
 		return rv;
-	if ((rv = need(dir, &rq->cred, MAY_W | MAY_X, "remove from directory",
+	if ((rv = ns_need(dir, &rq->cred, MAY_W | MAY_X, "remove from directory",
 		       errmsg)) != 0 ||
 	    (rv = sticky_ok(dir, n, &rq->cred, errmsg)) != 0)
 		return rv;
@@ -905,7 +851,7 @@ op_link(struct ns *ns, const struct ns_env *env, const struct wire_link *rq,
 {
 	struct inode *dir = &ns->a, *n = &ns->b;
 	uint64_t existing;
-	int rv = inode_get(ns, rq->ino, n, errmsg);
+	int rv = ns_inode_get(ns, rq->ino, n, errmsg);
 
 	if (rv != 0)
 		return rv;
@@ -924,7 +870,7 @@ op_link(struct ns *ns, const struct ns_env *env, const struct wire_link *rq,
 	dir->mtime = dir->ctime = env->now_ns;
 	if ((rv = dentry_put(ns, dir->ino, rq->newname, n->ino, errmsg)) !=
 		    0 ||
-	    (rv = inode_put(ns, n, errmsg)) != 0 ||
+	    (rv = ns_inode_put(ns, n, errmsg)) != 0 ||
 	    (rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
@@ -950,7 +896,7 @@ is_ancestor(struct ns *ns, uint64_t anc, uint64_t dir, int *yes, char *errmsg)
 		}
 		if (cur == ROOT_INO)
 			return 0;
-		int rv = inode_get(ns, cur, w, errmsg);
+		int rv = ns_inode_get(ns, cur, w, errmsg);
 		if (rv != 0)
 			return rv == CFS_INTERNAL ? rv : 0;
 		cur = w->parent;
@@ -1009,11 +955,11 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	    (rv = check_name(rq->newname, errmsg)) != 0)
 		return rv;
 	if ((rv = dentry_get(ns, sd->ino, rq->name, &sino, errmsg)) != 0 ||
-	    (rv = inode_get(ns, sino, s, errmsg)) != 0)
+	    (rv = ns_inode_get(ns, sino, s, errmsg)) != 0)
 		return rv;
 	char ignored[CFS_ERRMSG_SIZE];
 	have_t = dentry_get(ns, td->ino, rq->newname, &tino, ignored) == 0;
-	if (have_t && (rv = inode_get(ns, tino, t, errmsg)) != 0)
+	if (have_t && (rv = ns_inode_get(ns, tino, t, errmsg)) != 0)
 		return rv;
 	/* Linux's order (vfs_rename after do_renameat2's lookups and
 	 * lock_rename's ancestor checks): an application sees the first. */
@@ -1041,10 +987,10 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	}
 	if (have_t && tino == sino)
 		goto done; /* case 2 */
-	if ((rv = need(sd, c, MAY_W | MAY_X, "rename from directory",
+	if ((rv = ns_need(sd, c, MAY_W | MAY_X, "rename from directory",
 		       errmsg)) != 0 ||
 	    (rv = sticky_ok(sd, s, c, errmsg)) != 0 ||
-	    (rv = need(td, c, MAY_W | MAY_X, "rename into directory",
+	    (rv = ns_need(td, c, MAY_W | MAY_X, "rename into directory",
 		       errmsg)) != 0 ||
 	    (have_t && (rv = sticky_ok(td, t, c, errmsg)) != 0))
 		return rv;
@@ -1058,23 +1004,23 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	}
 	/* a directory changing parent: its ".." changes */
 	if (S_ISDIR(s->mode) && !same_dir &&
-	    (rv = need(s, c, MAY_W, "move directory", errmsg)) != 0)
+	    (rv = ns_need(s, c, MAY_W, "move directory", errmsg)) != 0)
 		return rv;
 	if (fl & CFS_RENAME_EXCHANGE && S_ISDIR(t->mode) && !same_dir &&
-	    (rv = need(t, c, MAY_W, "move directory", errmsg)) != 0)
+	    (rv = ns_need(t, c, MAY_W, "move directory", errmsg)) != 0)
 		return rv;
 	if (fl & CFS_RENAME_EXCHANGE) {
-		sqlite3_stmt *st = q(ns, Q_DENTRY_SET_INO);
+		sqlite3_stmt *st = ns_q(ns, Q_DENTRY_SET_INO);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)tino);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)sd->ino);
 		sqlite3_bind_text(st, 3, rq->name, -1, SQLITE_STATIC);
-		if ((rv = run(ns, Q_DENTRY_SET_INO, errmsg)) != 0)
+		if ((rv = ns_run(ns, Q_DENTRY_SET_INO, errmsg)) != 0)
 			return rv;
-		st = q(ns, Q_DENTRY_SET_INO);
+		st = ns_q(ns, Q_DENTRY_SET_INO);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)sino);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)td->ino);
 		sqlite3_bind_text(st, 3, rq->newname, -1, SQLITE_STATIC);
-		if ((rv = run(ns, Q_DENTRY_SET_INO, errmsg)) != 0)
+		if ((rv = ns_run(ns, Q_DENTRY_SET_INO, errmsg)) != 0)
 			return rv;
 		if (!same_dir) {
 			int sdir = S_ISDIR(s->mode) != 0;
@@ -1087,7 +1033,7 @@ op_rename(struct ns *ns, const struct ns_env *env,
 			td->nlink = td->nlink - (uint32_t)tdir + (uint32_t)sdir;
 		}
 		s->ctime = t->ctime = env->now_ns;
-		if ((rv = inode_put(ns, t, errmsg)) != 0)
+		if ((rv = ns_inode_put(ns, t, errmsg)) != 0)
 			return rv;
 	} else {
 		if (have_t) {
@@ -1120,7 +1066,7 @@ op_rename(struct ns *ns, const struct ns_env *env,
 	}
 	sd->mtime = sd->ctime = env->now_ns;
 	td->mtime = td->ctime = env->now_ns;
-	if ((rv = inode_put(ns, s, errmsg)) != 0)
+	if ((rv = ns_inode_put(ns, s, errmsg)) != 0)
 		return rv;
 	if (same_dir) {
 		/* sd and td are copies of one inode; only td's link count
@@ -1144,14 +1090,14 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 	struct wire_dirents *d = &out->dirents;
 	uint32_t max = rq->max_entries;
 	uint64_t cookie = rq->cookie;
-	int rv = inode_get(ns, rq->ino, dir, errmsg);
+	int rv = ns_inode_get(ns, rq->ino, dir, errmsg);
 
 	if (rv != 0)
 		return rv;
 	if (!S_ISDIR(dir->mode))
 		return cfs_fail(errmsg, CFS_ENOTDIR, "inode %llu",
 				(unsigned long long)rq->ino);
-	if ((rv = need(dir, &rq->cred, MAY_R, "list directory", errmsg)) != 0)
+	if ((rv = ns_need(dir, &rq->cred, MAY_R, "list directory", errmsg)) != 0)
 		return rv;
 	if (max == 0 || max > WIRE_MAX_dirent)
 		max = WIRE_MAX_dirent;
@@ -1160,7 +1106,7 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 	/* "." and ".." first, as cookies 1 and 2 */
 	for (uint64_t k = cookie + 1; k <= 2 && d->entries_count < max; k++) {
 		uint64_t ino = k == 1 ? dir->ino : dir->parent;
-		if ((rv = inode_get(ns, ino, n, errmsg)) != 0)
+		if ((rv = ns_inode_get(ns, ino, n, errmsg)) != 0)
 			return rv;
 		struct wire_dirent *e = &d->entries[d->entries_count++];
 		e->cookie = k;
@@ -1168,7 +1114,7 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 		to_attr(n, &e->attr);
 		cookie = k;
 	}
-	sqlite3_stmt *s = q(ns, Q_READDIR);
+	sqlite3_stmt *s = ns_q(ns, Q_READDIR);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir->ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)cookie);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)(max - d->entries_count) + 1);
@@ -1184,7 +1130,7 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 2);
 		got++;
 		/* inode_get uses another statement: safe while s steps */
-		if ((rv = inode_get(ns, ino, n, errmsg)) != 0) {
+		if ((rv = ns_inode_get(ns, ino, n, errmsg)) != 0) {
 			sqlite3_reset(s);
 			return rv;
 		}
@@ -1192,7 +1138,7 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		sqlite3_reset(s);
-		return db_error(ns, errmsg, Q_READDIR);
+		return ns_db_error(ns, errmsg, Q_READDIR);
 	}
 	d->eof = rc == SQLITE_DONE;
 	sqlite3_reset(s);
@@ -1206,8 +1152,8 @@ op_statfs(struct ns *ns, uint16_t *rt, union wire_body *out, char *errmsg)
 	int64_t n = 0;
 	struct wire_statfs_reply *r = &out->statfs_reply;
 
-	if (one_int(ns, Q_COUNT_INODES, &n) != 1)
-		return db_error(ns, errmsg, Q_COUNT_INODES);
+	if (ns_one_int(ns, Q_COUNT_INODES, &n) != 1)
+		return ns_db_error(ns, errmsg, Q_COUNT_INODES);
 	memset(r, 0, sizeof(*r));
 	r->files = (uint64_t)n;
 	r->ffree = (1ull << 40) - (uint64_t)n;
@@ -1219,206 +1165,6 @@ op_statfs(struct ns *ns, uint16_t *rt, union wire_body *out, char *errmsg)
 	return 0;
 }
 
-/* ---- extended attributes ------------------------------------------------
- * Namespaces as on Linux: user.* follows the file's permissions (read to
- * get, write to set; regular files and directories only; on a sticky
- * directory only its owner sets them); trusted.* and security.* need root
- * to change, and trusted.* to read (others see ENODATA); system.* (ACLs)
- * and other namespaces are not supported (ENOTSUP, after the permission
- * check, as Linux orders them). */
-
-static int
-xattr_check(const struct inode *n, const struct wire_cred *c,
-	    const char *name, int write, char *errmsg)
-{
-	/* Linux's xattr_permission(), in its order: the trusted and
-	 * security rules, the user.* rules, then the file's permission;
-	 * an unknown namespace is refused only after that. */
-	if (name[0] == '\0')
-		return cfs_fail(errmsg, CFS_EINVAL, "empty attribute name");
-	if (strncmp(name, "trusted.", 8) == 0 ||
-	    (write && strncmp(name, "security.", 9) == 0)) {
-		if (c->uid != 0)
-			return cfs_fail(errmsg, write ? CFS_EPERM : CFS_ENODATA,
-					"'%s' needs root", name);
-		return 0;
-	}
-	if (strncmp(name, "security.", 9) == 0)
-		return 0;
-	if (strncmp(name, "user.", 5) == 0) {
-		if (!S_ISREG(n->mode) && !S_ISDIR(n->mode))
-			return cfs_fail(errmsg, write ? CFS_EPERM : CFS_ENODATA,
-					"user.* on a special file");
-		if (write && S_ISDIR(n->mode) && (n->mode & S_ISVTX) &&
-		    c->uid != 0 && c->uid != n->uid)
-			return cfs_fail(errmsg, CFS_EPERM,
-					"user.* of a sticky directory: owner "
-					"only");
-	}
-	int rv = need(n, c, write ? MAY_W : MAY_R, "xattr", errmsg);
-	if (rv != 0 || strncmp(name, "user.", 5) == 0)
-		return rv;
-	return cfs_fail(errmsg, CFS_ENOTSUP, "xattr namespace of '%s'", name);
-}
-
-static int
-scratch_fit(struct ns *ns, size_t n, char *errmsg)
-{
-	if (n <= ns->scratch_cap)
-		return 0;
-	uint8_t *p = realloc(ns->scratch, n);
-	if (p == NULL)
-		return cfs_fail(errmsg, CFS_INTERNAL, "out of memory");
-	ns->scratch = p;
-	ns->scratch_cap = n;
-	return 0;
-}
-
-static int
-op_setxattr(struct ns *ns, const struct ns_env *env,
-	    const struct wire_setxattr *rq, uint16_t *rt, char *errmsg)
-{
-	struct inode *n = &ns->a;
-	int64_t total = 0, present;
-	int rv = inode_get(ns, rq->ino, n, errmsg);
-
-	if (rv != 0 ||
-	    (rv = xattr_check(n, &rq->cred, rq->name, 1, errmsg)) != 0)
-		return rv;
-	sqlite3_stmt *s = q(ns, Q_XATTR_GET);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	sqlite3_bind_text(s, 2, rq->name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	present = rc == SQLITE_ROW;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(ns, errmsg, Q_XATTR_GET);
-	if (rq->flags & CFS_XATTR_CREATE && present)
-		return cfs_fail(errmsg, CFS_EEXIST, "xattr '%s'", rq->name);
-	if (rq->flags & CFS_XATTR_REPLACE && !present)
-		return cfs_fail(errmsg, CFS_ENODATA, "xattr '%s'", rq->name);
-	s = q(ns, Q_XATTR_TOTAL);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	sqlite3_bind_text(s, 2, rq->name, -1, SQLITE_STATIC);
-	if (one_int(ns, Q_XATTR_TOTAL, &total) < 0)
-		return db_error(ns, errmsg, Q_XATTR_TOTAL);
-	if ((uint64_t)total + strlen(rq->name) + 1 + rq->value_len >
-	    XATTR_TOTAL_MAX)
-		return cfs_fail(errmsg, CFS_ENOSPC,
-				"xattrs of inode %llu would pass %u bytes",
-				(unsigned long long)n->ino, XATTR_TOTAL_MAX);
-	s = q(ns, Q_XATTR_PUT);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	sqlite3_bind_text(s, 2, rq->name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, rq->value_len ? (const void *)rq->value : "",
-			  (int)rq->value_len, SQLITE_STATIC);
-	if ((rv = run(ns, Q_XATTR_PUT, errmsg)) != 0)
-		return rv;
-	n->ctime = env->now_ns;
-	if ((rv = inode_put(ns, n, errmsg)) != 0)
-		return rv;
-	*rt = WIRE_T_ok;
-	return 0;
-}
-
-static int
-op_getxattr(struct ns *ns, const struct wire_getxattr *rq, uint16_t *rt,
-	    union wire_body *out, char *errmsg)
-{
-	struct inode *n = &ns->a;
-	int rv = inode_get(ns, rq->ino, n, errmsg);
-
-	if (rv != 0 ||
-	    (rv = xattr_check(n, &rq->cred, rq->name, 0, errmsg)) != 0)
-		return rv;
-	sqlite3_stmt *s = q(ns, Q_XATTR_GET);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	sqlite3_bind_text(s, 2, rq->name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return db_error(ns, errmsg, Q_XATTR_GET);
-		return cfs_fail(errmsg, CFS_ENODATA, "xattr '%s'", rq->name);
-	}
-	size_t len = (size_t)sqlite3_column_bytes(s, 0);
-	if ((rv = scratch_fit(ns, len + 1, errmsg)) != 0) {
-		sqlite3_reset(s);
-		return rv;
-	}
-	if (len)
-		memcpy(ns->scratch, sqlite3_column_blob(s, 0), len);
-	sqlite3_reset(s);
-	out->xattr_value.value = ns->scratch;
-	out->xattr_value.value_len = (uint32_t)len;
-	*rt = WIRE_T_xattr_value;
-	return 0;
-}
-
-static int
-op_listxattr(struct ns *ns, const struct wire_listxattr *rq, uint16_t *rt,
-	     union wire_body *out, char *errmsg)
-{
-	struct inode *n = &ns->a;
-	size_t len = 0;
-	int rc, rv = inode_get(ns, rq->ino, n, errmsg);
-
-	if (rv != 0)
-		return rv;
-	sqlite3_stmt *s = q(ns, Q_XATTR_LIST);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(s, 0);
-		/* list only what the caller could read */
-		if (strncmp(name, "trusted.", 8) == 0 && rq->cred.uid != 0)
-			continue;
-		size_t k = strlen(name) + 1;
-		if (len + k > CFS_XATTR_VALUE_MAX) {
-			sqlite3_reset(s);
-			return cfs_fail(errmsg, CFS_E2BIG,
-					"xattr names of inode %llu",
-					(unsigned long long)n->ino);
-		}
-		if ((rv = scratch_fit(ns, len + k, errmsg)) != 0) {
-			sqlite3_reset(s);
-			return rv;
-		}
-		memcpy(ns->scratch + len, name, k);
-		len += k;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return db_error(ns, errmsg, Q_XATTR_LIST);
-	out->xattr_names.names = len ? ns->scratch : (const uint8_t *)"";
-	out->xattr_names.names_len = (uint32_t)len;
-	*rt = WIRE_T_xattr_names;
-	return 0;
-}
-
-static int
-op_removexattr(struct ns *ns, const struct ns_env *env,
-	       const struct wire_removexattr *rq, uint16_t *rt, char *errmsg)
-{
-	struct inode *n = &ns->a;
-	int rv = inode_get(ns, rq->ino, n, errmsg);
-
-	if (rv != 0 ||
-	    (rv = xattr_check(n, &rq->cred, rq->name, 1, errmsg)) != 0)
-		return rv;
-	sqlite3_stmt *s = q(ns, Q_XATTR_DEL);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
-	sqlite3_bind_text(s, 2, rq->name, -1, SQLITE_STATIC);
-	if ((rv = run(ns, Q_XATTR_DEL, errmsg)) != 0)
-		return rv;
-	if (sqlite3_changes(ns->db) == 0)
-		return cfs_fail(errmsg, CFS_ENODATA, "xattr '%s'", rq->name);
-	n->ctime = env->now_ns;
-	if ((rv = inode_put(ns, n, errmsg)) != 0)
-		return rv;
-	*rt = WIRE_T_ok;
-	return 0;
-}
-
 /* The goal (replica count) of an inode; a directory's goal is what new
  * children inherit.  Owner or root. */
 static int
@@ -1427,7 +1173,7 @@ op_setgoal(struct ns *ns, const struct ns_env *env,
 	   char *errmsg)
 {
 	struct inode *n = &ns->a;
-	int rv = inode_get(ns, rq->ino, n, errmsg);
+	int rv = ns_inode_get(ns, rq->ino, n, errmsg);
 
 	if (rv != 0)
 		return rv;
@@ -1440,7 +1186,7 @@ op_setgoal(struct ns *ns, const struct ns_env *env,
 				(unsigned long long)n->ino, n->uid);
 	n->goal = rq->goal;
 	n->ctime = env->now_ns;
-	if ((rv = inode_put(ns, n, errmsg)) != 0)
+	if ((rv = ns_inode_put(ns, n, errmsg)) != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
 	*rt = WIRE_T_entry;
@@ -1458,7 +1204,7 @@ ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
 
 	if (!ns->formatted)
 		return cfs_fail(errmsg, CFS_EROFS, "not formatted");
-	if ((rv = inode_get(ns, ino, n, errmsg)) != 0)
+	if ((rv = ns_inode_get(ns, ino, n, errmsg)) != 0)
 		return rv;
 	if (S_ISDIR(n->mode))
 		return cfs_fail(errmsg, CFS_EISDIR, "inode %llu",
@@ -1467,7 +1213,7 @@ ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
 		return cfs_fail(errmsg, CFS_EINVAL,
 				"inode %llu is not a regular file",
 				(unsigned long long)ino);
-	if ((rv = need(n, cred, mask, mask & MAY_W ? "write" : "read",
+	if ((rv = ns_need(n, cred, mask, mask & MAY_W ? "write" : "read",
 		       errmsg)) != 0)
 		return rv;
 	if (attr != NULL)
@@ -1478,7 +1224,7 @@ ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
 int
 ns_attr(struct ns *ns, uint64_t ino, struct wire_attr *attr, char *errmsg)
 {
-	int rv = inode_get(ns, ino, &ns->a, errmsg);
+	int rv = ns_inode_get(ns, ino, &ns->a, errmsg);
 	if (rv == 0)
 		to_attr(&ns->a, attr);
 	return rv;
@@ -1491,12 +1237,12 @@ ns_file_written(struct ns *ns, const struct ns_env *env, uint64_t ino,
 	struct inode *n = &ns->a;
 	int rv;
 
-	if ((rv = inode_get(ns, ino, n, errmsg)) != 0)
+	if ((rv = ns_inode_get(ns, ino, n, errmsg)) != 0)
 		return rv;
 	if (size > n->size)
 		n->size = size;
 	n->mtime = n->ctime = env->now_ns;
-	if ((rv = inode_put(ns, n, errmsg)) != 0)
+	if ((rv = ns_inode_put(ns, n, errmsg)) != 0)
 		return rv;
 	if (attr != NULL)
 		to_attr(n, attr);
@@ -1573,15 +1319,15 @@ ns_exec(struct ns *ns, const struct ns_env *env, uint16_t type,
 	case WIRE_T_statfs:
 		return op_statfs(ns, reply_type, reply, errmsg);
 	case WIRE_T_setxattr:
-		return op_setxattr(ns, env, &req->setxattr, reply_type, errmsg);
+		return ns_op_setxattr(ns, env, &req->setxattr, reply_type, errmsg);
 	case WIRE_T_getxattr:
-		return op_getxattr(ns, &req->getxattr, reply_type, reply,
+		return ns_op_getxattr(ns, &req->getxattr, reply_type, reply,
 				   errmsg);
 	case WIRE_T_listxattr:
-		return op_listxattr(ns, &req->listxattr, reply_type, reply,
+		return ns_op_listxattr(ns, &req->listxattr, reply_type, reply,
 				    errmsg);
 	case WIRE_T_removexattr:
-		return op_removexattr(ns, env, &req->removexattr, reply_type,
+		return ns_op_removexattr(ns, env, &req->removexattr, reply_type,
 				      errmsg);
 	case WIRE_T_setgoal:
 		return op_setgoal(ns, env, &req->setgoal, reply_type, reply,
