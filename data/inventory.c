@@ -252,7 +252,8 @@ ask_done(struct inventory *iv, int64_t now)
 		pass_end(iv, now);
 		return;
 	}
-	qsort(iv->doomed, iv->nd, sizeof(*iv->doomed), doomed_order);
+	if (iv->nd > 0) /* (qsort of NULL is undefined, even of nothing) */
+		qsort(iv->doomed, iv->nd, sizeof(*iv->doomed), doomed_order);
 	iv->phase = DELETE;
 	iv->due = now;
 }
