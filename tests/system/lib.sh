@@ -49,6 +49,17 @@ check() { # check NAME COMMAND...: run, report ok/FAIL
 	local name=$1; shift
 	if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=1; fi
 }
+# eventually SECONDS CMD...: retry CMD every 0.5 s until it succeeds, for
+# SECONDS at most; then once more with its output shown
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq $((limit * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	"$@"
+}
 raft_addr() { echo "127.0.0.1:$((PORT0 + 4 + $1))"; }
 client_addr() { echo "127.0.0.1:$((PORT0 + $1))"; }
 meta_start() { # meta_start ID [extra args]

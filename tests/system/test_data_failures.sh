@@ -30,15 +30,6 @@ at_goal() {
 		[ "$n" -ge 3 ] || { echo "    fragment $idx v$ver: $n live copies"; return 1; }
 	done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2}' "$T/frags")
 }
-eventually() {
-	local limit=$1 i
-	shift
-	for i in $(seq $((limit * 2))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	"$@"
-}
 same() { $CTL get -q "$1" "$T/back" && cmp "$2" "$T/back"; }
 
 # ---- a data node dies at rest -------------------------------------------

@@ -12,15 +12,6 @@ BOOTSTRAP_ARGS="--fragment-size $FSZ"
 DATA_EXTRA="--set inventory_interval=1s --set inventory_grace=10s"
 data_cluster 3 4 || { show_logs; exit 1; }
 
-eventually() {
-	local limit=$1 i
-	shift
-	for i in $(seq $((limit * 2))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	"$@"
-}
 gone() { [ ! -e "$1" ]; }
 
 head -c $((6 * FSZ)) /dev/urandom >"$T/f"

@@ -46,16 +46,6 @@ on_disk() {
 	# and no replica file of another version survives (once GC ran)
 	return 0
 }
-# eventually SECONDS CMD...: retry CMD every 0.5 s
-eventually() {
-	local limit=$1 i
-	shift
-	for i in $(seq $((limit * 2))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	"$@"
-}
 
 roundtrip() { # roundtrip SIZE
 	local f=$T/src.$1
