@@ -52,11 +52,10 @@ struct beat {
 
 	/* Scrub: the keys of the pass in progress. */
 	int in_pass;
-	struct store_key *keys;
-	size_t n_keys, cap_keys, pos;
+	struct store_keys list;
+	size_t pos;
 	int64_t scrub_next; /* ns: verify the next replica not before */
 	uint64_t pass_bytes, pass_corrupt;
-	int list_oom;
 };
 
 static int64_t
@@ -250,25 +249,6 @@ contact(struct beat *b)
 		do_heartbeat(b, start);
 }
 
-static int
-collect_key(void *arg, const struct store_key *k)
-{
-	struct beat *b = arg;
-
-	if (b->n_keys == b->cap_keys) {
-		size_t cap = b->cap_keys ? b->cap_keys * 2 : 1024;
-		struct store_key *keys = realloc(b->keys, cap * sizeof(*keys));
-		if (keys == NULL) {
-			b->list_oom = 1;
-			return 1; /* stop listing */
-		}
-		b->keys = keys;
-		b->cap_keys = cap;
-	}
-	b->keys[b->n_keys++] = *k;
-	return 0;
-}
-
 /* Start a pass: the keys of every replica now in the store.  Replicas
  * written during the pass wait for the next one; replicas deleted during
  * it are skipped (ENOENT). */
@@ -278,18 +258,17 @@ pass_begin(struct beat *b)
 	char errmsg[CFS_ERRMSG_SIZE] = "";
 	int rv;
 
-	b->n_keys = b->pos = 0;
+	b->pos = 0;
 	b->pass_bytes = b->pass_corrupt = 0;
-	b->list_oom = 0;
-	rv = store_list(b->st, collect_key, b, errmsg);
+	rv = store_list_keys(b->st, &b->list, errmsg);
 	if (rv != 0) {
 		LOG_WARN("scrub: cannot list the store: %s", errmsg);
 		return rv;
 	}
-	if (b->list_oom)
+	if (b->list.oom)
 		LOG_WARN("scrub: out of memory listing the store; this pass "
-			 "covers the first %zu replicas", b->n_keys);
-	LOG_DEBUG("scrub: pass over %zu replicas", b->n_keys);
+			 "covers the first %zu replicas", b->list.n);
+	LOG_DEBUG("scrub: pass over %zu replicas", b->list.n);
 	b->in_pass = 1;
 	return 0;
 }
@@ -332,15 +311,15 @@ pass_end(struct beat *b, int64_t now)
 
 	if (b->pass_corrupt > 0)
 		LOG_INFO("scrub: pass done: %zu replicas, %llu bytes, %llu "
-			 "corrupt", b->n_keys,
+			 "corrupt", b->list.n,
 			 (unsigned long long)b->pass_bytes,
 			 (unsigned long long)b->pass_corrupt);
 	else
 		LOG_DEBUG("scrub: pass done: %zu replicas, %llu bytes, all "
-			  "good", b->n_keys,
+			  "good", b->list.n,
 			  (unsigned long long)b->pass_bytes);
 	b->in_pass = 0;
-	b->n_keys = b->pos = 0;
+	b->list.n = b->pos = 0;
 	if (b->scrub_next < rest)
 		b->scrub_next = rest;
 }
@@ -360,11 +339,11 @@ scrub_step(struct beat *b, int64_t now)
 		b->scrub_next = now + b->scrub_rest_ms * MS;
 		return;
 	}
-	if (b->pos == b->n_keys) {
+	if (b->pos == b->list.n) {
 		pass_end(b, now);
 		return;
 	}
-	const struct store_key *k = &b->keys[b->pos++];
+	const struct store_key *k = &b->list.keys[b->pos++];
 	rv = store_stat(b->st, k, &len, &crc, NULL, errmsg);
 	if (rv == 0)
 		rv = store_verify(b->st, k, errmsg);
@@ -379,7 +358,7 @@ scrub_step(struct beat *b, int64_t now)
 	if (b->scrub_next < now)
 		b->scrub_next = now;
 	b->scrub_next += (int64_t)((double)len * 1e9 / (double)b->scrub_rate);
-	if (b->pos == b->n_keys)
+	if (b->pos == b->list.n)
 		pass_end(b, b->scrub_next);
 }
 
@@ -448,7 +427,7 @@ beat_free(struct beat *b)
 	inventory_free(&b->inv);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->lock);
-	free(b->keys);
+	store_keys_free(&b->list);
 	free(b->reply);
 	free(b);
 }

@@ -36,10 +36,9 @@ struct inventory {
 
 	/* the pass in progress: listed keys, then the unknown ones */
 	int phase; /* IDLE, ASK, DELETE */
-	int list_oom;
 	uint64_t node_id; /* the pass is this node's */
-	struct store_key *keys;
-	size_t n, cap, pos;
+	struct store_keys list;
+	size_t pos;
 	struct doomed *doomed;
 	size_t nd, capd, posd;
 	uint64_t asked, deleted, deleted_bytes;
@@ -83,11 +82,10 @@ inventory_new(struct inventory **out, const struct inventory_options *o,
 static void
 lists_free(struct inventory *iv)
 {
-	free(iv->keys);
+	store_keys_free(&iv->list);
 	free(iv->doomed);
-	iv->keys = NULL;
 	iv->doomed = NULL;
-	iv->n = iv->cap = iv->pos = 0;
+	iv->pos = 0;
 	iv->nd = iv->capd = iv->posd = 0;
 }
 
@@ -110,25 +108,6 @@ inventory_due(const struct inventory *iv)
 	return iv->due;
 }
 
-static int
-collect(void *arg, const struct store_key *k)
-{
-	struct inventory *iv = arg;
-
-	if (iv->n == iv->cap) {
-		size_t cap = iv->cap ? iv->cap * 2 : 1024;
-		struct store_key *keys = realloc(iv->keys, cap * sizeof(*keys));
-		if (keys == NULL) {
-			iv->list_oom = 1;
-			return 1;
-		}
-		iv->keys = keys;
-		iv->cap = cap;
-	}
-	iv->keys[iv->n++] = *k;
-	return 0;
-}
-
 static void
 pass_end(struct inventory *iv, int64_t now)
 {
@@ -137,10 +116,10 @@ pass_end(struct inventory *iv, int64_t now)
 			 " old enough to ask about, %" PRIu64
 			 " deleted (%" PRIu64 " bytes) that the metadata has "
 			 "no record of",
-			 iv->n, iv->asked, iv->deleted, iv->deleted_bytes);
+			 iv->list.n, iv->asked, iv->deleted, iv->deleted_bytes);
 	else
 		LOG_DEBUG("inventory: pass done: %zu replica files, %" PRIu64
-			  " asked about, nothing deleted", iv->n, iv->asked);
+			  " asked about, nothing deleted", iv->list.n, iv->asked);
 	lists_free(iv);
 	iv->phase = IDLE;
 	iv->due = now + iv->interval_ns;
@@ -153,16 +132,15 @@ pass_begin(struct inventory *iv, uint64_t node_id, int64_t now)
 
 	lists_free(iv);
 	iv->asked = iv->deleted = iv->deleted_bytes = 0;
-	iv->list_oom = 0;
 	iv->node_id = node_id;
-	if (store_list(iv->st, collect, iv, errmsg) != 0) {
+	if (store_list_keys(iv->st, &iv->list, errmsg) != 0) {
 		LOG_WARN("inventory: cannot list the store: %s", errmsg);
 		pass_end(iv, now);
 		return;
 	}
-	if (iv->list_oom)
+	if (iv->list.oom)
 		LOG_WARN("inventory: out of memory listing the store; this "
-			 "pass covers the first %zu replicas", iv->n);
+			 "pass covers the first %zu replicas", iv->list.n);
 	iv->phase = ASK;
 	iv->due = now;
 }
@@ -270,9 +248,9 @@ ask_step(struct inventory *iv, struct mc *mc, const char *uuid,
 	rq->id = iv->node_id;
 	snprintf(rq->uuid, sizeof(rq->uuid), "%s", uuid);
 	rq->keys_count = 0;
-	while (iv->pos < iv->n && rq->keys_count < WIRE_MAX_replica &&
+	while (iv->pos < iv->list.n && rq->keys_count < WIRE_MAX_replica &&
 	       now_ns() - start < STEP_NS) {
-		const struct store_key *k = &iv->keys[iv->pos++];
+		const struct store_key *k = &iv->list.keys[iv->pos++];
 		if (!old_enough(iv, k, rq->keys_count))
 			continue;
 		struct wire_replica *r = &rq->keys[rq->keys_count++];
@@ -331,7 +309,7 @@ ask_step(struct inventory *iv, struct mc *mc, const char *uuid,
 		}
 	}
 	iv->due = now_ns(); /* the next batch, after whatever else is due */
-	if (iv->pos == iv->n)
+	if (iv->pos == iv->list.n)
 		ask_done(iv, iv->due);
 }
 

@@ -1090,6 +1090,40 @@ store_list(struct store *s, int (*cb)(void *arg, const struct store_key *k),
 	return walk_all(s, list_one, &c, errmsg);
 }
 
+static int
+keys_push(void *arg, const struct store_key *k)
+{
+	struct store_keys *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		struct store_key *keys = realloc(l->keys, cap * sizeof(*keys));
+		if (keys == NULL) {
+			l->oom = 1;
+			return 1; /* stop listing */
+		}
+		l->keys = keys;
+		l->cap = cap;
+	}
+	l->keys[l->n++] = *k;
+	return 0;
+}
+
+int
+store_list_keys(struct store *s, struct store_keys *l, char *errmsg)
+{
+	l->n = 0;
+	l->oom = 0;
+	return store_list(s, keys_push, l, errmsg);
+}
+
+void
+store_keys_free(struct store_keys *l)
+{
+	free(l->keys);
+	memset(l, 0, sizeof(*l));
+}
+
 int
 store_space(struct store *s, uint64_t *capacity, uint64_t *free_bytes,
 	    char *errmsg)

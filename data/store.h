@@ -204,6 +204,22 @@ int store_delete_older(struct store *s, uint64_t ino, uint32_t idx,
 int store_list(struct store *s, int (*cb)(void *arg, const struct store_key *k),
 	       void *arg, char *errmsg);
 
+/* The keys of every replica, as store_list finds them, in a list that
+ * grows (store_list_keys): the scrub's and the inventory's passes. */
+struct store_keys {
+	struct store_key *keys;
+	size_t n, cap;
+	int oom; /* the listing stopped short: out of memory */
+};
+
+/* Every replica's key into @l (emptied first; its room is kept).  Out of
+ * memory stops the listing with the keys so far and @l->oom set.  0, or
+ * store_list's failure. */
+int store_list_keys(struct store *s, struct store_keys *l, char *errmsg);
+
+/* Free @l's keys and empty it. */
+void store_keys_free(struct store_keys *l);
+
 /* Capacity and free bytes (f_blocks * f_frsize, f_bavail * f_frsize) of the
  * filesystem that holds the store. */
 int store_space(struct store *s, uint64_t *capacity, uint64_t *free_bytes,
