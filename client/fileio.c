@@ -185,6 +185,18 @@ fio_forget(struct fio *f, uint64_t ino)
 	pthread_mutex_unlock(&f->clock);
 }
 
+/* The kept windows of @ino are no longer used; unlike fio_forget, a
+ * locate under way may still keep what it fetches. */
+static void
+kept_drop(struct fio *f, uint64_t ino)
+{
+	pthread_mutex_lock(&f->clock);
+	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
+		if (ino == f->kept[i].ino)
+			f->kept[i].ino = 0;
+	pthread_mutex_unlock(&f->clock);
+}
+
 void
 fio_cache_mark(struct fio *f)
 {
@@ -821,9 +833,19 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		/* Only what the replica itself shows is reported: a node
 		 * this client cannot reach may be fine for everyone else
 		 * (the leader judges liveness by heartbeats). */
-		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT))
+		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT)) {
 			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
-		else
+		} else if (rv == CFS_ENOENT || rv == CFS_CORRUPT) {
+			/* Kept locations: the replica was most likely moved
+			 * or dropped since (rebalancing, repair).  The next
+			 * read locates afresh rather than asking it again. */
+			kept_drop(f, ino);
+			LOG_INFO("fragment %llu/%llu: %s; the locations this "
+				 "mount kept are out of date, trying the next "
+				 "replica",
+				 (unsigned long long)ino,
+				 (unsigned long long)fi->idx, errmsg);
+		} else
 			LOG_WARN("fragment %llu/%llu: %s; trying the next "
 				 "replica",
 				 (unsigned long long)ino,
