@@ -528,7 +528,11 @@ main(int argc, char **argv)
 			rv = -1;
 		} else {
 			fuse_loop_cfg_set_clone_fd(lc, (unsigned)fo.clone_fd);
-			fuse_loop_cfg_set_idle_threads(lc, fo.max_idle_threads);
+			/* UINT_MAX: -o max_idle_threads not given, which
+			 * libfuse 3.14 would report as invalid */
+			if (fo.max_idle_threads != UINT_MAX)
+				fuse_loop_cfg_set_idle_threads(
+					lc, fo.max_idle_threads);
 			fuse_loop_cfg_set_max_threads(lc, fo.max_threads);
 			rv = fuse_session_loop_mt(se, lc);
 			fuse_loop_cfg_destroy(lc);
