@@ -55,6 +55,7 @@ struct beat {
 	struct store_keys list;
 	size_t pos;
 	int64_t scrub_next; /* ns: verify the next replica not before */
+	uint64_t served_seen; /* service_served() at the last step */
 	uint64_t pass_bytes, pass_corrupt;
 };
 
@@ -324,9 +325,17 @@ pass_end(struct beat *b, int64_t now)
 		b->scrub_next = rest;
 }
 
+/* While the node serves requests (clients' reads and writes, repair
+ * copies), the scrub goes this many times slower than scrub_rate: the
+ * disk is theirs first, and a node that is never idle still gets
+ * scrubbed. */
+#define SCRUB_BUSY_SLOWDOWN 16
+
 /* Verify the next replica of the pass, then move scrub_next forward by
- * the time its bytes (data and header) take at scrub_rate, so that the
- * bytes read per second stay within the rate. */
+ * the time its bytes (data and header) take at scrub_rate (or
+ * SCRUB_BUSY_SLOWDOWN times that if the service answered requests since
+ * the last step or is serving one now; a day at most), so that the bytes read per second stay within the
+ * rate. */
 static void
 scrub_step(struct beat *b, int64_t now)
 {
@@ -357,7 +366,17 @@ scrub_step(struct beat *b, int64_t now)
 	b->pass_bytes += len;
 	if (b->scrub_next < now)
 		b->scrub_next = now;
-	b->scrub_next += (int64_t)((double)len * 1e9 / (double)b->scrub_rate);
+	uint64_t served = 0;
+	uint32_t load = 0;
+	if (b->svc != NULL) {
+		served = service_served(b->svc);
+		service_stats(b->svc, &load, NULL);
+	}
+	double slow = served != b->served_seen || load > 0 ? SCRUB_BUSY_SLOWDOWN
+							     : 1;
+	b->served_seen = served;
+	double wait = (double)len * 1e9 * slow / (double)b->scrub_rate;
+	b->scrub_next += wait < 86400e9 ? (int64_t)wait : (int64_t)86400e9;
 	if (b->pos == b->list.n)
 		pass_end(b, b->scrub_next);
 }

@@ -36,8 +36,9 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "heartbeat interval to the metadata leader; keep it well below "
 	  "the leader's node_dead_after"),
 	K(scrub_rate, CFS_CONF_SIZE, 0, INT64_MAX, "16M",
-	  "bytes per second the background scrub re-reads and checks; "
-	  "0 turns scrubbing off"),
+	  "bytes per second the background scrub re-reads and checks, "
+	  "while the node serves no requests (16 times less while it "
+	  "does); 0 turns scrubbing off"),
 	K(scrub_interval, CFS_CONF_DURATION, 100, 604800000, "60s",
 	  "rest between the end of one scrub pass and the start of the next"),
 	K(inventory_interval, CFS_CONF_DURATION, 0, 604800000, "1h",
@@ -47,9 +48,11 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "files modified less than this long ago are not checked (a copy or "
 	  "a write in progress)"),
 	K(direct_io, CFS_CONF_BOOL, 0, 1, "yes",
-	  "write bulk data past the page cache (O_DIRECT: the whole 4 KiB "
-	  "pages of a write, when they come to 64 KiB or more), on "
-	  "filesystems that take it; no: every write through the page cache"),
+	  "write and read bulk data past the page cache (O_DIRECT: the "
+	  "whole 4 KiB pages of a write, when they come to 64 KiB or more; "
+	  "whole 64 KiB blocks of a read or of the scrub, unless cached), "
+	  "on filesystems that take it; no: everything through the page "
+	  "cache"),
 	CFS_CONF_END,
 };
 

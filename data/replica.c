@@ -369,21 +369,19 @@ replica_open(struct store *s, const struct store_key *k, struct replica *r,
 	return rc;
 }
 
-/* Read block @b of @r into @blk (BS bytes) and check its CRC. */
 int
-replica_block(struct replica *r, uint64_t b, uint8_t *blk, size_t *len,
-	      char *errmsg)
+replica_check_block(const struct replica *r, uint64_t b, const uint8_t *blk,
+		    ssize_t n, char *errmsg)
 {
 	size_t want = block_len(r->length, b);
 	int bottom;
 	int fd = replica_fd(r, b, &bottom);
-	ssize_t n = pread_full(fd, blk, want, HDR + b * BS);
 	uint32_t crc;
 
 	if (n < 0)
 		return cfs_fail_errno(errmsg, errno, "%s: block %" PRIu64,
 				      r->path, b);
-	if ((size_t)n != want)
+	if ((size_t)n < want)
 		return cfs_fail(errmsg, CFS_CORRUPT,
 				"%s: block %" PRIu64 " truncated", r->path, b);
 	crc = crc32c(0, blk, want);
@@ -393,8 +391,23 @@ replica_block(struct replica *r, uint64_t b, uint8_t *blk, size_t *len,
 		    "%s: block %" PRIu64 "%s: crc 0x%08x, table says 0x%08x",
 		    r->path, b, fd != r->fd ? " (in the base)" : "",
 		    (unsigned)crc, (unsigned)r->crcs[b]);
-	*len = want;
 	return 0;
+}
+
+/* Read block @b of @r into @blk (BS bytes) and check its CRC. */
+int
+replica_block(struct replica *r, uint64_t b, uint8_t *blk, size_t *len,
+	      char *errmsg)
+{
+	size_t want = block_len(r->length, b);
+	int bottom;
+	int fd = replica_fd(r, b, &bottom);
+	ssize_t n = pread_full(fd, blk, want, HDR + b * BS);
+	int rc = replica_check_block(r, b, blk, n, errmsg);
+
+	if (rc == 0)
+		*len = want;
+	return rc;
 }
 
 /* Read and check the header of replica @k (not its data). */

@@ -154,6 +154,13 @@ void replica_close(struct replica *r);
 int replica_block(struct replica *r, uint64_t b, uint8_t *blk, size_t *len,
 		  char *errmsg);
 
+/* Check block @b of @r, @n bytes of it read into @blk (as pread_full
+ * returned: -1 with errno for a failed read) against its CRC.  0 or
+ * CFS_CORRUPT (truncated, or the CRC), or the read's error, naming the
+ * block as replica_block does. */
+int replica_check_block(const struct replica *r, uint64_t b,
+			const uint8_t *blk, ssize_t n, char *errmsg);
+
 /* The version of the whole file at the end of @r's chain (@r's own if it
  * is whole). */
 uint64_t replica_bottom(const struct replica *r, const struct store_key *k);

@@ -61,6 +61,10 @@ void service_set_id(struct service *s, uint64_t id);
  * node_heartbeat (atomic reads; any thread).  Either pointer may be NULL. */
 void service_stats(struct service *s, uint32_t *load, uint32_t *io_errors);
 
+/* Requests answered since start (atomic; any thread): the scrub slows
+ * down while this moves. */
+uint64_t service_served(struct service *s);
+
 /* store_delete_stamp of @k under the claim of its fragment, as a
  * frag_delete is (for the beat thread: one caller at a time). */
 int service_delete_stamp(struct service *s, const struct store_key *k,

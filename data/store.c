@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -109,8 +110,8 @@ static void
 direct_refused(struct store *s, const char *what)
 {
 	if (atomic_exchange(&s->direct, 0))
-		LOG_INFO("store %s: O_DIRECT refused (%s): writing through "
-			 "the page cache", s->dir, what);
+		LOG_INFO("store %s: O_DIRECT refused (%s): reading and "
+			 "writing through the page cache", s->dir, what);
 }
 
 unsigned
@@ -186,6 +187,126 @@ store_tmp_path(struct store *s, const char *path, char *buf, size_t cap)
 
 /* ---- reading ------------------------------------------------------------ */
 
+/*
+ * Bulk reads go past the page cache as well, for the same reason as bulk
+ * writes: on the VM above fio reads 4 MiB blocks of a cold file at 343-614
+ * MiB/s buffered with 82-91 % of a core in the kernel, and at 837-1,153
+ * MiB/s direct with 8-10 %.  Whole blocks that land at 4 KiB-aligned
+ * places of the caller's buffer are read straight into it, as runs of up
+ * to READ_RUN bytes from one file of the chain, and checked there: no
+ * bounce buffer, no copy.  A run whose pages are all in the page cache
+ * already (a hot fragment, or one just written through it) is read from
+ * there instead; anything else (partial blocks at the ends of the range,
+ * every block of a range that does not start at a multiple of 4 KiB, a
+ * short last block) goes block by block through the page cache.  Clients
+ * read whole fragments or 64 KiB blocks of them, so their reads start at
+ * aligned offsets.
+ */
+#define READ_RUN (4u << 20)
+
+/* Whether every page of [@off, @off + @len) of @fd is in the page cache
+ * (no if that cannot be told). */
+static int
+all_cached(int fd, uint64_t off, size_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char vec[READ_RUN / 4096 + 2];
+	size_t pages;
+	void *p;
+	int in;
+
+	if (pg <= 0)
+		return 0;
+	len += (size_t)(off % (uint64_t)pg); /* mmap maps from a page */
+	off -= off % (uint64_t)pg;
+	if ((pages = (len + (size_t)pg - 1) / (size_t)pg) > sizeof(vec))
+		return 0;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return 0;
+	in = mincore(p, len, vec) == 0;
+	munmap(p, len);
+	for (size_t i = 0; in && i < pages; i++)
+		in = vec[i] & 1;
+	return in;
+}
+
+/* Turn O_DIRECT on or off on @fd (the replica's own descriptor). */
+static int
+fd_direct(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	int want = on ? fl | O_DIRECT : fl & ~O_DIRECT;
+	return want == fl ? 0 : fcntl(fd, F_SETFL, want);
+}
+
+/* How many blocks from @b on can be read as one run of at most @max
+ * bytes into @dst (block @b's place in the caller's buffer): whole blocks
+ * inside [@b * BS, @end), held by one file, at an aligned place; 0 if not
+ * even block @b. */
+static uint64_t
+run_of(const struct replica *r, uint64_t b, uint64_t end, const uint8_t *dst,
+       size_t max, int *fd)
+{
+	uint64_t n = 0;
+	int bottom;
+
+	if ((uintptr_t)dst % DIRECT_ALIGN != 0)
+		return 0;
+	*fd = replica_fd(r, b, &bottom);
+	while ((b + n + 1) * BS <= end && (n + 1) * BS <= max &&
+	       replica_fd(r, b + n, &bottom) == *fd)
+		n++;
+	return n;
+}
+
+/* Read blocks [@b, @b + @n) of @r from @fd into @dst and check them;
+ * from the page cache if @cache_ok and it holds them all. */
+static int
+read_run(struct store *s, const struct replica *r, int fd, uint64_t b,
+	 uint64_t n, uint8_t *dst, int cache_ok, char *errmsg)
+{
+	uint64_t at = HDR + b * BS;
+	size_t len = (size_t)(n * BS);
+	int direct = atomic_load(&s->direct) &&
+		     !(cache_ok && all_cached(fd, at, len));
+	ssize_t got;
+
+	if (direct && fd_direct(fd, 1) != 0) {
+		direct_refused(s, "read");
+		direct = 0;
+	}
+	got = pread_full(fd, dst, len, at);
+	if (direct) {
+		int e = errno;
+		/* The descriptor is the replica's own, but the block-by-block
+		 * reads after this run use it too, into unaligned buffers. */
+		if (fd_direct(fd, 0) != 0)
+			return cfs_fail_errno(errmsg, errno,
+					      "%s: turning O_DIRECT off",
+					      r->path);
+		if (got < 0 && e == EINVAL) { /* an alignment it wants more of */
+			direct_refused(s, "read");
+			got = pread_full(fd, dst, len, at);
+		} else {
+			errno = e;
+		}
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		ssize_t have = got < 0		       ? -1
+			       : (uint64_t)got <= i * BS ? 0
+							 : got - (ssize_t)(i * BS);
+		int rc = replica_check_block(r, b + i, dst + i * BS, have,
+					     errmsg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	   size_t len, size_t *got, char *errmsg)
@@ -203,21 +324,35 @@ store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	if (off >= r.length || len == 0)
 		goto out;
 	end = off + (len < r.length - off ? len : r.length - off);
-	blk = malloc(BS);
-	if (blk == NULL) {
-		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: read buffer", r.path);
-		goto out;
-	}
-	for (uint64_t b = off / BS; b * BS < end; b++) {
+	for (uint64_t b = off / BS; b * BS < end;) {
 		uint64_t from = off > b * BS ? off - b * BS : 0;
-		uint64_t to;
+		uint64_t to, run = 0;
+		int fd;
 
+		if (from == 0)
+			run = run_of(&r, b, end, (uint8_t *)buf + done,
+				     READ_RUN, &fd);
+		if (run > 0) {
+			rc = read_run(s, &r, fd, b, run,
+				      (uint8_t *)buf + done, 1, errmsg);
+			if (rc != 0)
+				goto out;
+			done += (size_t)(run * BS);
+			b += run;
+			continue;
+		}
+		if (blk == NULL && (blk = malloc(BS)) == NULL) {
+			rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: read buffer",
+				      r.path);
+			goto out;
+		}
 		rc = replica_block(&r, b, blk, &n, errmsg);
 		if (rc != 0)
 			goto out;
 		to = end < b * BS + n ? end - b * BS : n;
 		memcpy((uint8_t *)buf + done, blk + from, to - from);
 		done += to - from;
+		b++;
 	}
 	*got = done;
 out:
@@ -243,6 +378,12 @@ store_stat(struct store *s, const struct store_key *k, uint64_t *length,
 	return 0;
 }
 
+/* The scrub's reads (store_verify) go in runs of this many bytes, past
+ * the page cache like bulk reads (a scrub that reads through it evicts
+ * what clients read, and costs several times the CPU), and always from
+ * the disk: a copy in the cache says nothing of what the disk holds. */
+#define VERIFY_RUN (1u << 20)
+
 int
 store_verify(struct store *s, const struct store_key *k, char *errmsg)
 {
@@ -254,13 +395,23 @@ store_verify(struct store *s, const struct store_key *k, char *errmsg)
 
 	if (rc != 0)
 		return rc;
-	blk = malloc(BS);
+	blk = aligned_alloc(DIRECT_ALIGN, VERIFY_RUN);
 	if (blk == NULL)
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: read buffer", r.path);
-	for (uint64_t b = 0; rc == 0 && b < r.nblocks; b++) {
+	for (uint64_t b = 0; rc == 0 && b < r.nblocks;) {
+		int fd;
+		uint64_t run = run_of(&r, b, r.length, blk, VERIFY_RUN, &fd);
+		if (run > 0) {
+			rc = read_run(s, &r, fd, b, run, blk, 0, errmsg);
+			if (rc == 0)
+				crc = crc32c(crc, blk, (size_t)(run * BS));
+			b += run;
+			continue;
+		}
 		rc = replica_block(&r, b, blk, &n, errmsg);
 		if (rc == 0)
 			crc = crc32c(crc, blk, n);
+		b++;
 	}
 	if (rc == 0 && crc != r.data_crc)
 		rc = cfs_fail(errmsg, CFS_CORRUPT,
