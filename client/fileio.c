@@ -18,9 +18,13 @@
  * the node before it rather than blamed on the head. */
 #define WRITE_TIMEOUT_MS 60000
 #define READ_TIMEOUT_MS 10000
-/* Read-ahead: at most this much is asked for ahead of a sequential
- * reader, one request in flight. */
+/* Read-ahead: pieces of at most PREFETCH_MAX bytes are asked for ahead of
+ * a sequential reader, PREFETCH_DEPTH of them in flight (each on its own
+ * node socket).  With one, a node's disk idled while the piece it had
+ * just read crossed the network and the reader used it up; with two it
+ * reads the next piece meanwhile. */
 #define PREFETCH_MAX (4u << 20)
+#define PREFETCH_DEPTH FIO_AHEAD_MAX
 /* Fragments of one write in flight at once.  Each fragment's chain write
  * ends with fsyncs on its nodes; with one at a time the disks idle while
  * the next one is opened, sent and forwarded.  The extra ones go through
@@ -33,13 +37,15 @@
  * a struct wire_frag_map (about 80 KB, mostly node addresses). */
 #define KEPT_WINDOWS 4
 
-/* The piece read ahead: which bytes of which committed version, asked of
- * which node on f->pnc.  Its bytes are used only by a read that found the
+/* A piece read ahead: which bytes of which committed version, asked of
+ * which node on its slot's socket.  Its bytes are used only by a read that found the
  * same version committed (a version's bytes never change). */
 struct prefetch {
 	int active;
 	uint64_t ino, idx, version, offset;
 	uint32_t len, crc;
+	uint64_t node;	   /* asked of */
+	uint64_t fileoff; /* where offset is in the file */
 };
 
 /* Kept locations: a window of fragments [first, first + count) of @ino
@@ -54,9 +60,10 @@ struct kept {
 struct fio {
 	struct mc *mc;
 	struct nc *nc;
-	struct nc *pnc; /* read-ahead requests; NULL until first needed */
+	/* read-ahead requests, a socket per slot (NULL until first needed) */
+	struct nc *pnc[PREFETCH_DEPTH];
 	void *zctx;
-	struct prefetch pf;
+	struct prefetch pf[PREFETCH_DEPTH];
 	uint64_t next_ino, next_off; /* where a sequential read goes on */
 	uint64_t fsz; /* fragment size, 0 until known */
 	union wire_body *rep; /* metadata replies (large) */
@@ -123,7 +130,8 @@ fio_close(struct fio **fp)
 	for (int i = 0; i < WRITE_PARALLEL - 1; i++)
 		fio_close(&f->helpers[i]);
 	nc_close(&f->nc);
-	nc_close(&f->pnc);
+	for (int i = 0; i < PREFETCH_DEPTH; i++)
+		nc_close(&f->pnc[i]);
 	pthread_mutex_destroy(&f->clock);
 	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
 		free(f->kept[i].map);
@@ -692,8 +700,34 @@ map_find(const struct wire_frag_map *m, uint64_t idx)
 }
 
 
+int
+fio_ahead(const struct fio *f, struct fio_piece *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < PREFETCH_DEPTH; i++)
+		if (f->pf[i].active)
+			out[n++] = (struct fio_piece){.ino = f->pf[i].ino,
+						      .off = f->pf[i].fileoff,
+						      .len = f->pf[i].len};
+	return n;
+}
+
+/* Whether piece @p, in flight, is [foff, foff + n) of @fi of @ino or
+ * holds it (@exact: is it). */
+static int
+piece_has(const struct prefetch *p, uint64_t ino,
+	  const struct wire_fraginfo *fi, uint64_t foff, size_t n, int exact)
+{
+	if (!p->active || p->ino != ino || p->idx != fi->idx ||
+	    p->version != fi->version)
+		return 0;
+	return exact ? p->offset == foff && p->len == n
+		     : p->offset <= foff && foff + n <= p->offset + p->len;
+}
+
 /*
- * If the piece read ahead holds [foff, foff + n) of committed version
+ * If a piece read ahead holds [foff, foff + n) of committed version
  * fi->version of @ino, wait for it and copy it to @dst: 1.  If it was that
  * piece but its node did not answer in time or could not be reached: 2
  * (the caller goes on with the next replica, as if it had asked that node
@@ -704,20 +738,25 @@ static int
 prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	      uint64_t foff, uint8_t *dst, size_t n)
 {
-	struct prefetch *p = &f->pf;
 	char errmsg[CFS_ERRMSG_SIZE];
 	union wire_body *rep = NULL;
 	const void *bulk = NULL;
 	size_t blen = 0;
 	uint16_t rt = 0;
+	int i = 0;
 
-	if (!p->active || p->ino != ino || p->idx != fi->idx ||
-	    p->version != fi->version || p->offset > foff ||
-	    foff + n > p->offset + p->len)
+	while (i < PREFETCH_DEPTH && !piece_has(&f->pf[i], ino, fi, foff, n, 0))
+		i++;
+	if (i == PREFETCH_DEPTH)
 		return 0;
+	struct prefetch *p = &f->pf[i];
 	p->active = 0;
-	int rv = nc_finish(f->pnc, &rt, &rep, &bulk, &blen, errmsg);
+	int rv = nc_finish(f->pnc[i], &rt, &rep, &bulk, &blen, errmsg);
 	if (rv == CFS_ETIMEDOUT || rv == CFS_ECONNREFUSED) {
+		/* the other piece asked of that node would wait as long */
+		for (int j = 0; j < PREFETCH_DEPTH; j++)
+			if (f->pf[j].node == p->node)
+				f->pf[j].active = 0;
 		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the next "
 			 "replica",
 			 (unsigned long long)ino, (unsigned long long)fi->idx,
@@ -733,61 +772,100 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 }
 
 /* Ask for [foff, foff + n) of fragment @fi of @ino, from its first replica,
- * to be read ahead (replacing a piece asked for before). */
+ * to be read ahead in slot @i (abandoning what the slot asked for before). */
 static void
-prefetch_start(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	       uint64_t foff, size_t n)
+prefetch_start(struct fio *f, int i, uint64_t ino,
+	       const struct wire_fraginfo *fi, uint64_t foff, size_t n)
 {
 	char errmsg[CFS_ERRMSG_SIZE];
 	const char *addr;
 
-	f->pf.active = 0;
+	f->pf[i].active = 0;
 	if (fi->nodes_count == 0 ||
 	    (addr = node_addr(f->cur, fi->nodes[0])) == NULL)
 		return;
-	if (f->pnc == NULL && nc_open(&f->pnc, f->zctx, errmsg) != 0)
+	if (f->pnc[i] == NULL && nc_open(&f->pnc[i], f->zctx, errmsg) != 0)
 		return;
 	struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
 				    .version = fi->version, .offset = foff,
 				    .len = (uint32_t)n};
-	if (nc_start(f->pnc, addr, WIRE_T_frag_read, &rq, NULL, 0,
+	if (nc_start(f->pnc[i], addr, WIRE_T_frag_read, &rq, NULL, 0,
 		     READ_TIMEOUT_MS, errmsg) != 0)
 		return;
-	f->pf = (struct prefetch){.active = 1, .ino = ino, .idx = fi->idx,
-				  .version = fi->version, .offset = foff,
-				  .len = (uint32_t)n, .crc = fi->crc};
+	f->pf[i] = (struct prefetch){.active = 1, .ino = ino, .idx = fi->idx,
+				     .version = fi->version, .offset = foff,
+				     .len = (uint32_t)n, .crc = fi->crc,
+				     .node = fi->nodes[0],
+				     .fileoff = fi->idx * f->fsz + foff};
 }
 
 /*
  * After a read that ended at @end of @ino: if it went on from where the
- * previous one ended (a sequential reader), read the next @n bytes ahead,
- * within the fragment or at the start of the next one if the map has it
- * (the map came from this read's frag_locate).
+ * previous one ended (a sequential reader), or FIO_SEQUENTIAL says it is
+ * one, have the next PREFETCH_DEPTH
+ * pieces of @n bytes in flight, each within a fragment, the next starting
+ * where the one before ends, as far as the map has them (the map came from
+ * this read's frag_locate).  Pieces in flight that are not among them are
+ * abandoned; those that are stay.
  */
 static void
 prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
-	      size_t n)
+	      size_t n, int flags)
 {
-	int sequential = f->next_ino == ino && f->next_off == start;
+	int sequential = (flags & FIO_SEQUENTIAL) ||
+			 (f->next_ino == ino && f->next_off == start);
 	uint64_t fsz = f->fsz;
+	struct {
+		const struct wire_fraginfo *fi;
+		uint64_t foff;
+		size_t n;
+	} want[PREFETCH_DEPTH];
+	int nwant = 0;
 
 	f->next_ino = ino;
 	f->next_off = end;
-	if (!sequential || fsz == 0 || n == 0 || end >= f->cur->size)
+	if (!sequential || fsz == 0 || n == 0)
 		return;
 	if (n > PREFETCH_MAX)
 		n = PREFETCH_MAX;
-	uint64_t idx = end / fsz, foff = end % fsz;
-	const struct wire_fraginfo *fi = map_find(f->cur, idx);
-	if (fi == NULL || fi->length <= foff)
-		return; /* a hole or past the fragment's data: nothing to fetch */
-	if (n > fsz - foff)
-		n = (size_t)(fsz - foff);
-	if (n > fi->length - foff)
-		n = (size_t)(fi->length - foff);
-	if (end + n > f->cur->size)
-		n = (size_t)(f->cur->size - end);
-	prefetch_start(f, ino, fi, foff, n);
+	for (uint64_t at = end; nwant < PREFETCH_DEPTH && at < f->cur->size;) {
+		uint64_t idx = at / fsz, foff = at % fsz;
+		const struct wire_fraginfo *fi = map_find(f->cur, idx);
+		size_t m = n;
+		if (fi == NULL || fi->length <= foff)
+			break; /* a hole or past the fragment's data */
+		if (m > fsz - foff)
+			m = (size_t)(fsz - foff);
+		if (m > fi->length - foff)
+			m = (size_t)(fi->length - foff);
+		if (at + m > f->cur->size)
+			m = (size_t)(f->cur->size - at);
+		want[nwant].fi = fi;
+		want[nwant].foff = foff;
+		want[nwant].n = m;
+		nwant++;
+		at += m;
+	}
+	for (int i = 0; i < PREFETCH_DEPTH; i++) { /* keep the wanted ones */
+		int keep = 0;
+		for (int j = 0; j < nwant && !keep; j++)
+			keep = piece_has(&f->pf[i], ino, want[j].fi,
+					 want[j].foff, want[j].n, 1);
+		f->pf[i].active = keep;
+	}
+	for (int j = 0; j < nwant; j++) {
+		int i, free_slot = -1;
+		for (i = 0; i < PREFETCH_DEPTH; i++) {
+			if (piece_has(&f->pf[i], ino, want[j].fi, want[j].foff,
+				      want[j].n, 1))
+				break;
+			if (!f->pf[i].active && free_slot < 0)
+				free_slot = i;
+		}
+		if (i == PREFETCH_DEPTH && free_slot >= 0)
+			prefetch_start(f, free_slot, ino, want[j].fi,
+				       want[j].foff, want[j].n);
+	}
 }
 
 /* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
@@ -966,9 +1044,11 @@ again:
 		uint32_t count = last - first + 1 > WIRE_MAX_fraginfo
 					 ? WIRE_MAX_fraginfo
 					 : (uint32_t)(last - first + 1);
-		/* one fragment more, for the read-ahead past this range (a
-		 * kept window need not have it) */
-		uint32_t ahead = count < WIRE_MAX_fraginfo ? 1 : 0;
+		/* fragments more, for the read-ahead past this range (a
+		 * kept window need not have them) */
+		uint32_t ahead = WIRE_MAX_fraginfo - count < PREFETCH_DEPTH
+					 ? WIRE_MAX_fraginfo - count
+					 : PREFETCH_DEPTH;
 		if ((rv = locate_for_read(f, ino, first, count, ahead,
 					  flags, &from_cache,
 					  errmsg)) != 0)
@@ -1020,7 +1100,8 @@ again:
 	 * next one is likely answered there too, and an unused read-ahead
 	 * would only be abandoned on the node socket */
 	prefetch_next(f, ino, start, start + *got,
-		      f->st.reads == reads0 && f->bc != NULL ? 0 : asked);
+		      f->st.reads == reads0 && f->bc != NULL ? 0 : asked,
+		      flags);
 	return 0;
 }
 

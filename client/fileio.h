@@ -74,6 +74,11 @@ int fio_pread(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
  * for write permission, not read (a file may be writable by someone who
  * may not read it). */
 #define FIO_FOR_WRITE 4
+/* The caller reads @ino sequentially (a window after the one before):
+ * read ahead past this read even if this fio's previous read was not the
+ * one just before it (reads of one stream come on several fios, and out
+ * of order). */
+#define FIO_SEQUENTIAL 8
 
 /*
  * fio_pread with @flags.  Without FIO_CACHED it is fio_pread: every call
@@ -113,6 +118,17 @@ void fio_cache_mark(struct fio *f);
  * that a read in progress on another thread fetched before this call.
  * Any thread. */
 void fio_forget(struct fio *f, uint64_t ino);
+
+/* A piece read ahead: bytes [off, off + len) of inode @ino. */
+struct fio_piece {
+	uint64_t ino, off, len;
+};
+#define FIO_AHEAD_MAX 2
+
+/* The pieces @f reads ahead (in flight or arrived) into @out (room for
+ * FIO_AHEAD_MAX); how many.  On @f's thread, or while no thread uses it
+ * (for a caller that chooses among fios). */
+int fio_ahead(const struct fio *f, struct fio_piece *out);
 
 /* The filesystem's fragment size (asked once from the leader). */
 int fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz,

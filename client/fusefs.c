@@ -64,9 +64,77 @@ conn_get(struct fusefs *fs)
 static void
 conn_put(struct fusefs *fs, struct conn *c)
 {
+	struct fio_piece ahead[FIO_AHEAD_MAX];
+	int n = c->fio != NULL ? fio_ahead(c->fio, ahead) : 0;
+
 	pthread_mutex_lock(&fs->pool_lock);
+	memcpy(c->ahead, ahead, sizeof(ahead[0]) * (size_t)n);
+	c->nahead = n;
 	c->busy = 0;
-	pthread_cond_signal(&fs->pool_cond);
+	/* all: a reader may be waiting for this one (fusefs_conn_for_read) */
+	pthread_cond_broadcast(&fs->pool_cond);
+	pthread_mutex_unlock(&fs->pool_lock);
+}
+
+/* Whether one of @n pieces holds byte @off of @ino. */
+static int
+holds(const struct fio_piece *p, int n, uint64_t ino, uint64_t off)
+{
+	for (int i = 0; i < n; i++)
+		if (p[i].ino == ino && off >= p[i].off &&
+		    off - p[i].off < p[i].len)
+			return 1;
+	return 0;
+}
+
+/*
+ * A sequential reader's next pieces are read ahead on the fio of the conn
+ * that served its last read (client/fileio.c, prefetch_next); requests
+ * are handed to whichever conn is free, so its next read would often
+ * come on another one, read the same bytes again there and abandon those
+ * (a third of a sequential read's bytes were read twice).  A read of @ino
+ * at @off therefore moves to the conn whose fio reads that byte ahead,
+ * waiting up to READ_CONN_WAIT_MS for it (another read of the file,
+ * answered from its window, is usually what holds it).
+ */
+#define READ_CONN_WAIT_MS 5
+
+void
+fusefs_conn_for_read(struct op *op, uint64_t ino, uint64_t off)
+{
+	struct fusefs *fs = op->fs;
+	struct fio_piece mine[FIO_AHEAD_MAX];
+	struct timespec until;
+
+	if (holds(mine, fio_ahead(op->c->fio, mine), ino, off))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += READ_CONN_WAIT_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fs->pool_lock);
+	for (;;) {
+		struct conn *c = NULL;
+		for (unsigned i = 0; i < fs->nconns && c == NULL; i++)
+			if (&fs->conns[i] != op->c &&
+			    holds(fs->conns[i].ahead, fs->conns[i].nahead, ino,
+				  off))
+				c = &fs->conns[i];
+		if (c == NULL)
+			break; /* nobody reads it ahead (any more) */
+		if (!c->busy) {
+			c->busy = 1;
+			op->c->busy = 0;
+			pthread_cond_broadcast(&fs->pool_cond);
+			op->c = c;
+			break;
+		}
+		if (pthread_cond_timedwait(&fs->pool_cond, &fs->pool_lock,
+					   &until) == ETIMEDOUT)
+			break;
+	}
 	pthread_mutex_unlock(&fs->pool_lock);
 }
 
@@ -1060,7 +1128,11 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	if (fs->opt.call_timeout_ms <= 0)
 		fs->opt.call_timeout_ms = 60000;
 	pthread_mutex_init(&fs->pool_lock, NULL);
-	pthread_cond_init(&fs->pool_cond, NULL);
+	pthread_condattr_t ca; /* fusefs_conn_for_read waits on CLOCK_MONOTONIC */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->pool_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&fs->cache_lock, NULL);
 	pthread_mutex_init(&fs->epoch_lock, NULL);
 	fusefs_lockwait_init(fs);

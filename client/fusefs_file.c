@@ -289,6 +289,7 @@ fusefs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fusefs_op_end(&op);
 		return;
 	}
+	fusefs_conn_for_read(&op, ino, (uint64_t)off);
 	int cached = read_lease(&op, ino);
 	rv = ofile_read(op.fs->files, &h->of, op.c->fio, (uint64_t)off, size,
 			cached ? FIO_CACHED : 0, tmp, reply_data, req, &n,

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "client/fileio.h"
 #include "client/fusefs.h"
 #include "common/error.h"
 #include "common/wire.h" /* and the catalog, common/proto.h */
@@ -38,6 +39,10 @@ struct conn {
 	struct mc *mc;
 	struct fio *fio;
 	union wire_body *rep; /* reply scratch: large, so on the heap */
+	/* what fio read ahead when the conn was last put back (pool_lock):
+	 * for fusefs_conn_for_read, which must not look into a busy fio */
+	struct fio_piece ahead[FIO_AHEAD_MAX];
+	int nahead;
 	int busy;
 };
 
@@ -115,6 +120,10 @@ void fusefs_op_begin(struct op *op, fuse_req_t req, const char *what);
 
 /* Give the request's session pair back. */
 void fusefs_op_end(struct op *op);
+
+/* Before a read of @ino at @off: move @op to the conn whose fio reads
+ * those bytes ahead (fusefs.c). */
+void fusefs_conn_for_read(struct op *op, uint64_t ino, uint64_t off);
 
 /* Send request @type (its cred already filled) and expect @expect back in
  * op->c->rep.  0, or a CFS code with op->errmsg saying why. */

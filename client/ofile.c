@@ -465,17 +465,24 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 		*got = f->rlen - at < n ? f->rlen - at : n;
 		return 0;
 	}
-	/* case 2 */
-	if (o == f->next_off && (o != 0 || t->opt.window_at_zero) &&
+	/* case 2: at the end of the previous read, or in the window after
+	 * a full one while the previous read ended in either (the kernel's
+	 * requests of one stream come on several threads, and out of order:
+	 * one for the next window may come first) */
+	int after = f->rvalid && f->rgen == gen && f->rlen == win &&
+		    o >= f->rstart + win && o < f->rstart + 2 * win &&
+		    f->next_off >= f->rstart && f->next_off <= f->rstart + 2 * win;
+	if ((after || (o == f->next_off && (o != 0 || t->opt.window_at_zero))) &&
 	    n <= t->opt.window_max_read) {
-		uint64_t ws = o - o % win;
+		uint64_t ws = after ? f->rstart + win : o - o % win;
 		if (o + n > ws + win)
 			ws = o;
 		if (f->rbuf == NULL && (f->rbuf = malloc(win)) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "read window");
 		f->rvalid = 0;
 		rv = fio_pread_ex(fio, f->ino, ws, f->rbuf, win, &have,
-				  fio_flags | FIO_NOKEEP, errmsg);
+				  fio_flags | FIO_NOKEEP | FIO_SEQUENTIAL,
+				  errmsg);
 		if (rv != 0)
 			return rv;
 		f->rstart = ws;

@@ -207,9 +207,11 @@ int ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
  * kept locations): first every dirty range of the inode is written out,
  * then:
  * 1) the window holds the range (or holds up to the end of the file);
- * 2) a sequential read (at the end of @f's previous one) within
- *    opt.window_max_read fills a new window, aligned when that still
- *    covers the range (one fragment read), and is served from it;
+ * 2) a sequential read (at the end of @f's previous one, or in the
+ *    window after a full one) within opt.window_max_read fills a new
+ *    window, aligned when that still covers the range (one fragment
+ *    read), and is served from it; fio reads the windows after it ahead
+ *    (FIO_SEQUENTIAL);
  * 3) anything else is read into @tmp (@n bytes, the caller's).
  * On success @deliver gets the bytes, *got their count.
  */

@@ -25,6 +25,7 @@ static struct {
 } writes[32];
 static unsigned nwrites, nreads;
 static int last_read_flags; /* fio_pread_ex's flags, last call */
+static uint64_t last_read_off; /* and its offset */
 static unsigned nwritten;   /* calls of the written hook */
 static uint64_t written_ino;
 static int fail_next_write; /* a CFS code for the next fio_pwrite */
@@ -59,6 +60,7 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	(void)errmsg;
 	nreads++;
 	last_read_flags = flags;
+	last_read_off = offset;
 	*got = 0;
 	if (offset < IMAGE) {
 		*got = IMAGE - offset < len ? IMAGE - offset : len;
@@ -355,6 +357,35 @@ test_ofile_sequential_reads_are_served_from_the_window(void **state)
 	ofile_close(t, f, NULL);
 }
 
+/* A stream's requests come out of order (several kernel threads): one in
+ * the window after a full window, while the previous read ended in one of
+ * the two, fills that next window, aligned, though it is not where the
+ * previous read ended; one further on, or after a read elsewhere, does
+ * not. */
+static void
+test_ofile_read_in_the_next_window_fills_it(void **state)
+{
+	struct ofile *f = open_ino(7);
+
+	(void)state;
+	assert_int_equal(get(f, 0, 100), 0); /* window [0, WIN) */
+	assert_int_equal(nreads, 1);
+	assert_int_equal(get(f, WIN + WIN / 4, 100), 0); /* ahead of the end */
+	assert_int_equal(nreads, 2);
+	assert_int_equal(last_read_off, WIN); /* the aligned next window */
+	assert_int_equal(last_read_flags, FIO_NOKEEP | FIO_SEQUENTIAL);
+	assert_int_equal(get(f, WIN, WIN / 4), 0); /* the straggler: in it */
+	assert_int_equal(nreads, 2);
+	assert_int_equal(get(f, 3 * WIN + 10, 10), 0); /* two windows on */
+	assert_int_equal(nreads, 3);
+	assert_int_equal(last_read_off, 3 * WIN + 10);
+	assert_int_equal(last_read_flags, 0);
+	assert_int_equal(get(f, 2 * WIN + 10, 10), 0); /* after a read elsewhere */
+	assert_int_equal(nreads, 4);
+	assert_int_equal(last_read_off, 2 * WIN + 10);
+	ofile_close(t, f, NULL);
+}
+
 /* The caller's fio flags reach the data reads, window fills and plain
  * reads alike; window fills also keep nothing in the data cache. */
 static void
@@ -364,13 +395,15 @@ test_ofile_read_passes_its_fio_flags_down(void **state)
 
 	(void)state;
 	assert_int_equal(get_flags(f, 0, 100, 1), 0); /* a window fill */
-	assert_int_equal(last_read_flags, FIO_CACHED | FIO_NOKEEP);
+	assert_int_equal(last_read_flags,
+			 FIO_CACHED | FIO_NOKEEP | FIO_SEQUENTIAL);
 	assert_int_equal(get_flags(f, 100, 100, 0), 0); /* from the window */
 	assert_int_equal(get_flags(f, 200, 100, 0), 0);
-	assert_int_equal(last_read_flags, FIO_CACHED | FIO_NOKEEP);
+	assert_int_equal(last_read_flags,
+			 FIO_CACHED | FIO_NOKEEP | FIO_SEQUENTIAL);
 	assert_int_equal(get_flags(f, 300, WIN - 300, 0), 0);
 	assert_int_equal(get_flags(f, WIN, 100, 0), 0); /* the next window */
-	assert_int_equal(last_read_flags, FIO_NOKEEP);
+	assert_int_equal(last_read_flags, FIO_NOKEEP | FIO_SEQUENTIAL);
 	assert_int_equal(get_flags(f, 5000, 10, 0), 0); /* not sequential */
 	assert_int_equal(last_read_flags, 0);
 	assert_int_equal(get_flags(f, 3000, 10, 1), 0);
@@ -462,6 +495,7 @@ main(void)
 		T(test_ofile_append_goes_to_the_end_this_client_knows),
 		T(test_ofile_sequential_reads_are_served_from_the_window),
 		T(test_ofile_read_passes_its_fio_flags_down),
+		T(test_ofile_read_in_the_next_window_fills_it),
 		T(test_ofile_every_write_out_calls_the_written_hook),
 		T(test_ofile_hidden_entry_comes_back_at_the_last_close),
 	};
