@@ -78,7 +78,12 @@ static const char *const ns_sql[Q__COUNT] = {
 	[Q_COOKIE_NEXT] = "SELECT coalesce(max(cookie), 2) + 1 FROM dentries "
 			  "WHERE parent = ?",
 	[Q_DIR_ANY] = "SELECT 1 FROM dentries WHERE parent = ? LIMIT 1",
-	[Q_READDIR] = "SELECT d.cookie, d.name, d.ino FROM dentries d "
+	/* the inode's columns as Q_INODE_GET's, from column 3 on: one
+	 * statement for a page, not one more per entry */
+	[Q_READDIR] = "SELECT d.cookie, d.name, d.ino, i.generation, i.mode, "
+		      "i.nlink, i.uid, i.gid, i.size, i.rdev, i.atime, "
+		      "i.mtime, i.ctime, i.goal, i.parent, i.target "
+		      "FROM dentries d JOIN inodes i ON i.ino = d.ino "
 		      "WHERE d.parent = ? AND d.cookie > ? ORDER BY d.cookie "
 		      "LIMIT ?",
 	[Q_XATTR_GET] = "SELECT value FROM xattrs WHERE ino = ? AND name = ?",
@@ -133,6 +138,28 @@ ns_one_int(struct ns *ns, int which, int64_t *v)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Inode @ino from the columns of Q_INODE_GET's row at @s, from column @c
+ * on. */
+static void
+inode_from_row(sqlite3_stmt *s, int c, uint64_t ino, struct inode *n)
+{
+	n->ino = ino;
+	n->generation = (uint64_t)sqlite3_column_int64(s, c);
+	n->mode = (uint32_t)sqlite3_column_int64(s, c + 1);
+	n->nlink = (uint32_t)sqlite3_column_int64(s, c + 2);
+	n->uid = (uint32_t)sqlite3_column_int64(s, c + 3);
+	n->gid = (uint32_t)sqlite3_column_int64(s, c + 4);
+	n->size = (uint64_t)sqlite3_column_int64(s, c + 5);
+	n->rdev = (uint64_t)sqlite3_column_int64(s, c + 6);
+	n->atime = sqlite3_column_int64(s, c + 7);
+	n->mtime = sqlite3_column_int64(s, c + 8);
+	n->ctime = sqlite3_column_int64(s, c + 9);
+	n->goal = (uint32_t)sqlite3_column_int64(s, c + 10);
+	n->parent = (uint64_t)sqlite3_column_int64(s, c + 11);
+	const unsigned char *t = sqlite3_column_text(s, c + 12);
+	snprintf(n->target, sizeof(n->target), "%s", t ? (const char *)t : "");
+}
+
 int
 ns_inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
 {
@@ -150,21 +177,7 @@ ns_inode_get(struct ns *ns, uint64_t ino, struct inode *n, char *errmsg)
 		sqlite3_reset(s);
 		return ns_db_error(ns, errmsg, Q_INODE_GET);
 	}
-	n->ino = ino;
-	n->generation = (uint64_t)sqlite3_column_int64(s, 0);
-	n->mode = (uint32_t)sqlite3_column_int64(s, 1);
-	n->nlink = (uint32_t)sqlite3_column_int64(s, 2);
-	n->uid = (uint32_t)sqlite3_column_int64(s, 3);
-	n->gid = (uint32_t)sqlite3_column_int64(s, 4);
-	n->size = (uint64_t)sqlite3_column_int64(s, 5);
-	n->rdev = (uint64_t)sqlite3_column_int64(s, 6);
-	n->atime = sqlite3_column_int64(s, 7);
-	n->mtime = sqlite3_column_int64(s, 8);
-	n->ctime = sqlite3_column_int64(s, 9);
-	n->goal = (uint32_t)sqlite3_column_int64(s, 10);
-	n->parent = (uint64_t)sqlite3_column_int64(s, 11);
-	const unsigned char *t = sqlite3_column_text(s, 12);
-	snprintf(n->target, sizeof(n->target), "%s", t ? (const char *)t : "");
+	inode_from_row(s, 0, ino, n);
 	sqlite3_reset(s);
 	return 0;
 }
@@ -1127,13 +1140,8 @@ op_readdir(struct ns *ns, const struct wire_readdir *rq, uint16_t *rt,
 		e->cookie = (uint64_t)sqlite3_column_int64(s, 0);
 		snprintf(e->name, sizeof(e->name), "%s",
 			 (const char *)sqlite3_column_text(s, 1));
-		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 2);
 		got++;
-		/* inode_get uses another statement: safe while s steps */
-		if ((rv = ns_inode_get(ns, ino, n, errmsg)) != 0) {
-			sqlite3_reset(s);
-			return rv;
-		}
+		inode_from_row(s, 3, (uint64_t)sqlite3_column_int64(s, 2), n);
 		to_attr(n, &e->attr);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

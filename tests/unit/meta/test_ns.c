@@ -686,6 +686,36 @@ test_readdir_cookies_survive_changes(void **state)
 		assert_int_equal(seen[i], 1); /* never deleted: seen once */
 }
 
+/* Each entry of a listing carries the attributes getattr gives of it: a
+ * file with a mode, owner and size set, a directory, a symlink. */
+static void
+test_readdir_attrs_are_the_inodes(void **state)
+{
+	struct t *t = *state;
+	uint64_t d, f, sub;
+	assert_int_equal(mk(t, &root, 1, "la", S_IFDIR | 0755, &d), 0);
+	assert_int_equal(mk(t, &root, d, "f", S_IFREG | 0600, &f), 0);
+	assert_int_equal(setattr(t, &root, f,
+				 CFS_SETATTR_UID | CFS_SETATTR_GID |
+					 CFS_SETATTR_MODE,
+				 0640, alice.uid, alice.gid, 0),
+			 0);
+	assert_int_equal(mk(t, &root, d, "sub", S_IFDIR | 0711, &sub), 0);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.symlink.parent = d;
+	snprintf(t->rq.symlink.name, sizeof(t->rq.symlink.name), "l");
+	snprintf(t->rq.symlink.target, sizeof(t->rq.symlink.target), "f");
+	assert_int_equal(exec(t, WIRE_T_symlink), 0);
+	assert_int_equal(readdir_page(t, d, 0, 10), 0);
+	struct wire_dirents page = t->out.dirents;
+	assert_int_equal(page.entries_count, 5);
+	assert_true(page.eof);
+	for (uint32_t k = 0; k < page.entries_count; k++) {
+		struct wire_attr a = getattr(t, page.entries[k].attr.ino);
+		assert_memory_equal(&page.entries[k].attr, &a, sizeof(a));
+	}
+}
+
 /* "." and ".." come first; a listing needs read permission. */
 static void
 test_readdir_dots_and_permission(void **state)
@@ -913,6 +943,7 @@ main(void)
 		T(test_symlink_and_readlink),
 		T(test_readdir_cookies_survive_changes),
 		T(test_readdir_dots_and_permission),
+		T(test_readdir_attrs_are_the_inodes),
 		T(test_xattr_create_replace_get_list_remove),
 		T(test_rename_across_directories),
 		T(test_xattr_namespaces_and_permissions),
