@@ -185,6 +185,27 @@ metas_up() {
 	return 1
 }
 
+# ---- FUSE mounts ----
+# fuse_needed: skip the test (77) without /dev/fuse, a built cfs-fuse or
+# fusermount3; sets FUSE (cfs-fuse, or $CFS_FUSE)
+fuse_needed() {
+	FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
+	[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
+	[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
+	command -v fusermount3 >/dev/null ||
+		{ echo "no fusermount3: skipped"; exit 77; }
+}
+# unmount_all DIR...: unmount each DIR that is a mount point (for a
+# test's exit trap: mounts go before cleanup kills the servers under them)
+unmount_all() {
+	local m
+	for m in "$@"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	return 0
+}
+
 # ---- data nodes ----
 DATA=$BIN/cfs-data
 data_addr() { echo "127.0.0.1:$((PORT0 + 8 + $1))"; }

@@ -7,20 +7,14 @@
 # documents that parse; the manual and usage errors (exit 2, no hang).
 . "$(dirname "$0")/lib.sh"
 
-FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null || { echo "no fusermount3: skipped"; exit 77; }
+fuse_needed
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
 
 FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 M=$T/mnt
 mkdir -p "$M"
-unmount() {
-	mountpoint -q "$M" 2>/dev/null || return 0
-	fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-}
+unmount() { unmount_all "$M"; }
 trap 'unmount; cleanup' EXIT
 unset CFS_CLUSTER CFS_META
 C="$BIN/cfsctl" # no cluster given: each check says how it finds one

@@ -6,10 +6,7 @@
 # it; a running DIR, a port in use, an empty DIR are handled with a message.
 . "$(dirname "$0")/lib.sh"
 
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$BIN/cfs-fuse" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null ||
-	{ echo "no fusermount3: skipped"; exit 77; }
+fuse_needed
 
 DEV="$BIN/cfsctl dev"
 D=$T/dev   # the cluster's directory
@@ -26,9 +23,7 @@ dev_cleanup() { # whatever a failed check left running
 	for d in "$D" "$D2"; do
 		[ -d "$d" ] && $DEV down --dir "$d" >/dev/null 2>&1
 	done
-	mountpoint -q "$M" 2>/dev/null &&
-		{ fusermount3 -u "$M" 2>/dev/null || umount -l "$M"; }
-	return 0
+	unmount_all "$M"
 }
 trap 'dev_cleanup; cleanup' EXIT
 

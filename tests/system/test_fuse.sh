@@ -7,12 +7,8 @@
 # fast and clearly.
 . "$(dirname "$0")/lib.sh"
 
-FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
+fuse_needed
 SRC=$(cd "$(dirname "$0")/../.." && pwd) # a source tree to copy around
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null ||
-	{ echo "no fusermount3: skipped"; exit 77; }
 
 FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
@@ -20,11 +16,7 @@ M=$T/mnt
 L=$T/local # local twins of what goes into the mount
 mkdir -p "$M" "$L"
 
-unmount() {
-	mountpoint -q "$M" 2>/dev/null || return 0
-	fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-}
-# the mount goes before lib.sh's cleanup kills the servers under it
+unmount() { unmount_all "$M"; }
 trap 'unmount; cleanup' EXIT
 
 data_cluster 3 4 || { show_logs; exit 1; }

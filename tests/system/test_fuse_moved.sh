@@ -5,21 +5,13 @@
 # emptied node again at every read.
 . "$(dirname "$0")/lib.sh"
 
-FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null ||
-	{ echo "no fusermount3: skipped"; exit 77; }
+fuse_needed
 
 FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 M=$T/mnt
 mkdir -p "$M"
-unmount() {
-	mountpoint -q "$M" 2>/dev/null || return 0
-	fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
-}
-trap 'unmount; cleanup' EXIT
+trap 'unmount_all "$M"; cleanup' EXIT
 
 data_cluster 3 4 || { show_logs; exit 1; }
 # no data cache: every O_DIRECT read goes to a data node

@@ -18,24 +18,14 @@
 # own and A's; B's O_DIRECT reads answered by its data cache are as fresh.
 . "$(dirname "$0")/lib.sh"
 
-FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
+fuse_needed
 PROBE=$BIN/tests/system/lease_probe
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null ||
-	{ echo "no fusermount3: skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
 
 A=$T/a
 B=$T/b
 mkdir -p "$A" "$B"
-unmount() {
-	local m
-	for m in "$A" "$B"; do
-		mountpoint -q "$m" 2>/dev/null || continue
-		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
-}
+unmount() { unmount_all "$A" "$B"; }
 PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
 

@@ -10,24 +10,14 @@
 # libcfs's cfs_lock/cfs_flock: test_libcfs.sh.
 . "$(dirname "$0")/lib.sh"
 
-FUSE=${CFS_FUSE:-$BIN/cfs-fuse}
-[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
-[ -x "$FUSE" ] || { echo "cfs-fuse not built: skipped"; exit 77; }
-command -v fusermount3 >/dev/null ||
-	{ echo "no fusermount3: skipped"; exit 77; }
+fuse_needed
 command -v flock >/dev/null || { echo "no flock(1): skipped"; exit 77; }
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
 
 A=$T/a
 B=$T/b
 mkdir -p "$A" "$B"
-unmount() {
-	local m
-	for m in "$A" "$B" "$T/c"; do
-		mountpoint -q "$m" 2>/dev/null || continue
-		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
-}
+unmount() { unmount_all "$A" "$B" "$T/c"; }
 HOLDERS=""
 # flock(1) runs its command as a child: kill that too, or a `sleep 3600`
 # outlives the test (holding whatever output pipe the test had).
