@@ -550,12 +550,7 @@ recaller_main(void *arg)
 	while (!c->stopping) {
 		if (c->qn == 0) {
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += TICK_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			cfs_deadline_ts(&ts, TICK_MS);
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		}
 		if (c->stopping)
@@ -632,7 +627,6 @@ clease_start(struct clease **out, const struct clease_options *opt,
 	     const struct clease_ops *ops, void *data, char *errmsg)
 {
 	struct clease *c = calloc(1, sizeof(*c));
-	pthread_condattr_t ca;
 	int rv;
 
 	if (c == NULL)
@@ -646,10 +640,7 @@ clease_start(struct clease **out, const struct clease_options *opt,
 	c->data = data;
 	c->lru.next = c->lru.prev = &c->lru;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_monotonic(&c->cond);
 
 	struct mc_options mo = {.client_name = "cfs-leases",
 				.lease_ms = opt->lease_ms,

@@ -108,12 +108,7 @@ fusefs_conn_for_read(struct op *op, uint64_t ino, uint64_t off)
 
 	if (holds(mine, fio_ahead(op->c->fio, mine), ino, off))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += READ_CONN_WAIT_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	cfs_deadline_ts(&until, READ_CONN_WAIT_MS);
 	pthread_mutex_lock(&fs->pool_lock);
 	for (;;) {
 		struct conn *c = NULL;
@@ -1128,11 +1123,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	if (fs->opt.call_timeout_ms <= 0)
 		fs->opt.call_timeout_ms = 60000;
 	pthread_mutex_init(&fs->pool_lock, NULL);
-	pthread_condattr_t ca; /* fusefs_conn_for_read waits on CLOCK_MONOTONIC */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&fs->pool_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_monotonic(&fs->pool_cond); /* fusefs_conn_for_read */
 	pthread_mutex_init(&fs->cache_lock, NULL);
 	pthread_mutex_init(&fs->epoch_lock, NULL);
 	fusefs_lockwait_init(fs);

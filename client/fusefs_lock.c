@@ -46,13 +46,9 @@ fusefs_lock_reply_fail(fuse_req_t req, const char *what, uint64_t ino, int rv,
 void
 fusefs_lockwait_init(struct fusefs *fs)
 {
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&fs->waits.lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&fs->waits.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_monotonic(&fs->waits.cond);
 }
 
 /* One more try of @w: 1 when it was answered, 0 to wait on. */

@@ -803,13 +803,7 @@ keepalive_main(void *arg)
 		struct timespec ts;
 		uint64_t cid;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += period / 1000;
-		ts.tv_nsec += (period % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		cfs_deadline_ts(&ts, period);
 		pthread_cond_timedwait(&mc->cond, &mc->lock, &ts);
 		if (mc->stopping)
 			break;
@@ -832,7 +826,6 @@ mc_open(struct mc **out, const char *servers, const struct mc_options *opt,
 	char *errmsg)
 {
 	struct mc *mc = calloc(1, sizeof(*mc));
-	pthread_condattr_t ca;
 	const char *p = servers;
 	int rv;
 
@@ -856,10 +849,7 @@ mc_open(struct mc **out, const char *servers, const struct mc_options *opt,
 	mc->ka_chan.server = -1;
 	pthread_mutex_init(&mc->call_lock, NULL);
 	pthread_mutex_init(&mc->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&mc->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_monotonic(&mc->cond);
 
 	while (servers != NULL && *p != '\0') {
 		const char *end = strchr(p, ',');

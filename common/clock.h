@@ -3,6 +3,7 @@
 #define CFS_COMMON_CLOCK_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -31,6 +32,21 @@ cfs_deadline_ts(struct timespec *ts, int64_t ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+/* pthread_cond_init(@c) on CLOCK_MONOTONIC, the clock of cfs_deadline_ts
+ * (a wall-clock step must not stretch or cut a wait). */
+static inline int
+cfs_cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	int rv;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+	return rv;
 }
 
 /* Sleep @ms (nothing if @ms <= 0), resuming after signals. */

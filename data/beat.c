@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "client/metaclient.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -492,16 +493,12 @@ beat_start(struct beat **out, const struct beat_options *o,
 	   struct store *st, struct service *svc, char *errmsg)
 {
 	struct beat *b = calloc(1, sizeof(*b));
-	pthread_condattr_t ca;
 	int rv;
 
 	if (b == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "heartbeat");
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_monotonic(&b->cond);
 	b->st = st;
 	b->svc = svc;
 	rv = beat_init(b, o, errmsg);
