@@ -38,8 +38,8 @@
 #define KEPT_WINDOWS 4
 
 /* A piece read ahead: which bytes of which committed version, asked of
- * which node on its slot's socket.  Its bytes are used only by a read that found the
- * same version committed (a version's bytes never change). */
+ * which node on its slot's socket.  Its bytes are used only by a read that
+ * found the same version committed (a version's bytes never change). */
 struct prefetch {
 	int active;
 	uint64_t ino, idx, version, offset;
@@ -802,11 +802,10 @@ prefetch_start(struct fio *f, int i, uint64_t ino,
 /*
  * After a read that ended at @end of @ino: if it went on from where the
  * previous one ended (a sequential reader), or FIO_SEQUENTIAL says it is
- * one, have the next PREFETCH_DEPTH
- * pieces of @n bytes in flight, each within a fragment, the next starting
- * where the one before ends, as far as the map has them (the map came from
- * this read's frag_locate).  Pieces in flight that are not among them are
- * abandoned; those that are stay.
+ * one, have the next PREFETCH_DEPTH pieces of @n bytes in flight, each
+ * within a fragment, the next starting where the one before ends, as far
+ * as the map has them (the map came from this read's frag_locate).  Pieces
+ * in flight that are not among them are abandoned; those that are stay.
  */
 static void
 prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
@@ -846,25 +845,22 @@ prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
 		nwant++;
 		at += m;
 	}
+	int in_flight[PREFETCH_DEPTH] = {0}; /* want[j] is already asked */
 	for (int i = 0; i < PREFETCH_DEPTH; i++) { /* keep the wanted ones */
 		int keep = 0;
 		for (int j = 0; j < nwant && !keep; j++)
-			keep = piece_has(&f->pf[i], ino, want[j].fi,
-					 want[j].foff, want[j].n, 1);
-		f->pf[i].active = keep;
-	}
-	for (int j = 0; j < nwant; j++) {
-		int i, free_slot = -1;
-		for (i = 0; i < PREFETCH_DEPTH; i++) {
 			if (piece_has(&f->pf[i], ino, want[j].fi, want[j].foff,
 				      want[j].n, 1))
-				break;
-			if (!f->pf[i].active && free_slot < 0)
-				free_slot = i;
-		}
-		if (i == PREFETCH_DEPTH && free_slot >= 0)
-			prefetch_start(f, free_slot, ino, want[j].fi,
-				       want[j].foff, want[j].n);
+				keep = in_flight[j] = 1;
+		f->pf[i].active = keep;
+	}
+	for (int j = 0, i = 0; j < nwant; j++) { /* ask the others in free slots */
+		if (in_flight[j])
+			continue;
+		while (f->pf[i].active) /* nwant <= PREFETCH_DEPTH: one is free */
+			i++;
+		prefetch_start(f, i, ino, want[j].fi, want[j].foff, want[j].n);
+		i++;
 	}
 }
 

@@ -471,9 +471,10 @@ read_at(struct ofile_table *t, struct ofile *f, struct fio *fio, uint64_t o,
 	 * one for the next window may come first) */
 	int after = f->rvalid && f->rgen == gen && f->rlen == win &&
 		    o >= f->rstart + win && o < f->rstart + 2 * win &&
-		    f->next_off >= f->rstart && f->next_off <= f->rstart + 2 * win;
-	if ((after || (o == f->next_off && (o != 0 || t->opt.window_at_zero))) &&
-	    n <= t->opt.window_max_read) {
+		    f->next_off >= f->rstart &&
+		    f->next_off <= f->rstart + 2 * win;
+	int at_end = o == f->next_off && (o != 0 || t->opt.window_at_zero);
+	if ((after || at_end) && n <= t->opt.window_max_read) {
 		uint64_t ws = after ? f->rstart + win : o - o % win;
 		if (o + n > ws + win)
 			ws = o;

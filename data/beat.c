@@ -335,8 +335,8 @@ pass_end(struct beat *b, int64_t now)
 /* Verify the next replica of the pass, then move scrub_next forward by
  * the time its bytes (data and header) take at scrub_rate (or
  * SCRUB_BUSY_SLOWDOWN times that if the service answered requests since
- * the last step or is serving one now; a day at most), so that the bytes read per second stay within the
- * rate. */
+ * the last step or is serving one now; a day at most), so that the bytes
+ * read per second stay within the rate. */
 static void
 scrub_step(struct beat *b, int64_t now)
 {
