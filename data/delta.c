@@ -167,6 +167,9 @@ rebase(struct store *s, const struct store_key *d, const uint8_t *extra,
 	}
 	for (size_t i = 0; i < MAP_BYTES; i++)
 		map[i] = r.h.map[i] | extra[i];
+	/* a header's map has no bits past the last block */
+	for (uint64_t b = r.nblocks; b < MAP_BYTES * 8; b++)
+		map[b / 8] &= (uint8_t)~(1u << (b % 8));
 	for (uint64_t b = 0; b < r.nblocks; b++)
 		whole &= map_get(map, b);
 	store_tmp_path(s, r.path, tmp, sizeof(tmp));
@@ -227,6 +230,8 @@ merge_into_base(struct store *s, const struct store_key *d,
 		rc = cfs_fail_errno(errmsg, errno, "%s: rename from %s",
 				    r.path, bpath);
 	if (rc == 0)
+		store_forget(s, base);
+	if (rc == 0)
 		rc = store_sync_path(r.path, 1, errmsg);
 	if (rc == 0)
 		LOG_DEBUG("%s: merged into the file of its base, %s", r.path,
@@ -254,6 +259,40 @@ says_whole(struct store *s, const struct store_key *x)
 	if (fd >= 0)
 		close(fd);
 	return whole;
+}
+
+/*
+ * What a delta rebased on @n (a delta about to take its whole file over,
+ * merge_into_base) must take into its own file: @n's blocks (they differ
+ * from the whole file's) and every block that reaches past @n's length
+ * (the merge cuts the file there and writes @n's CRC table after it), into
+ * @extra.  Then @n's file, and its name, are made durable: the rebased
+ * files are fsync'd, and must not depend on one that only the store's
+ * journal holds (a replay restores files in the order they were written,
+ * and @n is newer than what is rebased on it).
+ */
+static int
+takeover_prepare(struct store *s, const struct store_key *n, uint8_t *extra,
+		 char *errmsg)
+{
+	struct hdr *h = malloc(sizeof(*h));
+	char path[PATH_MAX];
+	int rc;
+
+	if (h == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "header");
+	rc = replica_read_header(s, n, h, errmsg);
+	if (rc == 0) {
+		memcpy(extra, h->map, MAP_BYTES);
+		for (uint64_t b = h->length / BS; b < MAP_BYTES * 8; b++)
+			map_set(extra, b);
+		store_path(s, n, path, sizeof(path));
+		rc = store_sync_path(path, 0, errmsg);
+	}
+	if (rc == 0)
+		rc = store_sync_path(path, 1, errmsg);
+	free(h);
+	return rc;
 }
 
 /*
@@ -298,9 +337,11 @@ delta_absorb(struct store *s, const struct store_key *x, int *gone,
 	for (size_t i = 1; i < c.n; i++)
 		if (c.dep[i].version > c.dep[newest].version)
 			newest = i;
+	if (c.n > 1)
+		rc = takeover_prepare(s, &c.dep[newest], f->map, errmsg);
 	for (size_t i = 0; rc == 0 && i < c.n; i++)
 		if (i != newest)
-			rc = rebase(s, &c.dep[i], c.map[newest],
+			rc = rebase(s, &c.dep[i], f->map,
 				    c.dep[newest].version, errmsg);
 	if (rc == 0)
 		rc = merge_into_base(s, &c.dep[newest], x, errmsg);
@@ -346,10 +387,13 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 	}
 	if (rc != 0) /* the caller logs that it was not compacted */
 		goto out;
-	rc = replica_read_header(s, k, f, errmsg); /* @k's map, again */
-	if (rc != 0)
-		goto out;
 	rc = find_deltas(s, &bottom, &c, errmsg);
+	for (size_t i = 0; rc == 0 && i < c.n; i++)
+		if (c.dep[i].version > k->version) {
+			/* one to rebase on @k: what it takes, into f->map */
+			rc = takeover_prepare(s, k, f->map, errmsg);
+			break;
+		}
 	/* The other deltas on the same whole file: the older ones are
 	 * garbage (@k is committed) and are unlinked, so that a reader who
 	 * located one before @k committed gets ENOENT, and locates again,
@@ -368,6 +412,8 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 			if (unlink(path) < 0 && errno != ENOENT)
 				rc = cfs_fail_errno(errmsg, errno,
 						    "%s: unlink", path);
+			else
+				store_forget(s, &c.dep[i]);
 		} else {
 			rc = rebase(s, &c.dep[i], f->map, k->version, errmsg);
 		}

@@ -424,7 +424,10 @@ run(const struct data_options *opt)
 	rv = store_open(opt->dir, &st, errmsg);
 	if (rv == 0) {
 		store_set_direct(st, opt->direct_io);
-		rv = identity_load(opt->dir, uuid, &created, errmsg);
+		/* before anything is served: a replay restores files */
+		rv = store_set_journal(st, opt->journal_size, errmsg);
+		if (rv == 0)
+			rv = identity_load(opt->dir, uuid, &created, errmsg);
 		if (rv == 0)
 			rv = serve(opt, st, uuid, created, &sigs, errmsg);
 		store_close(&st);

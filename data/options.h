@@ -22,6 +22,7 @@ struct data_options {
 	uint64_t scrub_rate;     /* bytes/s; 0 = no scrub */
 	int64_t scrub_interval;  /* ms between passes */
 	int direct_io;           /* bulk writes with O_DIRECT (store.c) */
+	uint64_t journal_size;   /* bytes of each journal file; 0 = none */
 	int64_t inventory_interval; /* ms between inventory checks; 0 = off */
 	int64_t inventory_grace;    /* ms: younger files are not checked */
 };

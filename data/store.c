@@ -37,6 +37,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "data/delta.h"
+#include "data/journal.h"
 #include "data/replica.h"
 #include "data/store_int.h"
 
@@ -71,6 +72,8 @@ struct store {
 	char *dir;
 	atomic_uint_fast64_t tmp_counter;
 	atomic_int direct; /* store_set_direct */
+	struct journal *journal; /* store_set_journal; NULL: none */
+	int dirfd;		 /* @dir, for the journal's syncfs */
 };
 
 /*
@@ -874,6 +877,82 @@ out:
 }
 
 /*
+ * Make @w's file, renamed into place and not synced, durable through the
+ * store's journal (data/journal.h): its image, every byte the file holds
+ * (header, the blocks in it, the CRC table), as one record.  A block that
+ * a delta shares with its base is no byte of the file and not in the
+ * image.  0 once the record is on the disk; otherwise (no journal, an
+ * image too big for it, a journal that failed) the caller fsyncs.
+ */
+static int
+writer_journal(struct store_writer *w)
+{
+	struct journal *j = w->s->journal;
+	uint8_t h[HDR];
+	struct hdr *hd = NULL;
+	struct journal_extent *ext = NULL;
+	uint8_t *data = NULL;
+	uint32_t next = 0;
+	uint64_t nb = nblocks_of(w->length), total = 0;
+	uint64_t tsize = 4 * (nb + 1);
+	char errmsg[CFS_ERRMSG_SIZE];
+	int rc = CFS_E2BIG;
+
+	/* A repair copy (stamped) may replace another incarnation of its
+	 * key, and its rename and that one's removal must reach the disk
+	 * together, or a replay could keep the old incarnation, whose late
+	 * delete would then remove the copy the metadata counts: fsync'd.
+	 * Copies are rare and bulk; the journal is for clients' writes. */
+	if (j == NULL || w->stamp != 0 || w->replace)
+		return rc;
+	if (pread_full(w->fd, h, HDR, 0) != HDR ||
+	    (hd = malloc(sizeof(*hd))) == NULL ||
+	    header_check(h, &w->k, w->path, hd, NULL) != 0)
+		goto out;
+	/* header, runs of the blocks the file holds, the table: at most
+	 * one extent per block and two more */
+	if ((ext = malloc((nb + 2) * sizeof(*ext))) == NULL)
+		goto out;
+	ext[next++] = (struct journal_extent){0, HDR};
+	for (uint64_t b = 0; b < nb; b++) {
+		if (hd->format == STORE_FORMAT_DELTA && !map_get(hd->map, b))
+			continue;
+		uint64_t off = HDR + b * BS, len = block_len(w->length, b);
+		struct journal_extent *last = &ext[next - 1];
+		if (last->off + last->len == off)
+			last->len += len;
+		else
+			ext[next++] = (struct journal_extent){off, len};
+	}
+	struct journal_extent *last = &ext[next - 1];
+	if (last->off + last->len == HDR + w->length)
+		last->len += tsize;
+	else
+		ext[next++] = (struct journal_extent){HDR + w->length, tsize};
+	for (uint32_t i = 0; i < next; i++)
+		total += ext[i].len;
+	if (total > journal_max_image(j) || (data = malloc(total)) == NULL)
+		goto out;
+	uint64_t pos = 0;
+	for (uint32_t i = 0; i < next; i++) {
+		if (pread_full(w->fd, data + pos, ext[i].len, ext[i].off) !=
+		    (ssize_t)ext[i].len) {
+			LOG_WARN("%s: read back for the journal: %s", w->path,
+				 strerror(errno));
+			goto out;
+		}
+		pos += ext[i].len;
+	}
+	rc = journal_put(j, &w->k, HDR + w->length + tsize, ext, next, data,
+			 errmsg);
+out:
+	free(data);
+	free(ext);
+	free(hd);
+	return rc;
+}
+
+/*
  * Put @w's sealed temp file under its final name, unless an identical
  * replica is already there (a retried commit).  Identical includes the
  * stamp (a replica of another incarnation is replaced, or a frag_delete of
@@ -912,6 +991,8 @@ writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 	} else if (rename(w->tmp, w->path) < 0) {
 		return cfs_fail_errno(errmsg, errno, "%s: rename from %s",
 				      w->path, w->tmp);
+	} else if (durable && writer_journal(w) == 0) {
+		return 0; /* its image is on the disk */
 	} else if (durable && fsync(w->fd) < 0) {
 		rc = cfs_fail_errno(errmsg, errno, "%s: fsync", w->path);
 		unlink(w->path); /* never answered: no torn file left named */
@@ -1059,6 +1140,7 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	}
 	atomic_init(&s->tmp_counter, 0);
 	atomic_init(&s->direct, 1);
+	s->dirfd = -1;
 	snprintf(frags, sizeof(frags), "%s/frags", dir);
 	rc = make_dirs(frags, errmsg);
 	if (rc == 0)
@@ -1074,11 +1156,184 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	return 0;
 }
 
+/* 0 if the file under @k's name checks in every byte it holds itself:
+ * header (for @k), size, CRC table, and each block the file holds (all of
+ * them, or a delta's own).  Not through a delta's base: whether a delta's
+ * file is the right one does not depend on its base, which may be one a
+ * later record restores. */
+static int
+own_bytes_check(struct store *s, const struct store_key *k)
+{
+	char path[PATH_MAX];
+	struct hdr *h = malloc(sizeof(*h));
+	uint8_t *table = NULL, *blk = malloc(BS);
+	struct stat st;
+	int fd = -1, rc = CFS_CORRUPT;
+
+	if (h == NULL || blk == NULL ||
+	    replica_read_header(s, k, h, NULL) != 0)
+		goto out;
+	uint64_t nb = nblocks_of(h->length);
+	size_t tsize = 4 * (size_t)(nb + 1);
+	store_path(s, k, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size != HDR + h->length + tsize ||
+	    (table = malloc(tsize)) == NULL ||
+	    pread_full(fd, table, tsize, HDR + h->length) != (ssize_t)tsize ||
+	    get_le(table + tsize - 4, 4) != crc32c(0, table, tsize - 4))
+		goto out;
+	for (uint64_t b = 0; b < nb; b++) {
+		size_t n = block_len(h->length, b);
+		if (h->format == STORE_FORMAT_DELTA && !map_get(h->map, b))
+			continue;
+		if (pread_full(fd, blk, n, HDR + b * BS) != (ssize_t)n ||
+		    crc32c(0, blk, n) != get_le(table + 4 * b, 4))
+			goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(table);
+	free(blk);
+	free(h);
+	return rc;
+}
+
+/* journal_replay_fn: write @k's image back unless the file under its name
+ * checks (own_bytes_check: the same bytes, or those of a newer
+ * incarnation, a repair copy, fsync'd). */
+static int
+restore_image(void *arg, const struct store_key *k, uint64_t file_size,
+	      const struct journal_extent *ext, uint32_t next,
+	      const uint8_t *data, char *errmsg)
+{
+	struct store *s = arg;
+	char path[PATH_MAX], tmp[PATH_MAX + 64];
+	uint64_t pos = 0;
+	int fd, rc = 0;
+
+	if (own_bytes_check(s, k) == 0)
+		return 0;
+	store_path(s, k, path, sizeof(path));
+	if (file_size > HDR + STORE_MAX_LENGTH + 4 * (STORE_MAX_LENGTH / BS + 1))
+		return cfs_fail(errmsg, CFS_CORRUPT,
+				"%s: journal image of %" PRIu64 " bytes", path,
+				file_size);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	rc = make_dir(path, errmsg);
+	*slash = '/';
+	if (rc != 0)
+		return rc;
+	store_tmp_path(s, path, tmp, sizeof(tmp));
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return cfs_fail_errno(errmsg, errno, "%s: create", tmp);
+	for (uint32_t i = 0; rc == 0 && i < next; i++) {
+		if (ext[i].off > file_size || ext[i].len > file_size - ext[i].off)
+			rc = cfs_fail(errmsg, CFS_CORRUPT,
+				      "%s: journal extent past the file's "
+				      "%" PRIu64 " bytes",
+				      path, file_size);
+		else if (pwrite_full(fd, data + pos, ext[i].len,
+				     ext[i].off) < 0)
+			rc = cfs_fail_errno(errmsg, errno, "%s: write", tmp);
+		pos += ext[i].len;
+	}
+	if (rc == 0 && ftruncate(fd, (off_t)file_size) < 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: truncate", tmp);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: fsync", tmp);
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: rename", path);
+	if (rc != 0) {
+		unlink(tmp);
+		return rc;
+	}
+	rc = store_sync_path(path, 1, errmsg);
+	if (rc == 0 && own_bytes_check(s, k) != 0)
+		LOG_WARN("%s: restored from the journal, and still does not "
+			 "check",
+			 path);
+	else if (rc == 0)
+		LOG_INFO("%s: restored from the journal", path);
+	return rc;
+}
+
+int
+store_set_journal(struct store *s, uint64_t size, char *errmsg)
+{
+	unsigned replayed = 0;
+	struct statvfs vfs;
+	int rc;
+
+	if (s->journal != NULL)
+		journal_close(&s->journal);
+	if (s->dirfd < 0 &&
+	    (s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return cfs_fail_errno(errmsg, errno, "%s: open", s->dir);
+	/* Two files of at most 1/32 of the filesystem each; on one too
+	 * small for two of the smallest, none. */
+	if (size > 0 && fstatvfs(s->dirfd, &vfs) == 0) {
+		uint64_t cap = (uint64_t)vfs.f_blocks * vfs.f_frsize / 32;
+		if (cap < JOURNAL_MIN_SIZE) {
+			LOG_INFO("store %s: a filesystem of %" PRIu64
+				 " bytes is too small for a journal: every "
+				 "durable write fsyncs its file",
+				 s->dir, cap * 32);
+			size = 0;
+		} else if (size > cap) {
+			size = cap;
+		}
+	}
+	rc = journal_open(&s->journal, s->dir, size, s->dirfd, restore_image,
+			  s, &replayed, errmsg);
+	if (rc == CFS_ENOSPC) {
+		LOG_WARN("store %s: no room for a journal (%s): every durable "
+			 "write fsyncs its file",
+			 s->dir, errmsg);
+		size = 0;
+		rc = journal_open(&s->journal, s->dir, 0, s->dirfd,
+				  restore_image, s, &replayed, errmsg);
+	}
+	if (rc == 0)
+		LOG_INFO("store %s: journal of 2 x %" PRIu64 " bytes%s; "
+			 "%u replica file(s) checked or restored from it",
+			 s->dir, size, size == 0 ? " (none)" : "", replayed);
+	return rc;
+}
+
+void
+store_forget(struct store *s, const struct store_key *k)
+{
+	journal_forget(s->journal, k);
+}
+
+void
+store_journal_hold(struct store *s, int hold)
+{
+	if (s->journal != NULL)
+		journal_hold_checkpoints(s->journal, hold);
+}
+
+void
+store_journal_stats(struct store *s, uint64_t *puts, uint64_t *checkpoints)
+{
+	*puts = *checkpoints = 0;
+	if (s->journal != NULL)
+		journal_stats(s->journal, puts, checkpoints);
+}
+
 void
 store_close(struct store **s)
 {
 	if (s == NULL || *s == NULL)
 		return;
+	journal_close(&(*s)->journal);
+	if ((*s)->dirfd >= 0)
+		close((*s)->dirfd);
 	free((*s)->dir);
 	free(*s);
 	*s = NULL;
@@ -1100,8 +1355,10 @@ store_delete(struct store *s, const struct store_key *k, char *errmsg)
 	rc = delta_absorb(s, k, &gone, errmsg);
 	if (rc != 0 || gone)
 		return rc;
-	if (unlink(path) == 0)
+	if (unlink(path) == 0) {
+		store_forget(s, k);
 		return 0;
+	}
 	if (errno == ENOENT)
 		return cfs_fail(errmsg, CFS_ENOENT, "%s", path);
 	return cfs_fail_errno(errmsg, errno, "%s: unlink", path);

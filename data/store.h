@@ -97,6 +97,20 @@ int store_open(const char *dir, struct store **out, char *errmsg);
  * now on (data/store.c says why). */
 void store_set_direct(struct store *s, int on);
 
+/* Make durable commits of small replica files (up to 1 MiB, and a
+ * quarter of @size) cost one flush of a write-ahead journal instead of an
+ * fsync of the file and of its directory (data/journal.h): two files of
+ * @size bytes each in the store's directory.  First replays what a crash
+ * left in them (images of files whose own writes may not have reached the
+ * disk are written again, fsync'd).  @size 0: replay, then no journal (its
+ * files are removed).  Call before any writer begins.  CFS_EIO and the
+ * like naming the file. */
+int store_set_journal(struct store *s, uint64_t size, char *errmsg);
+/* For tests: hold the journal's checkpoints (journal_hold_checkpoints). */
+void store_journal_hold(struct store *s, int hold);
+/* Images journaled and checkpoints made since store_set_journal. */
+void store_journal_stats(struct store *s, uint64_t *puts,
+			 uint64_t *checkpoints);
 /* Free *@s and set it to NULL (NULL or *@s NULL: no-op).  Every writer of
  * the store must have been committed or aborted first. */
 void store_close(struct store **s);

@@ -32,6 +32,10 @@ void store_tmp_path(struct store *s, const char *path, char *buf, size_t cap);
 /* fsync @path, or the directory that holds it when @parent. */
 int store_sync_path(const char *path, int parent, char *errmsg);
 
+/* @k's file was deleted or renamed to another key's name: the journal
+ * must not bring it back (journal_forget). */
+void store_forget(struct store *s, const struct store_key *k);
+
 /* Called for each entry of a frags/HH directory; non-zero stops the walk. */
 typedef int store_walk_fn(void *arg, const char *dir, unsigned hh,
 			  const char *name);

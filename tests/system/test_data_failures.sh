@@ -129,6 +129,14 @@ done
 check "80 patches with a data node SIGKILLed $kills times under them complete" \
 	wait $patchpid
 check "... read back byte-identical" same /f4 "$T/f4"
+# a patch's file is durable through the node's journal (docs/on-disk-format.md
+# §4): the nodes killed under them restarted with records to check
+journal_replayed() {
+	grep -h "replica file(s) checked or restored" "$T"/data*.log |
+		grep -vq " 0 replica file"
+}
+check "... and the killed nodes checked their journals' records at restart" \
+	journal_replayed
 REDCHECK=$BIN/tests/model/redcheck
 if [ -x "$REDCHECK" ]; then
 	check "... and every committed version is intact on the disks (redcheck, 90 s)" \

@@ -29,6 +29,9 @@ setup(void **state)
 	strcpy(f->dir, "/tmp/cfs_test_store_XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	/* as cfs-data runs it: durable commits of small files through the
+	 * journal (the smallest, to keep each test's set-up cheap) */
+	assert_int_equal(store_set_journal(f->s, MIB, f->errmsg), 0);
 	*state = f;
 	return 0;
 }

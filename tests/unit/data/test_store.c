@@ -1132,6 +1132,71 @@ test_store_delete_of_a_shared_or_damaged_base_keeps_deltas(void **state)
 	free(v4);
 }
 
+/* A shorter delta takes the whole file over (the file is cut to its
+ * length): another delta on the same file that still shares blocks past
+ * that length takes them into its own file first, and the compaction of a
+ * shorter base keeps a newer delta whole the same way. */
+static void
+test_store_shorter_delta_takes_over(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 200 * 1024, cut = 150 * 1024;
+	struct store_key k1 = key(73, 0, 1), k2 = key(73, 0, 2),
+			 k3 = key(73, 0, 3);
+	unsigned char *v1 = random_bytes(len, 74), *v2 = malloc(len),
+		      *v3 = malloc(len);
+	struct store_writer *w;
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	patch(f, k2, 1, 0, "two", 3, v2);
+	/* v3: v1 cut to 150 KiB, then patched */
+	memcpy(v3, v1, len);
+	assert_int_equal(store_write_begin(f->s, &k3, 1, &w, f->errmsg), 0);
+	assert_int_equal(store_truncate(w, cut, f->errmsg), 0);
+	assert_int_equal(store_write(w, 0, "three", 5, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	memcpy(v3, "three", 5);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT_DELTA);
+	/* k3 (newest) takes k1's file over; k2 keeps its last block */
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), 0);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT);
+	check_content(f, k3, v3, cut);
+	check_content(f, k2, v2, len);
+	assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+
+	/* compaction: base k5 (a delta holding 3 blocks, cut short) of a
+	 * newer k6 that shares a block past k5's length */
+	struct store_key k4 = key(73, 1, 4), k5 = key(73, 1, 5),
+			 k6 = key(73, 1, 6);
+	unsigned char *v4 = random_bytes(len, 75), *v5 = malloc(len),
+		      *v6 = malloc(len);
+	put(f, k4, v4, len);
+	memcpy(v6, v4, len);
+	patch(f, k6, 4, 10, "six", 3, v6);
+	memcpy(v5, v4, len);
+	assert_int_equal(store_write_begin(f->s, &k5, 4, &w, f->errmsg), 0);
+	assert_int_equal(store_truncate(w, cut, f->errmsg), 0);
+	for (int b = 0; b < 3; b++)
+		assert_int_equal(store_write(w, (uint64_t)b * 65536 + 7, "five",
+					     4, f->errmsg),
+				 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	for (int b = 0; b < 3; b++)
+		memcpy(v5 + b * 65536 + 7, "five", 4);
+	assert_int_equal(store_compact(f->s, &k5, 2, f->errmsg), 0);
+	assert_int_equal(file_format(f, k5), STORE_FORMAT);
+	check_content(f, k5, v5, cut);
+	check_content(f, k6, v6, len);
+	assert_int_equal(store_verify(f->s, &k6, f->errmsg), 0);
+	free(v1);
+	free(v2);
+	free(v3);
+	free(v4);
+	free(v5);
+	free(v6);
+}
+
 /* Deleting versions oldest first, as garbage collection does, while new
  * ones are written: every version left reads right at every step, and a
  * delta whose base is a delta (after a hand-over) still reads. */
@@ -1297,6 +1362,7 @@ main(void)
 	    T(test_store_threads_on_different_keys),
 	    T(test_store_patch_of_a_base_is_a_small_delta),
 	    T(test_store_delete_of_a_base_merges_its_delta),
+	    T(test_store_shorter_delta_takes_over),
 	    T(test_store_delete_of_a_shared_or_damaged_base_keeps_deltas),
 	    T(test_store_versions_written_and_deleted_in_turn),
 	    T(test_store_delta_with_cut_and_growth),
