@@ -25,8 +25,9 @@
  *   24 ino u64, 32 idx u32, 36 nextents u32, 40 version u64,
  *   48 file_size u64, 56 payload_len u32, 60 crc u32: crc32c of bytes
  *   [0, 60) and then of the payload.
- * Payload of an image: nextents x {off u64, len u64}, then the extents'
- * bytes.  Every record starts at a multiple of REC.  A file starts with a
+ * Payload of an image: base u64 (the version from_base extents come
+ * from), nextents x {off u64, len u32, from_base u32}, then the bytes of
+ * the extents not from_base.  Every record starts at a multiple of REC.  A file starts with a
  * START record (seq 0) giving its epoch; its records follow with that
  * epoch and seq 1, 2, ...; reading stops at the first record that does
  * not check, so a record torn by a crash, and everything a reset left
@@ -167,15 +168,21 @@ rec_check(const struct image_file *f, uint64_t off, uint64_t epoch,
 		return -1;
 	if (kind == K_IMAGE) {
 		uint64_t next = get_le(h + 36, 4), sum = 0;
-		if (next > plen / 16)
+		if (plen < 8 || next > (plen - 8) / 16)
 			return -1;
+		uint64_t room = plen - 8 - 16 * next;
 		for (uint64_t i = 0; i < next; i++) {
-			uint64_t len = get_le(h + REC + 16 * i + 8, 8);
-			if (len > plen || sum + len > plen - 16 * next)
+			const uint8_t *x = h + REC + 8 + 16 * i;
+			uint64_t len = get_le(x + 8, 4);
+			if (get_le(x + 12, 4) > 1)
+				return -1;
+			if (get_le(x + 12, 4) == 1)
+				continue;
+			if (len > room - sum)
 				return -1;
 			sum += len;
 		}
-		if (sum != plen - 16 * next)
+		if (sum != room)
 			return -1;
 	}
 	return (int)kind;
@@ -315,12 +322,14 @@ replay(const char *dir, journal_replay_fn *fn, void *arg, unsigned *count,
 			rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: journal", dir);
 			break;
 		}
+		const uint8_t *tab = e->payload + 8;
 		for (uint32_t x = 0; x < e->next; x++) {
-			ext[x].off = get_le(e->payload + 16 * x, 8);
-			ext[x].len = get_le(e->payload + 16 * x + 8, 8);
+			ext[x].off = get_le(tab + 16 * x, 8);
+			ext[x].len = get_le(tab + 16 * x + 8, 4);
+			ext[x].from_base = (uint32_t)get_le(tab + 16 * x + 12, 4);
 		}
-		rc = fn(arg, &e->k, e->file_size, ext, e->next,
-			e->payload + 16 * (size_t)e->next, errmsg);
+		rc = fn(arg, &e->k, e->file_size, get_le(e->payload, 8), ext,
+			e->next, tab + 16 * (size_t)e->next, errmsg);
 		free(ext);
 		if (rc == 0)
 			(*count)++;
@@ -687,21 +696,25 @@ flush_to(struct journal *j, struct jfile *jf, uint64_t seq, char *errmsg)
  * once it is on the disk. */
 static int
 append(struct journal *j, unsigned kind, const struct store_key *k,
-       uint64_t file_size, const struct journal_extent *ext, uint32_t next,
-       const void *data, uint64_t dlen, int flush, char *errmsg)
+       uint64_t file_size, uint64_t base, const struct journal_extent *ext,
+       uint32_t next, const void *data, uint64_t dlen, int flush,
+       char *errmsg)
 {
 	uint8_t h[REC], *tab = NULL;
 	static const uint8_t pad[REC];
-	size_t tlen = 16 * (size_t)next;
+	size_t tlen = kind == K_IMAGE ? 8 + 16 * (size_t)next : 0;
 	uint64_t plen = tlen + dlen, reclen = align_rec(REC + plen);
 	uint32_t pcrc;
 	int rc = 0;
 
-	if (next > 0 && (tab = malloc(tlen)) == NULL)
+	if (tlen > 0 && (tab = malloc(tlen)) == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "%s: journal", j->dir);
+	if (tlen > 0)
+		put_le(tab, base, 8);
 	for (uint32_t i = 0; i < next; i++) {
-		put_le(tab + 16 * i, ext[i].off, 8);
-		put_le(tab + 16 * i + 8, ext[i].len, 8);
+		put_le(tab + 8 + 16 * i, ext[i].off, 8);
+		put_le(tab + 8 + 16 * i + 8, ext[i].len, 4);
+		put_le(tab + 8 + 16 * i + 12, ext[i].from_base != 0, 4);
 	}
 	pcrc = crc32c(crc32c(0, tab, tlen), data, (size_t)dlen);
 	struct iovec iov[4] = {
@@ -769,17 +782,23 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
 
 int
 journal_put(struct journal *j, const struct store_key *k, uint64_t file_size,
-	    const struct journal_extent *ext, uint32_t next, const void *data,
-	    char *errmsg)
+	    uint64_t base, const struct journal_extent *ext, uint32_t next,
+	    const void *data, char *errmsg)
 {
 	uint64_t dlen = 0;
 
-	for (uint32_t i = 0; i < next; i++)
-		dlen += ext[i].len;
+	for (uint32_t i = 0; i < next; i++) {
+		if (ext[i].len > UINT32_MAX)
+			return cfs_fail(errmsg, CFS_E2BIG,
+					"%s: extent of %" PRIu64 " bytes",
+					j->dir, ext[i].len);
+		if (!ext[i].from_base)
+			dlen += ext[i].len;
+	}
 	if (dlen > journal_max_image(j))
 		return cfs_fail(errmsg, CFS_E2BIG,
 				"%s: image of %" PRIu64 " bytes", j->dir, dlen);
-	return append(j, K_IMAGE, k, file_size, ext, next, data, dlen, 1,
+	return append(j, K_IMAGE, k, file_size, base, ext, next, data, dlen, 1,
 		      errmsg);
 }
 
@@ -789,7 +808,7 @@ journal_forget(struct journal *j, const struct store_key *k)
 	char errmsg[CFS_ERRMSG_SIZE];
 
 	if (j != NULL)
-		(void)append(j, K_FORGET, k, 0, NULL, 0, "", 0, 0, errmsg);
+		(void)append(j, K_FORGET, k, 0, 0, NULL, 0, "", 0, 0, errmsg);
 }
 
 void

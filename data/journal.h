@@ -47,16 +47,23 @@
 
 struct journal;
 
-/* One extent of a replica file's image: @len bytes at file offset @off. */
+/* One extent of a replica file's image: @len bytes at file offset @off,
+ * given in the record, or (@from_base) the same bytes as at the same
+ * offset of the file of the record's base version: a delta's whole file,
+ * whose blocks outside what the delta changed stay as they are while the
+ * delta lives (docs/on-disk-format.md §4), so a 4 KiB patch is journaled
+ * as about 4 KiB, not as the 64 KiB blocks its file holds. */
 struct journal_extent {
 	uint64_t off, len;
+	uint32_t from_base;
 };
 
 /* Called by journal_replay for each image to restore, oldest first:
- * @data holds the extents' bytes one after the other.  Non-zero stops
- * the replay with that code (and @errmsg filled). */
+ * @data holds the bytes of the extents not @from_base, one after the
+ * other; @base is the version those come from.  Non-zero stops the
+ * replay with that code (and @errmsg filled). */
 typedef int journal_replay_fn(void *arg, const struct store_key *k,
-			      uint64_t file_size,
+			      uint64_t file_size, uint64_t base,
 			      const struct journal_extent *ext, uint32_t next,
 			      const uint8_t *data, char *errmsg);
 
@@ -82,16 +89,18 @@ void journal_close(struct journal **j);
 uint64_t journal_max_image(const struct journal *j);
 
 /*
- * Append the image of @k's file (@file_size bytes; @next extents, their
- * bytes one after the other in @data) and return once it is on the disk.
+ * Append the image of @k's file (@file_size bytes; @next extents, the
+ * bytes of those not from @base one after the other in @data) and return
+ * once it is on the disk.
  * The file must be under its final name already (a checkpoint that starts
  * after this call returns syncs it).  CFS_E2BIG if the image is larger
  * than journal_max_image(); CFS_EIO if the journal cannot be written or
  * flushed (the caller then syncs the file itself).
  */
 int journal_put(struct journal *j, const struct store_key *k,
-		uint64_t file_size, const struct journal_extent *ext,
-		uint32_t next, const void *data, char *errmsg);
+		uint64_t file_size, uint64_t base,
+		const struct journal_extent *ext, uint32_t next,
+		const void *data, char *errmsg);
 
 /* @k's file was deleted or renamed to another name: a replay must not
  * write an earlier image of it back.  Not flushed (a crash before the next

@@ -53,7 +53,7 @@ const struct cfs_conf_key data_option_keys[] = {
 	  "whole 64 KiB blocks of a read or of the scrub, unless cached), "
 	  "on filesystems that take it; no: everything through the page "
 	  "cache"),
-	K(journal_size, CFS_CONF_SIZE, 0, 1ull << 30, "16M",
+	K(journal_size, CFS_CONF_SIZE, 0, 256ull << 20, "16M",
 	  "size of each of the two write-ahead journal files in the data "
 	  "directory: a durable write of a replica file up to 1 MiB (and a "
 	  "quarter of this) is one flush of the journal instead of an "

@@ -876,27 +876,104 @@ out:
 	return rc;
 }
 
+/* A replica file's image for the journal, as it is built. */
+struct image {
+	struct journal_extent *ext;
+	uint32_t n, cap;
+	uint8_t *data;
+	uint64_t len, room;
+};
+
+/* Add @len bytes at file offset @off: @bytes, or (@bytes NULL) the same
+ * as the base's file there.  -1 out of memory. */
+static int
+image_add(struct image *im, uint64_t off, uint64_t len, const uint8_t *bytes)
+{
+	struct journal_extent *last = im->n > 0 ? &im->ext[im->n - 1] : NULL;
+	uint32_t from_base = bytes == NULL;
+
+	if (len == 0)
+		return 0;
+	if (last != NULL && last->off + last->len == off &&
+	    last->from_base == from_base)
+		last->len += len;
+	else {
+		if (im->n == im->cap) {
+			uint32_t cap = im->cap ? 2 * im->cap : 16;
+			void *e = realloc(im->ext, cap * sizeof(*im->ext));
+			if (e == NULL)
+				return -1;
+			im->ext = e;
+			im->cap = cap;
+		}
+		im->ext[im->n++] = (struct journal_extent){off, len, from_base};
+	}
+	if (bytes != NULL) {
+		if (im->len + len > im->room) {
+			uint64_t room = 2 * (im->len + len);
+			void *d = realloc(im->data, room);
+			if (d == NULL)
+				return -1;
+			im->data = d;
+			im->room = room;
+		}
+		memcpy(im->data + im->len, bytes, len);
+		im->len += len;
+	}
+	return 0;
+}
+
+/* Add block @b of @w's file (@n bytes at @blk) to @im: where the bottom
+ * file @bfd (@bsize bytes; -1: none) holds the same bytes at the same
+ * offset, as references to them, and only the range that differs as
+ * bytes.  That file is the whole file of the delta's chain, whose bytes
+ * stay as they are while the delta lives (the take-over by the delta
+ * writes only what the delta holds, and any other take-over or compaction
+ * rebases the delta first, fsync'd: docs/on-disk-format.md §4). */
+static int
+image_block(struct image *im, int bfd, uint64_t bsize, uint64_t b,
+	    const uint8_t *blk, size_t n, uint8_t *tmp)
+{
+	uint64_t off = HDR + b * BS;
+	size_t lo = 0, hi = n;
+
+	/* a whole block of the bottom file: its data reaches past this
+	 * block and its table (4 bytes a block and 4) */
+	if (bfd < 0 || n != BS || bsize < off + BS + 4 * (b + 2) ||
+	    pread_full(bfd, tmp, n, off) != (ssize_t)n)
+		return image_add(im, off, n, blk);
+	while (lo < n && blk[lo] == tmp[lo])
+		lo++;
+	while (hi > lo && blk[hi - 1] == tmp[hi - 1])
+		hi--;
+	if (image_add(im, off, lo, NULL) != 0 ||
+	    image_add(im, off + lo, hi - lo, blk + lo) != 0 ||
+	    image_add(im, off + hi, n - hi, NULL) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Make @w's file, renamed into place and not synced, durable through the
  * store's journal (data/journal.h): its image, every byte the file holds
- * (header, the blocks in it, the CRC table), as one record.  A block that
- * a delta shares with its base is no byte of the file and not in the
- * image.  0 once the record is on the disk; otherwise (no journal, an
- * image too big for it, a journal that failed) the caller fsyncs.
+ * (header, the blocks in it, the CRC table), as one record; a delta's
+ * blocks as what differs from its whole base file.  A block that a delta
+ * shares with its base is no byte of the file and not in the image.  0
+ * once the record is on the disk; otherwise (no journal, an image too big
+ * for it, a journal that failed) the caller fsyncs.
  */
 static int
 writer_journal(struct store_writer *w)
 {
 	struct journal *j = w->s->journal;
+	struct image im = {0};
 	uint8_t h[HDR];
 	struct hdr *hd = NULL;
-	struct journal_extent *ext = NULL;
-	uint8_t *data = NULL;
-	uint32_t next = 0;
-	uint64_t nb = nblocks_of(w->length), total = 0;
+	uint8_t *blk = NULL, *tmp = NULL;
+	uint64_t nb = nblocks_of(w->length), base = 0, bsize = 0;
 	uint64_t tsize = 4 * (nb + 1);
 	char errmsg[CFS_ERRMSG_SIZE];
-	int rc = CFS_E2BIG;
+	int bfd = -1, rc = CFS_E2BIG;
 
 	/* A repair copy (stamped) may replace another incarnation of its
 	 * key, and its rename and that one's removal must reach the disk
@@ -907,47 +984,58 @@ writer_journal(struct store_writer *w)
 		return rc;
 	if (pread_full(w->fd, h, HDR, 0) != HDR ||
 	    (hd = malloc(sizeof(*hd))) == NULL ||
-	    header_check(h, &w->k, w->path, hd, NULL) != 0)
+	    (blk = malloc(BS)) == NULL || (tmp = malloc(BS)) == NULL ||
+	    header_check(h, &w->k, w->path, hd, NULL) != 0 ||
+	    image_add(&im, 0, HDR, h) != 0)
 		goto out;
-	/* header, runs of the blocks the file holds, the table: at most
-	 * one extent per block and two more */
-	if ((ext = malloc((nb + 2) * sizeof(*ext))) == NULL)
+	/* Too big, before reading anything back (that could pull a
+	 * file written past the page cache into it): a whole file, by its
+	 * size; a delta, by the blocks it holds, which may differ from its
+	 * base in a little of each */
+	uint64_t own = 0;
+	for (uint64_t b = 0; b < nb; b++)
+		if (hd->format != STORE_FORMAT_DELTA || map_get(hd->map, b))
+			own += block_len(w->length, b);
+	if (own > (hd->format == STORE_FORMAT_DELTA ? 4 : 1) *
+			  journal_max_image(j))
 		goto out;
-	ext[next++] = (struct journal_extent){0, HDR};
+	if (hd->format == STORE_FORMAT_DELTA) {
+		struct store_key bk = w->k;
+		char bpath[PATH_MAX];
+		struct stat st;
+
+		base = bk.version = hd->base_version;
+		store_path(w->s, &bk, bpath, sizeof(bpath));
+		bfd = open(bpath, O_RDONLY | O_CLOEXEC);
+		if (bfd >= 0 && fstat(bfd, &st) == 0)
+			bsize = (uint64_t)st.st_size;
+	}
 	for (uint64_t b = 0; b < nb; b++) {
+		size_t n = block_len(w->length, b);
 		if (hd->format == STORE_FORMAT_DELTA && !map_get(hd->map, b))
 			continue;
-		uint64_t off = HDR + b * BS, len = block_len(w->length, b);
-		struct journal_extent *last = &ext[next - 1];
-		if (last->off + last->len == off)
-			last->len += len;
-		else
-			ext[next++] = (struct journal_extent){off, len};
-	}
-	struct journal_extent *last = &ext[next - 1];
-	if (last->off + last->len == HDR + w->length)
-		last->len += tsize;
-	else
-		ext[next++] = (struct journal_extent){HDR + w->length, tsize};
-	for (uint32_t i = 0; i < next; i++)
-		total += ext[i].len;
-	if (total > journal_max_image(j) || (data = malloc(total)) == NULL)
-		goto out;
-	uint64_t pos = 0;
-	for (uint32_t i = 0; i < next; i++) {
-		if (pread_full(w->fd, data + pos, ext[i].len, ext[i].off) !=
-		    (ssize_t)ext[i].len) {
+		if (pread_full(w->fd, blk, n, HDR + b * BS) != (ssize_t)n) {
 			LOG_WARN("%s: read back for the journal: %s", w->path,
 				 strerror(errno));
 			goto out;
 		}
-		pos += ext[i].len;
+		if (image_block(&im, bfd, bsize, b, blk, n, tmp) != 0 ||
+		    im.len > journal_max_image(j))
+			goto out;
 	}
-	rc = journal_put(j, &w->k, HDR + w->length + tsize, ext, next, data,
-			 errmsg);
+	if (tsize > BS || pread_full(w->fd, blk, tsize, HDR + w->length) !=
+				  (ssize_t)tsize ||
+	    image_add(&im, HDR + w->length, tsize, blk) != 0)
+		goto out;
+	rc = journal_put(j, &w->k, HDR + w->length + tsize, base, im.ext, im.n,
+			 im.data, errmsg);
 out:
-	free(data);
-	free(ext);
+	if (bfd >= 0)
+		close(bfd);
+	free(im.ext);
+	free(im.data);
+	free(tmp);
+	free(blk);
 	free(hd);
 	return rc;
 }
@@ -1205,13 +1293,15 @@ out:
  * incarnation, a repair copy, fsync'd). */
 static int
 restore_image(void *arg, const struct store_key *k, uint64_t file_size,
-	      const struct journal_extent *ext, uint32_t next,
+	      uint64_t base, const struct journal_extent *ext, uint32_t next,
 	      const uint8_t *data, char *errmsg)
 {
 	struct store *s = arg;
-	char path[PATH_MAX], tmp[PATH_MAX + 64];
+	char path[PATH_MAX], tmp[PATH_MAX + 64], bpath[PATH_MAX];
+	struct store_key bk = {k->ino, k->idx, base};
 	uint64_t pos = 0;
-	int fd, rc = 0;
+	uint8_t *buf = NULL;
+	int fd, bfd = -1, rc = 0;
 
 	if (own_bytes_check(s, k) == 0)
 		return 0;
@@ -1230,16 +1320,50 @@ restore_image(void *arg, const struct store_key *k, uint64_t file_size,
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return cfs_fail_errno(errmsg, errno, "%s: create", tmp);
+	store_path(s, &bk, bpath, sizeof(bpath));
 	for (uint32_t i = 0; rc == 0 && i < next; i++) {
-		if (ext[i].off > file_size || ext[i].len > file_size - ext[i].off)
+		const uint8_t *bytes = data + pos;
+		if (ext[i].off > file_size ||
+		    ext[i].len > file_size - ext[i].off) {
 			rc = cfs_fail(errmsg, CFS_CORRUPT,
 				      "%s: journal extent past the file's "
 				      "%" PRIu64 " bytes",
 				      path, file_size);
-		else if (pwrite_full(fd, data + pos, ext[i].len,
-				     ext[i].off) < 0)
+			break;
+		}
+		if (ext[i].from_base) {
+			/* the same bytes as the base's file there */
+			if (bfd < 0 && base != 0)
+				bfd = open(bpath, O_RDONLY | O_CLOEXEC);
+			free(buf);
+			buf = malloc(ext[i].len ? ext[i].len : 1);
+			if (buf == NULL || bfd < 0 ||
+			    pread_full(bfd, buf, ext[i].len, ext[i].off) !=
+				    (ssize_t)ext[i].len) {
+				rc = cfs_fail(errmsg, CFS_CORRUPT,
+					      "its base %s is missing or "
+					      "short",
+					      bpath);
+				break;
+			}
+			bytes = buf;
+		} else {
+			pos += ext[i].len;
+		}
+		if (pwrite_full(fd, bytes, ext[i].len, ext[i].off) < 0)
 			rc = cfs_fail_errno(errmsg, errno, "%s: write", tmp);
-		pos += ext[i].len;
+	}
+	free(buf);
+	if (bfd >= 0)
+		close(bfd);
+	if (rc == CFS_CORRUPT) {
+		/* nothing can rebuild it: the node runs without this
+		 * replica (reads report it, repair replaces it) */
+		LOG_WARN("%s: not restored from the journal: %s", path,
+			 errmsg);
+		close(fd);
+		unlink(tmp);
+		return 0;
 	}
 	if (rc == 0 && ftruncate(fd, (off_t)file_size) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: truncate", tmp);
