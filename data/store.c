@@ -931,16 +931,19 @@ image_add(struct image *im, uint64_t off, uint64_t len, const uint8_t *bytes)
  * writes only what the delta holds, and any other take-over or compaction
  * rebases the delta first, fsync'd: docs/on-disk-format.md §4). */
 static int
-image_block(struct image *im, int bfd, uint64_t bsize, uint64_t b,
+image_block(struct image *im, const struct replica *base, uint64_t b,
 	    const uint8_t *blk, size_t n, uint8_t *tmp)
 {
 	uint64_t off = HDR + b * BS;
 	size_t lo = 0, hi = n;
 
-	/* a whole block of the bottom file: its data reaches past this
-	 * block and its table (4 bytes a block and 4) */
-	if (bfd < 0 || n != BS || bsize < off + BS + 4 * (b + 2) ||
-	    pread_full(bfd, tmp, n, off) != (ssize_t)n)
+	/* only bytes the base's committed block holds (checked against
+	 * its own table): what a replay of the base's own record, or the
+	 * base's synced file, gives back */
+	if (base == NULL || n != BS || b >= base->nblocks ||
+	    block_len(base->length, b) != BS ||
+	    pread_full(base->fd, tmp, n, off) != (ssize_t)n ||
+	    crc32c(0, tmp, n) != base->crcs[b])
 		return image_add(im, off, n, blk);
 	while (lo < n && blk[lo] == tmp[lo])
 		lo++;
@@ -970,10 +973,11 @@ writer_journal(struct store_writer *w)
 	uint8_t h[HDR];
 	struct hdr *hd = NULL;
 	uint8_t *blk = NULL, *tmp = NULL;
-	uint64_t nb = nblocks_of(w->length), base = 0, bsize = 0;
+	uint64_t nb = nblocks_of(w->length), base = 0;
 	uint64_t tsize = 4 * (nb + 1);
 	char errmsg[CFS_ERRMSG_SIZE];
-	int bfd = -1, rc = CFS_E2BIG;
+	struct replica br;
+	int have_base = 0, rc = CFS_E2BIG;
 
 	/* A repair copy (stamped) may replace another incarnation of its
 	 * key, and its rename and that one's removal must reach the disk
@@ -1001,14 +1005,14 @@ writer_journal(struct store_writer *w)
 		goto out;
 	if (hd->format == STORE_FORMAT_DELTA) {
 		struct store_key bk = w->k;
-		char bpath[PATH_MAX];
-		struct stat st;
 
 		base = bk.version = hd->base_version;
-		store_path(w->s, &bk, bpath, sizeof(bpath));
-		bfd = open(bpath, O_RDONLY | O_CLOEXEC);
-		if (bfd >= 0 && fstat(bfd, &st) == 0)
-			bsize = (uint64_t)st.st_size;
+		if (replica_open(w->s, &bk, &br, NULL) == 0) {
+			if (br.h.format == STORE_FORMAT_DELTA)
+				replica_close(&br);
+			else
+				have_base = 1;
+		}
 	}
 	for (uint64_t b = 0; b < nb; b++) {
 		size_t n = block_len(w->length, b);
@@ -1019,7 +1023,7 @@ writer_journal(struct store_writer *w)
 				 strerror(errno));
 			goto out;
 		}
-		if (image_block(&im, bfd, bsize, b, blk, n, tmp) != 0 ||
+		if (image_block(&im, have_base ? &br : NULL, b, blk, n, tmp) != 0 ||
 		    im.len > journal_max_image(j))
 			goto out;
 	}
@@ -1030,8 +1034,8 @@ writer_journal(struct store_writer *w)
 	rc = journal_put(j, &w->k, HDR + w->length + tsize, base, im.ext, im.n,
 			 im.data, errmsg);
 out:
-	if (bfd >= 0)
-		close(bfd);
+	if (have_base)
+		replica_close(&br);
 	free(im.ext);
 	free(im.data);
 	free(tmp);
@@ -1244,27 +1248,27 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	return 0;
 }
 
-/* 0 if the file under @k's name checks in every byte it holds itself:
+/* 0 if file @path checks as replica @k in every byte it holds itself:
  * header (for @k), size, CRC table, and each block the file holds (all of
  * them, or a delta's own).  Not through a delta's base: whether a delta's
  * file is the right one does not depend on its base, which may be one a
  * later record restores. */
 static int
-own_bytes_check(struct store *s, const struct store_key *k)
+own_bytes_check(const struct store_key *k, const char *path)
 {
-	char path[PATH_MAX];
 	struct hdr *h = malloc(sizeof(*h));
-	uint8_t *table = NULL, *blk = malloc(BS);
+	uint8_t *table = NULL, *blk = malloc(BS), hb[HDR];
 	struct stat st;
 	int fd = -1, rc = CFS_CORRUPT;
 
 	if (h == NULL || blk == NULL ||
-	    replica_read_header(s, k, h, NULL) != 0)
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pread_full(fd, hb, HDR, 0) != HDR ||
+	    header_check(hb, k, path, h, NULL) != 0)
 		goto out;
 	uint64_t nb = nblocks_of(h->length);
 	size_t tsize = 4 * (size_t)(nb + 1);
-	store_path(s, k, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	if (fstat(fd, &st) < 0 ||
 	    (uint64_t)st.st_size != HDR + h->length + tsize ||
 	    (table = malloc(tsize)) == NULL ||
 	    pread_full(fd, table, tsize, HDR + h->length) != (ssize_t)tsize ||
@@ -1303,9 +1307,9 @@ restore_image(void *arg, const struct store_key *k, uint64_t file_size,
 	uint8_t *buf = NULL;
 	int fd, bfd = -1, rc = 0;
 
-	if (own_bytes_check(s, k) == 0)
-		return 0;
 	store_path(s, k, path, sizeof(path));
+	if (own_bytes_check(k, path) == 0)
+		return 0;
 	if (file_size > HDR + STORE_MAX_LENGTH + 4 * (STORE_MAX_LENGTH / BS + 1))
 		return cfs_fail(errmsg, CFS_CORRUPT,
 				"%s: journal image of %" PRIu64 " bytes", path,
@@ -1370,6 +1374,16 @@ restore_image(void *arg, const struct store_key *k, uint64_t file_size,
 	if (rc == 0 && fsync(fd) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: fsync", tmp);
 	close(fd);
+	if (rc == 0 && own_bytes_check(k, tmp) != 0) {
+		/* a rebuild that does not check replaces nothing (the file
+		 * there, if any, may have failed its check for a passing
+		 * reason: reads report it either way) */
+		LOG_WARN("%s: not restored from the journal: the image does "
+			 "not check",
+			 path);
+		unlink(tmp);
+		return 0;
+	}
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: rename", path);
 	if (rc != 0) {
@@ -1377,11 +1391,7 @@ restore_image(void *arg, const struct store_key *k, uint64_t file_size,
 		return rc;
 	}
 	rc = store_sync_path(path, 1, errmsg);
-	if (rc == 0 && own_bytes_check(s, k) != 0)
-		LOG_WARN("%s: restored from the journal, and still does not "
-			 "check",
-			 path);
-	else if (rc == 0)
+	if (rc == 0)
 		LOG_INFO("%s: restored from the journal", path);
 	return rc;
 }

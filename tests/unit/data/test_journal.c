@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -658,6 +660,81 @@ test_missing_base_is_skipped(void **state)
 	free(t.p2);
 }
 
+/* A take-over that failed half way (the file could not grow: EFBIG here,
+ * ENOSPC or EIO in production) leaves the new owner's block written into
+ * the whole file's pages, not its committed bytes.  A patch built on the
+ * owner next must not be journaled as references to those bytes: they
+ * are not what the disk, or a replay of that file's own record, gives
+ * back. */
+#define D_LEN (W_LEN + 2 * 65536)
+
+static int
+failed_takeover_child(struct store *s, void *arg)
+{
+	struct data *d = arg;
+	char errmsg[CFS_ERRMSG_SIZE], path[PATH_MAX];
+	struct store_key k1 = key(50, 0, 1), k2 = key(50, 0, 2);
+	struct store_writer *w;
+	struct rlimit rl, old;
+	struct stat st;
+	int rc;
+
+	if (write_durable(s, k1, 0, 0, d->w, W_LEN) != 0)
+		return -1;
+	/* v2: 4 KiB in block 0, and the file grown past v1's end */
+	if (store_write_begin(s, &k2, 1, &w, errmsg) != 0 ||
+	    store_write(w, 100, d->p, P_LEN, errmsg) != 0 ||
+	    store_truncate(w, D_LEN, errmsg) != 0 ||
+	    store_write_commit(&w, 1, NULL, NULL, errmsg) != 0)
+		return -1;
+	/* v1 deleted: v2 takes its file over, and growing it fails */
+	store_path(s, &k1, path, sizeof(path));
+	if (stat(path, &st) != 0)
+		return -1;
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	rl = old;
+	rl.rlim_cur = (rlim_t)st.st_size;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	rc = store_delete(s, &k1, errmsg);
+	setrlimit(RLIMIT_FSIZE, &old);
+	if (rc == 0)
+		return -1;
+	/* v3: a patch of v2 in block 3, durable, through the journal */
+	return write_durable(s, key(50, 0, 3), 2, 3 * 65536 + 10, d->n,
+			     P_LEN);
+}
+
+static void
+test_failed_takeover_base(void **state)
+{
+	struct fx *f = *state;
+	struct data d;
+	char p1[PATH_MAX];
+	unsigned char *v3 = calloc(1, D_LEN);
+
+	data_make(&d);
+	crash_after(f, failed_takeover_child, &d);
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	/* the power cut: the page of v1 that the failed take-over dirtied
+	 * never reached the disk, nor did v3's file */
+	replica_path(f, key(50, 0, 1), p1);
+	int fd = open(p1, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, d.w, 65536, 4096), 65536);
+	close(fd);
+	gone(f, key(50, 0, 3));
+	restart(f);
+	memcpy(v3, d.w, W_LEN);
+	memcpy(v3 + 100, d.p, P_LEN);
+	memcpy(v3 + 3 * 65536 + 10, d.n, P_LEN);
+	struct store_key k3 = key(50, 0, 3);
+	assert_int_equal(store_verify(f->s, &k3, f->errmsg), 0);
+	check_content(f, k3, v3, D_LEN);
+	free(v3);
+	data_free(&d);
+}
+
 int
 main(void)
 {
@@ -689,6 +766,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missing_base_is_skipped,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_takeover_base,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
