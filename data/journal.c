@@ -305,13 +305,15 @@ replay(const char *dir, journal_replay_fn *fn, void *arg, unsigned *count,
 		if (x->epoch > *max_epoch)
 			*max_epoch = x->epoch;
 	}
-	qsort(sc.e, sc.n, sizeof(*sc.e), entry_cmp);
+	if (sc.n > 1) /* (qsort of no entries: a null pointer) */
+		qsort(sc.e, sc.n, sizeof(*sc.e), entry_cmp);
 	/* back in the order of the journal, only each key's last record */
 	size_t keep = 0;
 	for (size_t i = 0; i < sc.n; i++)
 		if (i + 1 == sc.n || key_cmp(&sc.e[i].k, &sc.e[i + 1].k) != 0)
 			sc.e[keep++] = sc.e[i];
-	qsort(sc.e, keep, sizeof(*sc.e), order_cmp);
+	if (keep > 1)
+		qsort(sc.e, keep, sizeof(*sc.e), order_cmp);
 	for (size_t i = 0; i < keep && rc == 0; i++) {
 		const struct entry *e = &sc.e[i];
 		if (e->kind != K_IMAGE)
