@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "data/replica.h"
+#include "data/store_int.h"
 
 /*
  * Record header (REC bytes, little-endian; docs/on-disk-format.md §4):
@@ -411,20 +412,6 @@ create_file(const char *path, uint64_t size, char *errmsg)
 	return rc;
 }
 
-static int
-sync_dir(const char *dir, char *errmsg)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return cfs_fail_errno(errmsg, errno, "%s: open", dir);
-	if (fsync(fd) < 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: fsync", dir);
-	close(fd);
-	return rc;
-}
-
 /* ---- checkpoints ------------------------------------------------------------ */
 
 static void *
@@ -519,7 +506,7 @@ journal_open(struct journal **out, const char *dir, uint64_t size,
 				return cfs_fail_errno(errmsg, errno,
 						      "%s: unlink", path);
 		}
-		return sync_dir(dir, errmsg);
+		return store_sync_path(dir, 0, errmsg);
 	}
 	size -= size % 4096;
 	if (size < JOURNAL_MIN_SIZE)
@@ -567,7 +554,7 @@ journal_open(struct journal **out, const char *dir, uint64_t size,
 			rc = reset_file(j, jf, errmsg);
 	}
 	if (rc == 0 && created)
-		rc = sync_dir(dir, errmsg);
+		rc = store_sync_path(dir, 0, errmsg);
 	if (rc == 0) {
 		if (pthread_create(&j->thread, NULL, checkpointer, j) != 0)
 			rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: thread", dir);
