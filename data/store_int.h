@@ -1,4 +1,4 @@
-/* store_int.h - inside the fragment store: what data/store.c shares with delta.c (names, the directory walk, temp files, fsync); nothing else includes it. */
+/* store_int.h - inside the fragment store: what data/store.c shares with delta.c and journal.c (names, the directory walk, temp files, fsync); nothing else includes it. */
 #ifndef CFS_DATA_STORE_INT_H
 #define CFS_DATA_STORE_INT_H
 
