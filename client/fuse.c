@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -391,6 +392,8 @@ main(int argc, char **argv)
 	conf.name_cache = FUSEFS_NAME_CACHE; /* 0 given: none */
 	memset(&fo, 0, sizeof(fo));
 	cfs_log_init("cfs-fuse");
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	fuse_set_log_func(fuse_log_to_stderr);
 	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) != 0)
 		goto usage;
