@@ -392,6 +392,7 @@ main(int argc, char **argv)
 	conf.name_cache = FUSEFS_NAME_CACHE; /* 0 given: none */
 	memset(&fo, 0, sizeof(fo));
 	cfs_log_init("cfs-fuse");
+	/* ZeroMQ's multi-MiB bulk frames: reuse freed ones (data/main.c) */
 	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	fuse_set_log_func(fuse_log_to_stderr);
