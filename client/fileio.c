@@ -22,7 +22,8 @@
  * a sequential reader, PREFETCH_DEPTH of them in flight (each on its own
  * node socket).  With one, a node's disk idled while the piece it had
  * just read crossed the network and the reader used it up; with two it
- * reads the next piece meanwhile. */
+ * reads the next piece meanwhile; a third kept the 2-core dev cluster's
+ * disk and cores busier still (docs/data-path.md). */
 #define PREFETCH_MAX (4u << 20)
 #define PREFETCH_DEPTH FIO_AHEAD_MAX
 /* Fragments of one write in flight at once.  Each fragment's chain write

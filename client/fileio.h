@@ -123,7 +123,7 @@ void fio_forget(struct fio *f, uint64_t ino);
 struct fio_piece {
 	uint64_t ino, off, len;
 };
-#define FIO_AHEAD_MAX 2
+#define FIO_AHEAD_MAX 3
 
 /* The pieces @f reads ahead (in flight or arrived) into @out (room for
  * FIO_AHEAD_MAX); how many.  On @f's thread, or while no thread uses it
