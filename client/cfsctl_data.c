@@ -429,7 +429,7 @@ cmd_put(struct mc *mc, int argc, char **argv, char *errmsg)
 			break;
 		/* durable: the data is on every replica's disk when put
 		 * returns, like close() after fsync() */
-		if ((rv = fio_pwrite(f, a.ino, off, buf, (size_t)n, 1,
+		if ((rv = fio_pwrite(f, a.ino, off, buf, (size_t)n, 1, 0,
 				     errmsg)) != 0)
 			break;
 		off += (uint64_t)n;

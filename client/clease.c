@@ -252,6 +252,23 @@ clease_valid(struct clease *c, uint64_t ino, int type)
 	return left;
 }
 
+uint64_t
+clease_write_epoch(struct clease *c, uint64_t ino)
+{
+	uint64_t epoch = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct entry *e = find(c, ino);
+	if (e != NULL && e->state == ST_HELD && e->type == CFS_LEASE_WRITE) {
+		unsigned opens = 0;
+		int64_t until = mc_alive_until(e->mc, &opens);
+		if (opens == e->opens && until > cfs_now_ms())
+			epoch = e->epoch;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return epoch;
+}
+
 int
 clease_get(struct clease *c, struct mc *mc, uint64_t ino, int type,
 	   int wait_ms, struct wire_attr *attr, int *fresh, char *errmsg)

@@ -82,6 +82,11 @@ void clease_stop(struct clease **c);
  * lease recently used. */
 int64_t clease_valid(struct clease *c, uint64_t ino, int type);
 
+/* The epoch of the write lease on @ino, if the mount holds one it may use
+ * (as clease_valid); else 0.  Data buffered under it goes out naming it
+ * (client/ofile.h lease_epoch). */
+uint64_t clease_write_epoch(struct clease *c, uint64_t ino);
+
 /*
  * Make sure the mount holds a lease of at least @type on @ino, asking over
  * @mc (borrowed) if not.  Cases:

@@ -332,10 +332,11 @@ fio_fragment_size(struct fio *f, uint64_t ino, uint64_t *fsz, char *errmsg)
 /* ---- writing ------------------------------------------------------------ */
 
 static int
-open_version(struct fio *f, uint64_t ino, uint64_t idx,
+open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 	     const uint64_t *exclude, uint32_t nexclude, char *errmsg)
 {
-	struct wire_frag_open rq = {.ino = ino, .idx = idx};
+	struct wire_frag_open rq = {.ino = ino, .idx = idx,
+				    .lease_epoch = lease_epoch};
 	uint16_t rt = 0;
 	int rv;
 
@@ -353,12 +354,12 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx,
 
 static int
 commit_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t length,
-	       uint32_t crc, uint64_t size, char *errmsg)
+	       uint32_t crc, uint64_t size, uint64_t lease_epoch, char *errmsg)
 {
 	struct wire_frag_commit rq = {.ino = ino, .idx = idx,
 				      .version = f->opened.version,
 				      .length = length, .crc = crc,
-				      .size = size};
+				      .size = size, .lease_epoch = lease_epoch};
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
@@ -444,8 +445,8 @@ patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
 /* Write [foff, foff + n) of fragment @idx; @size: the file's size after. */
 static int
 write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
-	       const void *data, size_t n, int durable, uint64_t size,
-	       char *errmsg)
+	       const void *data, size_t n, int durable, uint64_t lease_epoch,
+	       uint64_t size, char *errmsg)
 {
 	uint64_t exclude[CFS_GOAL_MAX];
 	uint32_t nexclude = 0;
@@ -454,8 +455,8 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	int rv = CFS_EIO;
 
 	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-		if ((rv = open_version(f, ino, idx, exclude, nexclude,
-				       errmsg)) != 0)
+		if ((rv = open_version(f, ino, idx, lease_epoch, exclude,
+				       nexclude, errmsg)) != 0)
 			break;
 		const struct wire_frag_opened *o = &f->opened;
 		struct wire_frag_write w = {.offset = foff};
@@ -481,7 +482,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 				 &crc, &failed, errmsg);
 		if (rv == 0) {
 			rv = commit_version(f, ino, idx, w.length, crc, size,
-					    errmsg);
+					    lease_epoch, errmsg);
 			break;
 		}
 		f->st.rewrites++;
@@ -518,6 +519,7 @@ struct wjob {
 	const uint8_t *base; /* the caller's buffer, at job offset @start */
 	uint64_t start;
 	int durable;
+	uint64_t lease_epoch;
 	pthread_mutex_t lock; /* guards next, rv, errmsg */
 	int rv;
 	char errmsg[CFS_ERRMSG_SIZE];
@@ -554,7 +556,8 @@ wpart_run(void *arg)
 		errmsg[0] = '\0';
 		int rv = write_fragment(p->f, j->ino, off / j->fsz,
 					off % j->fsz, j->base + (off - j->start),
-					n, j->durable, off + n, errmsg);
+					n, j->durable, j->lease_epoch, off + n,
+					errmsg);
 		if (rv != 0) {
 			pthread_mutex_lock(&j->lock);
 			if (j->rv == 0) {
@@ -601,11 +604,11 @@ helpers_ready(struct fio *f)
 static int
 pwrite_parallel(struct fio *f, int nhelpers, uint64_t ino, uint64_t fsz,
 		uint64_t offset, const uint8_t *buf, size_t len, int durable,
-		char *errmsg)
+		uint64_t lease_epoch, char *errmsg)
 {
 	struct wjob j = {.ino = ino, .fsz = fsz, .next = offset,
 			 .end = offset + len, .base = buf, .start = offset,
-			 .durable = durable};
+			 .durable = durable, .lease_epoch = lease_epoch};
 	struct wpart parts[WRITE_PARALLEL];
 	int started = 0;
 
@@ -628,7 +631,7 @@ pwrite_parallel(struct fio *f, int nhelpers, uint64_t ino, uint64_t fsz,
 
 int
 fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
-	   size_t len, int durable, char *errmsg)
+	   size_t len, int durable, uint64_t lease_epoch, char *errmsg)
 {
 	uint64_t fsz = 0;
 	int rv = fragment_size(f, ino, 1, &fsz, errmsg);
@@ -641,13 +644,13 @@ fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
 	int nhelpers;
 	if (offset % fsz + len > fsz && (nhelpers = helpers_ready(f)) > 0)
 		return pwrite_parallel(f, nhelpers, ino, fsz, offset, buf, len,
-				       durable, errmsg);
+				       durable, lease_epoch, errmsg);
 	const uint8_t *p = buf;
 	while (len > 0) {
 		uint64_t idx = offset / fsz, foff = offset % fsz;
 		size_t n = fsz - foff < len ? (size_t)(fsz - foff) : len;
 		rv = write_fragment(f, ino, idx, foff, p, n, durable,
-				    offset + n, errmsg);
+				    lease_epoch, offset + n, errmsg);
 		if (rv != 0)
 			return rv;
 		p += n;

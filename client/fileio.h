@@ -52,9 +52,12 @@ void fio_close(struct fio **f);
  * every fragment touched is committed (on as many nodes as the leader
  * could place, which is the goal unless degraded writes were needed), or a
  * CFS_* code with errmsg naming the fragment and node (then fragments of
- * the range other than the failed one may or may not be written). */
+ * the range other than the failed one may or may not be written).
+ * @lease_epoch: the write lease the data was written under (0: none); if
+ * the mount no longer holds it, the leader refuses with CFS_FENCED
+ * (docs/leases.md "Fencing"). */
 int fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
-	       size_t len, int durable, char *errmsg);
+	       size_t len, int durable, uint64_t lease_epoch, char *errmsg);
 
 /* Read up to @len bytes at @offset; *got is less than @len only at the end
  * of the file. */

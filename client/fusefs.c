@@ -168,6 +168,15 @@ written_out(void *arg, uint64_t ino)
 	dcache_changed(fs->names, ino);
 }
 
+/* ofile's question: the write lease @ino's data is written under now. */
+static uint64_t
+write_lease_epoch(void *arg, uint64_t ino)
+{
+	struct fusefs *fs = arg;
+
+	return fs->leases != NULL ? clease_write_epoch(fs->leases, ino) : 0;
+}
+
 /* The caller's credentials.  Root passes every check of the metadata
  * server, so its groups are not read (that costs a /proc read). */
 static void
@@ -1108,6 +1117,8 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 		.log_writeouts = 1,  /* errors reach the kernel as errno only */
 		.written = written_out, /* other fio's kept locations */
 		.written_arg = fs,
+		.lease_epoch = write_lease_epoch, /* fencing */
+		.lease_arg = fs,
 	};
 
 	*out = NULL;

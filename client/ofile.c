@@ -233,6 +233,15 @@ written(struct ofile_table *t, uint64_t ino)
 		t->opt.written(t->opt.written_arg, ino);
 }
 
+/* The write lease @ino is written under now (ofile_options.lease_epoch). */
+static uint64_t
+epoch_now(struct ofile_table *t, uint64_t ino)
+{
+	return t->opt.lease_epoch != NULL
+		       ? t->opt.lease_epoch(t->opt.lease_arg, ino)
+		       : 0;
+}
+
 /* Write out @f's dirty range, durably (f->lock held).  The range is gone
  * afterwards whether or not that succeeded: a failure is the caller's to
  * report (or defer). */
@@ -246,7 +255,8 @@ wb_flush(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	if (f->len == 0)
 		return 0;
 	pthread_mutex_lock(stripe);
-	rv = fio_pwrite(fio, f->ino, f->start, f->buf, f->len, 1, errmsg);
+	rv = fio_pwrite(fio, f->ino, f->start, f->buf, f->len, 1, f->epoch,
+			errmsg);
 	pthread_mutex_unlock(stripe);
 	written(t, f->ino);
 	if (rv != 0 && t->opt.log_writeouts)
@@ -409,21 +419,25 @@ ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 			      (unsigned long long)file_max);
 		goto out;
 	}
+	uint64_t epoch = epoch_now(t, f->ino);
 	if (f->len > 0 &&
-	    (o < f->start || o > f->start + f->len || o + n - f->start > max) &&
+	    (o < f->start || o > f->start + f->len || o + n - f->start > max ||
+	     epoch != f->epoch) &&
 	    (rv = wb_flush(t, f, fio, errmsg)) != 0)
 		goto out;
 	if (n > max) {
 		pthread_mutex_t *stripe = &t->flush_locks[f->ino % FLUSH_LOCKS];
 		pthread_mutex_lock(stripe);
-		rv = fio_pwrite(fio, f->ino, o, buf, n, 1, errmsg);
+		rv = fio_pwrite(fio, f->ino, o, buf, n, 1, epoch, errmsg);
 		pthread_mutex_unlock(stripe);
 		written(t, f->ino);
 		ofile_changed(t, f->ino);
 		goto out;
 	}
-	if (f->len == 0)
+	if (f->len == 0) {
 		f->start = o;
+		f->epoch = epoch;
+	}
 	if ((rv = wbuf_reserve(f, (size_t)(o - f->start) + n, max)) != 0) {
 		cfs_fail(errmsg, rv, "write-back buffer of %zu bytes",
 			 (size_t)(o - f->start) + n);

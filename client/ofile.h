@@ -80,6 +80,16 @@ struct ofile_options {
 	 * the mount forget them, and forgets the attributes it cached. */
 	void (*written)(void *arg, uint64_t ino);
 	void *written_arg;
+	/* The epoch of the write lease the caller holds on @ino now, 0 if
+	 * none (may be NULL: always 0).  Asked when a dirty range starts and
+	 * when a write goes out at once; the range goes out naming it, so a
+	 * range buffered under a lease that was lost meanwhile (an expired
+	 * session) is refused by the leader (CFS_FENCED) instead of landing
+	 * over what the next holder wrote (docs/leases.md "Fencing").  A
+	 * write under another epoch than its range's first writes the range
+	 * out before it is buffered.  Called with the file's lock held. */
+	uint64_t (*lease_epoch)(void *arg, uint64_t ino);
+	void *lease_arg;
 };
 
 /*
@@ -94,6 +104,7 @@ struct ofile {
 	uint8_t *buf;
 	size_t cap, len; /* dirty bytes are [start, start + len) */
 	uint64_t start;
+	uint64_t epoch;  /* written under this write lease (0: none) */
 	int error;       /* a deferred write-out failure, told once */
 	char error_msg[CFS_ERRMSG_SIZE];
 	uint8_t *rbuf;   /* read window [rstart, rstart + rlen) as read while */

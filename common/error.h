@@ -56,7 +56,7 @@
 	X(NOSESSION, 106, ESTALE, "unknown or expired client session")       \
 	X(CORRUPT, 107, EIO, "corrupt data")                                 \
 	X(UNAVAILABLE, 108, EAGAIN, "not enough live nodes")                 \
-	X(FENCED, 109, ESTALE, "stale lease epoch")                          \
+	X(FENCED, 109, EIO, "stale lease epoch")                             \
 	X(CONFIG, 110, EINVAL, "bad configuration")                          \
 	X(SHUTDOWN, 111, ESHUTDOWN, "server is shutting down")               \
 	X(INTERNAL, 112, EIO, "internal error")                              \

@@ -266,7 +266,10 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, ino, 0)                                                       \
 	F(u64, idx, 0)                                                       \
 	F(u64v, exclude, CFS_GOAL_MAX) /* nodes that failed this client */   \
-	F(u64v, placed, CFS_GOAL_MAX)  /* filled in by the leader */
+	F(u64v, placed, CFS_GOAL_MAX)  /* filled in by the leader */         \
+	/* the write lease the data was written under (its epoch; 0:         \
+	 * none); no longer the holder's: FENCED (docs/leases.md) */         \
+	F(u64opt, lease_epoch, 0)
 #define PROTO_FRAG_OPENED(F)                                                 \
 	F(u64, version, 0)      /* the new version to write */               \
 	F(u64, base_version, 0) /* the committed one it replaces (0: none) */\
@@ -281,7 +284,8 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, length, 0)                                                    \
 	F(u32, crc, 0)                                                       \
 	F(u64v, nodes, CFS_GOAL_MAX) /* the nodes that hold it entirely */   \
-	F(u64, size, 0) /* the file is at least this long afterwards */
+	F(u64, size, 0) /* the file is at least this long afterwards */      \
+	F(u64opt, lease_epoch, 0) /* as in frag_open */
 #define PROTO_FRAG_LOCATE(F)                                                 \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \

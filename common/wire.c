@@ -164,11 +164,11 @@ wire_header_decode(struct wire_header *h, const uint8_t *buf, size_t len,
 
 WIRE_RECORDS(WIRE_IMPLEMENT)
 
-/* A record has no end of its own to leave a u8opt out at: its decoder
- * would read the bytes of whatever follows it. */
+/* A record has no end of its own to leave an optional field out at: its
+ * decoder would read the bytes of whatever follows it. */
 #define WIRE__NO_OPT_IN_RECORD(name, FIELDS)                                 \
 	_Static_assert(0 FIELDS(WIRE__OPT) == 0,                             \
-		       "record " #name " has a u8opt field");
+		       "record " #name " has an optional field");
 WIRE_RECORDS(WIRE__NO_OPT_IN_RECORD)
 #undef WIRE__NO_OPT_IN_RECORD
 
@@ -179,7 +179,7 @@ WIRE_MESSAGES(WIRE__IMPL_MSG)
 struct wire_msg_ops {
 	uint16_t type;
 	const char *name;
-	size_t optional_tail; /* u8opt bytes */
+	size_t optional_tail; /* optional fields' bytes */
 	size_t (*size)(const void *body);
 	void (*put)(struct wire_writer *w, const void *body);
 	int (*get)(struct wire_reader *r, void *body);

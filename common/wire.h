@@ -127,10 +127,10 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
  *
  * A message or record is a field list F(kind, name, arg):
  *   u8 u16 u32 u64 i64   integers (arg unused, write 0)
- *   u8opt                a u8 appended after older senders existed: 0 when
- *                        the message ends before it.  Only at the end of a
- *                        message (never in a record), and only after
- *                        other u8opt fields.
+ *   u8opt, u64opt        a u8 or u64 appended after older senders
+ *                        existed: 0 when the message ends before it.
+ *                        Only at the end of a message (never in a
+ *                        record), and only after other optional fields.
  *   str                  string of at most arg bytes, no NUL: char name[arg+1]
  *   blob                 bytes, at most arg: const uint8_t *name; name_len
  *   u64v                 array of at most arg u64: name[arg], name_count
@@ -143,6 +143,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 
 #define WIRE__DECL_u8(n, a) uint8_t n;
 #define WIRE__DECL_u8opt(n, a) uint8_t n;
+#define WIRE__DECL_u64opt(n, a) uint64_t n;
 #define WIRE__DECL_u16(n, a) uint16_t n;
 #define WIRE__DECL_u32(n, a) uint32_t n;
 #define WIRE__DECL_u64(n, a) uint64_t n;
@@ -160,9 +161,10 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 #define WIRE__DECL_sub(n, a) struct wire_##a n;
 #define WIRE__DECL(kind, n, a) WIRE__DECL_##kind(n, a)
 
-/* How many u8opt fields (bytes an older sender may leave out). */
+/* How many bytes of optional fields an older sender may leave out. */
 #define WIRE__OPT_u8(n, a)
 #define WIRE__OPT_u8opt(n, a) +1
+#define WIRE__OPT_u64opt(n, a) +8
 #define WIRE__OPT_u16(n, a)
 #define WIRE__OPT_u32(n, a)
 #define WIRE__OPT_u64(n, a)
@@ -177,6 +179,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 /* Encoded size of one field of struct *m. */
 #define WIRE__SIZE_u8(n, a) sz += 1;
 #define WIRE__SIZE_u8opt(n, a) sz += 1;
+#define WIRE__SIZE_u64opt(n, a) sz += 8;
 #define WIRE__SIZE_u16(n, a) sz += 2;
 #define WIRE__SIZE_u32(n, a) sz += 4;
 #define WIRE__SIZE_u64(n, a) sz += 8;
@@ -193,6 +196,7 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 
 #define WIRE__ENC_u8(n, a) wire_put_u8(w, m->n);
 #define WIRE__ENC_u8opt(n, a) wire_put_u8(w, m->n);
+#define WIRE__ENC_u64opt(n, a) wire_put_u64(w, m->n);
 #define WIRE__ENC_u16(n, a) wire_put_u16(w, m->n);
 #define WIRE__ENC_u32(n, a) wire_put_u32(w, m->n);
 #define WIRE__ENC_u64(n, a) wire_put_u64(w, m->n);
@@ -221,6 +225,9 @@ int wire_get_count(struct wire_reader *r, uint32_t *n, uint32_t max,
 #define WIRE__DEC_u8opt(n, a)                                                \
 	m->n = 0;                                                            \
 	rv = rv || r->left == 0 ? rv : wire_get_u8(r, &m->n, #n);
+#define WIRE__DEC_u64opt(n, a)                                               \
+	m->n = 0;                                                            \
+	rv = rv || r->left == 0 ? rv : wire_get_u64(r, &m->n, #n);
 #define WIRE__DEC_u16(n, a) rv = rv ? rv : wire_get_u16(r, &m->n, #n);
 #define WIRE__DEC_u32(n, a) rv = rv ? rv : wire_get_u32(r, &m->n, #n);
 #define WIRE__DEC_u64(n, a) rv = rv ? rv : wire_get_u64(r, &m->n, #n);
@@ -306,8 +313,9 @@ const char *wire_type_name(uint16_t type);
 /* Encoded size of the body of @type; 0 for an unknown type. */
 size_t wire_body_size(uint16_t type, const void *body);
 
-/* How many bytes at the end of a @type body are u8opt fields, which an
- * older sender leaves out (0 for most types and for an unknown one). */
+/* How many bytes at the end of a @type body are optional fields (u8opt,
+ * u64opt), which an older sender leaves out (0 for most types and for an
+ * unknown one). */
 size_t wire_optional_tail(uint16_t type);
 
 /*

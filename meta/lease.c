@@ -406,6 +406,31 @@ add_entry(struct leaset *l, uint64_t dir, const char *name, uint64_t *inos,
 	return 0;
 }
 
+/* A frag_open or frag_commit of data written under write lease @epoch of
+ * @owner on @ino (0: under none): CFS_FENCED unless @owner holds that
+ * lease still (rows of @ino in l->rows[0..n)).  An expired session took
+ * the lease and another mount may have written since; what was buffered
+ * under it must not land over that (DESIGN.md §4, docs/leases.md). */
+static int
+fenced(struct leaset *l, size_t n, uint64_t ino, uint64_t owner,
+       uint64_t epoch, char *errmsg)
+{
+	if (epoch == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct lease_row *r = &l->rows[i];
+		if (r->holder == owner && r->type == CFS_LEASE_WRITE &&
+		    r->epoch == epoch)
+			return 0;
+	}
+	return cfs_fail(errmsg, CFS_FENCED,
+			"inode %llu: written under write lease %llu of "
+			"client %016llx, which it no longer holds (its "
+			"session expired or it was released)",
+			(unsigned long long)ino, (unsigned long long)epoch,
+			(unsigned long long)owner);
+}
+
 int
 lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	    const union wire_body *req, char *errmsg)
@@ -434,6 +459,15 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		return rv;
 	for (unsigned i = 0; i < n; i++) {
 		if ((rv = read_inode(l, inos[i], &k, errmsg)) != 0)
+			return rv;
+		/* before the conflicts: a fenced writer recalls nobody */
+		if (type == WIRE_T_frag_open &&
+		    (rv = fenced(l, k, inos[i], owner,
+				 req->frag_open.lease_epoch, errmsg)) != 0)
+			return rv;
+		if (type == WIRE_T_frag_commit &&
+		    (rv = fenced(l, k, inos[i], owner,
+				 req->frag_commit.lease_epoch, errmsg)) != 0)
 			return rv;
 		char msg[CFS_ERRMSG_SIZE];
 		if (in_the_way(l, c, k, owner, 0, busy ? msg : errmsg) > 0)

@@ -97,9 +97,11 @@ int lease_exec(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 
 /*
  * Before a mutation (ns or fragment request) of session c->client_id:
- * CFS_LEASE_BUSY if another holder has a lease on an inode it changes
- * (lease_targets, plus the inodes an unlink, rmdir or rename removes or
- * moves), recall told of each; 0 if none; CFS_INTERNAL.
+ * CFS_FENCED if it is a frag_open or frag_commit naming a write lease
+ * (lease_epoch) that the session's holder no longer holds on the inode;
+ * else CFS_LEASE_BUSY if another holder has a lease on an inode it
+ * changes (lease_targets, plus the inodes an unlink, rmdir or rename
+ * removes or moves), recall told of each; 0 if none; CFS_INTERNAL.
  */
 int lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, char *errmsg);

@@ -65,6 +65,7 @@ count(uint32_t some, uint32_t max, struct filler *s)
 
 #define FILL_u8(n, a) m->n = (uint8_t)value(s);
 #define FILL_u8opt(n, a) m->n = (uint8_t)value(s);
+#define FILL_u64opt(n, a) m->n = value(s);
 #define FILL_u16(n, a) m->n = (uint16_t)value(s);
 #define FILL_u32(n, a) m->n = (uint32_t)value(s);
 #define FILL_u64(n, a) m->n = value(s) | 0x0100000000000000ull;

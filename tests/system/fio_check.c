@@ -48,7 +48,7 @@ static int
 patch(struct fio *f, uint64_t ino, uint64_t off, size_t n, unsigned seed)
 {
 	fill(model + off, n, seed);
-	if (fio_pwrite(f, ino, off, model + off, n, 1, errmsg) != 0) {
+	if (fio_pwrite(f, ino, off, model + off, n, 1, 0, errmsg) != 0) {
 		printf("    write: %s\n", errmsg);
 		return 0;
 	}

@@ -10,8 +10,11 @@
 # seen by A's stat at once; concurrent writers end with one writer's data
 # per write, never stale cache; `cfsctl leases` (text and --json); a lease
 # survives the metadata leader's kill -9 and the other mount still sees
-# fresh data; a mount SIGKILLed while holding a write lease loses it when
-# its session expires and the other mount proceeds (the time is printed);
+# fresh data; a mount stopped (SIGSTOP) with data buffered under its write
+# lease past its session's expiry cannot write it over what the other
+# mount wrote meanwhile (fencing: its close fails with EIO); a mount
+# SIGKILLed while holding a write lease loses it when its session expires
+# and the other mount proceeds (the time is printed);
 # a lease holder that never answers recalls (lease_probe --deaf) holds a
 # change off until it is killed and its session expires; after
 # drop_caches, lookups B's name cache answers still show every change, B's
@@ -370,6 +373,45 @@ t1=$(ms)
 echo "    A's write went through $(( (t1 - t0) / 100 ))00 ms after the deaf holder was killed"
 check "... and goes through once its session expired" \
 	[ "$(cat "$B/h")" = "after deaf" ]
+
+# ---- fencing: cfs-fuse of A stopped with data buffered under its write lease -------
+# A's session expires while it is stopped; B takes the file over and
+# writes.  When A runs again, what it buffered under the lost lease must
+# not land over B's write: its close fails (EIO) and B's data stays
+# (DESIGN.md §4; docs/leases.md "Fencing").
+printf 'base' >"$A/s"
+cat "$B/s" >/dev/null
+python3 - "$A/s" "$T/s.go" >"$T/s.out" 2>&1 <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, b"AAAA")
+print("written", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+try:
+    os.close(fd)
+    print("closed ok")
+except OSError as e:
+    print("close failed: %s" % e.strerror)
+PY
+W=$!
+PIDS="$PIDS $W"
+for _ in $(seq 100); do grep -q written "$T/s.out" && break; sleep 0.1; done
+fpid=$(pgrep -f -- "--log $T/fuse-a.log" | head -1)
+kill -STOP "$fpid"
+t0=$(ms)
+printf 'BBBB' >"$B/s"
+t1=$(ms)
+echo "    B's write went through $(( (t1 - t0) / 100 ))00 ms after A was stopped"
+kill -CONT "$fpid"
+touch "$T/s.go"
+wait $W
+echo "    A's process: $(tr '\n' ' ' <"$T/s.out")"
+check "A's close of data buffered under its lost lease fails" \
+	grep -q "close failed: Input/output error" "$T/s.out"
+check "... and B's write stays (B reads it)" [ "$(cat "$B/s")" = BBBB ]
+check "... and A reads it too" [ "$(cat "$A/s")" = BBBB ]
+check "A's log says why" grep -q "no longer holds" "$T/fuse-a.log"
 
 # ---- cfs-fuse of A SIGKILLed while it holds a write lease --------------------------
 printf 'dirty' >"$A/k"

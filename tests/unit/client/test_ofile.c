@@ -29,12 +29,14 @@ static uint64_t last_read_off; /* and its offset */
 static unsigned nwritten;   /* calls of the written hook */
 static uint64_t written_ino;
 static int fail_next_write; /* a CFS code for the next fio_pwrite */
+static uint64_t last_write_epoch; /* fio_pwrite's lease_epoch, last call */
 
 int
 fio_pwrite(struct fio *f, uint64_t ino, uint64_t offset, const void *buf,
-	   size_t len, int durable, char *errmsg)
+	   size_t len, int durable, uint64_t lease_epoch, char *errmsg)
 {
 	(void)f;
+	last_write_epoch = lease_epoch;
 	assert_true(durable);
 	if (fail_next_write != 0) {
 		int rv = fail_next_write;
@@ -77,6 +79,16 @@ written(void *arg, uint64_t ino)
 	written_ino = ino;
 }
 
+static uint64_t cur_epoch; /* the write lease "held" now */
+
+static uint64_t
+lease_epoch_of(void *arg, uint64_t ino)
+{
+	assert_ptr_equal(arg, &cur_epoch);
+	(void)ino;
+	return cur_epoch;
+}
+
 /* ---- fixture ------------------------------------------------------------- */
 
 static struct ofile_table *t;
@@ -92,12 +104,16 @@ setup(void **state)
 					  .window_at_zero = 1,
 					  .file_max = IMAGE,
 					  .written = written,
-					  .written_arg = &nwritten};
+					  .written_arg = &nwritten,
+					  .lease_epoch = lease_epoch_of,
+					  .lease_arg = &cur_epoch};
 	(void)state;
 	memset(image, 0, sizeof(image));
 	nwrites = nreads = nwritten = 0;
 	last_read_flags = -1;
 	fail_next_write = 0;
+	cur_epoch = 0;
+	last_write_epoch = UINT64_MAX;
 	errmsg[0] = '\0';
 	return ofile_table_new(&t, &opt);
 }
@@ -201,6 +217,36 @@ test_ofile_write_with_a_gap_writes_the_range_out_first(void **state)
 	assert_int_equal(nwrites, 1);
 	expect_write(0, 0, 100);
 	assert_int_equal(ofile_dirty_end(t, 7), 111);
+	ofile_close(t, f, NULL);
+}
+
+/* A range goes out naming the write lease it was started under (fencing:
+ * the leader refuses it if that lease is gone); a write under another
+ * lease writes the range out first, and a write too big to buffer names
+ * the lease it is written under. */
+static void
+test_ofile_range_goes_out_under_the_lease_it_was_written_under(void **state)
+{
+	struct ofile *f = open_ino(7);
+
+	(void)state;
+	cur_epoch = 7;
+	assert_int_equal(put(f, 0, 100, 'a', 0), 0);
+	assert_int_equal(put(f, 100, 10, 'b', 0), 0); /* the same lease */
+	assert_int_equal(nwrites, 0);
+	cur_epoch = 9; /* lost, and granted again */
+	assert_int_equal(put(f, 110, 10, 'c', 0), 0);
+	assert_int_equal(nwrites, 1);
+	expect_write(0, 0, 110);
+	assert_int_equal(last_write_epoch, 7);
+	cur_epoch = 0; /* lost: the range keeps its lease */
+	assert_int_equal(ofile_sync(t, f, NULL, errmsg), 0);
+	assert_int_equal(nwrites, 2);
+	expect_write(1, 110, 10);
+	assert_int_equal(last_write_epoch, 9);
+	assert_int_equal(put(f, 0, 2 * WBUF, 'd', 0), 0); /* straight out */
+	assert_int_equal(nwrites, 3);
+	assert_int_equal(last_write_epoch, 0);
 	ofile_close(t, f, NULL);
 }
 
@@ -489,6 +535,7 @@ main(void)
 		T(test_ofile_touching_writes_coalesce_into_one_write_out),
 		T(test_ofile_write_with_a_gap_writes_the_range_out_first),
 		T(test_ofile_buffer_limit_decides_the_write_outs),
+		T(test_ofile_range_goes_out_under_the_lease_it_was_written_under),
 		T(test_ofile_sync_flag_writes_out_every_write),
 		T(test_ofile_other_files_are_written_out_before_a_write_or_read),
 		T(test_ofile_deferred_failure_is_told_once),

@@ -336,6 +336,58 @@ test_lease_check_covers_directories_and_victims(void **state)
 	assert_int_equal(check(t, 3, WIRE_T_rename, &b), 0);
 }
 
+/* Fencing (DESIGN.md §4): a frag_open or frag_commit naming a write lease
+ * passes only while its holder still holds that grant.  Once the session
+ * that got it expired, or the grant was released or replaced, it is
+ * FENCED, and before any conflict check: the new holder is not recalled
+ * for it.  Epoch 0 (no lease) is checked for conflicts only, as before. */
+static void
+test_lease_write_under_lost_lease_is_fenced(void **state)
+{
+	struct t *t = *state;
+	union wire_body open, commit;
+
+	assert_int_equal(lease_session_opened(t->l, 11, 10, t->errmsg), 0);
+	assert_int_equal(get(t, 11, 5, W), 0);
+	uint64_t e = t->out.lease_granted.epoch;
+	memset(&open, 0, sizeof(open));
+	open.frag_open.ino = 5;
+	open.frag_open.lease_epoch = e;
+	memset(&commit, 0, sizeof(commit));
+	commit.frag_commit.ino = 5;
+	commit.frag_commit.lease_epoch = e;
+	/* held: any session of the owner may write under it */
+	assert_int_equal(check(t, 11, WIRE_T_frag_open, &open), 0);
+	assert_int_equal(check(t, 10, WIRE_T_frag_commit, &commit), 0);
+	/* another grant's epoch, or another holder's, is not this one */
+	open.frag_open.lease_epoch = e + 1;
+	assert_int_equal(check(t, 11, WIRE_T_frag_open, &open), CFS_FENCED);
+	assert_non_null(strstr(t->errmsg, "inode 5"));
+	open.frag_open.lease_epoch = e;
+	assert_int_equal(check(t, 2, WIRE_T_frag_open, &open), CFS_FENCED);
+	/* the session expires; another mount takes the file over */
+	assert_int_equal(lease_drop_session(t->l, 11, t->errmsg), 0);
+	assert_int_equal(get(t, 2, 5, W), 0);
+	t->nrecall = 0;
+	assert_int_equal(check(t, 10, WIRE_T_frag_open, &open), CFS_FENCED);
+	assert_int_equal(check(t, 10, WIRE_T_frag_commit, &commit),
+			 CFS_FENCED);
+	assert_int_equal(t->nrecall, 0);
+	/* without a lease: the new holder is in the way, and recalled */
+	commit.frag_commit.lease_epoch = 0;
+	assert_int_equal(check(t, 10, WIRE_T_frag_commit, &commit),
+			 CFS_LEASE_BUSY);
+	assert_int_equal(t->nrecall, 1);
+	/* released, then written under the released grant: fenced too */
+	uint64_t e2 = t->out.lease_granted.epoch;
+	assert_int_equal(release(t, 2, 5, e2), 0);
+	commit.frag_commit.lease_epoch = e2;
+	assert_int_equal(check(t, 2, WIRE_T_frag_commit, &commit),
+			 CFS_FENCED);
+	commit.frag_commit.lease_epoch = 0;
+	assert_int_equal(check(t, 2, WIRE_T_frag_commit, &commit), 0);
+}
+
 /* mknod with CFS_MKNOD_LEASE grants the creator a write lease, unless
  * another mount holds one on the (existing) file; a new directory comes
  * with a read lease. */
@@ -502,6 +554,7 @@ main(void)
 		TT(test_lease_session_death_frees_its_leases),
 		TT(test_lease_inode_delete_drops_leases),
 		TT(test_lease_check_covers_directories_and_victims),
+		TT(test_lease_write_under_lost_lease_is_fenced),
 		TT(test_lease_create_grants_write_lease),
 		TT(test_lease_list_pages_in_order),
 		T(test_lease_mutations_are_get_and_release),
