@@ -9,12 +9,14 @@
  * nodes (datanode), a reader (reader) and the network's faults (network).
  *
  * Switches (spin -DNAME=VALUE; run.sh sets them per scenario):
- *   FENCING       1 (default): lease epochs are enforced: a data node
- *                 rejects a frag_write older than the newest epoch it has
- *                 seen for the file, and frag_commit is refused unless it
- *                 carries the writer's current lease (DESIGN.md section 4).
- *                 0: the C code today (docs/data-path.md "Not done yet"):
- *                 nothing checks an epoch; writers still take leases.
+ *   FENCING       1 (default, the C code): frag_commit is refused unless
+ *                 it carries the writer's current lease (DESIGN.md
+ *                 section 4; meta/lease.c lease_check).  0: nothing checks
+ *                 an epoch at the leader; writers still take leases.
+ *   NODE_FENCING  1 (default, the design): a data node rejects a
+ *                 frag_write older than the newest epoch it has seen for
+ *                 the file.  0: the C code today (docs/data-path.md "Not
+ *                 done yet").
  *   STALE_DELETE  0 (default): a frag_delete whose caller stopped waiting
  *                 (timeout, leader change) never runs.  1: it may still run
  *                 on the node later, as it can in the C code.  See
@@ -39,6 +41,9 @@
 
 #ifndef FENCING
 #define FENCING 1
+#endif
+#ifndef NODE_FENCING
+#define NODE_FENCING 1
 #endif
 #ifndef STALE_DELETE
 #define STALE_DELETE 0
@@ -217,10 +222,11 @@ ltl p2_same { [] (SAME(1) && SAME(2) && SAME(3) && SAME(4)) }
 /* 3. Never two write leases on the file: in the leader's table, nor in
  * the writers' own belief. */
 ltl p3_lease { [] (!(lease[0] != 0 && lease[1] != 0) && !(mine[0] && mine[1])) }
-/* 4. A fenced writer cannot change data: no data node stores data of an
- * epoch older than one it has seen, and no commit is applied unless it
- * carries the writer's current lease. */
-ltl p4_fenced { [] (!fenced_store && !fenced_commit) }
+/* 4. A fenced writer cannot change data: no commit is applied unless it
+ * carries the writer's current lease (p4_fenced), and no data node stores
+ * data of an epoch older than one it has seen (p4_stored). */
+ltl p4_fenced { [] !fenced_commit }
+ltl p4_stored { [] !fenced_store }
 /* 5. A reader only ever gets the committed data of the version it was
  * told is committed. */
 ltl p5_read { [] !bad_read }
@@ -516,7 +522,7 @@ end:	do
 /* frag_write at node n of writer w's chain: store, then forward or answer */
 inline node_write(n, w) {
 	if
-	:: FENCING && cw[w].ep < seen[n] ->
+	:: NODE_FENCING && cw[w].ep < seen[n] ->
 		/* FENCED: a failed answer naming this node */
 		printf("node %d: v%d of w%d FENCED (epoch %d < %d)\n",
 		       n, cw[w].v, w, cw[w].ep, seen[n]);

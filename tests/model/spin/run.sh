@@ -7,8 +7,10 @@
 # when spin or a C compiler is missing; 2 on a usage error.
 #
 # Usage: tests/model/spin/run.sh [options]
-#   --fencing 0|1     lease epochs checked (1, the design) or not (0, the
-#                     C code today: p4_fenced fails)
+#   --fencing 0|1     lease epochs checked at the leader's frag_commit
+#                     and the data nodes (1) or nowhere (0: p4 fails)
+#   --node-fencing 0|1  ... on the data nodes (1, the design) or not
+#                     (0, the C code today: p4_stored fails)
 #   --broken NAME     a mutation that must make a property fail:
 #                     ack-before-all (the chain's head answers the writer
 #                     before its successors stored the data);
@@ -23,7 +25,8 @@
 #   --scenario NAME   only this scenario (repeatable): repair rewrite
 #                     writers goal3
 #   --prop NAME       only this property (repeatable): p1_acked p1_durable
-#                     p1_rows p2_same p3_lease p4_fenced p5_read
+#                     p1_rows p2_same p3_lease p4_fenced p4_stored
+#                     p5_read
 #   --keep            keep the work directory (pan, trails) and say where
 # Environment: CC (default cc), SPIN (default spin), JOBS (searches at
 # once, default 2), MEMLIM (MiB per search, default 3072).
@@ -34,18 +37,20 @@ MODEL=$HERE/cfs.pml
 SPIN=${SPIN:-spin}
 CC=${CC:-cc}
 JOBS=${JOBS:-2}
-PROPS_ALL="p1_acked p1_durable p1_rows p2_same p3_lease p4_fenced p5_read"
+PROPS_ALL="p1_acked p1_durable p1_rows p2_same p3_lease p4_fenced p4_stored p5_read"
 SCEN_ALL="repair rewrite writers"
 FENCING=1
+NODE_FENCING=
 EXTRA=()
 DEEP=0
 KEEP=0
 PROPS=
 SCENS=
-usage() { sed -n 's/^# \{0,1\}//; 9,29p' "$0" >&2; exit 2; }
+usage() { sed -n 's/^# \{0,1\}//; 9,32p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--fencing) [ $# -ge 2 ] || usage; FENCING=$2; shift ;;
+	--node-fencing) [ $# -ge 2 ] || usage; NODE_FENCING=$2; shift ;;
 	--broken)
 		[ $# -ge 2 ] || usage
 		case $2 in
@@ -67,7 +72,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case $FENCING in 0|1) ;; *) usage ;; esac
+NODE_FENCING=${NODE_FENCING:-$FENCING}
+case $FENCING$NODE_FENCING in 00|01|10|11) ;; *) usage ;; esac
 PROPS=${PROPS:-$PROPS_ALL}
 [ $DEEP = 1 ] && SCEN_ALL="$SCEN_ALL goal3"
 SCENS=${SCENS:-$SCEN_ALL}
@@ -94,7 +100,7 @@ scenario() {
 	goal3) DEFS="-DWRITERS=2 -DPRESET=0 -DMAXFAULTS=1 -DGOAL=3"; OPT=-O1 ;;
 	*) echo "run.sh: unknown scenario $1" >&2; exit 2 ;;
 	esac
-	DEFS="$DEFS -DFENCING=$FENCING ${EXTRA[*]}"
+	DEFS="$DEFS -DFENCING=$FENCING -DNODE_FENCING=$NODE_FENCING ${EXTRA[*]}"
 }
 
 for s in $SCENS; do scenario "$s"; done
@@ -144,7 +150,7 @@ check() {
 MEM=${MEMLIM:-3072}    # MiB for the state store of one run
 fail=0
 T0=$(now)
-echo "cfs.pml: FENCING=$FENCING ${EXTRA[*]}"
+echo "cfs.pml: FENCING=$FENCING NODE_FENCING=$NODE_FENCING ${EXTRA[*]}"
 for s in $SCENS; do
 	scenario "$s"
 	mkdir -p "$W/$s"
