@@ -471,7 +471,10 @@ recall_one(struct clease *c, uint64_t ino)
 	c->recent[ino % RECENT_SLOTS].at = cfs_now_ms();
 	pthread_mutex_unlock(&c->lock);
 
-	if (type == CFS_LEASE_WRITE) {
+	/* also when the lease is not known here: one this mount dropped
+	 * (its session was not surely alive) may still hold on the server,
+	 * with data buffered under it (fencing, docs/leases.md) */
+	if (type != CFS_LEASE_READ) {
 		int rv = c->ops.flush(c->data, ino);
 		if (rv != 0)
 			LOG_WARN("lease of inode %llu recalled: flushing "

@@ -11,7 +11,8 @@
  *  - the watcher keeps one lease_watch in flight on its own session (the
  *    leader answers it with the inodes other mounts are waiting for);
  *  - the recaller gives each such lease up: marks it recalling (unusable
- *    from then on), flushes dirty data if it was a write lease, has the
+ *    from then on), flushes dirty data unless it was a read lease (also
+ *    when the mount no longer knows the lease), has the
  *    cache dropped, releases it, and has the cache dropped once more
  *    (anything cached between the first drop and the release came from
  *    before the release and may be stale after it).  It also releases the
@@ -42,8 +43,10 @@ struct clease;
 /* What the recaller needs from the mount.  Called on the recaller thread
  * without any clease lock held, but for granted. */
 struct clease_ops {
-	/* Write out and commit @ino's dirty data (its write lease is being
-	 * recalled).  0 or a CFS code (logged; the lease goes anyway). */
+	/* Write out and commit @ino's dirty data (its write lease, or a
+	 * lease the mount forgot, is being recalled), waiting for writes in
+	 * progress: what they buffer under the lease must go out before it
+	 * is released.  0 or a CFS code (logged; the lease goes anyway). */
 	int (*flush)(void *data, uint64_t ino);
 	/* Drop what is cached of @ino: attributes, data, and for a
 	 * directory its entries. */

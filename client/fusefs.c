@@ -1162,7 +1162,7 @@ lease_flush(void *data, uint64_t ino)
 
 	/* the recaller's own session pair: the pool may be all taken by
 	 * requests waiting for other mounts' recalls */
-	ofile_flush_ino(fs->files, ino, NULL, fs->rconn.fio);
+	ofile_flush_ino_all(fs->files, ino, fs->rconn.fio);
 	return 0;
 }
 

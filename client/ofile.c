@@ -334,6 +334,40 @@ ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 }
 
 void
+ofile_flush_ino_all(struct ofile_table *t, uint64_t ino, struct fio *fio)
+{
+	struct ofile **list = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&t->lock);
+	struct open_ino *oi = *table_find(t, ino);
+	for (struct ofile *f = oi ? oi->files : NULL; f; f = f->next)
+		cap++;
+	if (cap > 0 && (list = malloc(cap * sizeof(*list))) != NULL)
+		for (struct ofile *f = oi->files; f; f = f->next) {
+			f->refs++;
+			list[n++] = f;
+		}
+	pthread_mutex_unlock(&t->lock);
+	if (cap > 0 && list == NULL) { /* the dirty ones, at least */
+		ofile_flush_ino(t, ino, NULL, fio);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ofile *f = list[i];
+		char msg[CFS_ERRMSG_SIZE] = "";
+		/* the lock: a write in progress has published its range */
+		pthread_mutex_lock(&f->lock);
+		defer_error(f, wb_flush(t, f, fio, msg), msg);
+		pthread_mutex_unlock(&f->lock);
+		pthread_mutex_lock(&t->lock);
+		unref_locked(f);
+		pthread_mutex_unlock(&t->lock);
+	}
+	free(list);
+}
+
+void
 ofile_flush_all(struct ofile_table *t, struct fio *fio)
 {
 	char msg[CFS_ERRMSG_SIZE];

@@ -180,6 +180,14 @@ void ofile_changed(struct ofile_table *t, uint64_t ino);
 void ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 		     const struct ofile *except, struct fio *fio);
 
+/* ofile_flush_ino for a recall of @ino's write lease: every file's lock is
+ * taken, also of files with nothing dirty yet, so that a write which read
+ * the lease's epoch (ofile_options.lease_epoch) before the recall began
+ * has buffered its range and the range goes out while the lease is still
+ * held (else it would be fenced after the release). */
+void ofile_flush_ino_all(struct ofile_table *t, uint64_t ino,
+			 struct fio *fio);
+
 /* Write out @f's range and take its deferred failure: what fsync, flush
  * and close report.  The deferred failure is cleared either way. */
 int ofile_sync(struct ofile_table *t, struct ofile *f, struct fio *fio,

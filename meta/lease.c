@@ -495,9 +495,19 @@ lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	if ((rv = owner_of(l, c->client_id, &owner, errmsg)) != 0 ||
 	    (rv = read_inode(l, e->attr.ino, &n, errmsg)) != 0)
 		return rv;
-	for (size_t i = 0; i < n; i++)
-		if (lease_conflicts(&l->rows[i], owner, lt))
+	for (size_t i = 0; i < n; i++) {
+		const struct lease_row *r = &l->rows[i];
+		if (lease_conflicts(r, owner, lt))
 			return 0; /* someone else's: lease_get recalls it */
+		if (r->holder == owner && r->type >= lt) {
+			/* held already (an existing file, no O_EXCL): the
+			 * same grant, whose epoch the mount's buffered data
+			 * may be written under (fencing) */
+			e->lease = (uint8_t)r->type;
+			e->lease_epoch = r->epoch;
+			return 0;
+		}
+	}
 	e->lease = (uint8_t)lt;
 	e->lease_epoch = c->index;
 	return put(l, e->attr.ino, owner, c->client_id, lt, c->index,

@@ -17,12 +17,12 @@
  *  3. a decoded header re-encodes to exactly the 40 input bytes;
  *  4. a decoded message re-encodes to a prefix of the input (the encoding is
  *     canonical; only trailing bytes are dropped), of the size that
- *     wire_body_size predicts; or, where the input left out u8opt fields
+ *     wire_body_size predicts; or, where the input left out optional fields
  *     at its end (an older sender), to the input and those fields as 0;
  *  5. that re-encoding decodes to the same message (compared through a second
  *     re-encoding, so struct padding and unused array slots do not matter);
- *  6. every field but the u8opt ones is required: the re-encoding minus
- *     its u8opt bytes and one more is CFS_MALFORMED;
+ *  6. every field but the optional ones (u8opt, u64opt) is required: the
+ *     re-encoding minus its optional bytes and one more is CFS_MALFORMED;
  *  7. wire_encode_into agrees with wire_encode and refuses a buffer one byte
  *     short with CFS_TOOBIG.
  */

@@ -1,4 +1,5 @@
 /* test_ofile.c - open files: write-back coalescing and its flush points, deferred failures, O_APPEND ends, read windows, fio flags and the write-out hook, hidden files. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -81,17 +83,36 @@ written(void *arg, uint64_t ino)
 
 static uint64_t cur_epoch; /* the write lease "held" now */
 
+static struct ofile_table *t;
+
+/* A recall that begins while a write holds the epoch it read (below). */
+static int recall_in_epoch;
+static pthread_t recaller;
+
+static void *
+recall_run(void *arg)
+{
+	(void)arg;
+	ofile_flush_ino_all(t, 7, NULL);
+	return NULL;
+}
+
 static uint64_t
 lease_epoch_of(void *arg, uint64_t ino)
 {
 	assert_ptr_equal(arg, &cur_epoch);
 	(void)ino;
+	if (recall_in_epoch) {
+		recall_in_epoch = 0;
+		assert_int_equal(pthread_create(&recaller, NULL, recall_run,
+						NULL),
+				 0);
+		usleep(50000); /* the recall's flush looks at the files now */
+	}
 	return cur_epoch;
 }
 
 /* ---- fixture ------------------------------------------------------------- */
-
-static struct ofile_table *t;
 static char errmsg[CFS_ERRMSG_SIZE];
 static uint8_t got_data[IMAGE];
 static size_t got_len;
@@ -113,6 +134,7 @@ setup(void **state)
 	last_read_flags = -1;
 	fail_next_write = 0;
 	cur_epoch = 0;
+	recall_in_epoch = 0;
 	last_write_epoch = UINT64_MAX;
 	errmsg[0] = '\0';
 	return ofile_table_new(&t, &opt);
@@ -247,6 +269,27 @@ test_ofile_range_goes_out_under_the_lease_it_was_written_under(void **state)
 	assert_int_equal(put(f, 0, 2 * WBUF, 'd', 0), 0); /* straight out */
 	assert_int_equal(nwrites, 3);
 	assert_int_equal(last_write_epoch, 0);
+	ofile_close(t, f, NULL);
+}
+
+/* A recall's flush (ofile_flush_ino_all) that begins while a write holds
+ * the lease's epoch, before the write has buffered anything, waits for the
+ * write and sends its range out under that epoch: the release comes only
+ * after, so the range is not fenced. */
+static void
+test_ofile_recall_flush_waits_for_a_write_in_progress(void **state)
+{
+	struct ofile *f = open_ino(7);
+
+	(void)state;
+	cur_epoch = 7;
+	recall_in_epoch = 1;
+	assert_int_equal(put(f, 0, 100, 'a', 0), 0);
+	assert_int_equal(pthread_join(recaller, NULL), 0);
+	assert_int_equal(nwrites, 1);
+	expect_write(0, 0, 100);
+	assert_int_equal(last_write_epoch, 7);
+	assert_int_equal(ofile_dirty_end(t, 7), 0);
 	ofile_close(t, f, NULL);
 }
 
@@ -536,6 +579,7 @@ main(void)
 		T(test_ofile_write_with_a_gap_writes_the_range_out_first),
 		T(test_ofile_buffer_limit_decides_the_write_outs),
 		T(test_ofile_range_goes_out_under_the_lease_it_was_written_under),
+		T(test_ofile_recall_flush_waits_for_a_write_in_progress),
 		T(test_ofile_sync_flag_writes_out_every_write),
 		T(test_ofile_other_files_are_written_out_before_a_write_or_read),
 		T(test_ofile_deferred_failure_is_told_once),

@@ -410,6 +410,20 @@ test_lease_create_grants_write_lease(void **state)
 	assert_int_equal(out.entry.lease, W);
 	assert_int_equal(out.entry.lease_epoch, c.index);
 	assert_int_equal(rows(t), 1);
+	/* the same mount's create of it again (no O_EXCL): the grant it
+	 * holds, whose epoch its buffered data may be written under */
+	uint64_t first = c.index;
+	memset(&out.entry, 0, sizeof(out.entry));
+	out.entry.attr.ino = 5;
+	out.entry.attr.mode = S_IFREG | 0644;
+	c = ctx(t, 1);
+	assert_int_equal(lease_after(t->l, &c, WIRE_T_mknod, &rq, &out,
+				     t->errmsg),
+			 0);
+	assert_int_equal(out.entry.lease, W);
+	assert_int_equal(out.entry.lease_epoch, first);
+	assert_true(c.index != first);
+	assert_int_equal(rows(t), 1);
 	/* another mount's create of the same (now existing) file */
 	memset(&out.entry, 0, sizeof(out.entry));
 	out.entry.attr.ino = 5;
