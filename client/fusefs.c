@@ -901,16 +901,38 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	if (!fusefs_name_ok(req, name))
 		return;
 	fusefs_op_begin(&op, req, dir ? "rmdir" : "unlink");
+	/* the parent's attributes before, to work out the new ones from the
+	 * reply (as fusefs_mknod does): the kernel asks for them again
+	 * before the next path walk through the parent */
+	struct wire_attr pa;
+	uint64_t since = dcache_stamp(op.fs->names);
+	int pa_known = dcache_attr_get(op.fs->names, parent, &pa);
+	uint64_t when = 0;
 	if (dir) {
 		struct wire_rmdir rq = {.cred = op.cred, .parent = parent};
 		snprintf(rq.name, sizeof(rq.name), "%s", name);
 		rv = fusefs_call(&op, WIRE_T_rmdir, &rq, WIRE_T_ok);
+		if (rv == 0)
+			when = op.c->rep->ok.time_ns;
 	} else if (!hide_if_open(&op, parent, name)) {
-		rv = fusefs_unlink_call(&op, parent, name, &op.cred);
+		struct wire_unlink rq = {.cred = op.cred, .parent = parent};
+		snprintf(rq.name, sizeof(rq.name), "%s", name);
+		rv = fusefs_call(&op, WIRE_T_unlink, &rq, WIRE_T_ok);
+		if (rv == 0)
+			when = op.c->rep->ok.time_ns;
 	}
-	if (rv == 0 || !ordinary(rv)) { /* done, or may have been */
+	if (rv == 0 || !ordinary(rv)) /* done, or may have been */
 		dcache_remove(op.fs->names, parent, name);
-		dcache_changed(op.fs->names, parent);
+	if (rv == 0 && pa_known && when != 0) {
+		/* its mtime and ctime are the change's time, an rmdir takes
+		 * a link (docs/wire-format.md, ok); kept only if nothing
+		 * else changed the parent meanwhile */
+		pa.mtime_ns = pa.ctime_ns = (int64_t)when;
+		if (dir)
+			pa.nlink--;
+		dcache_changed_to(op.fs->names, since, &pa);
+	} else if (rv == 0 || !ordinary(rv)) {
+		dcache_changed(op.fs->names, parent); /* times, links */
 	}
 	if (rv != 0 && !ordinary(rv)) /* the name may be there still */
 		dcache_dir_incomplete(op.fs->names, parent);

@@ -148,7 +148,10 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 #define PROTO_ERROR(F)                                                       \
 	F(str, message, 255)                                                 \
 	F(str, leader, CFS_ADDR_MAX) /* NOTLEADER: where to go instead */
-#define PROTO_OK(F)
+#define PROTO_OK(F)                                                          \
+	/* unlink, rmdir: the time of the change, the parent's new mtime     \
+	 * and ctime (0: not told; every other request) */                   \
+	F(u64opt, time_ns, 0)
 
 #define PROTO_SESSION_OPEN(F)                                                \
 	F(str, client_name, 255)                                             \

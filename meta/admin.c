@@ -110,7 +110,7 @@ admin_done(struct meta_server *s, struct admin_op *op, int status,
 		struct wire_header h = {.type = p->type,
 					.request_id = p->request_id,
 					.sequence = p->seq};
-		struct wire_ok ok;
+		struct wire_ok ok = {0};
 		LOG_INFO("membership: %s server %llu done", what,
 			 (unsigned long long)op->target);
 		front_send_body(s, p->ident, p->ident_len, &h, WIRE_T_ok, &ok);

@@ -321,7 +321,8 @@ dispatch_sessionless(struct meta_server *s, const uint8_t *ident,
 					 "session expired or unknown");
 			return 1;
 		}
-		front_send_body(s, ident, ident_len, h, WIRE_T_ok, &b->ok);
+		front_send_body(s, ident, ident_len, h, WIRE_T_ok,
+				&(struct wire_ok){0});
 		return 1;
 	case WIRE_T_session_open: {
 		uint32_t want = b->session_open.lease_ms;

@@ -812,7 +812,7 @@ drop_link(struct ns *ns, const struct ns_env *env, struct inode *n,
 static int
 op_remove(struct ns *ns, const struct ns_env *env,
 	  const struct wire_unlink *rq, int dir_op, uint16_t *rt,
-	  char *errmsg)
+	  struct wire_ok *out, char *errmsg)
 {
 	struct inode *dir = &ns->a, *n = &ns->b;
 	uint64_t ino;
@@ -855,6 +855,9 @@ op_remove(struct ns *ns, const struct ns_env *env,
 	if ((rv = dir_touch(ns, dir, errmsg)) != 0)
 		return rv;
 	*rt = WIRE_T_ok;
+	/* the client works out the parent's new attributes from it, as
+	 * from a create's reply: no getattr after each unlink */
+	out->time_ns = (uint64_t)env->now_ns;
 	return 0;
 }
 
@@ -1306,12 +1309,13 @@ ns_exec(struct ns *ns, const struct ns_env *env, uint16_t type,
 	case WIRE_T_mknod:
 		return op_mknod(ns, env, &req->mknod, reply_type, reply, errmsg);
 	case WIRE_T_unlink:
-		return op_remove(ns, env, &req->unlink, 0, reply_type, errmsg);
+		return op_remove(ns, env, &req->unlink, 0, reply_type,
+				 &reply->ok, errmsg);
 	case WIRE_T_rmdir:
 		/* rmdir is declared with unlink's field list: same layout */
 		return op_remove(ns, env,
 				 (const struct wire_unlink *)&req->rmdir, 1,
-				 reply_type, errmsg);
+				 reply_type, &reply->ok, errmsg);
 	case WIRE_T_rename:
 		return op_rename(ns, env, &req->rename, reply_type, errmsg);
 	case WIRE_T_link:

@@ -250,6 +250,20 @@ b_view=$(stat -c '%h %y %z' "$B/n3")
 a_view=$(stat -c '%h %y %z' "$A/n3")
 check "B's creates: B's view of the directory is the service's ($b_view)" \
 	[ "$b_view" = "$a_view" ]
+# ... and after its unlink and rmdir there (worked out from the replies'
+# times, docs/wire-format.md "ok")
+sleep 0.01
+rm "$B/n3/f"
+b_view=$(stat -c '%h %y %z' "$B/n3")
+a_view=$(stat -c '%h %y %z' "$A/n3")
+check "B's unlink: B's view of the directory is the service's ($b_view)" \
+	[ "$b_view" = "$a_view" ]
+sleep 0.01
+rmdir "$B/n3/s1"
+b_view=$(stat -c '%h %y %z' "$B/n3")
+a_view=$(stat -c '%h %y %z' "$A/n3")
+check "B's rmdir: B's view of the directory is the service's ($b_view)" \
+	[ "$b_view" = "$a_view" ]
 # a file B removes while it has it open is renamed to a hidden name and
 # removed at its close: the directory's times move then too
 mkdir "$B/n4"
