@@ -226,7 +226,7 @@ admin_node(struct meta_server *s, const uint8_t *ident, size_t ident_len,
 			front_send_error(s, ident, ident_len, h, rv, errmsg);
 		else
 			front_send_body(s, ident, ident_len, h, WIRE_T_ok,
-					&b->ok);
+					&(struct wire_ok){0});
 		return;
 	}
 	if (h->type == WIRE_T_node_inventory) {

@@ -142,7 +142,7 @@ fake_handle(struct fake *f, zmq_msg_t *ident, const uint8_t *buf, size_t len)
 				 NULL);
 	} else {
 		h.type = WIRE_T_ok;
-		fake_send(f, ident, &h, NULL);
+		fake_send(f, ident, &h, &(struct wire_ok){0});
 	}
 	free(req);
 }
