@@ -459,7 +459,8 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 				       nexclude, errmsg)) != 0)
 			break;
 		const struct wire_frag_opened *o = &f->opened;
-		struct wire_frag_write w = {.offset = foff};
+		struct wire_frag_write w = {.offset = foff,
+					    .lease_epoch = lease_epoch};
 		const void *payload = data;
 		size_t plen = n;
 		if (whole != NULL) {
@@ -485,6 +486,8 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 					    lease_epoch, errmsg);
 			break;
 		}
+		if (rv == CFS_FENCED)
+			break; /* the lease is gone: no node takes it */
 		f->st.rewrites++;
 		LOG_WARN("fragment %llu/%llu v%llu: %s; writing it again",
 			 (unsigned long long)ino, (unsigned long long)idx,

@@ -368,7 +368,10 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, offset, 0)       /* where the bulk goes */                    \
 	F(u64, length, 0)       /* the replica's final length */             \
 	F(u8, durable, 0)       /* fsync before acknowledging */             \
-	F(rec, chain, nodeaddr) /* the nodes after this one */
+	F(rec, chain, nodeaddr) /* the nodes after this one */               \
+	/* the write lease it is written under (0: none): older than one   \
+	 * this node saw for the inode: FENCED (docs/leases.md) */           \
+	F(u64opt, lease_epoch, 0)
 #define PROTO_FRAG_WRITTEN(F)                                                \
 	F(u64, length, 0)                                                    \
 	F(u32, crc, 0)                                                       \

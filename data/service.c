@@ -18,6 +18,8 @@
 #include "data/store.h"
 
 #define WORKERS_DEFAULT 8
+/* inodes whose newest write-lease epoch a node keeps (16 bytes each) */
+#define EPOCH_SLOTS 16384
 /* A base delta holding more blocks than this is made whole before a new
  * version is built on it (store_compact). */
 #ifndef COMPACT_BLOCKS
@@ -69,6 +71,16 @@ struct service {
 	 * needs, then takes them all at once. */
 	pthread_mutex_t claim_lock;
 	pthread_cond_t claim_freed;
+	/* Fencing (docs/leases.md): the newest write-lease epoch this node
+	 * saw in a frag_write of an inode, EPOCH_SLOTS inodes at most
+	 * (direct-mapped by inode; a slot taken by another inode forgets the
+	 * older one, whose stale writes are then stored: never committed,
+	 * since the leader fences their frag_commit, and removed as garbage).
+	 * Not kept across restarts, for the same reason. */
+	pthread_mutex_t epoch_lock;
+	struct {
+		uint64_t ino, epoch;
+	} epochs[EPOCH_SLOTS];
 };
 
 /* The frames of one request as received: [identity][frame 0][bulk?]. */
@@ -295,6 +307,35 @@ chain_failed(struct wire_frag_written *out, uint64_t node, int status,
 	snprintf(out->fail_message, sizeof(out->fail_message), "%s", message);
 }
 
+/* A frag_write under write lease @m->lease_epoch: CFS_FENCED if this node
+ * saw a newer one for the inode (the writer lost its lease, another mount
+ * writes now); else noted.  Epoch 0 (no lease) is not checked. */
+static int
+epoch_check(struct service *s, const struct wire_frag_write *m, char *errmsg)
+{
+	int rv = 0;
+
+	if (m->lease_epoch == 0)
+		return 0;
+	pthread_mutex_lock(&s->epoch_lock);
+	size_t i = (size_t)((m->ino * 0x9e3779b97f4a7c15ull) >> 32) %
+		   EPOCH_SLOTS;
+	if (s->epochs[i].ino != m->ino) {
+		s->epochs[i].ino = m->ino;
+		s->epochs[i].epoch = m->lease_epoch;
+	} else if (m->lease_epoch < s->epochs[i].epoch) {
+		rv = cfs_fail(errmsg, CFS_FENCED,
+			      "written under write lease %" PRIu64
+			      ", but this node saw lease %" PRIu64
+			      " of inode %" PRIu64 " since",
+			      m->lease_epoch, s->epochs[i].epoch, m->ino);
+	} else {
+		s->epochs[i].epoch = m->lease_epoch;
+	}
+	pthread_mutex_unlock(&s->epoch_lock);
+	return rv;
+}
+
 /* Send the request on to the next node of the chain (the chain minus its
  * first element) before writing locally, so that the nodes of a chain
  * write and sync in parallel rather than one after the other.  Returns 1
@@ -389,6 +430,15 @@ handle_write(struct worker *w, struct request *rq,
 		return;
 	}
 	memset(&out, 0, sizeof(out));
+	if ((rv = epoch_check(w->svc, m, errmsg)) != 0) {
+		/* a fenced writer's data goes nowhere: not stored here, not
+		 * forwarded (DESIGN.md §4) */
+		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
+		LOG_WARN("%s (from %s)", errmsg, rq->peer);
+		chain_failed(&out, atomic_load(&w->svc->self_id), rv, errmsg);
+		send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
+		return;
+	}
 	if (m->chain_count > 0 && !forward_start(w, m, bulk, blen, &out)) {
 		/* the next node is unreachable: no point writing here */
 		send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
@@ -1019,6 +1069,7 @@ teardown(struct service *s)
 		zmq_ctx_term(s->zctx);
 	pthread_cond_destroy(&s->claim_freed);
 	pthread_mutex_destroy(&s->claim_lock);
+	pthread_mutex_destroy(&s->epoch_lock);
 	free(s->workers);
 	free(s);
 }
@@ -1034,6 +1085,7 @@ service_start(struct service **out, struct store *st,
 		return cfs_fail(errmsg, CFS_ENOMEM, "data service");
 	pthread_mutex_init(&s->claim_lock, NULL);
 	pthread_cond_init(&s->claim_freed, NULL);
+	pthread_mutex_init(&s->epoch_lock, NULL);
 	s->st = st;
 	s->n_workers = o->workers > 0 ? o->workers : WORKERS_DEFAULT;
 	s->forward_timeout_ms = o->forward_timeout_ms > 0

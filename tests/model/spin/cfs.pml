@@ -13,10 +13,11 @@
  *                 it carries the writer's current lease (DESIGN.md
  *                 section 4; meta/lease.c lease_check).  0: nothing checks
  *                 an epoch at the leader; writers still take leases.
- *   NODE_FENCING  1 (default, the design): a data node rejects a
+ *   NODE_FENCING  1 (default, the C code): a data node rejects a
  *                 frag_write older than the newest epoch it has seen for
- *                 the file.  0: the C code today (docs/data-path.md "Not
- *                 done yet").
+ *                 the file (data/service.c epoch_check; the code keeps
+ *                 the epochs in memory, the model on disk: see `seen`).
+ *                 0: the code before nodes checked epochs.
  *   STALE_DELETE  0 (default): a frag_delete whose caller stopped waiting
  *                 (timeout, leader change) never runs.  1: it may still run
  *                 on the node later, as it can in the C code.  See
@@ -145,7 +146,9 @@ bit up[NN];
 byte file[NN * NV];     /* replica file (ino, idx, v) on node n: its data,
                          * 0: none.  Survives crashes (fsync + rename). */
 byte seen[NN];          /* newest lease epoch seen for the file; kept on
-                         * disk like the replica files */
+                         * disk like the replica files (the code keeps it
+                         * in memory: a restarted node stores what it
+                         * would refuse, never committed: p4_fenced) */
 
 /* ==== messages: one chain write and one commit in flight per writer ===== */
 #define A_NONE 0        /* the chain's answer to the writer */

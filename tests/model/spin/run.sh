@@ -9,8 +9,8 @@
 # Usage: tests/model/spin/run.sh [options]
 #   --fencing 0|1     lease epochs checked at the leader's frag_commit
 #                     and the data nodes (1) or nowhere (0: p4 fails)
-#   --node-fencing 0|1  ... on the data nodes (1, the design) or not
-#                     (0, the C code today: p4_stored fails)
+#   --node-fencing 0|1  ... on the data nodes (1, the code) or not
+#                     (0, the code before: p4_stored fails)
 #   --broken NAME     a mutation that must make a property fail:
 #                     ack-before-all (the chain's head answers the writer
 #                     before its successors stored the data);

@@ -476,6 +476,61 @@ test_write_down_chain_stores_every_replica(void **state)
 	node_down(&a);
 }
 
+/* Fencing (docs/leases.md): a node that saw write lease 12 of an inode
+ * refuses a write under lease 11 of it (the writer lost its lease), naming
+ * itself FENCED, and neither stores nor forwards it; newer and equal
+ * epochs, writes under no lease and other inodes are taken.  Down a
+ * chain, the node that saw the newer lease is the one named. */
+static void
+test_write_under_an_older_lease_is_fenced(void **state)
+{
+	struct node a, b;
+	struct nc *nc = client();
+	struct wire_frag_write *m = wreq(8, 0, 1, 0, 4);
+	struct wire_frag_written out;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+
+	(void)state;
+	node_up(&a, 1, 0);
+	node_up(&b, 2, 0);
+	m->lease_epoch = 12;
+	assert_int_equal(do_write(nc, b.addr, m, "bbbb", 4, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	m->version = 2;
+	m->lease_epoch = 11;
+	assert_int_equal(do_write(nc, b.addr, m, "aaaa", 4, &out), 0);
+	assert_int_equal(out.failed_node, b.id);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	assert_non_null(strstr(out.fail_message, "lease 12"));
+	assert_int_equal(do_read(nc, b.addr, 8, 0, 2, 0, 4, &buf, &got, NULL),
+			 CFS_ENOENT);
+	/* a's first sight of the inode: taken there, fenced at b */
+	m->version = 3;
+	chain_add(m, b.id, b.addr);
+	assert_int_equal(do_write(nc, a.addr, m, "aaaa", 4, &out), 0);
+	assert_int_equal(out.failed_node, b.id);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	/* the newer holder, no lease, another inode: taken */
+	m->chain_count = 0;
+	m->version = 4;
+	m->lease_epoch = 12;
+	assert_int_equal(do_write(nc, b.addr, m, "cccc", 4, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	m->version = 5;
+	m->lease_epoch = 0;
+	assert_int_equal(do_write(nc, b.addr, m, "dddd", 4, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	m->ino = 9;
+	m->lease_epoch = 3;
+	assert_int_equal(do_write(nc, b.addr, m, "eeee", 4, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	free(m);
+	nc_close(&nc);
+	node_down(&b);
+	node_down(&a);
+}
+
 /* The next node not answering in time is the failed node; the local
  * replica is kept. */
 static void
@@ -1051,6 +1106,7 @@ main(void)
 		cmocka_unit_test(test_write_patches_base_cut_to_base_length_then_sized),
 		cmocka_unit_test(test_write_with_missing_base_names_self_enoent),
 		cmocka_unit_test(test_write_down_chain_stores_every_replica),
+		cmocka_unit_test(test_write_under_an_older_lease_is_fenced),
 		cmocka_unit_test(test_write_names_silent_next_node),
 		cmocka_unit_test(test_write_passes_back_failure_from_further_down),
 		cmocka_unit_test(test_write_names_next_node_whose_replica_differs),
