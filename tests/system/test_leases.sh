@@ -264,6 +264,20 @@ b_view=$(stat -c '%h %y %z' "$B/n3")
 a_view=$(stat -c '%h %y %z' "$A/n3")
 check "B's rmdir: B's view of the directory is the service's ($b_view)" \
 	[ "$b_view" = "$a_view" ]
+mkdir "$B/n5"
+: >"$B/n3/g"
+sleep 0.01
+mv "$B/n3/g" "$B/n5/g"
+b_view=$(stat -c '%h %y %z' "$B/n3" "$B/n5")
+a_view=$(stat -c '%h %y %z' "$A/n3" "$A/n5")
+check "B's rename across its directories: B's view of both is the service's" \
+	[ "$b_view" = "$a_view" ]
+sleep 0.01
+mv "$B/n5/g" "$B/n5/h"
+b_view=$(stat -c '%h %y %z' "$B/n5")
+a_view=$(stat -c '%h %y %z' "$A/n5")
+check "B's rename in a directory: B's view of it is the service's" \
+	[ "$b_view" = "$a_view" ]
 # a file B removes while it has it open is renamed to a hidden name and
 # removed at its close: the directory's times move then too
 mkdir "$B/n4"
