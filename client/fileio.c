@@ -401,8 +401,13 @@ chain_write(struct fio *f, uint64_t ino, uint64_t idx,
 	if (rt != WIRE_T_frag_written)
 		return cfs_fail(errmsg, CFS_MALFORMED, "frag_write answered "
 				"with %s", wire_type_name(rt));
-	if (rep->frag_written.failed_node != 0) {
-		*failed = rep->frag_written.failed_node;
+	/* a failure names its node; one that has no id yet (restarted, not
+	 * registered again) names none: then it is the head, whose id the
+	 * client knows (data/service.c forward_finish does the same) */
+	if (rep->frag_written.failed_node != 0 ||
+	    rep->frag_written.fail_status != 0) {
+		if (rep->frag_written.failed_node != 0)
+			*failed = rep->frag_written.failed_node;
 		cfs_errmsg_set(errmsg, "node %llu: %s",
 			       (unsigned long long)*failed,
 			       rep->frag_written.fail_message);

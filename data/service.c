@@ -387,9 +387,13 @@ forward_finish(struct worker *w, const struct wire_frag_write *m,
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, "node %" PRIu64, next->id);
 		chain_failed(out, next->id, rv, errmsg);
-	} else if (reply->frag_written.failed_node != 0) {
+	} else if (reply->frag_written.failed_node != 0 ||
+		   reply->frag_written.fail_status != 0) {
+		/* failed_node 0 with a status: the next node failed itself
+		 * before it had an id (restarted, not registered again) */
 		const struct wire_frag_written *r = &reply->frag_written;
-		chain_failed(out, r->failed_node, (int)r->fail_status,
+		chain_failed(out, r->failed_node ? r->failed_node : next->id,
+			     r->fail_status ? (int)r->fail_status : CFS_EIO,
 			     r->fail_message);
 	} else if (reply->frag_written.length != out->length ||
 		   reply->frag_written.crc != out->crc) {
@@ -402,7 +406,7 @@ forward_finish(struct worker *w, const struct wire_frag_write *m,
 			       reply->frag_written.crc, out->length, out->crc);
 		chain_failed(out, next->id, CFS_CORRUPT, errmsg);
 	}
-	if (out->failed_node != 0)
+	if (out->failed_node != 0 || out->fail_status != 0)
 		LOG_WARN(KEY_FMT ": chain: %s", KEY_ARGS(m), out->fail_message);
 }
 

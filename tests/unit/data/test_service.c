@@ -525,8 +525,26 @@ test_write_under_an_older_lease_is_fenced(void **state)
 	m->lease_epoch = 3;
 	assert_int_equal(do_write(nc, b.addr, m, "eeee", 4, &out), 0);
 	assert_int_equal(out.failed_node, 0);
+	/* a node without an id yet (restarted, not registered) that refuses
+	 * names no node: the one before it names it by the chain's id */
+	struct node c;
+	node_up(&c, 0, 0);
+	m->version = 6;
+	m->lease_epoch = 4;
+	assert_int_equal(do_write(nc, c.addr, m, "ffff", 4, &out), 0);
+	m->version = 7;
+	m->lease_epoch = 3;
+	assert_int_equal(do_write(nc, c.addr, m, "gggg", 4, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	chain_add(m, 77, c.addr);
+	m->version = 8;
+	assert_int_equal(do_write(nc, a.addr, m, "hhhh", 4, &out), 0);
+	assert_int_equal(out.failed_node, 77);
+	assert_int_equal(out.fail_status, CFS_FENCED);
 	free(m);
 	nc_close(&nc);
+	node_down(&c);
 	node_down(&b);
 	node_down(&a);
 }
