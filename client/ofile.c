@@ -300,6 +300,22 @@ take_error(struct ofile *f, char *errmsg)
 	return rv;
 }
 
+/* Write out @f's range under its lock (a write in progress publishes its
+ * range first), the failure deferred to @f, and drop the reference the
+ * caller took under the table lock. */
+static void
+flush_and_unref(struct ofile_table *t, struct ofile *f, struct fio *fio)
+{
+	char msg[CFS_ERRMSG_SIZE] = "";
+
+	pthread_mutex_lock(&f->lock);
+	defer_error(f, wb_flush(t, f, fio, msg), msg); /* f's, not ours */
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&t->lock);
+	unref_locked(f);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void
 ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 		const struct ofile *except, struct fio *fio)
@@ -319,17 +335,8 @@ ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 			list[n++] = f;
 		}
 		pthread_mutex_unlock(&t->lock);
-		for (unsigned i = 0; i < n; i++) {
-			struct ofile *f = list[i];
-			/* the failure is f's, not the caller's */
-			char msg[CFS_ERRMSG_SIZE] = "";
-			pthread_mutex_lock(&f->lock);
-			defer_error(f, wb_flush(t, f, fio, msg), msg);
-			pthread_mutex_unlock(&f->lock);
-			pthread_mutex_lock(&t->lock);
-			unref_locked(f);
-			pthread_mutex_unlock(&t->lock);
-		}
+		for (unsigned i = 0; i < n; i++)
+			flush_and_unref(t, list[i], fio);
 	} while (n == FLUSH_BATCH); /* more than fit the list: another round */
 }
 
@@ -353,17 +360,8 @@ ofile_flush_ino_all(struct ofile_table *t, uint64_t ino, struct fio *fio)
 		ofile_flush_ino(t, ino, NULL, fio);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct ofile *f = list[i];
-		char msg[CFS_ERRMSG_SIZE] = "";
-		/* the lock: a write in progress has published its range */
-		pthread_mutex_lock(&f->lock);
-		defer_error(f, wb_flush(t, f, fio, msg), msg);
-		pthread_mutex_unlock(&f->lock);
-		pthread_mutex_lock(&t->lock);
-		unref_locked(f);
-		pthread_mutex_unlock(&t->lock);
-	}
+	for (size_t i = 0; i < n; i++)
+		flush_and_unref(t, list[i], fio);
 	free(list);
 }
 
