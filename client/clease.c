@@ -183,6 +183,20 @@ evict(struct clease *c)
 	}
 }
 
+/* Until when @e may be used: the time its session is surely alive till,
+ * if @e is held, that session is still the incarnation it was granted
+ * through, and the time is after @now; else 0. */
+static int64_t
+usable_until(const struct entry *e, int64_t now)
+{
+	unsigned opens = 0;
+
+	if (e->state != ST_HELD)
+		return 0;
+	int64_t until = mc_alive_until(e->mc, &opens);
+	return opens == e->opens && until > now ? until : 0;
+}
+
 /* Record a grant (the reply to lease_get or mknod). */
 static void
 granted(struct clease *c, struct entry *e, struct mc *mc, int type,
@@ -193,13 +207,7 @@ granted(struct clease *c, struct entry *e, struct mc *mc, int type,
 	/* A time without a usable lease (none, or one whose session lapsed
 	 * while the entry still said held): what was cached then is not
 	 * protected.  (Before e->mc and e->opens are replaced.) */
-	int usable = 0;
-	if (e->state == ST_HELD) {
-		unsigned was = 0;
-		usable = mc_alive_until(e->mc, &was) > cfs_now_ms() &&
-			 was == e->opens;
-	}
-	if (!usable && c->ops.granted != NULL)
+	if (usable_until(e, cfs_now_ms()) == 0 && c->ops.granted != NULL)
 		c->ops.granted(c->data, e->ino);
 	mc_alive_until(mc, &opens);
 	if (e->state != ST_HELD || type > e->type || epoch > e->epoch) {
@@ -240,13 +248,10 @@ clease_valid(struct clease *c, uint64_t ino, int type)
 
 	pthread_mutex_lock(&c->lock);
 	struct entry *e = find(c, ino);
-	if (e != NULL && e->state == ST_HELD && e->type >= type) {
-		unsigned opens = 0;
-		int64_t until = mc_alive_until(e->mc, &opens);
-		if (opens == e->opens && until > cfs_now_ms()) {
-			left = until - cfs_now_ms();
-			lru_front(c, e);
-		}
+	int64_t now = cfs_now_ms(), until;
+	if (e != NULL && e->type >= type && (until = usable_until(e, now))) {
+		left = until - now;
+		lru_front(c, e);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return left;
@@ -259,12 +264,9 @@ clease_write_epoch(struct clease *c, uint64_t ino)
 
 	pthread_mutex_lock(&c->lock);
 	struct entry *e = find(c, ino);
-	if (e != NULL && e->state == ST_HELD && e->type == CFS_LEASE_WRITE) {
-		unsigned opens = 0;
-		int64_t until = mc_alive_until(e->mc, &opens);
-		if (opens == e->opens && until > cfs_now_ms())
-			epoch = e->epoch;
-	}
+	if (e != NULL && e->type == CFS_LEASE_WRITE &&
+	    usable_until(e, cfs_now_ms()) != 0)
+		epoch = e->epoch;
 	pthread_mutex_unlock(&c->lock);
 	return epoch;
 }
@@ -510,11 +512,7 @@ expire_sessions(struct clease *c)
 	pthread_mutex_lock(&c->lock);
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct entry *e = c->tab[b]; e != NULL; e = e->hnext) {
-			if (e->state != ST_HELD)
-				continue;
-			unsigned opens = 0;
-			int64_t until = mc_alive_until(e->mc, &opens);
-			if (opens == e->opens && until > now)
+			if (e->state != ST_HELD || usable_until(e, now) != 0)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
