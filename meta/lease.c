@@ -457,17 +457,17 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	if (rv != 0 ||
 	    (rv = owner_of(l, c->client_id, &owner, errmsg)) != 0)
 		return rv;
+	/* the lease a fragment request's data was written under (0: none) */
+	uint64_t epoch = 0;
+	if (type == WIRE_T_frag_open)
+		epoch = req->frag_open.lease_epoch;
+	else if (type == WIRE_T_frag_commit)
+		epoch = req->frag_commit.lease_epoch;
 	for (unsigned i = 0; i < n; i++) {
 		if ((rv = read_inode(l, inos[i], &k, errmsg)) != 0)
 			return rv;
 		/* before the conflicts: a fenced writer recalls nobody */
-		if (type == WIRE_T_frag_open &&
-		    (rv = fenced(l, k, inos[i], owner,
-				 req->frag_open.lease_epoch, errmsg)) != 0)
-			return rv;
-		if (type == WIRE_T_frag_commit &&
-		    (rv = fenced(l, k, inos[i], owner,
-				 req->frag_commit.lease_epoch, errmsg)) != 0)
+		if ((rv = fenced(l, k, inos[i], owner, epoch, errmsg)) != 0)
 			return rv;
 		char msg[CFS_ERRMSG_SIZE];
 		if (in_the_way(l, c, k, owner, 0, busy ? msg : errmsg) > 0)
