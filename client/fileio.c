@@ -8,6 +8,7 @@
 
 #include "client/bcache.h"
 #include "client/nodeclient.h"
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -37,6 +38,12 @@
  * fio: 4 x 64 fragments of 4 MiB cover 1 GiB of random reads; each costs
  * a struct wire_frag_map (about 80 KB, mostly node addresses). */
 #define KEPT_WINDOWS 4
+/* Versions opened ahead (struct fio_opens): slots, by fragment.  One kept
+ * for longer than OPENS_MAX_AGE_MS is not used: the leader drops the rows
+ * of an unused version after an hour (docs/data-path.md "Garbage"), and a
+ * commit that finds them gone costs a retry. */
+#define OPENS_SLOTS 512
+#define OPENS_MAX_AGE_MS (10 * 60 * 1000)
 
 /* A piece read ahead: which bytes of which committed version, asked of
  * which node on its slot's socket.  Its bytes are used only by a read that
@@ -83,6 +90,7 @@ struct fio {
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 	struct bcache *bc; /* the mount's data cache (borrowed), or NULL */
+	struct fio_opens *opens; /* the mount's (borrowed), or NULL */
 	/* helpers for parallel fragment writes, opened at the first write
 	 * of several fragments (NULL: not yet, or could not be) */
 	struct fio *helpers[WRITE_PARALLEL - 1];
@@ -93,6 +101,135 @@ void
 fio_set_cache(struct fio *f, struct bcache *bc)
 {
 	f->bc = bc;
+}
+
+/* ---- versions opened ahead ------------------------------------------------- */
+
+/* A version opened by the commit of its base, for the next write of its
+ * fragment under the same write lease (@epoch). */
+struct opened_ahead {
+	uint64_t ino, idx, epoch;
+	uint64_t when_ms;
+	struct wire_frag_opened o;
+};
+
+struct fio_opens {
+	pthread_mutex_t lock; /* guards all below */
+	struct opened_ahead *slot[OPENS_SLOTS]; /* NULL: empty */
+	struct fio_opens_stats st;
+};
+
+int
+fio_opens_new(struct fio_opens **out, char *errmsg)
+{
+	struct fio_opens *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "versions opened ahead");
+	pthread_mutex_init(&t->lock, NULL);
+	*out = t;
+	return 0;
+}
+
+void
+fio_opens_free(struct fio_opens **tp)
+{
+	struct fio_opens *t = *tp;
+
+	if (t == NULL)
+		return;
+	for (unsigned i = 0; i < OPENS_SLOTS; i++)
+		free(t->slot[i]);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	*tp = NULL;
+}
+
+void
+fio_set_opens(struct fio *f, struct fio_opens *t)
+{
+	f->opens = t;
+}
+
+void
+fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st)
+{
+	pthread_mutex_lock(&t->lock);
+	*st = t->st;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* A version taken from the table turned out stale at its commit. */
+static void
+opens_stale(struct fio_opens *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->st.stale++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static unsigned
+opens_slot(uint64_t ino, uint64_t idx)
+{
+	return (unsigned)(((ino * 0x9e3779b97f4a7c15ull) ^ idx) % OPENS_SLOTS);
+}
+
+/* Keep f->opened's successor @version (its base: f->opened's version, now
+ * committed with @length bytes) for the next write of the fragment under
+ * lease @epoch; it replaces whatever the slot held (that one's rows go
+ * when the leader drops them). */
+static void
+opens_keep(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
+	   uint64_t version, uint64_t length)
+{
+	struct opened_ahead *a = malloc(sizeof(*a));
+
+	if (a == NULL)
+		return;
+	a->ino = ino;
+	a->idx = idx;
+	a->epoch = epoch;
+	a->when_ms = cfs_now_ms();
+	a->o = f->opened;
+	a->o.base_version = f->opened.version;
+	a->o.base_length = length;
+	a->o.version = version;
+	unsigned i = opens_slot(ino, idx);
+	pthread_mutex_lock(&f->opens->lock);
+	struct opened_ahead *old = f->opens->slot[i];
+	f->opens->slot[i] = a;
+	f->opens->st.kept++;
+	pthread_mutex_unlock(&f->opens->lock);
+	free(old);
+}
+
+/* Take the version kept for (@ino, @idx) under lease @epoch into
+ * f->opened: 1, or 0 if there is none (or too old, or of another lease). */
+static int
+opens_take(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
+{
+	unsigned i = opens_slot(ino, idx);
+	struct opened_ahead *a = NULL;
+
+	pthread_mutex_lock(&f->opens->lock);
+	if (f->opens->slot[i] != NULL && f->opens->slot[i]->ino == ino &&
+	    f->opens->slot[i]->idx == idx) {
+		a = f->opens->slot[i];
+		f->opens->slot[i] = NULL;
+	}
+	pthread_mutex_unlock(&f->opens->lock);
+	if (a == NULL)
+		return 0;
+	int ok = a->epoch == epoch &&
+		 cfs_now_ms() - a->when_ms < OPENS_MAX_AGE_MS;
+	if (ok) {
+		f->opened = a->o;
+		pthread_mutex_lock(&f->opens->lock);
+		f->opens->st.used++;
+		pthread_mutex_unlock(&f->opens->lock);
+	}
+	free(a);
+	return ok;
 }
 
 int
@@ -352,14 +489,21 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 	return 0;
 }
 
+/* Commit f->opened's version, written as @w says; @reopen: ask for the
+ * next version on the same nodes (the answer's entry.reopened). */
 static int
-commit_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t length,
-	       uint32_t crc, uint64_t size, uint64_t lease_epoch, char *errmsg)
+commit_version(struct fio *f, uint64_t ino, uint64_t idx,
+	       const struct wire_frag_write *w, uint32_t crc, uint64_t size,
+	       int reopen, char *errmsg)
 {
 	struct wire_frag_commit rq = {.ino = ino, .idx = idx,
 				      .version = f->opened.version,
-				      .length = length, .crc = crc,
-				      .size = size, .lease_epoch = lease_epoch};
+				      .length = w->length, .crc = crc,
+				      .size = size,
+				      .lease_epoch = w->lease_epoch,
+				      .base_version = w->base_version,
+				      .base_length = w->base_length,
+				      .reopen = (uint64_t)reopen};
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
@@ -460,8 +604,12 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	int rv = CFS_EIO;
 
 	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-		if ((rv = open_version(f, ino, idx, lease_epoch, exclude,
-				       nexclude, errmsg)) != 0)
+		int ahead = attempt == 0 && lease_epoch != 0 &&
+			    f->opens != NULL &&
+			    opens_take(f, ino, idx, lease_epoch);
+		if (!ahead && (rv = open_version(f, ino, idx, lease_epoch,
+						 exclude, nexclude,
+						 errmsg)) != 0)
 			break;
 		const struct wire_frag_opened *o = &f->opened;
 		struct wire_frag_write w = {.offset = foff,
@@ -487,9 +635,35 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		rv = chain_write(f, ino, idx, &w, payload, plen, durable, &len,
 				 &crc, &failed, errmsg);
 		if (rv == 0) {
-			rv = commit_version(f, ino, idx, w.length, crc, size,
-					    lease_epoch, errmsg);
-			break;
+			/* a patch under a write lease: the next one is
+			 * likely to come, for the same fragment */
+			int reopen = lease_epoch != 0 && f->opens != NULL &&
+				     w.base_version != 0;
+			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
+					    errmsg);
+			if (rv == 0) {
+				if (reopen && f->rep->entry.reopened != 0)
+					opens_keep(f, ino, idx, lease_epoch,
+						   f->rep->entry.reopened,
+						   w.length);
+				break;
+			}
+			/* The base changed since the version was opened
+			 * (another writer, a truncation; or, for a version
+			 * opened ahead, its rows went): the same bytes again
+			 * over what is committed now. */
+			if (rv != CFS_ESTALE && !(rv == CFS_EINVAL && ahead))
+				break;
+			if (ahead)
+				opens_stale(f->opens);
+			/* after this mount's own truncation, expected */
+			CFS_LOG(ahead ? CFS_LOG_DEBUG : CFS_LOG_INFO,
+				"v%llu: %s; writing it again over the "
+				"committed version",
+				(unsigned long long)o->version, errmsg);
+			free(whole);
+			whole = NULL;
+			continue;
 		}
 		if (rv == CFS_FENCED)
 			break; /* the lease is gone: no node takes it */
@@ -596,6 +770,7 @@ helpers_ready(struct fio *f)
 			break;
 		}
 		f->helpers[i]->fsz = f->fsz;
+		f->helpers[i]->opens = f->opens;
 		n++;
 	}
 	return n;

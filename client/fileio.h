@@ -145,4 +145,24 @@ struct bcache;
  * needs no forgetting: blocks are named by the version they hold. */
 void fio_set_cache(struct fio *f, struct bcache *bc);
 
+/* Versions opened ahead: a write under a write lease that patches a
+ * fragment asks its commit to open the fragment's next version on the same
+ * nodes, and the next write of that fragment under the same lease uses it
+ * instead of a frag_open of its own: one Raft commit per small write, not
+ * two (docs/data-path.md "Writing a fragment").  One table serves every
+ * fio of a mount, whichever session writes; fios without one (NULL) open
+ * every version themselves. */
+struct fio_opens;
+int fio_opens_new(struct fio_opens **out, char *errmsg);
+void fio_opens_free(struct fio_opens **t);
+/* @t is borrowed and must outlive the fio. */
+void fio_set_opens(struct fio *f, struct fio_opens *t);
+
+struct fio_opens_stats {
+	uint64_t kept;  /* versions a commit opened ahead */
+	uint64_t used;  /* ... that a write then took */
+	uint64_t stale; /* ... whose commit was refused (then written again) */
+};
+void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
+
 #endif /* CFS_CLIENT_FILEIO_H */

@@ -1167,6 +1167,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	    dcache_new(&fs->names,
 		       fs->opt.no_leases ? 0 : fs->opt.name_cache) != 0 ||
 	    bcache_new(&fs->data, fs->opt.data_cache) != 0 ||
+	    fio_opens_new(&fs->opens, errmsg) != 0 ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		fusefs_close(&fs);
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
@@ -1279,6 +1280,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		    (rv = fio_open(&c->fio, c->mc, fs->zctx, errmsg)) != 0)
 			return rv;
 		fio_set_cache(c->fio, fs->data);
+		fio_set_opens(c->fio, fs->opens);
 		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
 		/* every session of the mount holds leases for it: the
@@ -1293,6 +1295,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 				   errmsg)) != 0)
 			return rv;
 		fio_set_cache(fs->rconn.fio, fs->data);
+		fio_set_opens(fs->rconn.fio, fs->opens);
 		struct clease_options lo = {
 			.servers = fs->meta,
 			.zmq_context = fs->zctx,
@@ -1375,6 +1378,16 @@ fusefs_close(struct fusefs **fsp)
 			 (unsigned long long)(st.slots * BCACHE_BLOCK >> 20));
 	}
 	bcache_free(&fs->data);
+	if (fs->opens != NULL) {
+		struct fio_opens_stats st;
+		fio_opens_stats(fs->opens, &st);
+		LOG_INFO("versions opened ahead: %llu by commits, %llu used "
+			 "by the next write, %llu of those found stale",
+			 (unsigned long long)st.kept,
+			 (unsigned long long)st.used,
+			 (unsigned long long)st.stale);
+	}
+	fio_opens_free(&fs->opens);
 	/* closing the lock session drops this mount's locks at once */
 	fusefs_lockwait_free(fs);
 	locksess_close(&fs->locks);

@@ -93,6 +93,8 @@ struct fusefs {
 	/* file data read from the nodes, by version (client/bcache.h):
 	 * every fio of the mount reads through it; NULL: none */
 	struct bcache *data;
+	/* versions opened ahead for the mount's writes (client/fileio.h) */
+	struct fio_opens *opens;
 	struct fuse_session *se; /* for cache invalidations */
 	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
 	 * known yet, 1 yes, -1 no: then names are not cached */

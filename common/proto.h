@@ -176,7 +176,11 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	/* mknod with CFS_MKNOD_LEASE: the lease granted on the new inode  \
 	 * (CFS_LEASE_*, 0 = none) and its epoch (docs/leases.md) */        \
 	F(u8, lease, 0)                                                      \
-	F(u64, lease_epoch, 0)
+	F(u64, lease_epoch, 0)                                               \
+	/* frag_commit with reopen granted: the version opened next on the   \
+	 * same nodes, built on the one committed (0: none; every other      \
+	 * request) */                                                       \
+	F(u64opt, reopened, 0)
 #define PROTO_GETATTR(F)                                                     \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)
@@ -288,7 +292,14 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u32, crc, 0)                                                       \
 	F(u64v, nodes, CFS_GOAL_MAX) /* the nodes that hold it entirely */   \
 	F(u64, size, 0) /* the file is at least this long afterwards */      \
-	F(u64opt, lease_epoch, 0) /* as in frag_open */
+	F(u64opt, lease_epoch, 0) /* as in frag_open */                      \
+	/* the committed version and length the write patched (0: not       \
+	 * told); another committed meanwhile, or a truncation: ESTALE */    \
+	F(u64opt, base_version, 0)                                           \
+	F(u64opt, base_length, 0)                                            \
+	/* 1: also open the next version on the same nodes, if the leader   \
+	 * lets it (it clears this otherwise); the answer's reopened */      \
+	F(u64opt, reopen, 0)
 #define PROTO_FRAG_LOCATE(F)                                                 \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \

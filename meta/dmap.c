@@ -566,6 +566,49 @@ config_get(struct dmap *d, const char *key, int64_t *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* A fresh version of (@ino, @idx) from the cluster-wide counter into
+ * *@version, recorded as `writing` on each of @nodes that is still
+ * registered; their count into *@count and, with @chain, their ids and
+ * addresses.  0, or an error. */
+static int
+open_rows(struct dmap *d, const struct ns_env *env, uint64_t ino, uint64_t idx,
+	  const uint64_t *nodes, uint32_t n, uint64_t *version,
+	  struct wire_nodeaddr *chain, uint32_t *count, char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_NEXT_VERSION);
+	int rv;
+
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_error(d, errmsg, Q_NEXT_VERSION);
+	}
+	*version = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	*count = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct wire_nodeaddr *na = chain ? &chain[*count] : NULL;
+		int state, found = node_get(d, nodes[i], &state,
+					    na ? na->addr : NULL,
+					    na ? sizeof(na->addr) : 0);
+		if (found < 0)
+			return db_error(d, errmsg, Q_NODE_BY_ID);
+		if (!found || state == CFS_NODE_REMOVED)
+			continue;
+		if (na != NULL)
+			na->id = nodes[i];
+		s = q(d, Q_REPLICA_PUT);
+		bind_key(s, 1, ino, idx, *version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)nodes[i]);
+		sqlite3_bind_int(s, 5, DMAP_WRITING);
+		sqlite3_bind_int64(s, 6, env->now_ns);
+		sqlite3_bind_int64(s, 7, 0); /* a client's chain write */
+		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
+			return rv;
+		(*count)++;
+	}
+	return 0;
+}
+
 /* Cases: 1) the leader placed no node (fewer live nodes than needed and
  * the policy refuses): CFS_UNAVAILABLE; 2) otherwise a fresh version from
  * the cluster-wide counter, its replicas recorded as `writing` on the
@@ -592,37 +635,14 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 				"no data node can take fragment %llu/%llu",
 				(unsigned long long)rq->ino,
 				(unsigned long long)rq->idx);
-	sqlite3_stmt *s = q(d, Q_NEXT_VERSION);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return db_error(d, errmsg, Q_NEXT_VERSION);
-	}
-	o->version = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
 	if (frag_get(d, rq->ino, rq->idx, &o->base_version, &o->base_length,
 		     NULL) < 0)
 		return db_error(d, errmsg, Q_FRAG_GET);
 	o->goal = a.goal;
-	o->chain_count = 0;
-	for (uint32_t i = 0; i < rq->placed_count; i++) {
-		struct wire_nodeaddr *na = &o->chain[o->chain_count];
-		int state, found = node_get(d, rq->placed[i], &state, na->addr,
-					    sizeof(na->addr));
-		if (found < 0)
-			return db_error(d, errmsg, Q_NODE_BY_ID);
-		if (!found || state == CFS_NODE_REMOVED)
-			continue;
-		na->id = rq->placed[i];
-		s = q(d, Q_REPLICA_PUT);
-		bind_key(s, 1, rq->ino, rq->idx, o->version);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)na->id);
-		sqlite3_bind_int(s, 5, DMAP_WRITING);
-		sqlite3_bind_int64(s, 6, env->now_ns);
-		sqlite3_bind_int64(s, 7, 0); /* a client's chain write */
-		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
-			return rv;
-		o->chain_count++;
-	}
+	if ((rv = open_rows(d, env, rq->ino, rq->idx, rq->placed,
+			    rq->placed_count, &o->version, o->chain,
+			    &o->chain_count, errmsg)) != 0)
+		return rv;
 	if (o->chain_count == 0)
 		return cfs_fail(errmsg, CFS_UNAVAILABLE,
 				"the placed data nodes are gone");
@@ -661,6 +681,20 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->idx,
 				(unsigned long long)cur,
 				(unsigned long long)rq->version);
+	/* A patch of bytes that are no longer the file's: committing it
+	 * would undo the other write, or bring back bytes a truncation cut
+	 * (which shrinks the length, not the version). */
+	if (rq->base_version != 0 &&
+	    (cur != rq->base_version || curlen != rq->base_length))
+		return cfs_fail(errmsg, CFS_ESTALE,
+				"fragment %llu/%llu: patched v%llu of %llu "
+				"bytes, committed is v%llu of %llu",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->base_version,
+				(unsigned long long)rq->base_length,
+				(unsigned long long)cur,
+				(unsigned long long)curlen);
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
 		s = q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);
@@ -692,9 +726,31 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 		return rv;
 	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
 			     errmsg);
-	if (rv == 0)
-		*rt = WIRE_T_entry;
-	return rv;
+	if (rv != 0)
+		return rv;
+	out->entry.reopened = 0;
+	if (rq->reopen) {
+		/* The writer's next write of this fragment, on the nodes that
+		 * now hold it (the leader checked them: front.c); only if all
+		 * of them are still registered, as placement would keep
+		 * them all. */
+		uint64_t next = 0;
+		uint32_t n = 0;
+		rv = open_rows(d, env, rq->ino, rq->idx, rq->nodes,
+			       rq->nodes_count, &next, NULL, &n, errmsg);
+		if (rv == 0 && n == rq->nodes_count)
+			out->entry.reopened = next;
+		else if (rv == 0) {
+			/* a node went: those rows were never used */
+			s = q(d, Q_DEL_UNLISTED);
+			bind_key(s, 1, rq->ino, rq->idx, next);
+			rv = run(d, Q_DEL_UNLISTED, errmsg);
+		}
+		if (rv != 0)
+			return rv;
+	}
+	*rt = WIRE_T_entry;
+	return 0;
 }
 
 /* ---- repair bookkeeping (proposed by the leader) ------------------------------ */

@@ -457,6 +457,11 @@ dispatch_session(struct meta_server *s, const uint8_t *ident,
 				return;
 			}
 		}
+		/* so is whether a commit's nodes take the next version */
+		if (h->type == WIRE_T_frag_commit && b->frag_commit.reopen)
+			b->frag_commit.reopen = (uint64_t)repair_reopen_ok(
+				s->repair, fsm_dmap(s->fsm), &b->frag_commit,
+				uv_now(&s->loop));
 		enqueue_mutation(s, ident, ident_len, h, b);
 	}
 }

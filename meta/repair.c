@@ -381,6 +381,31 @@ repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 	return 0;
 }
 
+int
+repair_reopen_ok(struct repair *r, struct dmap *d,
+		 const struct wire_frag_commit *fc, uint64_t now_ms)
+{
+	uint32_t goal = dmap_goal(d, fc->ino);
+	size_t usable = 0;
+
+	if (goal > CFS_GOAL_MAX)
+		goal = CFS_GOAL_MAX;
+	if (goal == 0 || fc->nodes_count != goal)
+		return 0;
+	if (r->n_nodes == 0)
+		refresh_nodes(r, d);
+	struct placement_node *v = placement_view(r, now_ms);
+	if (v == NULL)
+		return 0;
+	for (uint32_t i = 0; i < fc->nodes_count; i++)
+		for (size_t j = 0; j < r->n_nodes; j++)
+			if (v[j].id == fc->nodes[i] &&
+			    v[j].state == PLACEMENT_ALIVE)
+				usable++;
+	free(v);
+	return usable == fc->nodes_count;
+}
+
 /* ---- scheduling ------------------------------------------------------------ */
 
 static int

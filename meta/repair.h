@@ -71,6 +71,13 @@ int repair_heartbeat(struct repair *r, struct dmap *d,
 int repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 		 uint64_t now_ms, char *errmsg);
 
+/* Whether a frag_commit that asks to reopen may: the version it commits
+ * goes to the goal's number of nodes, every one of them one placement
+ * would keep for the next version (alive as this leader sees it, not
+ * draining, not full).  1 yes, 0 no. */
+int repair_reopen_ok(struct repair *r, struct dmap *d,
+		     const struct wire_frag_commit *fc, uint64_t now_ms);
+
 /* Periodic work (every few hundred ms while leading and confirmed);
  * @applied: the state machine's last applied index (no change since a scan
  * that found nothing to do means no scan is needed). */

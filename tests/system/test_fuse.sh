@@ -3,6 +3,8 @@
 # usual tools (mkdir, cp, dd, ln, chmod, truncate, mv, rm, find, tar) work
 # through the mount and read back byte-identical; a sparse 2 GiB file stays
 # small; xattrs round-trip; what the mount wrote is what `cfsctl get` reads;
+# fsync'd small writes open their next versions ahead and survive
+# truncations in between;
 # a mount with no metadata cluster, no mount point or a bad option fails
 # fast and clearly.
 . "$(dirname "$0")/lib.sh"
@@ -123,6 +125,56 @@ truncates() {
 	done
 }
 check "truncate -s grows and shrinks like a local twin" truncates
+
+# Small fsync'd writes to the same fragments: each commit opens the next
+# version ahead (docs/data-path.md step 4), and a truncation in between must
+# make that version's base stale rather than bring the cut bytes back.
+patches() {
+	python3 - "$M/a/p" "$L/p" "$FSZ" <<'PY' || return 1
+import os, random, sys
+size = 3 * int(sys.argv[3]) + 1234
+data = os.urandom(size)
+fds = []
+for p in sys.argv[1:3]:
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.pwrite(fd, data, 0)
+    os.fsync(fd)
+    fds.append(fd)
+fsz = int(sys.argv[3])
+def both(op, *args):
+    for fd in fds:
+        op(fd, *args)
+        if op is os.pwrite:
+            os.fsync(fd)
+# fragment 1 patched (its commit opens the next version ahead), cut in
+# its middle, patched again (by that version, whose base is now shorter),
+# then grown back: what the cut removed must read as zeros
+both(os.pwrite, b'x' * 4096, fsz + 100)
+both(os.ftruncate, fsz + fsz // 2)
+both(os.pwrite, b'y', fsz + 10)
+both(os.ftruncate, size)
+if open(sys.argv[1], 'rb').read() != open(sys.argv[2], 'rb').read():
+    sys.exit('    after a cut, a patch and a growth: the files differ')
+r = random.Random(7)
+for i in range(300):
+    if i % 40 == 39:
+        size = max(2 * fsz, r.randrange(size * 3 // 4, size + 8192))
+        for fd in fds:
+            os.ftruncate(fd, size)
+        continue
+    off = r.randrange(0, size)
+    b = os.urandom(r.choice([1, 512, 4096]))
+    for fd in fds:
+        os.pwrite(fd, b, off)
+        os.fsync(fd)
+for fd in fds:
+    os.close(fd)
+PY
+	cmp "$L/p" "$M/a/p" && $CTL get -q /a/p "$T/p.back" &&
+		cmp "$L/p" "$T/p.back" && rm "$M/a/p"
+}
+check "fsync'd small writes and truncations match a local twin (also as cfsctl get reads them)" \
+	patches
 
 # ---- rename, remove, find -------------------------------------------------------
 moves() {
@@ -247,6 +299,18 @@ check "df shows the mount" sh -c "df '$M' | grep -q '^cfs#'"
 check "no request failed unexpectedly (cfs-fuse log)" \
 	sh -c "! grep -E ' (WARN|ERROR) [^ ]*client/fuse' '$T/fuse.log'"
 check "fusermount3 -u unmounts" sh -c "fusermount3 -u '$M' && ! mountpoint -q '$M'"
+# (the patches above: most of their writes took the version their
+# predecessor's commit opened)
+# (cfs-fuse logs it as it exits, after the unmount returned; other
+# mounts above logged theirs to the same file)
+opened_ahead() {
+	local used
+	used=$(sed -n 's/.*versions opened ahead: [0-9]* by commits, \([0-9]*\) used.*/\1/p' \
+		"$T/fuse.log" | sort -n | tail -1)
+	[ "${used:-0}" -ge 100 ]
+}
+check "small writes used versions opened ahead by the commit before" \
+	eventually 10 opened_ahead
 remount() { # as mount(8) runs it: SOURCE (the addresses) MOUNTPOINT -o ...
 	"$FUSE" "$S" "$M" -o sessions=2 --log "$T/fuse.log" &&
 		cmp "$L/r30b" "$M/a/r30" && [ "$(cat "$M/many/f1000")" = "file 1000" ] &&

@@ -182,8 +182,10 @@ test_wire_optional_trailing_field(void **state)
 	free(buf);
 }
 
-/* A u64opt field likewise: frag_commit from a sender that predates
- * lease_epoch decodes with 0; part of the field is malformed. */
+/* u64opt fields likewise: frag_commit from a sender that predates
+ * lease_epoch decodes with 0 in all four, one that predates base_version,
+ * base_length and reopen with lease_epoch only; part of a field is
+ * malformed. */
 static void
 test_wire_optional_u64_field(void **state)
 {
@@ -197,19 +199,34 @@ test_wire_optional_u64_field(void **state)
 	body->frag_commit.ino = 7;
 	body->frag_commit.size = 4096;
 	body->frag_commit.lease_epoch = 0x1122334455667788ull;
-	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 8);
+	body->frag_commit.base_version = 41;
+	body->frag_commit.base_length = 4095;
+	body->frag_commit.reopen = 1;
+	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 32);
 	assert_int_equal(wire_encode(&h, body, &buf, &len, errmsg), 0);
 	memset(body, 0xff, sizeof(*body));
 	assert_int_equal(wire_decode(buf, len, &h2, body, errmsg), 0);
 	assert_true(body->frag_commit.lease_epoch == 0x1122334455667788ull);
+	assert_int_equal(body->frag_commit.base_version, 41);
+	assert_int_equal(body->frag_commit.base_length, 4095);
+	assert_int_equal(body->frag_commit.reopen, 1);
 	memset(body, 0xff, sizeof(*body));
-	assert_int_equal(wire_decode(buf, len - 8, &h2, body, errmsg), 0);
+	assert_int_equal(wire_decode(buf, len - 24, &h2, body, errmsg), 0);
+	assert_true(body->frag_commit.lease_epoch == 0x1122334455667788ull);
+	assert_int_equal(body->frag_commit.base_version, 0);
+	assert_int_equal(body->frag_commit.base_length, 0);
+	assert_int_equal(body->frag_commit.reopen, 0);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len - 32, &h2, body, errmsg), 0);
 	assert_true(body->frag_commit.lease_epoch == 0);
+	assert_int_equal(body->frag_commit.reopen, 0);
 	assert_int_equal(body->frag_commit.size, 4096);
-	for (size_t cut = 1; cut < 8; cut++)
-		assert_int_equal(wire_decode(buf, len - cut, &h2, body, errmsg),
-				 CFS_MALFORMED);
-	assert_int_equal(wire_decode(buf, len - 9, &h2, body, errmsg),
+	for (size_t cut = 1; cut < 32; cut++)
+		if (cut % 8 != 0)
+			assert_int_equal(wire_decode(buf, len - cut, &h2, body,
+						     errmsg),
+					 CFS_MALFORMED);
+	assert_int_equal(wire_decode(buf, len - 33, &h2, body, errmsg),
 			 CFS_MALFORMED);
 	free(buf);
 }

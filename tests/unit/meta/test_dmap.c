@@ -117,9 +117,10 @@ open_frag(struct t *t, uint64_t idx, unsigned n)
 	return run(t, WIRE_T_frag_open);
 }
 
-static int
-commit(struct t *t, uint64_t idx, uint64_t version, uint64_t len,
-       unsigned n, uint64_t size)
+/* A frag_commit of @version on nodes 1..@n into t->rq, not run. */
+static void
+commit_prep(struct t *t, uint64_t idx, uint64_t version, uint64_t len,
+	    unsigned n, uint64_t size)
 {
 	memset(&t->rq, 0, sizeof(t->rq));
 	t->rq.frag_commit.cred = alice;
@@ -132,6 +133,13 @@ commit(struct t *t, uint64_t idx, uint64_t version, uint64_t len,
 		t->rq.frag_commit.nodes[i] = i + 1;
 	t->rq.frag_commit.nodes_count = n;
 	t->rq.frag_commit.size = size;
+}
+
+static int
+commit(struct t *t, uint64_t idx, uint64_t version, uint64_t len,
+       unsigned n, uint64_t size)
+{
+	commit_prep(t, idx, version, len, n, size);
 	return run(t, WIRE_T_frag_commit);
 }
 
@@ -239,6 +247,93 @@ test_commit_refusals(void **state)
 	assert_int_equal(open_frag(t, 1, 2), 0);
 	uint64_t v3 = t->out.frag_opened.version;
 	assert_int_equal(commit(t, 1, v3, 10, 3, FSZ + 10), CFS_EINVAL);
+}
+
+/* A commit that names the base it patched is refused when that is no
+ * longer what is committed: another version committed meanwhile, or a
+ * truncation shrank it (which keeps the version); committing it would
+ * bring back what the other write replaced or the truncation cut. */
+static void
+test_commit_checks_its_base(void **state)
+{
+	struct t *t = *state;
+	uint64_t v1 = write_frag(t, 0, 100);
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v2 = t->out.frag_opened.version;
+	assert_int_equal(t->out.frag_opened.base_version, v1);
+	assert_int_equal(t->out.frag_opened.base_length, 100);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = root;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = 50;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+	assert_int_equal(count(t, "SELECT length FROM fragments"), 50);
+	/* truncated below the patched base */
+	commit_prep(t, 0, v2, 100, 3, 100);
+	t->rq.frag_commit.base_version = v1;
+	t->rq.frag_commit.base_length = 100;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	assert_non_null(strstr(t->errmsg, "committed is"));
+	/* the base as it is now */
+	t->rq.frag_commit.base_length = 50;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	/* another version committed since v3 was opened on v2 */
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v3 = t->out.frag_opened.version;
+	uint64_t v4 = write_frag(t, 0, 100);
+	assert_true(v4 > v3);
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v5 = t->out.frag_opened.version;
+	commit_prep(t, 0, v5, 100, 3, 100);
+	t->rq.frag_commit.base_version = v2;
+	t->rq.frag_commit.base_length = 100;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	t->rq.frag_commit.base_version = v4;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+}
+
+/* A commit may open the next version on the same nodes in the same step
+ * (a writer's next patch then needs no frag_open): writing rows for a new
+ * version, which a commit that names it, with no open of its own, makes
+ * the committed one; or, left unused, a later commit makes garbage. */
+static void
+test_commit_reopens_the_next_version(void **state)
+{
+	struct t *t = *state;
+	uint64_t v1 = write_frag(t, 0, 100);
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v2 = t->out.frag_opened.version;
+	commit_prep(t, 0, v2, 100, 3, 100);
+	t->rq.frag_commit.base_version = v1;
+	t->rq.frag_commit.base_length = 100;
+	t->rq.frag_commit.reopen = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	assert_int_equal(t->rt, WIRE_T_entry);
+	uint64_t v3 = t->out.entry.reopened;
+	assert_true(v3 > v2);
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM replicas WHERE "
+		 "version = %llu AND state = 0", (unsigned long long)v3);
+	assert_int_equal(count(t, sql), 3);
+	/* used: committed without a frag_open */
+	commit_prep(t, 0, v3, 120, 3, 120);
+	t->rq.frag_commit.base_version = v2;
+	t->rq.frag_commit.base_length = 100;
+	t->rq.frag_commit.reopen = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	uint64_t v4 = t->out.entry.reopened;
+	assert_true(v4 > v3);
+	assert_int_equal(count(t, "SELECT max(version) FROM fragments"),
+			 (int64_t)v3);
+	/* unused: the next commit of the fragment makes its rows garbage */
+	uint64_t v5 = write_frag(t, 0, 10);
+	assert_true(v5 > v4);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM garbage WHERE "
+		 "version = %llu", (unsigned long long)v4);
+	assert_int_equal(count(t, sql), 3);
+	/* not asked: nothing opened */
+	assert_int_equal(t->out.entry.reopened, 0);
 }
 
 /* Committing a new version makes the old version's replicas garbage, and
@@ -761,6 +856,8 @@ main(void)
 		T(test_open_commit_locate),
 		T(test_open_without_nodes_is_unavailable),
 		T(test_commit_refusals),
+		T(test_commit_checks_its_base),
+		T(test_commit_reopens_the_next_version),
 		T(test_commit_makes_old_versions_garbage),
 		T(test_unlink_frees_every_replica),
 		T(test_truncate_frees_the_tail),
