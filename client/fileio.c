@@ -39,11 +39,12 @@
  * a struct wire_frag_map (about 80 KB, mostly node addresses). */
 #define KEPT_WINDOWS 4
 /* Versions opened ahead (struct fio_opens): slots, by fragment.  One kept
- * for longer than OPENS_MAX_AGE_MS is not used: the leader drops the rows
- * of an unused version after an hour (docs/data-path.md "Garbage"), and a
- * commit that finds them gone costs a retry. */
+ * for longer than OPENS_MAX_AGE_MS is not used: its nodes were right when
+ * its base committed, and placement may have moved on since (a copy moved
+ * away, a node draining or gone); a write's own frag_open to commit spans
+ * seconds too. */
 #define OPENS_SLOTS 512
-#define OPENS_MAX_AGE_MS (10 * 60 * 1000)
+#define OPENS_MAX_AGE_MS 5000
 
 /* A piece read ahead: which bytes of which committed version, asked of
  * which node on its slot's socket.  Its bytes are used only by a read that
@@ -110,7 +111,9 @@ fio_set_cache(struct fio *f, struct bcache *bc)
 struct opened_ahead {
 	uint64_t ino, idx, epoch;
 	uint64_t when_ms;
-	struct wire_frag_opened o;
+	uint64_t version, base_version, base_length;
+	uint32_t goal, chain_count;
+	struct wire_nodeaddr chain[CFS_GOAL_MAX]; /* (the wire allows more) */
 };
 
 struct fio_opens {
@@ -182,18 +185,22 @@ static void
 opens_keep(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
 	   uint64_t version, uint64_t length)
 {
-	struct opened_ahead *a = malloc(sizeof(*a));
+	struct opened_ahead *a;
 
-	if (a == NULL)
+	if (f->opened.chain_count > CFS_GOAL_MAX ||
+	    (a = malloc(sizeof(*a))) == NULL)
 		return;
 	a->ino = ino;
 	a->idx = idx;
 	a->epoch = epoch;
 	a->when_ms = cfs_now_ms();
-	a->o = f->opened;
-	a->o.base_version = f->opened.version;
-	a->o.base_length = length;
-	a->o.version = version;
+	a->version = version;
+	a->base_version = f->opened.version;
+	a->base_length = length;
+	a->goal = f->opened.goal;
+	a->chain_count = f->opened.chain_count;
+	memcpy(a->chain, f->opened.chain,
+	       a->chain_count * sizeof(a->chain[0]));
 	unsigned i = opens_slot(ino, idx);
 	pthread_mutex_lock(&f->opens->lock);
 	struct opened_ahead *old = f->opens->slot[i];
@@ -223,7 +230,13 @@ opens_take(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
 	int ok = a->epoch == epoch &&
 		 cfs_now_ms() - a->when_ms < OPENS_MAX_AGE_MS;
 	if (ok) {
-		f->opened = a->o;
+		f->opened.version = a->version;
+		f->opened.base_version = a->base_version;
+		f->opened.base_length = a->base_length;
+		f->opened.goal = a->goal;
+		f->opened.chain_count = a->chain_count;
+		memcpy(f->opened.chain, a->chain,
+		       a->chain_count * sizeof(a->chain[0]));
 		pthread_mutex_lock(&f->opens->lock);
 		f->opens->st.used++;
 		pthread_mutex_unlock(&f->opens->lock);
@@ -490,11 +503,12 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 }
 
 /* Commit f->opened's version, written as @w says; @reopen: ask for the
- * next version on the same nodes (the answer's entry.reopened). */
+ * next version on the same nodes (the answer's entry.reopened); @ahead:
+ * the version was opened ahead, its nodes must still hold its base. */
 static int
 commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 	       const struct wire_frag_write *w, uint32_t crc, uint64_t size,
-	       int reopen, char *errmsg)
+	       int reopen, int ahead, char *errmsg)
 {
 	struct wire_frag_commit rq = {.ino = ino, .idx = idx,
 				      .version = f->opened.version,
@@ -503,7 +517,8 @@ commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 				      .lease_epoch = w->lease_epoch,
 				      .base_version = w->base_version,
 				      .base_length = w->base_length,
-				      .reopen = (uint64_t)reopen};
+				      .reopen = (uint64_t)reopen,
+				      .base_held = (uint64_t)ahead};
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
@@ -640,6 +655,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			int reopen = lease_epoch != 0 && f->opens != NULL &&
 				     w.base_version != 0;
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
+					    ahead && w.base_version != 0,
 					    errmsg);
 			if (rv == 0) {
 				if (reopen && f->rep->entry.reopened != 0)
@@ -650,8 +666,9 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			}
 			/* The base changed since the version was opened
 			 * (another writer, a truncation; or, for a version
-			 * opened ahead, its rows went): the same bytes again
-			 * over what is committed now. */
+			 * opened ahead, a node's copy of it went, or the
+			 * version's rows did): the same bytes again over what
+			 * is committed now. */
 			if (rv != CFS_ESTALE && !(rv == CFS_EINVAL && ahead))
 				break;
 			if (ahead)
@@ -671,6 +688,12 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		LOG_WARN("fragment %llu/%llu v%llu: %s; writing it again",
 			 (unsigned long long)ino, (unsigned long long)idx,
 			 (unsigned long long)o->version, errmsg);
+		/* a node of a version opened ahead lost the base (moved, or
+		 * garbage): placement keeps only the holders it has now, and
+		 * the whole fragment read for a resend would be of a base
+		 * that may be stale too */
+		if (ahead && rv == CFS_ENOENT)
+			continue;
 		if (rv == CFS_ENOENT && w.base_version != 0 && whole == NULL) {
 			/* a node lacks the base: send the whole fragment */
 			rv = patched_whole(f, ino, idx, o->base_length, foff,
@@ -684,6 +707,10 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			exclude[nexclude++] = failed;
 	}
 	free(whole);
+	/* still stale after every attempt (writers without leases racing on
+	 * the fragment): an I/O error is what a write(2) caller expects */
+	if (rv == CFS_ESTALE)
+		rv = CFS_EIO;
 	if (rv == 0)
 		f->st.writes++;
 	else

@@ -299,7 +299,11 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64opt, base_length, 0)                                            \
 	/* 1: also open the next version on the same nodes, if the leader   \
 	 * lets it (it clears this otherwise); the answer's reopened */      \
-	F(u64opt, reopen, 0)
+	F(u64opt, reopen, 0)                                                 \
+	/* 1: every listed node must still hold base_version (a version     \
+	 * opened ahead: a node's copy may have been moved or found bad     \
+	 * since); one that does not: ESTALE */                              \
+	F(u64opt, base_held, 0)
 #define PROTO_FRAG_LOCATE(F)                                                 \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \

@@ -112,6 +112,7 @@ enum {
 	Q_DEL_UNLISTED,
 	Q_GARBAGE_PUT,
 	Q_GARBAGE_DEL,
+	Q_HOLDS,
 	Q_LOCATE,
 	Q_HOLDERS,
 	Q_NODES,
@@ -200,6 +201,9 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_GARBAGE_DEL] = "DELETE FROM garbage WHERE node = ?1 AND ino = ?2 AND "
 			  "idx = ?3 AND version = ?4 AND (?5 IS NULL OR stamp "
 			  "= ?5)",
+	/* a version opened ahead: its nodes still hold its base, readable */
+	[Q_HOLDS] = "SELECT 1 FROM replicas WHERE ino = ? AND idx = ? AND "
+		    "version = ? AND node = ? AND state = 1",
 	[Q_LOCATE] = "SELECT idx, version, length, crc FROM fragments WHERE "
 		     "ino = ? AND idx >= ? AND idx < ? ORDER BY idx",
 	/* replicas of one version, readable ones first, draining last, and
@@ -216,7 +220,7 @@ static const char *const dmap_sql[Q__COUNT] = {
 		      "% 65521, r.node",
 	[Q_NODES] = "SELECT n.id, n.uuid, n.addr, n.labels, n.state, "
 		    "n.draining, n.capacity, (SELECT count(*) FROM replicas r "
-		    "WHERE r.node = n.id) FROM nodes n WHERE n.state != 4 "
+		    "WHERE r.node = n.id AND r.state != 0) FROM nodes n WHERE n.state != 4 "
 		    "ORDER BY n.id",
 	[Q_UNDER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
 			 "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live "
@@ -695,6 +699,24 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->base_length,
 				(unsigned long long)cur,
 				(unsigned long long)curlen);
+	/* A version opened ahead was placed when its base committed; a node
+	 * whose copy of the base was moved away or found bad since must not
+	 * take the next version (frag_open would not have kept it). */
+	for (uint32_t i = 0; rq->base_held && i < rq->nodes_count; i++) {
+		s = q(d, Q_HOLDS);
+		bind_key(s, 1, rq->ino, rq->idx, rq->base_version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
+		int held = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_reset(s);
+		if (!held)
+			return cfs_fail(errmsg, CFS_ESTALE,
+					"fragment %llu/%llu: node %llu no "
+					"longer holds v%llu",
+					(unsigned long long)rq->ino,
+					(unsigned long long)rq->idx,
+					(unsigned long long)rq->nodes[i],
+					(unsigned long long)rq->base_version);
+	}
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
 		s = q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);

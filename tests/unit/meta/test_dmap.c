@@ -334,6 +334,30 @@ test_commit_reopens_the_next_version(void **state)
 	assert_int_equal(count(t, sql), 3);
 	/* not asked: nothing opened */
 	assert_int_equal(t->out.entry.reopened, 0);
+	/* opened ahead on nodes 1..3, then node 2's copy of its base is
+	 * found bad: a commit that says the nodes must hold the base is
+	 * refused (frag_open would not have kept node 2) */
+	assert_int_equal(open_frag(t, 0, 3), 0);
+	uint64_t v6 = t->out.frag_opened.version;
+	commit_prep(t, 0, v6, 10, 3, 10);
+	t->rq.frag_commit.base_version = v5;
+	t->rq.frag_commit.base_length = 10;
+	t->rq.frag_commit.reopen = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	uint64_t v7 = t->out.entry.reopened;
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_bad.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v6, .node = 2};
+	assert_int_equal(run(t, WIRE_T_replica_bad), 0);
+	commit_prep(t, 0, v7, 10, 3, 10);
+	t->rq.frag_commit.base_version = v6;
+	t->rq.frag_commit.base_length = 10;
+	t->rq.frag_commit.base_held = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	assert_non_null(strstr(t->errmsg, "node 2 no longer holds"));
+	t->rq.frag_commit.nodes_count = 2;
+	t->rq.frag_commit.nodes[1] = 3; /* nodes 1 and 3 still do */
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
 }
 
 /* Committing a new version makes the old version's replicas garbage, and
