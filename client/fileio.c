@@ -116,9 +116,15 @@ struct opened_ahead {
 	struct wire_nodeaddr chain[CFS_GOAL_MAX]; /* (the wire allows more) */
 };
 
+struct opens_slot {
+	struct opened_ahead *a; /* NULL: none */
+	/* the last commit under a lease of a fragment that maps here */
+	uint64_t ino, idx, when_ms;
+};
+
 struct fio_opens {
 	pthread_mutex_t lock; /* guards all below */
-	struct opened_ahead *slot[OPENS_SLOTS]; /* NULL: empty */
+	struct opens_slot slot[OPENS_SLOTS];
 	struct fio_opens_stats st;
 };
 
@@ -142,7 +148,7 @@ fio_opens_free(struct fio_opens **tp)
 	if (t == NULL)
 		return;
 	for (unsigned i = 0; i < OPENS_SLOTS; i++)
-		free(t->slot[i]);
+		free(t->slot[i].a);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
@@ -203,11 +209,33 @@ opens_keep(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
 	       a->chain_count * sizeof(a->chain[0]));
 	unsigned i = opens_slot(ino, idx);
 	pthread_mutex_lock(&f->opens->lock);
-	struct opened_ahead *old = f->opens->slot[i];
-	f->opens->slot[i] = a;
+	struct opened_ahead *old = f->opens->slot[i].a;
+	f->opens->slot[i].a = a;
 	f->opens->st.kept++;
 	pthread_mutex_unlock(&f->opens->lock);
 	free(old);
+}
+
+/* Whether a commit of (@ino, @idx) under a lease should open the next
+ * version ahead: only if this mount committed the fragment within
+ * OPENS_MAX_AGE_MS already, so that the next write is likely to come in
+ * time to use it (an unused one costs its rows, later garbage and deletes
+ * of files never written).  Notes this commit either way. */
+static int
+opens_wanted(struct fio_opens *t, uint64_t ino, uint64_t idx)
+{
+	unsigned i = opens_slot(ino, idx);
+	uint64_t now = cfs_now_ms();
+
+	pthread_mutex_lock(&t->lock);
+	struct opens_slot *sl = &t->slot[i];
+	int recent = sl->ino == ino && sl->idx == idx && sl->when_ms != 0 &&
+		     now - sl->when_ms < OPENS_MAX_AGE_MS;
+	sl->ino = ino;
+	sl->idx = idx;
+	sl->when_ms = now;
+	pthread_mutex_unlock(&t->lock);
+	return recent;
 }
 
 /* Take the version kept for (@ino, @idx) under lease @epoch into
@@ -219,10 +247,10 @@ opens_take(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
 	struct opened_ahead *a = NULL;
 
 	pthread_mutex_lock(&f->opens->lock);
-	if (f->opens->slot[i] != NULL && f->opens->slot[i]->ino == ino &&
-	    f->opens->slot[i]->idx == idx) {
-		a = f->opens->slot[i];
-		f->opens->slot[i] = NULL;
+	if (f->opens->slot[i].a != NULL && f->opens->slot[i].a->ino == ino &&
+	    f->opens->slot[i].a->idx == idx) {
+		a = f->opens->slot[i].a;
+		f->opens->slot[i].a = NULL;
 	}
 	pthread_mutex_unlock(&f->opens->lock);
 	if (a == NULL)
@@ -504,7 +532,8 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 
 /* Commit f->opened's version, written as @w says; @reopen: ask for the
  * next version on the same nodes (the answer's entry.reopened); @ahead:
- * the version was opened ahead, its nodes must still hold its base. */
+ * the version was opened ahead: it names the base it was opened on (also
+ * when @w replaced it whole), which its nodes must still hold. */
 static int
 commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 	       const struct wire_frag_write *w, uint32_t crc, uint64_t size,
@@ -517,8 +546,12 @@ commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 				      .lease_epoch = w->lease_epoch,
 				      .base_version = w->base_version,
 				      .base_length = w->base_length,
-				      .reopen = (uint64_t)reopen,
-				      .base_held = (uint64_t)ahead};
+				      .reopen = (uint64_t)reopen};
+	if (ahead && f->opened.base_version != 0) {
+		rq.base_version = f->opened.base_version;
+		rq.base_length = f->opened.base_length;
+		rq.base_held = 1;
+	}
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
@@ -650,13 +683,14 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		rv = chain_write(f, ino, idx, &w, payload, plen, durable, &len,
 				 &crc, &failed, errmsg);
 		if (rv == 0) {
-			/* a patch under a write lease: the next one is
-			 * likely to come, for the same fragment */
+			/* a patch under a write lease, of a fragment that
+			 * was written moments ago: the next one is likely
+			 * to come soon */
 			int reopen = lease_epoch != 0 && f->opens != NULL &&
-				     w.base_version != 0;
+				     w.base_version != 0 &&
+				     opens_wanted(f->opens, ino, idx);
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
-					    ahead && w.base_version != 0,
-					    errmsg);
+					    ahead, errmsg);
 			if (rv == 0) {
 				if (reopen && f->rep->entry.reopened != 0)
 					opens_keep(f, ino, idx, lease_epoch,
@@ -666,10 +700,11 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			}
 			/* The base changed since the version was opened
 			 * (another writer, a truncation; or, for a version
-			 * opened ahead, a node's copy of it went, or the
-			 * version's rows did): the same bytes again over what
-			 * is committed now. */
-			if (rv != CFS_ESTALE && !(rv == CFS_EINVAL && ahead))
+			 * opened ahead, a node's copy of it went), or the
+			 * version's rows did (its node was removed, or the
+			 * leader dropped them): the same bytes again over
+			 * what is committed now. */
+			if (rv != CFS_ESTALE && rv != CFS_EINVAL)
 				break;
 			if (ahead)
 				opens_stale(f->opens);
@@ -685,15 +720,21 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		if (rv == CFS_FENCED)
 			break; /* the lease is gone: no node takes it */
 		f->st.rewrites++;
-		LOG_WARN("fragment %llu/%llu v%llu: %s; writing it again",
-			 (unsigned long long)ino, (unsigned long long)idx,
-			 (unsigned long long)o->version, errmsg);
 		/* a node of a version opened ahead lost the base (moved, or
 		 * garbage): placement keeps only the holders it has now, and
 		 * the whole fragment read for a resend would be of a base
 		 * that may be stale too */
-		if (ahead && rv == CFS_ENOENT)
+		if (ahead && rv == CFS_ENOENT) {
+			LOG_INFO("fragment %llu/%llu v%llu (opened ahead): "
+				 "%s; opening it afresh",
+				 (unsigned long long)ino,
+				 (unsigned long long)idx,
+				 (unsigned long long)o->version, errmsg);
 			continue;
+		}
+		LOG_WARN("fragment %llu/%llu v%llu: %s; writing it again",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)o->version, errmsg);
 		if (rv == CFS_ENOENT && w.base_version != 0 && whole == NULL) {
 			/* a node lacks the base: send the whole fragment */
 			rv = patched_whole(f, ino, idx, o->base_length, foff,
@@ -701,6 +742,9 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 					   errmsg);
 			if (rv != 0)
 				break;
+			/* not written yet: if this was the last attempt,
+			 * the write failed */
+			rv = CFS_ENOENT;
 			continue;
 		}
 		if (failed != 0 && nexclude < CFS_GOAL_MAX)

@@ -42,6 +42,10 @@ static const char dmap_schema[] =
 	"  stamp INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (ino, idx, version, node)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS replicas_by_node ON replicas (node);"
+	/* the nodes' counts of replicas held (Q_NODES, every repair tick)
+	 * read this index alone */
+	"CREATE INDEX IF NOT EXISTS replicas_by_node_state ON replicas "
+	"(node, state);"
 	"CREATE TABLE IF NOT EXISTS garbage ("
 	"  node INTEGER NOT NULL,"
 	"  ino INTEGER NOT NULL,"
@@ -706,9 +710,11 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 		s = q(d, Q_HOLDS);
 		bind_key(s, 1, rq->ino, rq->idx, rq->base_version);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
-		int held = sqlite3_step(s) == SQLITE_ROW;
+		int rc = sqlite3_step(s);
 		sqlite3_reset(s);
-		if (!held)
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_error(d, errmsg, Q_HOLDS);
+		if (rc == SQLITE_DONE)
 			return cfs_fail(errmsg, CFS_ESTALE,
 					"fragment %llu/%llu: node %llu no "
 					"longer holds v%llu",
