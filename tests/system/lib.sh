@@ -8,6 +8,12 @@ BIN=${CFS_BIN:-$PWD}
 META=$BIN/cfs-meta
 [ -x "$META" ] && [ -x "$BIN/cfsctl" ] || { echo "cfs-meta not built"; exit 77; }
 T=$(mktemp -d /tmp/cfs-test.XXXXXX)
+# The system's python3 (deploy/setup-debian.sh installs it), not a version
+# manager's shim found first on PATH: pyenv's takes ~1 s to start each
+# interpreter (Debian's: 0.08 s), and the tests start hundreds.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	mkdir "$T/bin" && ln -s /usr/bin/python3 "$T/bin/python3" && PATH=$T/bin:$PATH
+fi
 N=0
 # ports from the PID, so concurrent test runs do not collide
 # (16 per test: metadata clients +1..3, Raft +5..7, data nodes +9..15)
@@ -275,35 +281,6 @@ node_index() {
 }
 # replica_files INO: every replica file of inode INO on every node's disk,
 # as "node idx version" lines
-# replica_data FILE LEN: the first LEN data bytes of replica file FILE; a
-# delta's blocks that are not in its own map come from its bases
-# (docs/on-disk-format.md, format 3).
-replica_data() {
-	python3 - "$1" "$2" <<'PY'
-import os, sys
-path, want = sys.argv[1], int(sys.argv[2])
-d = os.path.dirname(path)
-files = []  # (file, map or None for a whole file), nearest first
-while len(files) < 8:
-    f = open(path, 'rb')
-    h = f.read(4096)
-    if (h[4] | h[5] << 8) != 3:
-        files.append((f, None))
-        break
-    files.append((f, h[60:4092]))
-    ino, idx, _ = os.path.basename(path).split('.')
-    path = os.path.join(d, '%s.%s.%d' % (ino, idx, int.from_bytes(h[52:60], 'little')))
-out = sys.stdout.buffer
-for off in range(0, want, 65536):
-    b = off // 65536
-    for f, m in files:
-        if m is None or m[b // 8] >> (b % 8) & 1:
-            f.seek(4096 + off)
-            out.write(f.read(min(65536, want - off)))
-            break
-PY
-}
-
 replica_files() {
 	local hex i
 	hex=$(printf '%016x' "$1")

@@ -123,8 +123,23 @@ while kill -0 $patchpid 2>/dev/null; do
 	n=$((kills % 4 + 1))
 	sleep "0.$((RANDOM % 6 + 2))"
 	data_kill "$n"
+	started=$(grep -c 'started: ' "$T/data$n.log")
 	data_start "$n" --labels "rack=r$n"
 	kills=$((kills + 1))
+	# now and then again while it starts (replaying its journal)
+	if [ $((RANDOM % 3)) = 0 ]; then
+		sleep "0.$((RANDOM % 3))"
+		data_kill "$n"
+		started=$(grep -c 'started: ' "$T/data$n.log")
+		data_start "$n" --labels "rack=r$n"
+		kills=$((kills + 1))
+	fi
+	# one node down at a time: the next kill waits until this one serves
+	# again (under ASan a start takes a while)
+	for _ in $(seq 100); do
+		[ "$(grep -c 'started: ' "$T/data$n.log")" -gt "$started" ] && break
+		sleep 0.1
+	done
 done
 check "80 patches with a data node SIGKILLed $kills times under them complete" \
 	wait $patchpid

@@ -15,36 +15,75 @@ ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
 
 # on_disk PATH GOAL: every committed fragment of PATH has GOAL (or more)
 # replica files of its committed version, on distinct nodes, byte-identical
+# (one interpreter for the whole file: a 100-fragment file has 300 replicas)
 on_disk() {
-	local path=$1 goal=$2 ino idx ver n sums
-	ino=$(ino_of "$path") || return 1
-	replica_files "$ino" >"$T/files"
-	$CTL frags "$path" >"$T/frags" || true
-	while read -r idx ver _; do
-		n=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v' "$T/files" |
-			sort -u | wc -l)
-		# (a rebalancing move may briefly add one more)
-		if [ "$n" -lt "$goal" ]; then
-			echo "    fragment $idx v$ver: $n replica files, want $goal"
-			return 1
-		fi
-		sums=$(awk -v i="$idx" -v v="$ver" '$2 == i && $3 == v {print $1}' "$T/files" |
-			while read -r node; do
-				f=$(find "$T/d$node/frags" -name "$(printf '%016x' "$ino").$idx.$ver")
-				# (gone since the listing, or while it is read:
-				# a rebalancing move)
-				[ -n "$f" ] || continue
-				replica_data "$f" "$(awk -v i="$idx" '$1 == i {print $3}' "$T/frags")" \
-					>"$T/replica" 2>/dev/null || continue
-				md5sum <"$T/replica"
-			done | sort -u | wc -l)
-		if [ "$sums" != 1 ]; then
-			echo "    fragment $idx v$ver: $sums different contents among its replicas"
-			return 1
-		fi
-	done < <(awk '$1 ~ /^[0-9]+$/ {print $1, $2}' "$T/frags")
-	# and no replica file of another version survives (once GC ran)
-	return 0
+	local ino
+	ino=$(ino_of "$1") || return 1
+	$CTL frags "$1" >"$T/frags" || true
+	python3 - "$T" "$ino" "$2" "$T/frags" <<'PY'
+import glob, hashlib, os, re, sys
+
+T, ino, goal, frags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+hexino = '%016x' % ino
+
+
+def data(path, want):
+    """The first @want data bytes of replica file @path; a delta's blocks
+    not in its own map come from its bases (docs/on-disk-format.md,
+    format 3)."""
+    d = os.path.dirname(path)
+    files = []  # (file, map or None for a whole file), nearest first
+    try:
+        while len(files) < 8:
+            f = open(path, 'rb')
+            h = f.read(4096)
+            if (h[4] | h[5] << 8) != 3:
+                files.append((f, None))
+                break
+            files.append((f, h[60:4092]))
+            path = os.path.join(d, '%s.%d' % (
+                path.rsplit('/', 1)[1].rsplit('.', 1)[0],
+                int.from_bytes(h[52:60], 'little')))
+        out = bytearray()
+        for off in range(0, want, 65536):
+            b = off // 65536
+            for f, m in files:
+                if m is None or m[b // 8] >> (b % 8) & 1:
+                    f.seek(4096 + off)
+                    out += f.read(min(65536, want - off))
+                    break
+        return bytes(out)
+    except OSError:
+        return None  # gone since the listing, or while read (a move)
+    finally:
+        for f, _ in files:
+            f.close()
+
+
+where = {}  # (idx, version) -> {node: path}
+for path in glob.glob(T + '/d[0-9]/frags/*/' + hexino + '.*'):
+    m = re.fullmatch(r'[0-9a-f]{16}\.(\d+)\.(\d+)', os.path.basename(path))
+    if m:
+        node = int(path[len(T) + 2:].split('/')[0])
+        where.setdefault((int(m[1]), int(m[2])), {})[node] = path
+for line in open(frags):
+    w = line.split()
+    if not w or not w[0].isdigit():
+        continue
+    idx, ver, length = int(w[0]), int(w[1]), int(w[2])
+    held = where.get((idx, ver), {})
+    # (a rebalancing move may briefly add one more)
+    if len(held) < goal:
+        print('    fragment %d v%d: %d replica files, want %d' %
+              (idx, ver, len(held), goal))
+        sys.exit(1)
+    sums = {hashlib.md5(b).hexdigest() for b in
+            (data(p, length) for p in held.values()) if b is not None}
+    if len(sums) != 1:
+        print('    fragment %d v%d: %d different contents among its '
+              'replicas' % (idx, ver, len(sums)))
+        sys.exit(1)
+PY
 }
 
 roundtrip() { # roundtrip SIZE
