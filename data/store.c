@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1213,6 +1215,36 @@ make_dirs(char *path, char *errmsg)
 	}
 }
 
+/*
+ * Mark @path (the frags directory) a top of directory hierarchies
+ * (FS_TOPDIR_FL, chattr +T), so that ext4 places each hash directory made
+ * under it in a block group of its own (the Orlov allocator) and every
+ * file in that group.  Every version of a fragment is a new file and the
+ * previous one is deleted soon after, and ext4 without a journal skips the
+ * inodes deleted in the last minutes when it allocates one, reading each:
+ * with all 256 directories in one group, creates crawled past thousands of
+ * those.  fio's fsync'd 4 KiB writes on `cfsctl dev up` (4 nodes on one
+ * such disk), perf: recently_deleted() 5.1 % of all CPU samples before,
+ * 0.08 % after; open() 7.5 % before, 2.2 % after.  Only directories made
+ * from then on move; any other filesystem ignores the flag or refuses
+ * it, which is fine.
+ */
+static void
+mark_topdir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), flags;
+
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0)
+			LOG_DEBUG("%s: chattr +T: %s", path, strerror(errno));
+	}
+	close(fd);
+}
+
 int
 store_open(const char *dir, struct store **out, char *errmsg)
 {
@@ -1235,6 +1267,8 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	s->dirfd = -1;
 	snprintf(frags, sizeof(frags), "%s/frags", dir);
 	rc = make_dirs(frags, errmsg);
+	if (rc == 0)
+		mark_topdir(frags);
 	if (rc == 0)
 		rc = walk_all(s, remove_temp, &removed, errmsg);
 	if (rc != 0) {

@@ -15,6 +15,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
@@ -57,6 +59,52 @@ test_store_roundtrip_of_block_edge_lengths(void **state)
 		assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
 		free(data);
 	}
+}
+
+/* FS_IOC_GETFLAGS of directory @path into *@flags; 0, or -1 where the
+ * filesystem keeps no such flags. */
+static int
+dir_flags(const char *path, int *flags)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY), rc;
+
+	assert_true(fd >= 0);
+	rc = ioctl(fd, FS_IOC_GETFLAGS, flags);
+	close(fd);
+	return rc;
+}
+
+/* The store marks frags/ a top of directory hierarchies (chattr +T) on
+ * filesystems that keep the flag, so that ext4 spreads the hash
+ * directories over block groups (docs/on-disk-format.md). */
+static void
+test_store_marks_frags_a_top_directory(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX], probe[PATH_MAX];
+	int flags, pflags;
+
+	snprintf(path, sizeof(path), "%s/frags", f->dir);
+	snprintf(probe, sizeof(probe), "%s/probe", f->dir);
+	assert_int_equal(mkdir(probe, 0755), 0);
+	if (dir_flags(probe, &pflags) != 0) {
+		skip(); /* no inode flags here (tmpfs, say) */
+		return;
+	}
+	int fd = open(probe, O_RDONLY | O_DIRECTORY);
+	pflags |= FS_TOPDIR_FL;
+	int settable = ioctl(fd, FS_IOC_SETFLAGS, &pflags) == 0;
+	close(fd);
+	assert_int_equal(dir_flags(path, &flags), 0);
+	if (settable)
+		assert_true(flags & FS_TOPDIR_FL);
+	/* a store opened again keeps it (and sets nothing else) */
+	store_close(&f->s);
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	int again;
+	assert_int_equal(dir_flags(path, &again), 0);
+	assert_int_equal(again, flags);
+	assert_int_equal(rmdir(probe), 0);
 }
 
 /* The file is laid out as docs say: header fields at their offsets, data
@@ -1337,6 +1385,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_store_roundtrip_of_block_edge_lengths),
+	    T(test_store_marks_frags_a_top_directory),
 	    T(test_store_file_layout_matches_format),
 	    T(test_store_partial_reads_at_boundaries_across_blocks_and_past_end),
 	    T(test_store_base_version_copy_then_patch_keeps_base),
