@@ -243,20 +243,20 @@ opens_wanted(struct fio_opens *t, uint64_t ino, uint64_t idx)
 static int
 opens_take(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
 {
-	unsigned i = opens_slot(ino, idx);
+	struct opens_slot *sl = &f->opens->slot[opens_slot(ino, idx)];
 	struct opened_ahead *a = NULL;
+	int ok = 0;
 
 	pthread_mutex_lock(&f->opens->lock);
-	if (f->opens->slot[i].a != NULL && f->opens->slot[i].a->ino == ino &&
-	    f->opens->slot[i].a->idx == idx) {
-		a = f->opens->slot[i].a;
-		f->opens->slot[i].a = NULL;
+	if (sl->a != NULL && sl->a->ino == ino && sl->a->idx == idx) {
+		a = sl->a;
+		sl->a = NULL;
+		ok = a->epoch == epoch &&
+		     cfs_now_ms() - a->when_ms < OPENS_MAX_AGE_MS;
+		if (ok)
+			f->opens->st.used++;
 	}
 	pthread_mutex_unlock(&f->opens->lock);
-	if (a == NULL)
-		return 0;
-	int ok = a->epoch == epoch &&
-		 cfs_now_ms() - a->when_ms < OPENS_MAX_AGE_MS;
 	if (ok) {
 		f->opened.version = a->version;
 		f->opened.base_version = a->base_version;
@@ -265,9 +265,6 @@ opens_take(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
 		f->opened.chain_count = a->chain_count;
 		memcpy(f->opened.chain, a->chain,
 		       a->chain_count * sizeof(a->chain[0]));
-		pthread_mutex_lock(&f->opens->lock);
-		f->opens->st.used++;
-		pthread_mutex_unlock(&f->opens->lock);
 	}
 	free(a);
 	return ok;

@@ -119,20 +119,20 @@ patcher() {
 patcher &
 patchpid=$!
 kills=0
+bounce() { # bounce N: SIGKILL node N and start it again
+	data_kill "$1"
+	started=$(grep -c 'started: ' "$T/data$1.log")
+	data_start "$1" --labels "rack=r$1"
+	kills=$((kills + 1))
+}
 while kill -0 $patchpid 2>/dev/null; do
 	n=$((kills % 4 + 1))
 	sleep "0.$((RANDOM % 6 + 2))"
-	data_kill "$n"
-	started=$(grep -c 'started: ' "$T/data$n.log")
-	data_start "$n" --labels "rack=r$n"
-	kills=$((kills + 1))
+	bounce "$n"
 	# now and then again while it starts (replaying its journal)
 	if [ $((RANDOM % 3)) = 0 ]; then
 		sleep "0.$((RANDOM % 3))"
-		data_kill "$n"
-		started=$(grep -c 'started: ' "$T/data$n.log")
-		data_start "$n" --labels "rack=r$n"
-		kills=$((kills + 1))
+		bounce "$n"
 	fi
 	# one node down at a time: the next kill waits until this one serves
 	# again (under ASan a start takes a while)
