@@ -1,12 +1,13 @@
-/* store_int.h - inside the fragment store: what data/store.c shares with delta.c and journal.c (names, the directory walk, temp files, fsync); nothing else includes it. */
+/* store_int.h - inside the fragment store: what data/store.c shares with delta.c, image.c and journal.c (names, the directory walk, temp files, fsync); nothing else includes it. */
 #ifndef CFS_DATA_STORE_INT_H
 #define CFS_DATA_STORE_INT_H
 
 /*
  * The store is data/store.c (the API of data/store.h: files, the directory
  * tree, writing, deleting), data/replica.c (one replica file's format and
- * reading it) and data/delta.c (deltas and their bases).  Errors as in
- * data/store.h.  Everything here may run on any thread.
+ * reading it), data/delta.c (deltas and their bases) and data/image.c (a
+ * replica file's image in the journal).  Errors as in data/store.h.
+ * Everything here may run on any thread.
  */
 
 #include <stddef.h>
@@ -31,6 +32,10 @@ void store_tmp_path(struct store *s, const char *path, char *buf, size_t cap);
 
 /* fsync @path, or the directory that holds it when @parent. */
 int store_sync_path(const char *path, int parent, char *errmsg);
+
+/* mkdir @path unless it exists.  A new directory's entry is fsync'd in its
+ * parent, or a durable replica inside it could vanish in a crash. */
+int store_make_dir(const char *path, char *errmsg);
 
 /* @k's file was deleted or renamed to another key's name: the journal
  * must not bring it back (journal_forget). */
