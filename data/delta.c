@@ -23,6 +23,8 @@ struct deps_ctx {
 	uint8_t (*map)[MAP_BYTES]; /* each one's map */
 	size_t n, cap;
 	int nomem;
+	int rc;          /* a header that could not be read: the walk stops */
+	char *errmsg;
 };
 
 static int
@@ -43,8 +45,17 @@ deps_one(void *arg, const char *dir, unsigned hh, const char *name)
 		c->nomem = 1;
 		return 1;
 	}
-	if (replica_read_header(c->s, &k, f, NULL) == 0 &&
-	    f->format == STORE_FORMAT_DELTA &&
+	/* A file that vanished meanwhile is not one, and one whose header
+	 * does not check cannot be read as a delta anyway; but one whose
+	 * header could not be read (EIO, EMFILE) may be a delta on the base,
+	 * which must then not be handed over or deleted: the walk fails. */
+	int rc = replica_read_header(c->s, &k, f, c->errmsg);
+	if (rc != 0 && rc != CFS_ENOENT && rc != CFS_CORRUPT) {
+		free(f);
+		c->rc = rc;
+		return 1;
+	}
+	if (rc == 0 && f->format == STORE_FORMAT_DELTA &&
 	    f->base_version == c->base.version) {
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? 2 * c->cap : 4;
@@ -80,10 +91,13 @@ find_deltas(struct store *s, const struct store_key *base,
 	memset(c, 0, sizeof(*c));
 	c->s = s;
 	c->base = *base;
+	c->errmsg = errmsg;
 	rc = store_walk_dir(s, store_frag_hash(base->ino, base->idx), deps_one,
 			    c, errmsg);
-	if (c->nomem) /* the only reason deps_one stops the walk */
+	if (c->nomem)
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "deltas");
+	else if (c->rc != 0)
+		rc = c->rc; /* errmsg says which file */
 	return rc;
 }
 

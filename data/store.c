@@ -313,9 +313,33 @@ read_run(struct store *s, const struct replica *r, int fd, uint64_t b,
 	return 0;
 }
 
-int
-store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
-	   size_t len, size_t *got, char *errmsg)
+void (*store_test_opened)(const struct store_key *k);
+
+/*
+ * A replica's file can be replaced under an open reader: a hand-over
+ * rebases a delta (a new file renamed over it) before it writes into the
+ * base that the old file still reads through, and a compaction deletes
+ * the older deltas before it writes into theirs (data/delta.c).  Such a
+ * reader finds blocks that fail its CRCs although every file is sound.
+ * So a CFS_CORRUPT counts only while the name still holds the file that
+ * was read: 1 if it holds another one now (read again), CFS_ENOENT if
+ * none, 0 if the same.
+ */
+static int
+moved_under(const struct replica *r)
+{
+	struct stat a, b;
+
+	if (fstat(r->fd, &a) != 0)
+		return 0;
+	if (stat(r->path, &b) != 0)
+		return errno == ENOENT ? CFS_ENOENT : 0;
+	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+static int
+read_once(struct store *s, const struct store_key *k, uint64_t off, void *buf,
+	  size_t len, size_t *got, int *moved, char *errmsg)
 {
 	struct replica r;
 	uint8_t *blk = NULL;
@@ -327,6 +351,8 @@ store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	rc = replica_open(s, k, &r, errmsg);
 	if (rc != 0)
 		return rc;
+	if (store_test_opened != NULL)
+		store_test_opened(k);
 	if (off >= r.length || len == 0)
 		goto out;
 	end = off + (len < r.length - off ? len : r.length - off);
@@ -362,9 +388,37 @@ store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	}
 	*got = done;
 out:
+	if (rc == CFS_CORRUPT)
+		*moved = moved_under(&r);
 	free(blk);
 	replica_close(&r);
 	return rc;
+}
+
+/* A CFS_CORRUPT from a file that was replaced while it was read is read
+ * again (a few times: each hand-over replaces it once). */
+#define MOVED_RETRIES 3
+
+int
+store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
+	   size_t len, size_t *got, char *errmsg)
+{
+	for (int i = 0;; i++) {
+		int moved = 0;
+		int rc = read_once(s, k, off, buf, len, got, &moved, errmsg);
+		if (rc != CFS_CORRUPT || moved == 0)
+			return rc;
+		if (moved == CFS_ENOENT)
+			return cfs_fail(errmsg, CFS_ENOENT,
+					"%016" PRIx64 ".%" PRIu32 " v%" PRIu64
+					": removed while it was read",
+					k->ino, k->idx, k->version);
+		if (i + 1 == MOVED_RETRIES)
+			return rc;
+		LOG_DEBUG("%016" PRIx64 ".%" PRIu32 " v%" PRIu64 ": replaced "
+			  "while it was read (%s): reading it again",
+			  k->ino, k->idx, k->version, errmsg);
+	}
 }
 
 int
@@ -390,8 +444,9 @@ store_stat(struct store *s, const struct store_key *k, uint64_t *length,
  * the disk: a copy in the cache says nothing of what the disk holds. */
 #define VERIFY_RUN (1u << 20)
 
-int
-store_verify(struct store *s, const struct store_key *k, char *errmsg)
+static int
+verify_once(struct store *s, const struct store_key *k, int *moved,
+	    char *errmsg)
 {
 	struct replica r;
 	uint8_t *blk;
@@ -401,6 +456,8 @@ store_verify(struct store *s, const struct store_key *k, char *errmsg)
 
 	if (rc != 0)
 		return rc;
+	if (store_test_opened != NULL)
+		store_test_opened(k);
 	blk = aligned_alloc(DIRECT_ALIGN, VERIFY_RUN);
 	if (blk == NULL)
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: read buffer", r.path);
@@ -423,9 +480,29 @@ store_verify(struct store *s, const struct store_key *k, char *errmsg)
 		rc = cfs_fail(errmsg, CFS_CORRUPT,
 			      "%s: data crc 0x%08x, header says 0x%08x", r.path,
 			      (unsigned)crc, (unsigned)r.data_crc);
+	if (rc == CFS_CORRUPT)
+		*moved = moved_under(&r);
 	free(blk);
 	replica_close(&r);
 	return rc;
+}
+
+int
+store_verify(struct store *s, const struct store_key *k, char *errmsg)
+{
+	for (int i = 0;; i++) {
+		int moved = 0;
+		int rc = verify_once(s, k, &moved, errmsg);
+		if (rc != CFS_CORRUPT || moved == 0)
+			return rc;
+		if (moved == CFS_ENOENT)
+			return cfs_fail(errmsg, CFS_ENOENT,
+					"%016" PRIx64 ".%" PRIu32 " v%" PRIu64
+					": removed while it was read",
+					k->ino, k->idx, k->version);
+		if (i + 1 == MOVED_RETRIES)
+			return rc;
+	}
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -1008,11 +1085,17 @@ store_walk_dir(struct store *s, unsigned hh, store_walk_fn *fn, void *arg,
 		return 0;
 	if (d == NULL)
 		return cfs_fail_errno(errmsg, errno, "%s: opendir", dir);
-	while (!stop && (de = readdir(d)) != NULL)
+	/* readdir tells an error from the end only by errno: a listing cut
+	 * short must not pass for the whole (a hand-over would miss a delta
+	 * built on the file it deletes) */
+	while (!stop && (errno = 0, de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 &&
 		    strcmp(de->d_name, "..") != 0)
 			stop = fn(arg, dir, hh, de->d_name);
+	int err = stop ? 0 : errno;
 	closedir(d);
+	if (err != 0)
+		return cfs_fail_errno(errmsg, err, "%s: readdir", dir);
 	return stop ? 1 : 0;
 }
 

@@ -41,6 +41,10 @@ int store_make_dir(const char *path, char *errmsg);
  * must not bring it back (journal_forget). */
 void store_forget(struct store *s, const struct store_key *k);
 
+/* Tests only: called by store_read and store_verify between opening a
+ * replica and reading it (NULL: nothing), to change files under them. */
+extern void (*store_test_opened)(const struct store_key *k);
+
 /* Called for each entry of a frags/HH directory; non-zero stops the walk. */
 typedef int store_walk_fn(void *arg, const char *dir, unsigned hh,
 			  const char *name);

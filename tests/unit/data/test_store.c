@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "data/store.h"
+#include "data/store_int.h"
 #include "tests/unit/data/store_fx.h"
 
 static int
@@ -1105,6 +1107,114 @@ test_store_patch_of_a_base_is_a_small_delta(void **state)
 	free(p);
 }
 
+/* The hand-over of test_store_patch_of_a_base_is_a_small_delta, run while
+ * a reader of k2 has its files open (store_test_opened): k2's old file
+ * reads block 0 through k1's file, into which k3 writes its own block 0.
+ * The reader reads again from k2's new file rather than report a sound
+ * replica corrupt (a client or the scrub would have it marked bad). */
+static struct fx *hand_over_fx;
+static struct store_key hand_over_base;
+static int hand_over_done;
+
+static void
+hand_over_now(const struct store_key *k)
+{
+	if (hand_over_done || k->version != 2)
+		return;
+	hand_over_done = 1;
+	assert_int_equal(store_delete(hand_over_fx->s, &hand_over_base,
+				      hand_over_fx->errmsg),
+			 0);
+}
+
+static void
+read_across_a_hand_over(struct fx *f, uint64_t ino, int verify)
+{
+	const size_t len = 4u << 20;
+	struct store_key k1 = key(ino, 1, 1), k2 = key(ino, 1, 2),
+			 k3 = key(ino, 1, 3);
+	unsigned char *v1 = random_bytes(len, ino), *v2 = malloc(len),
+		      *v3 = malloc(len);
+	unsigned char *p = random_bytes(4096, ino + 1);
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	patch(f, k2, 1, (1u << 20) + 100, p, 4096, v2);
+	memcpy(v3, v2, len);
+	patch(f, k3, 2, 5, "abc", 3, v3);
+	hand_over_fx = f;
+	hand_over_base = k1;
+	hand_over_done = 0;
+	store_test_opened = hand_over_now;
+	if (verify)
+		assert_int_equal(store_verify(f->s, &k2, f->errmsg), 0);
+	else
+		check_content(f, k2, v2, len);
+	store_test_opened = NULL;
+	assert_true(hand_over_done);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT);
+	check_content(f, k2, v2, len);
+	check_content(f, k3, v3, len);
+	free(v1);
+	free(v2);
+	free(v3);
+	free(p);
+}
+
+static void
+test_store_read_across_a_hand_over(void **state)
+{
+	read_across_a_hand_over(*state, 90, 0);
+	read_across_a_hand_over(*state, 92, 1);
+}
+
+/* A delete that cannot read a header in the fragment's directory (out of
+ * file descriptors here; EIO alike) cannot tell whether that file is a
+ * delta built on the one it deletes: it fails, and deletes nothing, rather
+ * than pull the base from under a live delta. */
+static void
+test_store_delete_fails_when_a_header_cannot_be_read(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 300000;
+	struct store_key k1 = key(94, 0, 1), k2 = key(94, 0, 2);
+	unsigned char *v1 = random_bytes(len, 94), *v2 = malloc(len);
+	char path[PATH_MAX];
+	int status;
+
+	put(f, k1, v1, len);
+	memcpy(v2, v1, len);
+	patch(f, k2, 1, 70000, "hello", 5, v2);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* every descriptor below the limit taken but one, which the
+		 * directory listing takes: the header's open fails EMFILE */
+		struct rlimit rl = {64, 64};
+		int last = -1, fd, rc;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(3);
+		while ((fd = dup(0)) >= 0)
+			last = fd;
+		if (last < 0)
+			_exit(3);
+		close(last);
+		rc = store_delete(f->s, &k1, f->errmsg);
+		_exit(rc != 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	replica_path(f, k1, path);
+	assert_true(exists(path));
+	check_content(f, k2, v2, len);
+	/* with descriptors to spare it goes through */
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), 0);
+	check_content(f, k2, v2, len);
+	free(v1);
+	free(v2);
+}
+
 /* Deleting the base of a delta hands its file to the delta, which becomes
  * a whole replica under its own name; deleting a delta leaves its base. */
 static void
@@ -1410,6 +1520,8 @@ main(void)
 	    T(test_store_enospc_fails_write_and_removes_temp),
 	    T(test_store_threads_on_different_keys),
 	    T(test_store_patch_of_a_base_is_a_small_delta),
+	    T(test_store_read_across_a_hand_over),
+	    T(test_store_delete_fails_when_a_header_cannot_be_read),
 	    T(test_store_delete_of_a_base_merges_its_delta),
 	    T(test_store_shorter_delta_takes_over),
 	    T(test_store_delete_of_a_shared_or_damaged_base_keeps_deltas),
