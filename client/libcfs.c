@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "client/bcache.h"
+#include "client/clease.h"
 #include "client/fileio.h"
 #include "client/libcfs_int.h"
 #include "client/locksess.h"
@@ -111,6 +112,7 @@ session_options(const struct cfs *fs, int deadline_ms)
 		.gid = fs->cred.gid,
 		.use_cred = 1,
 		.zmq_context = fs->zctx,
+		.lease_owner = fs->lease_owner, /* 0: the first session */
 	};
 }
 
@@ -549,6 +551,78 @@ lc_truncate_ino(struct op *op, uint64_t ino, uint64_t size)
 	return rv;
 }
 
+/* ---- leases: the recaller's callbacks (client/clease.h) ------------------------- */
+
+/* ofile_options.lease_epoch: the write lease held on @ino, 0 if none. */
+static uint64_t
+lease_epoch_of(void *arg, uint64_t ino)
+{
+	struct cfs *fs = arg;
+
+	return fs->leases != NULL ? clease_write_epoch(fs->leases, ino) : 0;
+}
+
+static int
+lease_flush(void *data, uint64_t ino)
+{
+	struct cfs *fs = data;
+
+	ofile_flush_ino_all(fs->files, ino, fs->rconn.fio);
+	return 0;
+}
+
+/* What this client keeps of @ino across calls is its open files' read
+ * windows (file data by version, in the data cache, is never stale). */
+static void
+lease_invalidate(void *data, uint64_t ino)
+{
+	struct cfs *fs = data;
+
+	ofile_changed(fs->files, ino);
+}
+
+static struct mc *
+lease_borrow(void *data)
+{
+	return ((struct cfs *)data)->rconn.mc;
+}
+
+static void
+lease_give_back(void *data, struct mc *mc)
+{
+	(void)data;
+	(void)mc;
+}
+
+static const struct clease_ops lease_ops = {
+	.flush = lease_flush,
+	.invalidate = lease_invalidate,
+	.borrow = lease_borrow,
+	.give_back = lease_give_back,
+};
+
+/* 1 if this client holds a lease of at least @type on @ino, asking for
+ * one if not and waiting for other clients to give theirs up (a call
+ * holds nothing a recall needs: clease.h "Deadlock rules"). */
+int
+lc_lease(struct op *op, uint64_t ino, int type)
+{
+	struct clease *l = op->fs->leases;
+	char errmsg[CFS_ERRMSG_SIZE];
+	int fresh;
+
+	if (clease_valid(l, ino, type) > 0)
+		return 1;
+	clease_wait_recall(l, ino, LEASE_WAIT_MS);
+	int rv = clease_get(l, op->c->mc, ino, type, LEASE_WAIT_MS, NULL,
+			    &fresh, errmsg);
+	if (rv != 0 && rv != CFS_ENOENT)
+		LOG_DEBUG("inode %llu without a %s lease: %s",
+			  (unsigned long long)ino,
+			  type == CFS_LEASE_WRITE ? "write" : "read", errmsg);
+	return clease_valid(l, ino, type) > 0;
+}
+
 /* ---- connecting ------------------------------------------------------------------ */
 
 void
@@ -628,13 +702,14 @@ cfs_connect(struct cfs **out, const char *servers,
 {
 	struct cfs_options defaults;
 	char errmsg[CFS_ERRMSG_SIZE] = "";
-	const struct ofile_options files_opt = {
+	struct ofile_options files_opt = {
 		.wbuf_max = CFS_WRITE_BUFFER,
 		.window = RWIN,
 		.window_max_read = RWIN - 1, /* reads copy out of the window */
 		.window_at_zero = 1,         /* small reads from the start */
 		.file_max = FILE_MAX,
 		.log_writeouts = 0,          /* cfs_errmsg tells the caller */
+		.lease_epoch = lease_epoch_of,
 	};
 	struct cfs *fs;
 	int rv;
@@ -675,6 +750,7 @@ cfs_connect(struct cfs **out, const char *servers,
 	fs->next_owner = LOCK_OWNER_POSIX + 1;
 	fs->servers = strdup(servers);
 	fs->conns = calloc(fs->opt.max_sessions, sizeof(*fs->conns));
+	files_opt.lease_arg = fs;
 	if (fs->servers == NULL || fs->conns == NULL ||
 	    ofile_table_new(&fs->files, &files_opt) != 0) {
 		rv = cfs_fail(errmsg, CFS_ENOMEM, "client state");
@@ -706,6 +782,19 @@ cfs_connect(struct cfs **out, const char *servers,
 	if ((rv = conn_open(fs, &fs->conns[0], errmsg)) != 0)
 		goto err;
 	fs->nconns = 1;
+	/* every later session, the recaller's too, acts for this one */
+	fs->lease_owner = mc_lease_owner(fs->conns[0].mc);
+	if ((rv = conn_open(fs, &fs->rconn, errmsg)) != 0)
+		goto err;
+	struct clease_options lease_opt = {
+		.servers = fs->servers,
+		.zmq_context = fs->zctx,
+		.owner = fs->lease_owner,
+		.deadline_ms = fs->opt.call_timeout_ms,
+	};
+	if ((rv = clease_start(&fs->leases, &lease_opt, &lease_ops, fs,
+			       errmsg)) != 0)
+		goto err;
 	/* the lock session, opened at the first lock call */
 	struct mc_options lock_opt =
 		session_options(fs, fs->opt.call_timeout_ms);
@@ -735,7 +824,11 @@ cfs_disconnect(struct cfs **fsp)
 	 * should not be lost to it) */
 	if (fs->files != NULL && fs->nconns > 0)
 		ofile_flush_all(fs->files, fs->conns[0].fio);
+	/* the recaller flushes through the files: stopped before they go;
+	 * the leases end with the sessions, closed below */
+	clease_stop(&fs->leases);
 	ofile_table_free(&fs->files, NULL, NULL);
+	conn_close(&fs->rconn);
 	for (unsigned i = 0; i < fs->nconns; i++)
 		conn_close(&fs->conns[i]);
 	free(fs->conns);

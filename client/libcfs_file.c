@@ -204,7 +204,12 @@ server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
 /*
  * A write of @n bytes at @at (-1: the file position, or the end with
  * O_APPEND) goes through the file's write-back buffer (ofile_write: its
- * cases); with O_SYNC / O_DSYNC the buffer goes out after every write.
+ * cases) under the inode's write lease, which lets this client keep it
+ * until close or fsync (another client that reads meanwhile recalls the
+ * lease, and the recall writes the buffer out first).  Without the lease
+ * (another client would not give its lease up in time), and with O_SYNC
+ * / O_DSYNC, the buffer goes out before the call returns, so every read
+ * that starts later sees the write.
  */
 static ssize_t
 do_write(struct cfs_file *f, const void *buf, size_t n, int64_t at)
@@ -234,6 +239,8 @@ do_write(struct cfs_file *f, const void *buf, size_t n, int64_t at)
 		how |= OFILE_SYNC;
 	o = at < 0 ? f->pos : (uint64_t)at;
 	lc_op_begin(&op, f->fs);
+	if (!lc_lease(&op, f->of.ino, CFS_LEASE_WRITE))
+		how |= OFILE_SYNC;
 	rv = ofile_write(f->fs->files, &f->of, op.c->fio, &o, buf, n, how,
 			 server_size, &op, op.errmsg);
 	if ((rv = lc_op_end(&op, rv, "write of %zu bytes at %llu to inode %llu",
@@ -293,9 +300,12 @@ do_read(struct cfs_file *f, void *buf, size_t n, int64_t at)
 		return 0;
 	o = at < 0 ? f->pos : (uint64_t)at;
 	lc_op_begin(&op, f->fs);
-	/* the window's bytes are copied out; other reads go straight to
-	 * @buf */
-	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, 0, buf,
+	/* Under a read lease the file's read window stays valid across
+	 * calls (a recall drops it); without one, every read asks the data
+	 * nodes.  The window's bytes are copied out; other reads go straight
+	 * to @buf. */
+	int fresh = lc_lease(&op, f->of.ino, CFS_LEASE_READ) ? 0 : OFILE_FRESH;
+	rv = ofile_read(f->fs->files, &f->of, op.c->fio, o, n, fresh, buf,
 			copy_out, buf, &got, op.errmsg);
 	if ((rv = lc_op_end(&op, rv, "read of %zu bytes at %llu of inode %llu",
 			    n, (unsigned long long)o,

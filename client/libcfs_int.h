@@ -31,6 +31,8 @@
 
 /* One metadata session and its data-path sockets, borrowed by one call at a
  * time. */
+struct clease;
+
 struct conn {
 	struct mc *mc;
 	struct fio *fio;
@@ -62,7 +64,18 @@ struct cfs {
 	/* file data by fragment version (client/bcache.h), shared by every
 	 * session's fio; NULL: none (opt.data_cache 0) */
 	struct bcache *data;
+	/* Leases (client/clease.h, docs/leases.md): every session acts for
+	 * the first one's id, lease_owner; the recaller gives leases up
+	 * over rconn, a session of its own (the pool may be all taken by
+	 * calls waiting for other clients' recalls). */
+	struct clease *leases;
+	struct conn rconn;
+	uint64_t lease_owner;
 };
+
+/* How long a call waits for other clients to give up a lease in its way
+ * (as cfs-fuse: longer than a dead client's takes to expire). */
+#define LEASE_WAIT_MS 12000
 
 /* One call in progress: its borrowed session and the lower layers'
  * message. */
@@ -167,5 +180,11 @@ void lc_stat_of(struct cfs *fs, const struct wire_attr *a, struct stat *st);
 
 /* Flush what this client buffered for @ino, then set its size. */
 int lc_truncate_ino(struct op *op, uint64_t ino, uint64_t size);
+
+/* 1 if this client holds a lease of at least @type (CFS_LEASE_READ,
+ * CFS_LEASE_WRITE) on @ino, asked for and waited for (up to LEASE_WAIT_MS
+ * while other clients give theirs up) if it did not; 0 if it could not
+ * get one.  Holding nothing a recall needs (no file's lock). */
+int lc_lease(struct op *op, uint64_t ino, int type);
 
 #endif /* CFS_CLIENT_LIBCFS_INT_H */

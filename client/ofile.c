@@ -561,7 +561,15 @@ ofile_read(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	if (ofile_dirty_end(t, f->ino) != 0)
 		ofile_flush_ino(t, f->ino, NULL, fio);
 	pthread_mutex_lock(&f->lock);
-	rv = read_at(t, f, fio, off, n, fio_flags, tmp, &data, &cnt, errmsg);
+	if (fio_flags & OFILE_FRESH) {
+		f->rvalid = 0;
+		rv = fio_pread_ex(fio, f->ino, off, tmp, n, &cnt,
+				  fio_flags & ~OFILE_FRESH, errmsg);
+		data = tmp;
+	} else {
+		rv = read_at(t, f, fio, off, n, fio_flags, tmp, &data, &cnt,
+			     errmsg);
+	}
 	if (rv == 0) {
 		f->next_off = off + cnt;
 		*got = cnt;

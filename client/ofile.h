@@ -220,11 +220,17 @@ int ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 		uint64_t *off, const void *buf, size_t n, unsigned flags,
 		ofile_size_fn size_of, void *arg, char *errmsg);
 
+/* ofile_read flag, beside fio's: the caller holds no read lease, so a
+ * window an earlier call kept may be stale (another client wrote since):
+ * the range is read from the data nodes (case 3), and the window is
+ * dropped. */
+#define OFILE_FRESH 0x100
+
 /*
  * A read of up to @n bytes at @off, whose data reads pass @fio_flags to
  * fio_pread_ex (FIO_CACHED: the caller promises what fileio.h asks for
- * kept locations): first every dirty range of the inode is written out,
- * then:
+ * kept locations; OFILE_FRESH, above, is ofile's): first every dirty range
+ * of the inode is written out, then:
  * 1) the window holds the range (or holds up to the end of the file);
  * 2) a sequential read (at the end of @f's previous one, or in the
  *    window after a full one) within opt.window_max_read fills a new

@@ -32,8 +32,8 @@
  *
  *   Paths.  Every path is absolute ("/a/b"); a relative one fails with
  *   EINVAL.  A path is resolved one component at a time with a lookup on
- *   the metadata leader: nothing is cached (there are no leases yet), so a
- *   path of N components costs N round trips.  "." and ".." work, ".." of
+ *   the metadata leader: names are not cached, so a path of N components
+ *   costs N round trips.  "." and ".." work, ".." of
  *   "/" is "/".  Symbolic links are followed in every component but the
  *   last, and in the last one too unless the call says otherwise (cfs_lstat,
  *   cfs_readlink, cfs_link's source, cfs_unlink, cfs_rename, O_NOFOLLOW);
@@ -56,21 +56,30 @@
  *   that created it, and a chmod takes effect on files already open.  No
  *   umask is applied: a mode passed in is the mode the object gets.
  *
- *   Consistency (first cut: no leases yet).  Namespace calls are
- *   synchronous and durable when they return (they went through the
- *   cluster's Raft log), and visible to every client at once.  File data is
- *   buffered per open file: one contiguous dirty range of up to
- *   CFS_WRITE_BUFFER bytes, written out durably (fsync'd on every replica)
- *   when it is full, when a write does not touch it, on cfs_fsync() and on
- *   cfs_close().  Within one struct cfs, a read, a stat, a truncation or a
- *   write through another file of the same inode first writes out or
- *   accounts for that buffered data, so one client sees its own writes at
- *   once.  Another client sees them only after the writer's cfs_fsync() or
- *   cfs_close(); its open files may keep serving up to 4 MiB it read ahead
- *   until they read elsewhere, so data is coherent between clients from
- *   close to open (as NFS).  Concurrent writers on different clients are
- *   not ordered; the last write-out of a byte wins.  A file unlinked while
- *   open here fails its next write-out with ENOENT (no "silly rename" yet).
+ *   Consistency.  Namespace calls are synchronous and durable when they
+ *   return (they went through the cluster's Raft log), and visible to
+ *   every client at once.  File data goes by leases, which the metadata
+ *   leader grants per inode, and which this client takes as it reads and
+ *   writes (docs/leases.md): a write lease (exclusive) lets it buffer a
+ *   file's writes, one contiguous dirty range of up to CFS_WRITE_BUFFER
+ *   bytes per open file, written out durably (fsync'd on every replica)
+ *   when it is full, when a write does not touch it, on cfs_fsync(), on
+ *   cfs_close(), and when another client wants the inode: the leader
+ *   recalls the lease, and a thread of this client writes the buffers
+ *   out before it gives the lease up.  A read lease (shared) lets an open
+ *   file keep serving what it read ahead (up to 4 MiB) until another
+ *   client writes.  So a read that starts after a cfs_write() returned
+ *   sees it, on any client.  Without the lease (another client would not
+ *   give its own up within 12 s: it died, and its session must expire),
+ *   a write goes out before it returns and a read asks the data nodes.
+ *   Within one struct cfs, a read, a stat, a truncation or a write
+ *   through another file of the same inode first writes out or accounts
+ *   for the buffered data.  Another client's cfs_stat() shows the size
+ *   the leader has, which buffered writes reach at cfs_fsync(),
+ *   cfs_close() or a recall.  Concurrent writers on different clients
+ *   take the write lease in turns; the last write-out of a byte wins.  A
+ *   file unlinked while open here fails its next write-out with ENOENT (no
+ *   "silly rename" yet).
  *
  *   Errors.  Every call returns 0 (or a count) on success and a negated
  *   errno value on failure; nothing sets errno.  cfs_errmsg() then tells
@@ -89,14 +98,17 @@
  *   flight.  A struct cfs_file or struct cfs_dir must be used by one thread
  *   at a time (libcfs itself may write out a file's buffer from another
  *   thread, under its own lock).  cfs_errmsg() is per thread.
+ *   cfs_connect() starts two threads of its own for the leases (one waits
+ *   for the leader's recalls, one answers them), each with a session of
+ *   its own; cfs_disconnect() stops them.
  *
  *   Logging.  libcfs writes nothing to stdout.  Events the data path
  *   recovers from (a replica failing over, a fragment written again) are
  *   logged to stderr as "cfs ... WARN" lines; CFS_LOG=error silences them.
  *
- *   Not there yet: leases and client caches, locks (flock/fcntl), mmap,
- *   device nodes and FIFOs (cfs_open fails with EINVAL), access(2),
- *   fallocate.
+ *   Not there yet: caches of names and attributes (each path is looked
+ *   up, each stat asked), mmap, device nodes and FIFOs (cfs_open fails
+ *   with EINVAL), access(2), fallocate.
  */
 
 #include <fcntl.h>

@@ -1223,6 +1223,86 @@ test_locks(struct cfs *a)
 	OK(cfs_close(&fa));
 }
 
+/* ---- leases: a write that returned is seen by the next read anywhere ------- */
+
+/* @n bytes at 0 of @f, as a string ("" on failure). */
+static const char *
+read5(struct cfs_file *f, char *buf, size_t n)
+{
+	memset(buf, 0, n + 1);
+	if (cfs_pread(f, buf, n, 0) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+static void
+test_leases(struct cfs *a)
+{
+	struct cfs *b = connect_as(0, 0);
+	struct cfs_file *fa = NULL, *fb = NULL;
+	char buf[8];
+	struct stat st;
+
+	if (b == NULL)
+		return;
+	OK(cfs_open(a, P("/leased"), O_RDWR | O_CREAT, 0644, &fa));
+	OK(cfs_open(b, P("/leased"), O_RDWR, 0, &fb));
+	if (fa == NULL || fb == NULL)
+		goto out;
+	/* a's write stays in a's buffer under its write lease; b's read
+	 * recalls the lease, and the recall writes the buffer out */
+	OK(cfs_pwrite(fa, "first", 5, 0));
+	report(strcmp(read5(fb, buf, 5), "first") == 0,
+	       "a read on another client sees a write that returned, "
+	       "without close or fsync ('%s')",
+	       buf);
+	/* b's read left a read window; a's next write recalls b's read
+	 * lease, which drops it */
+	OK(cfs_pwrite(fa, "again", 5, 0));
+	report(strcmp(read5(fb, buf, 5), "again") == 0,
+	       "... and the next one, not what its read window held ('%s')",
+	       buf);
+	OK(cfs_pwrite(fb, "B", 1, 2));
+	report(strcmp(read5(fa, buf, 5), "agBin") == 0,
+	       "the other way round ('%s')", buf);
+	/* the writer's own stat counts what it buffered; the server's size,
+	 * which another client's stat asks for, follows at fsync */
+	OK(cfs_pwrite(fa, "tail", 4, 5));
+	OK(cfs_fstat(fa, &st));
+	report(st.st_size == 9, "the writer's fstat counts its buffered "
+	       "write (%lld)", (long long)st.st_size);
+	OK(cfs_fsync(fa));
+	OK(cfs_stat(b, P("/leased"), &st));
+	report(st.st_size == 9, "another client's stat after fsync (%lld)",
+	       (long long)st.st_size);
+	/* a client that disconnects writes out what it buffered and gives
+	 * its leases up at once: another's read does not wait for them to
+	 * expire */
+	OK(cfs_close(&fa));
+	struct cfs *c = connect_as(0, 0);
+	struct cfs_file *fc = NULL;
+	if (c != NULL) {
+		OK(cfs_open(c, P("/leased"), O_WRONLY, 0, &fc));
+		if (fc != NULL)
+			OK(cfs_pwrite(fc, "bye", 3, 0));
+		cfs_disconnect(&c); /* fc still open: written out, freed */
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		read5(fb, buf, 3);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double took = (double)(t1.tv_sec - t0.tv_sec) +
+			      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		report(strcmp(buf, "bye") == 0 && took < 2.0,
+		       "what a client buffered is read at once after it "
+		       "disconnected ('%s', %.3f s)",
+		       buf, took);
+	}
+out:
+	cfs_close(&fa);
+	cfs_close(&fb);
+	cfs_disconnect(&b);
+}
+
 /* ---- the data cache: another client's rewrites are seen -------------------- */
 
 /* Bytes of round @r at offset @o. */
@@ -1344,6 +1424,7 @@ main(int argc, char **argv)
 	test_statfs(fs);
 	test_threads(fs);
 	test_locks(fs);
+	test_leases(fs);
 	test_data_cache(fs);
 	OK(remove_tree(fs, top));
 	struct stat st;
