@@ -1334,6 +1334,11 @@ fusefs_close(struct fusefs **fsp)
 
 	if (fs == NULL)
 		return;
+	/* The recaller flushes through the table: stopped before the table
+	 * is flushed and freed (no other call may run then).  What is
+	 * buffered goes out naming the lease it was written under, which the
+	 * leader keeps until the sessions close, below. */
+	clease_stop(&fs->leases);
 	/* Write out what handles still hold when the loop ended without
 	 * their release (a signal, or an unmount while files were open), and
 	 * remove the hidden entries of those files, while the first session
@@ -1344,8 +1349,6 @@ fusefs_close(struct fusefs **fsp)
 		ofile_flush_all(fs->files, op.c->fio);
 		ofile_table_free(&fs->files, remove_hidden, &op);
 	}
-	/* the recaller flushes through the table: stop it first */
-	clease_stop(&fs->leases);
 	fio_close(&fs->rconn.fio);
 	mc_close(&fs->rconn.mc);
 	ofile_table_free(&fs->files, NULL, NULL);

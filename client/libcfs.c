@@ -820,13 +820,15 @@ cfs_disconnect(struct cfs **fsp)
 
 	if (fs == NULL)
 		return;
+	/* The recaller flushes through the files: stopped before they are
+	 * flushed and freed (no other call may run then).  What is buffered
+	 * goes out naming the lease it was written under, which the leader
+	 * keeps until the sessions close, below. */
+	clease_stop(&fs->leases);
 	/* write out and free files still open (a caller's bug, but data
 	 * should not be lost to it) */
 	if (fs->files != NULL && fs->nconns > 0)
 		ofile_flush_all(fs->files, fs->conns[0].fio);
-	/* the recaller flushes through the files: stopped before they go;
-	 * the leases end with the sessions, closed below */
-	clease_stop(&fs->leases);
 	ofile_table_free(&fs->files, NULL, NULL);
 	conn_close(&fs->rconn);
 	for (unsigned i = 0; i < fs->nconns; i++)
