@@ -278,10 +278,24 @@ lc_rq_mknod(struct op *op, uint64_t dir, const char *name, uint32_t mode,
 {
 	struct wire_mknod rq = {.cred = op->fs->cred, .parent = dir,
 				.mode = mode, .flags = CFS_MKNOD_EXCL};
+	struct clease *l = op->fs->leases;
+	uint64_t mark = 0;
 	int rv;
 
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	if ((rv = lc_call(op, WIRE_T_mknod, &rq, WIRE_T_entry)) == 0 && a)
+	/* a new file comes with its write lease: its first write costs no
+	 * request of its own (libcfs keeps no directory leases: it caches
+	 * no names) */
+	if (S_ISREG(mode) && l != NULL) {
+		rq.flags |= CFS_MKNOD_LEASE;
+		mark = clease_mark(l);
+	}
+	rv = lc_call(op, WIRE_T_mknod, &rq, WIRE_T_entry);
+	if (rv == 0 && op->c->rep->entry.lease != 0)
+		clease_granted(l, op->c->mc, op->c->rep->entry.attr.ino,
+			       op->c->rep->entry.lease,
+			       op->c->rep->entry.lease_epoch, mark);
+	if (rv == 0 && a)
 		*a = op->c->rep->entry.attr;
 	return rv;
 }
