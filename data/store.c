@@ -399,6 +399,26 @@ out:
  * again (a few times: each hand-over replaces it once). */
 #define MOVED_RETRIES 3
 
+/* What a read or verify (try @i) that ended with @rc, its file @moved
+ * (moved_under), returns; -1: read again. */
+static int
+after_read(int rc, int moved, int i, const struct store_key *k, char *errmsg)
+{
+	if (rc != CFS_CORRUPT || moved == 0)
+		return rc;
+	if (moved == CFS_ENOENT)
+		return cfs_fail(errmsg, CFS_ENOENT,
+				"%016" PRIx64 ".%" PRIu32 " v%" PRIu64
+				": removed while it was read",
+				k->ino, k->idx, k->version);
+	if (i + 1 == MOVED_RETRIES)
+		return rc;
+	LOG_DEBUG("%016" PRIx64 ".%" PRIu32 " v%" PRIu64 ": replaced while it "
+		  "was read (%s): reading it again",
+		  k->ino, k->idx, k->version, errmsg);
+	return -1;
+}
+
 int
 store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	   size_t len, size_t *got, char *errmsg)
@@ -406,18 +426,8 @@ store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	for (int i = 0;; i++) {
 		int moved = 0;
 		int rc = read_once(s, k, off, buf, len, got, &moved, errmsg);
-		if (rc != CFS_CORRUPT || moved == 0)
+		if ((rc = after_read(rc, moved, i, k, errmsg)) >= 0)
 			return rc;
-		if (moved == CFS_ENOENT)
-			return cfs_fail(errmsg, CFS_ENOENT,
-					"%016" PRIx64 ".%" PRIu32 " v%" PRIu64
-					": removed while it was read",
-					k->ino, k->idx, k->version);
-		if (i + 1 == MOVED_RETRIES)
-			return rc;
-		LOG_DEBUG("%016" PRIx64 ".%" PRIu32 " v%" PRIu64 ": replaced "
-			  "while it was read (%s): reading it again",
-			  k->ino, k->idx, k->version, errmsg);
 	}
 }
 
@@ -493,14 +503,7 @@ store_verify(struct store *s, const struct store_key *k, char *errmsg)
 	for (int i = 0;; i++) {
 		int moved = 0;
 		int rc = verify_once(s, k, &moved, errmsg);
-		if (rc != CFS_CORRUPT || moved == 0)
-			return rc;
-		if (moved == CFS_ENOENT)
-			return cfs_fail(errmsg, CFS_ENOENT,
-					"%016" PRIx64 ".%" PRIu32 " v%" PRIu64
-					": removed while it was read",
-					k->ino, k->idx, k->version);
-		if (i + 1 == MOVED_RETRIES)
+		if ((rc = after_read(rc, moved, i, k, errmsg)) >= 0)
 			return rc;
 	}
 }
