@@ -459,7 +459,11 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u8, deleted, 0)                                                    \
 	F(u8, if_writing, 0) /* drop only replicas still `writing` */        \
 	/* empty: any incarnation; else one per item: only that one */       \
-	F(u64v, stamps, WIRE_MAX_replica)
+	F(u64v, stamps, WIRE_MAX_replica)                                    \
+	/* 1: an item is dropped only if the fragment keeps its goal of      \
+	 * counted copies of its committed version (0: as an older leader    \
+	 * meant it, no check) */                                             \
+	F(u8opt, keep_goal, 0)
 /* A data node's inventory check (docs/data-path.md "Inventory"): keys of
  * replica files it holds (`node` is the sender's id in each), and the
  * indexes into `keys` of those the metadata has no row for on that node

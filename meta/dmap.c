@@ -109,6 +109,7 @@ enum {
 	Q_REPLICA_SET_STATE,
 	Q_REPLICA_DEL,
 	Q_REPLICA_DROP_TO_GARBAGE,
+	Q_DROP_GUARD,
 	Q_REPLICA_COMMIT,
 	Q_GARBAGE_OLDER,
 	Q_DEL_OLDER,
@@ -182,6 +183,16 @@ static const char *const dmap_sql[Q__COUNT] = {
 		"SELECT node, ino, idx, version, stamp FROM replicas WHERE "
 		"ino = ?1 AND idx = ?2 AND version = ?3 AND node = ?4 AND (?5 "
 		"IS NULL OR stamp = ?5) AND (?6 = 0 OR state = 0)",
+	/* a drop that keeps the goal: the goal, the counted copies of the
+	 * committed version ?3, and whether node ?4's is one of them; no row
+	 * if ?3 is not the committed version */
+	[Q_DROP_GUARD] = "SELECT i.goal, " LIVE_COUNT ", EXISTS (SELECT 1 "
+			 "FROM replicas r JOIN nodes n ON n.id = r.node WHERE "
+			 "r.ino = f.ino AND r.idx = f.idx AND r.version = "
+			 "f.version AND r.node = ?4 AND r.state = 1 AND "
+			 "n.state IN (0, 1) AND n.draining = 0) FROM fragments "
+			 "f JOIN inodes i ON i.ino = f.ino WHERE f.ino = ?1 AND "
+			 "f.idx = ?2 AND f.version = ?3",
 	/* commit: the listed nodes hold the version */
 	[Q_REPLICA_COMMIT] = "UPDATE replicas SET state = 1, since = ? WHERE "
 			     "ino = ? AND idx = ? AND version = ? AND node = ?",
@@ -849,6 +860,35 @@ op_replica_bad(struct dmap *d, const struct ns_env *env,
  * that incarnation: the answer to a delete of incarnation A must not
  * remove the garbage row of a newer incarnation B of the same key, whose
  * file is still on the node. */
+/* *@keep = 1 if dropping replica @r would leave its fragment fewer
+ * counted copies of the committed version than its goal: one that counts
+ * needs the goal besides it; one that does not (bad, on a draining or
+ * dead node) may still be the only readable copy, and goes only while the
+ * goal is met.  0 if it may go (also: not of the committed version).
+ * Returns 0 or an error. */
+static int
+drop_would_undergo(struct dmap *d, const struct wire_replica *r, int *keep,
+		   char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_DROP_GUARD);
+	int rc;
+
+	*keep = 0;
+	bind_key(s, 1, r->ino, r->idx, r->version);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int64_t goal = sqlite3_column_int64(s, 0);
+		int64_t live = sqlite3_column_int64(s, 1);
+		int counts = sqlite3_column_int(s, 2);
+		*keep = live - (counts ? 1 : 0) < goal;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(d, errmsg, Q_DROP_GUARD);
+	return 0;
+}
+
 static int
 op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 		uint16_t *rt, char *errmsg)
@@ -875,6 +915,17 @@ op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 			if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
 				return rv;
 			continue;
+		}
+		/* keep_goal: the leader chose what to drop from the rows as
+		 * they were at its scan; a copy it meant to keep may have
+		 * gone bad, or its node dead, since, or another scan's drop
+		 * of the other copies may have applied first */
+		if (rq->keep_goal) {
+			int keep;
+			if ((rv = drop_would_undergo(d, r, &keep, errmsg)) != 0)
+				return rv;
+			if (keep)
+				continue;
 		}
 		/* if_writing: an abandoned write may have committed between
 		 * the leader's scan and this entry */

@@ -160,6 +160,15 @@ worker_main(void *arg)
 
 /* ---- the live view ------------------------------------------------------- */
 
+static const struct live *
+live_find(const struct repair *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->n_live; i++)
+		if (r->live[i].id == id)
+			return &r->live[i];
+	return NULL;
+}
+
 static struct live *
 live_get(struct repair *r, uint64_t id, uint64_t now_ms)
 {
@@ -562,22 +571,37 @@ pressure(struct repair *r, uint64_t id)
 	return (double)n->replicas / (double)n->capacity;
 }
 
+/* Heard from within this long: a node whose copy a drop may keep in
+ * place of another (one going silent is not dead in the registry for
+ * node_dead_after yet). */
+#define KEEP_HEARD_MS 3000
+
 /* The goal is met: drop what does not count (bad, draining, dead), then
- * the live copies beyond the goal on the most loaded nodes. */
+ * the live copies beyond the goal on the most loaded nodes, but only
+ * while every live copy's node was heard from lately.  The state machine
+ * checks each drop again as it applies it (replica_drop.keep_goal): the
+ * rows may have changed since this scan. */
 static int
 plan_drop(void *arg, const struct dmap_frag *f)
 {
 	struct scan_ctx *c = arg;
 	size_t live[2 * CFS_GOAL_MAX], n = 0;
+	int all_heard = 1;
 
 	if (is_active(c->r, TASK_COPY, f->ino, f->idx, 0))
 		return 0;
 	for (size_t i = 0; i < f->n; i++) {
-		if (!f->r[i].counts || f->r[i].state != DMAP_OK)
+		if (!f->r[i].counts || f->r[i].state != DMAP_OK) {
 			drop_add(c, f, f->r[i].node);
-		else
+		} else {
+			const struct live *l = live_find(c->r, f->r[i].node);
+			all_heard &= l != NULL && l->heard &&
+				     c->now_ms - l->last_ms <= KEEP_HEARD_MS;
 			live[n++] = i;
+		}
 	}
+	if (!all_heard)
+		return c->drop.items_count >= WIRE_MAX_replica;
 	/* keep the goal least loaded: sort by pressure, drop the tail */
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 &&
@@ -764,6 +788,7 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	if (c.drop.items_count > 0) {
 		LOG_INFO("repair: dropping %u replicas beyond their goal",
 			 c.drop.items_count);
+		c.drop.keep_goal = 1;
 		r->propose(r->data, WIRE_T_replica_drop, &c.drop);
 	}
 	drop_abandoned(r, d);

@@ -487,6 +487,75 @@ test_replica_drop_then_deleted(void **state)
 	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 0);
 }
 
+/* replica_drop with keep_goal: the leader planned the drops from the rows
+ * as they were; applied later, a drop that would leave fewer counted
+ * copies than the goal is skipped.  Goal 3, copies on nodes 1-3, plus a
+ * fourth on node 4 (a repair copy, or a rebalance move). */
+static int
+drop_goal(struct t *t, uint64_t v, uint64_t node, int keep_goal)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_drop.items[0] = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = node};
+	t->rq.replica_drop.items_count = 1;
+	t->rq.replica_drop.keep_goal = (uint8_t)keep_goal;
+	return run(t, WIRE_T_replica_drop);
+}
+
+static int64_t
+rows_on(struct t *t, uint64_t node)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM replicas WHERE node = %llu",
+		 (unsigned long long)node);
+	return count(t, sql);
+}
+
+static void
+test_replica_drop_keeps_the_goal(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 10);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = 4};
+	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+	/* two scans each planned one drop beyond the goal: the first goes,
+	 * the second would leave 2 of 3 and stays */
+	assert_int_equal(drop_goal(t, v, 1, 1), 0);
+	assert_int_equal(rows_on(t, 1), 0);
+	assert_int_equal(drop_goal(t, v, 2, 1), 0);
+	assert_int_equal(rows_on(t, 2), 1);
+	/* a copy planned to be kept went bad before the drop applied: the
+	 * drop of a good one stays; the bad one, which does not count, goes
+	 * only once the goal is met again */
+	assert_int_equal(drop_goal(t, v, 2, 0), 0); /* as an older leader */
+	assert_int_equal(rows_on(t, 2), 0);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = 1};
+	assert_int_equal(run(t, WIRE_T_replica_add), 0); /* 1, 3, 4 */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_bad.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = 3};
+	assert_int_equal(run(t, WIRE_T_replica_bad), 0);
+	assert_int_equal(drop_goal(t, v, 4, 1), 0);
+	assert_int_equal(rows_on(t, 4), 1);
+	assert_int_equal(drop_goal(t, v, 3, 1), 0);
+	assert_int_equal(rows_on(t, 3), 1);
+	/* a node of a kept copy died: nothing of the fragment goes */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 1;
+	t->rq.node_state.state = CFS_NODE_DEAD;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	assert_int_equal(drop_goal(t, v, 4, 1), 0);
+	assert_int_equal(rows_on(t, 4), 1);
+	/* node 2's (node 1's came back with the repair copy) */
+	assert_int_equal(count(t, "SELECT count(*) FROM garbage"), 1);
+}
+
 /* A dead node's replicas stop counting: the fragment is under goal, with
  * the two live copies as sources; a bad replica likewise. */
 static void
@@ -887,6 +956,7 @@ main(void)
 		T(test_truncate_frees_the_tail),
 		T(test_replica_add_checks_the_version),
 		T(test_replica_drop_then_deleted),
+		T(test_replica_drop_keeps_the_goal),
 		T(test_under_goal_after_death_and_corruption),
 		T(test_permissions),
 		T(test_locate_for_write_needs_write_permission),
