@@ -138,7 +138,7 @@ dumps_equal() {
 }
 show_logs() {
 	for f in "$T"/meta*.log "$T"/data*.log; do
-		[ -f "$f" ] && { echo "----- $f"; tail -30 "$f"; }
+		[ -f "$f" ] && { echo "----- $f"; tail -n 30 "$f"; }
 	done
 }
 # log_tail NAME: the end of daemon NAME's log (meta2, data3, ...), indented

@@ -169,6 +169,6 @@ small() {
 check "dev up --meta 1 --data 1 (goal 1), put, frags, down --wipe" small
 
 [ $fail = 0 ] || for f in "$D"/*.log; do
-	[ -f "$f" ] && { echo "----- $f"; tail -20 "$f"; }
+	[ -f "$f" ] && { echo "----- $f"; tail -n 20 "$f"; }
 done
 exit $fail

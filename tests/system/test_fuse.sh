@@ -318,5 +318,5 @@ remount() { # as mount(8) runs it: SOURCE (the addresses) MOUNTPOINT -o ...
 }
 check "mounted again (SOURCE MOUNTPOINT form), the files are still there" remount
 
-[ $fail = 0 ] || { show_logs; tail -30 "$T/fuse.log"; }
+[ $fail = 0 ] || { show_logs; tail -n 30 "$T/fuse.log"; }
 exit $fail

@@ -19,7 +19,7 @@ rv=$?
 if [ $rv != 0 ]; then
 	[ $rv = 124 ] && echo "FAIL libcfs_check did not finish in 600 s"
 	echo "----- libcfs_check stderr"
-	tail -30 "$T/check.err"
+	tail -n 30 "$T/check.err"
 	show_logs
 	exit 1
 fi

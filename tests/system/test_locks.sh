@@ -257,5 +257,5 @@ echo "    B got the lock ${secs} s after cfs-fuse of A was killed"
 check "a killed cfs-fuse's lock is released after its session timeout" \
 	[ $released = 1 ]
 
-[ $fail = 0 ] || { show_logs; tail -20 "$T"/fuse-*.log; }
+[ $fail = 0 ] || { show_logs; tail -n 20 "$T"/fuse-*.log; }
 exit $fail
