@@ -1222,7 +1222,10 @@ lease_give_back(void *data, struct mc *mc)
 }
 
 /* A lease again after a time without: what was cached of the inode then
- * was not protected by one. */
+ * was not protected by one, the read windows of its open files included
+ * (a read without a lease fills one that the next read, under the new
+ * lease, would otherwise serve).  Lock order: clease's, then the file
+ * table's (nothing calls into clease holding the table lock). */
 static void
 lease_granted(void *data, uint64_t ino)
 {
@@ -1230,6 +1233,7 @@ lease_granted(void *data, uint64_t ino)
 
 	dcache_changed(fs->names, ino);
 	dcache_dir_incomplete(fs->names, ino);
+	ofile_changed(fs->files, ino);
 }
 
 static const struct clease_ops lease_ops = {

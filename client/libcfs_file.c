@@ -239,8 +239,8 @@ do_write(struct cfs_file *f, const void *buf, size_t n, int64_t at)
 		how |= OFILE_SYNC;
 	o = at < 0 ? f->pos : (uint64_t)at;
 	lc_op_begin(&op, f->fs);
-	if (!lc_lease(&op, f->of.ino, CFS_LEASE_WRITE))
-		how |= OFILE_SYNC;
+	how |= lc_lease(&op, f->of.ino, CFS_LEASE_WRITE) ? OFILE_LEASED
+							  : OFILE_SYNC;
 	rv = ofile_write(f->fs->files, &f->of, op.c->fio, &o, buf, n, how,
 			 server_size, &op, op.errmsg);
 	if ((rv = lc_op_end(&op, rv, "write of %zu bytes at %llu to inode %llu",

@@ -303,25 +303,35 @@ take_error(struct ofile *f, char *errmsg)
 /* Write out @f's range under its lock (a write in progress publishes its
  * range first), the failure deferred to @f, and drop the reference the
  * caller took under the table lock. */
-static void
-flush_and_unref(struct ofile_table *t, struct ofile *f, struct fio *fio)
+/* Write @f's range out; a failure is deferred with @f (its next write,
+ * fsync or close tells it) and also returned, with @errmsg. */
+static int
+flush_and_unref(struct ofile_table *t, struct ofile *f, struct fio *fio,
+		char *errmsg)
 {
 	char msg[CFS_ERRMSG_SIZE] = "";
+	int rv;
 
 	pthread_mutex_lock(&f->lock);
-	defer_error(f, wb_flush(t, f, fio, msg), msg); /* f's, not ours */
+	rv = wb_flush(t, f, fio, msg);
+	defer_error(f, rv, msg);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_lock(&t->lock);
 	unref_locked(f);
 	pthread_mutex_unlock(&t->lock);
+	if (rv != 0 && errmsg != NULL)
+		snprintf(errmsg, CFS_ERRMSG_SIZE, "%s", msg);
+	return rv;
 }
 
-void
-ofile_flush_ino(struct ofile_table *t, uint64_t ino,
-		const struct ofile *except, struct fio *fio)
+/* ofile_flush_ino, returning the first failure (@errmsg may be NULL). */
+static int
+flush_ino(struct ofile_table *t, uint64_t ino, const struct ofile *except,
+	  struct fio *fio, char *errmsg)
 {
 	struct ofile *list[FLUSH_BATCH];
 	unsigned n;
+	int first = 0;
 
 	do {
 		n = 0;
@@ -335,9 +345,21 @@ ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 			list[n++] = f;
 		}
 		pthread_mutex_unlock(&t->lock);
-		for (unsigned i = 0; i < n; i++)
-			flush_and_unref(t, list[i], fio);
+		for (unsigned i = 0; i < n; i++) {
+			int rv = flush_and_unref(t, list[i], fio,
+						 first ? NULL : errmsg);
+			if (first == 0)
+				first = rv;
+		}
 	} while (n == FLUSH_BATCH); /* more than fit the list: another round */
+	return first;
+}
+
+void
+ofile_flush_ino(struct ofile_table *t, uint64_t ino,
+		const struct ofile *except, struct fio *fio)
+{
+	flush_ino(t, ino, except, fio, NULL);
 }
 
 void
@@ -361,7 +383,7 @@ ofile_flush_ino_all(struct ofile_table *t, uint64_t ino, struct fio *fio)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		flush_and_unref(t, list[i], fio);
+		flush_and_unref(t, list[i], fio, NULL);
 	free(list);
 }
 
@@ -390,13 +412,22 @@ int
 ofile_sync(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	   char *errmsg)
 {
+	char other[CFS_ERRMSG_SIZE] = "";
 	int rv;
 
+	/* fsync is of the inode: what another open file of it buffered goes
+	 * out too, and its failure is told here as well as there (as Linux
+	 * tells a writeback error to every open file) */
+	int orv = flush_ino(t, f->ino, f, fio, other);
 	pthread_mutex_lock(&f->lock);
 	if ((rv = wb_flush(t, f, fio, errmsg)) == 0)
 		rv = take_error(f, errmsg);
 	f->error = 0; /* told now */
 	pthread_mutex_unlock(&f->lock);
+	if (rv == 0 && orv != 0) {
+		snprintf(errmsg, CFS_ERRMSG_SIZE, "%s", other);
+		rv = orv;
+	}
 	return rv;
 }
 
@@ -479,7 +510,11 @@ ofile_write(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	if (o - f->start + n > f->len)
 		f->len = (size_t)(o - f->start) + n;
 	publish(t, f);
-	if (f->len >= max || (flags & OFILE_SYNC))
+	/* OFILE_LEASED: buffered only under a write lease, and the lease
+	 * went since the caller checked it (being recalled, or its session
+	 * no longer surely alive): out now, as without one */
+	if (f->len >= max || (flags & OFILE_SYNC) ||
+	    ((flags & OFILE_LEASED) && f->epoch == 0))
 		rv = wb_flush(t, f, fio, errmsg);
 out:
 	pthread_mutex_unlock(&f->lock);

@@ -188,8 +188,10 @@ void ofile_flush_ino(struct ofile_table *t, uint64_t ino,
 void ofile_flush_ino_all(struct ofile_table *t, uint64_t ino,
 			 struct fio *fio);
 
-/* Write out @f's range and take its deferred failure: what fsync, flush
- * and close report.  The deferred failure is cleared either way. */
+/* Write out the dirty ranges of every file of @f's inode, @f's last, and
+ * take @f's deferred failure: what fsync, flush and close report (another
+ * file's write-out failure too, which that file also keeps to tell).
+ * @f's deferred failure is cleared either way. */
 int ofile_sync(struct ofile_table *t, struct ofile *f, struct fio *fio,
 	       char *errmsg);
 
@@ -200,6 +202,11 @@ enum {
 			     time, each claiming its range before the next
 			     looks */
 	OFILE_SYNC = 2,   /* write the range out after this write (O_SYNC) */
+	OFILE_LEASED = 4, /* keep the range only while it is buffered under
+			     a write lease (ofile_options.lease_epoch not 0):
+			     otherwise write it out after this write, so that
+			     a write without the lease is seen when it
+			     returns */
 };
 
 /*

@@ -383,6 +383,56 @@ test_ofile_deferred_failure_is_told_once(void **state)
 	ofile_close(t, b, NULL);
 }
 
+/* OFILE_LEASED keeps a write only while it is buffered under a write
+ * lease: one whose lease went since its caller checked goes out before
+ * the call returns (libcfs: a write that returned is seen by any read). */
+static void
+test_ofile_leased_writes_out_without_the_lease(void **state)
+{
+	struct ofile *f = open_ino(7);
+	unsigned before = nwrites;
+
+	(void)state;
+	cur_epoch = 5;
+	assert_int_equal(put(f, 0, 10, 'x', OFILE_LEASED), 0);
+	assert_int_equal(nwrites, before);
+	assert_int_equal(ofile_sync(t, f, NULL, errmsg), 0);
+	assert_int_equal(last_write_epoch, 5);
+	cur_epoch = 0; /* recalled after the caller's check */
+	assert_int_equal(put(f, 0, 10, 'y', OFILE_LEASED), 0);
+	assert_int_equal(nwrites, before + 2);
+	assert_int_equal(ofile_dirty_end(t, 7), 0);
+	assert_int_equal(image[3], 'y');
+	ofile_close(t, f, NULL);
+}
+
+/* fsync through one open file writes out what another file of the inode
+ * buffered (fsync is of the file, not of the descriptor), and a failure of
+ * that write-out is told to both. */
+static void
+test_ofile_sync_writes_out_the_other_files(void **state)
+{
+	struct ofile *a = open_ino(7), *b = open_ino(7);
+	unsigned before = nwrites;
+
+	(void)state;
+	assert_int_equal(put(b, 0, 10, 'b', 0), 0);
+	assert_int_equal(nwrites, before);
+	assert_int_equal(ofile_sync(t, a, NULL, errmsg), 0);
+	assert_int_equal(nwrites, before + 1);
+	assert_int_equal(image[5], 'b');
+	assert_int_equal(ofile_dirty_end(t, 7), 0);
+	assert_int_equal(put(b, 20, 10, 'c', 0), 0);
+	fail_next_write = CFS_EIO;
+	assert_int_equal(ofile_sync(t, a, NULL, errmsg), CFS_EIO);
+	assert_non_null(strstr(errmsg, "10.0.0.4:7001"));
+	assert_int_equal(ofile_sync(t, b, NULL, errmsg), CFS_EIO);
+	assert_int_equal(ofile_sync(t, b, NULL, errmsg), 0);
+	assert_int_equal(ofile_sync(t, a, NULL, errmsg), 0);
+	ofile_close(t, a, NULL);
+	ofile_close(t, b, NULL);
+}
+
 static int
 size_is_1000(void *arg, uint64_t ino, uint64_t *size, char *msg)
 {
@@ -581,6 +631,8 @@ main(void)
 		T(test_ofile_range_goes_out_under_the_lease_it_was_written_under),
 		T(test_ofile_recall_flush_waits_for_a_write_in_progress),
 		T(test_ofile_sync_flag_writes_out_every_write),
+		T(test_ofile_sync_writes_out_the_other_files),
+		T(test_ofile_leased_writes_out_without_the_lease),
 		T(test_ofile_other_files_are_written_out_before_a_write_or_read),
 		T(test_ofile_deferred_failure_is_told_once),
 		T(test_ofile_append_goes_to_the_end_this_client_knows),
