@@ -32,6 +32,10 @@ struct entry {
 	int type, state;
 	unsigned getting;   /* lease_get calls in flight */
 	int recall_pending; /* recalled while being got */
+	/* The newest epoch a recall released: a grant of it (or older)
+	 * that arrives later was answered before the release (the server
+	 * answers a lease asked again with the grant it has) and is void. */
+	uint64_t released;
 	struct mc *mc;      /* the session it was granted through */
 	unsigned opens;     /* ... in that session's incarnation */
 };
@@ -57,6 +61,8 @@ struct clease {
 	struct {
 		uint64_t ino;
 		int64_t at;
+		uint64_t epoch; /* released then (entry.released, kept after
+				   the entry goes: a mknod's grant) */
 	} recent[RECENT_SLOTS];
 	/* recalls of inodes this mount knew no lease of (released with
 	 * epoch 0: whatever the server holds for the mount goes) */
@@ -197,12 +203,18 @@ usable_until(const struct entry *e, int64_t now)
 	return opens == e->opens && until > now ? until : 0;
 }
 
-/* Record a grant (the reply to lease_get or mknod). */
-static void
+/* Record a grant (the reply to lease_get or mknod); -1 (nothing
+ * recorded) if a recall released that grant already (entry.released). */
+static int
 granted(struct clease *c, struct entry *e, struct mc *mc, int type,
 	uint64_t epoch)
 {
 	unsigned opens = 0;
+	const unsigned r = (unsigned)(e->ino % RECENT_SLOTS);
+
+	if (epoch <= e->released ||
+	    (c->recent[r].ino == e->ino && epoch <= c->recent[r].epoch))
+		return -1;
 
 	/* A time without a usable lease (none, or one whose session lapsed
 	 * while the entry still said held): what was cached then is not
@@ -226,6 +238,7 @@ granted(struct clease *c, struct entry *e, struct mc *mc, int type,
 		enqueue(c, e->ino);
 	}
 	evict(c);
+	return 0;
 }
 
 /* An entry known to be there (kept by a caller's getting count or
@@ -327,9 +340,15 @@ out:
 		rv = cfs_fail(errmsg, CFS_LEASE_BUSY,
 			      "inode %llu: lease being recalled",
 			      (unsigned long long)ino);
+	} else if (rv == 0 && granted(c, e, mc, rep->lease_granted.type,
+				      rep->lease_granted.epoch) != 0) {
+		rv = cfs_fail(errmsg, CFS_LEASE_BUSY,
+			      "inode %llu: lease %llu was released meanwhile",
+			      (unsigned long long)ino,
+			      (unsigned long long)rep->lease_granted.epoch);
+		if (e->state == ST_GETTING && e->getting == 0)
+			drop(c, e);
 	} else if (rv == 0) {
-		granted(c, e, mc, rep->lease_granted.type,
-			rep->lease_granted.epoch);
 		*fresh = 1;
 		if (attr != NULL)
 			*attr = rep->lease_granted.attr;
@@ -395,8 +414,10 @@ clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
 		return;
 	}
 	struct entry *e = add(c, ino);
-	if (e != NULL && e->state != ST_RECALLING)
-		granted(c, e, mc, type, epoch);
+	if (e != NULL && e->state != ST_RECALLING &&
+	    granted(c, e, mc, type, epoch) != 0 && e->state == ST_GETTING &&
+	    e->getting == 0)
+		drop(c, e); /* released already: go without */
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -471,6 +492,9 @@ recall_one(struct clease *c, uint64_t ino)
 	c->st.recalled++;
 	c->recent[ino % RECENT_SLOTS].ino = ino;
 	c->recent[ino % RECENT_SLOTS].at = cfs_now_ms();
+	c->recent[ino % RECENT_SLOTS].epoch = epoch;
+	if (epoch > e->released)
+		e->released = epoch;
 	pthread_mutex_unlock(&c->lock);
 
 	/* also when the lease is not known here: one this mount dropped

@@ -118,7 +118,7 @@ t1=$(date +%s.%N)
 kill -0 $BG 2>/dev/null && still=1 || still=0
 wait $BG
 wait_ms=$(awk "BEGIN { printf \"%d\", ($t1 - $t0) * 1000 }")
-echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold"
+echo "    blocking flock on B waited ${wait_ms} ms for A's 1 s hold (exit $rc, A's hold still running: $still)"
 check "a blocking flock on B proceeds once A releases" \
 	sh -c "[ $rc = 0 ] && [ $still = 0 ] && [ $wait_ms -lt 3000 ]"
 # flock_waiters N FILE: N blocked `flock -x FILE true` in the background,
