@@ -237,10 +237,15 @@ static const char *const dmap_sql[Q__COUNT] = {
 		    "n.draining, n.capacity, (SELECT count(*) FROM replicas r "
 		    "WHERE r.node = n.id AND r.state != 0) FROM nodes n WHERE n.state != 4 "
 		    "ORDER BY n.id",
+	/* fewest live copies first, but those with no readable copy at
+	 * all (nothing to copy from) last: a few hundred of them, on dead
+	 * nodes, must not fill every scan and starve the fragments that
+	 * can be repaired */
 	[Q_UNDER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
-			 "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live "
-			 "FROM fragments f JOIN inodes i ON i.ino = f.ino) "
-			 "WHERE live < goal ORDER BY live, ino, idx LIMIT ?",
+			 "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live, "
+			 READABLE_COUNT " AS readable FROM fragments f JOIN "
+			 "inodes i ON i.ino = f.ino) WHERE live < goal ORDER "
+			 "BY readable = 0, live, ino, idx LIMIT ?",
 	[Q_OVER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
 			"f.stored, f.crc, i.goal, " LIVE_COUNT " AS live, "
 			ALL_COUNT " AS total FROM fragments f JOIN inodes i "

@@ -588,6 +588,45 @@ test_under_goal_after_death_and_corruption(void **state)
 	assert_int_equal(c.missing, 0);
 }
 
+/* The under-goal scan takes the fragments it can repair first: those with
+ * no readable copy left (every copy on dead nodes) come last, so that a
+ * few hundred of them cannot fill every scan's window. */
+static void
+test_under_goal_repairable_first(void **state)
+{
+	struct t *t = *state;
+	struct scan_out o = {0};
+
+	write_frag(t, 0, 10); /* nodes 1-3 */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_open.cred = alice;
+	t->rq.frag_open.ino = t->ino;
+	t->rq.frag_open.idx = 1;
+	t->rq.frag_open.placed[0] = 4;
+	t->rq.frag_open.placed_count = 1;
+	assert_int_equal(run(t, WIRE_T_frag_open), 0);
+	uint64_t v = t->out.frag_opened.version;
+	commit_prep(t, 1, v, 10, 0, FSZ + 10);
+	t->rq.frag_commit.nodes[0] = 4;
+	t->rq.frag_commit.nodes_count = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	for (uint64_t id = 1; id <= 3; id++) {
+		memset(&t->rq, 0, sizeof(t->rq));
+		t->rq.node_state.id = id;
+		t->rq.node_state.state = CFS_NODE_DEAD;
+		assert_int_equal(run(t, WIRE_T_node_state), 0);
+	}
+	/* fragment 0: no live or readable copy; 1: one of three */
+	assert_int_equal(dmap_under_goal(t->d, 1, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.last.idx, 1);
+	assert_int_equal(o.last.live, 1);
+	o.n = 0;
+	assert_int_equal(dmap_under_goal(t->d, 10, collect, &o, t->errmsg), 0);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(o.last.idx, 0);
+}
+
 /* Replicas opened for a write and never committed are found once old. */
 static void
 test_abandoned_writes(void **state)
@@ -958,6 +997,7 @@ main(void)
 		T(test_replica_drop_then_deleted),
 		T(test_replica_drop_keeps_the_goal),
 		T(test_under_goal_after_death_and_corruption),
+		T(test_under_goal_repairable_first),
 		T(test_permissions),
 		T(test_locate_for_write_needs_write_permission),
 		T(test_abandoned_writes),
