@@ -48,11 +48,13 @@ int
 session_clock_touch(struct session_clock *c, uint64_t client_id, uint64_t now)
 {
 	struct session_entry *e = *slot(c, client_id);
-	if (e == NULL)
+	/* Reported: its expiry is proposed, and the state machine will drop
+	 * it with its leases and locks; a keepalive answered now would have
+	 * the client trust its leases for another lease period. */
+	if (e == NULL || e->reported)
 		return 0;
 	if (now > e->last_seen)
 		e->last_seen = now;
-	e->reported = 0;
 	return 1;
 }
 

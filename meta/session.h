@@ -34,8 +34,9 @@ void session_clock_init(struct session_clock *c);
 void session_clock_clear(struct session_clock *c);
 
 /* Record contact from @client_id at @now.  Returns 1 if the session is
- * tracked, 0 if unknown to this leader (the caller decides what that
- * means: for a keepalive, the session has expired). */
+ * tracked, 0 if unknown to this leader or being expired (its expiry was
+ * reported and proposed): the caller decides what that means; for a
+ * keepalive, the session has expired. */
 int session_clock_touch(struct session_clock *c, uint64_t client_id,
 			uint64_t now);
 
