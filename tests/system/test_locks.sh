@@ -74,6 +74,9 @@ wait_file() { # wait_file PATH: up to 20 s
 	for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.1; done
 	echo "    $1 did not appear"; return 1
 }
+# Markers are $T/markN: $T/m1..m3 are the metadata servers' directories
+# (lib.sh), which a marker of that name would find there already, so the
+# test went on before the lock it waits for was taken.
 # hold_flock MODE FILE MARKER: flock(1) holding FILE until killed
 hold_flock() {
 	rm -f "$3" # a stale marker would say "held" too early
@@ -87,7 +90,7 @@ flock_rc() { flock -E 42 "$@" true; echo $?; }
 echo data >"$A/f"
 
 # ---- flock ------------------------------------------------------------------
-hold_flock -x "$A/f" "$T/m1"
+hold_flock -x "$A/f" "$T/mark1"
 check "flock -x on A: flock -n -x on B fails" [ "$(flock_rc -n -x "$B/f")" = 42 ]
 check "flock -x on A: flock -n -s on B fails" [ "$(flock_rc -n -s "$B/f")" = 42 ]
 check "flock -x on A: flock -n -x on A (another open file) fails" \
@@ -104,13 +107,13 @@ check "a blocked flock on B is interruptible (flock -w 1)" \
 holder_kill $HOLDER
 check "the holder's exit released it: flock -n -x on B" \
 	[ "$(flock_rc -n -x "$B/f")" = 0 ]
-hold_flock -s "$A/f" "$T/m2"
+hold_flock -s "$A/f" "$T/mark2"
 check "shared on A and shared on B" [ "$(flock_rc -n -s "$B/f")" = 0 ]
 check "shared on A: exclusive on B fails" [ "$(flock_rc -n -x "$B/f")" = 42 ]
 holder_kill $HOLDER
-flock -o -x "$A/f" sh -c "touch '$T/m3'; sleep 1" &
+flock -o -x "$A/f" sh -c "touch '$T/mark3'; sleep 1" &
 BG=$!
-wait_file "$T/m3"
+wait_file "$T/mark3"
 t0=$(date +%s.%N)
 flock -x "$B/f" true
 rc=$?
@@ -141,7 +144,7 @@ waiters_done() {
 # stall the mount for others, nor keep the one that gets the lock from
 # releasing it (when each waiter held a worker thread, with 10 threads
 # both happened; `timeout` bounds the test if it comes back)
-hold_flock -x "$A/f" "$T/m4"
+hold_flock -x "$A/f" "$T/mark4"
 WAITERS=""
 flock_waiters 16 "$B/f"
 sleep 1
@@ -162,7 +165,7 @@ mkdir -p "$C"
 check "mount C with -o max_threads=3" sh -c \
 	"'$FUSE' --meta '$S' --log '$T/fuse-c.log' -o max_threads=3 '$C' &&
 	 mountpoint -q '$C'"
-hold_flock -x "$A/f" "$T/m5"
+hold_flock -x "$A/f" "$T/mark5"
 WAITERS=""
 flock_waiters 12 "$C/f"
 for i in $(seq 4); do
@@ -219,17 +222,17 @@ wait $H
 check "A's exit released its ranges" lk try "$B/f" w 0 0
 
 # a process SIGKILLed while holding a lock: the kernel closes its files
-python3 "$T/lk.py" forever "$A/f" "$T/m7" & # not through lk(): $! is python
+python3 "$T/lk.py" forever "$A/f" "$T/mark7" & # not through lk(): $! is python
 HOLDERS="$HOLDERS $!"
 H=$!
-wait_file "$T/m7" # a marker of its own: m4 exists already
+wait_file "$T/mark7" # a marker of its own: mark4 exists already
 lk try "$B/f" w 0 1; rc=$?
 check "SIGKILL holder: locked while it lives" [ $rc = 42 ]
 kill -9 $H; wait $H 2>/dev/null
 check "SIGKILL holder: its lock is gone" lk try "$B/f" w 0 1
 
 # ---- the lock survives a metadata leader change ------------------------------
-hold_flock -x "$A/f" "$T/m5"
+hold_flock -x "$A/f" "$T/mark5"
 lead=$(leader_id)
 meta_kill "$lead"
 echo "    killed the metadata leader (server $lead)"
@@ -240,7 +243,7 @@ check "A released: B takes it" [ "$(flock_rc -n -x "$B/f")" = 0 ]
 meta_start "$lead"
 
 # ---- cfs-fuse of A killed with its lock: it goes with the session ----------
-hold_flock -x "$A/f" "$T/m6"
+hold_flock -x "$A/f" "$T/mark6"
 fpid=$(pgrep -f -- "--log $T/fuse-a.log" | head -1)
 kill -9 "$fpid"
 t0=$(date +%s.%N)
