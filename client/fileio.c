@@ -549,6 +549,15 @@ commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 		rq.base_length = f->opened.base_length;
 		rq.base_held = 1;
 	}
+	/* A write that sent no base (a new fragment, or one it replaces
+	 * whole) still names what was committed when it opened: another
+	 * writer's commit meanwhile (one without a lease) would otherwise
+	 * be dropped by this one, also where the two do not overlap. */
+	if (rq.base_version == 0) {
+		rq.base_version = f->opened.base_version;
+		rq.base_length = f->opened.base_length;
+	}
+	rq.base_named = 1;
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;

@@ -303,7 +303,12 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	/* 1: every listed node must still hold base_version (a version     \
 	 * opened ahead: a node's copy may have been moved or found bad     \
 	 * since); one that does not: ESTALE */                              \
-	F(u64opt, base_held, 0)
+	F(u64opt, base_held, 0)                                              \
+	/* 1: base_version and base_length are checked even when 0 (the     \
+	 * write found no committed version, or replaces the fragment whole: \
+	 * another writer's commit meanwhile makes it ESTALE, and it is      \
+	 * written again over that one, not over its bytes) */               \
+	F(u8opt, base_named, 0)
 #define PROTO_FRAG_LOCATE(F)                                                 \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \

@@ -708,7 +708,7 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	/* A patch of bytes that are no longer the file's: committing it
 	 * would undo the other write, or bring back bytes a truncation cut
 	 * (which shrinks the length, not the version). */
-	if (rq->base_version != 0 &&
+	if ((rq->base_version != 0 || rq->base_named) &&
 	    (cur != rq->base_version || curlen != rq->base_length))
 		return cfs_fail(errmsg, CFS_ESTALE,
 				"fragment %llu/%llu: patched v%llu of %llu "

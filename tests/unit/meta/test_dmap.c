@@ -293,6 +293,39 @@ test_commit_checks_its_base(void **state)
 	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
 }
 
+/* base_named: a write that found no committed version (or replaced the
+ * fragment whole) names that, 0 included: two writers without leases of
+ * a new fragment, each with its own bytes, do not drop each other's. */
+static void
+test_commit_checks_a_named_empty_base(void **state)
+{
+	struct t *t = *state;
+
+	assert_int_equal(open_frag(t, 1, 3), 0);
+	uint64_t va = t->out.frag_opened.version;
+	assert_int_equal(t->out.frag_opened.base_version, 0);
+	assert_int_equal(open_frag(t, 1, 3), 0);
+	uint64_t vb = t->out.frag_opened.version;
+	assert_true(vb > va);
+	/* a commits first; b, newer, names "nothing committed" */
+	commit_prep(t, 1, va, 100, 3, FSZ + 100);
+	t->rq.frag_commit.base_named = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	commit_prep(t, 1, vb, 200, 3, FSZ + 200);
+	t->rq.frag_commit.base_named = 1;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	assert_non_null(strstr(t->errmsg, "committed is"));
+	/* b writes again, over a's version, naming it */
+	assert_int_equal(open_frag(t, 1, 3), 0);
+	uint64_t vc = t->out.frag_opened.version;
+	assert_int_equal(t->out.frag_opened.base_version, va);
+	commit_prep(t, 1, vc, 200, 3, FSZ + 200);
+	t->rq.frag_commit.base_named = 1;
+	t->rq.frag_commit.base_version = va;
+	t->rq.frag_commit.base_length = 100;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+}
+
 /* A commit may open the next version on the same nodes in the same step
  * (a writer's next patch then needs no frag_open): writing rows for a new
  * version, which a commit that names it, with no open of its own, makes
@@ -989,6 +1022,7 @@ main(void)
 		T(test_open_without_nodes_is_unavailable),
 		T(test_commit_refusals),
 		T(test_commit_checks_its_base),
+		T(test_commit_checks_a_named_empty_base),
 		T(test_commit_reopens_the_next_version),
 		T(test_commit_makes_old_versions_garbage),
 		T(test_unlink_frees_every_replica),
