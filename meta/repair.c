@@ -534,8 +534,27 @@ plan_copy(void *arg, const struct dmap_frag *f)
 			exclude[nex++] = r->nodes[i].id;
 	uint64_t target = 0;
 	if (placement_choose(c->view, r->n_nodes, 1, exclude, nex, domains,
-			     ndom, r->spread_label, seed_now(), &target) != 1)
-		return 0; /* nowhere to put it (fewer nodes than the goal) */
+			     ndom, r->spread_label, seed_now(), &target) != 1) {
+		/* No other node: one whose copy went bad may take a new one
+		 * in its place (a stamped copy replaces the file, and its
+		 * row becomes ok); with 3 nodes and goal 3, the fragment
+		 * would otherwise stay a copy short until rewritten. */
+		size_t nkeep = 0;
+		for (size_t i = 0; i < nex; i++) {
+			int bad = 0;
+			for (size_t j = 0; j < f->n; j++)
+				bad |= f->r[j].node == exclude[i] &&
+				       f->r[j].state == DMAP_BAD;
+			if (!bad)
+				exclude[nkeep++] = exclude[i];
+		}
+		if (nkeep == nex ||
+		    placement_choose(c->view, r->n_nodes, 1, exclude, nkeep,
+				     domains, ndom, r->spread_label,
+				     seed_now(), &target) != 1)
+			return 0; /* nowhere to put it (fewer nodes than the
+				     goal) */
+	}
 	/* Spread the reading: a random live source. */
 	uint64_t src = sources[seed_now() % nsrc];
 	if (submit_copy(r, f, target, src) != 0)
