@@ -183,9 +183,10 @@ test_wire_optional_trailing_field(void **state)
 }
 
 /* u64opt fields likewise: frag_commit from a sender that predates
- * lease_epoch decodes with 0 in all five, one that predates base_version,
- * base_length, reopen and base_held with lease_epoch only; part of a field
- * is malformed. */
+ * lease_epoch decodes with 0 in all six, one that predates base_version,
+ * base_length, reopen and base_held with lease_epoch only, one that
+ * predates base_named (u8opt, last) with base_named 0; part of a field is
+ * malformed. */
 static void
 test_wire_optional_u64_field(void **state)
 {
@@ -203,7 +204,8 @@ test_wire_optional_u64_field(void **state)
 	body->frag_commit.base_length = 4095;
 	body->frag_commit.reopen = 1;
 	body->frag_commit.base_held = 1;
-	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 40);
+	body->frag_commit.base_named = 1;
+	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 41);
 	assert_int_equal(wire_encode(&h, body, &buf, &len, errmsg), 0);
 	memset(body, 0xff, sizeof(*body));
 	assert_int_equal(wire_decode(buf, len, &h2, body, errmsg), 0);
@@ -212,24 +214,30 @@ test_wire_optional_u64_field(void **state)
 	assert_int_equal(body->frag_commit.base_length, 4095);
 	assert_int_equal(body->frag_commit.reopen, 1);
 	assert_int_equal(body->frag_commit.base_held, 1);
+	assert_int_equal(body->frag_commit.base_named, 1);
 	memset(body, 0xff, sizeof(*body));
-	assert_int_equal(wire_decode(buf, len - 32, &h2, body, errmsg), 0);
+	assert_int_equal(wire_decode(buf, len - 1, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_commit.base_held, 1);
+	assert_int_equal(body->frag_commit.base_named, 0);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len - 33, &h2, body, errmsg), 0);
 	assert_true(body->frag_commit.lease_epoch == 0x1122334455667788ull);
 	assert_int_equal(body->frag_commit.base_version, 0);
 	assert_int_equal(body->frag_commit.base_length, 0);
 	assert_int_equal(body->frag_commit.reopen, 0);
 	assert_int_equal(body->frag_commit.base_held, 0);
+	assert_int_equal(body->frag_commit.base_named, 0);
 	memset(body, 0xff, sizeof(*body));
-	assert_int_equal(wire_decode(buf, len - 40, &h2, body, errmsg), 0);
+	assert_int_equal(wire_decode(buf, len - 41, &h2, body, errmsg), 0);
 	assert_true(body->frag_commit.lease_epoch == 0);
 	assert_int_equal(body->frag_commit.reopen, 0);
 	assert_int_equal(body->frag_commit.size, 4096);
-	for (size_t cut = 1; cut < 40; cut++)
-		if (cut % 8 != 0)
+	for (size_t cut = 2; cut < 41; cut++)
+		if ((cut - 1) % 8 != 0)
 			assert_int_equal(wire_decode(buf, len - cut, &h2, body,
 						     errmsg),
 					 CFS_MALFORMED);
-	assert_int_equal(wire_decode(buf, len - 41, &h2, body, errmsg),
+	assert_int_equal(wire_decode(buf, len - 42, &h2, body, errmsg),
 			 CFS_MALFORMED);
 	free(buf);
 }
