@@ -590,6 +590,23 @@ pressure(struct repair *r, uint64_t id)
 	return (double)n->replicas / (double)n->capacity;
 }
 
+/* The failure domain of node @id into @buf: its spread_label value; a
+ * node without one (or with an empty one, or no spread_label set) is a
+ * domain of its own, named by its id. */
+static void
+domain_of(struct repair *r, uint64_t id, char *buf, size_t cap)
+{
+	const struct dmap_node *n = node_find(r, id);
+	char v[200];
+
+	if (r->spread_label[0] && n != NULL &&
+	    placement_label(n->labels, r->spread_label, v, sizeof(v)) &&
+	    v[0] != '\0')
+		snprintf(buf, cap, "=%s", v);
+	else
+		snprintf(buf, cap, "#%llu", (unsigned long long)id);
+}
+
 /* Heard from within this long: a node whose copy a drop may keep in
  * place of another (one going silent is not dead in the registry for
  * node_dead_after yet). */
@@ -631,8 +648,30 @@ plan_drop(void *arg, const struct dmap_frag *f)
 			live[j] = live[j - 1];
 			live[j - 1] = t;
 		}
-	for (size_t i = f->goal; i < n; i++)
-		drop_add(c, f, f->r[live[i]].node);
+	/* ... but keep them spread: the least loaded copy of each domain
+	 * (spread_label) first, then the least loaded of the rest */
+	int keep[2 * CFS_GOAL_MAX] = {0};
+	char dom[2 * CFS_GOAL_MAX][256];
+	size_t nkeep = 0;
+	for (size_t i = 0; i < n; i++)
+		domain_of(c->r, f->r[live[i]].node, dom[i], sizeof(dom[i]));
+	for (size_t i = 0; i < n && nkeep < f->goal; i++) {
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = keep[j] && strcmp(dom[i], dom[j]) == 0;
+		if (!seen) {
+			keep[i] = 1;
+			nkeep++;
+		}
+	}
+	for (size_t i = 0; i < n && nkeep < f->goal; i++)
+		if (!keep[i]) {
+			keep[i] = 1;
+			nkeep++;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (!keep[i])
+			drop_add(c, f, f->r[live[i]].node);
 	return c->drop.items_count >= WIRE_MAX_replica;
 }
 
