@@ -529,35 +529,26 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 
 /* Commit f->opened's version, written as @w says; @reopen: ask for the
  * next version on the same nodes (the answer's entry.reopened); @ahead:
- * the version was opened ahead: it names the base it was opened on (also
- * when @w replaced it whole), which its nodes must still hold. */
+ * the version was opened ahead, and its nodes must still hold its base.
+ * Every commit names the base the version was opened on, none included
+ * (base_named): a patch's base, and for a write that sent no base (a new
+ * fragment, or one it replaces whole) what was committed when it opened,
+ * so that another writer's commit meanwhile (one without a lease) is not
+ * dropped by this one, also where the two do not overlap. */
 static int
 commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 	       const struct wire_frag_write *w, uint32_t crc, uint64_t size,
 	       int reopen, int ahead, char *errmsg)
 {
-	struct wire_frag_commit rq = {.ino = ino, .idx = idx,
-				      .version = f->opened.version,
-				      .length = w->length, .crc = crc,
-				      .size = size,
-				      .lease_epoch = w->lease_epoch,
-				      .base_version = w->base_version,
-				      .base_length = w->base_length,
-				      .reopen = (uint64_t)reopen};
-	if (ahead && f->opened.base_version != 0) {
-		rq.base_version = f->opened.base_version;
-		rq.base_length = f->opened.base_length;
-		rq.base_held = 1;
-	}
-	/* A write that sent no base (a new fragment, or one it replaces
-	 * whole) still names what was committed when it opened: another
-	 * writer's commit meanwhile (one without a lease) would otherwise
-	 * be dropped by this one, also where the two do not overlap. */
-	if (rq.base_version == 0) {
-		rq.base_version = f->opened.base_version;
-		rq.base_length = f->opened.base_length;
-	}
-	rq.base_named = 1;
+	struct wire_frag_commit rq = {
+	    .ino = ino, .idx = idx, .version = f->opened.version,
+	    .length = w->length, .crc = crc, .size = size,
+	    .lease_epoch = w->lease_epoch,
+	    .base_version = f->opened.base_version,
+	    .base_length = f->opened.base_length,
+	    .reopen = (uint64_t)reopen,
+	    .base_held = ahead && f->opened.base_version != 0,
+	    .base_named = 1};
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
