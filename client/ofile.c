@@ -301,10 +301,9 @@ take_error(struct ofile *f, char *errmsg)
 }
 
 /* Write out @f's range under its lock (a write in progress publishes its
- * range first), the failure deferred to @f, and drop the reference the
- * caller took under the table lock. */
-/* Write @f's range out; a failure is deferred with @f (its next write,
- * fsync or close tells it) and also returned, with @errmsg. */
+ * range first), and drop the reference the caller took under the table
+ * lock.  A failure is deferred to @f (its next write, fsync or close
+ * tells it) and also returned, with @errmsg (may be NULL). */
 static int
 flush_and_unref(struct ofile_table *t, struct ofile *f, struct fio *fio,
 		char *errmsg)
