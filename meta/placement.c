@@ -106,14 +106,22 @@ struct chooser {
 	size_t nchosen;
 };
 
+/* The domain of node @id with @labels under spread label @key. */
+static struct domain
+label_domain(uint64_t id, const char *labels, const char *key)
+{
+	struct domain d = {.id = id, .val = "", .len = 0};
+
+	if (!label_find(labels, key, &d.val, &d.len))
+		d.len = 0;
+	return d;
+}
+
 static struct domain
 domain_of(const struct chooser *c, const struct placement_node *node)
 {
-	struct domain d = {.id = node ? node->id : 0, .val = "", .len = 0};
-
-	if (!node || !label_find(node->labels, c->key, &d.val, &d.len))
-		d.len = 0;
-	return d;
+	return node ? label_domain(node->id, node->labels, c->key)
+		    : label_domain(0, NULL, NULL);
 }
 
 /* The domain of existing replica @i; id 0 if it is not in the snapshot. */
@@ -134,6 +142,16 @@ same_domain(const struct domain *a, const struct domain *b)
 		return 1;
 	return a->len > 0 && a->len == b->len &&
 	       memcmp(a->val, b->val, a->len) == 0;
+}
+
+int
+placement_same_domain(uint64_t a, const char *a_labels, uint64_t b,
+		      const char *b_labels, const char *spread_label)
+{
+	struct domain da = label_domain(a, a_labels, spread_label);
+	struct domain db = label_domain(b, b_labels, spread_label);
+
+	return same_domain(&da, &db);
 }
 
 /* How many used nodes (chosen so far, existing replicas) share @node's

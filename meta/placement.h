@@ -75,6 +75,16 @@ size_t placement_choose(const struct placement_node *nodes, size_t n,
 int placement_label(const char *labels, const char *key, char *buf, size_t cap);
 
 /*
+ * 1 if nodes @a and @b (ids, and their labels as in placement_node) are in
+ * one failure domain under @spread_label, as placement_choose counts them:
+ * the same node, or the same non-empty value of the label.  A node without
+ * the label, or with an empty value, and every node when @spread_label is
+ * NULL or empty, is a domain of its own.
+ */
+int placement_same_domain(uint64_t a, const char *a_labels, uint64_t b,
+			  const char *b_labels, const char *spread_label);
+
+/*
  * Pick the replica to read or copy from: the first id of @candidates, in
  * the order given, that is not in @avoid and names a node of @nodes that is
  * ALIVE, FULL or DRAINING.  Returns 0 if none (dead, removed, unknown or

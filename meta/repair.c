@@ -160,7 +160,7 @@ worker_main(void *arg)
 
 /* ---- the live view ------------------------------------------------------- */
 
-static const struct live *
+static struct live *
 live_find(const struct repair *r, uint64_t id)
 {
 	for (size_t i = 0; i < r->n_live; i++)
@@ -172,9 +172,10 @@ live_find(const struct repair *r, uint64_t id)
 static struct live *
 live_get(struct repair *r, uint64_t id, uint64_t now_ms)
 {
-	for (size_t i = 0; i < r->n_live; i++)
-		if (r->live[i].id == id)
-			return &r->live[i];
+	struct live *found = live_find(r, id);
+
+	if (found != NULL)
+		return found;
 	if (r->n_live == r->cap_live) {
 		size_t cap = r->cap_live ? 2 * r->cap_live : 16;
 		struct live *v = realloc(r->live, cap * sizeof(*v));
@@ -590,23 +591,6 @@ pressure(struct repair *r, uint64_t id)
 	return (double)n->replicas / (double)n->capacity;
 }
 
-/* The failure domain of node @id into @buf: its spread_label value; a
- * node without one (or with an empty one, or no spread_label set) is a
- * domain of its own, named by its id. */
-static void
-domain_of(struct repair *r, uint64_t id, char *buf, size_t cap)
-{
-	const struct dmap_node *n = node_find(r, id);
-	char v[200];
-
-	if (r->spread_label[0] && n != NULL &&
-	    placement_label(n->labels, r->spread_label, v, sizeof(v)) &&
-	    v[0] != '\0')
-		snprintf(buf, cap, "=%s", v);
-	else
-		snprintf(buf, cap, "#%llu", (unsigned long long)id);
-}
-
 /* Heard from within this long: a node whose copy a drop may keep in
  * place of another (one going silent is not dead in the registry for
  * node_dead_after yet). */
@@ -651,14 +635,20 @@ plan_drop(void *arg, const struct dmap_frag *f)
 	/* ... but keep them spread: the least loaded copy of each domain
 	 * (spread_label) first, then the least loaded of the rest */
 	int keep[2 * CFS_GOAL_MAX] = {0};
-	char dom[2 * CFS_GOAL_MAX][256];
+	const char *labels[2 * CFS_GOAL_MAX];
 	size_t nkeep = 0;
-	for (size_t i = 0; i < n; i++)
-		domain_of(c->r, f->r[live[i]].node, dom[i], sizeof(dom[i]));
+	for (size_t i = 0; i < n; i++) {
+		const struct dmap_node *nd = node_find(c->r, f->r[live[i]].node);
+		labels[i] = nd != NULL ? nd->labels : NULL;
+	}
 	for (size_t i = 0; i < n && nkeep < f->goal; i++) {
 		int seen = 0;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = keep[j] && strcmp(dom[i], dom[j]) == 0;
+			seen = keep[j] &&
+			       placement_same_domain(
+				   f->r[live[i]].node, labels[i],
+				   f->r[live[j]].node, labels[j],
+				   c->r->spread_label);
 		if (!seen) {
 			keep[i] = 1;
 			nkeep++;

@@ -643,6 +643,34 @@ test_placement_rebalance_pair_table(void **state)
 	}
 }
 
+/* placement_same_domain: what placement_choose counts as one domain. */
+static void
+test_placement_same_domain(void **state)
+{
+	(void)state;
+	assert_int_equal(placement_same_domain(1, "rack=a", 2, "rack=a",
+					       "rack"),
+			 1);
+	assert_int_equal(placement_same_domain(1, "rack=a", 2, "rack=b",
+					       "rack"),
+			 0);
+	/* a node is always its own domain */
+	assert_int_equal(placement_same_domain(3, NULL, 3, "rack=b", "rack"),
+			 1);
+	/* no value, an empty one, or no spread label: a domain of its own */
+	assert_int_equal(placement_same_domain(1, "zone=z", 2, "zone=z",
+					       "rack"),
+			 0);
+	assert_int_equal(placement_same_domain(1, "rack=", 2, "rack=",
+					       "rack"),
+			 0);
+	assert_int_equal(placement_same_domain(1, "rack=a", 2, "rack=a", ""),
+			 0);
+	assert_int_equal(placement_same_domain(1, "rack=a", 2, "rack=a",
+					       NULL),
+			 0);
+}
+
 int
 main(void)
 {
@@ -681,6 +709,7 @@ main(void)
 	    cmocka_unit_test(test_placement_label_truncates_to_buffer),
 	    cmocka_unit_test(test_placement_source_picks_first_readable),
 	    cmocka_unit_test(test_placement_rebalance_pair_table),
+	    cmocka_unit_test(test_placement_same_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
