@@ -545,16 +545,25 @@ rows_on(struct t *t, uint64_t node)
 	return count(t, sql);
 }
 
+/* A repair copy of fragment 0 v@v, incarnation @stamp, finished on
+ * @node. */
+static void
+add_copy(struct t *t, uint64_t v, uint64_t node, uint64_t stamp)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.replica_add.r = (struct wire_replica){
+		.ino = t->ino, .idx = 0, .version = v, .node = node};
+	t->rq.replica_add.stamp = stamp;
+	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+}
+
 static void
 test_replica_drop_keeps_the_goal(void **state)
 {
 	struct t *t = *state;
 	uint64_t v = write_frag(t, 0, 10);
 
-	memset(&t->rq, 0, sizeof(t->rq));
-	t->rq.replica_add.r = (struct wire_replica){
-		.ino = t->ino, .idx = 0, .version = v, .node = 4};
-	assert_int_equal(run(t, WIRE_T_replica_add), 0);
+	add_copy(t, v, 4, 0);
 	/* two scans each planned one drop beyond the goal: the first goes,
 	 * the second would leave 2 of 3 and stays */
 	assert_int_equal(drop_goal(t, v, 1, 1), 0);
@@ -566,10 +575,7 @@ test_replica_drop_keeps_the_goal(void **state)
 	 * only once the goal is met again */
 	assert_int_equal(drop_goal(t, v, 2, 0), 0); /* as an older leader */
 	assert_int_equal(rows_on(t, 2), 0);
-	memset(&t->rq, 0, sizeof(t->rq));
-	t->rq.replica_add.r = (struct wire_replica){
-		.ino = t->ino, .idx = 0, .version = v, .node = 1};
-	assert_int_equal(run(t, WIRE_T_replica_add), 0); /* 1, 3, 4 */
+	add_copy(t, v, 1, 0); /* 1, 3, 4 */
 	memset(&t->rq, 0, sizeof(t->rq));
 	t->rq.replica_bad.r = (struct wire_replica){
 		.ino = t->ino, .idx = 0, .version = v, .node = 3};
@@ -691,16 +697,6 @@ test_abandoned_writes(void **state)
 }
 
 /* ---- incarnation stamps (docs/model-spin.md finding 1) ---- */
-
-static void
-add_copy(struct t *t, uint64_t v, uint64_t node, uint64_t stamp)
-{
-	memset(&t->rq, 0, sizeof(t->rq));
-	t->rq.replica_add.r = (struct wire_replica){
-		.ino = t->ino, .idx = 0, .version = v, .node = node};
-	t->rq.replica_add.stamp = stamp;
-	assert_int_equal(run(t, WIRE_T_replica_add), 0);
-}
 
 /* replica_drop of one item; @deleted as in the message; @stamp ~0: none */
 static int
