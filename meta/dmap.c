@@ -137,11 +137,13 @@ enum {
 	Q__COUNT
 };
 
-/* live: an ok replica on a node that is alive or full and not draining */
-#define LIVE_COUNT                                                           \
-	"(SELECT count(*) FROM replicas r JOIN nodes n ON n.id = r.node "     \
+/* live: the replicas of fragment f's committed version that count toward
+ * its goal: ok, on a node that is alive or full and not draining */
+#define LIVE_ROWS                                                            \
+	"FROM replicas r JOIN nodes n ON n.id = r.node "                      \
 	" WHERE r.ino = f.ino AND r.idx = f.idx AND r.version = f.version "  \
-	" AND r.state = 1 AND n.state IN (0, 1) AND n.draining = 0)"
+	" AND r.state = 1 AND n.state IN (0, 1) AND n.draining = 0"
+#define LIVE_COUNT "(SELECT count(*) " LIVE_ROWS ")"
 #define READABLE_COUNT                                                       \
 	"(SELECT count(*) FROM replicas r JOIN nodes n ON n.id = r.node "     \
 	" WHERE r.ino = f.ino AND r.idx = f.idx AND r.version = f.version "  \
@@ -187,11 +189,8 @@ static const char *const dmap_sql[Q__COUNT] = {
 	 * committed version ?3, and whether node ?4's is one of them; no row
 	 * if ?3 is not the committed version */
 	[Q_DROP_GUARD] = "SELECT i.goal, " LIVE_COUNT ", EXISTS (SELECT 1 "
-			 "FROM replicas r JOIN nodes n ON n.id = r.node WHERE "
-			 "r.ino = f.ino AND r.idx = f.idx AND r.version = "
-			 "f.version AND r.node = ?4 AND r.state = 1 AND "
-			 "n.state IN (0, 1) AND n.draining = 0) FROM fragments "
-			 "f JOIN inodes i ON i.ino = f.ino WHERE f.ino = ?1 AND "
+			 LIVE_ROWS " AND r.node = ?4) FROM fragments f JOIN "
+			 "inodes i ON i.ino = f.ino WHERE f.ino = ?1 AND "
 			 "f.idx = ?2 AND f.version = ?3",
 	/* commit: the listed nodes hold the version */
 	[Q_REPLICA_COMMIT] = "UPDATE replicas SET state = 1, since = ? WHERE "
