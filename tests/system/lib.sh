@@ -279,6 +279,16 @@ node_index() {
 	done
 	return 1
 }
+# ino_of PATH: the inode number of PATH in the cluster (cfsctl stat)
+ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
+# flip FILE OFFSET: invert one byte of a local file (a replica on a
+# node's disk, to corrupt it)
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((255 - b)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 # replica_files INO: every replica file of inode INO on every node's disk,
 # as "node idx version" lines
 replica_files() {

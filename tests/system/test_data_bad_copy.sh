@@ -9,14 +9,6 @@ FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 data_cluster 3 3 || { show_logs; exit 1; }
 
-ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
-flip() { # flip FILE OFFSET: invert one byte
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((255 - b)))" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
-
 head -c $((2 * FSZ)) /dev/urandom >"$T/src"
 check "a 2-fragment file is written with goal 3 on 3 nodes" \
 	$CTL put -q "$T/src" /f

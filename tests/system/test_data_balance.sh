@@ -10,7 +10,6 @@ BOOTSTRAP_ARGS="--fragment-size $FSZ"
 data_cluster 3 3 --set node_dead_after=3s --set node_reserve=1M ||
 	{ show_logs; exit 1; }
 
-ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
 same() { $CTL get -q "$1" "$T/back" && cmp "$2" "$T/back"; }
 on_node() { replica_files "$1" | awk -v n="$2" '$1 == n' | wc -l; }
 # exactly GOAL replica files of each fragment's committed version in all,

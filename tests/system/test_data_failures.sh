@@ -13,7 +13,6 @@ DEAD_AFTER=3
 data_cluster 3 4 --set node_dead_after=${DEAD_AFTER}s \
 	--set repair_rate=6M || { show_logs; exit 1; }
 
-ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
 # at_goal PATH LIVE...: every fragment of PATH has 3 replica files of its
 # committed version on the data nodes (indexes) LIVE, and none under goal
 at_goal() {

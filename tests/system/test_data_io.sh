@@ -11,8 +11,6 @@ FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 data_cluster 3 4 --set node_dead_after=3s || { show_logs; exit 1; }
 
-ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
-
 # on_disk PATH GOAL: every committed fragment of PATH has GOAL (or more)
 # replica files of its committed version, on distinct nodes, byte-identical
 # (one interpreter for the whole file: a 100-fragment file has 300 replicas)
@@ -25,7 +23,6 @@ import glob, hashlib, os, re, sys
 
 T, ino, goal, frags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 hexino = '%016x' % ino
-
 
 def data(path, want):
     """The first @want data bytes of replica file @path; a delta's blocks
@@ -58,7 +55,6 @@ def data(path, want):
     finally:
         for f, _ in files:
             f.close()
-
 
 where = {}  # (idx, version) -> {node: path}
 for path in glob.glob(T + '/d[0-9]/frags/*/' + hexino + '.*'):
@@ -125,12 +121,6 @@ patch_in_place() {
 check "a write into the middle of a fragment patches it" patch_in_place
 
 # ---- a flipped byte, read around and repaired --------------------------
-flip() { # flip FILE OFFSET: invert one byte
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((255 - b)))" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
 ino=$(ino_of /size.$((5 * FSZ / 2)))
 hex=$(printf '%016x' "$ino")
 ver0=$($CTL frags /size.$((5 * FSZ / 2)) | awk '$1 == 0 {print $2}')

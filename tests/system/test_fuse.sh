@@ -76,7 +76,6 @@ dd_cmp() {
 		[ "$(stat -c %s "$M/a/dd20")" = $((20 * 1024 * 1024)) ]
 }
 check "dd bs=1M count=20, cmp" dd_cmp
-ino_of() { $CTL stat "$1" | sed -n 's/^ino: //p'; }
 via_cfsctl() {
 	$CTL get -q /a/r30 "$T/got" && cmp "$L/r30" "$T/got" &&
 		[ "$(ino_of /a/r30)" = "$(stat -c %i "$M/a/r30")" ]
