@@ -86,6 +86,7 @@ struct repair {
 	 * nothing was applied since one that found no work. */
 	uint64_t scan_ms, scan_applied;
 	int scan_idle;
+	uint64_t scans; /* planning passes so far (repair_scans) */
 	uint64_t copies, bytes;
 	uint64_t stamp_state; /* splitmix64: the stamps of this leader's copies */
 	uint64_t window[RATE_WINDOW];
@@ -735,8 +736,10 @@ plan_rebalance(struct repair *r, struct dmap *d, struct scan_ctx *c)
 			c->to = r->nodes[i].id;
 		}
 	}
-	if (best - worst <= threshold || !c->from || !c->to)
+	if (best - worst <= threshold || !c->from || !c->to) {
+		c->from = c->to = 0; /* within the hysteresis: not work */
 		return;
+	}
 	LOG_DEBUG("rebalance: node %llu holds %.0f replicas above its share, "
 		  "node %llu %.0f below",
 		  (unsigned long long)c->from, best,
@@ -826,6 +829,7 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	struct scan_ctx c = {.r = r, .d = d, .now_ms = now_ms};
 
 	r->scan_ms = now_ms;
+	r->scans++;
 	c.view = placement_view(r, now_ms);
 	if (c.view == NULL)
 		return;
@@ -1088,6 +1092,12 @@ repair_lead(struct repair *r, int leading, uint64_t now_ms)
 	free_list(r->active);
 	r->active = NULL;
 	r->n_active = 0;
+}
+
+uint64_t
+repair_scans(const struct repair *r)
+{
+	return r->scans;
 }
 
 void

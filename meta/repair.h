@@ -84,6 +84,10 @@ int repair_reopen_ok(struct repair *r, struct dmap *d,
 void repair_tick(struct repair *r, struct dmap *d, uint64_t applied,
 		 uint64_t now_ms);
 
+/* How many planning passes (scans of the data map) ran so far: an idle
+ * cluster should stop scanning (tests). */
+uint64_t repair_scans(const struct repair *r);
+
 /* The registry with the leader's live view, counts and repair progress. */
 void repair_status(struct repair *r, struct dmap *d,
 		   struct wire_node_list_reply *out, uint64_t now_ms);
