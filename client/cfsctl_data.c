@@ -229,8 +229,8 @@ status_data(const char *leader, int timeout_ms, struct json *j, char *errmsg)
 	       "under goal:    %llu%s\n"
 	       "missing:       %llu%s\n"
 	       "to delete:     %llu replicas\n"
-	       "repair:        %u copies running, %llu done (%s) since this "
-	       "leader started, %s/s now\n"
+	       "repair:        %u tasks running (copies, moves, deletions), "
+	       "%llu copies done (%s) since this leader started, %s/s now\n"
 	       "degraded writes: %s\n",
 	       (unsigned long long)l->fragments,
 	       (unsigned long long)l->under_goal,

@@ -242,7 +242,7 @@ t0=$(now)
 quiet=0 QUIET_NOTE=""
 for _ in $(seq 120); do
 	st=$($CTL status 2>/dev/null || true)
-	if printf '%s\n' "$st" | grep -q '^repair: *0 copies running' &&
+	if printf '%s\n' "$st" | grep -q '^repair: *0 tasks running' &&
 		printf '%s\n' "$st" | grep -q '^to delete: *0 ' &&
 		printf '%s\n' "$st" | grep -q '^under goal: *0'; then
 		quiet=$((quiet + 1))
