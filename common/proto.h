@@ -308,13 +308,22 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	 * write found no committed version, or replaces the fragment whole: \
 	 * another writer's commit meanwhile makes it ESTALE, and it is      \
 	 * written again over that one, not over its bytes) */               \
-	F(u8opt, base_named, 0)
+	F(u8opt, base_named, 0)                                              \
+	/* CFS_INPLACE_*: 0 none; OPEN: commit, then the version stays open  \
+	 * for patching in place under lease_epoch; SEAL: version is the     \
+	 * committed one, open under lease_epoch: set its crc, close it      \
+	 * (docs/data-path.md "Patching in place") */                        \
+	F(u8opt, in_place, 0)
 #define PROTO_FRAG_LOCATE(F)                                                 \
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \
 	F(u64, first, 0) /* fragment index */                                \
 	F(u32, count, 0)                                                     \
-	F(u8opt, for_write, 0) /* 1: to rewrite it (write permission) */
+	F(u8opt, for_write, 0) /* 1: to rewrite it (write permission) */     \
+	/* the caller's write lease: a fragment open for patching in place  \
+	 * under another epoch is refused (LEASE_BUSY, or EAGAIN while it is  \
+	 * being sealed) */                                                  \
+	F(u64opt, lease_epoch, 0)
 #define PROTO_FRAG_MAP(F)                                                    \
 	F(u64, size, 0)                                                      \
 	F(u64, fragment_size, 0)                                             \
@@ -391,7 +400,11 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(rec, chain, nodeaddr) /* the nodes after this one */               \
 	/* the write lease it is written under (0: none): older than one   \
 	 * this node saw for the inode: FENCED (docs/leases.md) */           \
-	F(u64opt, lease_epoch, 0)
+	F(u64opt, lease_epoch, 0)                                            \
+	/* 1: patch the replica of `version` in place (base_version ==      \
+	 * version, base_length == length == its length; docs/data-path.md  \
+	 * "Patching in place") */                                           \
+	F(u8opt, in_place, 0)
 #define PROTO_FRAG_WRITTEN(F)                                                \
 	F(u64, length, 0)                                                    \
 	F(u32, crc, 0)                                                       \
@@ -403,7 +416,10 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, idx, 0)                                                       \
 	F(u64, version, 0)                                                   \
 	F(u64, offset, 0)                                                    \
-	F(u32, len, 0)
+	F(u32, len, 0)                                                       \
+	/* a seal's survey: from now on refuse writes to the inode under an  \
+	 * older lease epoch than this (FENCED); len may then be 0 */        \
+	F(u64opt, fence_epoch, 0)
 #define PROTO_FRAG_DATA(F)                                                   \
 	F(u64, length, 0) /* of the whole replica */                         \
 	F(u32, crc, 0)    /* of the whole replica */
@@ -479,6 +495,18 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(rec, keys, replica)
 #define PROTO_NODE_INVENTORY_REPLY(F)                                        \
 	F(u64v, unknown, WIRE_MAX_replica)
+/* The leader's seal of a fragment left open for patching in place by a
+ * lease that ended: version is its committed version, epoch the lease it
+ * was open under; length and crc what `nodes` hold (the other replicas
+ * of the version become bad).  No-op unless still open under epoch. */
+#define PROTO_FRAG_SEAL(F)                                                   \
+	F(u64, ino, 0)                                                       \
+	F(u64, idx, 0)                                                       \
+	F(u64, version, 0)                                                   \
+	F(u64, epoch, 0)                                                     \
+	F(u64, length, 0)                                                    \
+	F(u32, crc, 0)                                                       \
+	F(u64v, nodes, CFS_GOAL_MAX)
 #define PROTO_NODE_LIST(F)
 #define PROTO_NODE_LIST_REPLY(F)                                             \
 	F(rec, nodes, nodeinfo)                                              \
@@ -604,7 +632,8 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	X(507, node_list, PROTO_NODE_LIST)                                   \
 	X(508, node_list_reply, PROTO_NODE_LIST_REPLY)                       \
 	X(509, node_inventory, PROTO_NODE_INVENTORY)                         \
-	X(510, node_inventory_reply, PROTO_NODE_INVENTORY_REPLY)
+	X(510, node_inventory_reply, PROTO_NODE_INVENTORY_REPLY)             \
+	X(511, frag_seal, PROTO_FRAG_SEAL)
 
 #define WIRE__DECLARE_MSG(num, name, FIELDS) WIRE_DECLARE(name, FIELDS)
 WIRE_MESSAGES(WIRE__DECLARE_MSG)
@@ -660,6 +689,11 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
  * (entry.lease; an existing one only if no other mount holds a lease), a
  * directory with a read lease */
 #define CFS_MKNOD_LEASE (1u << 1)
+
+/* frag_commit `in_place` values (docs/data-path.md "Patching in place") */
+#define CFS_INPLACE_NONE 0
+#define CFS_INPLACE_OPEN 1
+#define CFS_INPLACE_SEAL 2
 
 /* lease types (docs/leases.md) */
 #define CFS_LEASE_READ 1

@@ -168,16 +168,24 @@ test_wire_optional_trailing_field(void **state)
 	body->frag_locate.ino = 7;
 	body->frag_locate.count = 3;
 	body->frag_locate.for_write = 1;
+	body->frag_locate.lease_epoch = 99;
 	assert_int_equal(wire_encode(&h, body, &buf, &len, errmsg), 0);
 	memset(body, 0xff, sizeof(*body));
 	assert_int_equal(wire_decode(buf, len, &h2, body, errmsg), 0);
 	assert_int_equal(body->frag_locate.for_write, 1);
+	assert_int_equal(body->frag_locate.lease_epoch, 99);
 	assert_int_equal(body->frag_locate.count, 3);
 	memset(body, 0xff, sizeof(*body));
-	assert_int_equal(wire_decode(buf, len - 1, &h2, body, errmsg), 0);
+	assert_int_equal(wire_decode(buf, len - 8, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_locate.for_write, 1);
+	assert_int_equal(body->frag_locate.lease_epoch, 0);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len - 9, &h2, body, errmsg), 0);
 	assert_int_equal(body->frag_locate.for_write, 0);
 	assert_int_equal(body->frag_locate.ino, 7);
-	assert_int_equal(wire_decode(buf, len - 2, &h2, body, errmsg),
+	assert_int_equal(wire_decode(buf, len - 1, &h2, body, errmsg),
+			 CFS_MALFORMED);
+	assert_int_equal(wire_decode(buf, len - 10, &h2, body, errmsg),
 			 CFS_MALFORMED);
 	free(buf);
 }
@@ -185,7 +193,8 @@ test_wire_optional_trailing_field(void **state)
 /* u64opt fields likewise: frag_commit from a sender that predates
  * lease_epoch decodes with 0 in all six, one that predates base_version,
  * base_length, reopen and base_held with lease_epoch only, one that
- * predates base_named (u8opt, last) with base_named 0; part of a field is
+ * predates base_named with base_named 0, one that predates in_place (u8opt,
+ * last) with in_place 0; part of a field is
  * malformed. */
 static void
 test_wire_optional_u64_field(void **state)
@@ -205,10 +214,18 @@ test_wire_optional_u64_field(void **state)
 	body->frag_commit.reopen = 1;
 	body->frag_commit.base_held = 1;
 	body->frag_commit.base_named = 1;
-	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 41);
+	body->frag_commit.in_place = CFS_INPLACE_SEAL;
+	assert_int_equal(wire_optional_tail(WIRE_T_frag_commit), 42);
 	assert_int_equal(wire_encode(&h, body, &buf, &len, errmsg), 0);
 	memset(body, 0xff, sizeof(*body));
 	assert_int_equal(wire_decode(buf, len, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_commit.in_place, CFS_INPLACE_SEAL);
+	memset(body, 0xff, sizeof(*body));
+	assert_int_equal(wire_decode(buf, len - 1, &h2, body, errmsg), 0);
+	assert_int_equal(body->frag_commit.base_named, 1);
+	assert_int_equal(body->frag_commit.in_place, 0);
+	/* and what follows, as before in_place came: */
+	len -= 1;
 	assert_true(body->frag_commit.lease_epoch == 0x1122334455667788ull);
 	assert_int_equal(body->frag_commit.base_version, 41);
 	assert_int_equal(body->frag_commit.base_length, 4095);
