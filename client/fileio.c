@@ -122,10 +122,17 @@ struct opens_slot {
 	uint64_t ino, idx, when_ms;
 };
 
+struct open_patch;
+static uint64_t patch_epoch_of(struct fio_opens *t, uint64_t ino);
+
 struct fio_opens {
 	pthread_mutex_t lock; /* guards all below */
 	struct opens_slot slot[OPENS_SLOTS];
 	struct fio_opens_stats st;
+	/* versions open for patching in place (below), unordered */
+	struct open_patch **patch;
+	size_t npatch, cap_patch;
+	pthread_cond_t patch_cond; /* an entry stopped being busy */
 };
 
 int
@@ -136,6 +143,7 @@ fio_opens_new(struct fio_opens **out, char *errmsg)
 	if (t == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "versions opened ahead");
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->patch_cond, NULL);
 	*out = t;
 	return 0;
 }
@@ -149,6 +157,10 @@ fio_opens_free(struct fio_opens **tp)
 		return;
 	for (unsigned i = 0; i < OPENS_SLOTS; i++)
 		free(t->slot[i].a);
+	for (size_t i = 0; i < t->npatch; i++)
+		free(t->patch[i]);
+	free(t->patch);
+	pthread_cond_destroy(&t->patch_cond);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
@@ -328,6 +340,7 @@ fio_get_stats(const struct fio *f, struct fio_stats *st)
 		st->reads += f->helpers[i]->st.reads;
 		st->rewrites += f->helpers[i]->st.rewrites;
 		st->bad_replicas += f->helpers[i]->st.bad_replicas;
+		st->patches += f->helpers[i]->st.patches;
 	}
 }
 
@@ -339,7 +352,9 @@ locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
 {
 	struct wire_frag_locate rq = {.ino = ino, .first = first,
 				      .count = count,
-				      .for_write = for_write != 0};
+				      .for_write = for_write != 0,
+				      .lease_epoch = patch_epoch_of(f->opens,
+								    ino)};
 	uint16_t rt = 0;
 	int rv;
 
@@ -529,7 +544,8 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 
 /* Commit f->opened's version, written as @w says; @reopen: ask for the
  * next version on the same nodes (the answer's entry.reopened); @ahead:
- * the version was opened ahead, and its nodes must still hold its base.
+ * the version was opened ahead, and its nodes must still hold its base;
+ * @in_place: keep it open for patching in place (under w->lease_epoch).
  * Every commit names the base the version was opened on, none included
  * (base_named): a patch's base, and for a write that sent no base (a new
  * fragment, or one it replaces whole) what was committed when it opened,
@@ -538,7 +554,7 @@ open_version(struct fio *f, uint64_t ino, uint64_t idx, uint64_t lease_epoch,
 static int
 commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 	       const struct wire_frag_write *w, uint32_t crc, uint64_t size,
-	       int reopen, int ahead, char *errmsg)
+	       int reopen, int ahead, int in_place, char *errmsg)
 {
 	struct wire_frag_commit rq = {
 	    .ino = ino, .idx = idx, .version = f->opened.version,
@@ -548,7 +564,8 @@ commit_version(struct fio *f, uint64_t ino, uint64_t idx,
 	    .base_length = f->opened.base_length,
 	    .reopen = (uint64_t)reopen,
 	    .base_held = ahead && f->opened.base_version != 0,
-	    .base_named = 1};
+	    .base_named = 1,
+	    .in_place = in_place ? CFS_INPLACE_OPEN : CFS_INPLACE_NONE};
 	mc_cred(f->mc, &rq.cred);
 	for (uint32_t i = 0; i < f->opened.chain_count; i++)
 		rq.nodes[i] = f->opened.chain[i].id;
@@ -636,6 +653,439 @@ patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
 	return 0;
 }
 
+/* ---- versions open for patching in place ------------------------------------------ */
+
+/*
+ * A small write under the write lease to a fragment this mount committed
+ * moments ago commits with in_place OPEN: the version stays open, and the
+ * next writes inside its length patch it in place on its nodes, with no
+ * Raft round (docs/data-path.md "Patching in place").  The mount seals it
+ * (its crc committed) before the lease goes, before a truncation and
+ * before a write that changes the fragment's length.  Entries are kept
+ * until then: forgetting one would leave the version open until the lease
+ * ends.  One patch or seal of an entry at a time (busy): two patches
+ * under way at once could reach the nodes in different orders.
+ */
+struct open_patch {
+	uint64_t ino, idx, epoch, version, length;
+	uint32_t crc;
+	int busy;
+	int failed; /* a patch failed: the nodes may differ, survey them */
+	uint32_t chain_count;
+	struct wire_nodeaddr chain[CFS_GOAL_MAX];
+};
+
+/* Small writes only: a large one is as cheap as a new version, and each
+ * open version costs a seal (a Raft round) later. */
+#define INPLACE_MAX (256u << 10)
+#define PATCH_MAX 4096 /* open versions per mount at most */
+
+/* The entry of (@ino, @idx) in @t, or NULL (@t's lock held). */
+static struct open_patch *
+patch_find(struct fio_opens *t, uint64_t ino, uint64_t idx)
+{
+	for (size_t i = 0; i < t->npatch; i++)
+		if (t->patch[i]->ino == ino && t->patch[i]->idx == idx)
+			return t->patch[i];
+	return NULL;
+}
+
+/* The first entry of @ino (any, @all), or NULL (@t's lock held). */
+static struct open_patch *
+patch_find_ino(struct fio_opens *t, uint64_t ino, int all)
+{
+	for (size_t i = 0; i < t->npatch; i++)
+		if (all || t->patch[i]->ino == ino)
+			return t->patch[i];
+	return NULL;
+}
+
+/* Make @p busy, waiting while another thread has it; NULL if it went
+ * meanwhile.  Finds it again by (@ino, @idx) after each wait. */
+static struct open_patch *
+patch_claim(struct fio_opens *t, uint64_t ino, uint64_t idx)
+{
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *p = patch_find(t, ino, idx);
+	while (p != NULL && p->busy) {
+		pthread_cond_wait(&t->patch_cond, &t->lock);
+		p = patch_find(t, ino, idx);
+	}
+	if (p != NULL)
+		p->busy = 1;
+	pthread_mutex_unlock(&t->lock);
+	return p;
+}
+
+/* Done with @p; @forget: it is sealed (or given up): drop it. */
+static void
+patch_unclaim(struct fio_opens *t, struct open_patch *p, int forget)
+{
+	pthread_mutex_lock(&t->lock);
+	p->busy = 0;
+	if (forget) {
+		for (size_t i = 0; i < t->npatch; i++)
+			if (t->patch[i] == p) {
+				t->patch[i] = t->patch[--t->npatch];
+				break;
+			}
+		free(p);
+	}
+	pthread_cond_broadcast(&t->patch_cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int
+patch_room(struct fio_opens *t)
+{
+	pthread_mutex_lock(&t->lock);
+	int room = t->npatch < PATCH_MAX;
+	pthread_mutex_unlock(&t->lock);
+	return room;
+}
+
+/* f->opened's version, just committed open under @epoch with @length
+ * bytes and @crc on its whole chain. */
+static void
+patch_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
+	  uint64_t length, uint32_t crc)
+{
+	struct fio_opens *t = f->opens;
+	struct open_patch *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || f->opened.chain_count > CFS_GOAL_MAX) {
+		/* the leader seals it when the lease ends */
+		LOG_WARN("fragment %llu/%llu v%llu: open for patching in "
+			 "place but not remembered (out of memory)",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)f->opened.version);
+		free(p);
+		return;
+	}
+	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
+				 .version = f->opened.version,
+				 .length = length, .crc = crc,
+				 .chain_count = f->opened.chain_count};
+	memcpy(p->chain, f->opened.chain,
+	       p->chain_count * sizeof(p->chain[0]));
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *old = patch_find(t, ino, idx);
+	if (old == NULL && t->npatch == t->cap_patch) {
+		size_t cap = t->cap_patch ? 2 * t->cap_patch : 16;
+		void *a = realloc(t->patch, cap * sizeof(*t->patch));
+		if (a != NULL) {
+			t->patch = a;
+			t->cap_patch = cap;
+		}
+	}
+	if (old != NULL && !old->busy) { /* cannot be: sealed before */
+		*old = *p;
+		free(p);
+	} else if (old == NULL && t->npatch < t->cap_patch) {
+		t->patch[t->npatch++] = p;
+		t->st.opened_in_place++;
+	} else {
+		free(p);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (p == NULL)
+		LOG_WARN("fragment %llu/%llu: open for patching in place but "
+			 "not remembered; the leader seals it when the lease "
+			 "ends",
+			 (unsigned long long)ino, (unsigned long long)idx);
+}
+
+/*
+ * After a failed patch the nodes may hold different bytes (the patch
+ * reached some of them): ask each for its (length, crc) and keep the
+ * value most of them hold (a tie: the one of the lowest node id), as the
+ * leader's seal does.  Every acknowledged patch is on every node, so any
+ * of them is a state the file was in.  @nodes: those that hold it.
+ */
+static int
+patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
+	     uint32_t *nnodes, char *errmsg)
+{
+	uint64_t len[CFS_GOAL_MAX];
+	uint32_t crc[CFS_GOAL_MAX];
+	int ok[CFS_GOAL_MAX] = {0};
+	int best = -1, best_n = 0;
+	uint64_t best_lowest = UINT64_MAX;
+
+	for (uint32_t i = 0; i < p->chain_count; i++) {
+		struct wire_frag_read rq = {.ino = p->ino, .idx = p->idx,
+					    .version = p->version,
+					    .fence_epoch = p->epoch};
+		union wire_body *rep = NULL;
+		uint16_t rt = 0;
+		char msg[CFS_ERRMSG_SIZE];
+		int rv = nc_call(f->nc, p->chain[i].addr, WIRE_T_frag_read,
+				 &rq, NULL, 0, READ_TIMEOUT_MS, &rt, &rep,
+				 NULL, NULL, msg);
+		if (rv == 0 && rt == WIRE_T_frag_data) {
+			ok[i] = 1;
+			len[i] = rep->frag_data.length;
+			crc[i] = rep->frag_data.crc;
+		} else {
+			LOG_WARN("fragment %llu/%llu v%llu: survey of node "
+				 "%llu: %s",
+				 (unsigned long long)p->ino,
+				 (unsigned long long)p->idx,
+				 (unsigned long long)p->version,
+				 (unsigned long long)p->chain[i].id,
+				 rv ? msg : "unexpected answer");
+		}
+	}
+	for (uint32_t i = 0; i < p->chain_count; i++) {
+		if (!ok[i])
+			continue;
+		int n = 0;
+		uint64_t lowest = UINT64_MAX;
+		for (uint32_t j = 0; j < p->chain_count; j++)
+			if (ok[j] && len[j] == len[i] && crc[j] == crc[i]) {
+				n++;
+				if (p->chain[j].id < lowest)
+					lowest = p->chain[j].id;
+			}
+		if (n > best_n || (n == best_n && lowest < best_lowest)) {
+			best = (int)i;
+			best_n = n;
+			best_lowest = lowest;
+		}
+	}
+	if (best < 0)
+		return cfs_fail(errmsg, CFS_UNAVAILABLE, "fragment %llu/%llu "
+				"v%llu: no node of it answered",
+				(unsigned long long)p->ino,
+				(unsigned long long)p->idx,
+				(unsigned long long)p->version);
+	*nnodes = 0;
+	for (uint32_t j = 0; j < p->chain_count; j++)
+		if (ok[j] && len[j] == len[best] && crc[j] == crc[best])
+			nodes[(*nnodes)++] = p->chain[j].id;
+	p->length = len[best];
+	p->crc = crc[best];
+	return 0;
+}
+
+/* Seal @p (claimed): commit its crc, closing it; after a failed patch,
+ * with what a survey of its nodes finds. */
+static int
+patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
+{
+	struct wire_frag_commit rq = {
+	    .ino = p->ino, .idx = p->idx, .version = p->version,
+	    .length = p->length, .lease_epoch = p->epoch,
+	    .in_place = CFS_INPLACE_SEAL};
+	int rv;
+
+	if (p->failed) {
+		pthread_mutex_lock(&f->opens->lock);
+		f->opens->st.surveys++;
+		pthread_mutex_unlock(&f->opens->lock);
+		rv = patch_survey(f, p, rq.nodes, &rq.nodes_count, errmsg);
+		if (rv != 0)
+			return rv;
+		rq.length = p->length;
+	} else {
+		for (uint32_t i = 0; i < p->chain_count; i++)
+			rq.nodes[i] = p->chain[i].id;
+		rq.nodes_count = p->chain_count;
+	}
+	rq.crc = p->crc;
+	rq.size = p->idx * f->fsz + p->length;
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_commit, &rq, NULL, f->rep, 0, errmsg);
+	if (rv == 0) {
+		pthread_mutex_lock(&f->opens->lock);
+		f->opens->st.seals++;
+		pthread_mutex_unlock(&f->opens->lock);
+	}
+	/* the leader sealed it already (the lease ended), or it went with
+	 * the file: nothing left to seal */
+	if (rv == CFS_ESTALE || rv == CFS_ENOENT) {
+		LOG_DEBUG("fragment %llu/%llu v%llu: seal: %s",
+			  (unsigned long long)p->ino,
+			  (unsigned long long)p->idx,
+			  (unsigned long long)p->version, errmsg);
+		rv = 0;
+	}
+	return rv;
+}
+
+int
+fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
+{
+	struct fio_opens *t = f->opens;
+	int first = 0;
+
+	if (t == NULL)
+		return 0;
+	for (;;) {
+		char msg[CFS_ERRMSG_SIZE];
+		pthread_mutex_lock(&t->lock);
+		struct open_patch *p = patch_find_ino(t, ino, ino == 0);
+		uint64_t pino = p ? p->ino : 0, pidx = p ? p->idx : 0;
+		pthread_mutex_unlock(&t->lock);
+		if (p == NULL)
+			return first;
+		if ((p = patch_claim(t, pino, pidx)) == NULL)
+			continue;
+		uint64_t fsz;
+		int rv = fragment_size(f, pino, 1, &fsz, msg);
+		if (rv == 0)
+			rv = patch_seal(f, p, msg);
+		if (rv != 0) {
+			/* its fragment stays open until the lease ends and
+			 * the leader seals it; this mount's next frag_open
+			 * of it is refused until then */
+			LOG_WARN("fragment %llu/%llu v%llu: sealing failed: "
+				 "%s",
+				 (unsigned long long)pino,
+				 (unsigned long long)pidx,
+				 (unsigned long long)p->version, msg);
+			if (first == 0) {
+				first = rv;
+				if (errmsg != NULL)
+					cfs_errmsg_set(errmsg, "%s", msg);
+			}
+		}
+		patch_unclaim(t, p, 1);
+	}
+}
+
+/*
+ * Write [foff, foff + n) of fragment @idx in place if this mount holds
+ * its version open under @epoch and the range is inside its length:
+ * *done = 1 and the result.  Otherwise (*done = 0) the write goes on as
+ * a new version: an open version it would change the length of is sealed
+ * first, and so is one whose patch just failed (surveyed).
+ */
+static int
+patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+	    const void *data, size_t n, uint64_t epoch, int *done,
+	    char *errmsg)
+{
+	struct fio_opens *t = f->opens;
+	struct open_patch *p = patch_claim(t, ino, idx);
+	int rv;
+
+	*done = 0;
+	if (p == NULL)
+		return 0;
+	if (p->epoch == epoch && !p->failed && foff + n <= p->length) {
+		struct wire_frag_write *w = calloc(1, sizeof(*w));
+		union wire_body *rep = NULL;
+		uint16_t rt = 0;
+		if (w == NULL) {
+			patch_unclaim(t, p, 0);
+			return cfs_fail(errmsg, CFS_ENOMEM, "frag_write");
+		}
+		*w = (struct wire_frag_write){
+		    .ino = ino, .idx = idx, .version = p->version,
+		    .base_version = p->version, .base_length = p->length,
+		    .offset = foff, .length = p->length, .durable = 1,
+		    .lease_epoch = epoch, .in_place = 1,
+		    .chain_count = p->chain_count - 1};
+		memcpy(w->chain, p->chain + 1,
+		       w->chain_count * sizeof(w->chain[0]));
+		rv = nc_call(f->nc, p->chain[0].addr, WIRE_T_frag_write, w,
+			     data, n, WRITE_TIMEOUT_MS, &rt, &rep, NULL, NULL,
+			     errmsg);
+		free(w);
+		if (rv == 0 && rt != WIRE_T_frag_written)
+			rv = cfs_fail(errmsg, CFS_MALFORMED, "frag_write "
+				      "answered with %s",
+				      wire_type_name(rt));
+		if (rv == 0 && (rep->frag_written.failed_node != 0 ||
+				rep->frag_written.fail_status != 0)) {
+			cfs_errmsg_set(errmsg, "node %llu: %s",
+				       (unsigned long long)
+					   rep->frag_written.failed_node,
+				       rep->frag_written.fail_message);
+			rv = rep->frag_written.fail_status
+				     ? (int)rep->frag_written.fail_status
+				     : CFS_EIO;
+		}
+		if (rv == 0 && rep->frag_written.length != p->length)
+			rv = cfs_fail(errmsg, CFS_CORRUPT, "length %llu after "
+				      "a patch, %llu before",
+				      (unsigned long long)
+					  rep->frag_written.length,
+				      (unsigned long long)p->length);
+		if (rv == 0) {
+			pthread_mutex_lock(&t->lock);
+			p->crc = rep->frag_written.crc;
+			t->st.patches++;
+			pthread_mutex_unlock(&t->lock);
+			patch_unclaim(t, p, 0);
+			f->st.patches++;
+			*done = 1;
+			return 0;
+		}
+		if (rv == CFS_FENCED) { /* the lease is gone: so is the seal */
+			patch_unclaim(t, p, 1);
+			*done = 1;
+			return rv;
+		}
+		LOG_WARN("fragment %llu/%llu v%llu: patch in place: %s; "
+			 "sealing it and writing a new version",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)p->version, errmsg);
+		p->failed = 1;
+	}
+	char msg[CFS_ERRMSG_SIZE];
+	rv = patch_seal(f, p, msg);
+	patch_unclaim(t, p, 1);
+	if (rv != 0) {
+		*done = 1;
+		return cfs_fail(errmsg, rv, "fragment %llu/%llu: sealing the "
+				"version open for patching: %s",
+				(unsigned long long)ino,
+				(unsigned long long)idx, msg);
+	}
+	return 0;
+}
+
+/* The epoch of this mount's versions of @ino open for patching (0: none):
+ * what its frag_locate names to be served them. */
+static uint64_t
+patch_epoch_of(struct fio_opens *t, uint64_t ino)
+{
+	uint64_t epoch = 0;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *p = patch_find_ino(t, ino, 0);
+	if (p != NULL)
+		epoch = p->epoch;
+	pthread_mutex_unlock(&t->lock);
+	return epoch;
+}
+
+/* If this mount holds @fi's version open, *out is @fi with the crc its
+ * nodes hold now (the committed one is older): 1. */
+static int
+patch_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
+	  struct wire_fraginfo *out)
+{
+	int open = 0;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *p = patch_find(t, ino, fi->idx);
+	if (p != NULL && p->version == fi->version) {
+		*out = *fi;
+		out->crc = p->crc;
+		open = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return open;
+}
+
 /* Write [foff, foff + n) of fragment @idx; @size: the file's size after. */
 static int
 write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
@@ -648,6 +1098,18 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	size_t whole_len = 0;
 	int rv = CFS_EIO;
 
+	if (f->opens != NULL) { /* also without a lease: sealed first */
+		int done = 0;
+		rv = patch_write(f, ino, idx, foff, data, n, lease_epoch,
+				 &done, errmsg);
+		if (done || rv != 0) {
+			if (rv != 0)
+				cfs_errmsg_prefix(errmsg, "fragment %llu/%llu",
+						  (unsigned long long)ino,
+						  (unsigned long long)idx);
+			return rv;
+		}
+	}
 	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
 		int ahead = attempt == 0 && lease_epoch != 0 &&
 			    f->opens != NULL &&
@@ -683,12 +1145,21 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			/* a patch under a write lease, of a fragment that
 			 * was written moments ago: the next one is likely
 			 * to come soon */
-			int reopen = lease_epoch != 0 && f->opens != NULL &&
+			int recent = lease_epoch != 0 && f->opens != NULL &&
 				     w.base_version != 0 &&
 				     opens_wanted(f->opens, ino, idx);
+			/* small writes patch the version in place from now
+			 * on; larger ones go on with a version each, opened
+			 * ahead */
+			int in_place = recent && n <= INPLACE_MAX &&
+				       patch_room(f->opens);
+			int reopen = recent && !in_place;
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
-					    ahead, errmsg);
+					    ahead, in_place, errmsg);
 			if (rv == 0) {
+				if (in_place)
+					patch_add(f, ino, idx, lease_epoch,
+						  w.length, crc);
 				if (reopen && f->rep->entry.reopened != 0)
 					opens_keep(f, ino, idx, lease_epoch,
 						   f->rep->entry.reopened,
@@ -1317,6 +1788,14 @@ again:
 			size_t n = fsz - foff < len ? (size_t)(fsz - foff)
 						    : len;
 			const struct wire_fraginfo *fi = map_find(f->cur, idx);
+			/* a version this mount patches in place: its nodes
+			 * hold a newer crc than the committed one, and a
+			 * mismatch is a patch under way, not damage */
+			struct wire_fraginfo fx;
+			int open = fi != NULL && patch_fix(f->opens, ino, fi,
+							   &fx);
+			if (open)
+				fi = &fx;
 			size_t have = 0;
 			if (fi != NULL && fi->length > foff)
 				have = fi->length - foff < n
@@ -1324,7 +1803,7 @@ again:
 					       : n;
 			if (have > 0 &&
 			    (rv = read_through(f, ino, fi, foff, p, have,
-					       !from_cache,
+					       !from_cache && !open,
 					       !(flags & FIO_NOKEEP),
 					       errmsg)) != 0) {
 				/* Once more with fresh locations if these
@@ -1332,8 +1811,8 @@ again:
 				 * node had the version (a write replaced it
 				 * since this read located it, and the nodes
 				 * deleted it: docs/data-path.md) */
-				if (retried ||
-				    (!from_cache && rv != CFS_ENOENT))
+				if (retried || (!from_cache && !open &&
+						rv != CFS_ENOENT))
 					return rv;
 				retried = 1;
 				fio_forget(f, ino);

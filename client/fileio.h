@@ -41,6 +41,7 @@ struct fio_stats {
 	uint64_t rewrites;          /* fragment writes repeated on a new chain */
 	uint64_t bad_replicas;      /* replicas reported to the leader */
 	uint64_t cached_reads;      /* fragment reads answered by the cache */
+	uint64_t patches;           /* fragment writes patched in place */
 };
 
 /* @mc is borrowed and must outlive the fio; @zctx a ZeroMQ context to share
@@ -162,7 +163,18 @@ struct fio_opens_stats {
 	uint64_t kept;  /* versions a commit opened ahead */
 	uint64_t used;  /* ... that a write then took */
 	uint64_t stale; /* ... whose commit was refused (then written again) */
+	uint64_t opened_in_place; /* versions committed open for patching */
+	uint64_t patches; /* writes that patched one in place */
+	uint64_t seals;   /* open versions sealed by this mount */
+	uint64_t surveys; /* ... after a failed patch, by asking the nodes */
 };
 void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
+
+/* Seal the versions of @ino (0: of every inode) that the mount holds open
+ * for patching in place (docs/data-path.md "Patching in place"): before
+ * its write lease goes, before a truncation, at unmount.  0, or the first
+ * failure (@errmsg may be NULL; a version not sealed stays open until the
+ * lease ends, and the leader seals it). */
+int fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg);
 
 #endif /* CFS_CLIENT_FILEIO_H */

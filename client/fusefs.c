@@ -685,6 +685,8 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		fusefs_write_lease_if_dirty(&op, ino);
 		ofile_flush_ino(op.fs->files, ino, NULL, op.c->fio);
+		/* a truncation may cut a version open for patching */
+		fio_seal_ino(op.c->fio, ino, NULL);
 		rq.valid |= CFS_SETATTR_SIZE;
 		rq.size = (uint64_t)attr->st_size;
 	}
@@ -1186,7 +1188,9 @@ lease_flush(void *data, uint64_t ino)
 	/* the recaller's own session pair: the pool may be all taken by
 	 * requests waiting for other mounts' recalls */
 	ofile_flush_ino_all(fs->files, ino, fs->rconn.fio);
-	return 0;
+	/* the lease goes: what this mount patched in place is sealed, so
+	 * that the next holder reads it (docs/data-path.md) */
+	return fio_seal_ino(fs->rconn.fio, ino, NULL);
 }
 
 static void
@@ -1351,6 +1355,9 @@ fusefs_close(struct fusefs **fsp)
 		struct op op = {.fs = fs, .c = &fs->conns[0],
 				.what = "shutdown"};
 		ofile_flush_all(fs->files, op.c->fio);
+		/* versions open for patching in place: sealed now rather
+		 * than by the leader once the sessions' leases end */
+		fio_seal_ino(op.c->fio, 0, NULL);
 		ofile_table_free(&fs->files, remove_hidden, &op);
 	}
 	fio_close(&fs->rconn.fio);
@@ -1393,6 +1400,12 @@ fusefs_close(struct fusefs **fsp)
 			 (unsigned long long)st.kept,
 			 (unsigned long long)st.used,
 			 (unsigned long long)st.stale);
+		LOG_INFO("patching in place: %llu versions opened, %llu "
+			 "patches, %llu seals (%llu after a failed patch)",
+			 (unsigned long long)st.opened_in_place,
+			 (unsigned long long)st.patches,
+			 (unsigned long long)st.seals,
+			 (unsigned long long)st.surveys);
 	}
 	fio_opens_free(&fs->opens);
 	/* closing the lock session drops this mount's locks at once */

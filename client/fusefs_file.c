@@ -48,6 +48,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 				  .valid = CFS_SETATTR_SIZE};
 
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
+	fio_seal_ino(op->c->fio, ino, NULL); /* it may cut an open version */
 	int rv = fusefs_call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
 	fusefs_data_changed(op->fs, ino);
 	return rv;
