@@ -1,0 +1,104 @@
+#!/bin/bash
+# test_inplace.sh - patching in place (docs/data-path.md "Patching in
+# place") across two cfs-fuse mounts (3 cfs-meta, 3 cfs-data, goal 3):
+#  - A's small fsync'd writes to a file it wrote moments before patch the
+#    open version in place (A's unmount log counts them); B reads every
+#    byte at once (its access recalls A's lease, and A seals first), and
+#    the three replicas end identical and committed (fsck clean);
+#  - a mount (C) killed with SIGKILL after fsync'd patches: once its session
+#    expired the leader surveys the nodes and seals, and B reads every
+#    byte whose fsync returned;
+#  - a data node killed while A patches: the failed patch is surveyed and
+#    sealed, the write goes on as a new version on the other nodes, and
+#    every byte reads back.
+. "$(dirname "$0")/lib.sh"
+
+fuse_needed
+command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
+
+A=$T/a
+B=$T/b
+C=$T/c
+mkdir -p "$A" "$B" "$C"
+unmount() { unmount_all "$A" "$B" "$C"; }
+PIDS=""
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
+
+FSZ=$((1024 * 1024))
+BOOTSTRAP_ARGS="--fragment-size $FSZ"
+data_cluster 3 3 || { show_logs; exit 1; }
+mount_at() { # mount_at DIR NAME
+	"$FUSE" --meta "$S" --log "$T/fuse-$2.log" "$1" && mountpoint -q "$1"
+}
+check "mount A" mount_at "$A" a
+check "mount B" mount_at "$B" b
+mountpoint -q "$A" && mountpoint -q "$B" || { show_logs; exit 1; }
+
+# patch FILE COPY N SEED: N random 4 KiB writes inside FILE, each followed
+# by fsync, the same bytes into the local COPY; prints "done" when all
+# returned (a process killed meanwhile has COPY up to its last fsync)
+patch() {
+	python3 - "$@" <<'PY'
+import os, random, sys
+path, copy, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(seed)
+fd = os.open(path, os.O_WRONLY)
+cd = os.open(copy, os.O_WRONLY)
+size = os.fstat(fd).st_size
+for i in range(n):
+    off = rnd.randrange(0, size - 4096) // 512 * 512
+    data = rnd.randbytes(4096)
+    os.pwrite(fd, data, off)
+    os.fsync(fd)
+    os.pwrite(cd, data, off)   # only once the fsync returned
+    os.fsync(cd)
+print("done", flush=True)
+PY
+}
+
+# ---- small fsync'd writes patch in place; the other mount reads them ----------
+head -c $((2 * FSZ)) /dev/urandom >"$T/src1"
+cp "$T/src1" "$A/f1"
+cp "$T/src1" "$T/copy1"
+check "100 fsync'd 4 KiB writes through A" \
+	sh -c "$(declare -f patch); patch '$A/f1' '$T/copy1' 100 1 | grep -q done"
+check "B reads every byte A wrote at once" cmp "$T/copy1" "$B/f1"
+check "A still reads its own bytes" cmp "$T/copy1" "$A/f1"
+check "the file is whole and at its goal (fsck)" $CTL fsck /f1
+
+# ---- a data node dies while A patches --------------------------------------------
+head -c $((2 * FSZ)) /dev/urandom >"$T/src3"
+cp "$T/src3" "$A/f3"
+cp "$T/src3" "$T/copy3"
+patch "$A/f3" "$T/copy3" 20 3 >/dev/null
+victim=$(node_index "$($CTL frags /f3 | awk '$1 == 0 {split($5, a, "@"); print a[1]}')")
+data_kill "$victim"
+check "fsync'd writes go on after a node of the open version died" \
+	sh -c "$(declare -f patch); patch '$A/f3' '$T/copy3' 20 4 | grep -q done"
+check "B reads every byte" cmp "$T/copy3" "$B/f3"
+data_start "$victim" --labels "rack=r$victim"
+check "the node is back" nodes_alive 3
+
+# ---- the patching mount is killed ----------------------------------------------
+check "mount C" mount_at "$C" c
+head -c $((2 * FSZ)) /dev/urandom >"$T/src2"
+cp "$T/src2" "$C/f2"
+cp "$T/src2" "$T/copy2"
+patch "$C/f2" "$T/copy2" 50 2 >/dev/null
+kill -9 "$(pgrep -f -- "--log $T/fuse-c.log")"
+umount -l "$C" 2>/dev/null
+t0=$(date +%s)
+check "B reads every fsync'd byte once the dead mount's lease ended (60 s)" \
+	eventually 60 cmp "$T/copy2" "$B/f2"
+echo "    (the leader sealed and B read after $(($(date +%s) - t0)) s)"
+check "the leader logged the seal" grep -q "seal" "$T"/meta*.log
+check "the files are whole and at their goal (fsck)" $CTL fsck /
+
+# ---- the counts -------------------------------------------------------------------
+unmount
+check "A patched in place (its log counts the patches)" \
+	grep -Eq "patching in place: [1-9][0-9]* versions opened, [1-9][0-9]* patches" \
+	"$T/fuse-a.log"
+grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'
+[ $fail = 0 ] || { show_logs; tail -n 20 "$T"/fuse-*.log; }
+exit $fail
