@@ -1148,10 +1148,16 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			int recent = lease_epoch != 0 && f->opens != NULL &&
 				     w.base_version != 0 &&
 				     opens_wanted(f->opens, ino, idx);
-			/* small writes patch the version in place from now
-			 * on; larger ones go on with a version each, opened
-			 * ahead */
-			int in_place = recent && n <= INPLACE_MAX &&
+			/* A small write inside the fragment's data: the
+			 * next ones are patched in place.  Not one that
+			 * makes it longer: an appender would seal (a Raft
+			 * round) at each next write; nor a large one, as
+			 * cheap as a version; those go on with versions
+			 * opened ahead. */
+			int in_place = lease_epoch != 0 && f->opens != NULL &&
+				       w.base_version != 0 &&
+				       w.length == o->base_length &&
+				       n <= INPLACE_MAX &&
 				       patch_room(f->opens);
 			int reopen = recent && !in_place;
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
