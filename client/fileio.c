@@ -96,6 +96,9 @@ struct fio {
 	 * of several fragments (NULL: not yet, or could not be) */
 	struct fio *helpers[WRITE_PARALLEL - 1];
 	int helpers_failed;
+	/* patches in place, a socket per node of the version (NULL until
+	 * first needed) */
+	struct nc *fan[CFS_GOAL_MAX];
 };
 
 void
@@ -320,6 +323,8 @@ fio_close(struct fio **fp)
 	nc_close(&f->nc);
 	for (int i = 0; i < PREFETCH_DEPTH; i++)
 		nc_close(&f->pnc[i]);
+	for (int i = 0; i < CFS_GOAL_MAX; i++)
+		nc_close(&f->fan[i]);
 	pthread_mutex_destroy(&f->clock);
 	for (unsigned i = 0; i < KEPT_WINDOWS; i++)
 		free(f->kept[i].map);
@@ -956,6 +961,65 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 }
 
 /*
+ * Send patch @w (+ @n bytes of @data) to every node of @p at once, each
+ * on its own socket: the nodes write and flush their journals in
+ * parallel, and the patch costs one round trip, not one per node as down
+ * a chain.  0 once every node answered with @p's length and one same
+ * crc (*crc); else the first failure, naming its node.
+ */
+static int
+patch_send(struct fio *f, const struct open_patch *p,
+	   const struct wire_frag_write *w, const void *data, size_t n,
+	   uint32_t *crc, char *errmsg)
+{
+	int started[CFS_GOAL_MAX] = {0};
+	int rv = 0;
+
+	for (uint32_t i = 0; i < p->chain_count && rv == 0; i++) {
+		if (f->fan[i] == NULL &&
+		    (rv = nc_open(&f->fan[i], f->zctx, errmsg)) != 0)
+			break;
+		rv = nc_start(f->fan[i], p->chain[i].addr, WIRE_T_frag_write, w,
+			      data, n, WRITE_TIMEOUT_MS, errmsg);
+		started[i] = rv == 0;
+	}
+	for (uint32_t i = 0; i < p->chain_count; i++) {
+		union wire_body *rep = NULL;
+		uint16_t rt = 0;
+		char msg[CFS_ERRMSG_SIZE];
+		int r;
+		if (!started[i])
+			continue;
+		r = nc_finish(f->fan[i], &rt, &rep, NULL, NULL, msg);
+		if (r == 0 && rt != WIRE_T_frag_written)
+			r = cfs_fail(msg, CFS_MALFORMED, "answered with %s",
+				     wire_type_name(rt));
+		if (r == 0 && rep->frag_written.fail_status != 0)
+			r = cfs_fail(msg, (int)rep->frag_written.fail_status,
+				     "%s", rep->frag_written.fail_message);
+		if (r == 0 && rep->frag_written.length != p->length)
+			r = cfs_fail(msg, CFS_CORRUPT, "length %llu after "
+				     "the patch, %llu before",
+				     (unsigned long long)
+					 rep->frag_written.length,
+				     (unsigned long long)p->length);
+		if (r == 0 && i > 0 && rep->frag_written.crc != *crc)
+			r = cfs_fail(msg, CFS_CORRUPT, "crc %08x, another "
+				     "node's %08x",
+				     rep->frag_written.crc, *crc);
+		if (r == 0 && i == 0)
+			*crc = rep->frag_written.crc;
+		if (r != 0 && rv == 0) {
+			rv = r;
+			cfs_errmsg_set(errmsg, "node %llu: %s",
+				       (unsigned long long)p->chain[i].id,
+				       msg);
+		}
+	}
+	return rv;
+}
+
+/*
  * Write [foff, foff + n) of fragment @idx in place if this mount holds
  * its version open under @epoch and the range is inside its length:
  * *done = 1 and the result.  Otherwise (*done = 0) the write goes on as
@@ -976,8 +1040,6 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		return 0;
 	if (p->epoch == epoch && !p->failed && foff + n <= p->length) {
 		struct wire_frag_write *w = calloc(1, sizeof(*w));
-		union wire_body *rep = NULL;
-		uint16_t rt = 0;
 		if (w == NULL) {
 			patch_unclaim(t, p, 0);
 			return cfs_fail(errmsg, CFS_ENOMEM, "frag_write");
@@ -986,37 +1048,13 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		    .ino = ino, .idx = idx, .version = p->version,
 		    .base_version = p->version, .base_length = p->length,
 		    .offset = foff, .length = p->length, .durable = 1,
-		    .lease_epoch = epoch, .in_place = 1,
-		    .chain_count = p->chain_count - 1};
-		memcpy(w->chain, p->chain + 1,
-		       w->chain_count * sizeof(w->chain[0]));
-		rv = nc_call(f->nc, p->chain[0].addr, WIRE_T_frag_write, w,
-			     data, n, WRITE_TIMEOUT_MS, &rt, &rep, NULL, NULL,
-			     errmsg);
+		    .lease_epoch = epoch, .in_place = 1};
+		uint32_t crc = 0;
+		rv = patch_send(f, p, w, data, n, &crc, errmsg);
 		free(w);
-		if (rv == 0 && rt != WIRE_T_frag_written)
-			rv = cfs_fail(errmsg, CFS_MALFORMED, "frag_write "
-				      "answered with %s",
-				      wire_type_name(rt));
-		if (rv == 0 && (rep->frag_written.failed_node != 0 ||
-				rep->frag_written.fail_status != 0)) {
-			cfs_errmsg_set(errmsg, "node %llu: %s",
-				       (unsigned long long)
-					   rep->frag_written.failed_node,
-				       rep->frag_written.fail_message);
-			rv = rep->frag_written.fail_status
-				     ? (int)rep->frag_written.fail_status
-				     : CFS_EIO;
-		}
-		if (rv == 0 && rep->frag_written.length != p->length)
-			rv = cfs_fail(errmsg, CFS_CORRUPT, "length %llu after "
-				      "a patch, %llu before",
-				      (unsigned long long)
-					  rep->frag_written.length,
-				      (unsigned long long)p->length);
 		if (rv == 0) {
 			pthread_mutex_lock(&t->lock);
-			p->crc = rep->frag_written.crc;
+			p->crc = crc;
 			t->st.patches++;
 			pthread_mutex_unlock(&t->lock);
 			patch_unclaim(t, p, 0);
