@@ -267,7 +267,7 @@ patch_replay(void *arg, const struct store_key *k, uint64_t file_size,
 {
 	struct store *s = arg;
 	char path[PATH_MAX];
-	uint8_t h[PATCH_HDR];
+	uint8_t h[PATCH_HDR] = {0};
 	struct stat st;
 	uint64_t pos = 0;
 	int fd, rc = 0;
