@@ -368,6 +368,32 @@ out:
 }
 
 int
+delta_make_whole(struct store *s, const struct store_key *k, char *errmsg)
+{
+	struct hdr *f = malloc(sizeof(*f));
+	uint8_t *all = malloc(MAP_BYTES);
+	int rc;
+
+	if (f == NULL || all == NULL) {
+		free(f);
+		free(all);
+		return cfs_fail(errmsg, CFS_ENOMEM, "header");
+	}
+	rc = store_compact(s, k, 0, errmsg);
+	if (rc == 0)
+		rc = replica_read_header(s, k, f, errmsg);
+	if (rc == 0 && f->format == STORE_FORMAT_DELTA) {
+		/* store_compact skipped it (its base is a delta): a copy
+		 * of every block, through its chain */
+		memset(all, 0xff, MAP_BYTES);
+		rc = rebase(s, k, all, 0, errmsg);
+	}
+	free(all);
+	free(f);
+	return rc;
+}
+
+int
 store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 	      char *errmsg)
 {
@@ -384,7 +410,7 @@ store_compact(struct store *s, const struct store_key *k, unsigned min_blocks,
 		goto out;
 	for (size_t i = 0; i < MAP_BYTES; i++)
 		held += (unsigned)__builtin_popcount(f->map[i]);
-	if (held <= min_blocks)
+	if (min_blocks > 0 && held <= min_blocks)
 		goto out;
 	bottom.version = f->base_version;
 	/* A delta is built on a whole file, except one rebased on a version

@@ -22,4 +22,16 @@
 int delta_absorb(struct store *s, const struct store_key *x, int *gone,
 		 char *errmsg);
 
+/*
+ * Make replica @k, the committed version of its fragment (the caller
+ * promises it, as for store_compact), a whole file if it is a delta:
+ * store_compact() with no threshold (the take-over writes only its own
+ * blocks into its base's file), or, where that does not apply (its base
+ * is itself a delta, which only a crash leaves), a rebase that copies
+ * every block into a new file.  Either way the new file is fsync'd
+ * before it takes the name, and the directory after.  0 if it was whole.
+ */
+int delta_make_whole(struct store *s, const struct store_key *k,
+		     char *errmsg);
+
 #endif /* CFS_DATA_DELTA_H */

@@ -1,6 +1,7 @@
 /* journal.c - inside the fragment store: the write-ahead journal of small durable replica files (data/journal.h says why). */
 #include "data/journal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,7 +29,9 @@
  *   [0, 60) and then of the payload.
  * Payload of an image: base u64 (the version from_base extents come
  * from), nextents x {off u64, len u32, from_base u32}, then the bytes of
- * the extents not from_base.  Every record starts at a multiple of REC.  A file starts with a
+ * the extents not from_base.  A patch (bytes written into a file in
+ * place, data/patch.c) has the same payload, with the file's stamp where
+ * an image has its base and no extent from_base.  Every record starts at a multiple of REC.  A file starts with a
  * START record (seq 0) giving its epoch; its records follow with that
  * epoch and seq 1, 2, ...; reading stops at the first record that does
  * not check, so a record torn by a crash, and everything a reset left
@@ -36,7 +39,7 @@
  */
 #define REC 64
 #define MAGIC 0x57534643u /* "CFSW" */
-enum { K_START = 0, K_IMAGE = 1, K_FORGET = 2 };
+enum { K_START = 0, K_IMAGE = 1, K_FORGET = 2, K_PATCH = 3 };
 
 struct jfile {
 	int fd;
@@ -161,13 +164,13 @@ rec_check(const struct image_file *f, uint64_t off, uint64_t epoch,
 		return -1;
 	uint64_t plen = get_le(h + 56, 4);
 	unsigned kind = (unsigned)get_le(h + 4, 2);
-	if (plen > f->len - off - REC || kind > K_FORGET ||
+	if (plen > f->len - off - REC || kind > K_PATCH ||
 	    (kind == K_START) != (seq == 0))
 		return -1;
 	uint32_t crc = crc32c(crc32c(0, h, 60), h + REC, (size_t)plen);
 	if (crc != (uint32_t)get_le(h + 60, 4))
 		return -1;
-	if (kind == K_IMAGE) {
+	if (kind == K_IMAGE || kind == K_PATCH) {
 		uint64_t next = get_le(h + 36, 4), sum = 0;
 		if (plen < 8 || next > (plen - 8) / 16)
 			return -1;
@@ -175,7 +178,7 @@ rec_check(const struct image_file *f, uint64_t off, uint64_t epoch,
 		for (uint64_t i = 0; i < next; i++) {
 			const uint8_t *x = h + REC + 8 + 16 * i;
 			uint64_t len = get_le(x + 8, 4);
-			if (get_le(x + 12, 4) > 1)
+			if (get_le(x + 12, 4) > (kind == K_IMAGE))
 				return -1;
 			if (get_le(x + 12, 4) == 1)
 				continue;
@@ -272,13 +275,33 @@ order_cmp(const void *pa, const void *pb)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/* Keep, of the records of one key @e[0 .. @n) (in journal order), what a
+ * replay applies: its last image or forget, and every patch after it
+ * (all its patches if it has neither), moved to the front of @e.  A
+ * patch writes bytes into the file the records before it left, so those
+ * after the last image are applied to what that image restores, in order;
+ * a forget (the file deleted or replaced) cancels the patches before it.
+ * How many are kept. */
+static size_t
+keep_of_key(struct entry *e, size_t n)
+{
+	size_t from = 0, keep = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].kind != K_PATCH)
+			from = i;
+	for (size_t i = from; i < n; i++)
+		e[keep++] = e[i];
+	return keep;
+}
+
 /* Replay the records of both files, oldest file first; images that a
  * later record of the same key (a tombstone or a newer image) supersedes
- * are skipped.  Sorting by key then order leaves each key's last record
- * last. */
+ * are skipped, and so are patches before them.  Sorting by key then order
+ * groups each key's records in journal order. */
 static int
-replay(const char *dir, journal_replay_fn *fn, void *arg, unsigned *count,
-       uint64_t *max_epoch, char *errmsg)
+replay(const char *dir, journal_replay_fn *fn, journal_replay_fn *patch_fn,
+       void *arg, unsigned *count, uint64_t *max_epoch, char *errmsg)
 {
 	struct image_file f[2];
 	struct scan sc = {0};
@@ -308,16 +331,21 @@ replay(const char *dir, journal_replay_fn *fn, void *arg, unsigned *count,
 	}
 	if (sc.n > 1) /* (qsort of no entries: a null pointer) */
 		qsort(sc.e, sc.n, sizeof(*sc.e), entry_cmp);
-	/* back in the order of the journal, only each key's last record */
+	/* back in the order of the journal, only what each key needs */
 	size_t keep = 0;
-	for (size_t i = 0; i < sc.n; i++)
-		if (i + 1 == sc.n || key_cmp(&sc.e[i].k, &sc.e[i + 1].k) != 0)
-			sc.e[keep++] = sc.e[i];
+	for (size_t i = 0, j; i < sc.n; i = j) {
+		for (j = i + 1; j < sc.n && key_cmp(&sc.e[i].k, &sc.e[j].k) == 0;
+		     j++)
+			;
+		size_t k = keep_of_key(sc.e + i, j - i);
+		memmove(sc.e + keep, sc.e + i, k * sizeof(*sc.e));
+		keep += k;
+	}
 	if (keep > 1)
 		qsort(sc.e, keep, sizeof(*sc.e), order_cmp);
 	for (size_t i = 0; i < keep && rc == 0; i++) {
 		const struct entry *e = &sc.e[i];
-		if (e->kind != K_IMAGE)
+		if (e->kind != K_IMAGE && e->kind != K_PATCH)
 			continue;
 		struct journal_extent *ext = malloc(
 			(e->next ? e->next : 1) * sizeof(*ext));
@@ -331,7 +359,8 @@ replay(const char *dir, journal_replay_fn *fn, void *arg, unsigned *count,
 			ext[x].len = get_le(tab + 16 * x + 8, 4);
 			ext[x].from_base = (uint32_t)get_le(tab + 16 * x + 12, 4);
 		}
-		rc = fn(arg, &e->k, e->file_size, get_le(e->payload, 8), ext,
+		rc = (e->kind == K_IMAGE ? fn : patch_fn)(
+			arg, &e->k, e->file_size, get_le(e->payload, 8), ext,
 			e->next, tab + 16 * (size_t)e->next, errmsg);
 		free(ext);
 		if (rc == 0)
@@ -479,8 +508,8 @@ checkpointer(void *arg)
 
 int
 journal_open(struct journal **out, const char *dir, uint64_t size,
-	     int syncfd, journal_replay_fn *fn, void *arg, unsigned *replayed,
-	     char *errmsg)
+	     int syncfd, journal_replay_fn *fn, journal_replay_fn *patch_fn,
+	     void *arg, unsigned *replayed, char *errmsg)
 {
 	struct journal *j;
 	uint64_t max_epoch;
@@ -490,7 +519,7 @@ journal_open(struct journal **out, const char *dir, uint64_t size,
 	if (strlen(dir) > PATH_MAX - 32)
 		return cfs_fail(errmsg, CFS_EINVAL, "%.64s: name too long",
 				dir);
-	rc = replay(dir, fn, arg, replayed, &max_epoch, errmsg);
+	rc = replay(dir, fn, patch_fn, arg, replayed, &max_epoch, errmsg);
 	if (rc != 0)
 		return rc;
 	/* What the replay found on disk, and what it restored, is durable
@@ -682,16 +711,18 @@ flush_to(struct journal *j, struct jfile *jf, uint64_t seq, char *errmsg)
 }
 
 /* Write one record at the end of the active file; with @flush, return
- * once it is on the disk. */
+ * once it is on the disk.  With @pin, the file it went to stays counted
+ * in flight (no checkpoint resets it) until journal_unpin(*@pin), also
+ * on failure unless *@pin is -1. */
 static int
 append(struct journal *j, unsigned kind, const struct store_key *k,
        uint64_t file_size, uint64_t base, const struct journal_extent *ext,
-       uint32_t next, const void *data, uint64_t dlen, int flush,
+       uint32_t next, const void *data, uint64_t dlen, int flush, int *pin,
        char *errmsg)
 {
 	uint8_t h[REC], *tab = NULL;
 	static const uint8_t pad[REC];
-	size_t tlen = kind == K_IMAGE ? 8 + 16 * (size_t)next : 0;
+	size_t tlen = kind != K_FORGET ? 8 + 16 * (size_t)next : 0;
 	uint64_t plen = tlen + dlen, reclen = align_rec(REC + plen);
 	uint32_t pcrc;
 	int rc = 0;
@@ -761,8 +792,11 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
 	if (flush)
 		rc = flush_to(j, jf, seq, errmsg);
 	pthread_mutex_lock(&j->mu);
-	jf->inflight--;
-	if (rc == 0 && kind == K_IMAGE)
+	if (pin != NULL)
+		*pin = (int)(jf - j->f);
+	else
+		jf->inflight--;
+	if (rc == 0 && kind != K_FORGET)
 		j->puts++;
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
@@ -788,7 +822,42 @@ journal_put(struct journal *j, const struct store_key *k, uint64_t file_size,
 		return cfs_fail(errmsg, CFS_E2BIG,
 				"%s: image of %" PRIu64 " bytes", j->dir, dlen);
 	return append(j, K_IMAGE, k, file_size, base, ext, next, data, dlen, 1,
-		      errmsg);
+		      NULL, errmsg);
+}
+
+int
+journal_patch(struct journal *j, const struct store_key *k,
+	      uint64_t file_size, uint64_t stamp,
+	      const struct journal_extent *ext, uint32_t next,
+	      const void *data, int *pin, char *errmsg)
+{
+	uint64_t dlen = 0;
+
+	*pin = -1;
+	for (uint32_t i = 0; i < next; i++) {
+		assert(!ext[i].from_base);
+		if (ext[i].len > UINT32_MAX)
+			return cfs_fail(errmsg, CFS_E2BIG,
+					"%s: extent of %" PRIu64 " bytes",
+					j->dir, ext[i].len);
+		dlen += ext[i].len;
+	}
+	if (dlen > journal_max_image(j))
+		return cfs_fail(errmsg, CFS_E2BIG,
+				"%s: patch of %" PRIu64 " bytes", j->dir, dlen);
+	return append(j, K_PATCH, k, file_size, stamp, ext, next, data, dlen,
+		      1, pin, errmsg);
+}
+
+void
+journal_unpin(struct journal *j, int pin)
+{
+	if (pin < 0)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->f[pin].inflight--;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
 }
 
 void
@@ -797,7 +866,8 @@ journal_forget(struct journal *j, const struct store_key *k)
 	char errmsg[CFS_ERRMSG_SIZE];
 
 	if (j != NULL)
-		(void)append(j, K_FORGET, k, 0, 0, NULL, 0, "", 0, 0, errmsg);
+		(void)append(j, K_FORGET, k, 0, 0, NULL, 0, "", 0, 0, NULL,
+			     errmsg);
 }
 
 void

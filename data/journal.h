@@ -26,7 +26,9 @@
  *
  * A record is the image of one replica file, or a tombstone saying that
  * a key's file was deleted or renamed away (so that a replay does not
- * bring back what was deleted after its record).  Replaying is
+ * bring back what was deleted after its record), or a patch: bytes
+ * written into a replica file in place (docs/data-path.md "Patching in
+ * place"), written again at a replay.  Replaying is
  * idempotent: an image is written only where the file under its name
  * does not check, and a file's image never depends on another file's
  * bytes, except that a delta reads its shared blocks from its base,
@@ -69,7 +71,10 @@ typedef int journal_replay_fn(void *arg, const struct store_key *k,
 
 /*
  * Replay the journal files in @dir, if any, through @fn: the images that
- * no later tombstone cancels, in the order they were appended.  Then open
+ * no later tombstone cancels, in the order they were appended; and
+ * through @patch_fn (the same arguments, with the file's stamp as @base)
+ * each patch (journal_patch) that no later image or tombstone of its key
+ * cancels, in that order too, after the image it patches.  Then open
  * the journal with files of @size bytes each (rounded down to 4 KiB;
  * JOURNAL_MIN_SIZE at least), creating or resizing them, every record
  * gone; @syncfd (borrowed, must stay open) is a descriptor on the
@@ -78,8 +83,8 @@ typedef int journal_replay_fn(void *arg, const struct store_key *k,
  * @fn.  CFS_EIO/CFS_ENOSPC/CFS_ENOMEM naming the file.
  */
 int journal_open(struct journal **out, const char *dir, uint64_t size,
-		 int syncfd, journal_replay_fn *fn, void *arg,
-		 unsigned *replayed, char *errmsg);
+		 int syncfd, journal_replay_fn *fn, journal_replay_fn *patch_fn,
+		 void *arg, unsigned *replayed, char *errmsg);
 
 /* Checkpoint what is in the journal, stop its thread, close the files and
  * free *@j (NULL-safe; sets *@j to NULL). */
@@ -102,6 +107,29 @@ int journal_put(struct journal *j, const struct store_key *k,
 		const struct journal_extent *ext, uint32_t next,
 		const void *data, char *errmsg);
 
+/*
+ * Append a patch of @k's file (@file_size bytes, incarnation @stamp):
+ * @next extents, none from_base, whose bytes are in @data one after the
+ * other, that the caller is about to write into the file in place; return
+ * once it is on the disk.  The reverse of journal_put's order: the file's
+ * own write comes after, so the record must outlive it until it reaches
+ * the disk.  So *@pin is set to the journal file the record went to (or
+ * -1 if none), and no checkpoint resets that file until the caller, its
+ * writes done, calls journal_unpin(@j, *@pin) (always, on failure too).
+ * A replay writes the extents again into the file under @k's name if it
+ * is @file_size bytes and says @stamp (else it is another incarnation).
+ * CFS_E2BIG past journal_max_image(); CFS_EIO if the journal cannot be
+ * written or flushed (the caller then syncs the file itself).
+ */
+int journal_patch(struct journal *j, const struct store_key *k,
+		  uint64_t file_size, uint64_t stamp,
+		  const struct journal_extent *ext, uint32_t next,
+		  const void *data, int *pin, char *errmsg);
+
+/* The writes a journal_patch record stands for are done: its journal file
+ * may be checkpointed.  @pin -1: nothing. */
+void journal_unpin(struct journal *j, int pin);
+
 /* @k's file was deleted or renamed to another name: a replay must not
  * write an earlier image of it back.  Not flushed (a crash before the next
  * flush brings such a file back; the inventory deletes it). */
@@ -112,7 +140,7 @@ void journal_forget(struct journal *j, const struct store_key *k);
  * records stay in both files for a crash to leave behind. */
 void journal_hold_checkpoints(struct journal *j, int hold);
 
-/* Statistics since open: records appended, checkpoints made. */
+/* Statistics since open: images and patches appended, checkpoints made. */
 void journal_stats(struct journal *j, uint64_t *puts, uint64_t *checkpoints);
 
 #endif /* CFS_DATA_JOURNAL_H */

@@ -298,6 +298,63 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 	return rv;
 }
 
+/* Reject a frag_write in place (docs/data-path.md "Patching in place")
+ * that is not one: it names the version it patches as its base, that
+ * version's length as both lengths, and is durable (it is answered
+ * without a Raft round, so only on the disk). */
+static int
+inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
+{
+	if (m->in_place != 1)
+		return cfs_fail(errmsg, CFS_EINVAL, "in_place %" PRIu8,
+				m->in_place);
+	if (m->idx > UINT32_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
+	if (m->version == 0 || m->base_version != m->version)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"in place: base version %" PRIu64
+				" is not the version",
+				m->base_version);
+	if (m->length != m->base_length)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"in place: length %" PRIu64
+				" is not the base length %" PRIu64,
+				m->length, m->base_length);
+	if (!m->durable)
+		return cfs_fail(errmsg, CFS_EINVAL, "in place: not durable");
+	if (m->length > CFS_BULK_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"length %" PRIu64 " over %u", m->length,
+				CFS_BULK_MAX);
+	if (m->offset > m->length || blen > m->length - m->offset)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"%zu bytes at %" PRIu64 " past length %" PRIu64,
+				blen, m->offset, m->length);
+	return 0;
+}
+
+/* Patch this node's replica of the version in place, holding the fragment
+ * like write_local: a write, copy or delete of it waits, and so does a
+ * seal's survey (handle_read with a fence).  CFS_ENOENT without the
+ * replica, CFS_ESTALE if its length is another, else store_patch's. */
+static int
+patch_local(struct worker *w, const struct wire_frag_write *m,
+	    const void *bulk, size_t blen, uint64_t *len, uint32_t *crc,
+	    char *errmsg)
+{
+	struct service *s = w->svc;
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	int rv;
+
+	claim(w, &k, NULL);
+	rv = store_rc(s, store_patch(s->st, &k, m->length, m->offset, bulk,
+				     blen, crc, errmsg));
+	unclaim(w);
+	if (rv == 0)
+		*len = m->length;
+	return rv;
+}
+
 static void
 chain_failed(struct wire_frag_written *out, uint64_t node, int status,
 	     const char *message)
@@ -307,9 +364,33 @@ chain_failed(struct wire_frag_written *out, uint64_t node, int status,
 	snprintf(out->fail_message, sizeof(out->fail_message), "%s", message);
 }
 
+/* The slot of inode @ino in s->epochs. */
+static size_t
+epoch_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 32) % EPOCH_SLOTS;
+}
+
+/* A seal's survey (frag_read with fence_epoch): from now on writes to
+ * inode @ino under a lease older than @epoch are FENCED. */
+static void
+epoch_raise(struct service *s, uint64_t ino, uint64_t epoch)
+{
+	pthread_mutex_lock(&s->epoch_lock);
+	size_t i = epoch_slot(ino);
+	if (s->epochs[i].ino != ino) {
+		s->epochs[i].ino = ino;
+		s->epochs[i].epoch = epoch;
+	} else if (s->epochs[i].epoch < epoch) {
+		s->epochs[i].epoch = epoch;
+	}
+	pthread_mutex_unlock(&s->epoch_lock);
+}
+
 /* A frag_write under write lease @m->lease_epoch: CFS_FENCED if this node
  * saw a newer one for the inode (the writer lost its lease, another mount
- * writes now); else noted.  Epoch 0 (no lease) is not checked. */
+ * writes now, or a seal's survey fenced it); else noted.  Epoch 0 (no
+ * lease) is not checked. */
 static int
 epoch_check(struct service *s, const struct wire_frag_write *m, char *errmsg)
 {
@@ -318,8 +399,7 @@ epoch_check(struct service *s, const struct wire_frag_write *m, char *errmsg)
 	if (m->lease_epoch == 0)
 		return 0;
 	pthread_mutex_lock(&s->epoch_lock);
-	size_t i = (size_t)((m->ino * 0x9e3779b97f4a7c15ull) >> 32) %
-		   EPOCH_SLOTS;
+	size_t i = epoch_slot(m->ino);
 	if (s->epochs[i].ino != m->ino) {
 		s->epochs[i].ino = m->ino;
 		s->epochs[i].epoch = m->lease_epoch;
@@ -424,10 +504,12 @@ handle_write(struct worker *w, struct request *rq,
 
 	LOG_DEBUG(KEY_FMT ": frag_write %zu bytes at %" PRIu64
 		  ", length %" PRIu64 ", base v%" PRIu64 ", chain %" PRIu32
-		  " from %s",
+		  "%s from %s",
 		  KEY_ARGS(m), blen, m->offset, m->length, m->base_version,
-		  m->chain_count, rq->peer);
-	if ((rv = write_check(m, blen, errmsg)) != 0) {
+		  m->chain_count, m->in_place ? ", in place" : "", rq->peer);
+	rv = m->in_place ? inplace_check(m, blen, errmsg)
+			 : write_check(m, blen, errmsg);
+	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
 		LOG_WARN("%s (from %s)", errmsg, rq->peer);
 		send_error(w, rq, rv, errmsg);
@@ -448,7 +530,11 @@ handle_write(struct worker *w, struct request *rq,
 		send_reply(w, rq, WIRE_T_frag_written, CFS_OK, &out, NULL);
 		return;
 	}
-	rv = write_local(w, m, bulk, blen, &out.length, &out.crc, errmsg);
+	rv = m->in_place
+		     ? patch_local(w, m, bulk, blen, &out.length, &out.crc,
+				   errmsg)
+		     : write_local(w, m, bulk, blen, &out.length, &out.crc,
+				   errmsg);
 	if (rv != 0) {
 		/* (a forwarded request's reply is abandoned: its replicas
 		 * are never committed and become garbage) */
@@ -503,7 +589,37 @@ read_local(struct service *s, const struct wire_frag_read *m,
 	return 0;
 }
 
-/* frag_read: frag_data {length, crc} of the whole replica + the bytes. */
+/*
+ * Read under the claim of the fragment if @claimed (else without it):
+ * a reader that finds a block, its CRC or the header disagreeing while a
+ * patch in place (store_patch) rewrites them sees CFS_CORRUPT of a sound
+ * replica; a CFS_CORRUPT without the claim is believed only when reading
+ * again with it, when no patch runs.
+ */
+static int
+read_checked(struct worker *w, const struct wire_frag_read *m, int claimed,
+	     struct wire_frag_data *out, zmq_msg_t *bulk, char *errmsg)
+{
+	struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+	int rv = read_local(w->svc, m, out, bulk, errmsg);
+
+	if (rv != CFS_CORRUPT || claimed)
+		return rv;
+	claim(w, &k, NULL);
+	zmq_msg_close(bulk);
+	zmq_msg_init(bulk);
+	memset(out, 0, sizeof(*out));
+	rv = read_local(w->svc, m, out, bulk, errmsg);
+	unclaim(w);
+	return rv;
+}
+
+/* frag_read: frag_data {length, crc} of the whole replica + the bytes.
+ * With fence_epoch (a seal's survey, docs/data-path.md "Patching in
+ * place"): holding the fragment, so that a patch in progress finishes
+ * first, writes to the inode under older leases are fenced from now on,
+ * then the replica is read (len 0: its length and crc only, as without
+ * a fence). */
 static void
 handle_read(struct worker *w, struct request *rq,
 	    const struct wire_frag_read *m)
@@ -514,17 +630,24 @@ handle_read(struct worker *w, struct request *rq,
 	int rv = 0;
 
 	LOG_DEBUG(KEY_FMT ": frag_read %" PRIu32 " bytes at %" PRIu64
-		  " from %s",
-		  KEY_ARGS(m), m->len, m->offset, rq->peer);
+		  ", fence %" PRIu64 " from %s",
+		  KEY_ARGS(m), m->len, m->offset, m->fence_epoch, rq->peer);
 	memset(&out, 0, sizeof(out));
 	zmq_msg_init(&bulk);
-	if (m->idx > UINT32_MAX)
+	if (m->idx > UINT32_MAX) {
 		rv = cfs_fail(errmsg, CFS_EINVAL, "index %" PRIu64, m->idx);
-	else if (m->len > CFS_BULK_MAX)
+	} else if (m->len > CFS_BULK_MAX) {
 		rv = cfs_fail(errmsg, CFS_EINVAL, "read of %" PRIu32
 			      " bytes over %u", m->len, CFS_BULK_MAX);
-	else
-		rv = read_local(w->svc, m, &out, &bulk, errmsg);
+	} else if (m->fence_epoch != 0) {
+		struct store_key k = {m->ino, (uint32_t)m->idx, m->version};
+		claim(w, &k, NULL);
+		epoch_raise(w->svc, m->ino, m->fence_epoch);
+		rv = read_checked(w, m, 1, &out, &bulk, errmsg);
+		unclaim(w);
+	} else {
+		rv = read_checked(w, m, 0, &out, &bulk, errmsg);
+	}
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, KEY_FMT, KEY_ARGS(m));
 		LOG_WARN("%s (read from %s)", errmsg, rq->peer);
@@ -1136,6 +1259,21 @@ service_delete_stamp(struct service *s, const struct store_key *k,
 
 	claim(slot, k, NULL);
 	int rv = store_rc(s, store_delete_stamp(s->st, k, stamp, errmsg));
+	unclaim(slot);
+	return rv;
+}
+
+int
+service_verify(struct service *s, const struct store_key *k, char *errmsg)
+{
+	struct worker *slot = &s->workers[s->n_workers];
+	int rv = store_verify(s->st, k, errmsg);
+
+	if (rv != CFS_CORRUPT)
+		return store_rc(s, rv);
+	/* (see read_checked: a patch in place may have been running) */
+	claim(slot, k, NULL);
+	rv = store_rc(s, store_verify(s->st, k, errmsg));
 	unclaim(slot);
 	return rv;
 }

@@ -70,6 +70,13 @@ uint64_t service_served(struct service *s);
 int service_delete_stamp(struct service *s, const struct store_key *k,
 			 uint64_t stamp, char *errmsg);
 
+/* store_verify of @k (the scrub), and if that finds it CFS_CORRUPT,
+ * again under the claim of its fragment: a patch in place that was
+ * running meanwhile makes a sound replica look corrupt to a reader
+ * (for the beat thread: one caller at a time, as service_delete_stamp). */
+int service_verify(struct service *s, const struct store_key *k,
+		   char *errmsg);
+
 /* Stop every thread (requests in progress are cut short: a forward or pull
  * in flight fails, its reply is dropped), close the sockets, free *@s and
  * set it to NULL.  NULL or *@s NULL: no-op.  The store is not closed. */

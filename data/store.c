@@ -41,6 +41,7 @@
 #include "data/delta.h"
 #include "data/image.h"
 #include "data/journal.h"
+#include "data/patch.h"
 #include "data/replica.h"
 #include "data/store_int.h"
 
@@ -1245,20 +1246,27 @@ store_set_journal(struct store *s, uint64_t size, char *errmsg)
 		}
 	}
 	rc = journal_open(&s->journal, s->dir, size, s->dirfd, image_restore,
-			  s, &replayed, errmsg);
+			  patch_replay, s, &replayed, errmsg);
 	if (rc == CFS_ENOSPC) {
 		LOG_WARN("store %s: no room for a journal (%s): every durable "
 			 "write fsyncs its file",
 			 s->dir, errmsg);
 		size = 0;
 		rc = journal_open(&s->journal, s->dir, 0, s->dirfd,
-				  image_restore, s, &replayed, errmsg);
+				  image_restore, patch_replay, s, &replayed,
+				  errmsg);
 	}
 	if (rc == 0)
 		LOG_INFO("store %s: journal of 2 x %" PRIu64 " bytes%s; "
 			 "%u replica file(s) checked or restored from it",
 			 s->dir, size, size == 0 ? " (none)" : "", replayed);
 	return rc;
+}
+
+struct journal *
+store_journal(struct store *s)
+{
+	return s->journal;
 }
 
 void

@@ -44,7 +44,8 @@
  * chain is one deep.  Its file holds only its own blocks (a sparse file);
  * its header names that base and maps the blocks it holds; reads take the
  * other blocks from the base's file, checked against the delta's own CRC
- * table.  A file is never changed in place while it is a live version.
+ * table.  A file is never changed in place while it is a live version,
+ * except by store_patch.
  * Deleting a version that deltas are built on hands its blocks to them
  * (docs/on-disk-format.md: the newest takes a whole file over, merging
  * its own blocks into it; others are rebased), so no delta loses its
@@ -108,7 +109,8 @@ void store_set_direct(struct store *s, int on);
 int store_set_journal(struct store *s, uint64_t size, char *errmsg);
 /* For tests: hold the journal's checkpoints (journal_hold_checkpoints). */
 void store_journal_hold(struct store *s, int hold);
-/* Images journaled and checkpoints made since store_set_journal. */
+/* Images and patches journaled, and checkpoints made, since
+ * store_set_journal. */
 void store_journal_stats(struct store *s, uint64_t *puts,
 			 uint64_t *checkpoints);
 /* Free *@s and set it to NULL (NULL or *@s NULL: no-op).  Every writer of
@@ -201,9 +203,36 @@ int store_delete_stamp(struct store *s, const struct store_key *k,
  * its base's file over (the base is older), older deltas on that file are
  * deleted and newer ones rebased on @k.  Keeps a run of patches to one
  * fragment from carrying ever more blocks while garbage collection lags.
+ * @min_blocks 0: any delta, even one holding no block of its own.
  * 0 if there is nothing to do. */
 int store_compact(struct store *s, const struct store_key *k,
 		  unsigned min_blocks, char *errmsg);
+
+/*
+ * Patch replica @k in place (docs/data-path.md "Patching in place"):
+ * write @n bytes of @buf (borrowed) at data offset @off, and update the
+ * CRCs of the blocks they touch, the table and the header's data_crc;
+ * *@out_crc is the new data_crc.  Cases:
+ *  1) no replica @k: CFS_ENOENT;
+ *  2) its length is not @length: CFS_ESTALE (the caller patches another
+ *     state of it than this node holds);
+ *  3) @off + @n past @length: CFS_EINVAL;
+ *  4) a block the range touches in part does not check: CFS_CORRUPT
+ *     (a patch never launders a bad block into fresh CRCs);
+ *  5) otherwise 0, durable: with a journal, one record of the changed
+ *     bytes flushed before they go into the file (unsynced; a checkpoint
+ *     or a replay puts them on the disk); without, the file fdatasync'd.
+ * A delta is first made a whole file (store_compact), so @k must be its
+ * fragment's committed version, as for store_compact.  @n 0 changes
+ * nothing and answers the data_crc.  This is the one write of a live
+ * version in place: a reader of @k at the same time may see the block
+ * being patched fail its CRC (the service claims the fragment around
+ * both; data/service.c).  Callers serialise it with every other write of
+ * the fragment, as store_write_begin.  Code: data/patch.c.
+ */
+int store_patch(struct store *s, const struct store_key *k, uint64_t length,
+		uint64_t off, const void *buf, size_t n, uint32_t *out_crc,
+		char *errmsg);
 
 /* Delete every committed replica of (@ino, @idx) whose version is below
  * @keep_from (GC of stale versions).  Deleting none is not an error. */

@@ -41,6 +41,9 @@ int store_make_dir(const char *path, char *errmsg);
  * must not bring it back (journal_forget). */
 void store_forget(struct store *s, const struct store_key *k);
 
+/* The store's journal (store_set_journal); NULL: none. */
+struct journal *store_journal(struct store *s);
+
 /* Tests only: called by store_read and store_verify between opening a
  * replica and reading it (NULL: nothing), to change files under them. */
 extern void (*store_test_opened)(const struct store_key *k);

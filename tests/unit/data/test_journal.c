@@ -735,6 +735,138 @@ test_failed_takeover_base(void **state)
 	data_free(&d);
 }
 
+/* ---- patches in place (store_patch) --------------------------------------- */
+
+struct patch_crash {
+	struct data *d;
+	int lose_write;	    /* the patch's own write never reached the disk */
+	uint64_t copy_stamp; /* then a repair copy replaced the file */
+};
+
+/* v1 of (6, 0) written (journaled), then patched in place at P_OFF (one
+ * more record); what else @arg says. */
+static int
+patched_file(struct store *s, void *arg)
+{
+	struct patch_crash *c = arg;
+	struct store_key k = key(6, 0, 1);
+	char path[PATH_MAX], errmsg[CFS_ERRMSG_SIZE];
+	unsigned char *old = malloc(2 * W_LEN);
+	uint64_t puts, cps;
+	uint32_t crc;
+	struct stat st;
+	int fd, rc = -1;
+
+	store_journal_hold(s, 1);
+	store_path(s, &k, path, sizeof(path));
+	if (old == NULL || write_durable(s, k, 0, 0, c->d->w, W_LEN) != 0 ||
+	    (fd = open(path, O_RDWR)) < 0)
+		goto out;
+	if (fstat(fd, &st) != 0 || st.st_size > 2 * W_LEN ||
+	    pread(fd, old, (size_t)st.st_size, 0) != st.st_size ||
+	    store_patch(s, &k, W_LEN, P_OFF, c->d->p, P_LEN, &crc, errmsg) !=
+		    0 ||
+	    crc != crc32c(0, c->d->n, W_LEN) ||
+	    (c->lose_write &&
+	     pwrite(fd, old, (size_t)st.st_size, 0) != st.st_size)) {
+		fprintf(stderr, "patch: %s\n", errmsg);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	store_journal_stats(s, &puts, &cps);
+	if (puts != 2)
+		goto out;
+	if (c->copy_stamp != 0) {
+		struct store_writer *w;
+		if (store_write_begin(s, &k, 0, &w, errmsg) != 0)
+			goto out;
+		store_write_set_stamp(w, c->copy_stamp);
+		if (store_write(w, 0, c->d->x, W_LEN, errmsg) != 0 ||
+		    store_write_commit(&w, 1, NULL, NULL, errmsg) != 0) {
+			store_write_abort(&w);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(old);
+	return rc;
+}
+
+/* Replica (6, 0, 1) holds @want, with its crc, and verifies. */
+static void
+holds(struct fx *f, const unsigned char *want)
+{
+	struct store_key k = key(6, 0, 1);
+	uint64_t len;
+	uint32_t crc;
+
+	check_content(f, k, want, W_LEN);
+	assert_int_equal(store_stat(f->s, &k, &len, &crc, NULL, f->errmsg), 0);
+	assert_int_equal(crc, crc32c(0, want, W_LEN));
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+}
+
+/* A patch whose write into the file was lost (the file holds the bytes
+ * from before it, which check) is written again by the replay. */
+static void
+test_patch_with_a_lost_file_write_is_replayed(void **state)
+{
+	struct fx *f = *state;
+	struct data d;
+	struct patch_crash c = {&d, 1, 0};
+
+	data_make(&d);
+	crash_after(f, patched_file, &c);
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	holds(f, d.w); /* what the crash left: the old replica */
+	restart(f);
+	holds(f, d.n);
+	restart(f); /* replayed once, the journal is empty: still there */
+	holds(f, d.n);
+	data_free(&d);
+}
+
+/* A patched file lost whole comes back from its image, then the patch. */
+static void
+test_patch_is_replayed_after_its_files_image(void **state)
+{
+	struct fx *f = *state;
+	struct data d;
+	struct patch_crash c = {&d, 0, 0};
+
+	data_make(&d);
+	crash_after(f, patched_file, &c);
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	gone(f, key(6, 0, 1));
+	restart(f);
+	holds(f, d.n);
+	data_free(&d);
+}
+
+/* A repair copy (another stamp) that replaced the patched file is not
+ * patched by the replay: the patch was the other incarnation's. */
+static void
+test_patch_of_another_incarnation_is_not_replayed(void **state)
+{
+	struct fx *f = *state;
+	struct data d;
+	struct patch_crash c = {&d, 0, 7};
+	uint64_t len, stamp;
+	uint32_t crc;
+	struct store_key k = key(6, 0, 1);
+
+	data_make(&d);
+	crash_after(f, patched_file, &c);
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	restart(f);
+	holds(f, d.x);
+	assert_int_equal(store_stat(f->s, &k, &len, &crc, &stamp, f->errmsg), 0);
+	assert_int_equal(stamp, 7);
+	data_free(&d);
+}
+
 int
 main(void)
 {
@@ -769,6 +901,15 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_takeover_base,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_patch_with_a_lost_file_write_is_replayed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_patch_is_replayed_after_its_files_image, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_patch_of_another_incarnation_is_not_replayed,
+			setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

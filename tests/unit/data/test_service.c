@@ -1116,6 +1116,198 @@ test_start_on_address_in_use_is_config(void **state)
 	node_down(&a);
 }
 
+/* ---- patching in place ------------------------------------------------------ */
+
+/* The frag_write of a patch in place of version @v (@len bytes) of
+ * (ino 30, idx 0): @n bytes at @off, under lease @epoch. */
+static struct wire_frag_write *
+inplace_req(uint64_t v, uint64_t len, uint64_t off, uint64_t epoch)
+{
+	struct wire_frag_write *m = wreq(30, 0, v, off, len);
+
+	m->base_version = v;
+	m->base_length = len;
+	m->in_place = 1;
+	m->lease_epoch = epoch;
+	return m;
+}
+
+/* frag_read of length and crc only (len 0) of (30, 0, @v), fencing @fence. */
+static int
+survey(struct nc *nc, const char *addr, uint64_t v, uint64_t fence,
+       struct wire_frag_data *meta, size_t *got)
+{
+	struct wire_frag_read m = {.ino = 30, .idx = 0, .version = v,
+				   .fence_epoch = fence};
+	char err[CFS_ERRMSG_SIZE];
+	union wire_body *r = NULL;
+	const void *bulk = NULL;
+	uint16_t type = 0;
+	int rv = nc_call(nc, addr, WIRE_T_frag_read, &m, NULL, 0, 8000, &type,
+			 &r, &bulk, got, err);
+
+	if (rv == 0) {
+		assert_int_equal(type, WIRE_T_frag_data);
+		*meta = r->frag_data;
+	}
+	return rv;
+}
+
+/* A patch in place changes the version's bytes on every node, sent to
+ * each (as the client does) or down a chain, and answers the new crc. */
+static void
+test_write_in_place_patches_the_version_on_each_node(void **state)
+{
+	struct node a, b;
+	struct nc *nc = client();
+	const size_t len = 200000;
+	uint8_t *want = pattern(len, 30), *p = pattern(3000, 31);
+	struct wire_frag_write *m = wreq(30, 0, 4, 0, len);
+	struct wire_frag_written out;
+
+	(void)state;
+	node_up(&a, 1, 0);
+	node_up(&b, 2, 0);
+	chain_add(m, b.id, b.addr);
+	assert_int_equal(do_write(nc, a.addr, m, want, len, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	free(m);
+	/* to each node, no chain */
+	m = inplace_req(4, len, 65000, 5);
+	memcpy(want + 65000, p, 1000);
+	assert_int_equal(do_write(nc, a.addr, m, p, 1000, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	assert_int_equal(out.length, len);
+	assert_int_equal(out.crc, crc32c(0, want, len));
+	assert_int_equal(do_write(nc, b.addr, m, p, 1000, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	assert_int_equal(out.crc, crc32c(0, want, len));
+	/* down a chain */
+	m->offset = len - 3000;
+	chain_add(m, b.id, b.addr);
+	memcpy(want + len - 3000, p, 3000);
+	assert_int_equal(do_write(nc, a.addr, m, p, 3000, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	assert_int_equal(out.crc, crc32c(0, want, len));
+	assert_replica(nc, a.addr, 30, 0, 4, want, len);
+	assert_replica(nc, b.addr, 30, 0, 4, want, len);
+	free(m), free(want), free(p);
+	nc_close(&nc);
+	node_down(&b);
+	node_down(&a);
+}
+
+/* A frag_write in place that is not one is an error reply (nothing
+ * forwarded); a node without the version names itself ENOENT, one whose
+ * replica has another length ESTALE, and an older lease is FENCED. */
+static void
+test_write_in_place_refusals(void **state)
+{
+	struct node a;
+	struct nc *nc = client();
+	struct fake *f = fake_start(FAKE_ERROR);
+	struct wire_frag_write *m = wreq(30, 0, 4, 0, 100);
+	struct wire_frag_written out;
+	uint8_t *v = pattern(100, 32);
+
+	(void)state;
+	node_up(&a, 1, 0);
+	assert_int_equal(do_write(nc, a.addr, m, v, 100, &out), 0);
+	free(m);
+	m = inplace_req(4, 100, 0, 7);
+	chain_add(m, 79, f->addr);
+	m->base_version = 3;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	m->base_version = 4;
+	m->base_length = 99;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	m->base_length = 100;
+	m->durable = 0;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	m->durable = 1;
+	m->offset = 99;
+	assert_int_equal(do_write(nc, a.addr, m, "xy", 2, &out), CFS_EINVAL);
+	m->offset = UINT64_MAX;
+	assert_int_equal(do_write(nc, a.addr, m, "xy", 2, &out), CFS_EINVAL);
+	m->offset = 0;
+	m->in_place = 2;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	m->in_place = 1;
+	m->idx = 1ull << 32;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	m->idx = 0;
+	m->version = m->base_version = 0;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), CFS_EINVAL);
+	assert_int_equal(atomic_load(&f->requests), 0);
+	m->chain_count = 0;
+	/* no such version here; another length here */
+	m->version = m->base_version = 5;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), 0);
+	assert_int_equal(out.failed_node, a.id);
+	assert_int_equal(out.fail_status, CFS_ENOENT);
+	m->version = m->base_version = 4;
+	m->length = m->base_length = 50;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), 0);
+	assert_int_equal(out.failed_node, a.id);
+	assert_int_equal(out.fail_status, CFS_ESTALE);
+	/* lease 7 seen (above): 6 is fenced */
+	m->length = m->base_length = 100;
+	m->lease_epoch = 6;
+	assert_int_equal(do_write(nc, a.addr, m, "x", 1, &out), 0);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	assert_replica(nc, a.addr, 30, 0, 4, v, 100);
+	free(m), free(v);
+	nc_close(&nc);
+	node_down(&a);
+	fake_stop(f);
+}
+
+/* A seal's survey (frag_read, len 0, fence_epoch) answers the replica's
+ * length and crc without bytes, and from then on a patch under an older
+ * lease is FENCED; one under the fence's is taken. */
+static void
+test_read_with_a_fence_answers_crc_and_fences_older_leases(void **state)
+{
+	struct node a;
+	struct nc *nc = client();
+	uint8_t *v = pattern(100, 33);
+	struct wire_frag_write *m = wreq(30, 0, 4, 0, 100);
+	struct wire_frag_written out;
+	struct wire_frag_data meta;
+	size_t got = 99;
+
+	(void)state;
+	node_up(&a, 1, 0);
+	assert_int_equal(do_write(nc, a.addr, m, v, 100, &out), 0);
+	free(m);
+	m = inplace_req(4, 100, 10, 5);
+	assert_int_equal(do_write(nc, a.addr, m, "abc", 3, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	memcpy(v + 10, "abc", 3);
+	assert_int_equal(survey(nc, a.addr, 4, 6, &meta, &got), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(meta.length, 100);
+	assert_int_equal(meta.crc, crc32c(0, v, 100));
+	assert_int_equal(do_write(nc, a.addr, m, "def", 3, &out), 0);
+	assert_int_equal(out.failed_node, a.id);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	m->lease_epoch = 6;
+	assert_int_equal(do_write(nc, a.addr, m, "def", 3, &out), 0);
+	assert_int_equal(out.failed_node, 0);
+	memcpy(v + 10, "def", 3);
+	assert_int_equal(out.crc, crc32c(0, v, 100));
+	/* a lower fence lowers nothing; a missing version is ENOENT */
+	assert_int_equal(survey(nc, a.addr, 4, 2, &meta, &got), 0);
+	m->lease_epoch = 5;
+	assert_int_equal(do_write(nc, a.addr, m, "ghi", 3, &out), 0);
+	assert_int_equal(out.fail_status, CFS_FENCED);
+	assert_int_equal(survey(nc, a.addr, 9, 7, &meta, &got), CFS_ENOENT);
+	assert_replica(nc, a.addr, 30, 0, 4, v, 100);
+	free(m), free(v);
+	nc_close(&nc);
+	node_down(&a);
+}
+
 int
 main(void)
 {
@@ -1139,6 +1331,9 @@ main(void)
 		cmocka_unit_test(test_concurrent_writes_of_same_keys_leave_whole_replicas),
 		cmocka_unit_test(test_stop_does_not_wait_for_forward_in_flight),
 		cmocka_unit_test(test_start_on_address_in_use_is_config),
+		cmocka_unit_test(test_write_in_place_patches_the_version_on_each_node),
+		cmocka_unit_test(test_write_in_place_refusals),
+		cmocka_unit_test(test_read_with_a_fence_answers_crc_and_fences_older_leases),
 	};
 
 	cfs_log_init("test_service");

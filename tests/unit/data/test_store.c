@@ -1489,6 +1489,183 @@ test_store_compact_makes_the_committed_delta_whole(void **state)
 	free(v[6]);
 }
 
+/* ---- patching in place (store_patch) ------------------------------------ */
+
+/* store_patch of @n bytes of @data at @off into replica @k of @len bytes,
+ * and into @model: it answers the CRC of the model, which reads back and
+ * verifies. */
+static void
+patch_in_place(struct fx *f, struct store_key k, size_t len, uint64_t off,
+	       const void *data, size_t n, unsigned char *model)
+{
+	uint32_t crc = 0, scrc;
+	uint64_t slen;
+
+	assert_int_equal(store_patch(f->s, &k, len, off, data, n, &crc,
+				     f->errmsg),
+			 0);
+	memcpy(model + off, data, n);
+	assert_int_equal(crc, crc32c(0, model, len));
+	assert_int_equal(store_stat(f->s, &k, &slen, &scrc, NULL, f->errmsg),
+			 0);
+	assert_int_equal(slen, len);
+	assert_int_equal(scrc, crc);
+	check_content(f, k, model, len);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+}
+
+/* A patch inside one block of a whole replica changes those bytes and the
+ * CRCs, in the same file (no new version, no rename). */
+static void
+test_store_patch_in_place_of_a_whole_replica(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 200000;
+	struct store_key k = key(90, 1, 5);
+	unsigned char *v = random_bytes(len, 90), *p = random_bytes(100, 91);
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	put(f, k, v, len);
+	replica_path(f, k, path);
+	assert_int_equal(stat(path, &a), 0);
+	patch_in_place(f, k, len, 70000, p, 100, v);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(file_format(f, k), STORE_FORMAT);
+	free(v);
+	free(p);
+}
+
+/* Patches across a block boundary, of one whole block, in the short last
+ * block, of everything, and one too big for the journal (fdatasync'd). */
+static void
+test_store_patch_in_place_across_blocks_and_at_the_end(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 3 * 65536 + 1000, big = 1200000;
+	struct store_key k = key(91, 0, 3), kb = key(91, 1, 3);
+	unsigned char *v = random_bytes(len, 92), *p = random_bytes(big, 93);
+	unsigned char *vb = random_bytes(big, 94);
+
+	put(f, k, v, len);
+	patch_in_place(f, k, len, 65536 - 10, p, 20, v);
+	patch_in_place(f, k, len, 2 * 65536, p + 1, 65536, v);
+	patch_in_place(f, k, len, 3 * 65536 + 500, p + 2, 500, v);
+	patch_in_place(f, k, len, len - 1, p + 3, 1, v);
+	patch_in_place(f, k, len, 0, p + 4, len, v);
+	put(f, kb, vb, big);
+	patch_in_place(f, kb, big, 3, p + 5, big - 7, vb);
+	free(v);
+	free(vb);
+	free(p);
+}
+
+/* A delta is made whole before it is patched: its base's file is taken
+ * over (compaction), so the base is gone and the patched version reads on
+ * its own.  A delta holding no block of its own is made whole too. */
+static void
+test_store_patch_in_place_of_a_delta_makes_it_whole(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 4u << 20;
+	struct store_key k1 = key(92, 1, 1), k2 = key(92, 1, 2);
+	struct store_key k3 = key(92, 1, 3);
+	unsigned char *v = random_bytes(len, 95), *p = random_bytes(5000, 96);
+	struct store_writer *w;
+	char path[PATH_MAX];
+
+	put(f, k1, v, len);
+	patch(f, k2, 1, 1000, p, 10, v);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT_DELTA);
+	patch_in_place(f, k2, len, 2u << 20, p + 10, 5000 - 10, v);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT);
+	replica_path(f, k1, path);
+	assert_false(exists(path));
+	assert_int_equal(store_delete(f->s, &k1, f->errmsg), CFS_ENOENT);
+	check_content(f, k2, v, len);
+	/* k3: a delta of k2 sharing every block */
+	assert_int_equal(store_write_begin(f->s, &k3, 2, &w, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT_DELTA);
+	patch_in_place(f, k3, len, 7, p, 3, v);
+	assert_int_equal(file_format(f, k3), STORE_FORMAT);
+	assert_int_equal(store_delete(f->s, &k2, f->errmsg), CFS_ENOENT);
+	check_content(f, k3, v, len);
+	free(v);
+	free(p);
+}
+
+/* No replica: ENOENT; another length: ESTALE; past the end: EINVAL; a
+ * block patched in part that does not check: CORRUPT (not laundered).
+ * None changes the replica.  No bytes: the CRC as it is. */
+static void
+test_store_patch_in_place_refusals(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 100000;
+	struct store_key k = key(93, 2, 9);
+	unsigned char *v = random_bytes(len, 97);
+	char path[PATH_MAX];
+	uint32_t crc = 0;
+
+	assert_int_equal(store_patch(f->s, &k, len, 0, "x", 1, &crc, f->errmsg),
+			 CFS_ENOENT);
+	put(f, k, v, len);
+	assert_int_equal(store_patch(f->s, &k, len + 1, 0, "x", 1, &crc,
+				     f->errmsg),
+			 CFS_ESTALE);
+	assert_non_null(strstr(f->errmsg, "patched as"));
+	assert_int_equal(store_patch(f->s, &k, len, len - 1, "xy", 2, &crc,
+				     f->errmsg),
+			 CFS_EINVAL);
+	assert_int_equal(store_patch(f->s, &k, len, len + 1, "", 0, &crc,
+				     f->errmsg),
+			 CFS_EINVAL);
+	check_content(f, k, v, len);
+	assert_int_equal(store_patch(f->s, &k, len, len, "", 0, &crc,
+				     f->errmsg),
+			 0);
+	assert_int_equal(crc, crc32c(0, v, len));
+	replica_path(f, k, path);
+	flip_byte(path, STORE_HEADER_SIZE + 65536 + 5);
+	assert_int_equal(store_patch(f->s, &k, len, 65536, "x", 1, &crc,
+				     f->errmsg),
+			 CFS_CORRUPT);
+	/* block 0 is sound and still takes a patch */
+	unsigned char got[65536];
+	size_t n;
+	assert_int_equal(store_patch(f->s, &k, len, 10, "abc", 3, &crc,
+				     f->errmsg),
+			 0);
+	memcpy(v + 10, "abc", 3);
+	assert_int_equal(store_read(f->s, &k, 0, got, sizeof(got), &n,
+				    f->errmsg),
+			 0);
+	assert_int_equal(n, sizeof(got));
+	assert_memory_equal(got, v, sizeof(got));
+	free(v);
+}
+
+/* Without a journal the patch is written and fdatasync'd, and reads back
+ * the same. */
+static void
+test_store_patch_in_place_without_a_journal(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 70000;
+	struct store_key k = key(94, 0, 1);
+	unsigned char *v = random_bytes(len, 98);
+	uint64_t puts, cps;
+
+	assert_int_equal(store_set_journal(f->s, 0, f->errmsg), 0);
+	put(f, k, v, len);
+	patch_in_place(f, k, len, 65530, "0123456789", 10, v);
+	store_journal_stats(f->s, &puts, &cps);
+	assert_int_equal(puts, 0);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -1528,6 +1705,11 @@ main(void)
 	    T(test_store_versions_written_and_deleted_in_turn),
 	    T(test_store_delta_with_cut_and_growth),
 	    T(test_store_compact_makes_the_committed_delta_whole),
+	    T(test_store_patch_in_place_of_a_whole_replica),
+	    T(test_store_patch_in_place_across_blocks_and_at_the_end),
+	    T(test_store_patch_in_place_of_a_delta_makes_it_whole),
+	    T(test_store_patch_in_place_refusals),
+	    T(test_store_patch_in_place_without_a_journal),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,6 +263,38 @@ test_store_bulk_reads_go_past_the_page_cache(void **state)
 	free(buf);
 }
 
+/* A replica whose blocks went to the disk with O_DIRECT (a 4 MiB write
+ * of whole pages) patched in place through the page cache, in part of a
+ * block and across blocks, reads back right both past the page cache and
+ * through it, and verifies (the scrub reads from the disk). */
+static void
+test_store_patch_in_place_of_a_replica_written_direct(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 4 * MIB;
+	struct store_key k = key(96, 0, 2);
+	unsigned char *v = random_bytes(len, 99), *p = random_bytes(200000, 9);
+	struct store_writer *w;
+	uint32_t crc;
+
+	assert_int_equal(store_write_begin(f->s, &k, 0, &w, f->errmsg), 0);
+	assert_int_equal(store_write(w, 0, v, len, f->errmsg), 0);
+	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
+	assert_int_equal(store_patch(f->s, &k, len, 4095, p, 3, &crc,
+				     f->errmsg),
+			 0);
+	memcpy(v + 4095, p, 3);
+	assert_int_equal(store_patch(f->s, &k, len, MIB - 7, p, 200000, &crc,
+				     f->errmsg),
+			 0);
+	memcpy(v + MIB - 7, p, 200000);
+	assert_int_equal(crc, crc32c(0, v, len));
+	check_content(f, k, v, len);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+	free(v);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -271,6 +303,7 @@ main(void)
 	    T(test_store_random_writes_direct_and_buffered_match_a_model),
 	    T(test_store_bulk_writes_go_past_the_page_cache),
 	    T(test_store_bulk_reads_go_past_the_page_cache),
+	    T(test_store_patch_in_place_of_a_replica_written_direct),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,326 @@
+/* patch.c - inside the fragment store: patching a replica file in place (store_patch), durable through the journal, and a patch written again at replay. */
+#include "data/patch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "data/delta.h"
+#include "data/replica.h"
+#include "data/store_int.h"
+
+/*
+ * Why in place.  Every other write makes a new version (a new file, a
+ * rename, a Raft round); a mount holding a file's write lease patches the
+ * version it opened for that instead (docs/data-path.md "Patching in
+ * place").  What changes in the whole replica file is small and fixed:
+ *   - the data range written;
+ *   - the CRCs of the blocks it touches, and the table's own CRC;
+ *   - the header up to its CRC: data_crc and header_crc (a format 1 file
+ *     gets a format 2 header, stamp 0: the same incarnation).
+ * Those are the patch's extents, in file order.  Their bytes go into the
+ * journal first, flushed, then into the file through the page cache, not
+ * synced: a checkpoint's syncfs, or a replay of the record after a crash,
+ * puts them on the disk.  The record is pinned (journal_patch) until the
+ * file writes are done, so no checkpoint frees it before they happened.
+ * Without a journal the file is written and fdatasync'd.
+ *
+ * The file may hold blocks written with O_DIRECT: the patch reads and
+ * writes through the page cache, which Linux keeps coherent with direct
+ * I/O on the same file (a direct read writes back the cached pages it
+ * overlaps first).  A patch is small next to the fragment, and the blocks
+ * it touches in part must be read anyway for their CRCs.
+ *
+ * Crash cases, with a journal: before the record is flushed, nothing was
+ * written into the file and the patch was never answered; after, the
+ * replay writes the extents again, whatever part of them reached the
+ * disk (writing them is idempotent).  Without one, a crash before the
+ * fdatasync can leave a file that fails its checks (CFS_CORRUPT, never
+ * wrong data); that patch was never answered either.
+ */
+
+/* Header bytes a patch rewrites: everything up to and with the format 2
+ * header's CRC (the rest is zero in formats 1 and 2 alike). */
+#define PATCH_HDR (HDR_CRC_OFF + 4)
+#define PATCH_EXT_MAX 4
+
+/* A patch's extents of the file and their bytes (borrowed). */
+struct patch {
+	struct journal_extent ext[PATCH_EXT_MAX];
+	const uint8_t *bytes[PATCH_EXT_MAX];
+	uint32_t n;
+};
+
+static void
+patch_add(struct patch *p, uint64_t off, uint64_t len, const uint8_t *bytes)
+{
+	p->ext[p->n] = (struct journal_extent){off, len, 0};
+	p->bytes[p->n++] = bytes;
+}
+
+/* Write @p's extents into @fd (@path names it). */
+static int
+patch_write(int fd, const char *path, const struct patch *p, char *errmsg)
+{
+	for (uint32_t i = 0; i < p->n; i++)
+		if (pwrite_full(fd, p->bytes[i], (size_t)p->ext[i].len,
+				p->ext[i].off) < 0)
+			return cfs_fail_errno(errmsg, errno,
+					      "%s: patch at %" PRIu64, path,
+					      p->ext[i].off);
+	return 0;
+}
+
+/*
+ * Make @p durable in @fd: 1) through journal @j when it takes the
+ * record (flushed, then the file written, then the record unpinned);
+ * 2) otherwise (no journal, a patch bigger than it takes, a journal
+ * that failed) the file written and fdatasync'd.
+ */
+static int
+patch_commit(struct journal *j, const struct store_key *k, uint64_t file_size,
+	     uint64_t stamp, int fd, const char *path, const struct patch *p,
+	     char *errmsg)
+{
+	uint64_t dlen = 0;
+	int rc;
+
+	for (uint32_t i = 0; i < p->n; i++)
+		dlen += p->ext[i].len;
+	if (j != NULL && dlen <= journal_max_image(j)) {
+		char jerr[CFS_ERRMSG_SIZE];
+		uint8_t *data = malloc(dlen > 0 ? dlen : 1);
+		int pin = -1;
+
+		rc = data == NULL ? CFS_ENOMEM : 0;
+		for (uint64_t at = 0, i = 0; rc == 0 && i < p->n; i++) {
+			memcpy(data + at, p->bytes[i], (size_t)p->ext[i].len);
+			at += p->ext[i].len;
+		}
+		if (rc == 0)
+			rc = journal_patch(j, k, file_size, stamp, p->ext, p->n,
+					   data, &pin, jerr);
+		free(data);
+		if (rc == 0) {
+			rc = patch_write(fd, path, p, errmsg);
+			journal_unpin(j, pin);
+			return rc;
+		}
+		journal_unpin(j, pin);
+		LOG_DEBUG("%s: patch not journaled (%s): fdatasync'd", path,
+			  rc == CFS_ENOMEM ? "out of memory" : jerr);
+	}
+	rc = patch_write(fd, path, p, errmsg);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: fdatasync", path);
+	return rc;
+}
+
+/* The new CRC of each block of @r that [@off, @off + @n) of data touches
+ * into r->crcs: a block the range covers from @buf alone, one it covers
+ * in part read (and checked against its old CRC: a bad block is not
+ * laundered) and patched in @blk. */
+static int
+patch_crcs(struct replica *r, uint64_t off, const uint8_t *buf, size_t n,
+	   uint8_t *blk, char *errmsg)
+{
+	for (uint64_t b = off / BS; b * BS < off + n; b++) {
+		uint64_t start = b * BS, bl = block_len(r->length, b);
+		uint64_t lo = off > start ? off : start;
+		uint64_t hi = off + n < start + bl ? off + n : start + bl;
+		size_t got;
+		int rc;
+
+		if (lo == start && hi == start + bl) {
+			r->crcs[b] = crc32c(0, buf + (start - off), (size_t)bl);
+			continue;
+		}
+		rc = replica_block(r, b, blk, &got, errmsg);
+		if (rc != 0)
+			return rc;
+		memcpy(blk + (lo - start), buf + (lo - off), (size_t)(hi - lo));
+		r->crcs[b] = crc32c(0, blk, (size_t)bl);
+	}
+	return 0;
+}
+
+/* The checks of store_patch that need only @k's header; its delta made
+ * whole.  @f is scratch. */
+static int
+patch_prepare(struct store *s, const struct store_key *k, uint64_t length,
+	      uint64_t off, size_t n, struct hdr *f, char *errmsg)
+{
+	char path[PATH_MAX];
+	int rc = replica_read_header(s, k, f, errmsg);
+
+	if (rc != 0)
+		return rc;
+	store_path(s, k, path, sizeof(path));
+	if (f->length != length)
+		return cfs_fail(errmsg, CFS_ESTALE,
+				"%s: %" PRIu64 " bytes, patched as %" PRIu64,
+				path, f->length, length);
+	if (off > length || n > length - off)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"%s: patch of %zu bytes at %" PRIu64
+				" past its %" PRIu64 " bytes",
+				path, n, off, length);
+	if (f->format != STORE_FORMAT_DELTA)
+		return 0;
+	rc = delta_make_whole(s, k, errmsg);
+	if (rc != 0)
+		cfs_errmsg_prefix(errmsg, "%s: making it whole to patch", path);
+	return rc;
+}
+
+int
+store_patch(struct store *s, const struct store_key *k, uint64_t length,
+	    uint64_t off, const void *buf, size_t n, uint32_t *out_crc,
+	    char *errmsg)
+{
+	struct hdr *f = malloc(sizeof(*f));
+	uint8_t *blk = NULL, *table = NULL, h[HDR];
+	struct replica r;
+	struct patch p = {0};
+	int fd = -1, rc;
+
+	if (f == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "header");
+	rc = patch_prepare(s, k, length, off, n, f, errmsg);
+	free(f);
+	if (rc != 0)
+		return rc;
+	rc = replica_open(s, k, &r, errmsg);
+	if (rc != 0)
+		return rc;
+	/* the caller holds the fragment: nothing changed it since */
+	if (r.h.format == STORE_FORMAT_DELTA || r.length != length) {
+		rc = cfs_fail(errmsg, CFS_EIO, "%s: changed while patched",
+			      r.path);
+		goto out;
+	}
+	if (n == 0) {
+		*out_crc = r.data_crc;
+		goto out;
+	}
+	size_t tsize = 4 * (size_t)(r.nblocks + 1);
+	if ((blk = malloc(BS)) == NULL || (table = malloc(tsize)) == NULL) {
+		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: patch buffers", r.path);
+		goto out;
+	}
+	rc = patch_crcs(&r, off, buf, n, blk, errmsg);
+	if (rc != 0)
+		goto out;
+	/* the whole CRC from the block CRCs, not from the data again */
+	uint32_t data_crc = 0;
+	for (uint64_t b = 0; b < r.nblocks; b++) {
+		put_le(table + 4 * b, r.crcs[b], 4);
+		data_crc = crc32c_combine(data_crc, r.crcs[b],
+					  block_len(length, b));
+	}
+	put_le(table + tsize - 4, crc32c(0, table, tsize - 4), 4);
+	r.h.format = STORE_FORMAT;
+	r.h.data_crc = data_crc;
+	header_encode(h, k, &r.h);
+
+	uint64_t b0 = off / BS, b1 = (off + n - 1) / BS;
+	uint64_t tab = HDR + length;
+	patch_add(&p, 0, PATCH_HDR, h);
+	patch_add(&p, HDR + off, n, buf);
+	if (b1 + 1 == r.nblocks) { /* the touched CRCs and the table's CRC */
+		patch_add(&p, tab + 4 * b0, tsize - 4 * b0, table + 4 * b0);
+	} else {
+		patch_add(&p, tab + 4 * b0, 4 * (b1 - b0 + 1), table + 4 * b0);
+		patch_add(&p, tab + tsize - 4, 4, table + tsize - 4);
+	}
+	fd = open(r.path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rc = cfs_fail_errno(errmsg, errno, "%s: open to patch", r.path);
+		goto out;
+	}
+	rc = patch_commit(store_journal(s), k, tab + tsize, r.stamp, fd, r.path,
+			  &p, errmsg);
+	if (close(fd) < 0 && rc == 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: close", r.path);
+	if (rc == 0)
+		*out_crc = data_crc;
+out:
+	free(blk);
+	free(table);
+	replica_close(&r);
+	return rc;
+}
+
+int
+patch_replay(void *arg, const struct store_key *k, uint64_t file_size,
+	     uint64_t stamp, const struct journal_extent *ext, uint32_t next,
+	     const uint8_t *data, char *errmsg)
+{
+	struct store *s = arg;
+	char path[PATH_MAX];
+	uint8_t h[PATCH_HDR] = {0};
+	struct stat st;
+	uint64_t pos = 0;
+	int fd, rc = 0;
+
+	store_path(s, k, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* its image did not come back either (logged there) */
+		LOG_WARN("%s: a patch in the journal not written again: no "
+			 "such file",
+			 path);
+		return 0;
+	}
+	if (fd < 0)
+		return cfs_fail_errno(errmsg, errno, "%s: open", path);
+	if (fstat(fd, &st) < 0 || pread_full(fd, h, sizeof(h), 0) < 0) {
+		rc = cfs_fail_errno(errmsg, errno, "%s: read", path);
+		goto out;
+	}
+	/* (a format 1 header holds no stamp: stamp 0, as store_stat says) */
+	uint64_t has = get_le(h + 4, 2) == STORE_FORMAT_V1
+			       ? 0
+			       : get_le(h + HDR_STAMP_OFF, 8);
+	if ((uint64_t)st.st_size != file_size || has != stamp) {
+		LOG_WARN("%s: a patch in the journal not written again: the "
+			 "file is another one (%lld bytes, stamp %" PRIx64
+			 "; the patch's %" PRIu64 " bytes, stamp %" PRIx64 ")",
+			 path, (long long)st.st_size, has, file_size, stamp);
+		goto out;
+	}
+	for (uint32_t i = 0; i < next; i++) {
+		if (ext[i].off > file_size ||
+		    ext[i].len > file_size - ext[i].off) {
+			/* a record that checks cannot say this; say so and
+			 * leave the file as it is (reads check it) */
+			LOG_WARN("%s: a patch in the journal not written "
+				 "again: an extent past the file's %" PRIu64
+				 " bytes",
+				 path, file_size);
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; rc == 0 && i < next; i++) {
+		if (pwrite_full(fd, data + pos, (size_t)ext[i].len,
+				ext[i].off) < 0)
+			rc = cfs_fail_errno(errmsg, errno, "%s: write", path);
+		pos += ext[i].len;
+	}
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = cfs_fail_errno(errmsg, errno, "%s: fdatasync", path);
+	if (rc == 0)
+		LOG_DEBUG("%s: patch written again from the journal", path);
+out:
+	close(fd);
+	return rc;
+}
