@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/wire.h"
 #include "meta/dmap.h"
+#include "meta/lease.h"
 #include "meta/ns.h"
 #include "meta/repair.h"
 
@@ -24,6 +25,7 @@ struct t {
 	sqlite3 *db;
 	struct ns *ns;
 	struct dmap *d;
+	struct leaset *l;
 	struct ns_env env;
 	union wire_body rq, out;
 	uint16_t rt;
@@ -115,6 +117,7 @@ setup(void **state)
 
 	assert_int_equal(sqlite3_open(":memory:", &t->db), SQLITE_OK);
 	assert_int_equal(ns_open(&t->ns, t->db, t->errmsg), 0);
+	assert_int_equal(lease_open(&t->l, t->db, t->errmsg), 0);
 	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
 	assert_int_equal(ns_format(t->ns, &t->env, &fmt, t->errmsg), 0);
 	for (int i = 1; i <= 4; i++) {
@@ -149,6 +152,7 @@ teardown(void **state)
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&t->loop);
 	dmap_close(&t->d);
+	lease_close(&t->l);
 	ns_close(&t->ns);
 	sqlite3_close(t->db);
 	free(t);
