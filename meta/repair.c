@@ -635,11 +635,13 @@ plan_seal(void *arg, const struct dmap_open_frag *f)
 	struct scan_ctx *c = arg;
 	struct repair *r = c->r;
 
+	if (f->n == 0)
+		return 0; /* no replica to ask: nothing a scan can do */
 	c->seal_seen = 1;
 	if (r->n_active >= (unsigned)r->opt.inflight)
 		return 1;
-	if (f->n == 0 || is_active(r, TASK_SEAL, f->ino, f->idx, 0))
-		return 0; /* no replica to ask (missing), or being sealed */
+	if (is_active(r, TASK_SEAL, f->ino, f->idx, 0))
+		return 0;
 	struct task *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return 1;

@@ -446,6 +446,43 @@ test_open_fragment_without_lease_is_sealed(void **state)
 	}
 }
 
+/* An open fragment whose lease ended but that has no ok replica left has
+ * nobody to survey: it does not keep the planner scanning every second. */
+static void
+test_unsealable_fragment_leaves_the_planner_idle(void **state)
+{
+	struct t *t = *state;
+	struct lease_ctx c = {.client_id = 7, .index = 900};
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_get.ino = t->ino;
+	t->rq.lease_get.type = CFS_LEASE_WRITE;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_get, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	write_open_on(t, 0, 900);
+	uint64_t v = last_version(t);
+	for (uint64_t node = 1; node <= 3; node++) {
+		memset(&t->rq, 0, sizeof(t->rq));
+		t->rq.replica_bad.r = (struct wire_replica){
+			.ino = t->ino, .idx = 0, .version = v, .node = node};
+		assert_int_equal(run(t, WIRE_T_replica_bad, dmap_run, t->d),
+				 0);
+	}
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_release.ino = t->ino;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_release, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	heartbeats(t, 3000);
+	repair_tick(t->r, t->d, 7, 3000);
+	assert_int_equal(repair_scans(t->r), 1);
+	assert_int_equal(t->seals, 0);
+}
+
 int
 main(void)
 {
@@ -454,6 +491,9 @@ main(void)
 			test_idle_cluster_stops_scanning, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_open_fragment_without_lease_is_sealed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unsealable_fragment_leaves_the_planner_idle, setup,
 			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
