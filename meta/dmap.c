@@ -31,6 +31,7 @@ static const char dmap_schema[] =
 	"  length INTEGER NOT NULL,"
 	"  crc INTEGER NOT NULL,"
 	"  stored INTEGER NOT NULL,"
+	"  patch_epoch INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (ino, idx)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS replicas ("
 	"  ino INTEGER NOT NULL,"
@@ -54,6 +55,12 @@ static const char dmap_schema[] =
 	"  stamp INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (node, ino, idx, version)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO config VALUES ('next_version', 1);";
+
+/* Created after the columns a database from before may lack: the seal
+ * scan (dmap_unsealed) reads only the few open fragments. */
+static const char dmap_indexes[] =
+	"CREATE INDEX IF NOT EXISTS fragments_open ON fragments (patch_epoch) "
+	"WHERE patch_epoch != 0;";
 
 /* The triggers, dropped and created again at every open: a database
  * written before the stamps has older ones (docs/metadata-schema.md).
@@ -134,6 +141,11 @@ enum {
 	Q_COUNT_GARBAGE,
 	Q_GOAL,
 	Q_CONFIG_GET,
+	Q_FRAG_SEAL,
+	Q_LEASE_OF_EPOCH,
+	Q_UNSEALED,
+	Q_OK_ADDRS,
+	Q_CUT_OPEN,
 	Q__COUNT
 };
 
@@ -166,10 +178,12 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_NODE_DROP_GARBAGE] = "DELETE FROM garbage WHERE node = ?",
 	[Q_NEXT_VERSION] = "UPDATE config SET value = value + 1 WHERE key = "
 			   "'next_version' RETURNING value - 1",
-	[Q_FRAG_GET] = "SELECT version, length, crc FROM fragments WHERE ino = "
-		       "? AND idx = ?",
-	[Q_FRAG_PUT] = "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?, "
-		       "?, ?4)",
+	[Q_FRAG_GET] = "SELECT version, length, crc, patch_epoch FROM fragments "
+		       "WHERE ino = ? AND idx = ?",
+	/* ?6: the lease it stays open under for patching in place, or 0 */
+	[Q_FRAG_PUT] = "INSERT OR REPLACE INTO fragments (ino, idx, version, "
+		       "length, crc, stored, patch_epoch) VALUES (?1, ?2, ?3, "
+		       "?4, ?5, ?4, ?6)",
 	[Q_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas (ino, idx, version, "
 			  "node, state, since, stamp) VALUES (?, ?, ?, ?, ?, "
 			  "?, ?)",
@@ -218,8 +232,9 @@ static const char *const dmap_sql[Q__COUNT] = {
 	/* a version opened ahead: its nodes still hold its base, readable */
 	[Q_HOLDS] = "SELECT 1 FROM replicas WHERE ino = ? AND idx = ? AND "
 		    "version = ? AND node = ? AND state = 1",
-	[Q_LOCATE] = "SELECT idx, version, length, crc FROM fragments WHERE "
-		     "ino = ? AND idx >= ? AND idx < ? ORDER BY idx",
+	[Q_LOCATE] = "SELECT idx, version, length, crc, patch_epoch FROM "
+		     "fragments WHERE ino = ? AND idx >= ? AND idx < ? ORDER "
+		     "BY idx",
 	/* replicas of one version, readable ones first, draining last, and
 	 * otherwise in an order the version shuffles: clients read from the
 	 * first, and by node id the lowest node served every read while the
@@ -243,12 +258,14 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_UNDER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
 			 "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live, "
 			 READABLE_COUNT " AS readable FROM fragments f JOIN "
-			 "inodes i ON i.ino = f.ino) WHERE live < goal ORDER "
+			 "inodes i ON i.ino = f.ino WHERE f.patch_epoch = 0) "
+			 "WHERE live < goal ORDER "
 			 "BY readable = 0, live, ino, idx LIMIT ?",
 	[Q_OVER_GOAL] = "SELECT * FROM (SELECT f.ino, f.idx, f.version, "
 			"f.stored, f.crc, i.goal, " LIVE_COUNT " AS live, "
 			ALL_COUNT " AS total FROM fragments f JOIN inodes i "
-			"ON i.ino = f.ino) WHERE live >= goal AND total > goal "
+			"ON i.ino = f.ino WHERE f.patch_epoch = 0) WHERE live "
+			">= goal AND total > goal "
 			"ORDER BY ino, idx LIMIT ?",
 	[Q_GARBAGE_LIST] = "SELECT g.node, g.ino, g.idx, g.version, g.stamp FROM "
 			   "garbage g JOIN nodes n ON n.id = g.node WHERE "
@@ -268,7 +285,8 @@ static const char *const dmap_sql[Q__COUNT] = {
 		      "f.stored, f.crc, i.goal, " LIVE_COUNT " AS live FROM "
 		      "replicas x JOIN fragments f ON f.ino = x.ino AND f.idx "
 		      "= x.idx AND f.version = x.version JOIN inodes i ON "
-		      "i.ino = f.ino WHERE x.node = ?1 AND x.state = 1 AND NOT "
+		      "i.ino = f.ino WHERE x.node = ?1 AND x.state = 1 AND "
+		      "f.patch_epoch = 0 AND NOT "
 		      "EXISTS (SELECT 1 FROM replicas y WHERE y.ino = x.ino "
 		      "AND y.idx = x.idx AND y.node = ?2)) WHERE live >= goal "
 		      "LIMIT ?3",
@@ -291,11 +309,31 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_COUNT_GARBAGE] = "SELECT count(*) FROM garbage",
 	[Q_GOAL] = "SELECT goal FROM inodes WHERE ino = ?",
 	[Q_CONFIG_GET] = "SELECT value FROM config WHERE key = ?",
+	[Q_FRAG_SEAL] = "UPDATE fragments SET crc = ?3, patch_epoch = 0 WHERE "
+			"ino = ?1 AND idx = ?2",
+	/* the write lease a fragment is open under, if it still exists */
+	[Q_LEASE_OF_EPOCH] = "SELECT holder, session FROM leases WHERE ino = ? "
+			     "AND epoch = ? AND type = 2",
+	/* open fragments whose lease is gone: the leader seals them */
+	[Q_UNSEALED] = "SELECT f.ino, f.idx, f.version, f.patch_epoch, "
+		       "f.length FROM fragments f WHERE f.patch_epoch != 0 AND "
+		       "NOT EXISTS (SELECT 1 FROM leases l WHERE l.ino = f.ino "
+		       "AND l.epoch = f.patch_epoch AND l.type = 2) ORDER BY "
+		       "f.ino, f.idx LIMIT ?",
+	[Q_OK_ADDRS] = "SELECT r.node, n.addr FROM replicas r JOIN nodes n ON "
+		       "n.id = r.node WHERE r.ino = ? AND r.idx = ? AND "
+		       "r.version = ? AND r.state = 1 ORDER BY r.node",
+	/* a truncation to ?2 would cut this open fragment in the middle */
+	[Q_CUT_OPEN] = "SELECT idx, patch_epoch FROM fragments WHERE ino = ?1 "
+		       "AND patch_epoch != 0 AND idx * " FSZ " < ?2 AND idx * "
+		       FSZ " + length > ?2 LIMIT 1",
 };
 
 struct dmap {
 	sqlite3 *db;
 	struct ns *ns;
+	lease_recall_fn recall; /* dmap_set_recall */
+	void *recall_data;
 	sqlite3_stmt *q[Q__COUNT];
 	struct dmap_frag frag; /* scratch for the leader-side scans */
 };
@@ -332,13 +370,25 @@ bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
 	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)version);
 }
 
-/* A database from before the stamps: add the column to @table (its rows
- * are stamp 0, as every replica file written before is).  SQLITE_OK if
- * the column is there now; the message in *@err otherwise. */
+static int holders(struct dmap *d, uint64_t ino, uint64_t idx,
+		   uint64_t version, struct wire_frag_map *m, char *errmsg);
+static int shrink_check(void *arg, uint64_t ino, uint64_t size,
+			char *errmsg);
+
+/* the declaration of every column added to an older database */
+#define INT_DEFAULT_0 "INTEGER NOT NULL DEFAULT 0"
+
+/* A database from before a column (the replicas' and garbage's `stamp`,
+ * the fragments' `patch_epoch`): add column @col declared @decl to
+ * @table.  Old rows take the default, which says what they were: stamp 0
+ * (every replica file written before is), patch_epoch 0 (nothing was open
+ * for patching).  SQLITE_OK if the column is there now; the message in
+ * *@err otherwise. */
 static int
-add_stamp_column(sqlite3 *db, const char *table, char **err)
+add_column(sqlite3 *db, const char *table, const char *col, const char *decl,
+	   char **err)
 {
-	char sql[128];
+	char sql[160];
 	sqlite3_stmt *s = NULL;
 	int rc, found = 0;
 
@@ -347,18 +397,17 @@ add_stamp_column(sqlite3 *db, const char *table, char **err)
 	if (rc == SQLITE_OK)
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			if (strcmp((const char *)sqlite3_column_text(s, 1),
-				   "stamp") == 0)
+				   col) == 0)
 				found = 1;
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
 		return rc == SQLITE_OK ? SQLITE_ERROR : rc;
 	if (found)
 		return SQLITE_OK;
-	LOG_INFO("data map: adding column stamp to table %s (a database "
-		 "from before replica incarnations)", table);
-	snprintf(sql, sizeof(sql),
-		 "ALTER TABLE %s ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0",
-		 table);
+	LOG_INFO("data map: adding column %s to table %s (a database from "
+		 "before it)", col, table);
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
+		 col, decl);
 	return sqlite3_exec(db, sql, NULL, NULL, err);
 }
 
@@ -375,8 +424,13 @@ dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 	if (sqlite3_exec(db, dmap_schema, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(db, dmap_drop_triggers, NULL, NULL, &err) !=
 		    SQLITE_OK ||
-	    add_stamp_column(db, "replicas", &err) != SQLITE_OK ||
-	    add_stamp_column(db, "garbage", &err) != SQLITE_OK ||
+	    add_column(db, "replicas", "stamp", INT_DEFAULT_0, &err) !=
+		    SQLITE_OK ||
+	    add_column(db, "garbage", "stamp", INT_DEFAULT_0, &err) !=
+		    SQLITE_OK ||
+	    add_column(db, "fragments", "patch_epoch", INT_DEFAULT_0, &err) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(db, dmap_indexes, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(db, dmap_triggers, NULL, NULL, &err) != SQLITE_OK) {
 		cfs_fail(errmsg, CFS_INTERNAL, "data map schema: %s",
 			 err ? err : sqlite3_errmsg(db));
@@ -390,6 +444,7 @@ dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 		dmap_close(&d);
 		return rv;
 	}
+	ns_set_shrink_check(ns, shrink_check, d);
 	*out = d;
 	return 0;
 }
@@ -401,9 +456,18 @@ dmap_close(struct dmap **dp)
 
 	if (d == NULL)
 		return;
+	if (d->ns != NULL)
+		ns_set_shrink_check(d->ns, NULL, NULL);
 	sqlq_finalize(d->q, Q__COUNT);
 	free(d);
 	*dp = NULL;
+}
+
+void
+dmap_set_recall(struct dmap *d, lease_recall_fn fn, void *data)
+{
+	d->recall = fn;
+	d->recall_data = data;
 }
 
 int
@@ -413,7 +477,7 @@ dmap_is_mutation(uint16_t type)
 	case WIRE_T_frag_open: case WIRE_T_frag_commit:
 	case WIRE_T_node_register: case WIRE_T_node_state:
 	case WIRE_T_replica_add: case WIRE_T_replica_bad:
-	case WIRE_T_replica_drop:
+	case WIRE_T_replica_drop: case WIRE_T_frag_seal:
 		return 1;
 	default:
 		return 0;
@@ -557,9 +621,13 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 
 /* ---- writes ----------------------------------------------------------------- */
 
+
+/* The committed version of (@ino, @idx), its length, and (if not NULL)
+ * its crc and the lease it is open under for patching in place (0: not
+ * open).  1 found, 0 no such fragment (all 0), -1 SQLite failed. */
 static int
 frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
-	 uint64_t *length, uint32_t *crc)
+	 uint64_t *length, uint32_t *crc, uint64_t *epoch)
 {
 	sqlite3_stmt *s = q(d, Q_FRAG_GET);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
@@ -570,8 +638,14 @@ frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
 		*length = (uint64_t)sqlite3_column_int64(s, 1);
 		if (crc)
 			*crc = (uint32_t)sqlite3_column_int64(s, 2);
+		if (epoch)
+			*epoch = (uint64_t)sqlite3_column_int64(s, 3);
 	} else {
 		*version = *length = 0;
+		if (crc)
+			*crc = 0;
+		if (epoch)
+			*epoch = 0;
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -587,6 +661,55 @@ config_get(struct dmap *d, const char *key, int64_t *v)
 		*v = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The write lease @epoch on @ino, if it still exists: 1 (*holder and
+ * *session set), 0 gone, -1 SQLite failed. */
+static int
+lease_of_epoch(struct dmap *d, uint64_t ino, uint64_t epoch, uint64_t *holder,
+	       uint64_t *session)
+{
+	sqlite3_stmt *s = q(d, Q_LEASE_OF_EPOCH);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)epoch);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*holder = (uint64_t)sqlite3_column_int64(s, 0);
+		*session = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A frag_open, or a commit other than its seal, of fragment (@ino, @idx)
+ * while it is open for patching in place under write lease @epoch
+ * (docs/data-path.md "Patching in place"): a new version over it would
+ * lose the patches.  Another mount never gets here while the lease lives
+ * (lease_check: LEASE_BUSY and a recall), so the cases are:
+ * 1) the lease lives: its own mount, which seals first: CFS_EBUSY;
+ * 2) the lease is gone: the leader seals it (dmap_unsealed): until then
+ *    CFS_UNAVAILABLE, which the client retries. */
+static int
+open_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
+	     const char *what, char *errmsg)
+{
+	uint64_t holder = 0, session = 0;
+	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
+
+	if (found < 0)
+		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+	if (found)
+		return cfs_fail(errmsg, CFS_EBUSY,
+				"%s of fragment %llu/%llu: open for patching "
+				"in place under write lease %llu: seal it "
+				"first", what, (unsigned long long)ino,
+				(unsigned long long)idx,
+				(unsigned long long)epoch);
+	return cfs_fail(errmsg, CFS_UNAVAILABLE,
+			"%s of fragment %llu/%llu: it is being sealed (write "
+			"lease %llu ended with it open for patching in "
+			"place)", what, (unsigned long long)ino,
+			(unsigned long long)idx, (unsigned long long)epoch);
 }
 
 /* A fresh version of (@ino, @idx) from the cluster-wide counter into
@@ -633,7 +756,8 @@ open_rows(struct dmap *d, const struct ns_env *env, uint64_t ino, uint64_t idx,
 }
 
 /* Cases: 1) the leader placed no node (fewer live nodes than needed and
- * the policy refuses): CFS_UNAVAILABLE; 2) otherwise a fresh version from
+ * the policy refuses): CFS_UNAVAILABLE; 2) the fragment is open for
+ * patching in place: open_refusal(); 3) otherwise a fresh version from
  * the cluster-wide counter, its replicas recorded as `writing` on the
  * placed nodes, and the chain of their addresses returned. */
 static int
@@ -658,9 +782,12 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 				"no data node can take fragment %llu/%llu",
 				(unsigned long long)rq->ino,
 				(unsigned long long)rq->idx);
+	uint64_t epoch = 0;
 	if (frag_get(d, rq->ino, rq->idx, &o->base_version, &o->base_length,
-		     NULL) < 0)
+		     NULL, &epoch) < 0)
 		return db_error(d, errmsg, Q_FRAG_GET);
+	if (epoch != 0)
+		return open_refusal(d, rq->ino, rq->idx, epoch, "open", errmsg);
 	o->goal = a.goal;
 	if ((rv = open_rows(d, env, rq->ino, rq->idx, rq->placed,
 			    rq->placed_count, &o->version, o->chain,
@@ -673,17 +800,134 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 	return 0;
 }
 
-/* Cases: 1) a newer version committed meanwhile: CFS_ESTALE (the writer
- * lost a race it should not have run without its write lease); 2) a
- * listed node was not opened for this version: CFS_EINVAL; 3) otherwise
- * the version becomes the committed one, its listed replicas `ok`, every
- * other replica of the fragment garbage, and the file at least @size. */
+/* Seal version @version of fragment (@ino, @idx), open for patching in
+ * place (the caller checked that it is, and its length): its crc becomes
+ * @crc, it is no longer open, and every `ok` replica of it not on one of
+ * @nodes becomes bad (it may lack the last patches, or hold one that was
+ * never acknowledged).  CFS_EINVAL, changing nothing, if @nodes is empty
+ * or names a node without a replica row of the version. */
+static int
+seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
+	  uint64_t idx, uint64_t version, uint32_t crc, const uint64_t *nodes,
+	  uint32_t n, unsigned *bad, char *errmsg)
+{
+	struct dmap_frag *f = &d->frag;
+	sqlite3_stmt *s;
+	int rv;
+
+	*bad = 0;
+	if (n == 0)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"fragment %llu/%llu: seal names no replica",
+				(unsigned long long)ino,
+				(unsigned long long)idx);
+	if ((rv = holders(d, ino, idx, version, NULL, errmsg)) != 0)
+		return rv;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < f->n && f->r[j].node != nodes[i])
+			j++;
+		if (j == f->n)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"fragment %llu/%llu v%llu: node %llu "
+					"holds no replica of it",
+					(unsigned long long)ino,
+					(unsigned long long)idx,
+					(unsigned long long)version,
+					(unsigned long long)nodes[i]);
+	}
+	for (size_t j = 0; j < f->n; j++) {
+		int listed = 0;
+		for (uint32_t i = 0; i < n && !listed; i++)
+			listed = nodes[i] == f->r[j].node;
+		if (listed || f->r[j].state != DMAP_OK)
+			continue;
+		s = q(d, Q_REPLICA_SET_STATE);
+		sqlite3_bind_int(s, 1, DMAP_BAD);
+		sqlite3_bind_int64(s, 2, env->now_ns);
+		bind_key(s, 3, ino, idx, version);
+		sqlite3_bind_int64(s, 6, (sqlite3_int64)f->r[j].node);
+		if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
+			return rv;
+		(*bad)++;
+	}
+	s = q(d, Q_FRAG_SEAL);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
+	sqlite3_bind_int64(s, 3, crc);
+	return run(d, Q_FRAG_SEAL, errmsg);
+}
+
+/* The holder's seal (frag_commit in_place = CFS_INPLACE_SEAL): cases
+ * 1) the version is not the committed one, or not open under the
+ *    commit's lease: CFS_ESTALE (sealed already, by the leader after the
+ *    lease was lost, or rewritten); 2) another length (patches in place
+ *    never change it), reopen asked, a listed node without a row:
+ *    CFS_EINVAL; 3) otherwise seal_rows(), and the file's times and size
+ *    as a commit sets them (the patches wrote it). */
+static int
+seal_commit(struct dmap *d, const struct ns_env *env,
+	    const struct wire_frag_commit *rq, uint16_t *rt,
+	    union wire_body *out, char *errmsg)
+{
+	uint64_t cur = 0, curlen = 0, epoch = 0;
+	unsigned bad;
+	int rv;
+
+	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	if (cur != rq->version || epoch == 0 || epoch != rq->lease_epoch)
+		return cfs_fail(errmsg, CFS_ESTALE,
+				"seal of fragment %llu/%llu v%llu under write "
+				"lease %llu: committed is v%llu, %s %llu",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->version,
+				(unsigned long long)rq->lease_epoch,
+				(unsigned long long)cur,
+				epoch ? "open under lease" : "not open",
+				(unsigned long long)epoch);
+	if (rq->length != curlen)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"seal of fragment %llu/%llu v%llu: %llu "
+				"bytes, committed are %llu (patching in place "
+				"keeps the length)",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->version,
+				(unsigned long long)rq->length,
+				(unsigned long long)curlen);
+	if (rq->reopen)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"a seal cannot open the next version ahead");
+	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
+		       rq->nodes, rq->nodes_count, &bad, errmsg);
+	if (rv != 0)
+		return rv;
+	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
+			     errmsg);
+	if (rv != 0)
+		return rv;
+	out->entry.reopened = 0;
+	*rt = WIRE_T_entry;
+	return 0;
+}
+
+/* Cases: 1) in_place SEAL: seal_commit(); 2) the fragment is open for
+ * patching in place: open_refusal(); 3) a newer version committed
+ * meanwhile: CFS_ESTALE (the writer lost a race it should not have run
+ * without its write lease); 4) a listed node was not opened for this
+ * version: CFS_EINVAL; 5) otherwise the version becomes the committed
+ * one, its listed replicas `ok`, every other replica of the fragment
+ * garbage, and the file at least @size; with in_place OPEN (which needs
+ * a write lease and no reopen: CFS_EINVAL) it stays open for patching in
+ * place under that lease (docs/data-path.md "Patching in place"). */
 static int
 op_frag_commit(struct dmap *d, const struct ns_env *env,
 	       const struct wire_frag_commit *rq, uint16_t *rt,
 	       union wire_body *out, char *errmsg)
 {
-	uint64_t cur = 0, curlen = 0;
+	uint64_t cur = 0, curlen = 0, epoch = 0;
 	int rv = ns_file_check(d->ns, rq->ino, &rq->cred, 2, NULL, errmsg);
 	sqlite3_stmt *s;
 
@@ -694,8 +938,30 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	if (rq->length > CFS_BULK_MAX)
 		return cfs_fail(errmsg, CFS_EINVAL, "fragment length %llu",
 				(unsigned long long)rq->length);
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL) < 0)
+	if (rq->in_place == CFS_INPLACE_SEAL)
+		return seal_commit(d, env, rq, rt, out, errmsg);
+	if (rq->in_place != CFS_INPLACE_NONE &&
+	    rq->in_place != CFS_INPLACE_OPEN)
+		return cfs_fail(errmsg, CFS_EINVAL, "in_place %u",
+				rq->in_place);
+	/* Only the write lease's holder sees the data between commits,
+	 * which is what lets it patch without new versions; a version
+	 * opened ahead would be a second writer of the fragment. */
+	if (rq->in_place == CFS_INPLACE_OPEN &&
+	    (rq->lease_epoch == 0 || rq->reopen))
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"fragment %llu/%llu: opening for patching in "
+				"place needs a write lease and no reopen "
+				"(lease %llu, reopen %llu)",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->lease_epoch,
+				(unsigned long long)rq->reopen);
+	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
 		return db_error(d, errmsg, Q_FRAG_GET);
+	if (epoch != 0)
+		return open_refusal(d, rq->ino, rq->idx, epoch, "commit",
+				    errmsg);
 	if (cur >= rq->version)
 		return cfs_fail(errmsg, CFS_ESTALE,
 				"fragment %llu/%llu: version %llu is "
@@ -765,6 +1031,9 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	bind_key(s, 1, rq->ino, rq->idx, rq->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
 	sqlite3_bind_int64(s, 5, rq->crc);
+	sqlite3_bind_int64(s, 6, rq->in_place == CFS_INPLACE_OPEN
+					 ? (sqlite3_int64)rq->lease_epoch
+					 : 0);
 	if ((rv = run(d, Q_FRAG_PUT, errmsg)) != 0)
 		return rv;
 	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
@@ -811,7 +1080,8 @@ op_replica_add(struct dmap *d, const struct ns_env *env,
 	int state, rv, found = node_get(d, r->node, &state, NULL, 0);
 	sqlite3_stmt *s;
 
-	if (found < 0 || frag_get(d, r->ino, r->idx, &cur, &len, NULL) < 0)
+	if (found < 0 ||
+	    frag_get(d, r->ino, r->idx, &cur, &len, NULL, NULL) < 0)
 		return db_error(d, errmsg, Q_FRAG_GET);
 	if (!found || state == CFS_NODE_REMOVED)
 		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
@@ -949,6 +1219,87 @@ op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 	return 0;
 }
 
+/* The leader's seal of a fragment left open by a lease that ended
+ * (docs/data-path.md "Patching in place", "The leader's seal").  Cases:
+ * 1) no longer open under @epoch (the holder sealed it after all, it was
+ *    rewritten, truncated away or deleted, or this is a second proposal
+ *    of the same seal): nothing changes, `ok`; 2) another length than
+ *    committed, or a node without a row: CFS_EINVAL; 3) otherwise as the
+ *    holder's seal, but the file's size stays: the patches changed bytes
+ *    inside it.  Its mtime and ctime do move to this entry's time, as a
+ *    holder's seal sets them: the data changed after the last commit
+ *    set them, and whoever compares times must see it. */
+static int
+op_frag_seal(struct dmap *d, const struct ns_env *env,
+	     const struct wire_frag_seal *rq, uint16_t *rt, char *errmsg)
+{
+	uint64_t cur = 0, curlen = 0, epoch = 0;
+	struct wire_attr a;
+	unsigned bad;
+	int rv;
+
+	*rt = WIRE_T_ok;
+	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	if (cur != rq->version || epoch == 0 || epoch != rq->epoch)
+		return 0;
+	if (rq->length != curlen)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"seal of fragment %llu/%llu v%llu: %llu "
+				"bytes, committed are %llu",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->version,
+				(unsigned long long)rq->length,
+				(unsigned long long)curlen);
+	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
+		       rq->nodes, rq->nodes_count, &bad, errmsg);
+	if (rv == 0)
+		rv = ns_file_written(d->ns, env, rq->ino, 0, &a, errmsg);
+	if (rv != 0)
+		return rv;
+	LOG_INFO("fragment %llu/%llu v%llu sealed after write lease %llu "
+		 "ended: %llu bytes, crc %08x, on %u nodes; %u other "
+		 "replicas marked bad",
+		 (unsigned long long)rq->ino, (unsigned long long)rq->idx,
+		 (unsigned long long)rq->version,
+		 (unsigned long long)rq->epoch,
+		 (unsigned long long)rq->length, rq->crc, rq->nodes_count,
+		 bad);
+	return 0;
+}
+
+/* A truncation of @ino to @size (ns_shrink_check_fn, set by dmap_open):
+ * refused CFS_EBUSY if it would cut a fragment open for patching in place
+ * in the middle (its holder patches bytes the truncation would have cut;
+ * it seals first).  One it drops whole goes as any other. */
+static int
+shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
+{
+	struct dmap *d = arg;
+	sqlite3_stmt *s = q(d, Q_CUT_OPEN);
+	uint64_t idx = 0, epoch = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		idx = (uint64_t)sqlite3_column_int64(s, 0);
+		epoch = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return db_error(d, errmsg, Q_CUT_OPEN);
+	return cfs_fail(errmsg, CFS_EBUSY,
+			"truncating inode %llu to %llu bytes would cut "
+			"fragment %llu, open for patching in place under "
+			"write lease %llu: seal it first",
+			(unsigned long long)ino, (unsigned long long)size,
+			(unsigned long long)idx, (unsigned long long)epoch);
+}
+
 /* ---- reads -------------------------------------------------------------------- */
 
 /* Add node @id at @addr to the map's node list unless present. */
@@ -1001,6 +1352,39 @@ holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_HOLDERS);
 }
 
+/* frag_locate of a range holding fragment (@ino, @idx), open for
+ * patching in place under write lease @epoch, by anyone but that lease's
+ * holder naming it: the version's bytes change under the reader until
+ * it is sealed.  1) the lease lives: CFS_LEASE_BUSY, and its holder is
+ * recalled (it seals, then releases) as for any request in the way of a
+ * lease (docs/leases.md "Recall"); 2) it is gone: CFS_UNAVAILABLE until
+ * the leader sealed it.  Both are retried by the client. */
+static int
+locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
+	       char *errmsg)
+{
+	uint64_t holder = 0, session = 0;
+	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
+
+	if (found < 0)
+		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+	if (!found)
+		return cfs_fail(errmsg, CFS_UNAVAILABLE,
+				"fragment %llu/%llu is being sealed (write "
+				"lease %llu ended with it open for patching "
+				"in place)", (unsigned long long)ino,
+				(unsigned long long)idx,
+				(unsigned long long)epoch);
+	if (d->recall != NULL)
+		d->recall(d->recall_data, holder, session, ino);
+	return cfs_fail(errmsg, CFS_LEASE_BUSY,
+			"inode %llu: fragment %llu is open for patching in "
+			"place under write lease %llu of client %016llx "
+			"(recalled)", (unsigned long long)ino,
+			(unsigned long long)idx, (unsigned long long)epoch,
+			(unsigned long long)holder);
+}
+
 static int
 op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	       uint16_t *rt, union wire_body *out, char *errmsg)
@@ -1028,6 +1412,7 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)(rq->first + count));
 	/* Collect first: holders() uses other statements meanwhile. */
 	struct wire_fraginfo *fi = m->frags;
+	uint64_t open_idx = 0, open_epoch = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
 	       m->frags_count < count) {
 		fi = &m->frags[m->frags_count++];
@@ -1037,10 +1422,18 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 		fi->length = (uint64_t)sqlite3_column_int64(s, 2);
 		fi->crc = (uint32_t)sqlite3_column_int64(s, 3);
 		fi->goal = a.goal;
+		uint64_t epoch = (uint64_t)sqlite3_column_int64(s, 4);
+		if (epoch != 0 && epoch != rq->lease_epoch && open_epoch == 0) {
+			open_idx = fi->idx;
+			open_epoch = epoch;
+		}
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return db_error(d, errmsg, Q_LOCATE);
+	if (open_epoch != 0)
+		return locate_refusal(d, rq->ino, open_idx, open_epoch,
+				      errmsg);
 	for (uint32_t i = 0; i < m->frags_count; i++) {
 		fi = &m->frags[i];
 		if ((rv = holders(d, rq->ino, fi->idx, fi->version, m,
@@ -1087,6 +1480,9 @@ dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
 	case WIRE_T_replica_drop:
 		return op_replica_drop(d, &req->replica_drop, reply_type,
 				       errmsg);
+	case WIRE_T_frag_seal:
+		return op_frag_seal(d, env, &req->frag_seal, reply_type,
+				    errmsg);
 	default:
 		return cfs_fail(errmsg, CFS_BADTYPE, "%s is not a data map "
 				"request", wire_type_name(type) ?
@@ -1213,6 +1609,52 @@ dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
 	     char *errmsg)
 {
 	return scan(d, Q_MOVABLE, limit, from, to, cb, arg, errmsg);
+}
+
+int
+dmap_unsealed(struct dmap *d, unsigned limit,
+	      int (*cb)(void *arg, const struct dmap_open_frag *f), void *arg,
+	      char *errmsg)
+{
+	struct dmap_open_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
+	sqlite3_stmt *s = q(d, Q_UNSEALED);
+	size_t n = 0;
+	int rc, rv = 0;
+
+	if (rows == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "seal scan");
+	sqlite3_bind_int64(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+		struct dmap_open_frag *f = &rows[n++];
+		f->ino = (uint64_t)sqlite3_column_int64(s, 0);
+		f->idx = (uint64_t)sqlite3_column_int64(s, 1);
+		f->version = (uint64_t)sqlite3_column_int64(s, 2);
+		f->epoch = (uint64_t)sqlite3_column_int64(s, 3);
+		f->length = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rv = db_error(d, errmsg, Q_UNSEALED);
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		struct dmap_open_frag *f = &rows[i];
+		s = q(d, Q_OK_ADDRS);
+		bind_key(s, 1, f->ino, f->idx, f->version);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+		       f->n < sizeof(f->nodes) / sizeof(f->nodes[0])) {
+			f->nodes[f->n].id = (uint64_t)sqlite3_column_int64(s, 0);
+			snprintf(f->nodes[f->n].addr, sizeof(f->nodes[0].addr),
+				 "%s", (const char *)sqlite3_column_text(s, 1));
+			f->n++;
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			rv = db_error(d, errmsg, Q_OK_ADDRS);
+	}
+	for (size_t i = 0; rv == 0 && i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			break;
+	free(rows);
+	return rv;
 }
 
 int
@@ -1355,7 +1797,7 @@ dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
 	char errmsg[CFS_ERRMSG_SIZE];
 	size_t n = 0;
 
-	if (frag_get(d, ino, idx, &version, &length, NULL) != 1 ||
+	if (frag_get(d, ino, idx, &version, &length, NULL, NULL) != 1 ||
 	    holders(d, ino, idx, version, NULL, errmsg) != 0)
 		return 0;
 	for (size_t i = 0; i < d->frag.n && n < max; i++)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/wire.h"
+#include "meta/lease.h"
 #include "meta/ns.h"
 
 struct dmap;
@@ -34,10 +35,21 @@ struct dmap;
 #define DMAP_BAD 2
 
 /* Open over @db (borrowed) after ns_open() created the namespace tables
- * (the triggers refer to them); @ns is borrowed for file checks.  Creates
- * the tables and triggers if absent.  Free with dmap_close(). */
+ * (the triggers refer to them) and lease_open() the leases table (a
+ * fragment open for patching in place is served by whether its write
+ * lease lives); @ns is borrowed for file checks, and gets the data map's
+ * truncation check (ns_set_shrink_check) until dmap_close(), which must
+ * come before ns_close().  Creates the tables and triggers if absent, and
+ * adds the columns a database from before lacks.  Free with
+ * dmap_close(). */
 int dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg);
 void dmap_close(struct dmap **d);
+
+/* The callback told of the holder of a write lease that a frag_locate
+ * found in its way (a fragment open for patching in place under it):
+ * the leader recalls it (meta/recall.c).  @fn may be NULL (none); @data
+ * is borrowed. */
+void dmap_set_recall(struct dmap *d, lease_recall_fn fn, void *data);
 
 /* True for the requests dmap_exec() runs; mutation ones go through the
  * log, the others (frag_locate) are served by the leader after a
@@ -87,7 +99,9 @@ struct dmap_frag {
 };
 
 /* Fragments with fewer live replicas than their file's goal, fewest
- * first, at most @limit.  @cb returns non-zero to stop. */
+ * first, at most @limit.  @cb returns non-zero to stop.  This and the
+ * next two leave out fragments open for patching in place: their bytes
+ * change under a copy (dmap_count still counts them under goal). */
 int dmap_under_goal(struct dmap *d, unsigned limit,
 		    int (*cb)(void *arg, const struct dmap_frag *f),
 		    void *arg, char *errmsg);
@@ -103,6 +117,23 @@ int dmap_over_goal(struct dmap *d, unsigned limit,
 int dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
 		 int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
 		 char *errmsg);
+
+/* A fragment version open for patching in place whose write lease is
+ * gone (docs/data-path.md "The leader's seal"), and the nodes of its
+ * `ok` replicas, by id. */
+struct dmap_open_frag {
+	uint64_t ino, idx, version;
+	uint64_t epoch;  /* the lease it was open under */
+	uint64_t length; /* committed */
+	uint32_t n;
+	struct wire_nodeaddr nodes[2 * CFS_GOAL_MAX];
+};
+
+/* Up to @limit open fragments whose lease ended, by inode and index; @cb
+ * returns non-zero to stop.  0 or an error. */
+int dmap_unsealed(struct dmap *d, unsigned limit,
+		  int (*cb)(void *arg, const struct dmap_open_frag *f),
+		  void *arg, char *errmsg);
 
 /* Replica files to delete, on nodes that are alive or full, each with
  * the incarnation (@stamp) that the frag_delete must name. */

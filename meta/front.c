@@ -295,9 +295,9 @@ is_request(uint16_t type)
 	       ns_handles(type) || lock_handles(type) || lease_handles(type) ||
 	       type == WIRE_T_lease_watch || type == WIRE_T_node_heartbeat ||
 	       type == WIRE_T_node_list || type == WIRE_T_node_inventory ||
-	       /* replica_add and _drop are the leader's own */
+	       /* replica_add, _drop and frag_seal are the leader's own */
 	       (dmap_handles(type) && type != WIRE_T_replica_add &&
-		type != WIRE_T_replica_drop);
+		type != WIRE_T_replica_drop && type != WIRE_T_frag_seal);
 }
 
 /* On the leader: the requests that need no session (keepalive, session
@@ -457,8 +457,12 @@ dispatch_session(struct meta_server *s, const uint8_t *ident,
 				return;
 			}
 		}
-		/* so is whether a commit's nodes take the next version */
-		if (h->type == WIRE_T_frag_commit && b->frag_commit.reopen)
+		/* so is whether a commit's nodes take the next version;
+		 * an in-place open or seal asking it is refused as it was
+		 * sent (EINVAL), not turned into a plain one by a leader
+		 * that would not grant it */
+		if (h->type == WIRE_T_frag_commit && b->frag_commit.reopen &&
+		    b->frag_commit.in_place == CFS_INPLACE_NONE)
 			b->frag_commit.reopen = (uint64_t)repair_reopen_ok(
 				s->repair, fsm_dmap(s->fsm), &b->frag_commit,
 				uv_now(&s->loop));

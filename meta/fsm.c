@@ -204,13 +204,16 @@ prepare_all(struct fsm *f, char *errmsg)
 			      f->st, errmsg);
 	if (rv != 0)
 		return rv;
+	/* the data map reads the leases table (dmap.h) */
 	rv = ns_open(&f->ns, f->db, errmsg);
+	if (rv == 0)
+		rv = lease_open(&f->leases, f->db, errmsg);
 	if (rv == 0)
 		rv = dmap_open(&f->dmap, f->db, f->ns, errmsg);
 	if (rv == 0)
 		rv = lock_open(&f->locks, f->db, errmsg);
 	if (rv == 0)
-		rv = lease_open(&f->leases, f->db, errmsg);
+		dmap_set_recall(f->dmap, f->recall, f->recall_data);
 	if (rv != 0) {
 		cfs_errmsg_prefix(errmsg, "%s", f->path);
 		return rv;
@@ -375,6 +378,8 @@ fsm_set_recall(struct fsm *f, lease_recall_fn fn, void *data)
 {
 	f->recall = fn;
 	f->recall_data = data;
+	if (f->dmap != NULL)
+		dmap_set_recall(f->dmap, fn, data);
 }
 
 void

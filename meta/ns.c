@@ -425,6 +425,13 @@ ns_close(struct ns **nsp)
 	*nsp = NULL;
 }
 
+void
+ns_set_shrink_check(struct ns *ns, ns_shrink_check_fn fn, void *arg)
+{
+	ns->shrink_check = fn;
+	ns->shrink_arg = arg;
+}
+
 int
 ns_is_formatted(struct ns *ns)
 {
@@ -529,7 +536,7 @@ op_getattr(struct ns *ns, const struct wire_getattr *rq, uint16_t *rt,
  * 2) uid: root only (to another uid); gid: root, or the owner to a group he
  *    is in.  A chown by non-root clears S_ISUID/S_ISGID of regular files.
  * 3) size: write permission; regular files only (EISDIR / EINVAL); updates
- *    mtime and ctime.
+ *    mtime and ctime; a shrink the data map refuses (shrink check) fails.
  * 4) times: explicit values need ownership (or root); "now" needs
  *    ownership or write permission.  ctime always moves to now.
  */
@@ -586,6 +593,10 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 		if (rq->size > (1ull << 62))
 			return cfs_fail(errmsg, CFS_EFBIG, "size %llu",
 					(unsigned long long)rq->size);
+		if (rq->size < n->size && ns->shrink_check != NULL &&
+		    (rv = ns->shrink_check(ns->shrink_arg, n->ino, rq->size,
+					   errmsg)) != 0)
+			return rv;
 		n->size = rq->size;
 		n->mtime = env->now_ns;
 	}

@@ -59,6 +59,8 @@ struct ns {
 	size_t scratch_cap;
 	struct inode a, b, c, d; /* operands, kept off the stack */
 	struct inode walk;       /* is_ancestor's own: never an operand */
+	ns_shrink_check_fn shrink_check; /* ns_set_shrink_check */
+	void *shrink_arg;
 };
 
 /* Permission bits for ns_need (as in the inode's mode, shifted). */

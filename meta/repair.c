@@ -14,16 +14,18 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "meta/placement.h"
+#include "meta/seal.h"
 
 #define SCAN_LIMIT 256      /* fragments looked at per tick and kind */
 #define REPROPOSE_MS 3000   /* a state change not applied by then: again */
 #define RATE_WINDOW 10      /* seconds of history behind repair_rate */
 #define DELETE_TIMEOUT_MS 5000
+#define SURVEY_TIMEOUT_MS 5000 /* each node of a seal's survey */
 #define SCAN_EVERY_MS 1000
 #define KICK_MS 50
 #define ABANDON_S 3600 /* a fragment write takes seconds, not an hour */
 
-enum task_kind { TASK_COPY, TASK_DELETE };
+enum task_kind { TASK_COPY, TASK_DELETE, TASK_SEAL };
 
 struct task {
 	struct task *next;
@@ -37,6 +39,13 @@ struct task {
 	struct wire_nodeaddr source;
 	int status;
 	char errmsg[CFS_ERRMSG_SIZE];
+	/* TASK_SEAL: the write lease the version (r.version, of committed
+	 * length `length`) was left open under, the nodes of its ok
+	 * replicas, and what each answered the survey */
+	uint64_t epoch;
+	uint32_t n_nodes;
+	struct wire_nodeaddr nodes[2 * CFS_GOAL_MAX];
+	struct seal_answer answers[2 * CFS_GOAL_MAX];
 };
 
 /* The leader's live view of one node: nothing here is replicated. */
@@ -95,13 +104,61 @@ struct repair {
 
 /* ---- workers ----------------------------------------------------------- */
 
+/* A seal's survey (docs/data-path.md "The leader's seal"): each node's
+ * (length, crc) of its replica of the open version, asked with a fence
+ * one above the dead lease so that a patch still in flight under it is
+ * refused from then on.  A node that fails, answers an error or holds
+ * another length than committed (patches in place keep the length) is
+ * in no group; t->errmsg keeps the last such failure. */
+static void
+survey(struct nc *nc, struct task *t)
+{
+	union wire_body *rep = NULL;
+	uint16_t rt = 0;
+	char msg[CFS_ERRMSG_SIZE];
+
+	t->status = 0;
+	for (uint32_t i = 0; i < t->n_nodes; i++) {
+		struct wire_frag_read rd = {
+			.ino = t->r.ino, .idx = t->r.idx,
+			.version = t->r.version, .offset = 0, .len = 0,
+			.fence_epoch = t->epoch + 1,
+		};
+		struct seal_answer *a = &t->answers[i];
+		a->node = t->nodes[i].id;
+		a->ok = 0;
+		int st = nc_call(nc, t->nodes[i].addr, WIRE_T_frag_read, &rd,
+				 NULL, 0, SURVEY_TIMEOUT_MS, &rt, &rep, NULL,
+				 NULL, msg);
+		if (st == 0 && rt != WIRE_T_frag_data)
+			snprintf(msg, sizeof(msg), "answered %s",
+				 wire_type_name(rt) ? wire_type_name(rt) : "?");
+		else if (st == 0 && rep->frag_data.length != t->length)
+			snprintf(msg, sizeof(msg),
+				 "holds %llu bytes, %llu committed",
+				 (unsigned long long)rep->frag_data.length,
+				 (unsigned long long)t->length);
+		else if (st == 0) {
+			a->ok = 1;
+			a->length = rep->frag_data.length;
+			a->crc = rep->frag_data.crc;
+			continue;
+		}
+		memcpy(t->errmsg, msg, sizeof(t->errmsg));
+		cfs_errmsg_prefix(t->errmsg, "node %llu",
+				  (unsigned long long)a->node);
+	}
+}
+
 static void
 run_task(struct nc *nc, struct task *t)
 {
 	union wire_body *rep = NULL;
 	uint16_t rt = 0;
 
-	if (t->kind == TASK_COPY) {
+	if (t->kind == TASK_SEAL) {
+		survey(nc, t);
+	} else if (t->kind == TASK_COPY) {
 		struct wire_frag_copy c = {
 			.ino = t->r.ino, .idx = t->r.idx,
 			.version = t->r.version, .length = t->length,
@@ -425,7 +482,7 @@ is_active(struct repair *r, enum task_kind kind, uint64_t ino, uint64_t idx,
 {
 	for (struct task *t = r->active; t; t = t->next)
 		if (t->kind == kind && t->r.ino == ino && t->r.idx == idx &&
-		    (kind == TASK_COPY || t->r.node == node))
+		    (kind != TASK_DELETE || t->r.node == node))
 			return 1;
 	return 0;
 }
@@ -459,6 +516,7 @@ struct scan_ctx {
 	struct placement_node *view;
 	struct wire_replica_drop drop;
 	int under_seen;     /* the under-goal scan found work */
+	int seal_seen;      /* so did the seal scan */
 	uint64_t from, to;  /* rebalancing pair */
 };
 
@@ -566,6 +624,41 @@ plan_copy(void *arg, const struct dmap_frag *f)
 		  (unsigned long long)f->ino, (unsigned long long)f->idx,
 		  (unsigned long long)f->version, f->live, f->goal,
 		  (unsigned long long)src, (unsigned long long)target);
+	return 0;
+}
+
+/* A fragment left open by a lease that ended: survey its nodes (a
+ * worker), then propose frag_seal (finish). */
+static int
+plan_seal(void *arg, const struct dmap_open_frag *f)
+{
+	struct scan_ctx *c = arg;
+	struct repair *r = c->r;
+
+	if (f->n == 0)
+		return 0; /* no replica to ask: nothing a scan can do */
+	c->seal_seen = 1;
+	if (r->n_active >= (unsigned)r->opt.inflight)
+		return 1;
+	if (is_active(r, TASK_SEAL, f->ino, f->idx, 0))
+		return 0;
+	struct task *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return 1;
+	t->kind = TASK_SEAL;
+	t->r = (struct wire_replica){.ino = f->ino, .idx = f->idx,
+				     .version = f->version};
+	t->epoch = f->epoch;
+	t->length = f->length;
+	t->n_nodes = f->n;
+	memcpy(t->nodes, f->nodes, f->n * sizeof(f->nodes[0]));
+	LOG_INFO("repair: fragment %llu/%llu v%llu was left open for "
+		 "patching in place by write lease %llu, which ended: "
+		 "surveying its %u replicas to seal it",
+		 (unsigned long long)f->ino, (unsigned long long)f->idx,
+		 (unsigned long long)f->version,
+		 (unsigned long long)f->epoch, f->n);
+	submit(r, t);
 	return 0;
 }
 
@@ -833,6 +926,10 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	c.view = placement_view(r, now_ms);
 	if (c.view == NULL)
 		return;
+	/* first: an open fragment nobody holds the lease of can be neither
+	 * read nor written until it is sealed */
+	if (dmap_unsealed(d, SCAN_LIMIT, plan_seal, &c, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
 	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
 	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)
@@ -853,7 +950,8 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	unsigned before = r->n_active;
 	if (dmap_garbage(d, SCAN_LIMIT, plan_delete, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
-	r->scan_idle = !c.under_seen && c.drop.items_count == 0 &&
+	r->scan_idle = !c.under_seen && !c.seal_seen &&
+		       c.drop.items_count == 0 &&
 		       r->n_active == before && r->n_active == 0 &&
 		       c.from == 0;
 }
@@ -917,13 +1015,55 @@ forget_active(struct repair *r, const struct task *t)
 	}
 }
 
+/* A survey came back: seal with what most nodes hold (seal_choose); the
+ * state machine does nothing if the fragment was sealed or rewritten
+ * meanwhile.  No node answered: the next scan tries again. */
+static void
+finish_seal(struct repair *r, const struct task *t)
+{
+	struct wire_frag_seal fs = {.ino = t->r.ino, .idx = t->r.idx,
+				    .version = t->r.version,
+				    .epoch = t->epoch};
+	uint64_t nodes[2 * CFS_GOAL_MAX];
+	size_t k = seal_choose(t->answers, t->n_nodes, &fs.length, &fs.crc,
+			       nodes);
+
+	if (k == 0) {
+		LOG_WARN("repair: seal of fragment %llu/%llu v%llu: none of "
+			 "its %u replicas answered (%s); trying again",
+			 (unsigned long long)t->r.ino,
+			 (unsigned long long)t->r.idx,
+			 (unsigned long long)t->r.version, t->n_nodes,
+			 t->errmsg);
+		return;
+	}
+	/* more than CFS_GOAL_MAX rows of one version do not occur (a
+	 * version goes to at most the goal's nodes, plus repair copies);
+	 * the unlisted ones would become bad and be copied again */
+	if (k > CFS_GOAL_MAX)
+		k = CFS_GOAL_MAX;
+	memcpy(fs.nodes, nodes, k * sizeof(nodes[0]));
+	fs.nodes_count = (uint32_t)k;
+	if (k < t->n_nodes)
+		LOG_WARN("repair: seal of fragment %llu/%llu v%llu: %zu of %u "
+			 "replicas agree; the others become bad (last "
+			 "failure: %s)",
+			 (unsigned long long)t->r.ino,
+			 (unsigned long long)t->r.idx,
+			 (unsigned long long)t->r.version, k, t->n_nodes,
+			 t->errmsg[0] ? t->errmsg : "a different crc");
+	r->propose(r->data, WIRE_T_frag_seal, &fs);
+}
+
 static void
 finish(struct repair *r, struct task *t)
 {
 	forget_active(r, t);
 	if (t->gen != r->gen || !r->leading)
 		return; /* from an earlier leadership: the log decides anew */
-	if (t->kind == TASK_COPY) {
+	if (t->kind == TASK_SEAL) {
+		finish_seal(r, t);
+	} else if (t->kind == TASK_COPY) {
 		if (t->status != 0) {
 			LOG_WARN("repair: copy of fragment %llu/%llu v%llu to "
 				 "node %llu failed: %s",

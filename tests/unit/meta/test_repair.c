@@ -6,13 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "common/error.h"
 #include "common/wire.h"
 #include "meta/dmap.h"
+#include "meta/lease.h"
 #include "meta/ns.h"
 #include "meta/repair.h"
 
@@ -24,6 +29,7 @@ struct t {
 	sqlite3 *db;
 	struct ns *ns;
 	struct dmap *d;
+	struct leaset *l;
 	struct ns_env env;
 	union wire_body rq, out;
 	uint16_t rt;
@@ -32,6 +38,9 @@ struct t {
 	uv_loop_t loop;
 	struct repair *r;
 	unsigned proposals;
+	unsigned seals;                 /* frag_seal proposals */
+	struct wire_frag_seal last_seal;
+	struct fake *fakes[3];          /* data nodes 1..3, when a test has them */
 };
 
 static int
@@ -64,10 +73,109 @@ static int
 propose(void *data, uint16_t type, const void *body)
 {
 	struct t *t = data;
-	(void)type;
-	(void)body;
 	t->proposals++;
+	if (type == WIRE_T_frag_seal) {
+		t->seals++;
+		t->last_seal = *(const struct wire_frag_seal *)body;
+	}
 	return 0;
+}
+
+/* ---- fake data nodes: a ROUTER answering a seal's survey --------------- */
+
+struct fake {
+	void *ctx, *sock;
+	char addr[256];
+	uint32_t crc;   /* what its replica's crc is */
+	atomic_int stop, requests;
+	atomic_ullong fence; /* the last frag_read's fence_epoch */
+	atomic_uint len;     /* and its len */
+	pthread_t thread;
+};
+
+static void
+fake_answer(struct fake *f, zmq_msg_t *ident, const uint8_t *buf, size_t len)
+{
+	struct wire_header h;
+	union wire_body *b = calloc(1, sizeof(*b));
+	union wire_body *r = calloc(1, sizeof(*r));
+	char err[CFS_ERRMSG_SIZE];
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+
+	assert_int_equal(wire_decode(buf, len, &h, b, err), 0);
+	assert_int_equal(h.type, WIRE_T_frag_read);
+	atomic_store(&f->fence, b->frag_read.fence_epoch);
+	atomic_store(&f->len, b->frag_read.len);
+	h.flags = WIRE_F_REPLY;
+	h.type = WIRE_T_frag_data;
+	r->frag_data.length = 100;
+	r->frag_data.crc = f->crc;
+	assert_int_equal(wire_encode(&h, r, &out, &outlen, err), 0);
+	zmq_send(f->sock, zmq_msg_data(ident), zmq_msg_size(ident),
+		 ZMQ_SNDMORE);
+	zmq_send(f->sock, out, outlen, 0);
+	free(out);
+	free(b);
+	free(r);
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		zmq_pollitem_t it = {f->sock, 0, ZMQ_POLLIN, 0};
+		zmq_msg_t ident, frame;
+
+		if (zmq_poll(&it, 1, 20) <= 0)
+			continue;
+		zmq_msg_init(&ident);
+		zmq_msg_init(&frame);
+		zmq_msg_recv(&ident, f->sock, 0);
+		zmq_msg_recv(&frame, f->sock, 0);
+		atomic_fetch_add(&f->requests, 1);
+		fake_answer(f, &ident, zmq_msg_data(&frame),
+			    zmq_msg_size(&frame));
+		zmq_msg_close(&ident);
+		zmq_msg_close(&frame);
+	}
+	return NULL;
+}
+
+static struct fake *
+fake_start(uint32_t crc)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char ep[262];
+	size_t sz = sizeof(ep);
+	int zero = 0;
+
+	assert_non_null(f);
+	f->crc = crc;
+	f->ctx = zmq_ctx_new();
+	f->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_bind(f->sock, "tcp://127.0.0.1:*"), 0);
+	zmq_getsockopt(f->sock, ZMQ_LAST_ENDPOINT, ep, &sz);
+	snprintf(f->addr, sizeof(f->addr), "%s", ep + strlen("tcp://"));
+	assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+	return f;
+}
+
+static void
+fake_stop(struct fake **fp)
+{
+	struct fake *f = *fp;
+	if (f == NULL)
+		return;
+	atomic_store(&f->stop, 1);
+	pthread_join(f->thread, NULL);
+	zmq_close(f->sock);
+	zmq_ctx_term(f->ctx);
+	free(f);
+	*fp = NULL;
 }
 
 static struct dmap *
@@ -103,6 +211,52 @@ write_on(struct t *t, uint64_t idx, uint64_t a, uint64_t b, uint64_t c)
 	assert_int_equal(run(t, WIRE_T_frag_commit, dmap_run, t->d), 0);
 }
 
+/* Fragment @idx committed on nodes 1..3 (100 bytes), open for patching
+ * in place under write lease @epoch. */
+static void
+write_open_on(struct t *t, uint64_t idx, uint64_t epoch)
+{
+	const struct wire_cred root = {0};
+	uint64_t nodes[3] = {1, 2, 3};
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_open.cred = root;
+	t->rq.frag_open.ino = t->ino;
+	t->rq.frag_open.idx = idx;
+	memcpy(t->rq.frag_open.placed, nodes, sizeof(nodes));
+	t->rq.frag_open.placed_count = 3;
+	assert_int_equal(run(t, WIRE_T_frag_open, dmap_run, t->d), 0);
+	uint64_t v = t->out.frag_opened.version;
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_commit.cred = root;
+	t->rq.frag_commit.ino = t->ino;
+	t->rq.frag_commit.idx = idx;
+	t->rq.frag_commit.version = v;
+	t->rq.frag_commit.length = 100;
+	memcpy(t->rq.frag_commit.nodes, nodes, sizeof(nodes));
+	t->rq.frag_commit.nodes_count = 3;
+	t->rq.frag_commit.size = idx * FSZ + 100;
+	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN;
+	t->rq.frag_commit.lease_epoch = epoch;
+	assert_int_equal(run(t, WIRE_T_frag_commit, dmap_run, t->d), 0);
+}
+
+/* The committed version of fragment 0 of the file. */
+static uint64_t
+last_version(struct t *t)
+{
+	sqlite3_stmt *s;
+	uint64_t v = 0;
+	assert_int_equal(sqlite3_prepare_v2(t->db, "SELECT version FROM "
+					    "fragments WHERE idx = 0", -1, &s,
+					    NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 static int
 setup(void **state)
 {
@@ -115,6 +269,7 @@ setup(void **state)
 
 	assert_int_equal(sqlite3_open(":memory:", &t->db), SQLITE_OK);
 	assert_int_equal(ns_open(&t->ns, t->db, t->errmsg), 0);
+	assert_int_equal(lease_open(&t->l, t->db, t->errmsg), 0);
 	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
 	assert_int_equal(ns_format(t->ns, &t->env, &fmt, t->errmsg), 0);
 	for (int i = 1; i <= 4; i++) {
@@ -147,8 +302,11 @@ teardown(void **state)
 	struct t *t = *state;
 	repair_destroy(&t->r);
 	uv_run(&t->loop, UV_RUN_DEFAULT);
+	for (int i = 0; i < 3; i++)
+		fake_stop(&t->fakes[i]);
 	uv_loop_close(&t->loop);
 	dmap_close(&t->d);
+	lease_close(&t->l);
 	ns_close(&t->ns);
 	sqlite3_close(t->db);
 	free(t);
@@ -201,12 +359,142 @@ test_idle_cluster_stops_scanning(void **state)
 	assert_int_equal(repair_scans(t->r), 2);
 }
 
+/* Nodes 1..3 re-registered at fake data nodes whose replicas have crc
+ * @c1, @c2, @c3. */
+static void
+fake_nodes(struct t *t, uint32_t c1, uint32_t c2, uint32_t c3)
+{
+	uint32_t crc[3] = {c1, c2, c3};
+	for (int i = 0; i < 3; i++) {
+		t->fakes[i] = fake_start(crc[i]);
+		memset(&t->rq, 0, sizeof(t->rq));
+		snprintf(t->rq.node_register.uuid, 37,
+			 "00000000-0000-4000-8000-00000000000%d", i + 1);
+		snprintf(t->rq.node_register.addr,
+			 sizeof(t->rq.node_register.addr), "%s",
+			 t->fakes[i]->addr);
+		t->rq.node_register.capacity = 1ull << 40;
+		assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d),
+				 0);
+	}
+}
+
+/* Run the loop until a frag_seal is proposed (finished surveys arrive
+ * through the repair's async handle), at most about @ms. */
+static void
+wait_for_seal(struct t *t, int ms)
+{
+	for (int i = 0; i < ms / 10 && t->seals == 0; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		uv_run(&t->loop, UV_RUN_NOWAIT);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * A fragment left open for patching in place: while its write lease
+ * lives the leader leaves it to the holder; once the lease is gone a
+ * scan surveys the nodes holding it, fenced one above the lease, and
+ * proposes frag_seal with the group most of them agree on (node 3,
+ * holding an unacknowledged patch, is left out and will become bad).
+ */
+static void
+test_open_fragment_without_lease_is_sealed(void **state)
+{
+	struct t *t = *state;
+	struct lease_ctx c = {.client_id = 7, .index = 900};
+
+	fake_nodes(t, 0xAAAA, 0xAAAA, 0xBBBB);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_get.ino = t->ino;
+	t->rq.lease_get.type = CFS_LEASE_WRITE;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_get, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	write_open_on(t, 0, 900);
+	uint64_t v = last_version(t);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	wait_for_seal(t, 300);
+	assert_int_equal(t->seals, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(atomic_load(&t->fakes[i]->requests), 0);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_release.ino = t->ino;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_release, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	heartbeats(t, 3000);
+	repair_tick(t->r, t->d, 8, 3000);
+	wait_for_seal(t, 5000);
+	assert_int_equal(t->seals, 1);
+	const struct wire_frag_seal *fs = &t->last_seal;
+	assert_int_equal(fs->ino, t->ino);
+	assert_int_equal(fs->idx, 0);
+	assert_int_equal(fs->version, v);
+	assert_int_equal(fs->epoch, 900);
+	assert_int_equal(fs->length, 100);
+	assert_int_equal(fs->crc, 0xAAAA);
+	assert_int_equal(fs->nodes_count, 2);
+	assert_int_equal(fs->nodes[0], 1);
+	assert_int_equal(fs->nodes[1], 2);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(atomic_load(&t->fakes[i]->fence), 901);
+		assert_int_equal(atomic_load(&t->fakes[i]->len), 0);
+	}
+}
+
+/* An open fragment whose lease ended but that has no ok replica left has
+ * nobody to survey: it does not keep the planner scanning every second. */
+static void
+test_unsealable_fragment_leaves_the_planner_idle(void **state)
+{
+	struct t *t = *state;
+	struct lease_ctx c = {.client_id = 7, .index = 900};
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_get.ino = t->ino;
+	t->rq.lease_get.type = CFS_LEASE_WRITE;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_get, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	write_open_on(t, 0, 900);
+	uint64_t v = last_version(t);
+	for (uint64_t node = 1; node <= 3; node++) {
+		memset(&t->rq, 0, sizeof(t->rq));
+		t->rq.replica_bad.r = (struct wire_replica){
+			.ino = t->ino, .idx = 0, .version = v, .node = node};
+		assert_int_equal(run(t, WIRE_T_replica_bad, dmap_run, t->d),
+				 0);
+	}
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_release.ino = t->ino;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_release, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	heartbeats(t, 3000);
+	repair_tick(t->r, t->d, 7, 3000);
+	assert_int_equal(repair_scans(t->r), 1);
+	assert_int_equal(t->seals, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_idle_cluster_stops_scanning, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_open_fragment_without_lease_is_sealed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unsealable_fragment_leaves_the_planner_idle, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
