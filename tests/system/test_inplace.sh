@@ -70,8 +70,10 @@ check "the file is whole and at its goal (fsck)" $CTL fsck /f1
 head -c $((2 * FSZ)) /dev/urandom >"$T/src3"
 cp "$T/src3" "$A/f3"
 cp "$T/src3" "$T/copy3"
-patch "$A/f3" "$T/copy3" 20 3 >/dev/null
+# (asked before A patches: cfsctl's access would recall A's lease, and A
+# would seal what it holds open)
 victim=$(node_index "$($CTL frags /f3 | awk '$1 == 0 {split($5, a, "@"); print a[1]}')")
+patch "$A/f3" "$T/copy3" 20 3 >/dev/null
 data_kill "$victim"
 check "fsync'd writes go on after a node of the open version died" \
 	sh -c "$(declare -f patch); patch '$A/f3' '$T/copy3' 20 4 | grep -q done"
@@ -95,10 +97,15 @@ check "the leader logged the seal" grep -q "seal" "$T"/meta*.log
 check "the files are whole and at their goal (fsck)" $CTL fsck /
 
 # ---- the counts -------------------------------------------------------------------
+apid=$(pgrep -f -- "--log $T/fuse-a.log")
 unmount
+# the counts are logged once the daemon is done, after the unmount returned
+for _ in $(seq 100); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
 check "A patched in place (its log counts the patches)" \
 	grep -Eq "patching in place: [1-9][0-9]* versions opened, [1-9][0-9]* patches" \
 	"$T/fuse-a.log"
+check "... and sealed after the failed patch, from a survey of the nodes" \
+	grep -Eq "seals \([1-9][0-9]* after a failed patch\)" "$T/fuse-a.log"
 grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'
 [ $fail = 0 ] || { show_logs; tail -n 20 "$T"/fuse-*.log; }
 exit $fail
