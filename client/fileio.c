@@ -908,8 +908,10 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 		pthread_mutex_unlock(&f->opens->lock);
 	}
 	/* the leader sealed it already (the lease ended), or it went with
-	 * the file: nothing left to seal */
-	if (rv == CFS_ESTALE || rv == CFS_ENOENT) {
+	 * the file, or the lease it was open under ended (FENCED: the leader
+	 * seals it; a frag_open of it waits until then): nothing left for
+	 * this mount to seal */
+	if (rv == CFS_ESTALE || rv == CFS_ENOENT || rv == CFS_FENCED) {
 		LOG_DEBUG("fragment %llu/%llu v%llu: seal: %s",
 			  (unsigned long long)p->ino,
 			  (unsigned long long)p->idx,

@@ -688,7 +688,8 @@ lease_of_epoch(struct dmap *d, uint64_t ino, uint64_t epoch, uint64_t *holder,
  * (lease_check: LEASE_BUSY and a recall), so the cases are:
  * 1) the lease lives: its own mount, which seals first: CFS_EBUSY;
  * 2) the lease is gone: the leader seals it (dmap_unsealed): until then
- *    CFS_UNAVAILABLE, which the client retries. */
+ *    CFS_LEASE_BUSY, which the client retries as for a lease in the way
+ *    (the lease it waits for is gone; the seal follows within seconds). */
 static int
 open_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 	     const char *what, char *errmsg)
@@ -705,7 +706,7 @@ open_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 				"first", what, (unsigned long long)ino,
 				(unsigned long long)idx,
 				(unsigned long long)epoch);
-	return cfs_fail(errmsg, CFS_UNAVAILABLE,
+	return cfs_fail(errmsg, CFS_LEASE_BUSY,
 			"%s of fragment %llu/%llu: it is being sealed (write "
 			"lease %llu ended with it open for patching in "
 			"place)", what, (unsigned long long)ino,
@@ -1357,8 +1358,9 @@ holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
  * holder naming it: the version's bytes change under the reader until
  * it is sealed.  1) the lease lives: CFS_LEASE_BUSY, and its holder is
  * recalled (it seals, then releases) as for any request in the way of a
- * lease (docs/leases.md "Recall"); 2) it is gone: CFS_UNAVAILABLE until
- * the leader sealed it.  Both are retried by the client. */
+ * lease (docs/leases.md "Recall"); 2) it is gone: CFS_LEASE_BUSY too
+ * until the leader sealed it, with no one to recall.  The client retries
+ * both (metaclient.c), so a reader waits rather than fails. */
 static int
 locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 	       char *errmsg)
@@ -1369,7 +1371,7 @@ locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 	if (found < 0)
 		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
 	if (!found)
-		return cfs_fail(errmsg, CFS_UNAVAILABLE,
+		return cfs_fail(errmsg, CFS_LEASE_BUSY,
 				"fragment %llu/%llu is being sealed (write "
 				"lease %llu ended with it open for patching "
 				"in place)", (unsigned long long)ino,

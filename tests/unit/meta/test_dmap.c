@@ -1184,10 +1184,10 @@ test_open_fragment_takes_no_new_version(void **state)
 	t->rq.frag_commit.lease_epoch = e;
 	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EBUSY);
 	release(t);
-	assert_int_equal(open_frag(t, 0, 3), CFS_UNAVAILABLE);
+	assert_int_equal(open_frag(t, 0, 3), CFS_LEASE_BUSY);
 	assert_non_null(strstr(t->errmsg, "being sealed"));
 	commit_prep(t, 0, ahead, 100, 3, 100);
-	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_UNAVAILABLE);
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_LEASE_BUSY);
 	assert_int_equal(patch_epoch(t, 0), (int64_t)e);
 }
 
@@ -1218,8 +1218,8 @@ on_recall(void *data, uint64_t holder, uint64_t session, uint64_t ino)
 }
 
 /* frag_locate serves an open version only to its lease; anyone else is
- * refused LEASE_BUSY with the holder recalled, then UNAVAILABLE once the
- * lease is gone, until it is sealed. */
+ * refused LEASE_BUSY with the holder recalled, then LEASE_BUSY with no
+ * one to recall once the lease is gone, until it is sealed. */
 static void
 test_locate_open_fragment(void **state)
 {
@@ -1243,11 +1243,11 @@ test_locate_open_fragment(void **state)
 	assert_int_equal(t->out.frag_map.frags[1].version, v);
 	assert_int_equal(recalls, 1);
 	release(t);
-	assert_int_equal(locate(t, 0), CFS_UNAVAILABLE);
+	assert_int_equal(locate(t, 0), CFS_LEASE_BUSY);
 	assert_non_null(strstr(t->errmsg, "being sealed"));
 	assert_int_equal(recalls, 1);
 	dmap_set_recall(t->d, NULL, NULL);
-	assert_int_equal(locate(t, 0), CFS_UNAVAILABLE);
+	assert_int_equal(locate(t, 0), CFS_LEASE_BUSY);
 }
 
 /* A truncation that cuts an open fragment is refused; one that drops it
