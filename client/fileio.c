@@ -1119,6 +1119,61 @@ prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
 	}
 }
 
+/* Read [foff, foff + n) of the fragment @fi into @dst from its replica on
+ * node @node at @addr: 0, or the error, errmsg saying which.  @report: a
+ * replica that shows damage is reported (not when the locations may be out
+ * of date: kept ones, which are dropped instead). */
+static int
+read_replica(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	     uint64_t node, const char *addr, uint64_t foff, uint8_t *dst,
+	     size_t n, int report, char *errmsg)
+{
+	struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
+				    .version = fi->version, .offset = foff,
+				    .len = (uint32_t)n};
+	union wire_body *rep = NULL;
+	const void *bulk = NULL;
+	size_t blen = 0;
+	uint16_t rt = 0;
+	int rv;
+
+	rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
+		     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
+	if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "%s: %zu bytes where %zu were due", addr, blen,
+			      n);
+	} else if (rv == 0 && rep->frag_data.crc != fi->crc) {
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "%s: replica crc %08x, committed %08x", addr,
+			      rep->frag_data.crc, fi->crc);
+	}
+	if (rv == 0) {
+		memcpy(dst, bulk, n);
+		f->st.reads++;
+		return 0;
+	}
+	/* Only what the replica itself shows is reported: a node this
+	 * client cannot reach may be fine for everyone else (the leader
+	 * judges liveness by heartbeats). */
+	if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT)) {
+		report_bad(f, ino, fi, node, rv, errmsg);
+	} else if (rv == CFS_ENOENT || rv == CFS_CORRUPT) {
+		/* Kept locations: the replica was most likely moved or
+		 * dropped since (rebalancing, repair).  The next read
+		 * locates afresh rather than asking it again. */
+		kept_drop(f, ino);
+		LOG_INFO("fragment %llu/%llu: %s; the locations this mount "
+			 "kept are out of date, trying the next replica",
+			 (unsigned long long)ino, (unsigned long long)fi->idx,
+			 errmsg);
+	} else
+		LOG_WARN("fragment %llu/%llu: %s; trying the next replica",
+			 (unsigned long long)ino, (unsigned long long)fi->idx,
+			 errmsg);
+	return rv;
+}
+
 /* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
  * trying each replica in turn.  @report: replicas that show damage are
  * reported (not when the locations may be out of date: kept ones). */
@@ -1134,51 +1189,12 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
 	for (uint32_t i = taken == 2 ? 1 : 0; i < fi->nodes_count; i++) {
 		const char *addr = node_addr(f->cur, fi->nodes[i]);
-		struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
-					    .version = fi->version,
-					    .offset = foff, .len = (uint32_t)n};
-		union wire_body *rep = NULL;
-		const void *bulk = NULL;
-		size_t blen = 0;
-		uint16_t rt = 0;
 		if (addr == NULL)
 			continue;
-		rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
-			     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
-		if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {
-			rv = cfs_fail(errmsg, CFS_CORRUPT,
-				      "%s: %zu bytes where %zu were due", addr,
-				      blen, n);
-		} else if (rv == 0 && rep->frag_data.crc != fi->crc) {
-			rv = cfs_fail(errmsg, CFS_CORRUPT,
-				      "%s: replica crc %08x, committed %08x",
-				      addr, rep->frag_data.crc, fi->crc);
-		}
-		if (rv == 0) {
-			memcpy(dst, bulk, n);
-			f->st.reads++;
+		rv = read_replica(f, ino, fi, fi->nodes[i], addr, foff, dst, n,
+				  report, errmsg);
+		if (rv == 0)
 			return 0;
-		}
-		/* Only what the replica itself shows is reported: a node
-		 * this client cannot reach may be fine for everyone else
-		 * (the leader judges liveness by heartbeats). */
-		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT)) {
-			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
-		} else if (rv == CFS_ENOENT || rv == CFS_CORRUPT) {
-			/* Kept locations: the replica was most likely moved
-			 * or dropped since (rebalancing, repair).  The next
-			 * read locates afresh rather than asking it again. */
-			kept_drop(f, ino);
-			LOG_INFO("fragment %llu/%llu: %s; the locations this "
-				 "mount kept are out of date, trying the next "
-				 "replica",
-				 (unsigned long long)ino,
-				 (unsigned long long)fi->idx, errmsg);
-		} else
-			LOG_WARN("fragment %llu/%llu: %s; trying the next "
-				 "replica",
-				 (unsigned long long)ino,
-				 (unsigned long long)fi->idx, errmsg);
 	}
 	cfs_errmsg_prefix(errmsg, "fragment %llu/%llu v%llu: every replica "
 			  "failed, last",
