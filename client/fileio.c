@@ -984,14 +984,15 @@ piece_has(const struct prefetch *p, uint64_t ino,
 /*
  * If a piece read ahead holds [foff, foff + n) of committed version
  * fi->version of @ino, wait for it and copy it to @dst: 1.  If it was that
- * piece but its node did not answer in time or could not be reached: 2
- * (the caller goes on with the next replica, as if it had asked that node
- * itself).  Otherwise (not that piece, or any other failure: the caller
- * reads as usual and reports what it finds) 0.  The piece is used up.
+ * piece but its node did not answer in time or could not be reached: 2,
+ * and *node is that node (the caller asks the other replicas first and
+ * that one last).  Otherwise (not that piece, or any other failure: the
+ * caller reads as usual and reports what it finds) 0.  The piece is used
+ * up.
  */
 static int
 prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	      uint64_t foff, uint8_t *dst, size_t n)
+	      uint64_t foff, uint8_t *dst, size_t n, uint64_t *node)
 {
 	char errmsg[CFS_ERRMSG_SIZE];
 	union wire_body *rep = NULL;
@@ -1012,10 +1013,11 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		for (int j = 0; j < PREFETCH_DEPTH; j++)
 			if (f->pf[j].node == p->node)
 				f->pf[j].active = 0;
-		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the next "
-			 "replica",
+		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the other "
+			 "replicas, then that node again",
 			 (unsigned long long)ino, (unsigned long long)fi->idx,
 			 errmsg);
+		*node = p->node;
 		return 2;
 	}
 	if (rv != 0 || rt != WIRE_T_frag_data || blen != p->len ||
@@ -1182,20 +1184,27 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	      uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
 {
 	int rv = CFS_UNAVAILABLE;
-	int taken = prefetch_take(f, ino, fi, foff, dst, n);
+	uint64_t stalled = 0; /* node ids are non-zero */
+	int taken = prefetch_take(f, ino, fi, foff, dst, n, &stalled);
 
 	if (taken == 1)
 		return 0;
 	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
-	for (uint32_t i = taken == 2 ? 1 : 0; i < fi->nodes_count; i++) {
-		const char *addr = node_addr(f->cur, fi->nodes[i]);
-		if (addr == NULL)
-			continue;
-		rv = read_replica(f, ino, fi, fi->nodes[i], addr, foff, dst, n,
-				  report, errmsg);
-		if (rv == 0)
-			return 0;
-	}
+	/* The node whose read-ahead timed out or could not be reached is
+	 * asked last rather than never: it may have been paused (a stopped
+	 * process, a stalled disk) and answer now, and it may hold the only
+	 * replica (goal 1, or the only live copy).  The others come first,
+	 * in their order, so it costs time only when they all fail. */
+	for (int last = 0; last < 2; last++)
+		for (uint32_t i = 0; i < fi->nodes_count; i++) {
+			const char *addr = node_addr(f->cur, fi->nodes[i]);
+			if ((fi->nodes[i] == stalled) != last || addr == NULL)
+				continue;
+			rv = read_replica(f, ino, fi, fi->nodes[i], addr, foff,
+					  dst, n, report, errmsg);
+			if (rv == 0)
+				return 0;
+		}
 	cfs_errmsg_prefix(errmsg, "fragment %llu/%llu v%llu: every replica "
 			  "failed, last",
 			  (unsigned long long)ino, (unsigned long long)fi->idx,
