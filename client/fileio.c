@@ -1501,14 +1501,15 @@ piece_has(const struct prefetch *p, uint64_t ino,
 /*
  * If a piece read ahead holds [foff, foff + n) of committed version
  * fi->version of @ino, wait for it and copy it to @dst: 1.  If it was that
- * piece but its node did not answer in time or could not be reached: 2
- * (the caller goes on with the next replica, as if it had asked that node
- * itself).  Otherwise (not that piece, or any other failure: the caller
- * reads as usual and reports what it finds) 0.  The piece is used up.
+ * piece but its node did not answer in time or could not be reached: 2,
+ * and *node is that node (the caller asks the other replicas first and
+ * that one last).  Otherwise (not that piece, or any other failure: the
+ * caller reads as usual and reports what it finds) 0.  The piece is used
+ * up.
  */
 static int
 prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	      uint64_t foff, uint8_t *dst, size_t n)
+	      uint64_t foff, uint8_t *dst, size_t n, uint64_t *node)
 {
 	char errmsg[CFS_ERRMSG_SIZE];
 	union wire_body *rep = NULL;
@@ -1529,10 +1530,11 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		for (int j = 0; j < PREFETCH_DEPTH; j++)
 			if (f->pf[j].node == p->node)
 				f->pf[j].active = 0;
-		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the next "
-			 "replica",
+		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the other "
+			 "replicas, then that node again",
 			 (unsigned long long)ino, (unsigned long long)fi->idx,
 			 errmsg);
+		*node = p->node;
 		return 2;
 	}
 	if (rv != 0 || rt != WIRE_T_frag_data || blen != p->len ||
@@ -1636,6 +1638,61 @@ prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
 	}
 }
 
+/* Read [foff, foff + n) of the fragment @fi into @dst from its replica on
+ * node @node at @addr: 0, or the error, errmsg saying which.  @report: a
+ * replica that shows damage is reported (not when the locations may be out
+ * of date: kept ones, which are dropped instead). */
+static int
+read_replica(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	     uint64_t node, const char *addr, uint64_t foff, uint8_t *dst,
+	     size_t n, int report, char *errmsg)
+{
+	struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
+				    .version = fi->version, .offset = foff,
+				    .len = (uint32_t)n};
+	union wire_body *rep = NULL;
+	const void *bulk = NULL;
+	size_t blen = 0;
+	uint16_t rt = 0;
+	int rv;
+
+	rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
+		     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
+	if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "%s: %zu bytes where %zu were due", addr, blen,
+			      n);
+	} else if (rv == 0 && rep->frag_data.crc != fi->crc) {
+		rv = cfs_fail(errmsg, CFS_CORRUPT,
+			      "%s: replica crc %08x, committed %08x", addr,
+			      rep->frag_data.crc, fi->crc);
+	}
+	if (rv == 0) {
+		memcpy(dst, bulk, n);
+		f->st.reads++;
+		return 0;
+	}
+	/* Only what the replica itself shows is reported: a node this
+	 * client cannot reach may be fine for everyone else (the leader
+	 * judges liveness by heartbeats). */
+	if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT)) {
+		report_bad(f, ino, fi, node, rv, errmsg);
+	} else if (rv == CFS_ENOENT || rv == CFS_CORRUPT) {
+		/* Kept locations: the replica was most likely moved or
+		 * dropped since (rebalancing, repair).  The next read
+		 * locates afresh rather than asking it again. */
+		kept_drop(f, ino);
+		LOG_INFO("fragment %llu/%llu: %s; the locations this mount "
+			 "kept are out of date, trying the next replica",
+			 (unsigned long long)ino, (unsigned long long)fi->idx,
+			 errmsg);
+	} else
+		LOG_WARN("fragment %llu/%llu: %s; trying the next replica",
+			 (unsigned long long)ino, (unsigned long long)fi->idx,
+			 errmsg);
+	return rv;
+}
+
 /* Read [foff, foff + n) of the fragment @fi into @dst (n <= its length),
  * trying each replica in turn.  @report: replicas that show damage are
  * reported (not when the locations may be out of date: kept ones). */
@@ -1644,59 +1701,27 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	      uint64_t foff, uint8_t *dst, size_t n, int report, char *errmsg)
 {
 	int rv = CFS_UNAVAILABLE;
-	int taken = prefetch_take(f, ino, fi, foff, dst, n);
+	uint64_t stalled = 0; /* node ids are non-zero */
+	int taken = prefetch_take(f, ino, fi, foff, dst, n, &stalled);
 
 	if (taken == 1)
 		return 0;
 	cfs_fail(errmsg, CFS_UNAVAILABLE, "no live replica");
-	for (uint32_t i = taken == 2 ? 1 : 0; i < fi->nodes_count; i++) {
-		const char *addr = node_addr(f->cur, fi->nodes[i]);
-		struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
-					    .version = fi->version,
-					    .offset = foff, .len = (uint32_t)n};
-		union wire_body *rep = NULL;
-		const void *bulk = NULL;
-		size_t blen = 0;
-		uint16_t rt = 0;
-		if (addr == NULL)
-			continue;
-		rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
-			     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
-		if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {
-			rv = cfs_fail(errmsg, CFS_CORRUPT,
-				      "%s: %zu bytes where %zu were due", addr,
-				      blen, n);
-		} else if (rv == 0 && rep->frag_data.crc != fi->crc) {
-			rv = cfs_fail(errmsg, CFS_CORRUPT,
-				      "%s: replica crc %08x, committed %08x",
-				      addr, rep->frag_data.crc, fi->crc);
+	/* The node whose read-ahead timed out or could not be reached is
+	 * asked last rather than never: it may have been paused (a stopped
+	 * process, a stalled disk) and answer now, and it may hold the only
+	 * replica (goal 1, or the only live copy).  The others come first,
+	 * in their order, so it costs time only when they all fail. */
+	for (int last = 0; last < 2; last++)
+		for (uint32_t i = 0; i < fi->nodes_count; i++) {
+			const char *addr = node_addr(f->cur, fi->nodes[i]);
+			if ((fi->nodes[i] == stalled) != last || addr == NULL)
+				continue;
+			rv = read_replica(f, ino, fi, fi->nodes[i], addr, foff,
+					  dst, n, report, errmsg);
+			if (rv == 0)
+				return 0;
 		}
-		if (rv == 0) {
-			memcpy(dst, bulk, n);
-			f->st.reads++;
-			return 0;
-		}
-		/* Only what the replica itself shows is reported: a node
-		 * this client cannot reach may be fine for everyone else
-		 * (the leader judges liveness by heartbeats). */
-		if (report && (rv == CFS_CORRUPT || rv == CFS_ENOENT)) {
-			report_bad(f, ino, fi, fi->nodes[i], rv, errmsg);
-		} else if (rv == CFS_ENOENT || rv == CFS_CORRUPT) {
-			/* Kept locations: the replica was most likely moved
-			 * or dropped since (rebalancing, repair).  The next
-			 * read locates afresh rather than asking it again. */
-			kept_drop(f, ino);
-			LOG_INFO("fragment %llu/%llu: %s; the locations this "
-				 "mount kept are out of date, trying the next "
-				 "replica",
-				 (unsigned long long)ino,
-				 (unsigned long long)fi->idx, errmsg);
-		} else
-			LOG_WARN("fragment %llu/%llu: %s; trying the next "
-				 "replica",
-				 (unsigned long long)ino,
-				 (unsigned long long)fi->idx, errmsg);
-	}
 	cfs_errmsg_prefix(errmsg, "fragment %llu/%llu v%llu: every replica "
 			  "failed, last",
 			  (unsigned long long)ino, (unsigned long long)fi->idx,

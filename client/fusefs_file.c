@@ -39,6 +39,31 @@ handle_new(struct fusefs *fs, uint64_t ino, int append)
 	return h;
 }
 
+/*
+ * Close @h, written out already: the kernel's release of it, or an open
+ * or create whose reply failed (interrupted: the kernel has no such file
+ * and sends no release).  The handle is freed (ofile_close).  If it was
+ * the last open of an inode unlinked while open, the hidden name that
+ * inode was renamed to (fusefs.c, hide_if_open) is removed here, or never.
+ */
+static void
+handle_close(struct op *op, struct handle *h)
+{
+	struct ofile_hidden gone;
+
+	if (!ofile_close(op->fs->files, &h->of, &gone))
+		return;
+	int rv = fusefs_unlink_call(op, gone.parent, gone.name, &gone.cred);
+	if (rv != 0 && rv != CFS_ENOENT)
+		LOG_WARN("removing '%s' in directory %llu: %s", gone.name,
+			 (unsigned long long)gone.parent, op->errmsg);
+	/* the kernel knows nothing of this unlink: the directory's times it
+	 * keeps are stale (attributes only, no lock) */
+	if (op->fs->se != NULL)
+		fuse_lowlevel_notify_inval_inode(op->fs->se, gone.parent, -1,
+						 0);
+}
+
 /* ---- files -------------------------------------------------------------------------- */
 
 static int
@@ -106,7 +131,7 @@ fusefs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * one, close-to-open: reread what others wrote. */
 	fi->keep_cache = lease_for_open(&op, ino, fi->flags);
 	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release */
-		ofile_close(op.fs->files, &h->of, NULL);
+		handle_close(&op, h);
 	fusefs_op_end(&op);
 }
 
@@ -144,8 +169,8 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = lease_for_open(&op, a.ino, fi->flags);
 	fusefs_entry_of(&op, &a, &e, 1);
-	if (fuse_reply_create(req, &e, fi) != 0)
-		ofile_close(op.fs->files, &h->of, NULL);
+	if (fuse_reply_create(req, &e, fi) != 0) /* as for open */
+		handle_close(&op, h);
 	fusefs_op_end(&op);
 }
 
@@ -360,7 +385,6 @@ void
 fusefs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct ofile_hidden gone;
 	struct op op;
 	int rv;
 
@@ -377,19 +401,7 @@ fusefs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* the last close of the open file: its flock lock goes */
 	if (fi->flock_release || __atomic_load_n(&h->flocked, __ATOMIC_RELAXED))
 		lock_release(op.fs, ino, fi->fh, CFS_LOCK_FLOCK);
-	if (ofile_close(op.fs->files, &h->of, &gone)) {
-		rv = fusefs_unlink_call(&op, gone.parent, gone.name,
-					&gone.cred);
-		if (rv != 0 && rv != CFS_ENOENT)
-			LOG_WARN("removing '%s' in directory %llu: %s",
-				 gone.name, (unsigned long long)gone.parent,
-				 op.errmsg);
-		/* the kernel knows nothing of this unlink: the directory's
-		 * times it keeps are stale (attributes only, no lock) */
-		if (op.fs->se != NULL)
-			fuse_lowlevel_notify_inval_inode(op.fs->se,
-							 gone.parent, -1, 0);
-	}
+	handle_close(&op, h);
 	fuse_reply_err(req, 0);
 	fusefs_op_end(&op);
 }
