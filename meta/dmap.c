@@ -145,6 +145,7 @@ enum {
 	Q_LEASE_OF_EPOCH,
 	Q_UNSEALED,
 	Q_OK_ADDRS,
+	Q_OPEN_NEEDY,
 	Q_CUT_OPEN,
 	Q__COUNT
 };
@@ -320,6 +321,17 @@ static const char *const dmap_sql[Q__COUNT] = {
 		       "NOT EXISTS (SELECT 1 FROM leases l WHERE l.ino = f.ino "
 		       "AND l.epoch = f.patch_epoch AND l.type = 2) ORDER BY "
 		       "f.ino, f.idx LIMIT ?",
+	/* open fragments that repair would work on if they were not open:
+	 * fewer live copies than the goal, or one on a draining node */
+	[Q_OPEN_NEEDY] = "SELECT l.holder, l.session, f.ino FROM fragments f "
+			 "JOIN inodes i ON i.ino = f.ino JOIN leases l ON "
+			 "l.ino = f.ino AND l.epoch = f.patch_epoch AND "
+			 "l.type = 2 WHERE f.patch_epoch != 0 AND ("
+			 LIVE_COUNT " < i.goal OR EXISTS (SELECT 1 FROM "
+			 "replicas r JOIN nodes n ON n.id = r.node WHERE "
+			 "r.ino = f.ino AND r.idx = f.idx AND r.version = "
+			 "f.version AND r.state = 1 AND n.draining = 1)) "
+			 "GROUP BY f.ino LIMIT ?",
 	[Q_OK_ADDRS] = "SELECT r.node, n.addr FROM replicas r JOIN nodes n ON "
 		       "n.id = r.node WHERE r.ino = ? AND r.idx = ? AND "
 		       "r.version = ? AND r.state = 1 ORDER BY r.node",
@@ -1657,6 +1669,27 @@ dmap_unsealed(struct dmap *d, unsigned limit,
 			break;
 	free(rows);
 	return rv;
+}
+
+int
+dmap_recall_needy(struct dmap *d, unsigned limit, unsigned *recalled,
+		  char *errmsg)
+{
+	sqlite3_stmt *s = q(d, Q_OPEN_NEEDY);
+	int rc;
+
+	*recalled = 0;
+	sqlite3_bind_int64(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t holder = (uint64_t)sqlite3_column_int64(s, 0);
+		uint64_t session = (uint64_t)sqlite3_column_int64(s, 1);
+		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 2);
+		if (d->recall != NULL)
+			d->recall(d->recall_data, holder, session, ino);
+		(*recalled)++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_OPEN_NEEDY);
 }
 
 int

@@ -135,6 +135,14 @@ int dmap_unsealed(struct dmap *d, unsigned limit,
 		  int (*cb)(void *arg, const struct dmap_open_frag *f),
 		  void *arg, char *errmsg);
 
+/* Recall the write leases of open fragments that repair would otherwise
+ * work on (fewer live copies than the goal, a copy on a draining node):
+ * their holders seal, and repair goes on with them.  Up to @limit inodes;
+ * how many into *@recalled.  Through the recall callback
+ * (dmap_set_recall); 0 or an error. */
+int dmap_recall_needy(struct dmap *d, unsigned limit, unsigned *recalled,
+		      char *errmsg);
+
 /* Replica files to delete, on nodes that are alive or full, each with
  * the incarnation (@stamp) that the frag_delete must name. */
 int dmap_garbage(struct dmap *d, unsigned limit,

@@ -930,6 +930,17 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	 * read nor written until it is sealed */
 	if (dmap_unsealed(d, SCAN_LIMIT, plan_seal, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
+	/* an open fragment a copy short (a node died, a copy went bad, a
+	 * node drains) is repaired only once sealed: its holder is
+	 * recalled rather than left to keep it open for as long as it
+	 * likes */
+	unsigned recalled = 0;
+	if (dmap_recall_needy(d, SCAN_LIMIT, &recalled, errmsg) != 0)
+		LOG_ERROR("repair: %s", errmsg);
+	else if (recalled > 0)
+		LOG_INFO("repair: %u files with fragments open for patching in "
+			 "place and a copy short: their write leases recalled",
+			 recalled);
 	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
 	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)

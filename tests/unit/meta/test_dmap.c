@@ -1250,6 +1250,46 @@ test_locate_open_fragment(void **state)
 	assert_int_equal(locate(t, 0), CFS_LEASE_BUSY);
 }
 
+/* An open fragment a copy short is repaired only once sealed: the scan
+ * recalls its holder (a node dead, a node draining), and nobody while the
+ * fragment keeps its goal or once its lease is gone (then the leader
+ * seals it itself). */
+static void
+test_recall_needy_open_fragment(void **state)
+{
+	struct t *t = *state;
+	uint64_t e = grant_write(t, 500);
+	unsigned n = 99;
+
+	write_open(t, 0, 3, 100, e);
+	dmap_set_recall(t->d, on_recall, NULL);
+	recalls = 0;
+	assert_int_equal(dmap_recall_needy(t->d, 16, &n, t->errmsg), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(recalls, 0);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 2;
+	t->rq.node_state.state = CFS_NODE_DEAD;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	assert_int_equal(dmap_recall_needy(t->d, 16, &n, t->errmsg), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(recalls, 1);
+	assert_int_equal(recalled_holder, HOLDER);
+	assert_int_equal(recalled_ino, t->ino);
+	/* alive again, but draining */
+	t->rq.node_state.state = CFS_NODE_ALIVE;
+	t->rq.node_state.draining = 1;
+	assert_int_equal(run(t, WIRE_T_node_state), 0);
+	assert_int_equal(dmap_recall_needy(t->d, 16, &n, t->errmsg), 0);
+	assert_int_equal(n, 1);
+	release(t);
+	assert_int_equal(dmap_recall_needy(t->d, 16, &n, t->errmsg), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(recalls, 2);
+	dmap_set_recall(t->d, NULL, NULL);
+}
+
+
 /* A truncation that cuts an open fragment is refused; one that drops it
  * whole drops it. */
 static void
@@ -1482,6 +1522,7 @@ main(void)
 		T(test_inplace_seal),
 		T(test_open_fragment_takes_no_new_version),
 		T(test_locate_open_fragment),
+		T(test_recall_needy_open_fragment),
 		T(test_truncate_open_fragment),
 		T(test_repair_queries_skip_open_fragments),
 		T(test_unsealed_lists_open_fragments_without_lease),
