@@ -174,6 +174,21 @@ PY
 }
 check "fsync'd small writes and truncations match a local twin (also as cfsctl get reads them)" \
 	patches
+# An appender's fsync'd writes each make the fragment longer: versions,
+# each opened ahead by the commit before (docs/data-path.md step 4)
+appends() {
+	python3 - "$M/a/log" "$L/log" <<'PY' || return 1
+import os, sys
+fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+       for p in sys.argv[1:3]]
+for i in range(60):
+    for fd in fds:
+        os.write(fd, b'%07d\n' % i * 512)
+        os.fsync(fd)
+PY
+	cmp "$L/log" "$M/a/log"
+}
+check "an appender's fsync'd writes match a local twin" appends
 
 # ---- rename, remove, find -------------------------------------------------------
 moves() {
@@ -298,17 +313,27 @@ check "df shows the mount" sh -c "df '$M' | grep -q '^cfs#'"
 check "no request failed unexpectedly (cfs-fuse log)" \
 	sh -c "! grep -E ' (WARN|ERROR) [^ ]*client/fuse' '$T/fuse.log'"
 check "fusermount3 -u unmounts" sh -c "fusermount3 -u '$M' && ! mountpoint -q '$M'"
-# (the patches above: most of their writes took the version their
-# predecessor's commit opened)
+# (the patches above: most of their writes patched in place the version
+# an earlier write of theirs committed open, docs/data-path.md "Patching
+# in place"; a truncation in between seals it, and the write after it
+# makes a version again)
 # (cfs-fuse logs it as it exits, after the unmount returned; other
 # mounts above logged theirs to the same file)
+in_place() {
+	local patches
+	patches=$(sed -n 's/.*patching in place: [0-9]* versions opened, \([0-9]*\) patches.*/\1/p' \
+		"$T/fuse.log" | sort -n | tail -1)
+	[ "${patches:-0}" -ge 100 ]
+}
+check "small fsync'd writes patched their fragments in place" \
+	eventually 10 in_place
 opened_ahead() {
 	local used
 	used=$(sed -n 's/.*versions opened ahead: [0-9]* by commits, \([0-9]*\) used.*/\1/p' \
 		"$T/fuse.log" | sort -n | tail -1)
-	[ "${used:-0}" -ge 100 ]
+	[ "${used:-0}" -ge 40 ]
 }
-check "small writes used versions opened ahead by the commit before" \
+check "an appender's writes used versions opened ahead by the commit before" \
 	eventually 10 opened_ahead
 remount() { # as mount(8) runs it: SOURCE (the addresses) MOUNTPOINT -o ...
 	"$FUSE" "$S" "$M" -o sessions=2 --log "$T/fuse.log" &&
