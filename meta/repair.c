@@ -96,6 +96,7 @@ struct repair {
 	uint64_t scan_ms, scan_applied;
 	int scan_idle;
 	uint64_t scans; /* planning passes so far (repair_scans) */
+	unsigned needy_recalled; /* dmap_recall_needy's count, last scan */
 	uint64_t copies, bytes;
 	uint64_t stamp_state; /* splitmix64: the stamps of this leader's copies */
 	uint64_t window[RATE_WINDOW];
@@ -937,10 +938,12 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	unsigned recalled = 0;
 	if (dmap_recall_needy(d, SCAN_LIMIT, &recalled, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
-	else if (recalled > 0)
+	else if (recalled > 0 && recalled != r->needy_recalled)
 		LOG_INFO("repair: %u files with fragments open for patching in "
-			 "place and a copy short: their write leases recalled",
+			 "place and a copy short: their write leases recalled "
+			 "(again at each scan, logged when the count changes)",
 			 recalled);
+	r->needy_recalled = recalled;
 	if (dmap_under_goal(d, SCAN_LIMIT, plan_copy, &c, errmsg) != 0)
 		LOG_ERROR("repair: %s", errmsg);
 	if (dmap_over_goal(d, SCAN_LIMIT, plan_drop, &c, errmsg) != 0)

@@ -94,7 +94,10 @@ check "B reads every fsync'd byte once the dead mount's lease ended (60 s)" \
 	eventually 60 cmp "$T/copy2" "$B/f2"
 echo "    (the leader sealed and B read after $(($(date +%s) - t0)) s)"
 check "the leader logged the seal" grep -q "seal" "$T"/meta*.log
-check "the files are whole and at their goal (fsck)" $CTL fsck /
+# (the node killed above may be declared dead once more after it came
+# back, before its first heartbeat: docs/data-path.md "Not done yet")
+check "the files are whole and at their goal (fsck, 30 s)" \
+	eventually 30 $CTL fsck /
 
 # ---- the counts -------------------------------------------------------------------
 apid=$(pgrep -f -- "--log $T/fuse-a.log")
