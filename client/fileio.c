@@ -1040,7 +1040,10 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	*done = 0;
 	if (p == NULL)
 		return 0;
-	if (p->epoch == epoch && !p->failed && foff + n <= p->length) {
+	/* (a large write: a version, as cheap, and a patch must fit in a
+	 * journal record on the nodes) */
+	if (p->epoch == epoch && !p->failed && foff + n <= p->length &&
+	    n <= INPLACE_MAX) {
 		struct wire_frag_write *w = calloc(1, sizeof(*w));
 		if (w == NULL) {
 			patch_unclaim(t, p, 0);

@@ -290,6 +290,13 @@ keep_of_key(struct entry *e, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (e[i].kind != K_PATCH)
 			from = i;
+	/* A delta's image followed by patches: the first patch made the
+	 * file whole (delta_make_whole, fsync'd) before it patched it, so
+	 * restoring the delta would undo that and the patches would land
+	 * on a delta's body.  The patches alone go on the whole file. */
+	if (from + 1 < n && e[from].kind == K_IMAGE &&
+	    e[from + 1].kind == K_PATCH && get_le(e[from].payload, 8) != 0)
+		from++;
 	for (size_t i = from; i < n; i++)
 		e[keep++] = e[i];
 	return keep;

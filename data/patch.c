@@ -116,9 +116,17 @@ patch_commit(struct journal *j, const struct store_key *k, uint64_t file_size,
 			return rc;
 		}
 		journal_unpin(j, pin);
-		LOG_DEBUG("%s: patch not journaled (%s): fdatasync'd", path,
-			  rc == CFS_ENOMEM ? "out of memory" : jerr);
+		return cfs_fail(errmsg, rc == CFS_ENOMEM ? CFS_ENOMEM : CFS_EIO,
+				"%s: patch not journaled: %s", path,
+				rc == CFS_ENOMEM ? "out of memory" : jerr);
 	}
+	/* With a journal, never around it: the key's earlier patch records
+	 * would be replayed over this one after a crash.  The client then
+	 * writes a version instead. */
+	if (j != NULL)
+		return cfs_fail(errmsg, CFS_EINVAL, "%s: a patch of %llu bytes "
+				"is more than a journal record takes", path,
+				(unsigned long long)dlen);
 	rc = patch_write(fd, path, p, errmsg);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = cfs_fail_errno(errmsg, errno, "%s: fdatasync", path);

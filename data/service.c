@@ -322,6 +322,8 @@ inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 				m->length, m->base_length);
 	if (!m->durable)
 		return cfs_fail(errmsg, CFS_EINVAL, "in place: not durable");
+	if (m->lease_epoch == 0) /* it could never be fenced */
+		return cfs_fail(errmsg, CFS_EINVAL, "in place: no lease");
 	if (m->length > CFS_BULK_MAX)
 		return cfs_fail(errmsg, CFS_EINVAL,
 				"length %" PRIu64 " over %u", m->length,
@@ -332,6 +334,9 @@ inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 				blen, m->offset, m->length);
 	return 0;
 }
+
+static int epoch_check(struct service *s, const struct wire_frag_write *m,
+		       char *errmsg);
 
 /* Patch this node's replica of the version in place, holding the fragment
  * like write_local: a write, copy or delete of it waits, and so does a
@@ -347,8 +352,12 @@ patch_local(struct worker *w, const struct wire_frag_write *m,
 	int rv;
 
 	claim(w, &k, NULL);
-	rv = store_rc(s, store_patch(s->st, &k, m->length, m->offset, bulk,
-				     blen, crc, errmsg));
+	/* again, holding the fragment: a seal's survey may have fenced the
+	 * lease while this patch waited for it */
+	rv = epoch_check(s, m, errmsg);
+	if (rv == 0)
+		rv = store_rc(s, store_patch(s->st, &k, m->length, m->offset,
+					     bulk, blen, crc, errmsg));
 	unclaim(w);
 	if (rv == 0)
 		*len = m->length;

@@ -1538,7 +1538,9 @@ test_store_patch_in_place_of_a_whole_replica(void **state)
 }
 
 /* Patches across a block boundary, of one whole block, in the short last
- * block, of everything, and one too big for the journal (fdatasync'd). */
+ * block, of everything; one too big for a journal record is refused and
+ * changes nothing (written around the journal, it would be undone by a
+ * replay of the key's earlier records: the client writes a version). */
 static void
 test_store_patch_in_place_across_blocks_and_at_the_end(void **state)
 {
@@ -1555,7 +1557,13 @@ test_store_patch_in_place_across_blocks_and_at_the_end(void **state)
 	patch_in_place(f, k, len, len - 1, p + 3, 1, v);
 	patch_in_place(f, k, len, 0, p + 4, len, v);
 	put(f, kb, vb, big);
-	patch_in_place(f, kb, big, 3, p + 5, big - 7, vb);
+	uint32_t crc = 1;
+	assert_int_equal(store_patch(f->s, &kb, big, 3, p + 5, big - 7, &crc,
+				     f->errmsg),
+			 CFS_EINVAL);
+	assert_non_null(strstr(f->errmsg, "more than a journal record"));
+	check_content(f, kb, vb, big);
+	assert_int_equal(store_verify(f->s, &kb, f->errmsg), 0);
 	free(v);
 	free(vb);
 	free(p);
