@@ -63,6 +63,7 @@ key_hash(const struct bcache_key *k)
 	/* every version of a block in one chain would make a block that is
 	 * rewritten and read again walk all its old versions */
 	h ^= (k->version ^ ((uint64_t)k->crc << 32)) * 0x27d4eb2f165667c5ull;
+	h ^= (uint64_t)k->gen * 0x165667b19e3779f9ull;
 	h ^= h >> 31;
 	h *= 0xff51afd7ed558ccdull;
 	return h ^ (h >> 33);
@@ -73,6 +74,7 @@ key_eq(const struct bcache_key *a, const struct bcache_key *b)
 {
 	return a->ino == b->ino && a->idx == b->idx &&
 	       a->version == b->version && a->crc == b->crc &&
+	       a->gen == b->gen &&
 	       a->block == b->block;
 }
 

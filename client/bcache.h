@@ -43,6 +43,11 @@ struct bcache_key {
 	uint64_t ino, idx, version;
 	uint32_t crc;   /* of the version, as frag_locate answered */
 	uint32_t block; /* within the fragment: bytes [block * 64 KiB, ...) */
+	/* patches this mount made in place to the version since it opened
+	 * it (0: none, or committed as located): a version patched in place
+	 * changes under its name, and its crc may come back to an earlier
+	 * value with other bytes (docs/data-path.md "Patching in place") */
+	uint32_t gen;
 };
 
 struct bcache_stats {

@@ -674,6 +674,7 @@ patched_whole(struct fio *f, uint64_t ino, uint64_t idx, uint64_t base_len,
 struct open_patch {
 	uint64_t ino, idx, epoch, version, length;
 	uint32_t crc;
+	uint32_t gen; /* patches so far */
 	int busy;
 	int failed; /* a patch failed: the nodes may differ, survey them */
 	uint32_t chain_count;
@@ -1060,6 +1061,7 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		if (rv == 0) {
 			pthread_mutex_lock(&t->lock);
 			p->crc = crc;
+			p->gen++;
 			t->st.patches++;
 			pthread_mutex_unlock(&t->lock);
 			patch_unclaim(t, p, 0);
@@ -1109,10 +1111,11 @@ patch_epoch_of(struct fio_opens *t, uint64_t ino)
 }
 
 /* If this mount holds @fi's version open, *out is @fi with the crc its
- * nodes hold now (the committed one is older): 1. */
+ * nodes hold now (the committed one is older) and *gen how many patches
+ * it has had (plus one), for the data cache's key: 1. */
 static int
 patch_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
-	  struct wire_fraginfo *out)
+	  struct wire_fraginfo *out, uint32_t *gen)
 {
 	int open = 0;
 
@@ -1123,6 +1126,8 @@ patch_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
 	if (p != NULL && p->version == fi->version) {
 		*out = *fi;
 		out->crc = p->crc;
+		/* 0 would name the version as committed: another cache key */
+		*gen = p->gen + 1;
 		open = 1;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -1736,10 +1741,11 @@ read_fragment(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
  * boundary; a0 + n one too, or where the readable length ends). */
 static void
 cache_range(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
-	    uint64_t a0, const uint8_t *src, size_t n)
+	    uint32_t gen, uint64_t a0, const uint8_t *src, size_t n)
 {
 	struct bcache_key k = {.ino = ino, .idx = fi->idx,
-			       .version = fi->version, .crc = fi->crc};
+			       .version = fi->version, .crc = fi->crc,
+			       .gen = gen};
 
 	for (size_t at = 0; at < n;) {
 		uint64_t o = a0 + at;
@@ -1761,11 +1767,13 @@ cache_range(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
  */
 static int
 read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
+	     uint32_t gen,
 	     uint64_t foff, uint8_t *dst, size_t n, int report, int keep,
 	     char *errmsg)
 {
 	struct bcache_key k = {.ino = ino, .idx = fi->idx,
-			       .version = fi->version, .crc = fi->crc};
+			       .version = fi->version, .crc = fi->crc,
+			       .gen = gen};
 	int all = f->bc != NULL;
 
 	if (!all)
@@ -1795,7 +1803,7 @@ read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 		int rv = read_fragment(f, ino, fi, foff, dst, n, report,
 				       errmsg);
 		if (rv == 0)
-			cache_range(f, ino, fi, a0, dst, n);
+			cache_range(f, ino, fi, gen, a0, dst, n);
 		return rv;
 	}
 	uint8_t *tmp = malloc((size_t)(a1 - a0));
@@ -1805,7 +1813,7 @@ read_through(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 			       errmsg);
 	if (rv == 0) {
 		memcpy(dst, tmp + (foff - a0), n);
-		cache_range(f, ino, fi, a0, tmp, (size_t)(a1 - a0));
+		cache_range(f, ino, fi, gen, a0, tmp, (size_t)(a1 - a0));
 	}
 	free(tmp);
 	return rv;
@@ -1866,8 +1874,9 @@ again:
 			 * hold a newer crc than the committed one, and a
 			 * mismatch is a patch under way, not damage */
 			struct wire_fraginfo fx;
+			uint32_t gen = 0;
 			int open = fi != NULL && patch_fix(f->opens, ino, fi,
-							   &fx);
+							   &fx, &gen);
 			if (open)
 				fi = &fx;
 			size_t have = 0;
@@ -1876,7 +1885,7 @@ again:
 					       ? (size_t)(fi->length - foff)
 					       : n;
 			if (have > 0 &&
-			    (rv = read_through(f, ino, fi, foff, p, have,
+			    (rv = read_through(f, ino, fi, gen, foff, p, have,
 					       !from_cache && !open,
 					       !(flags & FIO_NOKEEP),
 					       errmsg)) != 0) {
