@@ -136,6 +136,10 @@ struct fio_opens {
 	struct open_patch **patch;
 	size_t npatch, cap_patch;
 	pthread_cond_t patch_cond; /* an entry stopped being busy */
+	/* whether the mount still holds write lease @epoch on @ino (NULL:
+	 * assume so): a patch has no commit that the leader could refuse */
+	int (*lease_ok)(void *arg, uint64_t ino, uint64_t epoch);
+	void *lease_arg;
 };
 
 int
@@ -167,6 +171,15 @@ fio_opens_free(struct fio_opens **tp)
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
+}
+
+void
+fio_opens_set_lease_check(struct fio_opens *t,
+			  int (*ok)(void *arg, uint64_t ino, uint64_t epoch),
+			  void *arg)
+{
+	t->lease_ok = ok;
+	t->lease_arg = arg;
 }
 
 void
@@ -696,16 +709,6 @@ patch_find(struct fio_opens *t, uint64_t ino, uint64_t idx)
 	return NULL;
 }
 
-/* The first entry of @ino (any, @all), or NULL (@t's lock held). */
-static struct open_patch *
-patch_find_ino(struct fio_opens *t, uint64_t ino, int all)
-{
-	for (size_t i = 0; i < t->npatch; i++)
-		if (all || t->patch[i]->ino == ino)
-			return t->patch[i];
-	return NULL;
-}
-
 /* Make @p busy, waiting while another thread has it; NULL if it went
  * meanwhile.  Finds it again by (@ino, @idx) after each wait. */
 static struct open_patch *
@@ -741,11 +744,38 @@ patch_unclaim(struct fio_opens *t, struct open_patch *p, int forget)
 	pthread_mutex_unlock(&t->lock);
 }
 
+static int patch_seal(struct fio *f, struct open_patch *p, char *errmsg);
+
+/* Room for one more open version: when the table is full (entries of
+ * files written once and never again, deleted ones among them), one is
+ * sealed to make room.  1 if there is room. */
 static int
-patch_room(struct fio_opens *t)
+patch_room(struct fio *f)
 {
+	struct fio_opens *t = f->opens;
+	uint64_t ino = 0, idx = 0;
+
 	pthread_mutex_lock(&t->lock);
 	int room = t->npatch < PATCH_MAX;
+	for (size_t i = 0; !room && i < t->npatch; i++)
+		if (!t->patch[i]->busy) {
+			ino = t->patch[i]->ino;
+			idx = t->patch[i]->idx;
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+	if (room || ino == 0)
+		return room;
+	struct open_patch *p = patch_claim(t, ino, idx);
+	if (p != NULL) {
+		char msg[CFS_ERRMSG_SIZE];
+		int rv = patch_seal(f, p, msg);
+		if (rv != 0)
+			p->failed = 1;
+		patch_unclaim(t, p, rv == 0);
+	}
+	pthread_mutex_lock(&t->lock);
+	room = t->npatch < PATCH_MAX;
 	pthread_mutex_unlock(&t->lock);
 	return room;
 }
@@ -926,41 +956,50 @@ int
 fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 {
 	struct fio_opens *t = f->opens;
+	struct {
+		uint64_t ino, idx;
+	} *keys = NULL;
+	size_t n = 0;
 	int first = 0;
 
 	if (t == NULL)
 		return 0;
-	for (;;) {
+	pthread_mutex_lock(&t->lock);
+	if (t->npatch > 0 && (keys = malloc(t->npatch * sizeof(*keys))) != NULL)
+		for (size_t i = 0; i < t->npatch; i++)
+			if (ino == 0 || t->patch[i]->ino == ino) {
+				keys[n].ino = t->patch[i]->ino;
+				keys[n++].idx = t->patch[i]->idx;
+			}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < n; i++) {
 		char msg[CFS_ERRMSG_SIZE];
-		pthread_mutex_lock(&t->lock);
-		struct open_patch *p = patch_find_ino(t, ino, ino == 0);
-		uint64_t pino = p ? p->ino : 0, pidx = p ? p->idx : 0;
-		pthread_mutex_unlock(&t->lock);
-		if (p == NULL)
-			return first;
-		if ((p = patch_claim(t, pino, pidx)) == NULL)
-			continue;
 		uint64_t fsz;
-		int rv = fragment_size(f, pino, 1, &fsz, msg);
+		struct open_patch *p = patch_claim(t, keys[i].ino, keys[i].idx);
+		if (p == NULL)
+			continue; /* sealed meanwhile */
+		int rv = fragment_size(f, p->ino, 1, &fsz, msg);
 		if (rv == 0)
 			rv = patch_seal(f, p, msg);
 		if (rv != 0) {
-			/* its fragment stays open until the lease ends and
-			 * the leader seals it; this mount's next frag_open
-			 * of it is refused until then */
+			/* kept (surveyed at the next try): the lease going
+			 * now ends it, and then the leader seals it */
 			LOG_WARN("fragment %llu/%llu v%llu: sealing failed: "
 				 "%s",
-				 (unsigned long long)pino,
-				 (unsigned long long)pidx,
+				 (unsigned long long)p->ino,
+				 (unsigned long long)p->idx,
 				 (unsigned long long)p->version, msg);
+			p->failed = 1;
 			if (first == 0) {
 				first = rv;
 				if (errmsg != NULL)
 					cfs_errmsg_set(errmsg, "%s", msg);
 			}
 		}
-		patch_unclaim(t, p, 1);
+		patch_unclaim(t, p, rv == 0);
 	}
+	free(keys);
+	return first;
 }
 
 /*
@@ -1043,8 +1082,13 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		return 0;
 	/* (a large write: a version, as cheap, and a patch must fit in a
 	 * journal record on the nodes) */
+	/* a lease this mount no longer surely holds: no patch (the nodes'
+	 * fence is only in their memory); the seal below is refused FENCED
+	 * if the lease is gone, and the leader seals */
+	int lease_ok = t->lease_ok == NULL ||
+		       t->lease_ok(t->lease_arg, ino, p->epoch);
 	if (p->epoch == epoch && !p->failed && foff + n <= p->length &&
-	    n <= INPLACE_MAX) {
+	    n <= INPLACE_MAX && lease_ok) {
 		struct wire_frag_write *w = calloc(1, sizeof(*w));
 		if (w == NULL) {
 			patch_unclaim(t, p, 0);
@@ -1082,7 +1126,12 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	}
 	char msg[CFS_ERRMSG_SIZE];
 	rv = patch_seal(f, p, msg);
-	patch_unclaim(t, p, 1);
+	/* not sealed: kept, to be sealed (after a survey) by the next write
+	 * or seal of it; forgotten, the fragment would stay open, and this
+	 * mount's writes of it refused, until its lease ended */
+	if (rv != 0)
+		p->failed = 1;
+	patch_unclaim(t, p, rv == 0);
 	if (rv != 0) {
 		*done = 1;
 		return cfs_fail(errmsg, rv, "fragment %llu/%llu: sealing the "
@@ -1091,6 +1140,62 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 				(unsigned long long)idx, msg);
 	}
 	return 0;
+}
+
+/*
+ * A frag_open or commit of (@ino, @idx) refused EBUSY: this mount's own
+ * lease @epoch holds it open, but the mount has no entry for it (another
+ * thread's write opened it a moment ago, or an earlier seal of it failed
+ * and the entry went, or the OPEN's answer was lost).  If another thread
+ * made the entry, the write can patch it (*done through patch_write);
+ * otherwise its version and nodes are located, and it is sealed after a
+ * survey, so that the write goes on as a new version.
+ */
+static int
+patch_recover(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+	      const void *data, size_t n, uint64_t epoch, int *done,
+	      char *errmsg)
+{
+	struct wire_frag_locate rq = {.ino = ino, .first = idx, .count = 1,
+				      .for_write = 1, .lease_epoch = epoch};
+	struct open_patch *p;
+	uint16_t rt = 0;
+	int rv;
+
+	*done = 0;
+	if ((rv = patch_write(f, ino, idx, foff, data, n, epoch, done,
+			      errmsg)) != 0 || *done)
+		return rv;
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_locate, &rq, &rt, f->rep, 0, errmsg);
+	if (rv != 0)
+		return rv;
+	const struct wire_frag_map *m = &f->rep->frag_map;
+	if (rt != WIRE_T_frag_map || m->frags_count != 1 ||
+	    m->frags[0].idx != idx)
+		return cfs_fail(errmsg, CFS_MALFORMED, "fragment %llu/%llu: "
+				"no such fragment to seal",
+				(unsigned long long)ino,
+				(unsigned long long)idx);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "open version");
+	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
+				 .version = m->frags[0].version,
+				 .length = m->frags[0].length,
+				 .crc = m->frags[0].crc, .failed = 1};
+	for (uint32_t i = 0; i < m->frags[0].nodes_count &&
+			     p->chain_count < CFS_GOAL_MAX; i++)
+		for (uint32_t j = 0; j < m->nodes_count; j++)
+			if (m->nodes[j].id == m->frags[0].nodes[i])
+				p->chain[p->chain_count++] = m->nodes[j];
+	LOG_INFO("fragment %llu/%llu v%llu: open for patching in place "
+		 "under this mount's lease with no record of it here: "
+		 "sealing it after a survey of its %u nodes",
+		 (unsigned long long)ino, (unsigned long long)idx,
+		 (unsigned long long)p->version, p->chain_count);
+	rv = patch_seal(f, p, errmsg);
+	free(p);
+	return rv;
 }
 
 /* The epoch of this mount's versions of @ino open for patching (0: none):
@@ -1102,10 +1207,11 @@ patch_epoch_of(struct fio_opens *t, uint64_t ino)
 
 	if (t == NULL)
 		return 0;
+	/* the newest: entries of an older lease are sealed as they are met */
 	pthread_mutex_lock(&t->lock);
-	struct open_patch *p = patch_find_ino(t, ino, 0);
-	if (p != NULL)
-		epoch = p->epoch;
+	for (size_t i = 0; i < t->npatch; i++)
+		if (t->patch[i]->ino == ino && t->patch[i]->epoch > epoch)
+			epoch = t->patch[i]->epoch;
 	pthread_mutex_unlock(&t->lock);
 	return epoch;
 }
@@ -1144,7 +1250,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	uint32_t nexclude = 0;
 	uint8_t *whole = NULL;
 	size_t whole_len = 0;
-	int rv = CFS_EIO;
+	int rv = CFS_EIO, recovered = 0;
 
 	if (f->opens != NULL) { /* also without a lease: sealed first */
 		int done = 0;
@@ -1164,7 +1270,18 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			    opens_take(f, ino, idx, lease_epoch);
 		if (!ahead && (rv = open_version(f, ino, idx, lease_epoch,
 						 exclude, nexclude,
-						 errmsg)) != 0)
+						 errmsg)) == CFS_EBUSY &&
+		    lease_epoch != 0 && f->opens != NULL && !recovered) {
+			int done = 0;
+			recovered = 1;
+			rv = patch_recover(f, ino, idx, foff, data, n,
+					   lease_epoch, &done, errmsg);
+			if (rv != 0 || done)
+				break;
+			rv = open_version(f, ino, idx, lease_epoch, exclude,
+					  nexclude, errmsg);
+		}
+		if (!ahead && rv != 0)
 			break;
 		const struct wire_frag_opened *o = &f->opened;
 		struct wire_frag_write w = {.offset = foff,
@@ -1205,8 +1322,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			int in_place = lease_epoch != 0 && f->opens != NULL &&
 				       w.base_version != 0 &&
 				       w.length == o->base_length &&
-				       n <= INPLACE_MAX &&
-				       patch_room(f->opens);
+				       n <= INPLACE_MAX && patch_room(f);
 			int reopen = recent && !in_place;
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
 					    ahead, in_place, errmsg);
@@ -1226,7 +1342,11 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			 * version's rows did (its node was removed, or the
 			 * leader dropped them): the same bytes again over
 			 * what is committed now. */
-			if (rv != CFS_ESTALE && rv != CFS_EINVAL)
+			/* (EBUSY: another thread of this mount opened the
+			 * fragment for patching meanwhile: the next attempt
+			 * patches it, or seals it) */
+			if (rv != CFS_ESTALE && rv != CFS_EINVAL &&
+			    rv != CFS_EBUSY)
 				break;
 			if (ahead)
 				opens_stale(f->opens);

@@ -158,6 +158,12 @@ int fio_opens_new(struct fio_opens **out, char *errmsg);
 void fio_opens_free(struct fio_opens **t);
 /* @t is borrowed and must outlive the fio. */
 void fio_set_opens(struct fio *f, struct fio_opens *t);
+/* How the table asks whether the mount still holds write lease @epoch on
+ * @ino before it patches in place under it (1 yes). */
+void fio_opens_set_lease_check(struct fio_opens *t,
+			       int (*ok)(void *arg, uint64_t ino,
+					 uint64_t epoch),
+			       void *arg);
 
 struct fio_opens_stats {
 	uint64_t kept;  /* versions a commit opened ahead */

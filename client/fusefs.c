@@ -705,6 +705,14 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			      attr->st_mtim.tv_nsec;
 	}
 	rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	if (rv == CFS_EBUSY && (rq.valid & CFS_SETATTR_SIZE)) {
+		/* another thread's write opened a fragment for patching in
+		 * place since the seal above: seal it too, and again */
+		fio_seal_ino(op.c->fio, ino, NULL);
+		rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	}
+	if (rv == 0 && (rq.valid & CFS_SETATTR_SIZE))
+		fio_seal_ino(op.c->fio, ino, NULL); /* what it cut away */
 	if (rq.valid & CFS_SETATTR_SIZE)
 		fusefs_data_changed(op.fs, ino);
 	else
@@ -1127,6 +1135,8 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 
 /* ---- open / close ------------------------------------------------------------------ */
 
+static int lease_still_held(void *arg, uint64_t ino, uint64_t epoch);
+
 int
 fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	   char *errmsg)
@@ -1174,11 +1184,22 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 		fusefs_close(&fs);
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
 	}
+	fio_opens_set_lease_check(fs->opens, lease_still_held, fs);
 	*out = fs;
 	return 0;
 }
 
 /* ---- leases: the recaller's callbacks (client/clease.h) -------------------- */
+
+/* fio_opens' lease check: a patch in place goes out only under the write
+ * lease it was opened under, while the mount may still use it. */
+static int
+lease_still_held(void *arg, uint64_t ino, uint64_t epoch)
+{
+	struct fusefs *fs = arg;
+
+	return fs->leases == NULL || clease_write_epoch(fs->leases, ino) == epoch;
+}
 
 static int
 lease_flush(void *data, uint64_t ino)
