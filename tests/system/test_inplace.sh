@@ -5,6 +5,9 @@
 #    open version in place (A's unmount log counts them); B reads every
 #    byte at once (its access recalls A's lease, and A seals first), and
 #    the three replicas end identical and committed (fsck clean);
+#  - two threads of A writing one fragment at once, each fsync'ing: every
+#    write succeeds (the second finds the first's open version) and B
+#    reads all of them;
 #  - a mount (C) killed with SIGKILL after fsync'd patches: once its session
 #    expired the leader surveys the nodes and seals, and B reads every
 #    byte whose fsync returned;
@@ -65,6 +68,41 @@ check "100 fsync'd 4 KiB writes through A" \
 check "B reads every byte A wrote at once" cmp "$T/copy1" "$B/f1"
 check "A still reads its own bytes" cmp "$T/copy1" "$A/f1"
 check "the file is whole and at its goal (fsck)" $CTL fsck /f1
+
+# ---- two threads of A write one fragment at once ---------------------------------
+threads() {
+	python3 - "$A/f4" "$T/copy4" <<'PY'
+import os, sys, threading
+path, copy = sys.argv[1], sys.argv[2]
+size = 2 * 1024 * 1024
+with open(path, 'wb') as f:
+    f.write(os.urandom(size))
+with open(path, 'rb') as f, open(copy, 'wb') as c:
+    c.write(f.read())
+errors = []
+def run(k):
+    # each thread its own 4 KiB slots of fragment 0: the final bytes are
+    # known, whichever order the writes reach the nodes
+    fd = os.open(path, os.O_WRONLY)
+    cd = os.open(copy, os.O_WRONLY)
+    try:
+        for i in range(60):
+            off = ((i * 7 + k) % 128) * 8192 + k * 4096
+            data = os.urandom(4096)
+            os.pwrite(fd, data, off)
+            os.fsync(fd)
+            os.pwrite(cd, data, off)
+    except OSError as e:
+        errors.append(e)
+th = [threading.Thread(target=run, args=(k,)) for k in (0, 1)]
+for t in th: t.start()
+for t in th: t.join()
+if errors:
+    sys.exit('write failed: %s' % errors[0])
+PY
+}
+check "two threads' fsync'd writes to one fragment all succeed" threads
+check "... and B reads what they wrote" cmp "$T/copy4" "$B/f4"
 
 # ---- a data node dies while A patches --------------------------------------------
 head -c $((2 * FSZ)) /dev/urandom >"$T/src3"
