@@ -900,8 +900,10 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 	for (uint32_t j = 0; j < p->chain_count; j++)
 		if (ok[j] && len[j] == len[best] && crc[j] == crc[best])
 			nodes[(*nnodes)++] = p->chain[j].id;
+	pthread_mutex_lock(&f->opens->lock); /* patch_fix reads them */
 	p->length = len[best];
 	p->crc = crc[best];
+	pthread_mutex_unlock(&f->opens->lock);
 	return 0;
 }
 

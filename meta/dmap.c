@@ -1305,6 +1305,17 @@ shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
 		return 0;
 	if (rc != SQLITE_ROW)
 		return db_error(d, errmsg, Q_CUT_OPEN);
+	uint64_t holder = 0, session = 0;
+	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
+	if (found < 0)
+		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+	if (!found) /* the leader seals it within seconds: retried */
+		return cfs_fail(errmsg, CFS_LEASE_BUSY,
+				"truncating inode %llu: fragment %llu is being "
+				"sealed (write lease %llu ended with it open "
+				"for patching in place)",
+				(unsigned long long)ino, (unsigned long long)idx,
+				(unsigned long long)epoch);
 	return cfs_fail(errmsg, CFS_EBUSY,
 			"truncating inode %llu to %llu bytes would cut "
 			"fragment %llu, open for patching in place under "

@@ -1307,6 +1307,15 @@ test_truncate_open_fragment(void **state)
 	t->rq.setattr.size = FSZ + 50;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), CFS_EBUSY);
 	assert_non_null(strstr(t->errmsg, "fragment 1"));
+	/* the lease gone, the leader's seal is awaited: retried */
+	release(t);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = alice;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = FSZ + 50;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), CFS_LEASE_BUSY);
+	assert_non_null(strstr(t->errmsg, "being sealed"));
 	/* growing it, or cutting at its end, cuts nothing */
 	t->rq.setattr.size = FSZ + 100;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
