@@ -45,6 +45,7 @@ main(int argc, char **argv)
 	opt.data_cache = 0; /* every call asks the data nodes */
 	if (cfs_connect(&fs, argv[1], &opt) != 0) {
 		printf("error 0 %s\n", cfs_errmsg(NULL));
+		free(buf);
 		return 1;
 	}
 	int rv = cfs_open(fs, argv[2], O_RDONLY, 0, &f);
@@ -69,7 +70,9 @@ main(int argc, char **argv)
 		printf("done %llu\n", at);
 	else
 		printf("error %d %s\n", -rv, cfs_errmsg(fs));
+	fflush(stdout);
 	cfs_close(&f);
 	cfs_disconnect(&fs);
+	free(buf);
 	return fclose(out) == 0 && rv == 0 ? 0 : 1;
 }
