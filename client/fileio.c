@@ -780,30 +780,30 @@ patch_room(struct fio *f)
 	return room;
 }
 
-/* f->opened's version, just committed open under @epoch with @length
- * bytes and @crc on its whole chain. */
+/* @version of (@ino, @idx), just committed open under @epoch with
+ * @length bytes and @crc on the @n nodes of @chain. */
 static void
 patch_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
-	  uint64_t length, uint32_t crc)
+	  uint64_t version, uint64_t length, uint32_t crc,
+	  const struct wire_nodeaddr *chain, uint32_t n)
 {
 	struct fio_opens *t = f->opens;
 	struct open_patch *p = calloc(1, sizeof(*p));
 
-	if (p == NULL || f->opened.chain_count > CFS_GOAL_MAX) {
+	if (p == NULL || n > CFS_GOAL_MAX) {
 		/* the leader seals it when the lease ends */
 		LOG_WARN("fragment %llu/%llu v%llu: open for patching in "
 			 "place but not remembered (out of memory)",
 			 (unsigned long long)ino, (unsigned long long)idx,
-			 (unsigned long long)f->opened.version);
+			 (unsigned long long)version);
 		free(p);
 		return;
 	}
 	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
-				 .version = f->opened.version,
+				 .version = version,
 				 .length = length, .crc = crc,
-				 .chain_count = f->opened.chain_count};
-	memcpy(p->chain, f->opened.chain,
-	       p->chain_count * sizeof(p->chain[0]));
+				 .chain_count = n};
+	memcpy(p->chain, chain, n * sizeof(p->chain[0]));
 	pthread_mutex_lock(&t->lock);
 	struct open_patch *old = patch_find(t, ino, idx);
 	if (old == NULL && t->npatch == t->cap_patch) {
@@ -1145,6 +1145,68 @@ patch_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 }
 
 /*
+ * The first small write of a fragment under the write lease: rather than
+ * a new version (two Raft rounds and a chain write), open the committed
+ * version as it is (frag_commit in_place OPEN_COMMITTED: one Raft round)
+ * and patch it.  Only a version whole on as many good copies as the goal
+ * (the nodes frag_locate lists), and a range inside its data.  *done = 1
+ * and the patch's result, or *done = 0: the write goes on as a version.
+ */
+static int
+open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+	       const void *data, size_t n, uint64_t epoch, int *done,
+	       char *errmsg)
+{
+	struct wire_frag_locate lq = {.ino = ino, .first = idx, .count = 1,
+				      .for_write = 1, .lease_epoch = epoch};
+	struct wire_frag_commit cq = {.ino = ino, .idx = idx,
+				      .lease_epoch = epoch,
+				      .in_place = CFS_INPLACE_OPEN_COMMITTED};
+	struct wire_nodeaddr chain[CFS_GOAL_MAX];
+	char msg[CFS_ERRMSG_SIZE];
+	uint32_t nchain = 0;
+	uint16_t rt = 0;
+
+	*done = 0;
+	if (!patch_room(f))
+		return 0;
+	mc_cred(f->mc, &lq.cred);
+	if (mc_call(f->mc, WIRE_T_frag_locate, &lq, &rt, f->rep, 0, msg) != 0 ||
+	    rt != WIRE_T_frag_map)
+		return 0;
+	const struct wire_frag_map *m = &f->rep->frag_map;
+	if (m->frags_count != 1 || m->frags[0].idx != idx)
+		return 0; /* a hole: a new fragment */
+	const struct wire_fraginfo *fi = &m->frags[0];
+	if (foff + n > fi->length || fi->nodes_count == 0 ||
+	    fi->nodes_count < fi->goal || fi->nodes_count > CFS_GOAL_MAX)
+		return 0;
+	for (uint32_t i = 0; i < fi->nodes_count; i++)
+		for (uint32_t j = 0; j < m->nodes_count; j++)
+			if (m->nodes[j].id == fi->nodes[i])
+				chain[nchain++] = m->nodes[j];
+	if (nchain != fi->nodes_count)
+		return 0;
+	cq.version = fi->version;
+	cq.length = fi->length;
+	cq.crc = fi->crc;
+	cq.size = idx * f->fsz + fi->length;
+	memcpy(cq.nodes, fi->nodes, fi->nodes_count * sizeof(cq.nodes[0]));
+	cq.nodes_count = fi->nodes_count;
+	uint64_t version = fi->version, length = fi->length;
+	uint32_t crc = fi->crc;
+	mc_cred(f->mc, &cq.cred);
+	if (mc_call(f->mc, WIRE_T_frag_commit, &cq, NULL, f->rep, 0, msg) != 0) {
+		LOG_DEBUG("fragment %llu/%llu v%llu: not opened as it is: %s",
+			  (unsigned long long)ino, (unsigned long long)idx,
+			  (unsigned long long)version, msg);
+		return 0;
+	}
+	patch_add(f, ino, idx, epoch, version, length, crc, chain, nchain);
+	return patch_write(f, ino, idx, foff, data, n, epoch, done, errmsg);
+}
+
+/*
  * A frag_open or commit of (@ino, @idx) refused EBUSY: this mount's own
  * lease @epoch holds it open, but the mount has no entry for it (another
  * thread's write opened it a moment ago, or an earlier seal of it failed
@@ -1258,11 +1320,16 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		int done = 0;
 		rv = patch_write(f, ino, idx, foff, data, n, lease_epoch,
 				 &done, errmsg);
+		if (!done && rv == 0 && lease_epoch != 0 && n <= INPLACE_MAX)
+			rv = open_committed(f, ino, idx, foff, data, n,
+					    lease_epoch, &done, errmsg);
 		if (done || rv != 0) {
 			if (rv != 0)
 				cfs_errmsg_prefix(errmsg, "fragment %llu/%llu",
 						  (unsigned long long)ino,
 						  (unsigned long long)idx);
+			else
+				f->st.writes++;
 			return rv;
 		}
 	}
@@ -1331,7 +1398,9 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			if (rv == 0) {
 				if (in_place)
 					patch_add(f, ino, idx, lease_epoch,
-						  w.length, crc);
+						  f->opened.version, w.length,
+						  crc, f->opened.chain,
+						  f->opened.chain_count);
 				if (reopen && f->rep->entry.reopened != 0)
 					opens_keep(f, ino, idx, lease_epoch,
 						   f->rep->entry.reopened,

@@ -311,7 +311,8 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u8opt, base_named, 0)                                              \
 	/* CFS_INPLACE_*: 0 none; OPEN: commit, then the version stays open  \
 	 * for patching in place under lease_epoch; SEAL: version is the     \
-	 * committed one, open under lease_epoch: set its crc, close it      \
+	 * committed one, open under lease_epoch: set its crc, close it;     \
+	 * OPEN_COMMITTED: open the committed version as it is              \
 	 * (docs/data-path.md "Patching in place") */                        \
 	F(u8opt, in_place, 0)
 #define PROTO_FRAG_LOCATE(F)                                                 \
@@ -694,6 +695,9 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
 #define CFS_INPLACE_NONE 0
 #define CFS_INPLACE_OPEN 1
 #define CFS_INPLACE_SEAL 2
+/* open the version committed already (no new one): version, length and
+ * crc name it as frag_locate answered, nodes its replicas */
+#define CFS_INPLACE_OPEN_COMMITTED 3
 
 /* lease types (docs/leases.md) */
 #define CFS_LEASE_READ 1

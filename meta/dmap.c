@@ -146,6 +146,7 @@ enum {
 	Q_UNSEALED,
 	Q_OK_ADDRS,
 	Q_OPEN_NEEDY,
+	Q_OPEN_COMMITTED,
 	Q_CUT_OPEN,
 	Q__COUNT
 };
@@ -310,6 +311,12 @@ static const char *const dmap_sql[Q__COUNT] = {
 	[Q_COUNT_GARBAGE] = "SELECT count(*) FROM garbage",
 	[Q_GOAL] = "SELECT goal FROM inodes WHERE ino = ?",
 	[Q_CONFIG_GET] = "SELECT value FROM config WHERE key = ?",
+	/* the committed version as located, whole (not cut by a truncation:
+	 * its replicas hold `length` bytes), not open: open it */
+	[Q_OPEN_COMMITTED] = "UPDATE fragments SET patch_epoch = ?6 WHERE "
+			     "ino = ?1 AND idx = ?2 AND version = ?3 AND "
+			     "length = ?4 AND crc = ?5 AND stored = length AND "
+			     "patch_epoch = 0",
 	[Q_FRAG_SEAL] = "UPDATE fragments SET crc = ?3, patch_epoch = 0 WHERE "
 			"ino = ?1 AND idx = ?2",
 	/* the write lease a fragment is open under, if it still exists */
@@ -926,6 +933,76 @@ seal_commit(struct dmap *d, const struct ns_env *env,
 	return 0;
 }
 
+/* frag_commit in_place = CFS_INPLACE_OPEN_COMMITTED: the version already
+ * committed is opened for patching in place, with no new version (the
+ * first small write of a fragment under a write lease costs one Raft
+ * round, not a version's two and a chain write).  Cases: 1) no lease, or
+ * reopen: CFS_EINVAL; 2) open already: open_refusal(); 3) the committed
+ * version, length or crc is not the one named, or it was cut by a
+ * truncation (its replicas are longer than its length), or a listed
+ * node holds no `ok` replica of it: CFS_ESTALE, and the client writes a
+ * version; 4) otherwise patch_epoch is set; the file is not changed. */
+static int
+open_committed(struct dmap *d, const struct wire_frag_commit *rq,
+	       uint16_t *rt, union wire_body *out, char *errmsg)
+{
+	uint64_t cur = 0, curlen = 0, epoch = 0;
+	sqlite3_stmt *s;
+	int rv;
+
+	if (rq->lease_epoch == 0 || rq->reopen)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"fragment %llu/%llu: opening for patching in "
+				"place needs a write lease and no reopen",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx);
+	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return db_error(d, errmsg, Q_FRAG_GET);
+	if (epoch != 0)
+		return open_refusal(d, rq->ino, rq->idx, epoch, "open",
+				    errmsg);
+	for (uint32_t i = 0; i < rq->nodes_count; i++) {
+		s = q(d, Q_HOLDS);
+		bind_key(s, 1, rq->ino, rq->idx, rq->version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
+		int rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_error(d, errmsg, Q_HOLDS);
+		if (rc == SQLITE_DONE)
+			return cfs_fail(errmsg, CFS_ESTALE,
+					"fragment %llu/%llu: node %llu holds "
+					"no good copy of v%llu",
+					(unsigned long long)rq->ino,
+					(unsigned long long)rq->idx,
+					(unsigned long long)rq->nodes[i],
+					(unsigned long long)rq->version);
+	}
+	s = q(d, Q_OPEN_COMMITTED);
+	bind_key(s, 1, rq->ino, rq->idx, rq->version);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
+	sqlite3_bind_int64(s, 5, rq->crc);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->lease_epoch);
+	if ((rv = run(d, Q_OPEN_COMMITTED, errmsg)) != 0)
+		return rv;
+	if (sqlite3_changes(d->db) != 1)
+		return cfs_fail(errmsg, CFS_ESTALE,
+				"fragment %llu/%llu: v%llu of %llu bytes is not "
+				"what is committed whole (v%llu of %llu)",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->version,
+				(unsigned long long)rq->length,
+				(unsigned long long)cur,
+				(unsigned long long)curlen);
+	rv = ns_attr(d->ns, rq->ino, &out->entry.attr, errmsg);
+	if (rv != 0)
+		return rv;
+	out->entry.reopened = 0;
+	*rt = WIRE_T_entry;
+	return 0;
+}
+
 /* Cases: 1) in_place SEAL: seal_commit(); 2) the fragment is open for
  * patching in place: open_refusal(); 3) a newer version committed
  * meanwhile: CFS_ESTALE (the writer lost a race it should not have run
@@ -953,6 +1030,8 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->length);
 	if (rq->in_place == CFS_INPLACE_SEAL)
 		return seal_commit(d, env, rq, rt, out, errmsg);
+	if (rq->in_place == CFS_INPLACE_OPEN_COMMITTED)
+		return open_committed(d, rq, rt, out, errmsg);
 	if (rq->in_place != CFS_INPLACE_NONE &&
 	    rq->in_place != CFS_INPLACE_OPEN)
 		return cfs_fail(errmsg, CFS_EINVAL, "in_place %u",

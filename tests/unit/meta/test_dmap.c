@@ -1108,7 +1108,7 @@ test_inplace_open_records_the_lease(void **state)
 	t->rq.frag_commit.lease_epoch = e;
 	t->rq.frag_commit.reopen = 1;
 	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EINVAL);
-	t->rq.frag_commit.in_place = 3;
+	t->rq.frag_commit.in_place = 4;
 	t->rq.frag_commit.reopen = 0;
 	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EINVAL);
 	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN;
@@ -1254,6 +1254,62 @@ test_locate_open_fragment(void **state)
  * recalls its holder (a node dead, a node draining), and nobody while the
  * fragment keeps its goal or once its lease is gone (then the leader
  * seals it itself). */
+/* The version committed already is opened for patching in place as it
+ * is: named exactly (version, length, crc), whole, on good copies only;
+ * nothing else changes. */
+static void
+test_open_committed(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 100);
+	uint64_t e = grant_write(t, 500);
+	int64_t files = count(t, "SELECT count(*) FROM replicas");
+
+	commit_prep(t, 0, v, 100, 3, 100);
+	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN_COMMITTED;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EINVAL); /* no lease */
+	t->rq.frag_commit.lease_epoch = e;
+	t->rq.frag_commit.crc = 0x1234; /* not the committed crc */
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	commit_prep(t, 0, v, 100, 3, 100);
+	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN_COMMITTED;
+	t->rq.frag_commit.lease_epoch = e;
+	t->rq.frag_commit.nodes[2] = 4; /* holds no copy */
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	assert_int_equal(patch_epoch(t, 0), 0);
+	commit_prep(t, 0, v, 100, 3, 100);
+	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN_COMMITTED;
+	t->rq.frag_commit.lease_epoch = e;
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	assert_int_equal(patch_epoch(t, 0), (int64_t)e);
+	assert_int_equal(count(t, "SELECT count(*) FROM replicas"), files);
+	assert_int_equal(count(t, "SELECT version FROM fragments"), (int64_t)v);
+	/* open already: the holder seals first */
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EBUSY);
+}
+
+/* A fragment cut by a truncation (its copies longer than its length) is
+ * not opened as it is: a patch would name the wrong length. */
+static void
+test_open_committed_refuses_a_cut_fragment(void **state)
+{
+	struct t *t = *state;
+	uint64_t v = write_frag(t, 0, 100);
+	uint64_t e = grant_write(t, 500);
+
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = alice;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = 60;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
+	commit_prep(t, 0, v, 60, 3, 60);
+	t->rq.frag_commit.in_place = CFS_INPLACE_OPEN_COMMITTED;
+	t->rq.frag_commit.lease_epoch = e;
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_ESTALE);
+	assert_int_equal(patch_epoch(t, 0), 0);
+}
+
 static void
 test_recall_needy_open_fragment(void **state)
 {
@@ -1532,6 +1588,8 @@ main(void)
 		T(test_open_fragment_takes_no_new_version),
 		T(test_locate_open_fragment),
 		T(test_recall_needy_open_fragment),
+		T(test_open_committed),
+		T(test_open_committed_refuses_a_cut_fragment),
 		T(test_truncate_open_fragment),
 		T(test_repair_queries_skip_open_fragments),
 		T(test_unsealed_lists_open_fragments_without_lease),
