@@ -933,6 +933,32 @@ seal_commit(struct dmap *d, const struct ns_env *env,
 	return 0;
 }
 
+/* Every node a commit lists holds an `ok` replica of @version: 0, else
+ * CFS_ESTALE naming the first that does not (moved away, found bad). */
+static int
+listed_hold(struct dmap *d, const struct wire_frag_commit *rq,
+	    uint64_t version, char *errmsg)
+{
+	for (uint32_t i = 0; i < rq->nodes_count; i++) {
+		sqlite3_stmt *s = q(d, Q_HOLDS);
+		bind_key(s, 1, rq->ino, rq->idx, version);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
+		int rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_error(d, errmsg, Q_HOLDS);
+		if (rc == SQLITE_DONE)
+			return cfs_fail(errmsg, CFS_ESTALE,
+					"fragment %llu/%llu: node %llu no "
+					"longer holds v%llu",
+					(unsigned long long)rq->ino,
+					(unsigned long long)rq->idx,
+					(unsigned long long)rq->nodes[i],
+					(unsigned long long)version);
+	}
+	return 0;
+}
+
 /* frag_commit in_place = CFS_INPLACE_OPEN_COMMITTED: the version already
  * committed is opened for patching in place, with no new version (the
  * first small write of a fragment under a write lease costs one Raft
@@ -961,23 +987,8 @@ open_committed(struct dmap *d, const struct wire_frag_commit *rq,
 	if (epoch != 0)
 		return open_refusal(d, rq->ino, rq->idx, epoch, "open",
 				    errmsg);
-	for (uint32_t i = 0; i < rq->nodes_count; i++) {
-		s = q(d, Q_HOLDS);
-		bind_key(s, 1, rq->ino, rq->idx, rq->version);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
-		int rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_error(d, errmsg, Q_HOLDS);
-		if (rc == SQLITE_DONE)
-			return cfs_fail(errmsg, CFS_ESTALE,
-					"fragment %llu/%llu: node %llu holds "
-					"no good copy of v%llu",
-					(unsigned long long)rq->ino,
-					(unsigned long long)rq->idx,
-					(unsigned long long)rq->nodes[i],
-					(unsigned long long)rq->version);
-	}
+	if ((rv = listed_hold(d, rq, rq->version, errmsg)) != 0)
+		return rv;
 	s = q(d, Q_OPEN_COMMITTED);
 	bind_key(s, 1, rq->ino, rq->idx, rq->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
@@ -1079,23 +1090,9 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	/* A version opened ahead was placed when its base committed; a node
 	 * whose copy of the base was moved away or found bad since must not
 	 * take the next version (frag_open would not have kept it). */
-	for (uint32_t i = 0; rq->base_held && i < rq->nodes_count; i++) {
-		s = q(d, Q_HOLDS);
-		bind_key(s, 1, rq->ino, rq->idx, rq->base_version);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
-		int rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_error(d, errmsg, Q_HOLDS);
-		if (rc == SQLITE_DONE)
-			return cfs_fail(errmsg, CFS_ESTALE,
-					"fragment %llu/%llu: node %llu no "
-					"longer holds v%llu",
-					(unsigned long long)rq->ino,
-					(unsigned long long)rq->idx,
-					(unsigned long long)rq->nodes[i],
-					(unsigned long long)rq->base_version);
-	}
+	if (rq->base_held &&
+	    (rv = listed_hold(d, rq, rq->base_version, errmsg)) != 0)
+		return rv;
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
 		s = q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);
