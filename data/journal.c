@@ -54,7 +54,12 @@ struct jfile {
 
 struct journal {
 	pthread_mutex_t mu; /* everything below but the files' bytes */
-	pthread_cond_t cv;
+	/* Two conditions, so that a put wakes no one who has nothing to do
+	 * (a broadcast on every put woke the checkpointer twice a patch):
+	 * the checkpointer waits on ckpt_cv, puts waiting for room on
+	 * room_cv. */
+	pthread_cond_t ckpt_cv;
+	pthread_cond_t room_cv;
 	pthread_mutex_t flushmu; /* one fdatasync at a time (flush()) */
 	struct jfile f[2];
 	int active;
@@ -462,7 +467,7 @@ checkpointer(void *arg)
 		int64_t now = cfs_now_ms();
 		if (j->broken) {
 			/* puts fsync their files; nothing to do but stop */
-			pthread_cond_wait(&j->cv, &j->mu);
+			pthread_cond_wait(&j->ckpt_cv, &j->mu);
 			continue;
 		}
 		if (o->clean && !a->clean &&
@@ -478,11 +483,11 @@ checkpointer(void *arg)
 							  JOURNAL_CHECKPOINT_MS -
 							  now;
 			cfs_deadline_ts(&ts, wait);
-			pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+			pthread_cond_timedwait(&j->ckpt_cv, &j->mu, &ts);
 			continue;
 		}
 		if (o->inflight > 0 || j->hold) {
-			pthread_cond_wait(&j->cv, &j->mu);
+			pthread_cond_wait(&j->ckpt_cv, &j->mu);
 			continue;
 		}
 		/* @o is not active and no put is between its write and its
@@ -505,7 +510,7 @@ checkpointer(void *arg)
 			reset_fields(o, epoch);
 			j->checkpoints++;
 		}
-		pthread_cond_broadcast(&j->cv);
+		pthread_cond_broadcast(&j->room_cv);
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
@@ -552,7 +557,8 @@ journal_open(struct journal **out, const char *dir, uint64_t size,
 		return cfs_fail(errmsg, CFS_ENOMEM, "%s: journal", dir);
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_mutex_init(&j->flushmu, NULL);
-	cfs_cond_init_monotonic(&j->cv);
+	cfs_cond_init_monotonic(&j->ckpt_cv);
+	pthread_cond_init(&j->room_cv, NULL);
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	j->syncfd = syncfd;
 	j->next_epoch = max_epoch + 1;
@@ -617,7 +623,8 @@ journal_close(struct journal **jp)
 	if (j->thread_started) {
 		pthread_mutex_lock(&j->mu);
 		j->stop = 1;
-		pthread_cond_broadcast(&j->cv);
+		pthread_cond_signal(&j->ckpt_cv);
+		pthread_cond_broadcast(&j->room_cv);
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->thread, NULL);
 		/* a clean stop leaves nothing to replay */
@@ -638,7 +645,8 @@ journal_close(struct journal **jp)
 	for (int i = 0; i < 2; i++)
 		if (j->f[i].fd >= 0)
 			close(j->f[i].fd);
-	pthread_cond_destroy(&j->cv);
+	pthread_cond_destroy(&j->ckpt_cv);
+	pthread_cond_destroy(&j->room_cv);
 	pthread_mutex_destroy(&j->flushmu);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -650,6 +658,25 @@ journal_max_image(const struct journal *j)
 	/* a quarter of a file: room for several before a rotation */
 	uint64_t m = j->f[0].size / 4;
 	return m < (1u << 20) ? m : (1u << 20);
+}
+
+/* Mark the journal broken (with the lock held): puts waiting for room
+ * fail, and the checkpointer stops checkpointing. */
+static void
+broken_locked(struct journal *j)
+{
+	j->broken = 1;
+	pthread_cond_broadcast(&j->room_cv);
+	pthread_cond_signal(&j->ckpt_cv);
+}
+
+/* A put is done with @jf: the checkpointer waits for the last one out of
+ * a file that is no longer active.  With the lock held. */
+static void
+put_done_locked(struct journal *j, struct jfile *jf)
+{
+	if (--jf->inflight == 0 && jf != &j->f[j->active])
+		pthread_cond_signal(&j->ckpt_cv);
 }
 
 /* Room for a record of @reclen bytes in the active file, switching to the
@@ -665,11 +692,12 @@ room(struct journal *j, uint64_t reclen)
 		if (a->used + reclen <= a->size)
 			return a;
 		if (j->f[!j->active].clean) {
+			/* the full one is now the checkpointer's to sync */
 			j->active = !j->active;
-			pthread_cond_broadcast(&j->cv);
+			pthread_cond_signal(&j->ckpt_cv);
 			continue;
 		}
-		pthread_cond_wait(&j->cv, &j->mu);
+		pthread_cond_wait(&j->room_cv, &j->mu);
 	}
 }
 
@@ -704,8 +732,7 @@ flush_to(struct journal *j, struct jfile *jf, uint64_t seq, char *errmsg)
 			  "now on",
 			  errmsg);
 		pthread_mutex_lock(&j->mu);
-		j->broken = 1;
-		pthread_cond_broadcast(&j->cv);
+		broken_locked(j);
 		pthread_mutex_unlock(&j->mu);
 	} else {
 		pthread_mutex_lock(&j->mu);
@@ -778,20 +805,24 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
 		LOG_ERROR("journal %s; durable writes fsync their files from "
 			  "now on",
 			  errmsg);
-		j->broken = 1;
+		broken_locked(j);
 		pthread_mutex_unlock(&j->mu);
 		free(tab);
 		return rc;
 	}
 	uint64_t seq = jf->seq++;
+	int half = jf->used <= jf->size / 2 && jf->used + reclen > jf->size / 2;
 	jf->used += reclen;
 	jf->written = seq;
+	/* the checkpointer's deadlines start from a file's first record,
+	 * and it switches files at half full */
 	if (jf->clean) {
 		jf->clean = 0;
 		jf->first_ms = cfs_now_ms();
+		pthread_cond_signal(&j->ckpt_cv);
+	} else if (half) {
+		pthread_cond_signal(&j->ckpt_cv);
 	}
-	if (jf->used > jf->size / 2)
-		pthread_cond_broadcast(&j->cv);
 	jf->inflight++;
 	pthread_mutex_unlock(&j->mu);
 	free(tab);
@@ -802,10 +833,9 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
 	if (pin != NULL)
 		*pin = (int)(jf - j->f);
 	else
-		jf->inflight--;
+		put_done_locked(j, jf);
 	if (rc == 0 && kind != K_FORGET)
 		j->puts++;
-	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -862,8 +892,7 @@ journal_unpin(struct journal *j, int pin)
 	if (pin < 0)
 		return;
 	pthread_mutex_lock(&j->mu);
-	j->f[pin].inflight--;
-	pthread_cond_broadcast(&j->cv);
+	put_done_locked(j, &j->f[pin]);
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -882,7 +911,7 @@ journal_hold_checkpoints(struct journal *j, int hold)
 {
 	pthread_mutex_lock(&j->mu);
 	j->hold = hold;
-	pthread_cond_broadcast(&j->cv);
+	pthread_cond_signal(&j->ckpt_cv);
 	pthread_mutex_unlock(&j->mu);
 }
 
