@@ -161,32 +161,47 @@ patch_crcs(struct replica *r, uint64_t off, const uint8_t *buf, size_t n,
 	return 0;
 }
 
-/* The checks of store_patch that need only @k's header; its delta made
- * whole.  @f is scratch. */
+/* Open replica @k for patching into @r: its length checked against the
+ * client's and the range against it, a delta made whole first (then
+ * opened again).  One open of the file on the usual path: a patch is a
+ * few tens of microseconds of work, and each open walks the path. */
 static int
-patch_prepare(struct store *s, const struct store_key *k, uint64_t length,
-	      uint64_t off, size_t n, struct hdr *f, char *errmsg)
+patch_open(struct store *s, const struct store_key *k, uint64_t length,
+	   uint64_t off, size_t n, struct replica *r, char *errmsg)
 {
-	char path[PATH_MAX];
-	int rc = replica_read_header(s, k, f, errmsg);
+	int rc = replica_open_rw(s, k, r, errmsg);
 
 	if (rc != 0)
 		return rc;
-	store_path(s, k, path, sizeof(path));
-	if (f->length != length)
-		return cfs_fail(errmsg, CFS_ESTALE,
-				"%s: %" PRIu64 " bytes, patched as %" PRIu64,
-				path, f->length, length);
-	if (off > length || n > length - off)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"%s: patch of %zu bytes at %" PRIu64
-				" past its %" PRIu64 " bytes",
-				path, n, off, length);
-	if (f->format != STORE_FORMAT_DELTA)
-		return 0;
-	rc = delta_make_whole(s, k, errmsg);
+	if (r->length != length) {
+		rc = cfs_fail(errmsg, CFS_ESTALE,
+			      "%s: %" PRIu64 " bytes, patched as %" PRIu64,
+			      r->path, r->length, length);
+	} else if (off > length || n > length - off) {
+		rc = cfs_fail(errmsg, CFS_EINVAL,
+			      "%s: patch of %zu bytes at %" PRIu64
+			      " past its %" PRIu64 " bytes",
+			      r->path, n, off, length);
+	} else if (r->h.format == STORE_FORMAT_DELTA) {
+		replica_close(r);
+		rc = delta_make_whole(s, k, errmsg);
+		if (rc != 0) {
+			char path[PATH_MAX];
+			store_path(s, k, path, sizeof(path));
+			cfs_errmsg_prefix(errmsg,
+					  "%s: making it whole to patch", path);
+			return rc;
+		}
+		rc = replica_open_rw(s, k, r, errmsg);
+		if (rc != 0)
+			return rc;
+		/* the caller holds the fragment: nothing changed it since */
+		if (r->h.format == STORE_FORMAT_DELTA || r->length != length)
+			rc = cfs_fail(errmsg, CFS_EIO,
+				      "%s: changed while patched", r->path);
+	}
 	if (rc != 0)
-		cfs_errmsg_prefix(errmsg, "%s: making it whole to patch", path);
+		replica_close(r);
 	return rc;
 }
 
@@ -195,27 +210,14 @@ store_patch(struct store *s, const struct store_key *k, uint64_t length,
 	    uint64_t off, const void *buf, size_t n, uint32_t *out_crc,
 	    char *errmsg)
 {
-	struct hdr *f = malloc(sizeof(*f));
 	uint8_t *blk = NULL, *table = NULL, h[HDR];
 	struct replica r;
 	struct patch p = {0};
-	int fd = -1, rc;
+	int rc;
 
-	if (f == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "header");
-	rc = patch_prepare(s, k, length, off, n, f, errmsg);
-	free(f);
+	rc = patch_open(s, k, length, off, n, &r, errmsg);
 	if (rc != 0)
 		return rc;
-	rc = replica_open(s, k, &r, errmsg);
-	if (rc != 0)
-		return rc;
-	/* the caller holds the fragment: nothing changed it since */
-	if (r.h.format == STORE_FORMAT_DELTA || r.length != length) {
-		rc = cfs_fail(errmsg, CFS_EIO, "%s: changed while patched",
-			      r.path);
-		goto out;
-	}
 	if (n == 0) {
 		*out_crc = r.data_crc;
 		goto out;
@@ -250,15 +252,8 @@ store_patch(struct store *s, const struct store_key *k, uint64_t length,
 		patch_add(&p, tab + 4 * b0, 4 * (b1 - b0 + 1), table + 4 * b0);
 		patch_add(&p, tab + tsize - 4, 4, table + tsize - 4);
 	}
-	fd = open(r.path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		rc = cfs_fail_errno(errmsg, errno, "%s: open to patch", r.path);
-		goto out;
-	}
-	rc = patch_commit(store_journal(s), k, tab + tsize, r.stamp, fd, r.path,
-			  &p, errmsg);
-	if (close(fd) < 0 && rc == 0)
-		rc = cfs_fail_errno(errmsg, errno, "%s: close", r.path);
+	rc = patch_commit(store_journal(s), k, tab + tsize, r.stamp, r.fd,
+			  r.path, &p, errmsg);
 	if (rc == 0)
 		*out_crc = data_crc;
 out:

@@ -295,7 +295,7 @@ replica_fd(const struct replica *r, uint64_t b, int *bottom)
  * under it (merged into the delta's name meanwhile: try again). */
 static int
 replica_open_once(struct store *s, const struct store_key *k,
-		  struct replica *r, char *errmsg)
+		  struct replica *r, int oflags, char *errmsg)
 {
 	uint8_t h[HDR];
 	struct stat st;
@@ -306,7 +306,7 @@ replica_open_once(struct store *s, const struct store_key *k,
 	r->crcs = NULL;
 	r->lev = NULL;
 	r->nlev = 0;
-	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	r->fd = open(r->path, oflags | O_CLOEXEC);
 	if (r->fd < 0 && errno == ENOENT)
 		return cfs_fail(errmsg, CFS_ENOENT, "%s", r->path);
 	if (r->fd < 0)
@@ -352,21 +352,35 @@ err:
 	return rc;
 }
 
-/* Open replica @k and check its header, size and CRC table (a delta: and
- * open its base).  On failure @r holds nothing to close. */
-int
-replica_open(struct store *s, const struct store_key *k, struct replica *r,
-	     char *errmsg)
+static int
+replica_open_flags(struct store *s, const struct store_key *k,
+		   struct replica *r, int oflags, char *errmsg)
 {
 	int rc = CFS_EAGAIN;
 
 	/* A delta whose base is merged into it (merge_into_base, data/delta.c) is renamed
 	 * over by the whole replica just after; reopening finds that. */
 	for (int i = 0; i < 3 && rc == CFS_EAGAIN; i++)
-		rc = replica_open_once(s, k, r, errmsg);
+		rc = replica_open_once(s, k, r, oflags, errmsg);
 	if (rc == CFS_EAGAIN)
 		rc = CFS_CORRUPT;
 	return rc;
+}
+
+/* Open replica @k and check its header, size and CRC table (a delta: and
+ * open its base).  On failure @r holds nothing to close. */
+int
+replica_open(struct store *s, const struct store_key *k, struct replica *r,
+	     char *errmsg)
+{
+	return replica_open_flags(s, k, r, O_RDONLY, errmsg);
+}
+
+int
+replica_open_rw(struct store *s, const struct store_key *k, struct replica *r,
+		char *errmsg)
+{
+	return replica_open_flags(s, k, r, O_RDWR, errmsg);
 }
 
 int

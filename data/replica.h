@@ -144,6 +144,10 @@ int replica_read_header(struct store *s, const struct store_key *k,
  * there is no such replica. */
 int replica_open(struct store *s, const struct store_key *k, struct replica *r,
 		 char *errmsg);
+/* replica_open with r->fd open for writing too (a patch in place writes
+ * the file it checked, data/patch.c). */
+int replica_open_rw(struct store *s, const struct store_key *k,
+		    struct replica *r, char *errmsg);
 
 /* Close what @r holds (idempotent). */
 void replica_close(struct replica *r);
