@@ -7,12 +7,12 @@
  * a fragment", "Reading", "Repair"): the messages frag_write .. frag_delete
  * of common/proto.h, on top of the fragment store (data/store.h).
  *
- * Threads: one proxy thread moves messages between the ROUTER frontend and
- * an inproc DEALER backend ("inproc://cfs-data-workers-<ptr>"), adding to
- * each request a first frame with the sender's address (ZeroMQ does not
- * carry Peer-Address across a hop, so zmq_proxy() would lose it); `workers`
- * worker threads each own a DEALER socket on that backend and a nodeclient
- * (client/nodeclient.h) to forward writes down a chain and pull copies.
+ * Threads: `workers` worker threads share the ROUTER socket, leader and
+ * followers: the one leading waits for a request, takes it, hands the
+ * lead to the next idle worker and serves the request, answering on the
+ * same socket (every call on it under one lock).  Each worker owns a
+ * nodeclient (client/nodeclient.h) to forward writes down a chain and
+ * pull copies.
  * A worker serves one request at a time, so a request waiting for the next
  * node of its chain holds one worker and nothing else.
  *
@@ -42,7 +42,7 @@ struct service_options {
 };
 
 /*
- * Bind @o->listen and start the proxy and worker threads.  @st is borrowed
+ * Bind @o->listen and start the worker threads.  @st is borrowed
  * and must outlive the service (close it after service_stop()); @o is
  * borrowed for the call.  @errmsg: CFS_ERRMSG_SIZE bytes, caller-owned.
  * On success *@out is a running service that the caller stops and frees
