@@ -12,6 +12,7 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/seal.h"
 
 #define WRITE_ATTEMPTS 6
 /* A whole chain of fsyncs of one fragment; longer than the nodes' own
@@ -836,18 +837,17 @@ patch_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
  * After a failed patch the nodes may hold different bytes (the patch
  * reached some of them): ask each for its (length, crc) and keep the
  * value most of them hold (a tie: the one of the lowest node id), as the
- * leader's seal does.  Every acknowledged patch is on every node, so any
- * of them is a state the file was in.  @nodes: those that hold it.
+ * leader's seal does (seal_choose, common/seal.h).  Every acknowledged
+ * patch is on every node, so any of them is a state the file was in.
+ * @nodes: those that hold it.
  */
 static int
 patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 	     uint32_t *nnodes, char *errmsg)
 {
-	uint64_t len[CFS_GOAL_MAX];
-	uint32_t crc[CFS_GOAL_MAX];
-	int ok[CFS_GOAL_MAX] = {0};
-	int best = -1, best_n = 0;
-	uint64_t best_lowest = UINT64_MAX;
+	struct seal_answer a[CFS_GOAL_MAX] = {{0}};
+	uint64_t length = 0;
+	uint32_t crc = 0;
 
 	for (uint32_t i = 0; i < p->chain_count; i++) {
 		struct wire_frag_read rq = {.ino = p->ino, .idx = p->idx,
@@ -859,10 +859,11 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 		int rv = nc_call(f->nc, p->chain[i].addr, WIRE_T_frag_read,
 				 &rq, NULL, 0, READ_TIMEOUT_MS, &rt, &rep,
 				 NULL, NULL, msg);
+		a[i].node = p->chain[i].id;
 		if (rv == 0 && rt == WIRE_T_frag_data) {
-			ok[i] = 1;
-			len[i] = rep->frag_data.length;
-			crc[i] = rep->frag_data.crc;
+			a[i].ok = 1;
+			a[i].length = rep->frag_data.length;
+			a[i].crc = rep->frag_data.crc;
 		} else {
 			LOG_WARN("fragment %llu/%llu v%llu: survey of node "
 				 "%llu: %s",
@@ -873,36 +874,17 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 				 rv ? msg : "unexpected answer");
 		}
 	}
-	for (uint32_t i = 0; i < p->chain_count; i++) {
-		if (!ok[i])
-			continue;
-		int n = 0;
-		uint64_t lowest = UINT64_MAX;
-		for (uint32_t j = 0; j < p->chain_count; j++)
-			if (ok[j] && len[j] == len[i] && crc[j] == crc[i]) {
-				n++;
-				if (p->chain[j].id < lowest)
-					lowest = p->chain[j].id;
-			}
-		if (n > best_n || (n == best_n && lowest < best_lowest)) {
-			best = (int)i;
-			best_n = n;
-			best_lowest = lowest;
-		}
-	}
-	if (best < 0)
+	size_t k = seal_choose(a, p->chain_count, &length, &crc, nodes);
+	if (k == 0)
 		return cfs_fail(errmsg, CFS_UNAVAILABLE, "fragment %llu/%llu "
 				"v%llu: no node of it answered",
 				(unsigned long long)p->ino,
 				(unsigned long long)p->idx,
 				(unsigned long long)p->version);
-	*nnodes = 0;
-	for (uint32_t j = 0; j < p->chain_count; j++)
-		if (ok[j] && len[j] == len[best] && crc[j] == crc[best])
-			nodes[(*nnodes)++] = p->chain[j].id;
+	*nnodes = (uint32_t)k;
 	pthread_mutex_lock(&f->opens->lock); /* patch_fix reads them */
-	p->length = len[best];
-	p->crc = crc[best];
+	p->length = length;
+	p->crc = crc;
 	pthread_mutex_unlock(&f->opens->lock);
 	return 0;
 }
