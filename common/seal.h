@@ -9,7 +9,7 @@
  * is safe: a patch is acknowledged only once every node has it, so the
  * nodes differ only in patches nobody was told were written.  The same
  * rule decides both seals that survey: the leader's (meta/repair.c) and
- * a mount's own after one of its patches failed (client/fileio.c
+ * a mount's own after one of its patches failed (client/inplace.c
  * patch_survey), hence here in common/.  No I/O, no globals, no
  * allocation (STYLE.md practice 8): tests/unit/common/test_seal.c.
  */
