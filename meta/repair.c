@@ -13,8 +13,8 @@
 #include "client/nodeclient.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/seal.h"
 #include "meta/placement.h"
-#include "meta/seal.h"
 
 #define SCAN_LIMIT 256      /* fragments looked at per tick and kind */
 #define REPROPOSE_MS 3000   /* a state change not applied by then: again */

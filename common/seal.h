@@ -1,15 +1,17 @@
-/* seal.h - pure policy: which replicas of a fragment left open for patching in place the leader's seal keeps. */
-#ifndef CFS_META_SEAL_H
-#define CFS_META_SEAL_H
+/* seal.h - pure policy: which replicas of a fragment left open for patching in place a seal keeps. */
+#ifndef CFS_COMMON_SEAL_H
+#define CFS_COMMON_SEAL_H
 
 /*
  * docs/data-path.md "The leader's seal": a version left open by a lease
  * that ended is surveyed (each node holding it answers its replica's
  * length and crc) and sealed with what the most nodes hold.  Any group
  * is safe: a patch is acknowledged only once every node has it, so the
- * nodes differ only in patches nobody was told were written.  No I/O, no
- * globals, no allocation (STYLE.md practice 8):
- * tests/unit/meta/test_seal.c.
+ * nodes differ only in patches nobody was told were written.  The same
+ * rule decides both seals that survey: the leader's (meta/repair.c) and
+ * a mount's own after one of its patches failed (client/inplace.c
+ * patch_survey), hence here in common/.  No I/O, no globals, no
+ * allocation (STYLE.md practice 8): tests/unit/common/test_seal.c.
  */
 
 #include <stddef.h>
@@ -33,4 +35,4 @@ struct seal_answer {
 size_t seal_choose(const struct seal_answer *a, size_t n, uint64_t *length,
 		   uint32_t *crc, uint64_t *nodes);
 
-#endif /* CFS_META_SEAL_H */
+#endif /* CFS_COMMON_SEAL_H */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "meta/seal.h"
+#include "common/seal.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define OK(node_, len_, crc_)                                                \

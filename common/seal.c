@@ -1,5 +1,5 @@
-/* seal.c - pure policy: the replicas a leader's seal keeps (see seal.h). */
-#include "meta/seal.h"
+/* seal.c - pure policy: the replicas a seal keeps (see seal.h). */
+#include "common/seal.h"
 
 /* Cases, for each ok answer @i (the first of its group, so each group is
  * weighed once): 1) more nodes than the best so far: it is the best;

@@ -1,0 +1,620 @@
+/* inplace.c - versions open for patching in place: patches sent to every node at once, the mount's seals, surveys after a failed patch. */
+#include "client/fileio_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/nodeclient.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/seal.h"
+
+/*
+ * A small write under the write lease to a fragment this mount committed
+ * moments ago commits with in_place OPEN: the version stays open, and the
+ * next writes inside its length patch it in place on its nodes, with no
+ * Raft round (docs/data-path.md "Patching in place").  The mount seals it
+ * (its crc committed) before the lease goes, before a truncation and
+ * before a write that changes the fragment's length.  Entries are kept
+ * until then: forgetting one would leave the version open until the lease
+ * ends.  One patch or seal of an entry at a time (busy): two patches
+ * under way at once could reach the nodes in different orders.
+ */
+struct open_patch {
+	uint64_t ino, idx, epoch, version, length;
+	uint32_t crc;
+	uint32_t gen; /* patches so far */
+	int busy;
+	int failed; /* a patch failed: the nodes may differ, survey them */
+	uint32_t chain_count;
+	struct wire_nodeaddr chain[CFS_GOAL_MAX];
+};
+
+#define PATCH_MAX 4096 /* open versions per mount at most */
+
+/* The entry of (@ino, @idx) in @t, or NULL (@t's lock held). */
+static struct open_patch *
+patch_find(struct fio_opens *t, uint64_t ino, uint64_t idx)
+{
+	for (size_t i = 0; i < t->npatch; i++)
+		if (t->patch[i]->ino == ino && t->patch[i]->idx == idx)
+			return t->patch[i];
+	return NULL;
+}
+
+/* Make @p busy, waiting while another thread has it; NULL if it went
+ * meanwhile.  Finds it again by (@ino, @idx) after each wait. */
+static struct open_patch *
+patch_claim(struct fio_opens *t, uint64_t ino, uint64_t idx)
+{
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *p = patch_find(t, ino, idx);
+	while (p != NULL && p->busy) {
+		pthread_cond_wait(&t->patch_cond, &t->lock);
+		p = patch_find(t, ino, idx);
+	}
+	if (p != NULL)
+		p->busy = 1;
+	pthread_mutex_unlock(&t->lock);
+	return p;
+}
+
+/* Done with @p; @forget: it is sealed (or given up): drop it. */
+static void
+patch_unclaim(struct fio_opens *t, struct open_patch *p, int forget)
+{
+	pthread_mutex_lock(&t->lock);
+	p->busy = 0;
+	if (forget) {
+		for (size_t i = 0; i < t->npatch; i++)
+			if (t->patch[i] == p) {
+				t->patch[i] = t->patch[--t->npatch];
+				break;
+			}
+		free(p);
+	}
+	pthread_cond_broadcast(&t->patch_cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int patch_seal(struct fio *f, struct open_patch *p, char *errmsg);
+
+/* Room for one more open version: when the table is full (entries of
+ * files written once and never again, deleted ones among them), one is
+ * sealed to make room.  1 if there is room. */
+int
+inplace_room(struct fio *f)
+{
+	struct fio_opens *t = f->opens;
+	uint64_t ino = 0, idx = 0;
+
+	pthread_mutex_lock(&t->lock);
+	int room = t->npatch < PATCH_MAX;
+	for (size_t i = 0; !room && i < t->npatch; i++)
+		if (!t->patch[i]->busy) {
+			ino = t->patch[i]->ino;
+			idx = t->patch[i]->idx;
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+	if (room || ino == 0)
+		return room;
+	struct open_patch *p = patch_claim(t, ino, idx);
+	if (p != NULL) {
+		char msg[CFS_ERRMSG_SIZE];
+		int rv = patch_seal(f, p, msg);
+		if (rv != 0)
+			p->failed = 1;
+		patch_unclaim(t, p, rv == 0);
+	}
+	pthread_mutex_lock(&t->lock);
+	room = t->npatch < PATCH_MAX;
+	pthread_mutex_unlock(&t->lock);
+	return room;
+}
+
+/* @version of (@ino, @idx), just committed open under @epoch with
+ * @length bytes and @crc on the @n nodes of @chain. */
+void
+inplace_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
+	    uint64_t version, uint64_t length, uint32_t crc,
+	    const struct wire_nodeaddr *chain, uint32_t n)
+{
+	struct fio_opens *t = f->opens;
+	struct open_patch *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || n > CFS_GOAL_MAX) {
+		/* the leader seals it when the lease ends */
+		LOG_WARN("fragment %llu/%llu v%llu: open for patching in "
+			 "place but not remembered (out of memory)",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)version);
+		free(p);
+		return;
+	}
+	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
+				 .version = version,
+				 .length = length, .crc = crc,
+				 .chain_count = n};
+	memcpy(p->chain, chain, n * sizeof(p->chain[0]));
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *old = patch_find(t, ino, idx);
+	if (old == NULL && t->npatch == t->cap_patch) {
+		size_t cap = t->cap_patch ? 2 * t->cap_patch : 16;
+		void *a = realloc(t->patch, cap * sizeof(*t->patch));
+		if (a != NULL) {
+			t->patch = a;
+			t->cap_patch = cap;
+		}
+	}
+	if (old != NULL && !old->busy) { /* cannot be: sealed before */
+		*old = *p;
+		free(p);
+	} else if (old == NULL && t->npatch < t->cap_patch) {
+		t->patch[t->npatch++] = p;
+		t->st.opened_in_place++;
+	} else {
+		free(p);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (p == NULL)
+		LOG_WARN("fragment %llu/%llu: open for patching in place but "
+			 "not remembered; the leader seals it when the lease "
+			 "ends",
+			 (unsigned long long)ino, (unsigned long long)idx);
+}
+
+/*
+ * After a failed patch the nodes may hold different bytes (the patch
+ * reached some of them): ask each for its (length, crc) and keep the
+ * value most of them hold (a tie: the one of the lowest node id), as the
+ * leader's seal does (seal_choose, common/seal.h).  Every acknowledged
+ * patch is on every node, so any of them is a state the file was in.
+ * @nodes: those that hold it.
+ */
+static int
+patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
+	     uint32_t *nnodes, char *errmsg)
+{
+	struct seal_answer a[CFS_GOAL_MAX] = {{0}};
+	uint64_t length = 0;
+	uint32_t crc = 0;
+
+	for (uint32_t i = 0; i < p->chain_count; i++) {
+		struct wire_frag_read rq = {.ino = p->ino, .idx = p->idx,
+					    .version = p->version,
+					    .fence_epoch = p->epoch};
+		union wire_body *rep = NULL;
+		uint16_t rt = 0;
+		char msg[CFS_ERRMSG_SIZE];
+		int rv = nc_call(f->nc, p->chain[i].addr, WIRE_T_frag_read,
+				 &rq, NULL, 0, READ_TIMEOUT_MS, &rt, &rep,
+				 NULL, NULL, msg);
+		a[i].node = p->chain[i].id;
+		if (rv == 0 && rt == WIRE_T_frag_data) {
+			a[i].ok = 1;
+			a[i].length = rep->frag_data.length;
+			a[i].crc = rep->frag_data.crc;
+		} else {
+			LOG_WARN("fragment %llu/%llu v%llu: survey of node "
+				 "%llu: %s",
+				 (unsigned long long)p->ino,
+				 (unsigned long long)p->idx,
+				 (unsigned long long)p->version,
+				 (unsigned long long)p->chain[i].id,
+				 rv ? msg : "unexpected answer");
+		}
+	}
+	size_t k = seal_choose(a, p->chain_count, &length, &crc, nodes);
+	if (k == 0)
+		return cfs_fail(errmsg, CFS_UNAVAILABLE, "fragment %llu/%llu "
+				"v%llu: no node of it answered",
+				(unsigned long long)p->ino,
+				(unsigned long long)p->idx,
+				(unsigned long long)p->version);
+	*nnodes = (uint32_t)k;
+	pthread_mutex_lock(&f->opens->lock); /* inplace_fix reads them */
+	p->length = length;
+	p->crc = crc;
+	pthread_mutex_unlock(&f->opens->lock);
+	return 0;
+}
+
+/* Seal @p (claimed): commit its crc, closing it; after a failed patch,
+ * with what a survey of its nodes finds. */
+static int
+patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
+{
+	struct wire_frag_commit rq = {
+	    .ino = p->ino, .idx = p->idx, .version = p->version,
+	    .length = p->length, .lease_epoch = p->epoch,
+	    .in_place = CFS_INPLACE_SEAL};
+	int rv;
+
+	if (p->failed) {
+		pthread_mutex_lock(&f->opens->lock);
+		f->opens->st.surveys++;
+		pthread_mutex_unlock(&f->opens->lock);
+		rv = patch_survey(f, p, rq.nodes, &rq.nodes_count, errmsg);
+		if (rv != 0)
+			return rv;
+		rq.length = p->length;
+	} else {
+		for (uint32_t i = 0; i < p->chain_count; i++)
+			rq.nodes[i] = p->chain[i].id;
+		rq.nodes_count = p->chain_count;
+	}
+	rq.crc = p->crc;
+	rq.size = p->idx * f->fsz + p->length;
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_commit, &rq, NULL, f->rep, 0, errmsg);
+	if (rv == 0) {
+		pthread_mutex_lock(&f->opens->lock);
+		f->opens->st.seals++;
+		pthread_mutex_unlock(&f->opens->lock);
+	}
+	/* the leader sealed it already (the lease ended), or it went with
+	 * the file, or the lease it was open under ended (FENCED: the leader
+	 * seals it; a frag_open of it waits until then): nothing left for
+	 * this mount to seal */
+	if (rv == CFS_ESTALE || rv == CFS_ENOENT || rv == CFS_FENCED) {
+		LOG_DEBUG("fragment %llu/%llu v%llu: seal: %s",
+			  (unsigned long long)p->ino,
+			  (unsigned long long)p->idx,
+			  (unsigned long long)p->version, errmsg);
+		rv = 0;
+	}
+	return rv;
+}
+
+int
+fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
+{
+	struct fio_opens *t = f->opens;
+	struct {
+		uint64_t ino, idx;
+	} *keys = NULL;
+	size_t n = 0;
+	int first = 0;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	if (t->npatch > 0 && (keys = malloc(t->npatch * sizeof(*keys))) != NULL)
+		for (size_t i = 0; i < t->npatch; i++)
+			if (ino == 0 || t->patch[i]->ino == ino) {
+				keys[n].ino = t->patch[i]->ino;
+				keys[n++].idx = t->patch[i]->idx;
+			}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < n; i++) {
+		char msg[CFS_ERRMSG_SIZE];
+		uint64_t fsz;
+		struct open_patch *p = patch_claim(t, keys[i].ino, keys[i].idx);
+		if (p == NULL)
+			continue; /* sealed meanwhile */
+		int rv = fio_fragment_size_for_write(f, p->ino, &fsz, msg);
+		if (rv == 0)
+			rv = patch_seal(f, p, msg);
+		if (rv != 0) {
+			/* kept (surveyed at the next try): the lease going
+			 * now ends it, and then the leader seals it */
+			LOG_WARN("fragment %llu/%llu v%llu: sealing failed: "
+				 "%s",
+				 (unsigned long long)p->ino,
+				 (unsigned long long)p->idx,
+				 (unsigned long long)p->version, msg);
+			p->failed = 1;
+			if (first == 0) {
+				first = rv;
+				if (errmsg != NULL)
+					cfs_errmsg_set(errmsg, "%s", msg);
+			}
+		}
+		patch_unclaim(t, p, rv == 0);
+	}
+	free(keys);
+	return first;
+}
+
+/*
+ * Send patch @w (+ @n bytes of @data) to every node of @p at once, each
+ * on its own socket: the nodes write and flush their journals in
+ * parallel, and the patch costs one round trip, not one per node as down
+ * a chain.  0 once every node answered with @p's length and one same
+ * crc (*crc); else the first failure, naming its node.
+ */
+static int
+patch_send(struct fio *f, const struct open_patch *p,
+	   const struct wire_frag_write *w, const void *data, size_t n,
+	   uint32_t *crc, char *errmsg)
+{
+	int started[CFS_GOAL_MAX] = {0};
+	int rv = 0;
+
+	for (uint32_t i = 0; i < p->chain_count && rv == 0; i++) {
+		if (f->fan[i] == NULL &&
+		    (rv = nc_open(&f->fan[i], f->zctx, errmsg)) != 0)
+			break;
+		rv = nc_start(f->fan[i], p->chain[i].addr, WIRE_T_frag_write, w,
+			      data, n, WRITE_TIMEOUT_MS, errmsg);
+		started[i] = rv == 0;
+	}
+	for (uint32_t i = 0; i < p->chain_count; i++) {
+		union wire_body *rep = NULL;
+		uint16_t rt = 0;
+		char msg[CFS_ERRMSG_SIZE];
+		int r;
+		if (!started[i])
+			continue;
+		r = nc_finish(f->fan[i], &rt, &rep, NULL, NULL, msg);
+		if (r == 0 && rt != WIRE_T_frag_written)
+			r = cfs_fail(msg, CFS_MALFORMED, "answered with %s",
+				     wire_type_name(rt));
+		if (r == 0 && rep->frag_written.fail_status != 0)
+			r = cfs_fail(msg, (int)rep->frag_written.fail_status,
+				     "%s", rep->frag_written.fail_message);
+		if (r == 0 && rep->frag_written.length != p->length)
+			r = cfs_fail(msg, CFS_CORRUPT, "length %llu after "
+				     "the patch, %llu before",
+				     (unsigned long long)
+					 rep->frag_written.length,
+				     (unsigned long long)p->length);
+		if (r == 0 && i > 0 && rep->frag_written.crc != *crc)
+			r = cfs_fail(msg, CFS_CORRUPT, "crc %08x, another "
+				     "node's %08x",
+				     rep->frag_written.crc, *crc);
+		if (r == 0 && i == 0)
+			*crc = rep->frag_written.crc;
+		if (r != 0 && rv == 0) {
+			rv = r;
+			cfs_errmsg_set(errmsg, "node %llu: %s",
+				       (unsigned long long)p->chain[i].id,
+				       msg);
+		}
+	}
+	return rv;
+}
+
+/*
+ * Write [foff, foff + n) of fragment @idx in place if this mount holds
+ * its version open under @epoch and the range is inside its length:
+ * *done = 1 and the result.  Otherwise (*done = 0) the write goes on as
+ * a new version: an open version it would change the length of is sealed
+ * first, and so is one whose patch just failed (surveyed).
+ */
+int
+inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+	      const void *data, size_t n, uint64_t epoch, int *done,
+	      char *errmsg)
+{
+	struct fio_opens *t = f->opens;
+	struct open_patch *p = patch_claim(t, ino, idx);
+	int rv;
+
+	*done = 0;
+	if (p == NULL)
+		return 0;
+	/* (a large write: a version, as cheap, and a patch must fit in a
+	 * journal record on the nodes) */
+	/* a lease this mount no longer surely holds: no patch (the nodes'
+	 * fence is only in their memory); the seal below is refused FENCED
+	 * if the lease is gone, and the leader seals */
+	int lease_ok = t->lease_ok == NULL ||
+		       t->lease_ok(t->lease_arg, ino, p->epoch);
+	if (p->epoch == epoch && !p->failed && foff + n <= p->length &&
+	    n <= INPLACE_MAX && lease_ok) {
+		struct wire_frag_write *w = calloc(1, sizeof(*w));
+		if (w == NULL) {
+			patch_unclaim(t, p, 0);
+			return cfs_fail(errmsg, CFS_ENOMEM, "frag_write");
+		}
+		*w = (struct wire_frag_write){
+		    .ino = ino, .idx = idx, .version = p->version,
+		    .base_version = p->version, .base_length = p->length,
+		    .offset = foff, .length = p->length, .durable = 1,
+		    .lease_epoch = epoch, .in_place = 1};
+		uint32_t crc = 0;
+		rv = patch_send(f, p, w, data, n, &crc, errmsg);
+		free(w);
+		if (rv == 0) {
+			pthread_mutex_lock(&t->lock);
+			p->crc = crc;
+			p->gen++;
+			t->st.patches++;
+			pthread_mutex_unlock(&t->lock);
+			patch_unclaim(t, p, 0);
+			f->st.patches++;
+			*done = 1;
+			return 0;
+		}
+		if (rv == CFS_FENCED) { /* the lease is gone: so is the seal */
+			patch_unclaim(t, p, 1);
+			*done = 1;
+			return rv;
+		}
+		LOG_WARN("fragment %llu/%llu v%llu: patch in place: %s; "
+			 "sealing it and writing a new version",
+			 (unsigned long long)ino, (unsigned long long)idx,
+			 (unsigned long long)p->version, errmsg);
+		p->failed = 1;
+	}
+	char msg[CFS_ERRMSG_SIZE];
+	rv = patch_seal(f, p, msg);
+	/* not sealed: kept, to be sealed (after a survey) by the next write
+	 * or seal of it; forgotten, the fragment would stay open, and this
+	 * mount's writes of it refused, until its lease ended */
+	if (rv != 0)
+		p->failed = 1;
+	patch_unclaim(t, p, rv == 0);
+	if (rv != 0) {
+		*done = 1;
+		return cfs_fail(errmsg, rv, "fragment %llu/%llu: sealing the "
+				"version open for patching: %s",
+				(unsigned long long)ino,
+				(unsigned long long)idx, msg);
+	}
+	return 0;
+}
+
+/*
+ * The first small write of a fragment under the write lease: rather than
+ * a new version (two Raft rounds and a chain write), open the committed
+ * version as it is (frag_commit in_place OPEN_COMMITTED: one Raft round)
+ * and patch it.  Only a version whole on as many good copies as the goal
+ * (the nodes frag_locate lists), and a range inside its data.  *done = 1
+ * and the patch's result, or *done = 0: the write goes on as a version.
+ */
+int
+inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+		       const void *data, size_t n, uint64_t epoch, int *done,
+		       char *errmsg)
+{
+	struct wire_frag_locate lq = {.ino = ino, .first = idx, .count = 1,
+				      .for_write = 1, .lease_epoch = epoch};
+	struct wire_frag_commit cq = {.ino = ino, .idx = idx,
+				      .lease_epoch = epoch,
+				      .in_place = CFS_INPLACE_OPEN_COMMITTED};
+	struct wire_nodeaddr chain[CFS_GOAL_MAX];
+	char msg[CFS_ERRMSG_SIZE];
+	uint32_t nchain = 0;
+	uint16_t rt = 0;
+
+	*done = 0;
+	if (!inplace_room(f))
+		return 0;
+	mc_cred(f->mc, &lq.cred);
+	if (mc_call(f->mc, WIRE_T_frag_locate, &lq, &rt, f->rep, 0, msg) != 0 ||
+	    rt != WIRE_T_frag_map)
+		return 0;
+	const struct wire_frag_map *m = &f->rep->frag_map;
+	if (m->frags_count != 1 || m->frags[0].idx != idx)
+		return 0; /* a hole: a new fragment */
+	const struct wire_fraginfo *fi = &m->frags[0];
+	if (foff + n > fi->length || fi->nodes_count == 0 ||
+	    fi->nodes_count < fi->goal || fi->nodes_count > CFS_GOAL_MAX)
+		return 0;
+	for (uint32_t i = 0; i < fi->nodes_count; i++)
+		for (uint32_t j = 0; j < m->nodes_count; j++)
+			if (m->nodes[j].id == fi->nodes[i])
+				chain[nchain++] = m->nodes[j];
+	if (nchain != fi->nodes_count)
+		return 0;
+	cq.version = fi->version;
+	cq.length = fi->length;
+	cq.crc = fi->crc;
+	cq.size = idx * f->fsz + fi->length;
+	memcpy(cq.nodes, fi->nodes, fi->nodes_count * sizeof(cq.nodes[0]));
+	cq.nodes_count = fi->nodes_count;
+	uint64_t version = fi->version, length = fi->length;
+	uint32_t crc = fi->crc;
+	mc_cred(f->mc, &cq.cred);
+	if (mc_call(f->mc, WIRE_T_frag_commit, &cq, NULL, f->rep, 0, msg) != 0) {
+		LOG_DEBUG("fragment %llu/%llu v%llu: not opened as it is: %s",
+			  (unsigned long long)ino, (unsigned long long)idx,
+			  (unsigned long long)version, msg);
+		return 0;
+	}
+	inplace_add(f, ino, idx, epoch, version, length, crc, chain, nchain);
+	return inplace_write(f, ino, idx, foff, data, n, epoch, done, errmsg);
+}
+
+/*
+ * A frag_open or commit of (@ino, @idx) refused EBUSY: this mount's own
+ * lease @epoch holds it open, but the mount has no entry for it (another
+ * thread's write opened it a moment ago, or an earlier seal of it failed
+ * and the entry went, or the OPEN's answer was lost).  If another thread
+ * made the entry, the write can patch it (*done through inplace_write);
+ * otherwise its version and nodes are located, and it is sealed after a
+ * survey, so that the write goes on as a new version.
+ */
+int
+inplace_recover(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
+		const void *data, size_t n, uint64_t epoch, int *done,
+		char *errmsg)
+{
+	struct wire_frag_locate rq = {.ino = ino, .first = idx, .count = 1,
+				      .for_write = 1, .lease_epoch = epoch};
+	struct open_patch *p;
+	uint16_t rt = 0;
+	int rv;
+
+	*done = 0;
+	if ((rv = inplace_write(f, ino, idx, foff, data, n, epoch, done,
+				errmsg)) != 0 || *done)
+		return rv;
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_locate, &rq, &rt, f->rep, 0, errmsg);
+	if (rv != 0)
+		return rv;
+	const struct wire_frag_map *m = &f->rep->frag_map;
+	if (rt != WIRE_T_frag_map || m->frags_count != 1 ||
+	    m->frags[0].idx != idx)
+		return cfs_fail(errmsg, CFS_MALFORMED, "fragment %llu/%llu: "
+				"no such fragment to seal",
+				(unsigned long long)ino,
+				(unsigned long long)idx);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "open version");
+	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
+				 .version = m->frags[0].version,
+				 .length = m->frags[0].length,
+				 .crc = m->frags[0].crc, .failed = 1};
+	for (uint32_t i = 0; i < m->frags[0].nodes_count &&
+			     p->chain_count < CFS_GOAL_MAX; i++)
+		for (uint32_t j = 0; j < m->nodes_count; j++)
+			if (m->nodes[j].id == m->frags[0].nodes[i])
+				p->chain[p->chain_count++] = m->nodes[j];
+	LOG_INFO("fragment %llu/%llu v%llu: open for patching in place "
+		 "under this mount's lease with no record of it here: "
+		 "sealing it after a survey of its %u nodes",
+		 (unsigned long long)ino, (unsigned long long)idx,
+		 (unsigned long long)p->version, p->chain_count);
+	rv = patch_seal(f, p, errmsg);
+	free(p);
+	return rv;
+}
+
+/* The epoch of this mount's versions of @ino open for patching (0: none):
+ * what its frag_locate names to be served them. */
+uint64_t
+inplace_epoch_of(struct fio_opens *t, uint64_t ino)
+{
+	uint64_t epoch = 0;
+
+	if (t == NULL)
+		return 0;
+	/* the newest: entries of an older lease are sealed as they are met */
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->npatch; i++)
+		if (t->patch[i]->ino == ino && t->patch[i]->epoch > epoch)
+			epoch = t->patch[i]->epoch;
+	pthread_mutex_unlock(&t->lock);
+	return epoch;
+}
+
+/* If this mount holds @fi's version open, *out is @fi with the crc its
+ * nodes hold now (the committed one is older) and *gen how many patches
+ * it has had (plus one), for the data cache's key: 1. */
+int
+inplace_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
+	    struct wire_fraginfo *out, uint32_t *gen)
+{
+	int open = 0;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	struct open_patch *p = patch_find(t, ino, fi->idx);
+	if (p != NULL && p->version == fi->version) {
+		*out = *fi;
+		out->crc = p->crc;
+		/* 0 would name the version as committed: another cache key */
+		*gen = p->gen + 1;
+		open = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return open;
+}
