@@ -87,6 +87,33 @@ crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
 	return multmodp(p, crc1) ^ crc2;
 }
 
+/*
+ * crc32c_patch: the CRC is affine in the bytes, crc(M) = L(M) ^ crc(0^n)
+ * with L linear, so replacing @old by @new changes it by L of a message
+ * that is (old ^ new) followed by @after zero bytes (zero bytes before
+ * the change leave L's register at 0).  L(D) is the register run from 0
+ * over D, which is crc32c() started at ~0 with its final xor undone;
+ * the zero bytes after it multiply that by x^(8 after), which is what
+ * crc32c_combine does to its first argument.
+ */
+uint32_t
+crc32c_patch(uint32_t crc, const void *old, const void *new, size_t len,
+	     uint64_t after)
+{
+	const unsigned char *a = old, *b = new;
+	unsigned char d[1024];
+	uint32_t reg = 0xFFFFFFFFu;
+
+	for (size_t at = 0; at < len;) {
+		size_t n = len - at < sizeof(d) ? len - at : sizeof(d);
+		for (size_t i = 0; i < n; i++)
+			d[i] = a[at + i] ^ b[at + i];
+		reg = crc32c(reg, d, n);
+		at += n;
+	}
+	return crc ^ crc32c_combine(~reg, 0, after);
+}
+
 /* Little-endian load of 8 bytes from any alignment. */
 static uint64_t
 load_le64(const unsigned char *p)

@@ -24,6 +24,13 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
  * lets a data node derive a replica's whole-data CRC from its block CRCs. */
 uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 
+/* The CRC of a buffer whose @len bytes @old were replaced by @new, from
+ * its CRC before (@crc) and the number of bytes after the change
+ * (@after), without reading the rest: a data node patching 4 KiB of a
+ * 64 KiB block reads the 4 KiB it replaces, not the block. */
+uint32_t crc32c_patch(uint32_t crc, const void *old, const void *new,
+		      size_t len, uint64_t after);
+
 /* The software path alone, exported so tests can compare the two. */
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

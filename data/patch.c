@@ -37,8 +37,8 @@
  * The file may hold blocks written with O_DIRECT: the patch reads and
  * writes through the page cache, which Linux keeps coherent with direct
  * I/O on the same file (a direct read writes back the cached pages it
- * overlaps first).  A patch is small next to the fragment, and the blocks
- * it touches in part must be read anyway for their CRCs.
+ * overlaps first).  A patch is small next to the fragment, and the bytes
+ * it replaces must be read anyway for the CRCs of the blocks it touches.
  *
  * Crash cases, with a journal: before the record is flushed, nothing was
  * written into the file and the patch was never answered; after, the
@@ -134,9 +134,12 @@ patch_commit(struct journal *j, const struct store_key *k, uint64_t file_size,
 }
 
 /* The new CRC of each block of @r that [@off, @off + @n) of data touches
- * into r->crcs: a block the range covers from @buf alone, one it covers
- * in part read (and checked against its old CRC: a bad block is not
- * laundered) and patched in @blk. */
+ * into r->crcs: a block the range covers from @buf alone; one it covers
+ * in part from its old CRC and the bytes the range replaces, read into
+ * @blk (crc32c_patch: 4 KiB read for a 4 KiB patch, not the 64 KiB
+ * block).  A bad block is not laundered: bytes that differ from what its
+ * old CRC covers, inside the range or out, leave a CRC that does not
+ * match the block written. */
 static int
 patch_crcs(struct replica *r, uint64_t off, const uint8_t *buf, size_t n,
 	   uint8_t *blk, char *errmsg)
@@ -145,18 +148,24 @@ patch_crcs(struct replica *r, uint64_t off, const uint8_t *buf, size_t n,
 		uint64_t start = b * BS, bl = block_len(r->length, b);
 		uint64_t lo = off > start ? off : start;
 		uint64_t hi = off + n < start + bl ? off + n : start + bl;
-		size_t got;
-		int rc;
 
 		if (lo == start && hi == start + bl) {
 			r->crcs[b] = crc32c(0, buf + (start - off), (size_t)bl);
 			continue;
 		}
-		rc = replica_block(r, b, blk, &got, errmsg);
-		if (rc != 0)
-			return rc;
-		memcpy(blk + (lo - start), buf + (lo - off), (size_t)(hi - lo));
-		r->crcs[b] = crc32c(0, blk, (size_t)bl);
+		ssize_t got = pread_full(r->fd, blk, (size_t)(hi - lo),
+					 HDR + lo);
+		if (got < 0)
+			return cfs_fail_errno(errmsg, errno,
+					      "%s: block %" PRIu64, r->path,
+					      b);
+		if ((uint64_t)got != hi - lo)
+			return cfs_fail(errmsg, CFS_CORRUPT,
+					"%s: block %" PRIu64 " truncated",
+					r->path, b);
+		r->crcs[b] = crc32c_patch(r->crcs[b], blk, buf + (lo - off),
+					  (size_t)(hi - lo),
+					  start + bl - hi);
 	}
 	return 0;
 }

@@ -179,6 +179,47 @@ test_crc32c_combine_equals_crc_of_concatenation(void **state)
 	assert_int_equal(c, all);
 }
 
+/* Patching a range of a buffer: the CRC from the old CRC and the old
+ * and new bytes of the range equals the CRC of the patched buffer, for
+ * ranges at the start, the end, inside, empty, longer than the helper's
+ * chunk, and the whole buffer. */
+static void
+test_crc32c_patch_equals_crc_of_patched_buffer(void **state)
+{
+	enum { LEN = 65536 };
+	static unsigned char buf[LEN], neu[LEN];
+	static const size_t ranges[][2] = {
+	    {0, 1},	    {0, 4096},	  {LEN - 1, 1}, {LEN - 4096, 4096},
+	    {12288, 4096}, {5, 3000},	  {100, 0},	{0, LEN},
+	    {1000, 1025},  {70, 20000}, {LEN / 2, 7},
+	};
+	uint32_t x = 777;
+
+	(void)state;
+	for (size_t i = 0; i < LEN; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+		x = x * 1103515245u + 12345u;
+		neu[i] = (unsigned char)(x >> 16);
+	}
+	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+		size_t off = ranges[r][0], n = ranges[r][1];
+		static unsigned char after[LEN];
+		memcpy(after, buf, LEN);
+		memcpy(after + off, neu + off, n);
+		uint32_t got = crc32c_patch(crc32c(0, buf, LEN), buf + off,
+					    neu + off, n, LEN - off - n);
+		assert_int_equal(got, crc32c(0, after, LEN));
+	}
+	/* a patch of a buffer shorter than the range before it: a block
+	 * at the end of a fragment */
+	uint32_t got = crc32c_patch(crc32c(0, buf, 10), buf + 2, neu, 3, 5);
+	unsigned char small[10];
+	memcpy(small, buf, 10);
+	memcpy(small + 2, neu, 3);
+	assert_int_equal(got, crc32c(0, small, 10));
+}
+
 int
 main(void)
 {
@@ -193,6 +234,7 @@ main(void)
 		test_crc32c_split_at_every_position_equals_one_shot),
 	    cmocka_unit_test(test_crc32c_byte_at_a_time_equals_one_shot),
 	    cmocka_unit_test(test_crc32c_combine_equals_crc_of_concatenation),
+	    cmocka_unit_test(test_crc32c_patch_equals_crc_of_patched_buffer),
 	    cmocka_unit_test(test_crc32c_hw_equals_sw_on_random_buffers),
 	    cmocka_unit_test(test_crc32c_hw_probe_matches_cpu),
 	};

@@ -1604,9 +1604,11 @@ test_store_patch_in_place_of_a_delta_makes_it_whole(void **state)
 	free(p);
 }
 
-/* No replica: ENOENT; another length: ESTALE; past the end: EINVAL; a
- * block patched in part that does not check: CORRUPT (not laundered).
- * None changes the replica.  No bytes: the CRC as it is. */
+/* No replica: ENOENT; another length: ESTALE; past the end: EINVAL; none
+ * changes the replica.  No bytes: the CRC as it is.  A block patched in
+ * part is not read whole: one with a bad byte takes the patch and still
+ * fails its check, the bad byte outside the patch or under it (not
+ * laundered). */
 static void
 test_store_patch_in_place_refusals(void **state)
 {
@@ -1637,12 +1639,21 @@ test_store_patch_in_place_refusals(void **state)
 	assert_int_equal(crc, crc32c(0, v, len));
 	replica_path(f, k, path);
 	flip_byte(path, STORE_HEADER_SIZE + 65536 + 5);
-	assert_int_equal(store_patch(f->s, &k, len, 65536, "x", 1, &crc,
-				     f->errmsg),
-			 CFS_CORRUPT);
-	/* block 0 is sound and still takes a patch */
 	unsigned char got[65536];
 	size_t n;
+	assert_int_equal(store_patch(f->s, &k, len, 65536, "x", 1, &crc,
+				     f->errmsg),
+			 0);
+	assert_int_equal(store_read(f->s, &k, 65536, got, 100, &n,
+				    f->errmsg),
+			 CFS_CORRUPT);
+	assert_int_equal(store_patch(f->s, &k, len, 65536 + 4, "yz", 2, &crc,
+				     f->errmsg),
+			 0);
+	assert_int_equal(store_read(f->s, &k, 65536, got, 100, &n,
+				    f->errmsg),
+			 CFS_CORRUPT);
+	/* block 0 is sound and still takes a patch */
 	assert_int_equal(store_patch(f->s, &k, len, 10, "abc", 3, &crc,
 				     f->errmsg),
 			 0);
