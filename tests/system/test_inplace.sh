@@ -13,7 +13,9 @@
 #    byte whose fsync returned;
 #  - a data node killed while A patches: the failed patch is surveyed and
 #    sealed, the write goes on as a new version on the other nodes, and
-#    every byte reads back.
+#    every byte reads back;
+#  - a mount (D) unmounted after every metadata server was killed, with
+#    eight versions open: it gives up sealing after one call's timeout.
 . "$(dirname "$0")/lib.sh"
 
 fuse_needed
@@ -23,7 +25,7 @@ A=$T/a
 B=$T/b
 C=$T/c
 mkdir -p "$A" "$B" "$C"
-unmount() { unmount_all "$A" "$B" "$C"; }
+unmount() { unmount_all "$A" "$B" "$C" "$T/d"; }
 PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
 
@@ -148,5 +150,31 @@ check "A patched in place (its log counts the patches)" \
 check "... and sealed after the failed patch, from a survey of the nodes" \
 	grep -Eq "seals \([1-9][0-9]* after a failed patch\)" "$T/fuse-a.log"
 grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'
+
+# ---- an unmount after the metadata servers stopped -----------------------------
+# D holds versions of eight fragments open; with no server to answer, one
+# seal waits out its call (--timeout 3) and the rest are left to the
+# leader: the daemon ends in seconds, not one timeout per version.
+D=$T/d
+mkdir -p "$D"
+"$FUSE" --meta "$S" --timeout 3 --log "$T/fuse-d.log" "$D" && mountpoint -q "$D" ||
+	{ check "mount D" false; show_logs; exit 1; }
+head -c $((8 * FSZ)) /dev/urandom >"$T/src5"
+cp "$T/src5" "$D/f5"
+cp "$T/src5" "$T/copy5"
+patch "$D/f5" "$T/copy5" 80 5 >/dev/null
+dpid=$(pgrep -f -- "--log $T/fuse-d.log")
+cluster_stop KILL
+t0=$(date +%s)
+fusermount3 -u "$D" 2>/dev/null || umount -l "$D"
+for _ in $(seq 300); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+check "the daemon ended within 15 s of the unmount" \
+	sh -c "! kill -0 $dpid 2>/dev/null"
+echo "    (it ended after $(($(date +%s) - t0)) s)"
+check "... and said it left the other open versions to the leader" \
+	grep -q "more versions open for patching in place not sealed" \
+	"$T/fuse-d.log"
+kill -9 "$dpid" 2>/dev/null
+
 [ $fail = 0 ] || { show_logs; tail -n 20 "$T"/fuse-*.log; }
 exit $fail
