@@ -450,7 +450,6 @@ release(struct clease *c, uint64_t ino, uint64_t epoch)
 	struct mc *mc = c->ops.borrow(c->data);
 	int rv = mc_call(mc, WIRE_T_lease_release, &req, NULL, NULL,
 			 c->opt.deadline_ms, errmsg);
-	c->ops.give_back(c->data, mc);
 	if (rv != 0)
 		LOG_WARN("lease of inode %llu: release: %s (it ends with the "
 			 "session)",

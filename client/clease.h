@@ -55,9 +55,9 @@ struct clease_ops {
 	 * (may be NULL): what it cached of @ino before may be stale.  Called
 	 * with the clease lock held: must not call into clease. */
 	void (*granted)(void *data, uint64_t ino);
-	/* A session of the mount for one call, and giving it back. */
+	/* The session the recaller's calls go on (the mount's; a session
+	 * takes calls from any thread). */
 	struct mc *(*borrow)(void *data);
-	void (*give_back)(void *data, struct mc *mc);
 };
 
 struct clease_options {

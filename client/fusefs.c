@@ -1239,13 +1239,6 @@ lease_borrow(void *data)
 	return ((struct fusefs *)data)->rconn.mc;
 }
 
-static void
-lease_give_back(void *data, struct mc *mc)
-{
-	(void)data;
-	(void)mc;
-}
-
 /* A lease again after a time without: what was cached of the inode then
  * was not protected by one, the read windows of its open files included
  * (a read without a lease fills one that the next read, under the new
@@ -1266,7 +1259,6 @@ static const struct clease_ops lease_ops = {
 	.invalidate = lease_invalidate,
 	.granted = lease_granted,
 	.borrow = lease_borrow,
-	.give_back = lease_give_back,
 };
 
 void

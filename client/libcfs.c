@@ -601,18 +601,10 @@ lease_borrow(void *data)
 	return ((struct cfs *)data)->rconn.mc;
 }
 
-static void
-lease_give_back(void *data, struct mc *mc)
-{
-	(void)data;
-	(void)mc;
-}
-
 static const struct clease_ops lease_ops = {
 	.flush = lease_flush,
 	.invalidate = lease_invalidate,
 	.borrow = lease_borrow,
-	.give_back = lease_give_back,
 };
 
 /* 1 if this client holds a lease of at least @type on @ino, asking for

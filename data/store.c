@@ -97,7 +97,6 @@ struct store_writer {
 	struct replica base;   /* open while base_version != 0 */
 	uint64_t base_live;    /* base bytes below this are still the data's */
 	uint8_t *dirty; /* per base block: the temp file holds its bytes */
-	int replace;	/* publish even over an identical replica */
 	int dfd;	/* the temp file opened O_DIRECT; -1: buffered only */
 	uint8_t *bounce; /* DIRECT_CHUNK bytes, DIRECT_ALIGN aligned */
 	/* per block below nknown: its CRC over its first len bytes, as one
@@ -971,7 +970,7 @@ out:
 static int
 writer_journal(struct store_writer *w)
 {
-	if (w->s->journal == NULL || w->stamp != 0 || w->replace)
+	if (w->s->journal == NULL || w->stamp != 0)
 		return CFS_E2BIG;
 	return image_put(w->s, w->s->journal, &w->k, w->fd, w->path,
 			 w->length);
@@ -1002,7 +1001,7 @@ writer_publish(struct store_writer *w, uint32_t data_crc, int durable,
 	struct replica old;
 	int same = 0, rc = 0;
 
-	if (!w->replace && replica_open(w->s, &w->k, &old, NULL) == 0) {
+	if (replica_open(w->s, &w->k, &old, NULL) == 0) {
 		same = old.length == w->length && old.data_crc == data_crc &&
 		       old.stamp == w->stamp;
 		replica_close(&old);
