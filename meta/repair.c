@@ -770,7 +770,6 @@ plan_move(void *arg, const struct dmap_frag *f)
 	struct repair *r = c->r;
 	const struct dmap_node *tn = node_find(r, c->to);
 	const struct dmap_node *fn = node_find(r, c->from);
-	char want[256], have[256];
 
 	if (r->n_active >= (unsigned)r->opt.inflight || r->tokens <= 0)
 		return 1;
@@ -778,17 +777,15 @@ plan_move(void *arg, const struct dmap_frag *f)
 	    is_active(r, TASK_COPY, f->ino, f->idx, 0) ||
 	    dmap_is_garbage(c->d, f->ino, f->idx, f->version, c->to))
 		return 0;
-	/* keep the spread: no move into a domain another copy is in */
-	if (r->spread_label[0] &&
-	    placement_label(tn->labels, r->spread_label, want, sizeof(want)))
-		for (size_t i = 0; i < f->n; i++) {
-			const struct dmap_node *o = node_find(r, f->r[i].node);
-			if (o != NULL && o->id != c->from && f->r[i].counts &&
-			    placement_label(o->labels, r->spread_label, have,
-					    sizeof(have)) &&
-			    strcmp(want, have) == 0)
-				return 0;
-		}
+	/* keep the spread: no move into a domain another copy is in (as
+	 * placement counts domains: an empty label value is no domain) */
+	for (size_t i = 0; i < f->n; i++) {
+		const struct dmap_node *o = node_find(r, f->r[i].node);
+		if (o != NULL && o->id != c->from && f->r[i].counts &&
+		    placement_same_domain(tn->id, tn->labels, o->id, o->labels,
+					  r->spread_label))
+			return 0;
+	}
 	return submit_copy(r, f, c->to, c->from) != 0;
 }
 

@@ -483,6 +483,71 @@ test_unsealable_fragment_leaves_the_planner_idle(void **state)
 	assert_int_equal(t->seals, 0);
 }
 
+/* Node @id registered again with @labels. */
+static void
+label_node(struct t *t, int id, const char *labels)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37,
+		 "00000000-0000-4000-8000-00000000000%d", id);
+	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:%d", 7200 + id);
+	snprintf(t->rq.node_register.labels,
+		 sizeof(t->rq.node_register.labels), "%s", labels);
+	t->rq.node_register.capacity = 1ull << 40;
+	assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d), 0);
+}
+
+/* Copies and deletes the repair runs now. */
+static uint32_t
+active(struct t *t, uint64_t now_ms)
+{
+	struct wire_node_list_reply *out = calloc(1, sizeof(*out));
+	assert_non_null(out);
+	repair_status(t->r, t->d, out, now_ms);
+	uint32_t n = out->repair_active;
+	free(out);
+	return n;
+}
+
+/*
+ * Rebalancing keeps copies in separate domains of the spread label as
+ * placement counts them: twelve fragments on nodes 1-3, node 4 empty, so
+ * replicas move from node 1 to 4 - unless node 4 is in a rack another
+ * copy is in (3's, "rack=a").  An empty value ("rack=", nodes 2 and 4)
+ * is no domain: a move next to node 2 is allowed.  It used to count as
+ * one, and nothing moved.
+ */
+static void
+test_rebalance_keeps_the_spread(void **state)
+{
+	struct t *t = *state;
+	struct repair_options opt = {.dead_after_ms = 20000,
+				     .spread_label = "rack",
+				     .rate = 1 << 20,
+				     .inflight = 4};
+
+	repair_destroy(&t->r);
+	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
+				       t, t->errmsg),
+			 0);
+	label_node(t, 1, "rack=b");
+	label_node(t, 2, "rack=");
+	label_node(t, 3, "rack=a");
+	label_node(t, 4, "rack=a");
+	for (uint64_t idx = 0; idx < 12; idx++)
+		write_on(t, idx, 1, 2, 3);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	assert_int_equal(repair_scans(t->r), 1);
+	assert_int_equal(active(t, 2000), 0);
+	label_node(t, 4, "rack=");
+	heartbeats(t, 3000);
+	repair_tick(t->r, t->d, 8, 3000);
+	assert_int_equal(repair_scans(t->r), 2);
+	assert_true(active(t, 3000) > 0);
+}
+
 int
 main(void)
 {
@@ -495,6 +560,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_unsealable_fragment_leaves_the_planner_idle, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rebalance_keeps_the_spread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
