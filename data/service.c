@@ -192,7 +192,8 @@ front_kick_locked(struct service *s)
 
 	if (!s->leader_waiting)
 		return;
-	if (zmq_getsockopt(s->front, ZMQ_EVENTS, &ev, &sz) != 0 ||
+	/* (a failed look wakes it too: a spurious wake costs one turn) */
+	if (zmq_getsockopt(s->front, ZMQ_EVENTS, &ev, &sz) == 0 &&
 	    !(ev & ZMQ_POLLIN))
 		return;
 	s->leader_waiting = 0;
@@ -218,6 +219,30 @@ front_wait(struct service *s)
 }
 
 /* ---- replies ------------------------------------------------------------- */
+
+/* One frame of a reply on the front (front_lock held), again if a signal
+ * interrupted it. */
+static int
+front_send(struct service *s, const void *buf, size_t len, int flags)
+{
+	int rv;
+
+	while ((rv = zmq_send(s->front, buf, len, flags)) < 0 &&
+	       zmq_errno() == EINTR)
+		;
+	return rv;
+}
+
+static int
+front_send_msg(struct service *s, zmq_msg_t *msg)
+{
+	int rv;
+
+	while ((rv = zmq_msg_send(msg, s->front, 0)) < 0 &&
+	       zmq_errno() == EINTR)
+		;
+	return rv;
+}
 
 static void
 free_bulk(void *data, void *hint)
@@ -250,14 +275,15 @@ send_reply(struct worker *w, struct request *rq, uint16_t type, int status,
 		return;
 	}
 	/* A ROUTER's send never blocks (it drops a message to a peer that
-	 * is gone or over its high-water mark) and fails only at shutdown,
-	 * so a reply is never left half sent for the next one to follow. */
+	 * is gone or over its high-water mark) and fails only at shutdown
+	 * (or EINTR, retried), so a reply is never left half sent for the
+	 * next one to follow. */
 	struct service *s = w->svc;
 	pthread_mutex_lock(&s->front_lock);
-	if (zmq_send(s->front, zmq_msg_data(&rq->ident),
-		     zmq_msg_size(&rq->ident), ZMQ_SNDMORE) < 0 ||
-	    zmq_send(s->front, frame, len, bulk != NULL ? ZMQ_SNDMORE : 0) < 0 ||
-	    (bulk != NULL && zmq_msg_send(bulk, s->front, 0) < 0))
+	if (front_send(s, zmq_msg_data(&rq->ident), zmq_msg_size(&rq->ident),
+		       ZMQ_SNDMORE) < 0 ||
+	    front_send(s, frame, len, bulk != NULL ? ZMQ_SNDMORE : 0) < 0 ||
+	    (bulk != NULL && front_send_msg(s, bulk) < 0))
 		LOG_DEBUG("reply to %s dropped: %s", rq->peer,
 			  zmq_strerror(zmq_errno()));
 	front_kick_locked(s);
@@ -1053,11 +1079,12 @@ recv_front(struct service *s, struct request *rq)
 		rq->extra = drain_frames(s->front, &rq->bulk);
 	}
 	return 0;
-failed:
+failed:;
+	int e = zmq_errno(); /* (before the frames' free callbacks run) */
 	request_close(rq);
-	if (zmq_errno() == ETERM)
+	if (e == ETERM)
 		return -1;
-	LOG_ERROR("data service: recv: %s", zmq_strerror(zmq_errno()));
+	LOG_ERROR("data service: recv: %s", zmq_strerror(e));
 	return 1;
 dropped:
 	request_close(rq);
