@@ -1,5 +1,5 @@
 /* dmap.c - the data map: node registry, committed fragment versions, replicas and garbage in SQLite. */
-#include "meta/dmap.h"
+#include "meta/dmap_int.h"
 #include "meta/sqlq.h"
 
 #include <inttypes.h>
@@ -100,56 +100,6 @@ static const char dmap_triggers[] =
 	"  UPDATE fragments SET length = NEW.size - idx * " FSZ
 	"    WHERE ino = NEW.ino AND idx * " FSZ " + length > NEW.size;"
 	"END;";
-
-enum {
-	Q_NODE_BY_UUID,
-	Q_NODE_BY_ID,
-	Q_NODE_INSERT,
-	Q_NODE_UPDATE,
-	Q_NODE_STATE,
-	Q_NODE_DROP_REPLICAS,
-	Q_NODE_DROP_GARBAGE,
-	Q_NEXT_VERSION,
-	Q_FRAG_GET,
-	Q_FRAG_PUT,
-	Q_REPLICA_PUT,
-	Q_REPLICA_SET_STATE,
-	Q_REPLICA_DEL,
-	Q_REPLICA_DROP_TO_GARBAGE,
-	Q_DROP_GUARD,
-	Q_REPLICA_COMMIT,
-	Q_GARBAGE_OLDER,
-	Q_DEL_OLDER,
-	Q_GARBAGE_UNLISTED,
-	Q_DEL_UNLISTED,
-	Q_GARBAGE_PUT,
-	Q_GARBAGE_DEL,
-	Q_HOLDS,
-	Q_LOCATE,
-	Q_HOLDERS,
-	Q_NODES,
-	Q_UNDER_GOAL,
-	Q_OVER_GOAL,
-	Q_GARBAGE_LIST,
-	Q_MOVABLE,
-	Q_ABANDONED,
-	Q_IS_GARBAGE,
-	Q_KNOWN,
-	Q_NODE_UUID,
-	Q_COUNT_FRAGS,
-	Q_COUNT_UNDER,
-	Q_COUNT_GARBAGE,
-	Q_GOAL,
-	Q_CONFIG_GET,
-	Q_FRAG_SEAL,
-	Q_LEASE_OF_EPOCH,
-	Q_UNSEALED,
-	Q_OK_ADDRS,
-	Q_OPEN_NEEDY,
-	Q_OPEN_COMMITTED,
-	Q_CUT_OPEN,
-	Q__COUNT
-};
 
 /* live: the replicas of fragment f's committed version that count toward
  * its goal: ok, on a node that is alive or full and not draining */
@@ -348,49 +298,38 @@ static const char *const dmap_sql[Q__COUNT] = {
 		       FSZ " + length > ?2 LIMIT 1",
 };
 
-struct dmap {
-	sqlite3 *db;
-	struct ns *ns;
-	lease_recall_fn recall; /* dmap_set_recall */
-	void *recall_data;
-	sqlite3_stmt *q[Q__COUNT];
-	struct dmap_frag frag; /* scratch for the leader-side scans */
-};
-
 /* Statement @which failed: its SQL names it in the message. */
-static int
-db_error(struct dmap *d, char *errmsg, int which)
+int
+dmap_db_error(struct dmap *d, char *errmsg, int which)
 {
 	return sqlq_fail(d->db, "data map", dmap_sql[which], errmsg);
 }
 
-static sqlite3_stmt *
-q(struct dmap *d, int which)
+sqlite3_stmt *
+dmap_q(struct dmap *d, int which)
 {
 	sqlite3_reset(d->q[which]);
 	sqlite3_clear_bindings(d->q[which]);
 	return d->q[which];
 }
 
-static int
-run(struct dmap *d, int which, char *errmsg)
+int
+dmap_run(struct dmap *d, int which, char *errmsg)
 {
 	int rc = sqlite3_step(d->q[which]);
 	sqlite3_reset(d->q[which]);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, which);
+	return rc == SQLITE_DONE ? 0 : dmap_db_error(d, errmsg, which);
 }
 
-static void
-bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
-	 uint64_t version)
+void
+dmap_bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
+	      uint64_t version)
 {
 	sqlite3_bind_int64(s, first, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, first + 1, (sqlite3_int64)idx);
 	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)version);
 }
 
-static int holders(struct dmap *d, uint64_t ino, uint64_t idx,
-		   uint64_t version, struct wire_frag_map *m, char *errmsg);
 static int shrink_check(void *arg, uint64_t ino, uint64_t size,
 			char *errmsg);
 
@@ -519,10 +458,10 @@ dmap_needs_session(uint16_t type)
 /* ---- nodes ---------------------------------------------------------------- */
 
 /* Node @id: 1 found (*state, addr copied if @addr), 0 not, <0 error. */
-static int
-node_get(struct dmap *d, uint64_t id, int *state, char *addr, size_t cap)
+int
+dmap_node_get(struct dmap *d, uint64_t id, int *state, char *addr, size_t cap)
 {
-	sqlite3_stmt *s = q(d, Q_NODE_BY_ID);
+	sqlite3_stmt *s = dmap_q(d, Q_NODE_BY_ID);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -551,7 +490,7 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 				"registration needs a 36-character uuid and "
 				"an address (got '%s', '%s')",
 				rq->uuid, rq->addr);
-	s = q(d, Q_NODE_BY_UUID);
+	s = dmap_q(d, Q_NODE_BY_UUID);
 	sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -564,18 +503,18 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 					"the cluster; wipe its data directory "
 					"to join as a new node",
 					rq->uuid, (unsigned long long)id);
-		s = q(d, Q_NODE_UPDATE);
+		s = dmap_q(d, Q_NODE_UPDATE);
 		sqlite3_bind_text(s, 1, rq->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, rq->labels, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)rq->capacity);
 		sqlite3_bind_int64(s, 4, env->now_ns);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)id);
-		if ((rc = run(d, Q_NODE_UPDATE, errmsg)) != 0)
+		if ((rc = dmap_run(d, Q_NODE_UPDATE, errmsg)) != 0)
 			return rc;
 		out->node_registered.id = id;
 	} else if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
-		s = q(d, Q_NODE_INSERT);
+		s = dmap_q(d, Q_NODE_INSERT);
 		sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, rq->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, rq->labels, -1, SQLITE_STATIC);
@@ -583,13 +522,13 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 		sqlite3_bind_int64(s, 5, env->now_ns);
 		if (sqlite3_step(s) != SQLITE_ROW) {
 			sqlite3_reset(s);
-			return db_error(d, errmsg, Q_NODE_INSERT);
+			return dmap_db_error(d, errmsg, Q_NODE_INSERT);
 		}
 		out->node_registered.id = (uint64_t)sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
 	} else {
 		sqlite3_reset(s);
-		return db_error(d, errmsg, Q_NODE_BY_UUID);
+		return dmap_db_error(d, errmsg, Q_NODE_BY_UUID);
 	}
 	out->node_registered.heartbeat_ms = 1000;
 	*rt = WIRE_T_node_registered;
@@ -604,10 +543,10 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 	      const struct wire_node_state *rq, uint16_t *rt, char *errmsg)
 {
 	int state, rv;
-	int found = node_get(d, rq->id, &state, NULL, 0);
+	int found = dmap_node_get(d, rq->id, &state, NULL, 0);
 
 	if (found < 0)
-		return db_error(d, errmsg, Q_NODE_BY_ID);
+		return dmap_db_error(d, errmsg, Q_NODE_BY_ID);
 	if (found == 0)
 		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
 				(unsigned long long)rq->id);
@@ -617,21 +556,21 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 	if (state == CFS_NODE_REMOVED)
 		return cfs_fail(errmsg, CFS_EINVAL, "data node %llu was removed",
 				(unsigned long long)rq->id);
-	sqlite3_stmt *s = q(d, Q_NODE_STATE);
+	sqlite3_stmt *s = dmap_q(d, Q_NODE_STATE);
 	sqlite3_bind_int(s, 1, rq->state);
 	sqlite3_bind_int(s, 2, rq->draining ? 1 : 0);
 	sqlite3_bind_int64(s, 3, env->now_ns);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->id);
-	if ((rv = run(d, Q_NODE_STATE, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_NODE_STATE, errmsg)) != 0)
 		return rv;
 	if (rq->state == CFS_NODE_REMOVED) {
-		sqlite3_bind_int64(q(d, Q_NODE_DROP_REPLICAS), 1,
+		sqlite3_bind_int64(dmap_q(d, Q_NODE_DROP_REPLICAS), 1,
 				   (sqlite3_int64)rq->id);
-		if ((rv = run(d, Q_NODE_DROP_REPLICAS, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_NODE_DROP_REPLICAS, errmsg)) != 0)
 			return rv;
-		sqlite3_bind_int64(q(d, Q_NODE_DROP_GARBAGE), 1,
+		sqlite3_bind_int64(dmap_q(d, Q_NODE_DROP_GARBAGE), 1,
 				   (sqlite3_int64)rq->id);
-		if ((rv = run(d, Q_NODE_DROP_GARBAGE, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_NODE_DROP_GARBAGE, errmsg)) != 0)
 			return rv;
 	}
 	*rt = WIRE_T_ok;
@@ -644,11 +583,11 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 /* The committed version of (@ino, @idx), its length, and (if not NULL)
  * its crc and the lease it is open under for patching in place (0: not
  * open).  1 found, 0 no such fragment (all 0), -1 SQLite failed. */
-static int
-frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
-	 uint64_t *length, uint32_t *crc, uint64_t *epoch)
+int
+dmap_frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
+	      uint64_t *length, uint32_t *crc, uint64_t *epoch)
 {
-	sqlite3_stmt *s = q(d, Q_FRAG_GET);
+	sqlite3_stmt *s = dmap_q(d, Q_FRAG_GET);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
 	int rc = sqlite3_step(s);
@@ -673,7 +612,7 @@ frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
 static int
 config_get(struct dmap *d, const char *key, int64_t *v)
 {
-	sqlite3_stmt *s = q(d, Q_CONFIG_GET);
+	sqlite3_stmt *s = dmap_q(d, Q_CONFIG_GET);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
@@ -688,7 +627,7 @@ static int
 lease_of_epoch(struct dmap *d, uint64_t ino, uint64_t epoch, uint64_t *holder,
 	       uint64_t *session)
 {
-	sqlite3_stmt *s = q(d, Q_LEASE_OF_EPOCH);
+	sqlite3_stmt *s = dmap_q(d, Q_LEASE_OF_EPOCH);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)epoch);
 	int rc = sqlite3_step(s);
@@ -717,7 +656,7 @@ open_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 
 	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
 	if (found)
 		return cfs_fail(errmsg, CFS_EBUSY,
 				"%s of fragment %llu/%llu: open for patching "
@@ -741,34 +680,34 @@ open_rows(struct dmap *d, const struct ns_env *env, uint64_t ino, uint64_t idx,
 	  const uint64_t *nodes, uint32_t n, uint64_t *version,
 	  struct wire_nodeaddr *chain, uint32_t *count, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_NEXT_VERSION);
+	sqlite3_stmt *s = dmap_q(d, Q_NEXT_VERSION);
 	int rv;
 
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_reset(s);
-		return db_error(d, errmsg, Q_NEXT_VERSION);
+		return dmap_db_error(d, errmsg, Q_NEXT_VERSION);
 	}
 	*version = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	*count = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct wire_nodeaddr *na = chain ? &chain[*count] : NULL;
-		int state, found = node_get(d, nodes[i], &state,
-					    na ? na->addr : NULL,
-					    na ? sizeof(na->addr) : 0);
+		int state, found = dmap_node_get(d, nodes[i], &state,
+						 na ? na->addr : NULL,
+						 na ? sizeof(na->addr) : 0);
 		if (found < 0)
-			return db_error(d, errmsg, Q_NODE_BY_ID);
+			return dmap_db_error(d, errmsg, Q_NODE_BY_ID);
 		if (!found || state == CFS_NODE_REMOVED)
 			continue;
 		if (na != NULL)
 			na->id = nodes[i];
-		s = q(d, Q_REPLICA_PUT);
-		bind_key(s, 1, ino, idx, *version);
+		s = dmap_q(d, Q_REPLICA_PUT);
+		dmap_bind_key(s, 1, ino, idx, *version);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)nodes[i]);
 		sqlite3_bind_int(s, 5, DMAP_WRITING);
 		sqlite3_bind_int64(s, 6, env->now_ns);
 		sqlite3_bind_int64(s, 7, 0); /* a client's chain write */
-		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_REPLICA_PUT, errmsg)) != 0)
 			return rv;
 		(*count)++;
 	}
@@ -803,9 +742,9 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->ino,
 				(unsigned long long)rq->idx);
 	uint64_t epoch = 0;
-	if (frag_get(d, rq->ino, rq->idx, &o->base_version, &o->base_length,
-		     NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &o->base_version,
+			  &o->base_length, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
 		return open_refusal(d, rq->ino, rq->idx, epoch, "open", errmsg);
 	o->goal = a.goal;
@@ -841,7 +780,7 @@ seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
 				"fragment %llu/%llu: seal names no replica",
 				(unsigned long long)ino,
 				(unsigned long long)idx);
-	if ((rv = holders(d, ino, idx, version, NULL, errmsg)) != 0)
+	if ((rv = dmap_holders(d, ino, idx, version, NULL, errmsg)) != 0)
 		return rv;
 	for (uint32_t i = 0; i < n; i++) {
 		size_t j = 0;
@@ -862,20 +801,20 @@ seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
 			listed = nodes[i] == f->r[j].node;
 		if (listed || f->r[j].state != DMAP_OK)
 			continue;
-		s = q(d, Q_REPLICA_SET_STATE);
+		s = dmap_q(d, Q_REPLICA_SET_STATE);
 		sqlite3_bind_int(s, 1, DMAP_BAD);
 		sqlite3_bind_int64(s, 2, env->now_ns);
-		bind_key(s, 3, ino, idx, version);
+		dmap_bind_key(s, 3, ino, idx, version);
 		sqlite3_bind_int64(s, 6, (sqlite3_int64)f->r[j].node);
-		if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
 			return rv;
 		(*bad)++;
 	}
-	s = q(d, Q_FRAG_SEAL);
+	s = dmap_q(d, Q_FRAG_SEAL);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
 	sqlite3_bind_int64(s, 3, crc);
-	return run(d, Q_FRAG_SEAL, errmsg);
+	return dmap_run(d, Q_FRAG_SEAL, errmsg);
 }
 
 /* The holder's seal (frag_commit in_place = CFS_INPLACE_SEAL): cases
@@ -894,8 +833,8 @@ seal_commit(struct dmap *d, const struct ns_env *env,
 	unsigned bad;
 	int rv;
 
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (cur != rq->version || epoch == 0 || epoch != rq->lease_epoch)
 		return cfs_fail(errmsg, CFS_ESTALE,
 				"seal of fragment %llu/%llu v%llu under write "
@@ -940,13 +879,13 @@ listed_hold(struct dmap *d, const struct wire_frag_commit *rq,
 	    uint64_t version, char *errmsg)
 {
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
-		sqlite3_stmt *s = q(d, Q_HOLDS);
-		bind_key(s, 1, rq->ino, rq->idx, version);
+		sqlite3_stmt *s = dmap_q(d, Q_HOLDS);
+		dmap_bind_key(s, 1, rq->ino, rq->idx, version);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
 		int rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_error(d, errmsg, Q_HOLDS);
+			return dmap_db_error(d, errmsg, Q_HOLDS);
 		if (rc == SQLITE_DONE)
 			return cfs_fail(errmsg, CFS_ESTALE,
 					"fragment %llu/%llu: node %llu no "
@@ -982,19 +921,19 @@ open_committed(struct dmap *d, const struct wire_frag_commit *rq,
 				"place needs a write lease and no reopen",
 				(unsigned long long)rq->ino,
 				(unsigned long long)rq->idx);
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
 		return open_refusal(d, rq->ino, rq->idx, epoch, "open",
 				    errmsg);
 	if ((rv = listed_hold(d, rq, rq->version, errmsg)) != 0)
 		return rv;
-	s = q(d, Q_OPEN_COMMITTED);
-	bind_key(s, 1, rq->ino, rq->idx, rq->version);
+	s = dmap_q(d, Q_OPEN_COMMITTED);
+	dmap_bind_key(s, 1, rq->ino, rq->idx, rq->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
 	sqlite3_bind_int64(s, 5, rq->crc);
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->lease_epoch);
-	if ((rv = run(d, Q_OPEN_COMMITTED, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_OPEN_COMMITTED, errmsg)) != 0)
 		return rv;
 	if (sqlite3_changes(d->db) != 1)
 		return cfs_fail(errmsg, CFS_ESTALE,
@@ -1060,8 +999,8 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->idx,
 				(unsigned long long)rq->lease_epoch,
 				(unsigned long long)rq->reopen);
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
 		return open_refusal(d, rq->ino, rq->idx, epoch, "commit",
 				    errmsg);
@@ -1094,11 +1033,11 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	    (rv = listed_hold(d, rq, rq->base_version, errmsg)) != 0)
 		return rv;
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
-		s = q(d, Q_REPLICA_COMMIT);
+		s = dmap_q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);
-		bind_key(s, 2, rq->ino, rq->idx, rq->version);
+		dmap_bind_key(s, 2, rq->ino, rq->idx, rq->version);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)rq->nodes[i]);
-		if ((rv = run(d, Q_REPLICA_COMMIT, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_REPLICA_COMMIT, errmsg)) != 0)
 			return rv;
 		if (sqlite3_changes(d->db) != 1)
 			return cfs_fail(errmsg, CFS_EINVAL,
@@ -1112,18 +1051,19 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	static const int cleanup[] = {Q_GARBAGE_OLDER, Q_DEL_OLDER,
 				      Q_GARBAGE_UNLISTED, Q_DEL_UNLISTED};
 	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
-		bind_key(q(d, cleanup[i]), 1, rq->ino, rq->idx, rq->version);
-		if ((rv = run(d, cleanup[i], errmsg)) != 0)
+		dmap_bind_key(dmap_q(d, cleanup[i]), 1, rq->ino, rq->idx,
+			      rq->version);
+		if ((rv = dmap_run(d, cleanup[i], errmsg)) != 0)
 			return rv;
 	}
-	s = q(d, Q_FRAG_PUT);
-	bind_key(s, 1, rq->ino, rq->idx, rq->version);
+	s = dmap_q(d, Q_FRAG_PUT);
+	dmap_bind_key(s, 1, rq->ino, rq->idx, rq->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
 	sqlite3_bind_int64(s, 5, rq->crc);
 	sqlite3_bind_int64(s, 6, rq->in_place == CFS_INPLACE_OPEN
 					 ? (sqlite3_int64)rq->lease_epoch
 					 : 0);
-	if ((rv = run(d, Q_FRAG_PUT, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_FRAG_PUT, errmsg)) != 0)
 		return rv;
 	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
 			     errmsg);
@@ -1143,9 +1083,9 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 			out->entry.reopened = next;
 		else if (rv == 0) {
 			/* a node went: those rows were never used */
-			s = q(d, Q_DEL_UNLISTED);
-			bind_key(s, 1, rq->ino, rq->idx, next);
-			rv = run(d, Q_DEL_UNLISTED, errmsg);
+			s = dmap_q(d, Q_DEL_UNLISTED);
+			dmap_bind_key(s, 1, rq->ino, rq->idx, next);
+			rv = dmap_run(d, Q_DEL_UNLISTED, errmsg);
 		}
 		if (rv != 0)
 			return rv;
@@ -1166,35 +1106,35 @@ op_replica_add(struct dmap *d, const struct ns_env *env,
 	       char *errmsg)
 {
 	uint64_t cur = 0, len = 0;
-	int state, rv, found = node_get(d, r->node, &state, NULL, 0);
+	int state, rv, found = dmap_node_get(d, r->node, &state, NULL, 0);
 	sqlite3_stmt *s;
 
 	if (found < 0 ||
-	    frag_get(d, r->ino, r->idx, &cur, &len, NULL, NULL) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	    dmap_frag_get(d, r->ino, r->idx, &cur, &len, NULL, NULL) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (!found || state == CFS_NODE_REMOVED)
 		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
 				(unsigned long long)r->node);
 	*rt = WIRE_T_ok;
 	if (cur != r->version) {
-		s = q(d, Q_GARBAGE_PUT);
+		s = dmap_q(d, Q_GARBAGE_PUT);
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-		bind_key(s, 2, r->ino, r->idx, r->version);
+		dmap_bind_key(s, 2, r->ino, r->idx, r->version);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)stamp);
-		return run(d, Q_GARBAGE_PUT, errmsg);
+		return dmap_run(d, Q_GARBAGE_PUT, errmsg);
 	}
-	s = q(d, Q_GARBAGE_DEL); /* any stamp */
+	s = dmap_q(d, Q_GARBAGE_DEL); /* any stamp */
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-	bind_key(s, 2, r->ino, r->idx, r->version);
-	if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
+	dmap_bind_key(s, 2, r->ino, r->idx, r->version);
+	if ((rv = dmap_run(d, Q_GARBAGE_DEL, errmsg)) != 0)
 		return rv;
-	s = q(d, Q_REPLICA_PUT);
-	bind_key(s, 1, r->ino, r->idx, r->version);
+	s = dmap_q(d, Q_REPLICA_PUT);
+	dmap_bind_key(s, 1, r->ino, r->idx, r->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
 	sqlite3_bind_int(s, 5, DMAP_OK);
 	sqlite3_bind_int64(s, 6, env->now_ns);
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)stamp);
-	return run(d, Q_REPLICA_PUT, errmsg);
+	return dmap_run(d, Q_REPLICA_PUT, errmsg);
 }
 
 /* A replica was found corrupt or missing: it stops counting and being
@@ -1203,14 +1143,14 @@ static int
 op_replica_bad(struct dmap *d, const struct ns_env *env,
 	       const struct wire_replica_bad *rq, uint16_t *rt, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_REPLICA_SET_STATE);
+	sqlite3_stmt *s = dmap_q(d, Q_REPLICA_SET_STATE);
 	int rv;
 
 	sqlite3_bind_int(s, 1, DMAP_BAD);
 	sqlite3_bind_int64(s, 2, env->now_ns);
-	bind_key(s, 3, rq->r.ino, rq->r.idx, rq->r.version);
+	dmap_bind_key(s, 3, rq->r.ino, rq->r.idx, rq->r.version);
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->r.node);
-	if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
 		return rv;
 	*rt = WIRE_T_ok;
 	return 0;
@@ -1233,11 +1173,11 @@ static int
 drop_would_undergo(struct dmap *d, const struct wire_replica *r, int *keep,
 		   char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_DROP_GUARD);
+	sqlite3_stmt *s = dmap_q(d, Q_DROP_GUARD);
 	int rc;
 
 	*keep = 0;
-	bind_key(s, 1, r->ino, r->idx, r->version);
+	dmap_bind_key(s, 1, r->ino, r->idx, r->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -1248,7 +1188,7 @@ drop_would_undergo(struct dmap *d, const struct wire_replica *r, int *keep,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(d, errmsg, Q_DROP_GUARD);
+		return dmap_db_error(d, errmsg, Q_DROP_GUARD);
 	return 0;
 }
 
@@ -1269,13 +1209,13 @@ op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 		sqlite3_stmt *s;
 
 		if (rq->deleted) {
-			s = q(d, Q_GARBAGE_DEL);
+			s = dmap_q(d, Q_GARBAGE_DEL);
 			sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-			bind_key(s, 2, r->ino, r->idx, r->version);
+			dmap_bind_key(s, 2, r->ino, r->idx, r->version);
 			if (rq->stamps_count)
 				sqlite3_bind_int64(
 				    s, 5, (sqlite3_int64)rq->stamps[i]);
-			if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
+			if ((rv = dmap_run(d, Q_GARBAGE_DEL, errmsg)) != 0)
 				return rv;
 			continue;
 		}
@@ -1293,14 +1233,14 @@ op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
 		/* if_writing: an abandoned write may have committed between
 		 * the leader's scan and this entry */
 		for (size_t j = 0; j < 2; j++) {
-			s = q(d, drop[j]);
-			bind_key(s, 1, r->ino, r->idx, r->version);
+			s = dmap_q(d, drop[j]);
+			dmap_bind_key(s, 1, r->ino, r->idx, r->version);
 			sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
 			if (rq->stamps_count)
 				sqlite3_bind_int64(
 				    s, 5, (sqlite3_int64)rq->stamps[i]);
 			sqlite3_bind_int(s, 6, rq->if_writing ? 1 : 0);
-			if ((rv = run(d, drop[j], errmsg)) != 0)
+			if ((rv = dmap_run(d, drop[j], errmsg)) != 0)
 				return rv;
 		}
 	}
@@ -1328,8 +1268,8 @@ op_frag_seal(struct dmap *d, const struct ns_env *env,
 	int rv;
 
 	*rt = WIRE_T_ok;
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (cur != rq->version || epoch == 0 || epoch != rq->epoch)
 		return 0;
 	if (rq->length != curlen)
@@ -1366,7 +1306,7 @@ static int
 shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
 {
 	struct dmap *d = arg;
-	sqlite3_stmt *s = q(d, Q_CUT_OPEN);
+	sqlite3_stmt *s = dmap_q(d, Q_CUT_OPEN);
 	uint64_t idx = 0, epoch = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
@@ -1380,11 +1320,11 @@ shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
-		return db_error(d, errmsg, Q_CUT_OPEN);
+		return dmap_db_error(d, errmsg, Q_CUT_OPEN);
 	uint64_t holder = 0, session = 0;
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
 	if (!found) /* the leader seals it within seconds: retried */
 		return cfs_fail(errmsg, CFS_LEASE_BUSY,
 				"truncating inode %llu: fragment %llu is being "
@@ -1418,15 +1358,15 @@ map_add_node(struct wire_frag_map *m, uint64_t id, const char *addr)
 }
 
 /* Fetch the replicas of one version into d->frag.r (any state). */
-static int
-holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
-	struct wire_frag_map *m, char *errmsg)
+int
+dmap_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
+	     struct wire_frag_map *m, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_HOLDERS);
+	sqlite3_stmt *s = dmap_q(d, Q_HOLDERS);
 	struct dmap_frag *f = &d->frag;
 	int rc;
 
-	bind_key(s, 1, ino, idx, version);
+	dmap_bind_key(s, 1, ino, idx, version);
 	f->n = 0;
 	f->live = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1449,7 +1389,7 @@ holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 		f->n++;
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_HOLDERS);
+	return rc == SQLITE_DONE ? 0 : dmap_db_error(d, errmsg, Q_HOLDERS);
 }
 
 /* frag_locate of a range holding fragment (@ino, @idx), open for
@@ -1468,7 +1408,7 @@ locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 
 	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
 	if (!found)
 		return cfs_fail(errmsg, CFS_LEASE_BUSY,
 				"fragment %llu/%llu is being sealed (write "
@@ -1507,11 +1447,11 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	m->frags_count = m->nodes_count = 0;
 	uint32_t count = rq->count > WIRE_MAX_fraginfo ? WIRE_MAX_fraginfo
 						       : rq->count;
-	sqlite3_stmt *s = q(d, Q_LOCATE);
+	sqlite3_stmt *s = dmap_q(d, Q_LOCATE);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)rq->first);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)(rq->first + count));
-	/* Collect first: holders() uses other statements meanwhile. */
+	/* Collect first: dmap_holders() uses other statements meanwhile. */
 	struct wire_fraginfo *fi = m->frags;
 	uint64_t open_idx = 0, open_epoch = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
@@ -1531,14 +1471,14 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_error(d, errmsg, Q_LOCATE);
+		return dmap_db_error(d, errmsg, Q_LOCATE);
 	if (open_epoch != 0)
 		return locate_refusal(d, rq->ino, open_idx, open_epoch,
 				      errmsg);
 	for (uint32_t i = 0; i < m->frags_count; i++) {
 		fi = &m->frags[i];
-		if ((rv = holders(d, rq->ino, fi->idx, fi->version, m,
-				  errmsg)) != 0)
+		if ((rv = dmap_holders(d, rq->ino, fi->idx, fi->version, m,
+				       errmsg)) != 0)
 			return rv;
 		for (size_t j = 0; j < d->frag.n && fi->nodes_count <
 						      CFS_GOAL_MAX; j++)
@@ -1596,7 +1536,7 @@ dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
 int
 dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_NODES);
+	sqlite3_stmt *s = dmap_q(d, Q_NODES);
 	struct dmap_node *v = NULL;
 	size_t cap = 0, len = 0;
 	int rc;
@@ -1630,7 +1570,7 @@ dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		free(v);
-		return db_error(d, errmsg, Q_NODES);
+		return dmap_db_error(d, errmsg, Q_NODES);
 	}
 	*out = v;
 	*n = len;
@@ -1645,7 +1585,7 @@ scan(struct dmap *d, int which, unsigned limit, uint64_t from, uint64_t to,
      char *errmsg)
 {
 	struct dmap_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
-	sqlite3_stmt *s = q(d, which);
+	sqlite3_stmt *s = dmap_q(d, which);
 	size_t n = 0;
 	int rc, rv = 0;
 
@@ -1669,10 +1609,10 @@ scan(struct dmap *d, int which, unsigned limit, uint64_t from, uint64_t to,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rv = db_error(d, errmsg, which);
+		rv = dmap_db_error(d, errmsg, which);
 	for (size_t i = 0; rv == 0 && i < n; i++) {
-		if ((rv = holders(d, rows[i].ino, rows[i].idx, rows[i].version,
-				  NULL, errmsg)) != 0)
+		if ((rv = dmap_holders(d, rows[i].ino, rows[i].idx,
+				       rows[i].version, NULL, errmsg)) != 0)
 			break;
 		struct dmap_frag *f = &d->frag;
 		f->ino = rows[i].ino;
@@ -1718,7 +1658,7 @@ dmap_unsealed(struct dmap *d, unsigned limit,
 	      char *errmsg)
 {
 	struct dmap_open_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
-	sqlite3_stmt *s = q(d, Q_UNSEALED);
+	sqlite3_stmt *s = dmap_q(d, Q_UNSEALED);
 	size_t n = 0;
 	int rc, rv = 0;
 
@@ -1735,11 +1675,11 @@ dmap_unsealed(struct dmap *d, unsigned limit,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rv = db_error(d, errmsg, Q_UNSEALED);
+		rv = dmap_db_error(d, errmsg, Q_UNSEALED);
 	for (size_t i = 0; rv == 0 && i < n; i++) {
 		struct dmap_open_frag *f = &rows[i];
-		s = q(d, Q_OK_ADDRS);
-		bind_key(s, 1, f->ino, f->idx, f->version);
+		s = dmap_q(d, Q_OK_ADDRS);
+		dmap_bind_key(s, 1, f->ino, f->idx, f->version);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
 		       f->n < sizeof(f->nodes) / sizeof(f->nodes[0])) {
 			f->nodes[f->n].id = (uint64_t)sqlite3_column_int64(s, 0);
@@ -1749,7 +1689,7 @@ dmap_unsealed(struct dmap *d, unsigned limit,
 		}
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-			rv = db_error(d, errmsg, Q_OK_ADDRS);
+			rv = dmap_db_error(d, errmsg, Q_OK_ADDRS);
 	}
 	for (size_t i = 0; rv == 0 && i < n; i++)
 		if (cb(arg, &rows[i]) != 0)
@@ -1762,7 +1702,7 @@ int
 dmap_recall_needy(struct dmap *d, unsigned limit, unsigned *recalled,
 		  char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_OPEN_NEEDY);
+	sqlite3_stmt *s = dmap_q(d, Q_OPEN_NEEDY);
 	int rc;
 
 	*recalled = 0;
@@ -1776,7 +1716,7 @@ dmap_recall_needy(struct dmap *d, unsigned limit, unsigned *recalled,
 		(*recalled)++;
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_OPEN_NEEDY);
+	return rc == SQLITE_DONE ? 0 : dmap_db_error(d, errmsg, Q_OPEN_NEEDY);
 }
 
 int
@@ -1787,7 +1727,7 @@ dmap_garbage(struct dmap *d, unsigned limit,
 {
 	struct wire_replica *rows = calloc(limit ? limit : 1, sizeof(*rows));
 	uint64_t *stamps = calloc(limit ? limit : 1, sizeof(*stamps));
-	sqlite3_stmt *s = q(d, Q_GARBAGE_LIST);
+	sqlite3_stmt *s = dmap_q(d, Q_GARBAGE_LIST);
 	size_t n = 0;
 	int rc;
 
@@ -1809,7 +1749,7 @@ dmap_garbage(struct dmap *d, unsigned limit,
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		free(rows);
 		free(stamps);
-		return db_error(d, errmsg, Q_GARBAGE_LIST);
+		return dmap_db_error(d, errmsg, Q_GARBAGE_LIST);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (cb(arg, &rows[i], stamps[i]) != 0)
@@ -1823,9 +1763,9 @@ int
 dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 		uint64_t node)
 {
-	sqlite3_stmt *s = q(d, Q_IS_GARBAGE);
+	sqlite3_stmt *s = dmap_q(d, Q_IS_GARBAGE);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)node);
-	bind_key(s, 2, ino, idx, version);
+	dmap_bind_key(s, 2, ino, idx, version);
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW;
@@ -1835,7 +1775,7 @@ int
 dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 	       struct wire_node_inventory_reply *out, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_NODE_UUID);
+	sqlite3_stmt *s = dmap_q(d, Q_NODE_UUID);
 	int state = 0, same = 0, rc;
 
 	out->unknown_count = 0;
@@ -1848,7 +1788,7 @@ dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(d, errmsg, Q_NODE_UUID);
+		return dmap_db_error(d, errmsg, Q_NODE_UUID);
 	if (!same)
 		return cfs_fail(errmsg, CFS_ENOENT,
 				"no data node %" PRIu64 " with uuid %s",
@@ -1862,15 +1802,15 @@ dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 				state == CFS_NODE_REMOVED ? "removed" : "dead");
 	for (uint32_t i = 0; i < rq->keys_count; i++) {
 		const struct wire_replica *k = &rq->keys[i];
-		s = q(d, Q_KNOWN);
+		s = dmap_q(d, Q_KNOWN);
 		sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
-		bind_key(s, 2, k->ino, k->idx, k->version);
+		dmap_bind_key(s, 2, k->ino, k->idx, k->version);
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc == SQLITE_DONE)
 			out->unknown[out->unknown_count++] = i;
 		else if (rc != SQLITE_ROW)
-			return db_error(d, errmsg, Q_KNOWN);
+			return dmap_db_error(d, errmsg, Q_KNOWN);
 	}
 	return 0;
 }
@@ -1881,17 +1821,17 @@ dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
 	sqlite3_stmt *s;
 
 	memset(c, 0, sizeof(*c));
-	s = q(d, Q_COUNT_FRAGS);
+	s = dmap_q(d, Q_COUNT_FRAGS);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		c->fragments = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	s = q(d, Q_COUNT_UNDER);
+	s = dmap_q(d, Q_COUNT_UNDER);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		c->under_goal = (uint64_t)sqlite3_column_int64(s, 0);
 		c->missing = (uint64_t)sqlite3_column_int64(s, 1);
 	}
 	sqlite3_reset(s);
-	s = q(d, Q_COUNT_GARBAGE);
+	s = dmap_q(d, Q_COUNT_GARBAGE);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		c->garbage = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -1901,7 +1841,7 @@ dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
 uint32_t
 dmap_goal(struct dmap *d, uint64_t ino)
 {
-	sqlite3_stmt *s = q(d, Q_GOAL);
+	sqlite3_stmt *s = dmap_q(d, Q_GOAL);
 	uint32_t goal = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
@@ -1919,8 +1859,8 @@ dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
 	char errmsg[CFS_ERRMSG_SIZE];
 	size_t n = 0;
 
-	if (frag_get(d, ino, idx, &version, &length, NULL, NULL) != 1 ||
-	    holders(d, ino, idx, version, NULL, errmsg) != 0)
+	if (dmap_frag_get(d, ino, idx, &version, &length, NULL, NULL) != 1 ||
+	    dmap_holders(d, ino, idx, version, NULL, errmsg) != 0)
 		return 0;
 	for (size_t i = 0; i < d->frag.n && n < max; i++)
 		if (d->frag.r[i].counts)
@@ -1932,7 +1872,7 @@ int
 dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
 	       struct wire_replica *out, unsigned *n, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_ABANDONED);
+	sqlite3_stmt *s = dmap_q(d, Q_ABANDONED);
 	int rc;
 
 	*n = 0;
@@ -1947,6 +1887,6 @@ dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW
-		       ? 0
-		       : db_error(d, errmsg, Q_ABANDONED);
+		   ? 0
+		   : dmap_db_error(d, errmsg, Q_ABANDONED);
 }
