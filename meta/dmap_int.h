@@ -106,4 +106,39 @@ int dmap_frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
 int dmap_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 		 struct wire_frag_map *m, char *errmsg);
 
+/* The versions open for patching in place (meta/dmap_inplace.c). */
+
+/* A frag_open or commit (@what) of a fragment open under lease @epoch:
+ * CFS_EBUSY while the lease lives, CFS_LEASE_BUSY once it is gone. */
+int dmap_open_refusal(struct dmap *d, uint64_t ino, uint64_t idx,
+		      uint64_t epoch, const char *what, char *errmsg);
+
+/* Every node @rq lists holds an `ok` replica of @version: 0, else
+ * CFS_ESTALE. */
+int dmap_listed_hold(struct dmap *d, const struct wire_frag_commit *rq,
+		     uint64_t version, char *errmsg);
+
+/* frag_commit with in_place = CFS_INPLACE_OPEN_COMMITTED. */
+int dmap_open_committed(struct dmap *d, const struct wire_frag_commit *rq,
+			uint16_t *rt, union wire_body *out, char *errmsg);
+
+/* frag_commit with in_place = CFS_INPLACE_SEAL: the holder's seal. */
+int dmap_seal_commit(struct dmap *d, const struct ns_env *env,
+		     const struct wire_frag_commit *rq, uint16_t *rt,
+		     union wire_body *out, char *errmsg);
+
+/* frag_seal: the leader's seal of a fragment whose lease ended. */
+int dmap_op_frag_seal(struct dmap *d, const struct ns_env *env,
+		      const struct wire_frag_seal *rq, uint16_t *rt,
+		      char *errmsg);
+
+/* A frag_locate through a fragment open under another lease @epoch:
+ * CFS_LEASE_BUSY, its holder recalled if the lease lives. */
+int dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx,
+			uint64_t epoch, char *errmsg);
+
+/* The namespace's truncation check (ns_shrink_check_fn; @arg: the dmap):
+ * refuses a shrink that would cut an open fragment in the middle. */
+int dmap_shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg);
+
 #endif /* CFS_META_DMAP_INT_H */
