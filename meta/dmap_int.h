@@ -141,4 +141,20 @@ int dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx,
  * refuses a shrink that would cut an open fragment in the middle. */
 int dmap_shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg);
 
+/* The repair bookkeeping the leader proposes (meta/dmap_repair.c). */
+
+/* replica_add: a copy finished, incarnation @stamp. */
+int dmap_op_replica_add(struct dmap *d, const struct ns_env *env,
+			const struct wire_replica *r, uint64_t stamp,
+			uint16_t *rt, char *errmsg);
+
+/* replica_bad: a replica found corrupt or missing stops counting. */
+int dmap_op_replica_bad(struct dmap *d, const struct ns_env *env,
+			const struct wire_replica_bad *rq, uint16_t *rt,
+			char *errmsg);
+
+/* replica_drop: replicas become garbage, or garbage rows go. */
+int dmap_op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
+			 uint16_t *rt, char *errmsg);
+
 #endif /* CFS_META_DMAP_INT_H */
