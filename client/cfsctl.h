@@ -86,7 +86,7 @@ const struct wire_nodeinfo *nodes_find(const union wire_body *nodes,
 /* One fragment's replicas against its goal.  The fragment map lists the
  * readable replicas (ok, on an alive or full node); those on draining
  * nodes are read but do not count toward the goal, as the leader's
- * repair counts them (meta/dmap.c holders()). */
+ * repair counts them (meta/dmap.c dmap_holders()). */
 struct frag_health {
 	uint32_t live;     /* readable replicas */
 	uint32_t counting; /* ... not on a draining node */

@@ -1,5 +1,5 @@
 /* dmap.c - the data map: node registry, committed fragment versions, replicas and garbage in SQLite. */
-#include "meta/dmap.h"
+#include "meta/dmap_int.h"
 #include "meta/sqlq.h"
 
 #include <inttypes.h>
@@ -100,56 +100,6 @@ static const char dmap_triggers[] =
 	"  UPDATE fragments SET length = NEW.size - idx * " FSZ
 	"    WHERE ino = NEW.ino AND idx * " FSZ " + length > NEW.size;"
 	"END;";
-
-enum {
-	Q_NODE_BY_UUID,
-	Q_NODE_BY_ID,
-	Q_NODE_INSERT,
-	Q_NODE_UPDATE,
-	Q_NODE_STATE,
-	Q_NODE_DROP_REPLICAS,
-	Q_NODE_DROP_GARBAGE,
-	Q_NEXT_VERSION,
-	Q_FRAG_GET,
-	Q_FRAG_PUT,
-	Q_REPLICA_PUT,
-	Q_REPLICA_SET_STATE,
-	Q_REPLICA_DEL,
-	Q_REPLICA_DROP_TO_GARBAGE,
-	Q_DROP_GUARD,
-	Q_REPLICA_COMMIT,
-	Q_GARBAGE_OLDER,
-	Q_DEL_OLDER,
-	Q_GARBAGE_UNLISTED,
-	Q_DEL_UNLISTED,
-	Q_GARBAGE_PUT,
-	Q_GARBAGE_DEL,
-	Q_HOLDS,
-	Q_LOCATE,
-	Q_HOLDERS,
-	Q_NODES,
-	Q_UNDER_GOAL,
-	Q_OVER_GOAL,
-	Q_GARBAGE_LIST,
-	Q_MOVABLE,
-	Q_ABANDONED,
-	Q_IS_GARBAGE,
-	Q_KNOWN,
-	Q_NODE_UUID,
-	Q_COUNT_FRAGS,
-	Q_COUNT_UNDER,
-	Q_COUNT_GARBAGE,
-	Q_GOAL,
-	Q_CONFIG_GET,
-	Q_FRAG_SEAL,
-	Q_LEASE_OF_EPOCH,
-	Q_UNSEALED,
-	Q_OK_ADDRS,
-	Q_OPEN_NEEDY,
-	Q_OPEN_COMMITTED,
-	Q_CUT_OPEN,
-	Q__COUNT
-};
 
 /* live: the replicas of fragment f's committed version that count toward
  * its goal: ok, on a node that is alive or full and not draining */
@@ -348,51 +298,37 @@ static const char *const dmap_sql[Q__COUNT] = {
 		       FSZ " + length > ?2 LIMIT 1",
 };
 
-struct dmap {
-	sqlite3 *db;
-	struct ns *ns;
-	lease_recall_fn recall; /* dmap_set_recall */
-	void *recall_data;
-	sqlite3_stmt *q[Q__COUNT];
-	struct dmap_frag frag; /* scratch for the leader-side scans */
-};
-
 /* Statement @which failed: its SQL names it in the message. */
-static int
-db_error(struct dmap *d, char *errmsg, int which)
+int
+dmap_db_error(struct dmap *d, char *errmsg, int which)
 {
 	return sqlq_fail(d->db, "data map", dmap_sql[which], errmsg);
 }
 
-static sqlite3_stmt *
-q(struct dmap *d, int which)
+sqlite3_stmt *
+dmap_q(struct dmap *d, int which)
 {
 	sqlite3_reset(d->q[which]);
 	sqlite3_clear_bindings(d->q[which]);
 	return d->q[which];
 }
 
-static int
-run(struct dmap *d, int which, char *errmsg)
+int
+dmap_run(struct dmap *d, int which, char *errmsg)
 {
 	int rc = sqlite3_step(d->q[which]);
 	sqlite3_reset(d->q[which]);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, which);
+	return rc == SQLITE_DONE ? 0 : dmap_db_error(d, errmsg, which);
 }
 
-static void
-bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
-	 uint64_t version)
+void
+dmap_bind_key(sqlite3_stmt *s, int first, uint64_t ino, uint64_t idx,
+	      uint64_t version)
 {
 	sqlite3_bind_int64(s, first, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, first + 1, (sqlite3_int64)idx);
 	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)version);
 }
-
-static int holders(struct dmap *d, uint64_t ino, uint64_t idx,
-		   uint64_t version, struct wire_frag_map *m, char *errmsg);
-static int shrink_check(void *arg, uint64_t ino, uint64_t size,
-			char *errmsg);
 
 /* the declaration of every column added to an older database */
 #define INT_DEFAULT_0 "INTEGER NOT NULL DEFAULT 0"
@@ -463,7 +399,7 @@ dmap_open(struct dmap **out, sqlite3 *db, struct ns *ns, char *errmsg)
 		dmap_close(&d);
 		return rv;
 	}
-	ns_set_shrink_check(ns, shrink_check, d);
+	ns_set_shrink_check(ns, dmap_shrink_check, d);
 	*out = d;
 	return 0;
 }
@@ -519,10 +455,10 @@ dmap_needs_session(uint16_t type)
 /* ---- nodes ---------------------------------------------------------------- */
 
 /* Node @id: 1 found (*state, addr copied if @addr), 0 not, <0 error. */
-static int
-node_get(struct dmap *d, uint64_t id, int *state, char *addr, size_t cap)
+int
+dmap_node_get(struct dmap *d, uint64_t id, int *state, char *addr, size_t cap)
 {
-	sqlite3_stmt *s = q(d, Q_NODE_BY_ID);
+	sqlite3_stmt *s = dmap_q(d, Q_NODE_BY_ID);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -551,7 +487,7 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 				"registration needs a 36-character uuid and "
 				"an address (got '%s', '%s')",
 				rq->uuid, rq->addr);
-	s = q(d, Q_NODE_BY_UUID);
+	s = dmap_q(d, Q_NODE_BY_UUID);
 	sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -564,18 +500,18 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 					"the cluster; wipe its data directory "
 					"to join as a new node",
 					rq->uuid, (unsigned long long)id);
-		s = q(d, Q_NODE_UPDATE);
+		s = dmap_q(d, Q_NODE_UPDATE);
 		sqlite3_bind_text(s, 1, rq->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, rq->labels, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)rq->capacity);
 		sqlite3_bind_int64(s, 4, env->now_ns);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)id);
-		if ((rc = run(d, Q_NODE_UPDATE, errmsg)) != 0)
+		if ((rc = dmap_run(d, Q_NODE_UPDATE, errmsg)) != 0)
 			return rc;
 		out->node_registered.id = id;
 	} else if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
-		s = q(d, Q_NODE_INSERT);
+		s = dmap_q(d, Q_NODE_INSERT);
 		sqlite3_bind_text(s, 1, rq->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, rq->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, rq->labels, -1, SQLITE_STATIC);
@@ -583,13 +519,13 @@ op_node_register(struct dmap *d, const struct ns_env *env,
 		sqlite3_bind_int64(s, 5, env->now_ns);
 		if (sqlite3_step(s) != SQLITE_ROW) {
 			sqlite3_reset(s);
-			return db_error(d, errmsg, Q_NODE_INSERT);
+			return dmap_db_error(d, errmsg, Q_NODE_INSERT);
 		}
 		out->node_registered.id = (uint64_t)sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
 	} else {
 		sqlite3_reset(s);
-		return db_error(d, errmsg, Q_NODE_BY_UUID);
+		return dmap_db_error(d, errmsg, Q_NODE_BY_UUID);
 	}
 	out->node_registered.heartbeat_ms = 1000;
 	*rt = WIRE_T_node_registered;
@@ -604,10 +540,10 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 	      const struct wire_node_state *rq, uint16_t *rt, char *errmsg)
 {
 	int state, rv;
-	int found = node_get(d, rq->id, &state, NULL, 0);
+	int found = dmap_node_get(d, rq->id, &state, NULL, 0);
 
 	if (found < 0)
-		return db_error(d, errmsg, Q_NODE_BY_ID);
+		return dmap_db_error(d, errmsg, Q_NODE_BY_ID);
 	if (found == 0)
 		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
 				(unsigned long long)rq->id);
@@ -617,21 +553,21 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 	if (state == CFS_NODE_REMOVED)
 		return cfs_fail(errmsg, CFS_EINVAL, "data node %llu was removed",
 				(unsigned long long)rq->id);
-	sqlite3_stmt *s = q(d, Q_NODE_STATE);
+	sqlite3_stmt *s = dmap_q(d, Q_NODE_STATE);
 	sqlite3_bind_int(s, 1, rq->state);
 	sqlite3_bind_int(s, 2, rq->draining ? 1 : 0);
 	sqlite3_bind_int64(s, 3, env->now_ns);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->id);
-	if ((rv = run(d, Q_NODE_STATE, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_NODE_STATE, errmsg)) != 0)
 		return rv;
 	if (rq->state == CFS_NODE_REMOVED) {
-		sqlite3_bind_int64(q(d, Q_NODE_DROP_REPLICAS), 1,
+		sqlite3_bind_int64(dmap_q(d, Q_NODE_DROP_REPLICAS), 1,
 				   (sqlite3_int64)rq->id);
-		if ((rv = run(d, Q_NODE_DROP_REPLICAS, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_NODE_DROP_REPLICAS, errmsg)) != 0)
 			return rv;
-		sqlite3_bind_int64(q(d, Q_NODE_DROP_GARBAGE), 1,
+		sqlite3_bind_int64(dmap_q(d, Q_NODE_DROP_GARBAGE), 1,
 				   (sqlite3_int64)rq->id);
-		if ((rv = run(d, Q_NODE_DROP_GARBAGE, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_NODE_DROP_GARBAGE, errmsg)) != 0)
 			return rv;
 	}
 	*rt = WIRE_T_ok;
@@ -644,11 +580,11 @@ op_node_state(struct dmap *d, const struct ns_env *env,
 /* The committed version of (@ino, @idx), its length, and (if not NULL)
  * its crc and the lease it is open under for patching in place (0: not
  * open).  1 found, 0 no such fragment (all 0), -1 SQLite failed. */
-static int
-frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
-	 uint64_t *length, uint32_t *crc, uint64_t *epoch)
+int
+dmap_frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
+	      uint64_t *length, uint32_t *crc, uint64_t *epoch)
 {
-	sqlite3_stmt *s = q(d, Q_FRAG_GET);
+	sqlite3_stmt *s = dmap_q(d, Q_FRAG_GET);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
 	int rc = sqlite3_step(s);
@@ -673,63 +609,13 @@ frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
 static int
 config_get(struct dmap *d, const char *key, int64_t *v)
 {
-	sqlite3_stmt *s = q(d, Q_CONFIG_GET);
+	sqlite3_stmt *s = dmap_q(d, Q_CONFIG_GET);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*v = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* The write lease @epoch on @ino, if it still exists: 1 (*holder and
- * *session set), 0 gone, -1 SQLite failed. */
-static int
-lease_of_epoch(struct dmap *d, uint64_t ino, uint64_t epoch, uint64_t *holder,
-	       uint64_t *session)
-{
-	sqlite3_stmt *s = q(d, Q_LEASE_OF_EPOCH);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)epoch);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*holder = (uint64_t)sqlite3_column_int64(s, 0);
-		*session = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* A frag_open, or a commit other than its seal, of fragment (@ino, @idx)
- * while it is open for patching in place under write lease @epoch
- * (docs/data-path.md "Patching in place"): a new version over it would
- * lose the patches.  Another mount never gets here while the lease lives
- * (lease_check: LEASE_BUSY and a recall), so the cases are:
- * 1) the lease lives: its own mount, which seals first: CFS_EBUSY;
- * 2) the lease is gone: the leader seals it (dmap_unsealed): until then
- *    CFS_LEASE_BUSY, which the client retries as for a lease in the way
- *    (the lease it waits for is gone; the seal follows within seconds). */
-static int
-open_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
-	     const char *what, char *errmsg)
-{
-	uint64_t holder = 0, session = 0;
-	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
-
-	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
-	if (found)
-		return cfs_fail(errmsg, CFS_EBUSY,
-				"%s of fragment %llu/%llu: open for patching "
-				"in place under write lease %llu: seal it "
-				"first", what, (unsigned long long)ino,
-				(unsigned long long)idx,
-				(unsigned long long)epoch);
-	return cfs_fail(errmsg, CFS_LEASE_BUSY,
-			"%s of fragment %llu/%llu: it is being sealed (write "
-			"lease %llu ended with it open for patching in "
-			"place)", what, (unsigned long long)ino,
-			(unsigned long long)idx, (unsigned long long)epoch);
 }
 
 /* A fresh version of (@ino, @idx) from the cluster-wide counter into
@@ -741,34 +627,34 @@ open_rows(struct dmap *d, const struct ns_env *env, uint64_t ino, uint64_t idx,
 	  const uint64_t *nodes, uint32_t n, uint64_t *version,
 	  struct wire_nodeaddr *chain, uint32_t *count, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_NEXT_VERSION);
+	sqlite3_stmt *s = dmap_q(d, Q_NEXT_VERSION);
 	int rv;
 
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_reset(s);
-		return db_error(d, errmsg, Q_NEXT_VERSION);
+		return dmap_db_error(d, errmsg, Q_NEXT_VERSION);
 	}
 	*version = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	*count = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct wire_nodeaddr *na = chain ? &chain[*count] : NULL;
-		int state, found = node_get(d, nodes[i], &state,
-					    na ? na->addr : NULL,
-					    na ? sizeof(na->addr) : 0);
+		int state, found = dmap_node_get(d, nodes[i], &state,
+						 na ? na->addr : NULL,
+						 na ? sizeof(na->addr) : 0);
 		if (found < 0)
-			return db_error(d, errmsg, Q_NODE_BY_ID);
+			return dmap_db_error(d, errmsg, Q_NODE_BY_ID);
 		if (!found || state == CFS_NODE_REMOVED)
 			continue;
 		if (na != NULL)
 			na->id = nodes[i];
-		s = q(d, Q_REPLICA_PUT);
-		bind_key(s, 1, ino, idx, *version);
+		s = dmap_q(d, Q_REPLICA_PUT);
+		dmap_bind_key(s, 1, ino, idx, *version);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)nodes[i]);
 		sqlite3_bind_int(s, 5, DMAP_WRITING);
 		sqlite3_bind_int64(s, 6, env->now_ns);
 		sqlite3_bind_int64(s, 7, 0); /* a client's chain write */
-		if ((rv = run(d, Q_REPLICA_PUT, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_REPLICA_PUT, errmsg)) != 0)
 			return rv;
 		(*count)++;
 	}
@@ -777,7 +663,7 @@ open_rows(struct dmap *d, const struct ns_env *env, uint64_t ino, uint64_t idx,
 
 /* Cases: 1) the leader placed no node (fewer live nodes than needed and
  * the policy refuses): CFS_UNAVAILABLE; 2) the fragment is open for
- * patching in place: open_refusal(); 3) otherwise a fresh version from
+ * patching in place: dmap_open_refusal(); 3) otherwise a fresh version from
  * the cluster-wide counter, its replicas recorded as `writing` on the
  * placed nodes, and the chain of their addresses returned. */
 static int
@@ -803,11 +689,12 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->ino,
 				(unsigned long long)rq->idx);
 	uint64_t epoch = 0;
-	if (frag_get(d, rq->ino, rq->idx, &o->base_version, &o->base_length,
-		     NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &o->base_version,
+			  &o->base_length, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
-		return open_refusal(d, rq->ino, rq->idx, epoch, "open", errmsg);
+		return dmap_open_refusal(d, rq->ino, rq->idx, epoch, "open",
+					 errmsg);
 	o->goal = a.goal;
 	if ((rv = open_rows(d, env, rq->ino, rq->idx, rq->placed,
 			    rq->placed_count, &o->version, o->chain,
@@ -820,202 +707,8 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 	return 0;
 }
 
-/* Seal version @version of fragment (@ino, @idx), open for patching in
- * place (the caller checked that it is, and its length): its crc becomes
- * @crc, it is no longer open, and every `ok` replica of it not on one of
- * @nodes becomes bad (it may lack the last patches, or hold one that was
- * never acknowledged).  CFS_EINVAL, changing nothing, if @nodes is empty
- * or names a node without a replica row of the version. */
-static int
-seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
-	  uint64_t idx, uint64_t version, uint32_t crc, const uint64_t *nodes,
-	  uint32_t n, unsigned *bad, char *errmsg)
-{
-	struct dmap_frag *f = &d->frag;
-	sqlite3_stmt *s;
-	int rv;
-
-	*bad = 0;
-	if (n == 0)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"fragment %llu/%llu: seal names no replica",
-				(unsigned long long)ino,
-				(unsigned long long)idx);
-	if ((rv = holders(d, ino, idx, version, NULL, errmsg)) != 0)
-		return rv;
-	for (uint32_t i = 0; i < n; i++) {
-		size_t j = 0;
-		while (j < f->n && f->r[j].node != nodes[i])
-			j++;
-		if (j == f->n)
-			return cfs_fail(errmsg, CFS_EINVAL,
-					"fragment %llu/%llu v%llu: node %llu "
-					"holds no replica of it",
-					(unsigned long long)ino,
-					(unsigned long long)idx,
-					(unsigned long long)version,
-					(unsigned long long)nodes[i]);
-	}
-	for (size_t j = 0; j < f->n; j++) {
-		int listed = 0;
-		for (uint32_t i = 0; i < n && !listed; i++)
-			listed = nodes[i] == f->r[j].node;
-		if (listed || f->r[j].state != DMAP_OK)
-			continue;
-		s = q(d, Q_REPLICA_SET_STATE);
-		sqlite3_bind_int(s, 1, DMAP_BAD);
-		sqlite3_bind_int64(s, 2, env->now_ns);
-		bind_key(s, 3, ino, idx, version);
-		sqlite3_bind_int64(s, 6, (sqlite3_int64)f->r[j].node);
-		if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
-			return rv;
-		(*bad)++;
-	}
-	s = q(d, Q_FRAG_SEAL);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
-	sqlite3_bind_int64(s, 3, crc);
-	return run(d, Q_FRAG_SEAL, errmsg);
-}
-
-/* The holder's seal (frag_commit in_place = CFS_INPLACE_SEAL): cases
- * 1) the version is not the committed one, or not open under the
- *    commit's lease: CFS_ESTALE (sealed already, by the leader after the
- *    lease was lost, or rewritten); 2) another length (patches in place
- *    never change it), reopen asked, a listed node without a row:
- *    CFS_EINVAL; 3) otherwise seal_rows(), and the file's times and size
- *    as a commit sets them (the patches wrote it). */
-static int
-seal_commit(struct dmap *d, const struct ns_env *env,
-	    const struct wire_frag_commit *rq, uint16_t *rt,
-	    union wire_body *out, char *errmsg)
-{
-	uint64_t cur = 0, curlen = 0, epoch = 0;
-	unsigned bad;
-	int rv;
-
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
-	if (cur != rq->version || epoch == 0 || epoch != rq->lease_epoch)
-		return cfs_fail(errmsg, CFS_ESTALE,
-				"seal of fragment %llu/%llu v%llu under write "
-				"lease %llu: committed is v%llu, %s %llu",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->lease_epoch,
-				(unsigned long long)cur,
-				epoch ? "open under lease" : "not open",
-				(unsigned long long)epoch);
-	if (rq->length != curlen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"seal of fragment %llu/%llu v%llu: %llu "
-				"bytes, committed are %llu (patching in place "
-				"keeps the length)",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->length,
-				(unsigned long long)curlen);
-	if (rq->reopen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"a seal cannot open the next version ahead");
-	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
-		       rq->nodes, rq->nodes_count, &bad, errmsg);
-	if (rv != 0)
-		return rv;
-	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
-			     errmsg);
-	if (rv != 0)
-		return rv;
-	out->entry.reopened = 0;
-	*rt = WIRE_T_entry;
-	return 0;
-}
-
-/* Every node a commit lists holds an `ok` replica of @version: 0, else
- * CFS_ESTALE naming the first that does not (moved away, found bad). */
-static int
-listed_hold(struct dmap *d, const struct wire_frag_commit *rq,
-	    uint64_t version, char *errmsg)
-{
-	for (uint32_t i = 0; i < rq->nodes_count; i++) {
-		sqlite3_stmt *s = q(d, Q_HOLDS);
-		bind_key(s, 1, rq->ino, rq->idx, version);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->nodes[i]);
-		int rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return db_error(d, errmsg, Q_HOLDS);
-		if (rc == SQLITE_DONE)
-			return cfs_fail(errmsg, CFS_ESTALE,
-					"fragment %llu/%llu: node %llu no "
-					"longer holds v%llu",
-					(unsigned long long)rq->ino,
-					(unsigned long long)rq->idx,
-					(unsigned long long)rq->nodes[i],
-					(unsigned long long)version);
-	}
-	return 0;
-}
-
-/* frag_commit in_place = CFS_INPLACE_OPEN_COMMITTED: the version already
- * committed is opened for patching in place, with no new version (the
- * first small write of a fragment under a write lease costs one Raft
- * round, not a version's two and a chain write).  Cases: 1) no lease, or
- * reopen: CFS_EINVAL; 2) open already: open_refusal(); 3) the committed
- * version, length or crc is not the one named, or it was cut by a
- * truncation (its replicas are longer than its length), or a listed
- * node holds no `ok` replica of it: CFS_ESTALE, and the client writes a
- * version; 4) otherwise patch_epoch is set; the file is not changed. */
-static int
-open_committed(struct dmap *d, const struct wire_frag_commit *rq,
-	       uint16_t *rt, union wire_body *out, char *errmsg)
-{
-	uint64_t cur = 0, curlen = 0, epoch = 0;
-	sqlite3_stmt *s;
-	int rv;
-
-	if (rq->lease_epoch == 0 || rq->reopen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"fragment %llu/%llu: opening for patching in "
-				"place needs a write lease and no reopen",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx);
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
-	if (epoch != 0)
-		return open_refusal(d, rq->ino, rq->idx, epoch, "open",
-				    errmsg);
-	if ((rv = listed_hold(d, rq, rq->version, errmsg)) != 0)
-		return rv;
-	s = q(d, Q_OPEN_COMMITTED);
-	bind_key(s, 1, rq->ino, rq->idx, rq->version);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
-	sqlite3_bind_int64(s, 5, rq->crc);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->lease_epoch);
-	if ((rv = run(d, Q_OPEN_COMMITTED, errmsg)) != 0)
-		return rv;
-	if (sqlite3_changes(d->db) != 1)
-		return cfs_fail(errmsg, CFS_ESTALE,
-				"fragment %llu/%llu: v%llu of %llu bytes is not "
-				"what is committed whole (v%llu of %llu)",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->length,
-				(unsigned long long)cur,
-				(unsigned long long)curlen);
-	rv = ns_attr(d->ns, rq->ino, &out->entry.attr, errmsg);
-	if (rv != 0)
-		return rv;
-	out->entry.reopened = 0;
-	*rt = WIRE_T_entry;
-	return 0;
-}
-
-/* Cases: 1) in_place SEAL: seal_commit(); 2) the fragment is open for
- * patching in place: open_refusal(); 3) a newer version committed
+/* Cases: 1) in_place SEAL: dmap_seal_commit(); 2) the fragment is open for
+ * patching in place: dmap_open_refusal(); 3) a newer version committed
  * meanwhile: CFS_ESTALE (the writer lost a race it should not have run
  * without its write lease); 4) a listed node was not opened for this
  * version: CFS_EINVAL; 5) otherwise the version becomes the committed
@@ -1040,9 +733,9 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 		return cfs_fail(errmsg, CFS_EINVAL, "fragment length %llu",
 				(unsigned long long)rq->length);
 	if (rq->in_place == CFS_INPLACE_SEAL)
-		return seal_commit(d, env, rq, rt, out, errmsg);
+		return dmap_seal_commit(d, env, rq, rt, out, errmsg);
 	if (rq->in_place == CFS_INPLACE_OPEN_COMMITTED)
-		return open_committed(d, rq, rt, out, errmsg);
+		return dmap_open_committed(d, rq, rt, out, errmsg);
 	if (rq->in_place != CFS_INPLACE_NONE &&
 	    rq->in_place != CFS_INPLACE_OPEN)
 		return cfs_fail(errmsg, CFS_EINVAL, "in_place %u",
@@ -1060,11 +753,11 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)rq->idx,
 				(unsigned long long)rq->lease_epoch,
 				(unsigned long long)rq->reopen);
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
+	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
-		return open_refusal(d, rq->ino, rq->idx, epoch, "commit",
-				    errmsg);
+		return dmap_open_refusal(d, rq->ino, rq->idx, epoch, "commit",
+					 errmsg);
 	if (cur >= rq->version)
 		return cfs_fail(errmsg, CFS_ESTALE,
 				"fragment %llu/%llu: version %llu is "
@@ -1091,14 +784,14 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	 * whose copy of the base was moved away or found bad since must not
 	 * take the next version (frag_open would not have kept it). */
 	if (rq->base_held &&
-	    (rv = listed_hold(d, rq, rq->base_version, errmsg)) != 0)
+	    (rv = dmap_listed_hold(d, rq, rq->base_version, errmsg)) != 0)
 		return rv;
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
-		s = q(d, Q_REPLICA_COMMIT);
+		s = dmap_q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);
-		bind_key(s, 2, rq->ino, rq->idx, rq->version);
+		dmap_bind_key(s, 2, rq->ino, rq->idx, rq->version);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)rq->nodes[i]);
-		if ((rv = run(d, Q_REPLICA_COMMIT, errmsg)) != 0)
+		if ((rv = dmap_run(d, Q_REPLICA_COMMIT, errmsg)) != 0)
 			return rv;
 		if (sqlite3_changes(d->db) != 1)
 			return cfs_fail(errmsg, CFS_EINVAL,
@@ -1112,18 +805,19 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	static const int cleanup[] = {Q_GARBAGE_OLDER, Q_DEL_OLDER,
 				      Q_GARBAGE_UNLISTED, Q_DEL_UNLISTED};
 	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
-		bind_key(q(d, cleanup[i]), 1, rq->ino, rq->idx, rq->version);
-		if ((rv = run(d, cleanup[i], errmsg)) != 0)
+		dmap_bind_key(dmap_q(d, cleanup[i]), 1, rq->ino, rq->idx,
+			      rq->version);
+		if ((rv = dmap_run(d, cleanup[i], errmsg)) != 0)
 			return rv;
 	}
-	s = q(d, Q_FRAG_PUT);
-	bind_key(s, 1, rq->ino, rq->idx, rq->version);
+	s = dmap_q(d, Q_FRAG_PUT);
+	dmap_bind_key(s, 1, rq->ino, rq->idx, rq->version);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)rq->length);
 	sqlite3_bind_int64(s, 5, rq->crc);
 	sqlite3_bind_int64(s, 6, rq->in_place == CFS_INPLACE_OPEN
 					 ? (sqlite3_int64)rq->lease_epoch
 					 : 0);
-	if ((rv = run(d, Q_FRAG_PUT, errmsg)) != 0)
+	if ((rv = dmap_run(d, Q_FRAG_PUT, errmsg)) != 0)
 		return rv;
 	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
 			     errmsg);
@@ -1143,261 +837,15 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 			out->entry.reopened = next;
 		else if (rv == 0) {
 			/* a node went: those rows were never used */
-			s = q(d, Q_DEL_UNLISTED);
-			bind_key(s, 1, rq->ino, rq->idx, next);
-			rv = run(d, Q_DEL_UNLISTED, errmsg);
+			s = dmap_q(d, Q_DEL_UNLISTED);
+			dmap_bind_key(s, 1, rq->ino, rq->idx, next);
+			rv = dmap_run(d, Q_DEL_UNLISTED, errmsg);
 		}
 		if (rv != 0)
 			return rv;
 	}
 	*rt = WIRE_T_entry;
 	return 0;
-}
-
-/* ---- repair bookkeeping (proposed by the leader) ------------------------------ */
-
-/* A copy finished: the replica (incarnation @stamp) counts if it is still
- * of the committed version; a copy of a version superseded meanwhile is
- * garbage.  Either way the copy replaced any older file of the key on the
- * node, so an older garbage row of the key is replaced or goes. */
-static int
-op_replica_add(struct dmap *d, const struct ns_env *env,
-	       const struct wire_replica *r, uint64_t stamp, uint16_t *rt,
-	       char *errmsg)
-{
-	uint64_t cur = 0, len = 0;
-	int state, rv, found = node_get(d, r->node, &state, NULL, 0);
-	sqlite3_stmt *s;
-
-	if (found < 0 ||
-	    frag_get(d, r->ino, r->idx, &cur, &len, NULL, NULL) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
-	if (!found || state == CFS_NODE_REMOVED)
-		return cfs_fail(errmsg, CFS_ENOENT, "data node %llu",
-				(unsigned long long)r->node);
-	*rt = WIRE_T_ok;
-	if (cur != r->version) {
-		s = q(d, Q_GARBAGE_PUT);
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-		bind_key(s, 2, r->ino, r->idx, r->version);
-		sqlite3_bind_int64(s, 5, (sqlite3_int64)stamp);
-		return run(d, Q_GARBAGE_PUT, errmsg);
-	}
-	s = q(d, Q_GARBAGE_DEL); /* any stamp */
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-	bind_key(s, 2, r->ino, r->idx, r->version);
-	if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
-		return rv;
-	s = q(d, Q_REPLICA_PUT);
-	bind_key(s, 1, r->ino, r->idx, r->version);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
-	sqlite3_bind_int(s, 5, DMAP_OK);
-	sqlite3_bind_int64(s, 6, env->now_ns);
-	sqlite3_bind_int64(s, 7, (sqlite3_int64)stamp);
-	return run(d, Q_REPLICA_PUT, errmsg);
-}
-
-/* A replica was found corrupt or missing: it stops counting and being
- * read; the repair loop makes a new copy and then drops it. */
-static int
-op_replica_bad(struct dmap *d, const struct ns_env *env,
-	       const struct wire_replica_bad *rq, uint16_t *rt, char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_REPLICA_SET_STATE);
-	int rv;
-
-	sqlite3_bind_int(s, 1, DMAP_BAD);
-	sqlite3_bind_int64(s, 2, env->now_ns);
-	bind_key(s, 3, rq->r.ino, rq->r.idx, rq->r.version);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)rq->r.node);
-	if ((rv = run(d, Q_REPLICA_SET_STATE, errmsg)) != 0)
-		return rv;
-	*rt = WIRE_T_ok;
-	return 0;
-}
-
-/* deleted 0: the leader drops these replicas; each recorded one becomes
- * garbage with its stamp (an item no longer recorded was dropped already:
- * nothing to do).  deleted 1: their nodes deleted the files; the garbage
- * rows go.  With `stamps` (one per item), an item matches only the row of
- * that incarnation: the answer to a delete of incarnation A must not
- * remove the garbage row of a newer incarnation B of the same key, whose
- * file is still on the node. */
-/* *@keep = 1 if dropping replica @r would leave its fragment fewer
- * counted copies of the committed version than its goal: one that counts
- * needs the goal besides it; one that does not (bad, on a draining or
- * dead node) may still be the only readable copy, and goes only while the
- * goal is met.  0 if it may go (also: not of the committed version).
- * Returns 0 or an error. */
-static int
-drop_would_undergo(struct dmap *d, const struct wire_replica *r, int *keep,
-		   char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_DROP_GUARD);
-	int rc;
-
-	*keep = 0;
-	bind_key(s, 1, r->ino, r->idx, r->version);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int64_t goal = sqlite3_column_int64(s, 0);
-		int64_t live = sqlite3_column_int64(s, 1);
-		int counts = sqlite3_column_int(s, 2);
-		*keep = live - (counts ? 1 : 0) < goal;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(d, errmsg, Q_DROP_GUARD);
-	return 0;
-}
-
-static int
-op_replica_drop(struct dmap *d, const struct wire_replica_drop *rq,
-		uint16_t *rt, char *errmsg)
-{
-	int rv;
-
-	if (rq->stamps_count != 0 && rq->stamps_count != rq->items_count)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"replica_drop: %u stamps for %u items",
-				rq->stamps_count, rq->items_count);
-	for (uint32_t i = 0; i < rq->items_count; i++) {
-		const struct wire_replica *r = &rq->items[i];
-		static const int drop[] = {Q_REPLICA_DROP_TO_GARBAGE,
-					   Q_REPLICA_DEL};
-		sqlite3_stmt *s;
-
-		if (rq->deleted) {
-			s = q(d, Q_GARBAGE_DEL);
-			sqlite3_bind_int64(s, 1, (sqlite3_int64)r->node);
-			bind_key(s, 2, r->ino, r->idx, r->version);
-			if (rq->stamps_count)
-				sqlite3_bind_int64(
-				    s, 5, (sqlite3_int64)rq->stamps[i]);
-			if ((rv = run(d, Q_GARBAGE_DEL, errmsg)) != 0)
-				return rv;
-			continue;
-		}
-		/* keep_goal: the leader chose what to drop from the rows as
-		 * they were at its scan; a copy it meant to keep may have
-		 * gone bad, or its node dead, since, or another scan's drop
-		 * of the other copies may have applied first */
-		if (rq->keep_goal) {
-			int keep;
-			if ((rv = drop_would_undergo(d, r, &keep, errmsg)) != 0)
-				return rv;
-			if (keep)
-				continue;
-		}
-		/* if_writing: an abandoned write may have committed between
-		 * the leader's scan and this entry */
-		for (size_t j = 0; j < 2; j++) {
-			s = q(d, drop[j]);
-			bind_key(s, 1, r->ino, r->idx, r->version);
-			sqlite3_bind_int64(s, 4, (sqlite3_int64)r->node);
-			if (rq->stamps_count)
-				sqlite3_bind_int64(
-				    s, 5, (sqlite3_int64)rq->stamps[i]);
-			sqlite3_bind_int(s, 6, rq->if_writing ? 1 : 0);
-			if ((rv = run(d, drop[j], errmsg)) != 0)
-				return rv;
-		}
-	}
-	*rt = WIRE_T_ok;
-	return 0;
-}
-
-/* The leader's seal of a fragment left open by a lease that ended
- * (docs/data-path.md "Patching in place", "The leader's seal").  Cases:
- * 1) no longer open under @epoch (the holder sealed it after all, it was
- *    rewritten, truncated away or deleted, or this is a second proposal
- *    of the same seal): nothing changes, `ok`; 2) another length than
- *    committed, or a node without a row: CFS_EINVAL; 3) otherwise as the
- *    holder's seal, but the file's size stays: the patches changed bytes
- *    inside it.  Its mtime and ctime do move to this entry's time, as a
- *    holder's seal sets them: the data changed after the last commit
- *    set them, and whoever compares times must see it. */
-static int
-op_frag_seal(struct dmap *d, const struct ns_env *env,
-	     const struct wire_frag_seal *rq, uint16_t *rt, char *errmsg)
-{
-	uint64_t cur = 0, curlen = 0, epoch = 0;
-	struct wire_attr a;
-	unsigned bad;
-	int rv;
-
-	*rt = WIRE_T_ok;
-	if (frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
-		return db_error(d, errmsg, Q_FRAG_GET);
-	if (cur != rq->version || epoch == 0 || epoch != rq->epoch)
-		return 0;
-	if (rq->length != curlen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"seal of fragment %llu/%llu v%llu: %llu "
-				"bytes, committed are %llu",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->length,
-				(unsigned long long)curlen);
-	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
-		       rq->nodes, rq->nodes_count, &bad, errmsg);
-	if (rv == 0)
-		rv = ns_file_written(d->ns, env, rq->ino, 0, &a, errmsg);
-	if (rv != 0)
-		return rv;
-	LOG_INFO("fragment %llu/%llu v%llu sealed after write lease %llu "
-		 "ended: %llu bytes, crc %08x, on %u nodes; %u other "
-		 "replicas marked bad",
-		 (unsigned long long)rq->ino, (unsigned long long)rq->idx,
-		 (unsigned long long)rq->version,
-		 (unsigned long long)rq->epoch,
-		 (unsigned long long)rq->length, rq->crc, rq->nodes_count,
-		 bad);
-	return 0;
-}
-
-/* A truncation of @ino to @size (ns_shrink_check_fn, set by dmap_open):
- * refused CFS_EBUSY if it would cut a fragment open for patching in place
- * in the middle (its holder patches bytes the truncation would have cut;
- * it seals first).  One it drops whole goes as any other. */
-static int
-shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
-{
-	struct dmap *d = arg;
-	sqlite3_stmt *s = q(d, Q_CUT_OPEN);
-	uint64_t idx = 0, epoch = 0;
-
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		idx = (uint64_t)sqlite3_column_int64(s, 0);
-		epoch = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return db_error(d, errmsg, Q_CUT_OPEN);
-	uint64_t holder = 0, session = 0;
-	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
-	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
-	if (!found) /* the leader seals it within seconds: retried */
-		return cfs_fail(errmsg, CFS_LEASE_BUSY,
-				"truncating inode %llu: fragment %llu is being "
-				"sealed (write lease %llu ended with it open "
-				"for patching in place)",
-				(unsigned long long)ino, (unsigned long long)idx,
-				(unsigned long long)epoch);
-	return cfs_fail(errmsg, CFS_EBUSY,
-			"truncating inode %llu to %llu bytes would cut "
-			"fragment %llu, open for patching in place under "
-			"write lease %llu: seal it first",
-			(unsigned long long)ino, (unsigned long long)size,
-			(unsigned long long)idx, (unsigned long long)epoch);
 }
 
 /* ---- reads -------------------------------------------------------------------- */
@@ -1418,15 +866,15 @@ map_add_node(struct wire_frag_map *m, uint64_t id, const char *addr)
 }
 
 /* Fetch the replicas of one version into d->frag.r (any state). */
-static int
-holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
-	struct wire_frag_map *m, char *errmsg)
+int
+dmap_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
+	     struct wire_frag_map *m, char *errmsg)
 {
-	sqlite3_stmt *s = q(d, Q_HOLDERS);
+	sqlite3_stmt *s = dmap_q(d, Q_HOLDERS);
 	struct dmap_frag *f = &d->frag;
 	int rc;
 
-	bind_key(s, 1, ino, idx, version);
+	dmap_bind_key(s, 1, ino, idx, version);
 	f->n = 0;
 	f->live = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1449,41 +897,7 @@ holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 		f->n++;
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_HOLDERS);
-}
-
-/* frag_locate of a range holding fragment (@ino, @idx), open for
- * patching in place under write lease @epoch, by anyone but that lease's
- * holder naming it: the version's bytes change under the reader until
- * it is sealed.  1) the lease lives: CFS_LEASE_BUSY, and its holder is
- * recalled (it seals, then releases) as for any request in the way of a
- * lease (docs/leases.md "Recall"); 2) it is gone: CFS_LEASE_BUSY too
- * until the leader sealed it, with no one to recall.  The client retries
- * both (metaclient.c), so a reader waits rather than fails. */
-static int
-locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
-	       char *errmsg)
-{
-	uint64_t holder = 0, session = 0;
-	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
-
-	if (found < 0)
-		return db_error(d, errmsg, Q_LEASE_OF_EPOCH);
-	if (!found)
-		return cfs_fail(errmsg, CFS_LEASE_BUSY,
-				"fragment %llu/%llu is being sealed (write "
-				"lease %llu ended with it open for patching "
-				"in place)", (unsigned long long)ino,
-				(unsigned long long)idx,
-				(unsigned long long)epoch);
-	if (d->recall != NULL)
-		d->recall(d->recall_data, holder, session, ino);
-	return cfs_fail(errmsg, CFS_LEASE_BUSY,
-			"inode %llu: fragment %llu is open for patching in "
-			"place under write lease %llu of client %016llx "
-			"(recalled)", (unsigned long long)ino,
-			(unsigned long long)idx, (unsigned long long)epoch,
-			(unsigned long long)holder);
+	return rc == SQLITE_DONE ? 0 : dmap_db_error(d, errmsg, Q_HOLDERS);
 }
 
 static int
@@ -1507,11 +921,11 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	m->frags_count = m->nodes_count = 0;
 	uint32_t count = rq->count > WIRE_MAX_fraginfo ? WIRE_MAX_fraginfo
 						       : rq->count;
-	sqlite3_stmt *s = q(d, Q_LOCATE);
+	sqlite3_stmt *s = dmap_q(d, Q_LOCATE);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)rq->first);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)(rq->first + count));
-	/* Collect first: holders() uses other statements meanwhile. */
+	/* Collect first: dmap_holders() uses other statements meanwhile. */
 	struct wire_fraginfo *fi = m->frags;
 	uint64_t open_idx = 0, open_epoch = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
@@ -1531,14 +945,14 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_error(d, errmsg, Q_LOCATE);
+		return dmap_db_error(d, errmsg, Q_LOCATE);
 	if (open_epoch != 0)
-		return locate_refusal(d, rq->ino, open_idx, open_epoch,
-				      errmsg);
+		return dmap_locate_refusal(d, rq->ino, open_idx, open_epoch,
+					   errmsg);
 	for (uint32_t i = 0; i < m->frags_count; i++) {
 		fi = &m->frags[i];
-		if ((rv = holders(d, rq->ino, fi->idx, fi->version, m,
-				  errmsg)) != 0)
+		if ((rv = dmap_holders(d, rq->ino, fi->idx, fi->version, m,
+				       errmsg)) != 0)
 			return rv;
 		for (size_t j = 0; j < d->frag.n && fi->nodes_count <
 						      CFS_GOAL_MAX; j++)
@@ -1572,381 +986,21 @@ dmap_exec(struct dmap *d, const struct ns_env *env, uint16_t type,
 		return op_frag_locate(d, &req->frag_locate, reply_type, reply,
 				      errmsg);
 	case WIRE_T_replica_add:
-		return op_replica_add(d, env, &req->replica_add.r,
-				      req->replica_add.stamp, reply_type,
-				      errmsg);
+		return dmap_op_replica_add(d, env, &req->replica_add.r,
+					   req->replica_add.stamp, reply_type,
+					   errmsg);
 	case WIRE_T_replica_bad:
-		return op_replica_bad(d, env, &req->replica_bad, reply_type,
-				      errmsg);
+		return dmap_op_replica_bad(d, env, &req->replica_bad,
+					   reply_type, errmsg);
 	case WIRE_T_replica_drop:
-		return op_replica_drop(d, &req->replica_drop, reply_type,
-				       errmsg);
+		return dmap_op_replica_drop(d, &req->replica_drop, reply_type,
+					    errmsg);
 	case WIRE_T_frag_seal:
-		return op_frag_seal(d, env, &req->frag_seal, reply_type,
-				    errmsg);
+		return dmap_op_frag_seal(d, env, &req->frag_seal, reply_type,
+					 errmsg);
 	default:
 		return cfs_fail(errmsg, CFS_BADTYPE, "%s is not a data map "
 				"request", wire_type_name(type) ?
 				wire_type_name(type) : "?");
 	}
-}
-
-/* ---- leader-side scans ---------------------------------------------------------- */
-
-int
-dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_NODES);
-	struct dmap_node *v = NULL;
-	size_t cap = 0, len = 0;
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			struct dmap_node *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				free(v);
-				sqlite3_reset(s);
-				return cfs_fail(errmsg, CFS_ENOMEM, "nodes");
-			}
-			v = nv;
-			cap = ncap;
-		}
-		struct dmap_node *x = &v[len++];
-		memset(x, 0, sizeof(*x));
-		x->id = (uint64_t)sqlite3_column_int64(s, 0);
-		snprintf(x->uuid, sizeof(x->uuid), "%s",
-			 (const char *)sqlite3_column_text(s, 1));
-		snprintf(x->addr, sizeof(x->addr), "%s",
-			 (const char *)sqlite3_column_text(s, 2));
-		snprintf(x->labels, sizeof(x->labels), "%s",
-			 (const char *)sqlite3_column_text(s, 3));
-		x->state = sqlite3_column_int(s, 4);
-		x->draining = sqlite3_column_int(s, 5);
-		x->capacity = (uint64_t)sqlite3_column_int64(s, 6);
-		x->replicas = (uint64_t)sqlite3_column_int64(s, 7);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		return db_error(d, errmsg, Q_NODES);
-	}
-	*out = v;
-	*n = len;
-	return 0;
-}
-
-/* Run a fragment scan (@which: Q_UNDER_GOAL or Q_OVER_GOAL): rows are
- * collected first, then each one's replicas are read. */
-static int
-scan(struct dmap *d, int which, unsigned limit, uint64_t from, uint64_t to,
-     int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
-     char *errmsg)
-{
-	struct dmap_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
-	sqlite3_stmt *s = q(d, which);
-	size_t n = 0;
-	int rc, rv = 0;
-
-	if (rows == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "fragment scan");
-	if (which == Q_MOVABLE) {
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)from);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)to);
-		sqlite3_bind_int64(s, 3, limit);
-	} else {
-		sqlite3_bind_int64(s, 1, limit);
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
-		struct dmap_frag *f = &rows[n++];
-		f->ino = (uint64_t)sqlite3_column_int64(s, 0);
-		f->idx = (uint64_t)sqlite3_column_int64(s, 1);
-		f->version = (uint64_t)sqlite3_column_int64(s, 2);
-		f->length = (uint64_t)sqlite3_column_int64(s, 3);
-		f->crc = (uint32_t)sqlite3_column_int64(s, 4);
-		f->goal = (uint32_t)sqlite3_column_int64(s, 5);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rv = db_error(d, errmsg, which);
-	for (size_t i = 0; rv == 0 && i < n; i++) {
-		if ((rv = holders(d, rows[i].ino, rows[i].idx, rows[i].version,
-				  NULL, errmsg)) != 0)
-			break;
-		struct dmap_frag *f = &d->frag;
-		f->ino = rows[i].ino;
-		f->idx = rows[i].idx;
-		f->version = rows[i].version;
-		f->length = rows[i].length;
-		f->crc = rows[i].crc;
-		f->goal = rows[i].goal;
-		if (cb(arg, f) != 0)
-			break;
-	}
-	free(rows);
-	return rv;
-}
-
-int
-dmap_under_goal(struct dmap *d, unsigned limit,
-		int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
-		char *errmsg)
-{
-	return scan(d, Q_UNDER_GOAL, limit, 0, 0, cb, arg, errmsg);
-}
-
-int
-dmap_over_goal(struct dmap *d, unsigned limit,
-	       int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
-	       char *errmsg)
-{
-	return scan(d, Q_OVER_GOAL, limit, 0, 0, cb, arg, errmsg);
-}
-
-int
-dmap_movable(struct dmap *d, uint64_t from, uint64_t to, unsigned limit,
-	     int (*cb)(void *arg, const struct dmap_frag *f), void *arg,
-	     char *errmsg)
-{
-	return scan(d, Q_MOVABLE, limit, from, to, cb, arg, errmsg);
-}
-
-int
-dmap_unsealed(struct dmap *d, unsigned limit,
-	      int (*cb)(void *arg, const struct dmap_open_frag *f), void *arg,
-	      char *errmsg)
-{
-	struct dmap_open_frag *rows = calloc(limit ? limit : 1, sizeof(*rows));
-	sqlite3_stmt *s = q(d, Q_UNSEALED);
-	size_t n = 0;
-	int rc, rv = 0;
-
-	if (rows == NULL)
-		return cfs_fail(errmsg, CFS_ENOMEM, "seal scan");
-	sqlite3_bind_int64(s, 1, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
-		struct dmap_open_frag *f = &rows[n++];
-		f->ino = (uint64_t)sqlite3_column_int64(s, 0);
-		f->idx = (uint64_t)sqlite3_column_int64(s, 1);
-		f->version = (uint64_t)sqlite3_column_int64(s, 2);
-		f->epoch = (uint64_t)sqlite3_column_int64(s, 3);
-		f->length = (uint64_t)sqlite3_column_int64(s, 4);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rv = db_error(d, errmsg, Q_UNSEALED);
-	for (size_t i = 0; rv == 0 && i < n; i++) {
-		struct dmap_open_frag *f = &rows[i];
-		s = q(d, Q_OK_ADDRS);
-		bind_key(s, 1, f->ino, f->idx, f->version);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW &&
-		       f->n < sizeof(f->nodes) / sizeof(f->nodes[0])) {
-			f->nodes[f->n].id = (uint64_t)sqlite3_column_int64(s, 0);
-			snprintf(f->nodes[f->n].addr, sizeof(f->nodes[0].addr),
-				 "%s", (const char *)sqlite3_column_text(s, 1));
-			f->n++;
-		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-			rv = db_error(d, errmsg, Q_OK_ADDRS);
-	}
-	for (size_t i = 0; rv == 0 && i < n; i++)
-		if (cb(arg, &rows[i]) != 0)
-			break;
-	free(rows);
-	return rv;
-}
-
-int
-dmap_recall_needy(struct dmap *d, unsigned limit, unsigned *recalled,
-		  char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_OPEN_NEEDY);
-	int rc;
-
-	*recalled = 0;
-	sqlite3_bind_int64(s, 1, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		uint64_t holder = (uint64_t)sqlite3_column_int64(s, 0);
-		uint64_t session = (uint64_t)sqlite3_column_int64(s, 1);
-		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 2);
-		if (d->recall != NULL)
-			d->recall(d->recall_data, holder, session, ino);
-		(*recalled)++;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(d, errmsg, Q_OPEN_NEEDY);
-}
-
-int
-dmap_garbage(struct dmap *d, unsigned limit,
-	     int (*cb)(void *arg, const struct wire_replica *r,
-		       uint64_t stamp),
-	     void *arg, char *errmsg)
-{
-	struct wire_replica *rows = calloc(limit ? limit : 1, sizeof(*rows));
-	uint64_t *stamps = calloc(limit ? limit : 1, sizeof(*stamps));
-	sqlite3_stmt *s = q(d, Q_GARBAGE_LIST);
-	size_t n = 0;
-	int rc;
-
-	if (rows == NULL || stamps == NULL) {
-		free(rows);
-		free(stamps);
-		return cfs_fail(errmsg, CFS_ENOMEM, "garbage scan");
-	}
-	sqlite3_bind_int64(s, 1, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
-		rows[n].node = (uint64_t)sqlite3_column_int64(s, 0);
-		rows[n].ino = (uint64_t)sqlite3_column_int64(s, 1);
-		rows[n].idx = (uint64_t)sqlite3_column_int64(s, 2);
-		rows[n].version = (uint64_t)sqlite3_column_int64(s, 3);
-		stamps[n] = (uint64_t)sqlite3_column_int64(s, 4);
-		n++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		free(rows);
-		free(stamps);
-		return db_error(d, errmsg, Q_GARBAGE_LIST);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (cb(arg, &rows[i], stamps[i]) != 0)
-			break;
-	free(rows);
-	free(stamps);
-	return 0;
-}
-
-int
-dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
-		uint64_t node)
-{
-	sqlite3_stmt *s = q(d, Q_IS_GARBAGE);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)node);
-	bind_key(s, 2, ino, idx, version);
-	int rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW;
-}
-
-int
-dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
-	       struct wire_node_inventory_reply *out, char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_NODE_UUID);
-	int state = 0, same = 0, rc;
-
-	out->unknown_count = 0;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		same = strcmp((const char *)sqlite3_column_text(s, 0),
-			      rq->uuid) == 0;
-		state = sqlite3_column_int(s, 1);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(d, errmsg, Q_NODE_UUID);
-	if (!same)
-		return cfs_fail(errmsg, CFS_ENOENT,
-				"no data node %" PRIu64 " with uuid %s",
-				rq->id, rq->uuid);
-	/* A removed node's rows are gone, a dead one's are being dropped
-	 * as its fragments are copied elsewhere: its files would look
-	 * unknown, and may be the last copies of something. */
-	if (state != CFS_NODE_ALIVE && state != CFS_NODE_FULL)
-		return cfs_fail(errmsg, CFS_EPERM,
-				"data node %" PRIu64 " is %s", rq->id,
-				state == CFS_NODE_REMOVED ? "removed" : "dead");
-	for (uint32_t i = 0; i < rq->keys_count; i++) {
-		const struct wire_replica *k = &rq->keys[i];
-		s = q(d, Q_KNOWN);
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)rq->id);
-		bind_key(s, 2, k->ino, k->idx, k->version);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc == SQLITE_DONE)
-			out->unknown[out->unknown_count++] = i;
-		else if (rc != SQLITE_ROW)
-			return db_error(d, errmsg, Q_KNOWN);
-	}
-	return 0;
-}
-
-int
-dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
-{
-	sqlite3_stmt *s;
-
-	memset(c, 0, sizeof(*c));
-	s = q(d, Q_COUNT_FRAGS);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		c->fragments = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	s = q(d, Q_COUNT_UNDER);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		c->under_goal = (uint64_t)sqlite3_column_int64(s, 0);
-		c->missing = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	s = q(d, Q_COUNT_GARBAGE);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		c->garbage = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return 0;
-}
-
-uint32_t
-dmap_goal(struct dmap *d, uint64_t ino)
-{
-	sqlite3_stmt *s = q(d, Q_GOAL);
-	uint32_t goal = 0;
-
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		goal = (uint32_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return goal;
-}
-
-size_t
-dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
-		  size_t max)
-{
-	uint64_t version = 0, length = 0;
-	char errmsg[CFS_ERRMSG_SIZE];
-	size_t n = 0;
-
-	if (frag_get(d, ino, idx, &version, &length, NULL, NULL) != 1 ||
-	    holders(d, ino, idx, version, NULL, errmsg) != 0)
-		return 0;
-	for (size_t i = 0; i < d->frag.n && n < max; i++)
-		if (d->frag.r[i].counts)
-			out[n++] = d->frag.r[i].node;
-	return n;
-}
-
-int
-dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
-	       struct wire_replica *out, unsigned *n, char *errmsg)
-{
-	sqlite3_stmt *s = q(d, Q_ABANDONED);
-	int rc;
-
-	*n = 0;
-	sqlite3_bind_int64(s, 1, before_ns);
-	sqlite3_bind_int64(s, 2, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < limit) {
-		out[*n].ino = (uint64_t)sqlite3_column_int64(s, 0);
-		out[*n].idx = (uint64_t)sqlite3_column_int64(s, 1);
-		out[*n].version = (uint64_t)sqlite3_column_int64(s, 2);
-		out[*n].node = (uint64_t)sqlite3_column_int64(s, 3);
-		(*n)++;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW
-		       ? 0
-		       : db_error(d, errmsg, Q_ABANDONED);
 }

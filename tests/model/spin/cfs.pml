@@ -340,7 +340,7 @@ end:	do
 	LIVENESS(1)
 	LIVENESS(2)
 	/* the abandoned-writes drop proposed by the repair loop is applied
-	 * (op_replica_drop, deleted = 0: every listed row that exists) */
+	 * (dmap_op_replica_drop, deleted = 0: every listed row that exists) */
 	:: atomic { ab_v != 0 ->
 		i = 0;
 		do
@@ -398,7 +398,7 @@ inline finish(t) {
 	if
 	:: task[t].gen != gen -> skip  /* an earlier leadership: ignored */
 	:: task[t].gen == gen && task[t].st == T_OK && task[t].kind == COPY ->
-		/* replica_add (dmap.c op_replica_add) */
+		/* replica_add (dmap_repair.c dmap_op_replica_add) */
 		if
 		:: committed == task[t].v ->
 			printf("repair: replica_add v%d node %d: ok\n",
