@@ -383,23 +383,26 @@ dmap_inventory(struct dmap *d, const struct wire_node_inventory *rq,
 int
 dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
 {
-	sqlite3_stmt *s;
+	static const int which[] = {Q_COUNT_FRAGS, Q_COUNT_UNDER,
+				    Q_COUNT_GARBAGE};
 
 	memset(c, 0, sizeof(*c));
-	s = dmap_q(d, Q_COUNT_FRAGS);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		c->fragments = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	s = dmap_q(d, Q_COUNT_UNDER);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		c->under_goal = (uint64_t)sqlite3_column_int64(s, 0);
-		c->missing = (uint64_t)sqlite3_column_int64(s, 1);
+	for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++) {
+		sqlite3_stmt *s = dmap_q(d, which[i]);
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && which[i] == Q_COUNT_FRAGS)
+			c->fragments = (uint64_t)sqlite3_column_int64(s, 0);
+		if (rc == SQLITE_ROW && which[i] == Q_COUNT_UNDER) {
+			c->under_goal = (uint64_t)sqlite3_column_int64(s, 0);
+			c->missing = (uint64_t)sqlite3_column_int64(s, 1);
+		}
+		if (rc == SQLITE_ROW && which[i] == Q_COUNT_GARBAGE)
+			c->garbage = (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		/* (a count the status cannot give must not read as 0) */
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return dmap_db_error(d, errmsg, which[i]);
 	}
-	sqlite3_reset(s);
-	s = dmap_q(d, Q_COUNT_GARBAGE);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		c->garbage = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
 	return 0;
 }
 

@@ -1281,6 +1281,9 @@ repair_status(struct repair *r, struct dmap *d,
 		out->under_goal = c.under_goal;
 		out->missing = c.missing;
 		out->garbage = c.garbage;
+	} else {
+		LOG_ERROR("status: the fragment counts are not known: %s",
+			  errmsg);
 	}
 	out->repair_copies = r->copies;
 	out->repair_bytes = r->bytes;
