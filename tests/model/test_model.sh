@@ -7,9 +7,12 @@
 #     corrupts replica files: every result still equals the model's;
 #  3. the nemesis stops: within 90 s the redundancy invariants (R1-R4) hold
 #     on the data nodes' disks (redcheck --settled);
-#  4. difftest through a cfs-fuse mount (the kernel's path).
+#  4. difftest through a cfs-fuse mount (the kernel's path);
+#  5. the same under the nemesis, long enough for it to strike several
+#     times: the mount's own write paths (versions patched in place
+#     under its write lease, their seals) meet the faults.
 # Env: SEED (default 1), STEPS (1500), NEMESIS_STEPS (STEPS), FUSE_STEPS
-# (500).  A long run: make check-model SEED=7 STEPS=10000.
+# (500), FUSE_NEMESIS_STEPS (10000).  A long run: make check-model SEED=7 STEPS=10000.
 . "$(dirname "$0")/../system/lib.sh"
 . "$(dirname "$0")/nemesis.sh"
 
@@ -22,6 +25,7 @@ SEED=${SEED:-1}
 STEPS=${STEPS:-1500}
 NSTEPS=${NEMESIS_STEPS:-$STEPS}
 FSTEPS=${FUSE_STEPS:-500}
+FNSTEPS=${FUSE_NEMESIS_STEPS:-10000}
 # 64 KiB fragments: the driver's writes (up to 256 KiB) cross them
 FSZ=65536
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
@@ -94,6 +98,23 @@ else
 	check "difftest through cfs-fuse: $FSTEPS steps" \
 		run fuse --backend posix --dir "$M/fuse" --seed "$((SEED + 2))" \
 		--steps "$FSTEPS"
+	# the mount's own paths under faults: its writes patch versions in
+	# place under its write lease, which the nemesis's kills, pauses and
+	# corruptions meet (a node dies under an open version, the leader
+	# changes while one is open)
+	mkdir -p "$M/fuse-faults"
+	nemesis_start "$((SEED + 3))" 4
+	check "difftest through cfs-fuse: $FNSTEPS steps under the nemesis" \
+		run fuse-faults --backend posix --dir "$M/fuse-faults" \
+		--seed "$((SEED + 4))" --steps "$FNSTEPS"
+	nemesis_stop 4
+	echo "    the nemesis injected $NEMESIS_FAULTS faults:"
+	sed -n 's/^[0-9:.]* fault [0-9]*: \([a-z-]*\).*/\1/p' \
+		"$T/nemesis.log" | sort | uniq -c | sed 's/^ */      /'
+	fpid=$(pgrep -f -- "--log $T/fuse.log")
+	unmount
+	for _ in $(seq 300); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
+	grep "patching in place" "$T/fuse.log" | sed 's/^[^]]*] [A-Z]* [^ ]* /    /'
 fi
 [ $fail = 0 ] || { show_logs; tail -20 "$T/nemesis.log"; }
 exit $fail
