@@ -347,7 +347,7 @@ patch_send(struct fio *f, const struct open_patch *p,
 	   uint32_t *crc, char *errmsg)
 {
 	int started[CFS_GOAL_MAX] = {0};
-	int rv = 0;
+	int rv = 0, first_ok = -1;
 
 	for (uint32_t i = 0; i < p->chain_count && rv == 0; i++) {
 		if (f->fan[i] == NULL &&
@@ -377,12 +377,19 @@ patch_send(struct fio *f, const struct open_patch *p,
 				     (unsigned long long)
 					 rep->frag_written.length,
 				     (unsigned long long)p->length);
-		if (r == 0 && i > 0 && rep->frag_written.crc != *crc)
-			r = cfs_fail(msg, CFS_CORRUPT, "crc %08x, another "
-				     "node's %08x",
-				     rep->frag_written.crc, *crc);
-		if (r == 0 && i == 0)
+		if (r == 0 && first_ok >= 0 &&
+		    rep->frag_written.crc != *crc)
+			r = cfs_fail(msg, CFS_CORRUPT, "crc %08x, node %llu's "
+				     "%08x",
+				     rep->frag_written.crc,
+				     (unsigned long long)p->chain[first_ok].id,
+				     *crc);
+		if (r == 0 && first_ok < 0) {
+			/* the crc the others must match: the first node
+			 * that answered, not node 0 if it failed */
+			first_ok = (int)i;
 			*crc = rep->frag_written.crc;
+		}
 		if (r != 0 && rv == 0) {
 			rv = r;
 			cfs_errmsg_set(errmsg, "node %llu: %s",
