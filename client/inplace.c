@@ -482,6 +482,42 @@ inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 }
 
 /*
+ * Locate fragment @idx of @ino for a write under lease @epoch: *@fi its
+ * entry (in f->rep), NULL if the answer holds none (a hole); @chain the
+ * addresses of the nodes it lists, in its order, at most CFS_GOAL_MAX
+ * (*@nchain; a node the map does not name is left out).  0, or the
+ * call's failure.
+ */
+static int
+locate_for_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
+		 const struct wire_fraginfo **fi, struct wire_nodeaddr *chain,
+		 uint32_t *nchain, char *errmsg)
+{
+	struct wire_frag_locate rq = {.ino = ino, .first = idx, .count = 1,
+				      .for_write = 1, .lease_epoch = epoch};
+	uint16_t rt = 0;
+	int rv;
+
+	*fi = NULL;
+	*nchain = 0;
+	mc_cred(f->mc, &rq.cred);
+	rv = mc_call(f->mc, WIRE_T_frag_locate, &rq, &rt, f->rep, 0, errmsg);
+	if (rv != 0)
+		return rv;
+	const struct wire_frag_map *m = &f->rep->frag_map;
+	if (rt != WIRE_T_frag_map || m->frags_count != 1 ||
+	    m->frags[0].idx != idx)
+		return 0;
+	*fi = &m->frags[0];
+	for (uint32_t i = 0; i < (*fi)->nodes_count && *nchain < CFS_GOAL_MAX;
+	     i++)
+		for (uint32_t j = 0; j < m->nodes_count; j++)
+			if (m->nodes[j].id == (*fi)->nodes[i])
+				chain[(*nchain)++] = m->nodes[j];
+	return 0;
+}
+
+/*
  * The first small write of a fragment under the write lease: rather than
  * a new version (two Raft rounds and a chain write), open the committed
  * version as it is (frag_commit in_place OPEN_COMMITTED: one Raft round)
@@ -494,35 +530,23 @@ inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		       const void *data, size_t n, uint64_t epoch, int *done,
 		       char *errmsg)
 {
-	struct wire_frag_locate lq = {.ino = ino, .first = idx, .count = 1,
-				      .for_write = 1, .lease_epoch = epoch};
 	struct wire_frag_commit cq = {.ino = ino, .idx = idx,
 				      .lease_epoch = epoch,
 				      .in_place = CFS_INPLACE_OPEN_COMMITTED};
 	struct wire_nodeaddr chain[CFS_GOAL_MAX];
+	const struct wire_fraginfo *fi;
 	char msg[CFS_ERRMSG_SIZE];
-	uint32_t nchain = 0;
-	uint16_t rt = 0;
+	uint32_t nchain;
 
 	*done = 0;
 	if (!inplace_room(f))
 		return 0;
-	mc_cred(f->mc, &lq.cred);
-	if (mc_call(f->mc, WIRE_T_frag_locate, &lq, &rt, f->rep, 0, msg) != 0 ||
-	    rt != WIRE_T_frag_map)
+	int rv = locate_for_write(f, ino, idx, epoch, &fi, chain, &nchain, msg);
+	if (rv != 0 || fi == NULL) /* (a hole: a new fragment) */
 		return 0;
-	const struct wire_frag_map *m = &f->rep->frag_map;
-	if (m->frags_count != 1 || m->frags[0].idx != idx)
-		return 0; /* a hole: a new fragment */
-	const struct wire_fraginfo *fi = &m->frags[0];
 	if (foff + n > fi->length || fi->nodes_count == 0 ||
-	    fi->nodes_count < fi->goal || fi->nodes_count > CFS_GOAL_MAX)
-		return 0;
-	for (uint32_t i = 0; i < fi->nodes_count; i++)
-		for (uint32_t j = 0; j < m->nodes_count; j++)
-			if (m->nodes[j].id == fi->nodes[i])
-				chain[nchain++] = m->nodes[j];
-	if (nchain != fi->nodes_count)
+	    fi->nodes_count < fi->goal || fi->nodes_count > CFS_GOAL_MAX ||
+	    nchain != fi->nodes_count)
 		return 0;
 	cq.version = fi->version;
 	cq.length = fi->length;
@@ -557,38 +581,34 @@ inplace_recover(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		const void *data, size_t n, uint64_t epoch, int *done,
 		char *errmsg)
 {
-	struct wire_frag_locate rq = {.ino = ino, .first = idx, .count = 1,
-				      .for_write = 1, .lease_epoch = epoch};
+	const struct wire_fraginfo *fi;
 	struct open_patch *p;
-	uint16_t rt = 0;
 	int rv;
 
 	*done = 0;
 	if ((rv = inplace_write(f, ino, idx, foff, data, n, epoch, done,
 				errmsg)) != 0 || *done)
 		return rv;
-	mc_cred(f->mc, &rq.cred);
-	rv = mc_call(f->mc, WIRE_T_frag_locate, &rq, &rt, f->rep, 0, errmsg);
-	if (rv != 0)
-		return rv;
-	const struct wire_frag_map *m = &f->rep->frag_map;
-	if (rt != WIRE_T_frag_map || m->frags_count != 1 ||
-	    m->frags[0].idx != idx)
-		return cfs_fail(errmsg, CFS_MALFORMED, "fragment %llu/%llu: "
-				"no such fragment to seal",
-				(unsigned long long)ino,
-				(unsigned long long)idx);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "open version");
-	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
-				 .version = m->frags[0].version,
-				 .length = m->frags[0].length,
-				 .crc = m->frags[0].crc, .failed = 1};
-	for (uint32_t i = 0; i < m->frags[0].nodes_count &&
-			     p->chain_count < CFS_GOAL_MAX; i++)
-		for (uint32_t j = 0; j < m->nodes_count; j++)
-			if (m->nodes[j].id == m->frags[0].nodes[i])
-				p->chain[p->chain_count++] = m->nodes[j];
+	rv = locate_for_write(f, ino, idx, epoch, &fi, p->chain,
+			      &p->chain_count, errmsg);
+	if (rv == 0 && fi == NULL)
+		rv = cfs_fail(errmsg, CFS_MALFORMED, "fragment %llu/%llu: "
+			      "no such fragment to seal",
+			      (unsigned long long)ino,
+			      (unsigned long long)idx);
+	if (rv != 0) {
+		free(p);
+		return rv;
+	}
+	p->ino = ino;
+	p->idx = idx;
+	p->epoch = epoch;
+	p->version = fi->version;
+	p->length = fi->length;
+	p->crc = fi->crc;
+	p->failed = 1;
 	LOG_INFO("fragment %llu/%llu v%llu: open for patching in place "
 		 "under this mount's lease with no record of it here: "
 		 "sealing it after a survey of its %u nodes",
