@@ -54,15 +54,25 @@ test|check)
 	build build-asan --enable-werror --enable-sanitize
 	make -C build-asan -j"$JOBS" check || status=1
 	print_logs build-asan
-	pass=0; fail=0
+	pass=0; fail=0; failed=
 	for d in build build-asan; do
 		for trs in $(find "$d/tests" -name '*.trs' 2>/dev/null); do
 			if grep -q '^:test-result: PASS' "$trs"; then pass=$((pass + 1))
 			elif grep -q '^:test-result: SKIP' "$trs"; then :
-			else fail=$((fail + 1)); echo "FAILED: $trs"; fi
+			else fail=$((fail + 1)); failed="$failed ${trs%.trs}.log"; fi
 		done
 	done
+	# The failures again, last, so that whoever reads only the tail of
+	# this output sees what failed and why.
+	for log in $failed; do
+		printf '\n----- FAILED: %s (its last 40 lines) -----\n' "$log"
+		tail -n 40 "$log"
+	done
 	echo
+	for log in $failed; do
+		echo "FAILED: ${log%.log}.trs"
+		grep -E '^(not ok|FAIL|ERROR)' "$log" | sed 's/^/    /' || true
+	done
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ] || status=1
 	exit $status
