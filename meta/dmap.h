@@ -151,7 +151,8 @@ int dmap_garbage(struct dmap *d, unsigned limit,
 		 void *arg, char *errmsg);
 
 /* True if (ino, idx, version) is garbage on @node (a copy must not race
- * with its deletion). */
+ * with its deletion).  A database error is logged and answers true, which
+ * keeps a copy or move off the node until a later pass. */
 int dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx,
 		    uint64_t version, uint64_t node);
 
@@ -169,11 +170,11 @@ struct dmap_counts {
 int dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg);
 
 /* The nodes holding a live replica of the committed version of fragment
- * (@ino, @idx), at most @max into @out; 0 if none or no such fragment.
- * A new version goes to the same nodes where possible, so a partial write
- * can start from the data they hold. */
-size_t dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx,
-			 uint64_t *out, size_t max);
+ * (@ino, @idx), at most @max into @out, *@n of them (0 if none or no such
+ * fragment); 0 or a database error.  A new version goes to the same nodes
+ * where possible, so a partial write can start from the data they hold. */
+int dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx,
+		      uint64_t *out, size_t max, size_t *n, char *errmsg);
 
 /* Replicas still `writing` that were opened before @before_ns (wall
  * clock, as carried in log entries): writes whose client went away without
@@ -181,7 +182,8 @@ size_t dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx,
 int dmap_abandoned(struct dmap *d, int64_t before_ns, unsigned limit,
 		   struct wire_replica *out, unsigned *n, char *errmsg);
 
-/* The goal of file @ino (0 if it does not exist). */
-uint32_t dmap_goal(struct dmap *d, uint64_t ino);
+/* The goal of file @ino into *@goal (0 if it does not exist); 0 or a
+ * database error. */
+int dmap_goal(struct dmap *d, uint64_t ino, uint32_t *goal, char *errmsg);
 
 #endif /* CFS_META_DMAP_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 
 /* ---- repair bookkeeping (proposed by the leader) ------------------------------ */
 
@@ -333,6 +334,16 @@ dmap_is_garbage(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t version,
 	dmap_bind_key(s, 2, ino, idx, version);
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		/* the answer that keeps a copy off the node: the next pass
+		 * asks again */
+		char errmsg[CFS_ERRMSG_SIZE];
+		dmap_db_error(d, errmsg, Q_IS_GARBAGE);
+		LOG_WARN("fragment %" PRIu64 "/%" PRIu64 " v%" PRIu64
+			 " on node %" PRIu64 ": %s", ino, idx, version, node,
+			 errmsg);
+		return 1;
+	}
 	return rc == SQLITE_ROW;
 }
 
@@ -406,34 +417,41 @@ dmap_count(struct dmap *d, struct dmap_counts *c, char *errmsg)
 	return 0;
 }
 
-uint32_t
-dmap_goal(struct dmap *d, uint64_t ino)
+int
+dmap_goal(struct dmap *d, uint64_t ino, uint32_t *goal, char *errmsg)
 {
 	sqlite3_stmt *s = dmap_q(d, Q_GOAL);
-	uint32_t goal = 0;
 
+	*goal = 0;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		goal = (uint32_t)sqlite3_column_int64(s, 0);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*goal = (uint32_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return goal;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? 0
+		   : dmap_db_error(d, errmsg, Q_GOAL);
 }
 
-size_t
+int
 dmap_live_holders(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *out,
-		  size_t max)
+		  size_t max, size_t *n, char *errmsg)
 {
 	uint64_t version = 0, length = 0;
-	char errmsg[CFS_ERRMSG_SIZE];
-	size_t n = 0;
+	int rv;
 
-	if (dmap_frag_get(d, ino, idx, &version, &length, NULL, NULL) != 1 ||
-	    dmap_holders(d, ino, idx, version, NULL, errmsg) != 0)
-		return 0;
-	for (size_t i = 0; i < d->frag.n && n < max; i++)
+	*n = 0;
+	rv = dmap_frag_get(d, ino, idx, &version, &length, NULL, NULL);
+	if (rv < 0)
+		return dmap_db_error(d, errmsg, Q_FRAG_GET);
+	if (rv == 0)
+		return 0; /* no such fragment: no holders */
+	if ((rv = dmap_holders(d, ino, idx, version, NULL, errmsg)) != 0)
+		return rv;
+	for (size_t i = 0; i < d->frag.n && *n < max; i++)
 		if (d->frag.r[i].counts)
-			out[n++] = d->frag.r[i].node;
-	return n;
+			out[(*n)++] = d->frag.r[i].node;
+	return 0;
 }
 
 int

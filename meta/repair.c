@@ -400,9 +400,12 @@ int
 repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 	     uint64_t now_ms, char *errmsg)
 {
-	uint32_t goal = dmap_goal(d, fo->ino);
 	uint64_t out[CFS_GOAL_MAX];
+	uint32_t goal;
+	int rv;
 
+	if ((rv = dmap_goal(d, fo->ino, &goal, errmsg)) != 0)
+		return rv;
 	if (goal == 0)
 		return cfs_fail(errmsg, CFS_ENOENT, "inode %llu",
 				(unsigned long long)fo->ino);
@@ -417,8 +420,12 @@ repair_place(struct repair *r, struct dmap *d, struct wire_frag_open *fo,
 	 * a partial write patches data they already hold; placement fills
 	 * the rest, spread away from them. */
 	uint64_t held[CFS_GOAL_MAX], exclude[2 * CFS_GOAL_MAX];
-	size_t nheld = dmap_live_holders(d, fo->ino, fo->idx, held, goal);
-	size_t n = 0, nex = 0;
+	size_t nheld, n = 0, nex = 0;
+	if ((rv = dmap_live_holders(d, fo->ino, fo->idx, held, goal, &nheld,
+				    errmsg)) != 0) {
+		free(v);
+		return rv;
+	}
 	for (size_t i = 0; i < fo->exclude_count && i < CFS_GOAL_MAX; i++)
 		exclude[nex++] = fo->exclude[i];
 	for (size_t i = 0; i < nheld; i++) {
@@ -454,9 +461,15 @@ int
 repair_reopen_ok(struct repair *r, struct dmap *d,
 		 const struct wire_frag_commit *fc, uint64_t now_ms)
 {
-	uint32_t goal = dmap_goal(d, fc->ino);
+	char errmsg[CFS_ERRMSG_SIZE];
 	size_t usable = 0;
+	uint32_t goal;
 
+	if (dmap_goal(d, fc->ino, &goal, errmsg) != 0) {
+		/* (the caller opens a new version instead) */
+		LOG_WARN("inode %llu: %s", (unsigned long long)fc->ino, errmsg);
+		return 0;
+	}
 	if (goal > CFS_GOAL_MAX)
 		goal = CFS_GOAL_MAX;
 	if (goal == 0 || fc->nodes_count != goal)

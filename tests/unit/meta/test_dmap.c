@@ -1555,6 +1555,44 @@ test_open_migrates_a_database_without_patch_epoch(void **state)
 	assert_int_equal(patch_epoch(t, 0), (int64_t)e);
 }
 
+static int
+interrupt_every_step(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/* A failing database (here every statement interrupted) is an error the
+ * caller sees, never "no such file", "no holders" or "not garbage". */
+static void
+test_database_errors_are_not_answers(void **state)
+{
+	struct t *t = *state;
+	uint64_t held[CFS_GOAL_MAX];
+	uint32_t goal = 7;
+	size_t n = 7;
+
+	uint64_t v = write_frag(t, 0, 100);
+	assert_int_equal(dmap_live_holders(t->d, t->ino, 0, held, CFS_GOAL_MAX,
+					   &n, t->errmsg),
+			 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(dmap_goal(t->d, t->ino, &goal, t->errmsg), 0);
+	assert_int_equal(goal, 3);
+	sqlite3_progress_handler(t->db, 1, interrupt_every_step, NULL);
+	assert_int_not_equal(dmap_goal(t->d, t->ino, &goal, t->errmsg), 0);
+	assert_non_null(strstr(t->errmsg, "data map"));
+	assert_int_not_equal(dmap_live_holders(t->d, t->ino, 0, held,
+					       CFS_GOAL_MAX, &n, t->errmsg),
+			     0);
+	assert_int_equal(n, 0);
+	assert_int_equal(dmap_is_garbage(t->d, t->ino, 0, v, 1), 1);
+	sqlite3_progress_handler(t->db, 0, NULL, NULL);
+	assert_int_equal(dmap_is_garbage(t->d, t->ino, 0, v, 1), 0);
+	assert_int_equal(dmap_goal(t->d, t->ino + 1000, &goal, t->errmsg), 0);
+	assert_int_equal(goal, 0);
+}
+
 int
 main(void)
 {
@@ -1595,6 +1633,7 @@ main(void)
 		T(test_unsealed_lists_open_fragments_without_lease),
 		T(test_frag_seal_by_the_leader),
 		T(test_open_migrates_a_database_without_patch_epoch),
+		T(test_database_errors_are_not_answers),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
