@@ -720,6 +720,10 @@ clease_stop(struct clease **cp)
 	c->stopping = 1;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+	/* the watcher is parked in a watch call for up to a second (three
+	 * with no server answering): unmounting need not wait for it */
+	if (c->watch_mc != NULL)
+		mc_cancel(c->watch_mc);
 	if (c->watcher_started)
 		pthread_join(c->watcher, NULL);
 	if (c->recaller_started)

@@ -20,6 +20,8 @@
 #define MC_ADDR_SIZE (CFS_ADDR_MAX + 8) /* "tcp://" + host:port + NUL */
 #define MC_BACKOFF_MIN_MS 5
 #define MC_BACKOFF_MAX_MS 100
+/* how soon a call waiting for its reply notices mc_cancel */
+#define MC_CANCEL_POLL_MS 50
 /* Waits for a lease recall: as lock waits (docs/locks.md). */
 #define MC_BUSY_MIN_MS 2
 #define MC_BUSY_MAX_MS 100
@@ -63,6 +65,7 @@ struct mc {
 	int stopping;
 
 	atomic_uint_fast64_t next_rid;
+	atomic_int canceled; /* mc_cancel: calls return CFS_CANCELED */
 	struct mc_chan ka_chan;   /* the keepalive thread's own socket */
 	pthread_t ka_thread;
 	int ka_started;
@@ -242,8 +245,9 @@ chan_broken(struct mc_chan *ch)
  *  1) a reply: returns 0, *reply holds frame 0 (caller closes it);
  *  2) no reply in time: CFS_ETIMEDOUT;
  *  3) the monitor saw the connection drop or be refused: CFS_ECONNREFUSED;
- *  4) a socket error: CFS_EIO.
- * On cases 2-4 the channel is closed, so no late reply can be mistaken for
+ *  4) a socket error: CFS_EIO;
+ *  5) mc_cancel was called: CFS_CANCELED within MC_CANCEL_POLL_MS.
+ * On cases 2-5 the channel is closed, so no late reply can be mistaken for
  * the answer to a later request, and *reached (if not NULL) says whether
  * the request may have reached the server: 0 if no TCP connection was ever
  * made.  ZeroMQ writes a queued frame only after its handshake, which
@@ -283,6 +287,14 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 		int64_t left = until - cfs_now_ms();
 		int n;
 
+		if (atomic_load(&mc->canceled)) {
+			chan_drain_events(ch);
+			*reached = ch->connected;
+			rv = cfs_fail(errmsg, CFS_CANCELED, "%s: canceled",
+				      addr);
+			chan_close(ch);
+			return rv;
+		}
 		if (left <= 0) {
 			chan_drain_events(ch);
 			*reached = ch->connected;
@@ -293,7 +305,9 @@ chan_exchange(struct mc *mc, struct mc_chan *ch, int server, const char *addr,
 			chan_close(ch);
 			return rv;
 		}
-		n = zmq_poll(items, 2, (long)left);
+		n = zmq_poll(items, 2,
+			     (long)(left < MC_CANCEL_POLL_MS ? left
+							     : MC_CANCEL_POLL_MS));
 		if (n < 0 && zmq_errno() == EINTR)
 			continue;
 		if (n < 0) {
@@ -462,6 +476,12 @@ call_locked(struct mc *mc, uint16_t type, const void *req,
 
 		if (left <= 0)
 			break;
+		if (atomic_load(&mc->canceled)) {
+			free(frame);
+			return cfs_fail(errmsg, CFS_CANCELED, "%s: canceled",
+					wire_type_name(type) ? wire_type_name(type)
+							     : "request");
+		}
 		pthread_mutex_lock(&mc->lock);
 		server = mc->leader;
 		memcpy(addr, mc->servers[server], MC_ADDR_SIZE);
@@ -898,6 +918,12 @@ err:
 }
 
 void
+mc_cancel(struct mc *mc)
+{
+	atomic_store(&mc->canceled, 1);
+}
+
+void
 mc_close(struct mc **mcp)
 {
 	struct mc *mc = *mcp;
@@ -916,6 +942,7 @@ mc_close(struct mc **mcp)
 		struct wire_session_close req;
 
 		memset(&req, 0, sizeof(req));
+		atomic_store(&mc->canceled, 0); /* the close is still sent */
 		mc->opt.attempt_timeout_ms = 200;
 		pthread_mutex_lock(&mc->call_lock);
 		call_locked(mc, WIRE_T_session_close, &req, NULL, mc->scratch,

@@ -80,6 +80,13 @@ struct mc_options {
 int mc_open(struct mc **out, const char *servers, const struct mc_options *opt,
 	    char *errmsg);
 
+/* Make the call now waiting on @mc, and every later one, return
+ * CFS_CANCELED at once (within 50 ms) instead of waiting out its reply or
+ * deadline: another thread stopping one parked in a long call (the lease
+ * watcher, at unmount).  Only mc_close is left to do; it still closes the
+ * session.  Thread-safe. */
+void mc_cancel(struct mc *mc);
+
 /* Close the session (best effort, a short wait), stop the keepalive thread,
  * free everything and set *mc to NULL.  NULL-safe. */
 void mc_close(struct mc **mc);

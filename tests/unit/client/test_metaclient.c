@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <zmq.h>
@@ -380,6 +381,63 @@ test_mc_call_unanswered_mutation_outcome_unknown(void **state)
 	fake_stop(leader);
 }
 
+struct canceler {
+	struct mc *mc;
+	int after_ms;
+};
+
+static void *
+cancel_later(void *arg)
+{
+	struct canceler *c = arg;
+	struct timespec ts = {0, (long)c->after_ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+	mc_cancel(c->mc);
+	return NULL;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A call parked waiting for an answer that never comes ends soon after
+ * another thread cancels it, not at its deadline; so does every later
+ * call; mc_close still closes the session. */
+static void
+test_mc_cancel_ends_a_waiting_call(void **state)
+{
+	struct fake *leader = fake_start(FAKE_LEADER);
+	struct mc_options o = fast;
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+	pthread_t t;
+
+	o.attempt_timeout_ms = 5000;
+	o.deadline_ms = 10000;
+	leader->drop_mknod = 1000;
+	fake_run(leader);
+	assert_int_equal(mc_open(&mc, leader->addr, &o, err), 0);
+	struct canceler c = {mc, 200};
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, &c), 0);
+	int64_t t0 = now_ms();
+	assert_int_equal(mc_mkdir(mc, 1, "d", 0755, NULL, err), CFS_CANCELED);
+	int64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	assert_true(took >= 150 && took < 1000);
+	assert_non_null(strstr(err, "canceled"));
+	assert_int_equal(mc_getattr(mc, 1, NULL, err), CFS_CANCELED);
+	mc_close(&mc);
+	struct fake_rec r[4];
+	assert_int_equal(fake_records(leader, WIRE_T_session_close, r, 4), 1);
+	fake_stop(leader);
+}
+
 /* Where every connection is refused, nothing was sent: the error says
  * the request never reached a server and why. */
 static void
@@ -547,6 +605,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mc_call_times_out_naming_addresses),
 		cmocka_unit_test(test_mc_call_reports_noleader),
 		cmocka_unit_test(test_mc_call_unanswered_mutation_outcome_unknown),
+		cmocka_unit_test(test_mc_cancel_ends_a_waiting_call),
 		cmocka_unit_test(test_mc_open_refused_never_reached_a_server),
 		cmocka_unit_test(test_mc_open_notices_wait_once),
 		cmocka_unit_test(test_mc_open_notices_no_leader),
