@@ -657,19 +657,23 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			 * round) at each next write; nor a large one, as
 			 * cheap as a version; those go on with versions
 			 * opened ahead. */
-			int in_place = lease_epoch != 0 && f->opens != NULL &&
-				       w.base_version != 0 &&
-				       w.length == o->base_length &&
-				       n <= INPLACE_MAX && inplace_room(f);
+			struct open_patch *r = NULL;
+			if (lease_epoch != 0 && f->opens != NULL &&
+			    w.base_version != 0 &&
+			    w.length == o->base_length && n <= INPLACE_MAX &&
+			    inplace_room(f))
+				r = inplace_reserve(f, ino, idx, lease_epoch);
+			int in_place = r != NULL;
 			int reopen = recent && !in_place;
 			rv = commit_version(f, ino, idx, &w, crc, size, reopen,
 					    ahead, in_place, errmsg);
+			if (r != NULL && rv == 0)
+				inplace_add(f, r, f->opened.version, w.length,
+					    crc, f->opened.chain,
+					    f->opened.chain_count);
+			else if (r != NULL)
+				inplace_unreserve(f, r);
 			if (rv == 0) {
-				if (in_place)
-					inplace_add(f, ino, idx, lease_epoch,
-						    f->opened.version, w.length,
-						    crc, f->opened.chain,
-						    f->opened.chain_count);
 				if (reopen && f->rep->entry.reopened != 0)
 					opens_keep(f, ino, idx, lease_epoch,
 						   f->rep->entry.reopened,

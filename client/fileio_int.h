@@ -148,13 +148,26 @@ int fio_fragment_size_for_write(struct fio *f, uint64_t ino, uint64_t *fsz,
  * entry to make it when the table is full: 1 if there is room. */
 int inplace_room(struct fio *f);
 
-/* Remember @version of (@ino, @idx), just committed open for patching
- * under lease @epoch with @length bytes and @crc on the @n nodes of
- * @chain (copied).  One that cannot be remembered is logged, and the
- * leader seals it when the lease ends. */
-void inplace_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
-		 uint64_t version, uint64_t length, uint32_t crc,
+struct open_patch;
+
+/* Before a commit that opens a version of (@ino, @idx) for patching
+ * under lease @epoch: its entry, made now and busy.  Until inplace_add
+ * fills it or inplace_unreserve drops it, another thread's write or seal
+ * of the fragment waits for it, rather than find no entry and seal the
+ * version under the patches this thread is about to send
+ * (inplace_recover).  NULL if the fragment has an entry already or there
+ * is no room: the commit must not open the version. */
+struct open_patch *inplace_reserve(struct fio *f, uint64_t ino, uint64_t idx,
+				   uint64_t epoch);
+
+/* The commit of reserved @r opened @version with @length bytes and @crc
+ * on the @n nodes of @chain (copied): the entry is ready for patches. */
+void inplace_add(struct fio *f, struct open_patch *r, uint64_t version,
+		 uint64_t length, uint32_t crc,
 		 const struct wire_nodeaddr *chain, uint32_t n);
+
+/* The commit of reserved @r did not open a version: the entry goes. */
+void inplace_unreserve(struct fio *f, struct open_patch *r);
 
 /* Patch [foff, foff + n) of fragment @idx in place if this mount holds
  * its version open under @epoch and the range is inside its length:

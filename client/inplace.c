@@ -114,33 +114,19 @@ inplace_room(struct fio *f)
 	return room;
 }
 
-/* @version of (@ino, @idx), just committed open under @epoch with
- * @length bytes and @crc on the @n nodes of @chain. */
-void
-inplace_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
-	    uint64_t version, uint64_t length, uint32_t crc,
-	    const struct wire_nodeaddr *chain, uint32_t n)
+struct open_patch *
+inplace_reserve(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch)
 {
 	struct fio_opens *t = f->opens;
 	struct open_patch *p = calloc(1, sizeof(*p));
 
-	if (p == NULL || n > CFS_GOAL_MAX) {
-		/* the leader seals it when the lease ends */
-		LOG_WARN("fragment %llu/%llu v%llu: open for patching in "
-			 "place but not remembered (out of memory)",
-			 (unsigned long long)ino, (unsigned long long)idx,
-			 (unsigned long long)version);
-		free(p);
-		return;
-	}
+	if (p == NULL)
+		return NULL;
 	*p = (struct open_patch){.ino = ino, .idx = idx, .epoch = epoch,
-				 .version = version,
-				 .length = length, .crc = crc,
-				 .chain_count = n};
-	memcpy(p->chain, chain, n * sizeof(p->chain[0]));
+				 .busy = 1};
 	pthread_mutex_lock(&t->lock);
-	struct open_patch *old = patch_find(t, ino, idx);
-	if (old == NULL && t->npatch == t->cap_patch) {
+	if (patch_find(t, ino, idx) == NULL && t->npatch < PATCH_MAX &&
+	    t->npatch == t->cap_patch) {
 		size_t cap = t->cap_patch ? 2 * t->cap_patch : 16;
 		void *a = realloc(t->patch, cap * sizeof(*t->patch));
 		if (a != NULL) {
@@ -148,22 +134,41 @@ inplace_add(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
 			t->cap_patch = cap;
 		}
 	}
-	if (old != NULL && !old->busy) { /* cannot be: sealed before */
-		*old = *p;
-		free(p);
-	} else if (old == NULL && t->npatch < t->cap_patch) {
+	if (patch_find(t, ino, idx) == NULL && t->npatch < PATCH_MAX &&
+	    t->npatch < t->cap_patch) {
 		t->patch[t->npatch++] = p;
-		t->st.opened_in_place++;
 	} else {
 		free(p);
 		p = NULL;
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (p == NULL)
-		LOG_WARN("fragment %llu/%llu: open for patching in place but "
-			 "not remembered; the leader seals it when the lease "
-			 "ends",
-			 (unsigned long long)ino, (unsigned long long)idx);
+	return p;
+}
+
+void
+inplace_add(struct fio *f, struct open_patch *r, uint64_t version,
+	    uint64_t length, uint32_t crc, const struct wire_nodeaddr *chain,
+	    uint32_t n)
+{
+	struct fio_opens *t = f->opens;
+
+	if (n > CFS_GOAL_MAX) /* (the caller's chain: cannot be) */
+		n = CFS_GOAL_MAX;
+	pthread_mutex_lock(&t->lock);
+	r->version = version;
+	r->length = length;
+	r->crc = crc;
+	r->chain_count = n;
+	memcpy(r->chain, chain, n * sizeof(r->chain[0]));
+	t->st.opened_in_place++;
+	pthread_mutex_unlock(&t->lock);
+	patch_unclaim(t, r, 0);
+}
+
+void
+inplace_unreserve(struct fio *f, struct open_patch *r)
+{
+	patch_unclaim(f->opens, r, 1);
 }
 
 /*
@@ -556,14 +561,18 @@ inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	cq.nodes_count = fi->nodes_count;
 	uint64_t version = fi->version, length = fi->length;
 	uint32_t crc = fi->crc;
+	struct open_patch *r = inplace_reserve(f, ino, idx, epoch);
+	if (r == NULL) /* another thread's entry came meanwhile */
+		return 0;
 	mc_cred(f->mc, &cq.cred);
 	if (mc_call(f->mc, WIRE_T_frag_commit, &cq, NULL, f->rep, 0, msg) != 0) {
+		inplace_unreserve(f, r);
 		LOG_DEBUG("fragment %llu/%llu v%llu: not opened as it is: %s",
 			  (unsigned long long)ino, (unsigned long long)idx,
 			  (unsigned long long)version, msg);
 		return 0;
 	}
-	inplace_add(f, ino, idx, epoch, version, length, crc, chain, nchain);
+	inplace_add(f, r, version, length, crc, chain, nchain);
 	return inplace_write(f, ino, idx, foff, data, n, epoch, done, errmsg);
 }
 
