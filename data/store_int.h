@@ -1,19 +1,36 @@
-/* store_int.h - inside the fragment store: what data/store.c shares with delta.c, image.c and journal.c (names, the directory walk, temp files, fsync); nothing else includes it. */
+/* store_int.h - inside the fragment store: what data/store.c shares with store_write.c, delta.c, image.c and journal.c (the store itself, names, the directory walk, temp files, fsync); nothing else includes it. */
 #ifndef CFS_DATA_STORE_INT_H
 #define CFS_DATA_STORE_INT_H
 
 /*
- * The store is data/store.c (the API of data/store.h: files, the directory
- * tree, writing, deleting), data/replica.c (one replica file's format and
+ * The store is data/store.c (the API of data/store.h: files, reading, the
+ * directory tree, deleting), data/store_write.c (writing and committing a
+ * replica), data/replica.c (one replica file's format and
  * reading it), data/delta.c (deltas and their bases) and data/image.c (a
  * replica file's image in the journal).  Errors as in data/store.h.
  * Everything here may run on any thread.
  */
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "data/store.h"
+
+/* What a buffer read or written with O_DIRECT is aligned to. */
+#define DIRECT_ALIGN 4096
+
+struct store {
+	char *dir;
+	atomic_uint_fast64_t tmp_counter;
+	atomic_int direct; /* store_set_direct */
+	struct journal *journal; /* store_set_journal; NULL: none */
+	int dirfd;		 /* @dir, for the journal's syncfs */
+};
+
+/* The filesystem refuses O_DIRECT (@what: open, or a write): every
+ * reader and writer from now on goes through the page cache. */
+void store_direct_refused(struct store *s, const char *what);
 
 /* What a temp file's name carries after the final name (and what marks
  * it as no replica). */
