@@ -183,4 +183,10 @@ void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
  * lease ends, and the leader seals it). */
 int fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg);
 
+/* Tests only: called (if not NULL) when a write's commit opened the
+ * committed version of fragment (@ino, @idx) for patching, before the
+ * write patches it: a test stalls one thread there while another writes
+ * the fragment (tests/system/inplace_race.c). */
+extern void (*fio_test_opened_in_place)(uint64_t ino, uint64_t idx);
+
 #endif /* CFS_CLIENT_FILEIO_H */

@@ -33,6 +33,8 @@ struct open_patch {
 
 #define PATCH_MAX 4096 /* open versions per mount at most */
 
+void (*fio_test_opened_in_place)(uint64_t ino, uint64_t idx);
+
 /* The entry of (@ino, @idx) in @t, or NULL (@t's lock held). */
 static struct open_patch *
 patch_find(struct fio_opens *t, uint64_t ino, uint64_t idx)
@@ -572,6 +574,8 @@ inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			  (unsigned long long)version, msg);
 		return 0;
 	}
+	if (fio_test_opened_in_place != NULL)
+		fio_test_opened_in_place(ino, idx);
 	inplace_add(f, r, version, length, crc, chain, nchain);
 	return inplace_write(f, ino, idx, foff, data, n, epoch, done, errmsg);
 }

@@ -8,6 +8,9 @@
 #  - two threads of A writing one fragment at once, each fsync'ing: every
 #    write succeeds (the second finds the first's open version) and B
 #    reads all of them;
+#  - a write stalled between the commit that opened the version and its
+#    first patch, while another session of the mount writes the fragment
+#    (inplace_race.c): both writes are in what is committed;
 #  - a mount (C) killed with SIGKILL after fsync'd patches: once its session
 #    expired the leader surveys the nodes and seals, and B reads every
 #    byte whose fsync returned;
@@ -105,6 +108,16 @@ PY
 }
 check "two threads' fsync'd writes to one fragment all succeed" threads
 check "... and B reads what they wrote" cmp "$T/copy4" "$B/f4"
+
+# ---- a write stalled between its commit and its first patch ----------------------
+# (inplace_race: two sessions of one mount; the first write's commit opens
+# the committed version for patching, and the write stalls 0.4 s there
+# before it patches; the second session writes the fragment meanwhile)
+check "a write stalled after its commit opened the version loses nothing" \
+	sh -c "'$BIN/tests/system/inplace_race' '$S' >'$T/race.out' 2>&1"
+sed 's/^/    /' "$T/race.out"
+check "... and its file is whole and at its goal (fsck)" \
+	$CTL fsck "/$(awk '/^race\./ {print $1}' "$T/race.out")"
 
 # ---- a data node dies while A patches --------------------------------------------
 head -c $((2 * FSZ)) /dev/urandom >"$T/src3"
