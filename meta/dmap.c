@@ -707,52 +707,13 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 	return 0;
 }
 
-/* Cases: 1) in_place SEAL: dmap_seal_commit(); 2) the fragment is open for
- * patching in place: dmap_open_refusal(); 3) a newer version committed
- * meanwhile: CFS_ESTALE (the writer lost a race it should not have run
- * without its write lease); 4) a listed node was not opened for this
- * version: CFS_EINVAL; 5) otherwise the version becomes the committed
- * one, its listed replicas `ok`, every other replica of the fragment
- * garbage, and the file at least @size; with in_place OPEN (which needs
- * a write lease and no reopen: CFS_EINVAL) it stays open for patching in
- * place under that lease (docs/data-path.md "Patching in place"). */
+/* Whether a commit of a new version (not in place) may go ahead: 0, or
+ * cases 3) and 4) of op_frag_commit, or a base that changed. */
 static int
-op_frag_commit(struct dmap *d, const struct ns_env *env,
-	       const struct wire_frag_commit *rq, uint16_t *rt,
-	       union wire_body *out, char *errmsg)
+commit_check(struct dmap *d, const struct wire_frag_commit *rq, char *errmsg)
 {
 	uint64_t cur = 0, curlen = 0, epoch = 0;
-	int rv = ns_file_check(d->ns, rq->ino, &rq->cred, 2, NULL, errmsg);
-	sqlite3_stmt *s;
 
-	if (rv != 0)
-		return rv;
-	if (rq->nodes_count == 0)
-		return cfs_fail(errmsg, CFS_EINVAL, "commit names no replica");
-	if (rq->length > CFS_BULK_MAX)
-		return cfs_fail(errmsg, CFS_EINVAL, "fragment length %llu",
-				(unsigned long long)rq->length);
-	if (rq->in_place == CFS_INPLACE_SEAL)
-		return dmap_seal_commit(d, env, rq, rt, out, errmsg);
-	if (rq->in_place == CFS_INPLACE_OPEN_COMMITTED)
-		return dmap_open_committed(d, rq, rt, out, errmsg);
-	if (rq->in_place != CFS_INPLACE_NONE &&
-	    rq->in_place != CFS_INPLACE_OPEN)
-		return cfs_fail(errmsg, CFS_EINVAL, "in_place %u",
-				rq->in_place);
-	/* Only the write lease's holder sees the data between commits,
-	 * which is what lets it patch without new versions; a version
-	 * opened ahead would be a second writer of the fragment. */
-	if (rq->in_place == CFS_INPLACE_OPEN &&
-	    (rq->lease_epoch == 0 || rq->reopen))
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"fragment %llu/%llu: opening for patching in "
-				"place needs a write lease and no reopen "
-				"(lease %llu, reopen %llu)",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->lease_epoch,
-				(unsigned long long)rq->reopen);
 	if (dmap_frag_get(d, rq->ino, rq->idx, &cur, &curlen, NULL, &epoch) < 0)
 		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (epoch != 0)
@@ -783,9 +744,22 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	/* A version opened ahead was placed when its base committed; a node
 	 * whose copy of the base was moved away or found bad since must not
 	 * take the next version (frag_open would not have kept it). */
-	if (rq->base_held &&
-	    (rv = dmap_listed_hold(d, rq, rq->base_version, errmsg)) != 0)
-		return rv;
+	if (rq->base_held)
+		return dmap_listed_hold(d, rq, rq->base_version, errmsg);
+	return 0;
+}
+
+/* The rows of a commit: the listed replicas `ok` (each must have been
+ * opened for this version: CFS_EINVAL), every other replica of the
+ * fragment garbage, the fragment's committed version (open for patching
+ * under the lease with in_place OPEN). */
+static int
+commit_rows(struct dmap *d, const struct ns_env *env,
+	    const struct wire_frag_commit *rq, char *errmsg)
+{
+	sqlite3_stmt *s;
+	int rv;
+
 	for (uint32_t i = 0; i < rq->nodes_count; i++) {
 		s = dmap_q(d, Q_REPLICA_COMMIT);
 		sqlite3_bind_int64(s, 1, env->now_ns);
@@ -817,33 +791,85 @@ op_frag_commit(struct dmap *d, const struct ns_env *env,
 	sqlite3_bind_int64(s, 6, rq->in_place == CFS_INPLACE_OPEN
 					 ? (sqlite3_int64)rq->lease_epoch
 					 : 0);
-	if ((rv = dmap_run(d, Q_FRAG_PUT, errmsg)) != 0)
+	return dmap_run(d, Q_FRAG_PUT, errmsg);
+}
+
+/* A commit with reopen: the writer's next version of the fragment,
+ * opened on the nodes that now hold it (the leader checked them:
+ * front.c), into *@next; only if all of them are still registered, as
+ * placement would keep them all (else 0, and no rows). */
+static int
+commit_reopen(struct dmap *d, const struct ns_env *env,
+	      const struct wire_frag_commit *rq, uint64_t *next, char *errmsg)
+{
+	uint32_t n = 0;
+	int rv;
+
+	*next = 0;
+	rv = open_rows(d, env, rq->ino, rq->idx, rq->nodes, rq->nodes_count,
+		       next, NULL, &n, errmsg);
+	if (rv != 0 || n == rq->nodes_count)
 		return rv;
-	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
-			     errmsg);
+	/* a node went: those rows were never used */
+	sqlite3_stmt *s = dmap_q(d, Q_DEL_UNLISTED);
+	dmap_bind_key(s, 1, rq->ino, rq->idx, *next);
+	*next = 0;
+	return dmap_run(d, Q_DEL_UNLISTED, errmsg);
+}
+
+/* Cases: 1) in_place SEAL: dmap_seal_commit(); 2) the fragment is open for
+ * patching in place: dmap_open_refusal(); 3) a newer version committed
+ * meanwhile: CFS_ESTALE (the writer lost a race it should not have run
+ * without its write lease); 4) a listed node was not opened for this
+ * version: CFS_EINVAL; 5) otherwise the version becomes the committed
+ * one, its listed replicas `ok`, every other replica of the fragment
+ * garbage, and the file at least @size; with in_place OPEN (which needs
+ * a write lease and no reopen: CFS_EINVAL) it stays open for patching in
+ * place under that lease (docs/data-path.md "Patching in place"). */
+static int
+op_frag_commit(struct dmap *d, const struct ns_env *env,
+	       const struct wire_frag_commit *rq, uint16_t *rt,
+	       union wire_body *out, char *errmsg)
+{
+	int rv = ns_file_check(d->ns, rq->ino, &rq->cred, 2, NULL, errmsg);
+
 	if (rv != 0)
 		return rv;
+	if (rq->nodes_count == 0)
+		return cfs_fail(errmsg, CFS_EINVAL, "commit names no replica");
+	if (rq->length > CFS_BULK_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL, "fragment length %llu",
+				(unsigned long long)rq->length);
+	if (rq->in_place == CFS_INPLACE_SEAL)
+		return dmap_seal_commit(d, env, rq, rt, out, errmsg);
+	if (rq->in_place == CFS_INPLACE_OPEN_COMMITTED)
+		return dmap_open_committed(d, rq, rt, out, errmsg);
+	if (rq->in_place != CFS_INPLACE_NONE &&
+	    rq->in_place != CFS_INPLACE_OPEN)
+		return cfs_fail(errmsg, CFS_EINVAL, "in_place %u",
+				rq->in_place);
+	/* Only the write lease's holder sees the data between commits,
+	 * which is what lets it patch without new versions; a version
+	 * opened ahead would be a second writer of the fragment. */
+	if (rq->in_place == CFS_INPLACE_OPEN &&
+	    (rq->lease_epoch == 0 || rq->reopen))
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"fragment %llu/%llu: opening for patching in "
+				"place needs a write lease and no reopen "
+				"(lease %llu, reopen %llu)",
+				(unsigned long long)rq->ino,
+				(unsigned long long)rq->idx,
+				(unsigned long long)rq->lease_epoch,
+				(unsigned long long)rq->reopen);
+	if ((rv = commit_check(d, rq, errmsg)) != 0 ||
+	    (rv = commit_rows(d, env, rq, errmsg)) != 0 ||
+	    (rv = ns_file_written(d->ns, env, rq->ino, rq->size,
+				  &out->entry.attr, errmsg)) != 0)
+		return rv;
 	out->entry.reopened = 0;
-	if (rq->reopen) {
-		/* The writer's next write of this fragment, on the nodes that
-		 * now hold it (the leader checked them: front.c); only if all
-		 * of them are still registered, as placement would keep
-		 * them all. */
-		uint64_t next = 0;
-		uint32_t n = 0;
-		rv = open_rows(d, env, rq->ino, rq->idx, rq->nodes,
-			       rq->nodes_count, &next, NULL, &n, errmsg);
-		if (rv == 0 && n == rq->nodes_count)
-			out->entry.reopened = next;
-		else if (rv == 0) {
-			/* a node went: those rows were never used */
-			s = dmap_q(d, Q_DEL_UNLISTED);
-			dmap_bind_key(s, 1, rq->ino, rq->idx, next);
-			rv = dmap_run(d, Q_DEL_UNLISTED, errmsg);
-		}
-		if (rv != 0)
-			return rv;
-	}
+	if (rq->reopen &&
+	    (rv = commit_reopen(d, env, rq, &out->entry.reopened, errmsg)) != 0)
+		return rv;
 	*rt = WIRE_T_entry;
 	return 0;
 }
