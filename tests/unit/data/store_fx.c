@@ -1,5 +1,6 @@
 /* store_fx.c - the fixture and helpers the fragment store's unit tests
- * share (test_store.c, test_store_direct.c). */
+ * share (test_store.c, test_store_delta.c, test_store_direct.c,
+ * test_journal.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,4 +136,11 @@ flip_byte(const char *path, off_t off)
 	c ^= 0x40;
 	assert_int_equal(pwrite(fd, &c, 1, off), 1);
 	close(fd);
+}
+
+int
+exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
 }

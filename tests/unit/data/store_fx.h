@@ -1,6 +1,7 @@
 /* store_fx.h - the fixture and helpers the fragment store's unit tests
- * share (test_store.c, test_store_direct.c): a store in a fresh temporary
- * directory per test, removed after it. */
+ * share (test_store.c, test_store_delta.c, test_store_direct.c,
+ * test_journal.c): a store in a fresh temporary directory per test, removed
+ * after it. */
 #ifndef CFS_TESTS_STORE_FX_H
 #define CFS_TESTS_STORE_FX_H
 
@@ -43,5 +44,8 @@ void replica_path(struct fx *f, struct store_key k, char *buf);
 
 /* Flip one bit of the byte at @off of file @path. */
 void flip_byte(const char *path, off_t off);
+
+/* Whether @path exists (stat succeeds). */
+int exists(const char *path);
 
 #endif /* CFS_TESTS_STORE_FX_H */
