@@ -1369,8 +1369,15 @@ fusefs_close(struct fusefs **fsp)
 				.what = "shutdown"};
 		ofile_flush_all(fs->files, op.c->fio);
 		/* versions open for patching in place: sealed now rather
-		 * than by the leader once the sessions' leases end */
+		 * than by the leader once the sessions' leases end.  Within
+		 * a short deadline, not --timeout: with no server answering
+		 * (the cluster stopped first) the leader seals them anyway,
+		 * and the unmount need not hang for a minute. */
+		int was = mc_set_deadline(op.c->mc, FUSEFS_EXIT_SEAL_MS);
+		if (was < FUSEFS_EXIT_SEAL_MS)
+			mc_set_deadline(op.c->mc, was);
 		fio_seal_ino(op.c->fio, 0, NULL);
+		mc_set_deadline(op.c->mc, was);
 		ofile_table_free(&fs->files, remove_hidden, &op);
 	}
 	fio_close(&fs->rconn.fio);

@@ -52,6 +52,10 @@
 /* An open waits this long for other mounts to give up a lease in the way:
  * a dead mount's leases go with its session (10 s). */
 #define FUSEFS_LEASE_WAIT_MS 12000
+/* At unmount, how long sealing the versions open for patching waits for
+ * a metadata server (less if --timeout is shorter): a leader elected
+ * after a crash answers well within it. */
+#define FUSEFS_EXIT_SEAL_MS 5000
 #define FUSEFS_WBUF_MAX (16u << 20)   /* write-back range per handle */
 #define FUSEFS_IO_MAX (1u << 20)      /* max_write / max_readahead asked */
 /* The read window of a sequential reader per handle: a fragment of the

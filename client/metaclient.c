@@ -963,6 +963,17 @@ mc_close(struct mc **mcp)
 	*mcp = NULL;
 }
 
+int
+mc_set_deadline(struct mc *mc, int deadline_ms)
+{
+	pthread_mutex_lock(&mc->call_lock);
+	int old = mc->opt.deadline_ms;
+	if (deadline_ms > 0)
+		mc->opt.deadline_ms = deadline_ms;
+	pthread_mutex_unlock(&mc->call_lock);
+	return old;
+}
+
 uint64_t
 mc_client_id(struct mc *mc)
 {

@@ -119,6 +119,10 @@ int mc_call(struct mc *mc, uint16_t type, const void *req,
 	    uint16_t *reply_type, union wire_body *reply, int timeout_ms,
 	    char *errmsg);
 
+/* The deadline of later calls made with timeout 0 (mc_options'
+ * deadline_ms) becomes @deadline_ms (> 0); returns the one it replaces. */
+int mc_set_deadline(struct mc *mc, int deadline_ms);
+
 /* The session's client id (0 without a session). */
 uint64_t mc_client_id(struct mc *mc);
 

@@ -18,7 +18,8 @@
 #    sealed, the write goes on as a new version on the other nodes, and
 #    every byte reads back;
 #  - a mount (D) unmounted after every metadata server was killed, with
-#    eight versions open: it gives up sealing after one call's timeout.
+#    eight versions open: it gives up sealing after 5 s (its --timeout is
+#    the default minute).
 . "$(dirname "$0")/lib.sh"
 
 fuse_needed
@@ -168,11 +169,12 @@ grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'
 
 # ---- an unmount after the metadata servers stopped -----------------------------
 # D holds versions of eight fragments open; with no server to answer, one
-# seal waits out its call (--timeout 3) and the rest are left to the
-# leader: the daemon ends in seconds, not one timeout per version.
+# seal waits out the unmount's 5 s (not --timeout, 60 s by default) and
+# the rest are left to the leader: the daemon ends in seconds, not one
+# timeout per version, nor one minute.
 D=$T/d
 mkdir -p "$D"
-"$FUSE" --meta "$S" --timeout 3 --log "$T/fuse-d.log" "$D" && mountpoint -q "$D" ||
+"$FUSE" --meta "$S" --log "$T/fuse-d.log" "$D" && mountpoint -q "$D" ||
 	{ check "mount D" false; show_logs; exit 1; }
 head -c $((8 * FSZ)) /dev/urandom >"$T/src5"
 cp "$T/src5" "$D/f5"

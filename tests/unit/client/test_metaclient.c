@@ -438,6 +438,32 @@ test_mc_cancel_ends_a_waiting_call(void **state)
 	fake_stop(leader);
 }
 
+/* mc_set_deadline bounds later calls made without a timeout of their
+ * own, and gives back the deadline it replaced. */
+static void
+test_mc_set_deadline_bounds_later_calls(void **state)
+{
+	struct fake *leader = fake_start(FAKE_LEADER);
+	struct mc_options o = fast;
+	char err[CFS_ERRMSG_SIZE];
+	struct mc *mc = NULL;
+
+	o.deadline_ms = 10000;
+	leader->drop_mknod = 1000;
+	fake_run(leader);
+	assert_int_equal(mc_open(&mc, leader->addr, &o, err), 0);
+	assert_int_equal(mc_set_deadline(mc, 300), 10000);
+	int64_t t0 = now_ms();
+	assert_int_equal(mc_mkdir(mc, 1, "d", 0755, NULL, err),
+			 CFS_ETIMEDOUT);
+	int64_t took = now_ms() - t0;
+	assert_true(took >= 250 && took < 2000);
+	assert_int_equal(mc_set_deadline(mc, 10000), 300);
+	assert_int_equal(mc_set_deadline(mc, 0), 10000); /* 0: unchanged */
+	mc_close(&mc);
+	fake_stop(leader);
+}
+
 /* Where every connection is refused, nothing was sent: the error says
  * the request never reached a server and why. */
 static void
@@ -606,6 +632,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mc_call_reports_noleader),
 		cmocka_unit_test(test_mc_call_unanswered_mutation_outcome_unknown),
 		cmocka_unit_test(test_mc_cancel_ends_a_waiting_call),
+		cmocka_unit_test(test_mc_set_deadline_bounds_later_calls),
 		cmocka_unit_test(test_mc_open_refused_never_reached_a_server),
 		cmocka_unit_test(test_mc_open_notices_wait_once),
 		cmocka_unit_test(test_mc_open_notices_no_leader),
