@@ -87,7 +87,18 @@ wait_leader() { # until some server answers status with a leader
 	done
 	echo "no leader after 10 s"; return 1
 }
-leader_id() { $CTL status 2>/dev/null | sed -n 's/^leader: *server \([0-9]*\).*/\1/p'; }
+# leader_id: the leader's id, asked until some server names one (10 s at
+# most: a status call can time out on a loaded machine while a leader
+# serves); nothing if none does
+leader_id() {
+	local id _
+	for _ in $(seq 20); do
+		id=$($CTL status 2>/dev/null |
+			sed -n 's/^leader: *server \([0-9]*\).*/\1/p')
+		[ -n "$id" ] && { echo "$id"; return 0; }
+		sleep 0.5
+	done
+}
 cluster_start() { # cluster_start N: N servers, bootstrapped and formatted
 	N=$1
 	local spec="" i
