@@ -775,6 +775,10 @@ keepalive_once(struct mc *mc, uint64_t client_id, int budget_ms)
 		rv = chan_exchange(mc, &mc->ka_chan, server, addr, frame, len,
 				   h.request_id, (int)(until - cfs_now_ms()), &m,
 				   NULL, msg);
+		if (rv == CFS_CANCELED) { /* (the server is not to blame) */
+			zmq_msg_close(&m);
+			break;
+		}
 		if (rv != 0) {
 			zmq_msg_close(&m);
 			LOG_DEBUG("keepalive: %s", msg);
