@@ -134,49 +134,65 @@ patch_commit(struct journal *j, const struct store_key *k, uint64_t file_size,
 }
 
 /* The new CRC of each block of @r that [@off, @off + @n) of data touches
- * into r->crcs: a block the range covers from @buf alone; one it covers
- * in part from its old CRC and the bytes the range replaces, read into
- * @blk (crc32c_patch: 4 KiB read for a 4 KiB patch, not the 64 KiB
- * block).  A bad block is not laundered: bytes that differ from what its
- * old CRC covers, inside the range or out, leave a CRC that does not
- * match the block written. */
+ * into r->crcs (r->length and r->crcs already those after the patch; the
+ * replica held @old_len bytes before it): a block the range covers from
+ * @buf alone; one it covers in part from its old CRC and the bytes the
+ * range replaces, read into @blk (crc32c_patch: 4 KiB read for a 4 KiB
+ * patch, not the 64 KiB block), then continued over the bytes an append
+ * adds past its old end.  A bad block is not laundered: bytes that
+ * differ from what its old CRC covers, inside the range or out, leave a
+ * CRC that does not match the block written. */
 static int
-patch_crcs(struct replica *r, uint64_t off, const uint8_t *buf, size_t n,
-	   uint8_t *blk, char *errmsg)
+patch_crcs(struct replica *r, uint64_t old_len, uint64_t off,
+	   const uint8_t *buf, size_t n, uint8_t *blk, char *errmsg)
 {
 	for (uint64_t b = off / BS; b * BS < off + n; b++) {
 		uint64_t start = b * BS, bl = block_len(r->length, b);
+		uint64_t obl = start < old_len ? block_len(old_len, b) : 0;
 		uint64_t lo = off > start ? off : start;
 		uint64_t hi = off + n < start + bl ? off + n : start + bl;
+		uint64_t ohi = hi < start + obl ? hi : start + obl;
 
 		if (lo == start && hi == start + bl) {
 			r->crcs[b] = crc32c(0, buf + (start - off), (size_t)bl);
 			continue;
 		}
-		ssize_t got = pread_full(r->fd, blk, (size_t)(hi - lo),
-					 HDR + lo);
-		if (got < 0)
-			return cfs_fail_errno(errmsg, errno,
-					      "%s: block %" PRIu64, r->path,
-					      b);
-		if ((uint64_t)got != hi - lo)
-			return cfs_fail(errmsg, CFS_CORRUPT,
-					"%s: block %" PRIu64 " truncated",
-					r->path, b);
-		r->crcs[b] = crc32c_patch(r->crcs[b], blk, buf + (lo - off),
-					  (size_t)(hi - lo),
-					  start + bl - hi);
+		/* (an append starts at or before the old end: lo <= ohi) */
+		uint32_t c = r->crcs[b];
+		if (lo < ohi) {
+			ssize_t got = pread_full(r->fd, blk, (size_t)(ohi - lo),
+						 HDR + lo);
+			if (got < 0)
+				return cfs_fail_errno(errmsg, errno,
+						      "%s: block %" PRIu64,
+						      r->path, b);
+			if ((uint64_t)got != ohi - lo)
+				return cfs_fail(errmsg, CFS_CORRUPT,
+						"%s: block %" PRIu64
+						" truncated",
+						r->path, b);
+			c = crc32c_patch(c, blk, buf + (lo - off),
+					 (size_t)(ohi - lo),
+					 start + obl - ohi);
+		}
+		if (hi > start + obl) /* the bytes appended to the block */
+			c = crc32c(c, buf + (start + obl - off),
+				   (size_t)(hi - start - obl));
+		r->crcs[b] = c;
 	}
 	return 0;
 }
 
 /* Open replica @k for patching into @r: its length checked against the
- * client's and the range against it, a delta made whole first (then
- * opened again).  One open of the file on the usual path: a patch is a
- * few tens of microseconds of work, and each open walks the path. */
+ * client's and the range against it (inside its @length bytes, or, when
+ * @new_length is more, ending there and starting at or before its end:
+ * an append), a delta made whole first (then opened again).  One open of
+ * the file on the usual path: a patch is a few tens of microseconds of
+ * work, and each open walks the path. */
 static int
 patch_open(struct store *s, const struct store_key *k, uint64_t length,
-	   uint64_t off, size_t n, struct replica *r, char *errmsg)
+	   uint64_t new_length, uint64_t off, size_t n, struct replica *r,
+	   char *errmsg)
 {
 	int rc = replica_open_rw(s, k, r, errmsg);
 
@@ -186,11 +202,19 @@ patch_open(struct store *s, const struct store_key *k, uint64_t length,
 		rc = cfs_fail(errmsg, CFS_ESTALE,
 			      "%s: %" PRIu64 " bytes, patched as %" PRIu64,
 			      r->path, r->length, length);
-	} else if (off > length || n > length - off) {
+	} else if (new_length == length &&
+		   (off > length || n > length - off)) {
 		rc = cfs_fail(errmsg, CFS_EINVAL,
 			      "%s: patch of %zu bytes at %" PRIu64
 			      " past its %" PRIu64 " bytes",
 			      r->path, n, off, length);
+	} else if (new_length != length &&
+		   (new_length < length || off > length ||
+		    off + n != new_length)) {
+		rc = cfs_fail(errmsg, CFS_EINVAL,
+			      "%s: %zu bytes at %" PRIu64 " do not make its %"
+			      PRIu64 " bytes %" PRIu64,
+			      r->path, n, off, length, new_length);
 	} else if (r->h.format == STORE_FORMAT_DELTA) {
 		replica_close(r);
 		rc = delta_make_whole(s, k, errmsg);
@@ -214,29 +238,51 @@ patch_open(struct store *s, const struct store_key *k, uint64_t length,
 	return rc;
 }
 
+/* Make @r's length @new_length (more than it is): its CRC table one
+ * entry per block of the new length, the blocks past the old end to be
+ * filled by patch_crcs. */
+static int
+patch_grow(struct replica *r, uint64_t new_length, char *errmsg)
+{
+	uint64_t nb = nblocks_of(new_length);
+	uint32_t *c = realloc(r->crcs, 4 * (size_t)(nb + 1));
+
+	if (c == NULL)
+		return cfs_fail(errmsg, CFS_ENOMEM, "%s: CRC table", r->path);
+	for (uint64_t b = r->nblocks; b < nb; b++)
+		c[b] = 0;
+	r->crcs = c;
+	r->nblocks = nb;
+	r->length = r->h.length = new_length;
+	return 0;
+}
+
 int
 store_patch(struct store *s, const struct store_key *k, uint64_t length,
-	    uint64_t off, const void *buf, size_t n, uint32_t *out_crc,
-	    char *errmsg)
+	    uint64_t new_length, uint64_t off, const void *buf, size_t n,
+	    uint32_t *out_crc, char *errmsg)
 {
 	uint8_t *blk = NULL, *table = NULL, h[HDR];
 	struct replica r;
 	struct patch p = {0};
 	int rc;
 
-	rc = patch_open(s, k, length, off, n, &r, errmsg);
+	rc = patch_open(s, k, length, new_length, off, n, &r, errmsg);
 	if (rc != 0)
 		return rc;
 	if (n == 0) {
 		*out_crc = r.data_crc;
 		goto out;
 	}
+	if (new_length > length &&
+	    (rc = patch_grow(&r, new_length, errmsg)) != 0)
+		goto out;
 	size_t tsize = 4 * (size_t)(r.nblocks + 1);
 	if ((blk = malloc(BS)) == NULL || (table = malloc(tsize)) == NULL) {
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: patch buffers", r.path);
 		goto out;
 	}
-	rc = patch_crcs(&r, off, buf, n, blk, errmsg);
+	rc = patch_crcs(&r, length, off, buf, n, blk, errmsg);
 	if (rc != 0)
 		goto out;
 	/* the whole CRC from the block CRCs, not from the data again */
@@ -244,7 +290,7 @@ store_patch(struct store *s, const struct store_key *k, uint64_t length,
 	for (uint64_t b = 0; b < r.nblocks; b++) {
 		put_le(table + 4 * b, r.crcs[b], 4);
 		data_crc = crc32c_combine(data_crc, r.crcs[b],
-					  block_len(length, b));
+					  block_len(new_length, b));
 	}
 	put_le(table + tsize - 4, crc32c(0, table, tsize - 4), 4);
 	r.h.format = STORE_FORMAT;
@@ -252,10 +298,16 @@ store_patch(struct store *s, const struct store_key *k, uint64_t length,
 	header_encode(h, k, &r.h);
 
 	uint64_t b0 = off / BS, b1 = (off + n - 1) / BS;
-	uint64_t tab = HDR + length;
+	uint64_t tab = HDR + new_length;
 	patch_add(&p, 0, PATCH_HDR, h);
 	patch_add(&p, HDR + off, n, buf);
-	if (b1 + 1 == r.nblocks) { /* the touched CRCs and the table's CRC */
+	if (new_length > length) {
+		/* the table moved past the new end: all of it, over the
+		 * old table's bytes (the data covers them up to the new
+		 * end, the new table the rest: the file only grows) */
+		patch_add(&p, tab, tsize, table);
+	} else if (b1 + 1 == r.nblocks) {
+		/* the touched CRCs and the table's CRC */
 		patch_add(&p, tab + 4 * b0, tsize - 4 * b0, table + 4 * b0);
 	} else {
 		patch_add(&p, tab + 4 * b0, 4 * (b1 - b0 + 1), table + 4 * b0);
@@ -303,7 +355,14 @@ patch_replay(void *arg, const struct store_key *k, uint64_t file_size,
 	uint64_t has = get_le(h + 4, 2) == STORE_FORMAT_V1
 			       ? 0
 			       : get_le(h + HDR_STAMP_OFF, 8);
-	if ((uint64_t)st.st_size != file_size || has != stamp) {
+	/* The same file: its stamp, and (a client's write has stamp 0) a
+	 * size the patches of that incarnation give it.  An append grows
+	 * the file, so a record may be older than the file's size (a later
+	 * append's record follows it in the journal: its bytes reached the
+	 * file only once that record was flushed, and is replayed after
+	 * it) or newer (its bytes never reached the file); the records
+	 * replayed in order leave the last state. */
+	if (has != stamp || (uint64_t)st.st_size < HDR + 4) {
 		LOG_WARN("%s: a patch in the journal not written again: the "
 			 "file is another one (%lld bytes, stamp %" PRIx64
 			 "; the patch's %" PRIu64 " bytes, stamp %" PRIx64 ")",

@@ -391,8 +391,10 @@ write_local(struct worker *w, const struct wire_frag_write *m,
 
 /* Reject a frag_write in place (docs/data-path.md "Patching in place")
  * that is not one: it names the version it patches as its base, that
- * version's length as both lengths, and is durable (it is answered
- * without a Raft round, so only on the disk). */
+ * version's length as its base length, and as its length the same or,
+ * for an append, the end of the range (which starts at or before the
+ * base length); and it is durable (it is answered without a Raft round,
+ * so only on the disk). */
 static int
 inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 {
@@ -406,11 +408,6 @@ inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 				"in place: base version %" PRIu64
 				" is not the version",
 				m->base_version);
-	if (m->length != m->base_length)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"in place: length %" PRIu64
-				" is not the base length %" PRIu64,
-				m->length, m->base_length);
 	if (!m->durable)
 		return cfs_fail(errmsg, CFS_EINVAL, "in place: not durable");
 	if (m->lease_epoch == 0) /* it could never be fenced */
@@ -419,10 +416,21 @@ inplace_check(const struct wire_frag_write *m, size_t blen, char *errmsg)
 		return cfs_fail(errmsg, CFS_EINVAL,
 				"length %" PRIu64 " over %u", m->length,
 				CFS_BULK_MAX);
-	if (m->offset > m->length || blen > m->length - m->offset)
+	if (m->length == m->base_length) {
+		if (m->offset > m->length || blen > m->length - m->offset)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"%zu bytes at %" PRIu64
+					" past length %" PRIu64,
+					blen, m->offset, m->length);
+	} else if (m->length < m->base_length ||
+		   m->offset > m->base_length || blen == 0 ||
+		   m->offset + blen != m->length) {
 		return cfs_fail(errmsg, CFS_EINVAL,
-				"%zu bytes at %" PRIu64 " past length %" PRIu64,
-				blen, m->offset, m->length);
+				"in place: %zu bytes at %" PRIu64
+				" do not make length %" PRIu64
+				" of base length %" PRIu64,
+				blen, m->offset, m->length, m->base_length);
+	}
 	return 0;
 }
 
@@ -432,7 +440,8 @@ static int epoch_check(struct service *s, const struct wire_frag_write *m,
 /* Patch this node's replica of the version in place, holding the fragment
  * like write_local: a write, copy or delete of it waits, and so does a
  * seal's survey (handle_read with a fence).  CFS_ENOENT without the
- * replica, CFS_ESTALE if its length is another, else store_patch's. */
+ * replica, CFS_ESTALE if its length is not the base length, else
+ * store_patch's. */
 static int
 patch_local(struct worker *w, const struct wire_frag_write *m,
 	    const void *bulk, size_t blen, uint64_t *len, uint32_t *crc,
@@ -447,8 +456,9 @@ patch_local(struct worker *w, const struct wire_frag_write *m,
 	 * lease while this patch waited for it */
 	rv = epoch_check(s, m, errmsg);
 	if (rv == 0)
-		rv = store_rc(s, store_patch(s->st, &k, m->length, m->offset,
-					     bulk, blen, crc, errmsg));
+		rv = store_rc(s, store_patch(s->st, &k, m->base_length,
+					     m->length, m->offset, bulk, blen,
+					     crc, errmsg));
 	unclaim(w);
 	if (rv == 0)
 		*len = m->length;

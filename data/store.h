@@ -212,11 +212,14 @@ int store_compact(struct store *s, const struct store_key *k,
  * Patch replica @k in place (docs/data-path.md "Patching in place"):
  * write @n bytes of @buf (borrowed) at data offset @off, and update the
  * CRCs of the blocks they touch, the table and the header's data_crc;
- * *@out_crc is the new data_crc.  Cases:
+ * with @new_length more than @length, the replica grows to it (an append:
+ * the range ends there and starts at or before its old end; the CRC
+ * table moves past the new end).  *@out_crc is the new data_crc.  Cases:
  *  1) no replica @k: CFS_ENOENT;
  *  2) its length is not @length: CFS_ESTALE (the caller patches another
  *     state of it than this node holds);
- *  3) @off + @n past @length: CFS_EINVAL;
+ *  3) @new_length is @length and @off + @n past it, or it is more and
+ *     the range is not an append to it, or it is less: CFS_EINVAL;
  *  4) a block the range touches in part does not check: CFS_CORRUPT
  *     (a patch never launders a bad block into fresh CRCs);
  *  5) otherwise 0, durable: with a journal, one record of the changed
@@ -231,8 +234,8 @@ int store_compact(struct store *s, const struct store_key *k,
  * the fragment, as store_write_begin.  Code: data/patch.c.
  */
 int store_patch(struct store *s, const struct store_key *k, uint64_t length,
-		uint64_t off, const void *buf, size_t n, uint32_t *out_crc,
-		char *errmsg);
+		uint64_t new_length, uint64_t off, const void *buf, size_t n,
+		uint32_t *out_crc, char *errmsg);
 
 /* Delete every committed replica of (@ino, @idx) whose version is below
  * @keep_from (GC of stale versions).  Deleting none is not an error. */

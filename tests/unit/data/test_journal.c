@@ -764,7 +764,7 @@ patched_file(struct store *s, void *arg)
 		goto out;
 	if (fstat(fd, &st) != 0 || st.st_size > 2 * W_LEN ||
 	    pread(fd, old, (size_t)st.st_size, 0) != st.st_size ||
-	    store_patch(s, &k, W_LEN, P_OFF, c->d->p, P_LEN, &crc, errmsg) !=
+	    store_patch(s, &k, W_LEN, W_LEN, P_OFF, c->d->p, P_LEN, &crc, errmsg) !=
 		    0 ||
 	    crc != crc32c(0, c->d->n, W_LEN) ||
 	    (c->lose_write &&
@@ -867,6 +867,136 @@ test_patch_of_another_incarnation_is_not_replayed(void **state)
 	data_free(&d);
 }
 
+/* ---- appends in place ----------------------------------------------------- */
+
+#define A_N 3
+/* Appends to v1 of (7, 0) (W_LEN bytes): inside the last block, across
+ * two block boundaries from before the end, then 4 KiB at the end. */
+static const uint64_t a_off[A_N] = {W_LEN, W_LEN + 1000 - 10, W_LEN + 70990};
+static const size_t a_len[A_N] = {1000, 70000, 4096};
+
+struct append_crash {
+	struct data *d;
+	int keep; /* appends whose writes into the file reached the disk */
+};
+
+/* The bytes of (7, 0, 1) after @n appends into @out (W_LEN + 80000
+ * bytes); its length. */
+static size_t
+appended(const struct data *d, int n, unsigned char *out)
+{
+	size_t len = W_LEN;
+
+	memcpy(out, d->w, W_LEN);
+	for (int i = 0; i < n; i++) {
+		memcpy(out + a_off[i], d->x + 1000 * i, a_len[i]);
+		len = a_off[i] + a_len[i];
+	}
+	return len;
+}
+
+/* v1 of (7, 0) written, then the appends (a record each); the file then
+ * put back as it was after c->keep of them, as if the writes of the
+ * others into it never reached the disk. */
+static int
+appended_file(struct store *s, void *arg)
+{
+	struct append_crash *c = arg;
+	struct store_key k = key(7, 0, 1);
+	char path[PATH_MAX], errmsg[CFS_ERRMSG_SIZE] = "";
+	unsigned char *keep = NULL, *model = malloc(W_LEN + 80000);
+	ssize_t keep_size = -1;
+	size_t len = W_LEN;
+	uint32_t crc;
+	struct stat st;
+	int fd = -1, rc = -1;
+
+	store_journal_hold(s, 1);
+	store_path(s, &k, path, sizeof(path));
+	if (model == NULL || write_durable(s, k, 0, 0, c->d->w, W_LEN) != 0)
+		goto out;
+	for (int i = 0; i <= A_N; i++) {
+		if (i == c->keep) { /* the file as it is now */
+			if ((fd = open(path, O_RDWR)) < 0 ||
+			    fstat(fd, &st) != 0 ||
+			    (keep = malloc((size_t)st.st_size)) == NULL ||
+			    pread(fd, keep, (size_t)st.st_size, 0) !=
+				    st.st_size)
+				goto out;
+			keep_size = st.st_size;
+		}
+		if (i == A_N)
+			break;
+		size_t want = appended(c->d, i + 1, model);
+		if (store_patch(s, &k, len, a_off[i] + a_len[i], a_off[i],
+				c->d->x + 1000 * i, a_len[i], &crc,
+				errmsg) != 0 ||
+		    crc != crc32c(0, model, want)) {
+			fprintf(stderr, "append %d: %s\n", i, errmsg);
+			goto out;
+		}
+		len = want;
+	}
+	if (ftruncate(fd, keep_size) != 0 ||
+	    pwrite(fd, keep, (size_t)keep_size, 0) != keep_size)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(keep);
+	free(model);
+	return rc;
+}
+
+/* After a crash the appends' records are replayed in order over whatever
+ * state of the file the disk held, leaving the last one's bytes and
+ * length, verified.  keep 0: the file as first written (each record is
+ * newer and makes it longer); 2: as after two appends (the first two
+ * records are older than its size); 3: every write reached it. */
+static void
+appends_replayed(void **state, int keep)
+{
+	struct fx *f = *state;
+	struct data d;
+	struct append_crash c = {&d, keep};
+	struct store_key k = key(7, 0, 1);
+	unsigned char *want = malloc(W_LEN + 80000);
+	uint64_t len;
+	uint32_t crc;
+
+	assert_non_null(want);
+	data_make(&d);
+	crash_after(f, appended_file, &c);
+	restart(f);
+	size_t wl = appended(&d, A_N, want);
+	assert_int_equal(store_stat(f->s, &k, &len, &crc, NULL, f->errmsg), 0);
+	assert_int_equal(len, wl);
+	assert_int_equal(crc, crc32c(0, want, wl));
+	check_content(f, k, want, wl);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+	free(want);
+	data_free(&d);
+}
+
+static void
+test_appends_replayed_over_the_first_state(void **state)
+{
+	appends_replayed(state, 0);
+}
+
+static void
+test_appends_replayed_over_a_later_state(void **state)
+{
+	appends_replayed(state, 2);
+}
+
+static void
+test_appends_replayed_over_the_last_state(void **state)
+{
+	appends_replayed(state, A_N);
+}
+
 int
 main(void)
 {
@@ -910,6 +1040,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_patch_of_another_incarnation_is_not_replayed,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_appends_replayed_over_the_first_state, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_appends_replayed_over_a_later_state, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_appends_replayed_over_the_last_state, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

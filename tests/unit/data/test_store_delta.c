@@ -618,7 +618,7 @@ patch_in_place(struct fx *f, struct store_key k, size_t len, uint64_t off,
 	uint32_t crc = 0, scrc;
 	uint64_t slen;
 
-	assert_int_equal(store_patch(f->s, &k, len, off, data, n, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, off, data, n, &crc,
 				     f->errmsg),
 			 0);
 	memcpy(model + off, data, n);
@@ -675,7 +675,7 @@ test_store_patch_in_place_across_blocks_and_at_the_end(void **state)
 	patch_in_place(f, k, len, 0, p + 4, len, v);
 	put(f, kb, vb, big);
 	uint32_t crc = 1;
-	assert_int_equal(store_patch(f->s, &kb, big, 3, p + 5, big - 7, &crc,
+	assert_int_equal(store_patch(f->s, &kb, big, big, 3, p + 5, big - 7, &crc,
 				     f->errmsg),
 			 CFS_EINVAL);
 	assert_non_null(strstr(f->errmsg, "more than a journal record"));
@@ -736,21 +736,21 @@ test_store_patch_in_place_refusals(void **state)
 	char path[PATH_MAX];
 	uint32_t crc = 0;
 
-	assert_int_equal(store_patch(f->s, &k, len, 0, "x", 1, &crc, f->errmsg),
+	assert_int_equal(store_patch(f->s, &k, len, len, 0, "x", 1, &crc, f->errmsg),
 			 CFS_ENOENT);
 	put(f, k, v, len);
-	assert_int_equal(store_patch(f->s, &k, len + 1, 0, "x", 1, &crc,
+	assert_int_equal(store_patch(f->s, &k, len + 1, len + 1, 0, "x", 1, &crc,
 				     f->errmsg),
 			 CFS_ESTALE);
 	assert_non_null(strstr(f->errmsg, "patched as"));
-	assert_int_equal(store_patch(f->s, &k, len, len - 1, "xy", 2, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, len - 1, "xy", 2, &crc,
 				     f->errmsg),
 			 CFS_EINVAL);
-	assert_int_equal(store_patch(f->s, &k, len, len + 1, "", 0, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, len + 1, "", 0, &crc,
 				     f->errmsg),
 			 CFS_EINVAL);
 	check_content(f, k, v, len);
-	assert_int_equal(store_patch(f->s, &k, len, len, "", 0, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, len, "", 0, &crc,
 				     f->errmsg),
 			 0);
 	assert_int_equal(crc, crc32c(0, v, len));
@@ -758,20 +758,20 @@ test_store_patch_in_place_refusals(void **state)
 	flip_byte(path, STORE_HEADER_SIZE + 65536 + 5);
 	unsigned char got[65536];
 	size_t n;
-	assert_int_equal(store_patch(f->s, &k, len, 65536, "x", 1, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, 65536, "x", 1, &crc,
 				     f->errmsg),
 			 0);
 	assert_int_equal(store_read(f->s, &k, 65536, got, 100, &n,
 				    f->errmsg),
 			 CFS_CORRUPT);
-	assert_int_equal(store_patch(f->s, &k, len, 65536 + 4, "yz", 2, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, 65536 + 4, "yz", 2, &crc,
 				     f->errmsg),
 			 0);
 	assert_int_equal(store_read(f->s, &k, 65536, got, 100, &n,
 				    f->errmsg),
 			 CFS_CORRUPT);
 	/* block 0 is sound and still takes a patch */
-	assert_int_equal(store_patch(f->s, &k, len, 10, "abc", 3, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, 10, "abc", 3, &crc,
 				     f->errmsg),
 			 0);
 	memcpy(v + 10, "abc", 3);
@@ -802,6 +802,104 @@ test_store_patch_in_place_without_a_journal(void **state)
 	free(v);
 }
 
+/* store_patch appending @n bytes of @data at @off to replica @k of *@len
+ * bytes (@off at or before its end, past it after), and to @model: the
+ * replica grows to the range's end, answers the model's CRC, reads back
+ * and verifies. */
+static void
+append_in_place(struct fx *f, struct store_key k, size_t *len, uint64_t off,
+		const void *data, size_t n, unsigned char *model)
+{
+	uint32_t crc = 0, scrc;
+	uint64_t slen;
+
+	assert_int_equal(store_patch(f->s, &k, *len, off + n, off, data, n,
+				     &crc, f->errmsg),
+			 0);
+	memcpy(model + off, data, n);
+	*len = off + n;
+	assert_int_equal(crc, crc32c(0, model, *len));
+	assert_int_equal(store_stat(f->s, &k, &slen, &scrc, NULL, f->errmsg),
+			 0);
+	assert_int_equal(slen, *len);
+	assert_int_equal(scrc, crc);
+	check_content(f, k, model, *len);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+}
+
+/* Appends in place grow a replica in the same file: inside its short last
+ * block, up to a block's end, from a block boundary, overlapping its last
+ * bytes and across new blocks; a delta is made whole first; the journal
+ * off, the same.  An append that leaves a hole, a range that does not end
+ * at the new length, a shrink, a stale length: refused, nothing changed. */
+static void
+test_store_patch_appends_in_place(void **state)
+{
+	struct fx *f = *state;
+	const size_t cap = 600000;
+	size_t len = 100000;
+	struct store_key k = key(95, 0, 4), k1 = key(95, 1, 1);
+	struct store_key k2 = key(95, 1, 2), k3 = key(95, 2, 1);
+	unsigned char *v = calloc(1, cap), *p = random_bytes(cap, 99);
+	unsigned char *w = calloc(1, cap);
+	char path[PATH_MAX];
+	struct stat a, b;
+	uint32_t crc = 0;
+
+	assert_non_null(v);
+	assert_non_null(w);
+	memcpy(v, p + 7, len);
+	put(f, k, v, len);
+	replica_path(f, k, path);
+	assert_int_equal(stat(path, &a), 0);
+	append_in_place(f, k, &len, len, p, 10, v);
+	append_in_place(f, k, &len, len, p + 10, 2 * 65536 - len, v);
+	append_in_place(f, k, &len, len, p + 20, 1, v);
+	append_in_place(f, k, &len, len - 5, p + 30, 70000, v);
+	append_in_place(f, k, &len, 3, p + 40, len + 30000 - 3, v);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+
+	/* refusals */
+	assert_int_equal(store_patch(f->s, &k, len, len + 11, len + 1, p, 10,
+				     &crc, f->errmsg),
+			 CFS_EINVAL);
+	assert_int_equal(store_patch(f->s, &k, len, len + 20, len, p, 10,
+				     &crc, f->errmsg),
+			 CFS_EINVAL);
+	assert_int_equal(store_patch(f->s, &k, len, len - 10, len - 10, p, 10,
+				     &crc, f->errmsg),
+			 CFS_EINVAL);
+	assert_int_equal(store_patch(f->s, &k, len - 1, len + 9, len - 1, p,
+				     10, &crc, f->errmsg),
+			 CFS_ESTALE);
+	check_content(f, k, v, len);
+	assert_int_equal(store_verify(f->s, &k, f->errmsg), 0);
+
+	/* a delta: made whole, then appended to */
+	size_t dl = 200000;
+	memcpy(w, p + 100, dl);
+	put(f, k1, w, dl);
+	patch(f, k2, 1, 1000, p + 200, 10, w);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT_DELTA);
+	append_in_place(f, k2, &dl, dl - 100, p + 300, 5000, w);
+	assert_int_equal(file_format(f, k2), STORE_FORMAT);
+
+	/* without the journal */
+	uint64_t puts0, puts1, cps;
+	size_t nl = 65536;
+	memcpy(w, p + 500, nl);
+	assert_int_equal(store_set_journal(f->s, 0, f->errmsg), 0);
+	put(f, k3, w, nl);
+	store_journal_stats(f->s, &puts0, &cps);
+	append_in_place(f, k3, &nl, nl, p + 600, 4096, w);
+	store_journal_stats(f->s, &puts1, &cps);
+	assert_int_equal(puts1, puts0);
+	free(v);
+	free(w);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -824,6 +922,7 @@ main(void)
 	    T(test_store_patch_in_place_of_a_delta_makes_it_whole),
 	    T(test_store_patch_in_place_refusals),
 	    T(test_store_patch_in_place_without_a_journal),
+	    T(test_store_patch_appends_in_place),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

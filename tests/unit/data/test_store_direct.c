@@ -280,11 +280,11 @@ test_store_patch_in_place_of_a_replica_written_direct(void **state)
 	assert_int_equal(store_write_begin(f->s, &k, 0, &w, f->errmsg), 0);
 	assert_int_equal(store_write(w, 0, v, len, f->errmsg), 0);
 	assert_int_equal(store_write_commit(&w, 1, NULL, NULL, f->errmsg), 0);
-	assert_int_equal(store_patch(f->s, &k, len, 4095, p, 3, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, 4095, p, 3, &crc,
 				     f->errmsg),
 			 0);
 	memcpy(v + 4095, p, 3);
-	assert_int_equal(store_patch(f->s, &k, len, MIB - 7, p, 200000, &crc,
+	assert_int_equal(store_patch(f->s, &k, len, len, MIB - 7, p, 200000, &crc,
 				     f->errmsg),
 			 0);
 	memcpy(v + MIB - 7, p, 200000);
