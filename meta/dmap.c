@@ -267,8 +267,9 @@ static const char *const dmap_sql[Q__COUNT] = {
 			     "ino = ?1 AND idx = ?2 AND version = ?3 AND "
 			     "length = ?4 AND crc = ?5 AND stored = length AND "
 			     "patch_epoch = 0",
-	[Q_FRAG_SEAL] = "UPDATE fragments SET crc = ?3, patch_epoch = 0 WHERE "
-			"ino = ?1 AND idx = ?2",
+	[Q_FRAG_SEAL] = "UPDATE fragments SET crc = ?3, length = ?4, "
+			"stored = ?4, patch_epoch = 0 WHERE ino = ?1 AND "
+			"idx = ?2",
 	/* the write lease a fragment is open under, if it still exists */
 	[Q_LEASE_OF_EPOCH] = "SELECT holder, session FROM leases WHERE ino = ? "
 			     "AND epoch = ? AND type = 2",
@@ -606,8 +607,8 @@ dmap_frag_get(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t *version,
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-config_get(struct dmap *d, const char *key, int64_t *v)
+int
+dmap_config_get(struct dmap *d, const char *key, int64_t *v)
 {
 	sqlite3_stmt *s = dmap_q(d, Q_CONFIG_GET);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -678,7 +679,7 @@ op_frag_open(struct dmap *d, const struct ns_env *env,
 
 	if (rv != 0)
 		return rv;
-	if (config_get(d, "fragment_size", &fsz) != 0 || fsz <= 0)
+	if (dmap_config_get(d, "fragment_size", &fsz) != 0 || fsz <= 0)
 		return cfs_fail(errmsg, CFS_INTERNAL, "no fragment size");
 	if (rq->idx >= (1ull << 62) / (uint64_t)fsz || rq->idx > UINT32_MAX)
 		return cfs_fail(errmsg, CFS_EFBIG, "fragment index %llu",
@@ -940,7 +941,7 @@ op_frag_locate(struct dmap *d, const struct wire_frag_locate *rq,
 
 	if (rv != 0)
 		return rv;
-	if (config_get(d, "fragment_size", &fsz) != 0)
+	if (dmap_config_get(d, "fragment_size", &fsz) != 0)
 		return cfs_fail(errmsg, CFS_INTERNAL, "no fragment size");
 	m->size = a.size;
 	m->fragment_size = (uint64_t)fsz;

@@ -146,16 +146,42 @@ dmap_open_committed(struct dmap *d, const struct wire_frag_commit *rq,
 	return 0;
 }
 
+/* A seal's @length of fragment (@ino, @idx), committed with @curlen
+ * bytes: patches keep the length or, appending, make it longer, up to
+ * the fragment size (*@fsz).  0, or CFS_EINVAL saying which (@who: whose
+ * seal). */
+static int
+seal_length_check(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t length,
+		  uint64_t curlen, const char *who, int64_t *fszp,
+		  char *errmsg)
+{
+	int64_t fsz = 0;
+
+	if (dmap_config_get(d, "fragment_size", &fsz) != 0 || fsz <= 0)
+		return cfs_fail(errmsg, CFS_EIO, "no fragment size");
+	*fszp = fsz;
+	if (length >= curlen && length <= (uint64_t)fsz)
+		return 0;
+	return cfs_fail(errmsg, CFS_EINVAL,
+			"%s seal of fragment %llu/%llu: %llu bytes, committed "
+			"are %llu (patches in place keep the length or append, "
+			"up to the fragment size %lld)",
+			who, (unsigned long long)ino, (unsigned long long)idx,
+			(unsigned long long)length,
+			(unsigned long long)curlen, (long long)fsz);
+}
+
 /* Seal version @version of fragment (@ino, @idx), open for patching in
- * place (the caller checked that it is, and its length): its crc becomes
- * @crc, it is no longer open, and every `ok` replica of it not on one of
- * @nodes becomes bad (it may lack the last patches, or hold one that was
- * never acknowledged).  CFS_EINVAL, changing nothing, if @nodes is empty
- * or names a node without a replica row of the version. */
+ * place (the caller checked that it is, and @length): its crc becomes
+ * @crc and its length @length (more than committed after appends), it is
+ * no longer open, and every `ok` replica of it not on one of @nodes
+ * becomes bad (it may lack the last patches, or hold one that was never
+ * acknowledged).  CFS_EINVAL, changing nothing, if @nodes is empty or
+ * names a node without a replica row of the version. */
 static int
 seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
-	  uint64_t idx, uint64_t version, uint32_t crc, const uint64_t *nodes,
-	  uint32_t n, unsigned *bad, char *errmsg)
+	  uint64_t idx, uint64_t version, uint64_t length, uint32_t crc,
+	  const uint64_t *nodes, uint32_t n, unsigned *bad, char *errmsg)
 {
 	struct dmap_frag *f = &d->frag;
 	sqlite3_stmt *s;
@@ -201,16 +227,18 @@ seal_rows(struct dmap *d, const struct ns_env *env, uint64_t ino,
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
 	sqlite3_bind_int64(s, 3, crc);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)length);
 	return dmap_run(d, Q_FRAG_SEAL, errmsg);
 }
 
 /* The holder's seal (frag_commit in_place = CFS_INPLACE_SEAL): cases
  * 1) the version is not the committed one, or not open under the
  *    commit's lease: CFS_ESTALE (sealed already, by the leader after the
- *    lease was lost, or rewritten); 2) another length (patches in place
- *    never change it), reopen asked, a listed node without a row:
- *    CFS_EINVAL; 3) otherwise seal_rows(), and the file's times and size
- *    as a commit sets them (the patches wrote it). */
+ *    lease was lost, or rewritten); 2) a length shorter than committed or
+ *    past the fragment size (seal_length_check), reopen asked, a listed
+ *    node without a row: CFS_EINVAL; 3) otherwise seal_rows(), and the
+ *    file's times and size as a commit sets them (the patches wrote it;
+ *    appends made it longer). */
 int
 dmap_seal_commit(struct dmap *d, const struct ns_env *env,
 		 const struct wire_frag_commit *rq, uint16_t *rt,
@@ -233,21 +261,15 @@ dmap_seal_commit(struct dmap *d, const struct ns_env *env,
 				(unsigned long long)cur,
 				epoch ? "open under lease" : "not open",
 				(unsigned long long)epoch);
-	if (rq->length != curlen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"seal of fragment %llu/%llu v%llu: %llu "
-				"bytes, committed are %llu (patching in place "
-				"keeps the length)",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->length,
-				(unsigned long long)curlen);
+	int64_t fsz = 0;
+	if ((rv = seal_length_check(d, rq->ino, rq->idx, rq->length, curlen,
+				    "the holder's", &fsz, errmsg)) != 0)
+		return rv;
 	if (rq->reopen)
 		return cfs_fail(errmsg, CFS_EINVAL,
 				"a seal cannot open the next version ahead");
-	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
-		       rq->nodes, rq->nodes_count, &bad, errmsg);
+	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->length,
+		       rq->crc, rq->nodes, rq->nodes_count, &bad, errmsg);
 	if (rv != 0)
 		return rv;
 	rv = ns_file_written(d->ns, env, rq->ino, rq->size, &out->entry.attr,
@@ -263,12 +285,14 @@ dmap_seal_commit(struct dmap *d, const struct ns_env *env,
  * (docs/data-path.md "Patching in place", "The leader's seal").  Cases:
  * 1) no longer open under @epoch (the holder sealed it after all, it was
  *    rewritten, truncated away or deleted, or this is a second proposal
- *    of the same seal): nothing changes, `ok`; 2) another length than
- *    committed, or a node without a row: CFS_EINVAL; 3) otherwise as the
- *    holder's seal, but the file's size stays: the patches changed bytes
- *    inside it.  Its mtime and ctime do move to this entry's time, as a
- *    holder's seal sets them: the data changed after the last commit
- *    set them, and whoever compares times must see it. */
+ *    of the same seal): nothing changes, `ok`; 2) a length shorter than
+ *    committed or past the fragment size, or a node without a row:
+ *    CFS_EINVAL; 3) otherwise as the holder's seal, the file's size
+ *    raised to the fragment's new end: appends the holder acknowledged
+ *    (its fsync returned once every node held them) made it longer, and
+ *    its seal never came.  Its mtime and ctime move to this entry's time,
+ *    as a holder's seal sets them: the data changed after the last
+ *    commit set them, and whoever compares times must see it. */
 int
 dmap_op_frag_seal(struct dmap *d, const struct ns_env *env,
 		  const struct wire_frag_seal *rq, uint16_t *rt, char *errmsg)
@@ -283,29 +307,26 @@ dmap_op_frag_seal(struct dmap *d, const struct ns_env *env,
 		return dmap_db_error(d, errmsg, Q_FRAG_GET);
 	if (cur != rq->version || epoch == 0 || epoch != rq->epoch)
 		return 0;
-	if (rq->length != curlen)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"seal of fragment %llu/%llu v%llu: %llu "
-				"bytes, committed are %llu",
-				(unsigned long long)rq->ino,
-				(unsigned long long)rq->idx,
-				(unsigned long long)rq->version,
-				(unsigned long long)rq->length,
-				(unsigned long long)curlen);
-	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->crc,
-		       rq->nodes, rq->nodes_count, &bad, errmsg);
+	int64_t fsz = 0;
+	if ((rv = seal_length_check(d, rq->ino, rq->idx, rq->length, curlen,
+				    "the leader's", &fsz, errmsg)) != 0)
+		return rv;
+	rv = seal_rows(d, env, rq->ino, rq->idx, rq->version, rq->length,
+		       rq->crc, rq->nodes, rq->nodes_count, &bad, errmsg);
 	if (rv == 0)
-		rv = ns_file_written(d->ns, env, rq->ino, 0, &a, errmsg);
+		rv = ns_file_written(d->ns, env, rq->ino,
+				     rq->idx * (uint64_t)fsz + rq->length, &a,
+				     errmsg);
 	if (rv != 0)
 		return rv;
 	LOG_INFO("fragment %llu/%llu v%llu sealed after write lease %llu "
-		 "ended: %llu bytes, crc %08x, on %u nodes; %u other "
-		 "replicas marked bad",
+		 "ended: %llu bytes (%llu committed), crc %08x, on %u nodes; "
+		 "%u other replicas marked bad",
 		 (unsigned long long)rq->ino, (unsigned long long)rq->idx,
 		 (unsigned long long)rq->version,
 		 (unsigned long long)rq->epoch,
-		 (unsigned long long)rq->length, rq->crc, rq->nodes_count,
-		 bad);
+		 (unsigned long long)rq->length, (unsigned long long)curlen,
+		 rq->crc, rq->nodes_count, bad);
 	return 0;
 }
 

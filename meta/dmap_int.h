@@ -81,6 +81,10 @@ struct dmap {
 /* Statement @which failed: its SQL names it in the message. */
 int dmap_db_error(struct dmap *d, char *errmsg, int which);
 
+/* The integer @key of table config into *@v: 0, or -1 (no such key, or
+ * SQLite failed). */
+int dmap_config_get(struct dmap *d, const char *key, int64_t *v);
+
 /* Statement @which, reset and its bindings cleared. */
 sqlite3_stmt *dmap_q(struct dmap *d, int which);
 

@@ -109,8 +109,8 @@ struct repair {
  * (length, crc) of its replica of the open version, asked with a fence
  * one above the dead lease so that a patch still in flight under it is
  * refused from then on.  A node that fails, answers an error or holds
- * another length than committed (patches in place keep the length) is
- * in no group; t->errmsg keeps the last such failure. */
+ * fewer bytes than committed (patches in place keep the length or
+ * append) is in no group; t->errmsg keeps the last such failure. */
 static void
 survey(struct nc *nc, struct task *t)
 {
@@ -134,7 +134,7 @@ survey(struct nc *nc, struct task *t)
 		if (st == 0 && rt != WIRE_T_frag_data)
 			snprintf(msg, sizeof(msg), "answered %s",
 				 wire_type_name(rt) ? wire_type_name(rt) : "?");
-		else if (st == 0 && rep->frag_data.length != t->length)
+		else if (st == 0 && rep->frag_data.length < t->length)
 			snprintf(msg, sizeof(msg),
 				 "holds %llu bytes, %llu committed",
 				 (unsigned long long)rep->frag_data.length,

@@ -534,6 +534,61 @@ test_frag_seal_by_the_leader(void **state)
 	assert_int_equal(open_frag(t, 0, 3), 0);
 }
 
+static int64_t
+frag_col(struct t *t, const char *col, uint64_t idx)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT %s FROM fragments WHERE ino = "
+		 "%llu AND idx = %llu", col, (unsigned long long)t->ino,
+		 (unsigned long long)idx);
+	return count(t, sql);
+}
+
+/* Appends in place make an open version longer: the holder's seal and
+ * the leader's take the longer length (fragments.length and stored),
+ * raise the file's size to the fragment's new end (the leader's too:
+ * the holder's fsync'd appends must not be lost with its seal), and
+ * refuse a length past the fragment size or shorter than committed. */
+static void
+test_seals_after_appends(void **state)
+{
+	struct t *t = *state;
+	uint64_t e = grant_write(t, 500);
+	uint64_t v0 = write_open(t, 0, 3, 100, e);
+
+	seal_prep(t, 0, v0, FSZ + 1, 3, e);
+	assert_int_equal(run(t, WIRE_T_frag_commit), CFS_EINVAL);
+	assert_non_null(strstr(t->errmsg, "fragment size"));
+	seal_prep(t, 0, v0, 4100, 3, e);
+	assert_int_equal(run(t, WIRE_T_frag_commit), 0);
+	assert_int_equal(t->out.entry.attr.size, 4100);
+	assert_int_equal(frag_col(t, "length", 0), 4100);
+	assert_int_equal(frag_col(t, "stored", 0), 4100);
+	assert_int_equal(patch_epoch(t, 0), 0);
+
+	/* the leader's, of fragment 1 after the holder's lease ended */
+	uint64_t v1 = write_open(t, 1, 3, 200, e);
+	release(t);
+	memset(&t->rq, 0, sizeof(t->rq));
+	struct wire_frag_seal *fs = &t->rq.frag_seal;
+	*fs = (struct wire_frag_seal){.ino = t->ino, .idx = 1, .version = v1,
+				      .epoch = e, .length = FSZ + 1,
+				      .crc = 0xabc, .nodes = {1, 2, 3},
+				      .nodes_count = 3};
+	assert_int_equal(run(t, WIRE_T_frag_seal), CFS_EINVAL);
+	fs->length = 199;
+	assert_int_equal(run(t, WIRE_T_frag_seal), CFS_EINVAL);
+	assert_int_equal(patch_epoch(t, 1), (int64_t)e);
+	fs->length = 9000;
+	assert_int_equal(run(t, WIRE_T_frag_seal), 0);
+	assert_int_equal(patch_epoch(t, 1), 0);
+	assert_int_equal(frag_col(t, "length", 1), 9000);
+	assert_int_equal(frag_col(t, "stored", 1), 9000);
+	assert_int_equal(frag_col(t, "crc", 1), 0xabc);
+	assert_int_equal(count(t, "SELECT size FROM inodes WHERE ino != 1"),
+			 FSZ + 9000);
+}
+
 /* A database from before patching in place: dmap_open adds the column,
  * old fragments are not open. */
 static void
@@ -577,6 +632,7 @@ main(void)
 		T(test_repair_queries_skip_open_fragments),
 		T(test_unsealed_lists_open_fragments_without_lease),
 		T(test_frag_seal_by_the_leader),
+		T(test_seals_after_appends),
 		T(test_open_migrates_a_database_without_patch_epoch),
 #undef T
 	};

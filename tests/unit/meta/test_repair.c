@@ -87,6 +87,7 @@ struct fake {
 	void *ctx, *sock;
 	char addr[256];
 	uint32_t crc;   /* what its replica's crc is */
+	atomic_ullong length; /* and its length (100 unless a test sets it) */
 	atomic_int stop, requests;
 	atomic_ullong fence; /* the last frag_read's fence_epoch */
 	atomic_uint len;     /* and its len */
@@ -109,7 +110,7 @@ fake_answer(struct fake *f, zmq_msg_t *ident, const uint8_t *buf, size_t len)
 	atomic_store(&f->len, b->frag_read.len);
 	h.flags = WIRE_F_REPLY;
 	h.type = WIRE_T_frag_data;
-	r->frag_data.length = 100;
+	r->frag_data.length = atomic_load(&f->length);
 	r->frag_data.crc = f->crc;
 	assert_int_equal(wire_encode(&h, r, &out, &outlen, err), 0);
 	zmq_send(f->sock, zmq_msg_data(ident), zmq_msg_size(ident),
@@ -154,6 +155,7 @@ fake_start(uint32_t crc)
 
 	assert_non_null(f);
 	f->crc = crc;
+	atomic_store(&f->length, 100);
 	f->ctx = zmq_ctx_new();
 	f->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
 	zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof(zero));
@@ -446,6 +448,47 @@ test_open_fragment_without_lease_is_sealed(void **state)
 	}
 }
 
+/* Appends in place made the open version longer on the nodes: the
+ * survey takes what most hold, longer than committed (4,196 bytes on
+ * nodes 1 and 2); a node holding fewer bytes than committed (50) holds
+ * no state the version was in, and is left out. */
+static void
+test_appended_fragment_is_sealed_with_its_new_length(void **state)
+{
+	struct t *t = *state;
+	struct lease_ctx c = {.client_id = 7, .index = 900};
+
+	fake_nodes(t, 0xAAAA, 0xAAAA, 0xAAAA);
+	atomic_store(&t->fakes[0]->length, 4196);
+	atomic_store(&t->fakes[1]->length, 4196);
+	atomic_store(&t->fakes[2]->length, 50);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_get.ino = t->ino;
+	t->rq.lease_get.type = CFS_LEASE_WRITE;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_get, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	write_open_on(t, 0, 900);
+	uint64_t v = last_version(t);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.lease_release.ino = t->ino;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_lease_release, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	wait_for_seal(t, 5000);
+	assert_int_equal(t->seals, 1);
+	const struct wire_frag_seal *fs = &t->last_seal;
+	assert_int_equal(fs->version, v);
+	assert_int_equal(fs->length, 4196);
+	assert_int_equal(fs->crc, 0xAAAA);
+	assert_int_equal(fs->nodes_count, 2);
+	assert_int_equal(fs->nodes[0], 1);
+	assert_int_equal(fs->nodes[1], 2);
+}
+
 /* An open fragment whose lease ended but that has no ok replica left has
  * nobody to survey: it does not keep the planner scanning every second. */
 static void
@@ -557,6 +600,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_open_fragment_without_lease_is_sealed, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_appended_fragment_is_sealed_with_its_new_length,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_unsealable_fragment_leaves_the_planner_idle, setup,
 			teardown),
