@@ -1324,6 +1324,10 @@ again:
 		if (f->fsz != fsz)
 			continue; /* learnt the fragment size: plan again */
 		uint64_t size = f->cur->size;
+		/* appends this mount patched in place and has not sealed */
+		uint64_t open_end = fio_opens_end(f->opens, ino);
+		if (open_end > size)
+			size = open_end;
 		if (offset >= size)
 			return 0;
 		if (len > size - offset)

@@ -171,10 +171,18 @@ struct fio_opens_stats {
 	uint64_t stale; /* ... whose commit was refused (then written again) */
 	uint64_t opened_in_place; /* versions committed open for patching */
 	uint64_t patches; /* writes that patched one in place */
+	uint64_t appends; /* ... of them that made it longer */
 	uint64_t seals;   /* open versions sealed by this mount */
 	uint64_t surveys; /* ... after a failed patch, by asking the nodes */
 };
 void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
+
+/* Where @ino's data ends in the versions the mount holds open for
+ * patching in place (0: none): appends in place make a file longer
+ * before any commit says so (their seal does), so the file's size as
+ * this mount knows it is the most of this, the metadata server's size
+ * and what is still buffered. */
+uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino);
 
 /* Seal the versions of @ino (0: of every inode) that the mount holds open
  * for patching in place (docs/data-path.md "Patching in place"): before

@@ -365,15 +365,25 @@ ts_of(int64_t ns)
 	return ts;
 }
 
+uint64_t
+fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server)
+{
+	uint64_t dirty = ofile_dirty_end(fs->files, ino);
+	uint64_t open = fio_opens_end(fs->opens, ino);
+	uint64_t end = dirty > open ? dirty : open;
+
+	return end > server ? end : server;
+}
+
 /* struct stat of @ap (copied first: it may live in the reply scratch that
- * blocks_of reuses), with the size grown by dirty data. */
+ * blocks_of reuses), with the size grown by dirty data and by appends
+ * patched in place and not yet sealed (fusefs_size). */
 static void
 stat_of(struct op *op, const struct wire_attr *ap, struct stat *st,
 	int may_ask)
 {
 	struct wire_attr a = *ap;
-	uint64_t end = S_ISREG(a.mode) ? ofile_dirty_end(op->fs->files, a.ino)
-				    : 0;
+	uint64_t end = S_ISREG(a.mode) ? fusefs_size(op->fs, a.ino, 0) : 0;
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = (ino_t)a.ino;
@@ -1453,9 +1463,11 @@ fusefs_close(struct fusefs **fsp)
 			 (unsigned long long)st.used,
 			 (unsigned long long)st.stale);
 		LOG_INFO("patching in place: %llu versions opened, %llu "
-			 "patches, %llu seals (%llu after a failed patch)",
+			 "patches (%llu appends), %llu seals (%llu after a "
+			 "failed patch)",
 			 (unsigned long long)st.opened_in_place,
 			 (unsigned long long)st.patches,
+			 (unsigned long long)st.appends,
 			 (unsigned long long)st.seals,
 			 (unsigned long long)st.surveys);
 	}

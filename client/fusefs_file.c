@@ -151,7 +151,8 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
 			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
 	/* an existing file (created meanwhile by someone else) and O_TRUNC */
-	if (rv == 0 && a.size > 0 && (fi->flags & O_TRUNC) &&
+	if (rv == 0 && fusefs_size(op.fs, a.ino, a.size) > 0 &&
+	    (fi->flags & O_TRUNC) &&
 	    (rv = truncate_to_zero(&op, a.ino)) == 0)
 		a = op.c->rep->entry.attr;
 	if (rv != 0) {
@@ -174,8 +175,9 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fusefs_op_end(&op);
 }
 
-/* The server's size of @ino, for an O_APPEND write (ofile_size_fn; @arg
- * is the op). */
+/* The size of @ino as this mount knows it but for what is buffered (the
+ * server's, or where appends patched in place end), for an O_APPEND write
+ * (ofile_size_fn; @arg is the op). */
 static int
 server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
 {
@@ -185,7 +187,7 @@ server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
 
 	(void)errmsg; /* op->errmsg, the same buffer */
 	if (rv == 0)
-		*size = op->c->rep->entry.attr.size;
+		*size = fusefs_size(op->fs, ino, op->c->rep->entry.attr.size);
 	return rv;
 }
 

@@ -162,6 +162,12 @@ int fusefs_mknod(struct op *op, fuse_ino_t parent, const char *name,
 int fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
 		       const struct wire_cred *cred);
 
+/* The size of regular file @ino as this mount knows it: the most of
+ * @server (the metadata server's), the end of what is buffered and the
+ * end of appends patched in place and not yet sealed, of which the server
+ * knows nothing until the seal (docs/data-path.md "Patching in place"). */
+uint64_t fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server);
+
 /* ---- fusefs_file.c ------------------------------------------------------------- */
 
 /* Before a write-out of what is buffered for @ino (close, fsync,

@@ -16,13 +16,19 @@
  * next writes inside its length patch it in place on its nodes, with no
  * Raft round (docs/data-path.md "Patching in place").  The mount seals it
  * (its crc committed) before the lease goes, before a truncation and
- * before a write that changes the fragment's length.  Entries are kept
+ * before a write that would leave a hole in it.  A write that starts
+ * inside the version's data or at its end and ends past it (an
+ * appender's) patches it too, making it longer: until the seal commits
+ * that length and the file's size, this table is what knows the file's
+ * end (fio_opens_end).  Entries are kept
  * until then: forgetting one would leave the version open until the lease
  * ends.  One patch or seal of an entry at a time (busy): two patches
  * under way at once could reach the nodes in different orders.
  */
 struct open_patch {
 	uint64_t ino, idx, epoch, version, length;
+	uint64_t fsz; /* the file's fragment size: idx * fsz + length is
+		       * the fragment's end (appends move it) */
 	uint32_t crc;
 	uint32_t gen; /* patches so far */
 	int busy;
@@ -159,6 +165,7 @@ inplace_add(struct fio *f, struct open_patch *r, uint64_t version,
 	pthread_mutex_lock(&t->lock);
 	r->version = version;
 	r->length = length;
+	r->fsz = f->fsz;
 	r->crc = crc;
 	r->chain_count = n;
 	memcpy(r->chain, chain, n * sizeof(r->chain[0]));
@@ -345,8 +352,9 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
  * Send patch @w (+ @n bytes of @data) to every node of @p at once, each
  * on its own socket: the nodes write and flush their journals in
  * parallel, and the patch costs one round trip, not one per node as down
- * a chain.  0 once every node answered with @p's length and one same
- * crc (*crc); else the first failure, naming its node.
+ * a chain.  0 once every node answered with the length the patch makes
+ * (w->length) and one same crc (*crc); else the first failure, naming
+ * its node.
  */
 static int
 patch_send(struct fio *f, const struct open_patch *p,
@@ -378,12 +386,12 @@ patch_send(struct fio *f, const struct open_patch *p,
 		if (r == 0 && rep->frag_written.fail_status != 0)
 			r = cfs_fail(msg, (int)rep->frag_written.fail_status,
 				     "%s", rep->frag_written.fail_message);
-		if (r == 0 && rep->frag_written.length != p->length)
+		if (r == 0 && rep->frag_written.length != w->length)
 			r = cfs_fail(msg, CFS_CORRUPT, "length %llu after "
-				     "the patch, %llu before",
+				     "the patch, %llu asked",
 				     (unsigned long long)
 					 rep->frag_written.length,
-				     (unsigned long long)p->length);
+				     (unsigned long long)w->length);
 		if (r == 0 && first_ok >= 0 &&
 		    rep->frag_written.crc != *crc)
 			r = cfs_fail(msg, CFS_CORRUPT, "crc %08x, node %llu's "
@@ -409,10 +417,12 @@ patch_send(struct fio *f, const struct open_patch *p,
 
 /*
  * Write [foff, foff + n) of fragment @idx in place if this mount holds
- * its version open under @epoch and the range is inside its length:
- * *done = 1 and the result.  Otherwise (*done = 0) the write goes on as
- * a new version: an open version it would change the length of is sealed
- * first, and so is one whose patch just failed (surveyed).
+ * its version open under @epoch and the range starts inside its length
+ * or at its end (ending past it: an append, which makes it longer, up to
+ * the fragment size): *done = 1 and the result.  Otherwise (*done = 0)
+ * the write goes on as a new version: an open version it would leave a
+ * hole in is sealed first, and so is one whose patch just failed
+ * (surveyed).
  */
 int
 inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
@@ -433,8 +443,9 @@ inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	 * if the lease is gone, and the leader seals */
 	int lease_ok = t->lease_ok == NULL ||
 		       t->lease_ok(t->lease_arg, ino, p->epoch);
-	if (p->epoch == epoch && !p->failed && foff + n <= p->length &&
-	    n <= INPLACE_MAX && lease_ok) {
+	if (p->epoch == epoch && !p->failed && foff <= p->length &&
+	    n <= INPLACE_MAX && foff + n <= f->fsz && lease_ok) {
+		uint64_t len = foff + n > p->length ? foff + n : p->length;
 		struct wire_frag_write *w = calloc(1, sizeof(*w));
 		if (w == NULL) {
 			patch_unclaim(t, p, 0);
@@ -443,7 +454,7 @@ inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		*w = (struct wire_frag_write){
 		    .ino = ino, .idx = idx, .version = p->version,
 		    .base_version = p->version, .base_length = p->length,
-		    .offset = foff, .length = p->length, .durable = 1,
+		    .offset = foff, .length = len, .durable = 1,
 		    .lease_epoch = epoch, .in_place = 1};
 		uint32_t crc = 0;
 		rv = patch_send(f, p, w, data, n, &crc, errmsg);
@@ -451,6 +462,9 @@ inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 		if (rv == 0) {
 			pthread_mutex_lock(&t->lock);
 			p->crc = crc;
+			if (len > p->length)
+				t->st.appends++;
+			p->length = len;
 			p->gen++;
 			t->st.patches++;
 			pthread_mutex_unlock(&t->lock);
@@ -529,8 +543,9 @@ locate_for_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t epoch,
  * a new version (two Raft rounds and a chain write), open the committed
  * version as it is (frag_commit in_place OPEN_COMMITTED: one Raft round)
  * and patch it.  Only a version whole on as many good copies as the goal
- * (the nodes frag_locate lists), and a range inside its data.  *done = 1
- * and the patch's result, or *done = 0: the write goes on as a version.
+ * (the nodes frag_locate lists), and a range that starts inside its data
+ * or at its end (an append).  *done = 1 and the patch's result, or
+ * *done = 0: the write goes on as a version.
  */
 int
 inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
@@ -551,7 +566,7 @@ inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	int rv = locate_for_write(f, ino, idx, epoch, &fi, chain, &nchain, msg);
 	if (rv != 0 || fi == NULL) /* (a hole: a new fragment) */
 		return 0;
-	if (foff + n > fi->length || fi->nodes_count == 0 ||
+	if (foff > fi->length || foff + n > f->fsz || fi->nodes_count == 0 ||
 	    fi->nodes_count < fi->goal || fi->nodes_count > CFS_GOAL_MAX ||
 	    nchain != fi->nodes_count)
 		return 0;
@@ -650,9 +665,9 @@ inplace_epoch_of(struct fio_opens *t, uint64_t ino)
 	return epoch;
 }
 
-/* If this mount holds @fi's version open, *out is @fi with the crc its
- * nodes hold now (the committed one is older) and *gen how many patches
- * it has had (plus one), for the data cache's key: 1. */
+/* If this mount holds @fi's version open, *out is @fi with the crc and
+ * length its nodes hold now (the committed ones are older) and *gen how
+ * many patches it has had (plus one), for the data cache's key: 1. */
 int
 inplace_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
 	    struct wire_fraginfo *out, uint32_t *gen)
@@ -666,10 +681,30 @@ inplace_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
 	if (p != NULL && p->version == fi->version) {
 		*out = *fi;
 		out->crc = p->crc;
+		out->length = p->length; /* appends made it longer */
 		/* 0 would name the version as committed: another cache key */
 		*gen = p->gen + 1;
 		open = 1;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return open;
+}
+
+uint64_t
+fio_opens_end(struct fio_opens *t, uint64_t ino)
+{
+	uint64_t end = 0;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->npatch; i++) {
+		const struct open_patch *p = t->patch[i];
+		/* (an entry reserved for a commit in flight: no version yet) */
+		if (p->ino == ino && p->version != 0 &&
+		    p->idx * p->fsz + p->length > end)
+			end = p->idx * p->fsz + p->length;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return end;
 }

@@ -273,6 +273,11 @@ static const char *const dmap_sql[Q__COUNT] = {
 	/* the write lease a fragment is open under, if it still exists */
 	[Q_LEASE_OF_EPOCH] = "SELECT holder, session FROM leases WHERE ino = ? "
 			     "AND epoch = ? AND type = 2",
+	/* an open fragment that appends in place may have made longer than
+	 * the inode's size (?2) says: one whose range reaches past it */
+	[Q_SIZE_OPEN] = "SELECT patch_epoch FROM fragments WHERE ino = ?1 AND "
+			"patch_epoch != 0 AND (idx + 1) * " FSZ " > ?2 "
+			"LIMIT 1",
 	/* open fragments whose lease is gone: the leader seals them */
 	[Q_UNSEALED] = "SELECT f.ino, f.idx, f.version, f.patch_epoch, "
 		       "f.length FROM fragments f WHERE f.patch_epoch != 0 AND "

@@ -135,6 +135,22 @@ int dmap_unsealed(struct dmap *d, unsigned limit,
 		  int (*cb)(void *arg, const struct dmap_open_frag *f),
 		  void *arg, char *errmsg);
 
+/*
+ * Whether the size of regular file @ino (@size, as the inode says) may be
+ * told to lease owner @owner: appends patched in place make an open
+ * fragment longer with no commit (docs/data-path.md "Patching in place"),
+ * so while a fragment whose range reaches past @size is open, only its
+ * lease's holder knows where the file ends.  Cases: 1) no such fragment,
+ * or @owner holds the lease: 0; 2) another owner's lease lives:
+ * CFS_LEASE_BUSY, its holder recalled if @recall (it seals, which commits
+ * the size, then releases); 3) the lease is gone: CFS_LEASE_BUSY until
+ * the leader sealed the fragment (dmap_unsealed), which raises the size.
+ * The client retries both, as for any lease in its way.  Deterministic
+ * (the database only), so also for a command's apply.
+ */
+int dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size,
+		      uint64_t owner, int recall, char *errmsg);
+
 /* Recall the write leases of open fragments that repair would otherwise
  * work on (fewer live copies than the goal, a copy on a draining node):
  * their holders seal, and repair goes on with them.  Up to @limit inodes;

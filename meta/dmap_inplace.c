@@ -364,6 +364,46 @@ dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 			(unsigned long long)holder);
 }
 
+int
+dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
+		  int recall, char *errmsg)
+{
+	sqlite3_stmt *s = dmap_q(d, Q_SIZE_OPEN);
+	uint64_t epoch = 0, holder = 0, session = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		epoch = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return dmap_db_error(d, errmsg, Q_SIZE_OPEN);
+	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
+	if (found < 0)
+		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
+	if (found && holder == owner)
+		return 0;
+	if (!found)
+		return cfs_fail(errmsg, CFS_LEASE_BUSY,
+				"inode %llu: its size waits for the seal of "
+				"its last fragment (write lease %llu ended "
+				"with it open for patching in place)",
+				(unsigned long long)ino,
+				(unsigned long long)epoch);
+	if (recall && d->recall != NULL)
+		d->recall(d->recall_data, holder, session, ino);
+	return cfs_fail(errmsg, CFS_LEASE_BUSY,
+			"inode %llu: its last fragment is open for patching "
+			"in place under write lease %llu of client %016llx, "
+			"which alone knows where the file ends%s",
+			(unsigned long long)ino, (unsigned long long)epoch,
+			(unsigned long long)holder,
+			recall ? " (recalled)" : "");
+}
+
 /* A truncation of @ino to @size (ns_shrink_check_fn, set by dmap_open):
  * refused CFS_EBUSY if it would cut a fragment open for patching in place
  * in the middle (its holder patches bytes the truncation would have cut;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -678,6 +679,26 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 
 /* Execute one command of an entry.  Returns 0 (a reply was produced and
  * handed out, whatever its status) or CFS_INTERNAL (fatal). */
+/* Whether attributes @a (a lookup's, a getattr's, a lease grant's) may
+ * go to session @client_id: a regular file's size is not known to this
+ * server while appends patched in place may have made its last fragment
+ * longer (dmap_size_refusal: CFS_LEASE_BUSY, the holder recalled if
+ * @recall; the client retries).  0 otherwise. */
+static int
+size_known(struct fsm *f, uint64_t client_id, const struct wire_attr *a,
+	   int recall, char *errmsg)
+{
+	uint64_t owner = 0;
+	int rv;
+
+	if ((a->mode & S_IFMT) != S_IFREG)
+		return 0;
+	if ((rv = lease_owner(f->leases, client_id, &owner, errmsg)) != 0)
+		return rv;
+	return dmap_size_refusal(f->dmap, a->ino, a->size, owner, recall,
+				 errmsg);
+}
+
 /* Run one session request (inside its savepoint): a lease request, or a
  * lock, fragment or namespace request that first waits for no other
  * mount's lease (docs/leases.md) and may grant one as it succeeds. */
@@ -697,6 +718,11 @@ exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
 		if (rv == 0 && h->type == WIRE_T_lease_get)
 			rv = ns_attr(f->ns, f->body.lease_get.ino,
 				     &f->out.lease_granted.attr, opmsg);
+		/* (a lease that lives is in the way of any other already:
+		 * what is left is one gone, its appends not yet sealed) */
+		if (rv == 0 && h->type == WIRE_T_lease_get)
+			rv = size_known(f, h->client_id,
+					&f->out.lease_granted.attr, 0, opmsg);
 		return rv;
 	}
 	if (lock_handles(h->type))
@@ -894,6 +920,8 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	else
 		rv = ns_exec(f->ns, &env, h->type, req, &otype, &f->out,
 			     opmsg);
+	if (rv == 0 && (h->type == WIRE_T_getattr || h->type == WIRE_T_lookup))
+		rv = size_known(f, h->client_id, &f->out.entry.attr, 1, opmsg);
 	if (rv == CFS_INTERNAL) {
 		fsm_break(f, opmsg);
 		return cfs_fail(errmsg, CFS_INTERNAL, "%s", opmsg);

@@ -538,3 +538,10 @@ lease_drop_session(struct leaset *l, uint64_t client_id, char *errmsg)
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)client_id);
 	return step(l, s, errmsg, "dropping a session's owner");
 }
+
+int
+lease_owner(struct leaset *l, uint64_t client_id, uint64_t *owner,
+	    char *errmsg)
+{
+	return owner_of(l, client_id, owner, errmsg);
+}

@@ -116,6 +116,11 @@ int lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, union wire_body *reply,
 		char *errmsg);
 
+/* The lease owner of session @client_id (its mount's; itself if it
+ * names none) into *@owner.  0 or CFS_INTERNAL. */
+int lease_owner(struct leaset *l, uint64_t client_id, uint64_t *owner,
+		char *errmsg);
+
 /* A session opened for lease owner @owner (0: itself). */
 int lease_session_opened(struct leaset *l, uint64_t client_id, uint64_t owner,
 			 char *errmsg);
