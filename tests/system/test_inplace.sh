@@ -8,12 +8,17 @@
 #  - two threads of A writing one fragment at once, each fsync'ing: every
 #    write succeeds (the second finds the first's open version) and B
 #    reads all of them;
+#  - A's fsync'd appends of a few bytes to 8 KiB, across a fragment
+#    boundary, patch the open version and make it longer; B sees the new
+#    size and every byte at once (its stat recalls A, which seals), and so
+#    after A appended more;
 #  - a write stalled between the commit that opened the version and its
 #    first patch, while another session of the mount writes the fragment
 #    (inplace_race.c): both writes are in what is committed;
-#  - a mount (C) killed with SIGKILL after fsync'd patches: once its session
-#    expired the leader surveys the nodes and seals, and B reads every
-#    byte whose fsync returned;
+#  - a mount (C) killed with SIGKILL after fsync'd patches and appends:
+#    once its session expired the leader surveys the nodes and seals, and
+#    B reads every byte whose fsync returned, the appended ones with the
+#    size they made (B's stat waits for that seal);
 #  - a data node killed while A patches: the failed patch is surveyed and
 #    sealed, the write goes on as a new version on the other nodes, and
 #    every byte reads back;
@@ -65,6 +70,26 @@ print("done", flush=True)
 PY
 }
 
+# append FILE COPY N SEED: N appends of 1 byte to 8 KiB at FILE's end, each
+# followed by fsync, the same bytes appended to the local COPY once the
+# fsync returned; prints "done" when all returned
+append() {
+	python3 - "$@" <<'PY'
+import os, random, sys
+path, copy, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rnd = random.Random(seed)
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+cd = os.open(copy, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+for i in range(n):
+    data = rnd.randbytes(rnd.choice([1, 100, 4096, 5000, 8192]))
+    os.write(fd, data)
+    os.fsync(fd)
+    os.write(cd, data)
+    os.fsync(cd)
+print("done", flush=True)
+PY
+}
+
 # ---- small fsync'd writes patch in place; the other mount reads them ----------
 head -c $((2 * FSZ)) /dev/urandom >"$T/src1"
 cp "$T/src1" "$A/f1"
@@ -110,6 +135,20 @@ PY
 check "two threads' fsync'd writes to one fragment all succeed" threads
 check "... and B reads what they wrote" cmp "$T/copy4" "$B/f4"
 
+# ---- fsync'd appends make the open version longer ---------------------------------
+# 300 appends of 4.3 KiB on average: 1.3 MiB, across the 1 MiB fragment
+: >"$T/copy6"
+check "300 fsync'd appends through A" \
+	sh -c "$(declare -f append); append '$A/f6' '$T/copy6' 300 6 | grep -q done"
+check "B sees their size at once" \
+	test "$(stat -c %s "$B/f6")" = "$(stat -c %s "$T/copy6")"
+check "... and reads every byte" cmp "$T/copy6" "$B/f6"
+check "100 more through A" \
+	sh -c "$(declare -f append); append '$A/f6' '$T/copy6' 100 7 | grep -q done"
+check "B reads them too" cmp "$T/copy6" "$B/f6"
+check "A reads its own appends" cmp "$T/copy6" "$A/f6"
+check "the file is whole and at its goal (fsck)" $CTL fsck /f6
+
 # ---- a write stalled between its commit and its first patch ----------------------
 # (inplace_race: two sessions of one mount; the first write's commit opens
 # the committed version for patching, and the write stalls 0.4 s there
@@ -141,10 +180,18 @@ head -c $((2 * FSZ)) /dev/urandom >"$T/src2"
 cp "$T/src2" "$C/f2"
 cp "$T/src2" "$T/copy2"
 patch "$C/f2" "$T/copy2" 50 2 >/dev/null
+: >"$T/copy7"
+append "$C/f7" "$T/copy7" 100 8 >/dev/null
 kill -9 "$(pgrep -f -- "--log $T/fuse-c.log")"
 umount -l "$C" 2>/dev/null
 t0=$(date +%s)
-check "B reads every fsync'd byte once the dead mount's lease ended (60 s)" \
+# (one stat, no retry: it waits, its lookup refused until the leader's
+# seal says where the file ends)
+check "B's stat gives the size the dead mount's fsync'd appends made" \
+	test "$(stat -c %s "$B/f7")" = "$(stat -c %s "$T/copy7")"
+echo "    (after $(($(date +%s) - t0)) s)"
+check "... and B reads every byte of them" cmp "$T/copy7" "$B/f7"
+check "B reads every fsync'd byte of the patches too (60 s)" \
 	eventually 60 cmp "$T/copy2" "$B/f2"
 echo "    (the leader sealed and B read after $(($(date +%s) - t0)) s)"
 check "the leader logged the seal" grep -q "seal" "$T"/meta*.log
@@ -163,6 +210,8 @@ for _ in $(seq 100); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
 check "A patched in place (its log counts the patches)" \
 	grep -Eq "patching in place: [1-9][0-9]* versions opened, [1-9][0-9]* patches" \
 	"$T/fuse-a.log"
+check "... appends among them (its log counts them)" \
+	grep -Eq "patches \([1-9][0-9]* appends\)" "$T/fuse-a.log"
 check "... and sealed after the failed patch, from a survey of the nodes" \
 	grep -Eq "seals \([1-9][0-9]* after a failed patch\)" "$T/fuse-a.log"
 grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'

@@ -589,6 +589,57 @@ test_seals_after_appends(void **state)
 			 FSZ + 9000);
 }
 
+/* dmap_size_refusal: a file whose last fragment is open tells its size
+ * only to the lease's holder; anyone else waits (LEASE_BUSY, the holder
+ * recalled when asked to), and after the lease ended everyone waits for
+ * the leader's seal.  An open fragment before the file's end does not
+ * hold the size back. */
+static void
+test_size_waits_for_the_seal_of_an_open_last_fragment(void **state)
+{
+	struct t *t = *state;
+	uint64_t e = grant_write(t, 500);
+	uint64_t v = write_open(t, 0, 3, 100, e);
+
+	dmap_set_recall(t->d, on_recall, NULL);
+	recalls = 0;
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, 100, HOLDER, 1,
+					   t->errmsg),
+			 0);
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, 100, HOLDER + 1, 0,
+					   t->errmsg),
+			 CFS_LEASE_BUSY);
+	assert_int_equal(recalls, 0);
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, 100, HOLDER + 1, 1,
+					   t->errmsg),
+			 CFS_LEASE_BUSY);
+	assert_non_null(strstr(t->errmsg, "recalled"));
+	assert_int_equal(recalls, 1);
+	assert_int_equal(recalled_holder, HOLDER);
+	/* the file goes on past the open fragment: its size is known */
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, FSZ, HOLDER + 1, 1,
+					   t->errmsg),
+			 0);
+	assert_int_equal(dmap_size_refusal(t->d, t->ino + 1, 100, HOLDER + 1,
+					   1, t->errmsg),
+			 0);
+	release(t);
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, 100, HOLDER, 1,
+					   t->errmsg),
+			 CFS_LEASE_BUSY);
+	assert_non_null(strstr(t->errmsg, "seal"));
+	assert_int_equal(recalls, 1);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_seal = (struct wire_frag_seal){
+	    .ino = t->ino, .idx = 0, .version = v, .epoch = e,
+	    .length = 5000, .crc = 1, .nodes = {1, 2, 3}, .nodes_count = 3};
+	assert_int_equal(run(t, WIRE_T_frag_seal), 0);
+	assert_int_equal(dmap_size_refusal(t->d, t->ino, 5000, HOLDER + 1, 1,
+					   t->errmsg),
+			 0);
+	dmap_set_recall(t->d, NULL, NULL);
+}
+
 /* A database from before patching in place: dmap_open adds the column,
  * old fragments are not open. */
 static void
@@ -633,6 +684,7 @@ main(void)
 		T(test_unsealed_lists_open_fragments_without_lease),
 		T(test_frag_seal_by_the_leader),
 		T(test_seals_after_appends),
+		T(test_size_waits_for_the_seal_of_an_open_last_fragment),
 		T(test_open_migrates_a_database_without_patch_epoch),
 #undef T
 	};
