@@ -13,7 +13,10 @@
 # fsync and close on 3 disks and a Raft majority).  The fsbench sizes can be
 # changed with its FSBENCH_* variables.  CFS runs twice on one cluster: its
 # mount as `cfsctl dev up` makes it, then a mount with --data-cache 0
-# (FSCOMPARE_SKIP_NOCACHE=1: not).  Prints a Markdown table at the end.
+# (FSCOMPARE_SKIP_NOCACHE=1: not).  After each fsbench run, one more fio
+# run that the kit has not: 4 KiB appends to a new file, each fsync'd (a
+# log's or a database journal's writes), 10 s.  Prints a Markdown table at
+# the end.
 set -euo pipefail
 BENCH=$(realpath "${1:?usage: fscompare.sh BENCHDIR [OUTDIR]}")
 OUT=$(realpath -m "${2:-/tmp/fscompare}")
@@ -27,6 +30,29 @@ bench() { # bench DIR LABEL
 	echo "[fscompare] $2: fsbench on $1" >&2
 	"$BENCH/fsbench.sh" "$1" "$2" >"$OUT/$2.txt" 2>"$OUT/$2.err"
 	tail -n 1 "$OUT/$2.txt" >>"$OUT/results.jsonl"
+	appends "$1" "$2"
+}
+
+# appends DIR LABEL: fio, 4 KiB appends each followed by fsync, to a new
+# file (no preallocation: every write makes the file longer), 10 s
+appends() {
+	local f="$1/fscompare-appends.$$"
+	echo "[fscompare] $2: fsync'd appends on $1" >&2
+	rm -f "$f"
+	fio --name=appends --filename="$f" --rw=write --bs=4k --fsync=1 \
+		--ioengine=psync --fallocate=none --size=1g --time_based \
+		--runtime="${FSCOMPARE_APPEND_SECS:-10}" --output-format=json \
+		>"$OUT/$2-appends.json" 2>"$OUT/$2-appends.err" || true
+	rm -f "$f"
+	python3 - "$OUT/$2-appends.json" "$2" >>"$OUT/results.jsonl" <<'PY' || true
+import json, sys
+t = open(sys.argv[1]).read()
+j = json.loads(t[t.index('{'):])["jobs"][0]
+print(json.dumps({"label": sys.argv[2], "appends": True,
+                  "append_fsync_iops": j["write"]["iops"],
+                  "append_fsync_p50_ms":
+                      j["sync"]["lat_ns"]["percentile"]["50.000000"] / 1e6}))
+PY
 }
 
 # the local disk
@@ -71,7 +97,7 @@ runs = {}
 for line in open(sys.argv[1]):
     try:
         r = json.loads(line)
-        runs[r["label"]] = r
+        runs.setdefault(r["label"], {}).update(r)
     except (ValueError, KeyError):
         pass
 rows = [
@@ -79,6 +105,7 @@ rows = [
     ("seqread_MiBps", "b) seq read after drop_caches, MiB/s", 1.5),
     ("randread_4k_iops", "c) 4 KiB random read, 4 jobs, IOPS", 1.5),
     ("randwrite_fsync_iops", "d) 4 KiB write + fsync each, 1 job, IOPS", 1.5),
+    ("append_fsync_iops", "(not fsbench) 4 KiB append + fsync each, 1 job, IOPS", None),
     ("md1_create_ops", "e) create, 1 thread, ops/s", 1.5),
     ("md1_stat_ops", "e) stat, 1 thread, ops/s", 2.0),
     ("md1_readdir_ops", "e) readdir, entries/s", None),
