@@ -3,8 +3,8 @@
 # usual tools (mkdir, cp, dd, ln, chmod, truncate, mv, rm, find, tar) work
 # through the mount and read back byte-identical; a sparse 2 GiB file stays
 # small; xattrs round-trip; what the mount wrote is what `cfsctl get` reads;
-# fsync'd small writes open their next versions ahead and survive
-# truncations in between;
+# fsync'd small writes patch in place and survive truncations in between,
+# an appender's too; fsync'd large writes open their next versions ahead;
 # a mount with no metadata cluster, no mount point or a bad option fails
 # fast and clearly.
 . "$(dirname "$0")/lib.sh"
@@ -174,8 +174,8 @@ PY
 }
 check "fsync'd small writes and truncations match a local twin (also as cfsctl get reads them)" \
 	patches
-# An appender's fsync'd writes each make the fragment longer: versions,
-# each opened ahead by the commit before (docs/data-path.md step 4)
+# An appender's fsync'd writes each make the fragment longer: appends in
+# place (docs/data-path.md "Patching in place")
 appends() {
 	python3 - "$M/a/log" "$L/log" <<'PY' || return 1
 import os, sys
@@ -189,6 +189,29 @@ PY
 	cmp "$L/log" "$M/a/log"
 }
 check "an appender's fsync'd writes match a local twin" appends
+# Large fsync'd writes inside a fragment (more than a patch in place takes):
+# versions, each opened ahead by the commit before (docs/data-path.md step 4)
+big_writes() {
+	python3 - "$M/a/big" "$L/big" "$FSZ" <<'PY' || return 1
+import os, random, sys
+fsz = int(sys.argv[3])
+r = random.Random(9)
+data = os.urandom(fsz)
+fds = [os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+       for p in sys.argv[1:3]]
+for fd in fds:
+    os.pwrite(fd, data, 0)
+    os.fsync(fd)
+for i in range(40):
+    off = r.randrange(0, fsz - 300000)
+    b = os.urandom(300000)
+    for fd in fds:
+        os.pwrite(fd, b, off)
+        os.fsync(fd)
+PY
+	cmp "$L/big" "$M/a/big" && rm "$M/a/big"
+}
+check "large fsync'd writes into one fragment match a local twin" big_writes
 
 # ---- rename, remove, find -------------------------------------------------------
 moves() {
@@ -327,13 +350,21 @@ in_place() {
 }
 check "small fsync'd writes patched their fragments in place" \
 	eventually 10 in_place
+appended_in_place() {
+	local appends
+	appends=$(sed -n 's/.*patches (\([0-9]*\) appends).*/\1/p' \
+		"$T/fuse.log" | sort -n | tail -1)
+	[ "${appends:-0}" -ge 50 ]
+}
+check "the appender's writes patched in place, making the fragment longer" \
+	eventually 10 appended_in_place
 opened_ahead() {
 	local used
 	used=$(sed -n 's/.*versions opened ahead: [0-9]* by commits, \([0-9]*\) used.*/\1/p' \
 		"$T/fuse.log" | sort -n | tail -1)
-	[ "${used:-0}" -ge 40 ]
+	[ "${used:-0}" -ge 30 ]
 }
-check "an appender's writes used versions opened ahead by the commit before" \
+check "the large writes used versions opened ahead by the commit before" \
 	eventually 10 opened_ahead
 remount() { # as mount(8) runs it: SOURCE (the addresses) MOUNTPOINT -o ...
 	"$FUSE" "$S" "$M" -o sessions=2 --log "$T/fuse.log" &&
