@@ -78,6 +78,14 @@ fio_opens_set_lease_check(struct fio_opens *t,
 }
 
 void
+fio_opens_set_sealed(struct fio_opens *t,
+		     void (*sealed)(void *arg, uint64_t ino), void *arg)
+{
+	t->sealed = sealed;
+	t->sealed_arg = arg;
+}
+
+void
 fio_set_opens(struct fio *f, struct fio_opens *t)
 {
 	f->opens = t;

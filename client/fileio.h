@@ -165,6 +165,13 @@ void fio_opens_set_lease_check(struct fio_opens *t,
 					 uint64_t epoch),
 			       void *arg);
 
+/* Who is told when a version of @ino that the table held open is sealed
+ * (by this mount, or found sealed by the leader): the file's size and
+ * mtime are committed now, and sizes kept from before (without its
+ * appends) are stale once the entry is gone. */
+void fio_opens_set_sealed(struct fio_opens *t,
+			  void (*sealed)(void *arg, uint64_t ino), void *arg);
+
 struct fio_opens_stats {
 	uint64_t kept;  /* versions a commit opened ahead */
 	uint64_t used;  /* ... that a write then took */

@@ -133,6 +133,10 @@ struct fio_opens {
 	 * assume so): a patch has no commit that the leader could refuse */
 	int (*lease_ok)(void *arg, uint64_t ino, uint64_t epoch);
 	void *lease_arg;
+	/* told after each seal of a version of @ino (NULL: nobody): the
+	 * sizes kept elsewhere (locations, names) predate it */
+	void (*sealed)(void *arg, uint64_t ino);
+	void *sealed_arg;
 };
 
 /* ---- fileio.c ------------------------------------------------------------ */

@@ -1195,6 +1195,8 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 		return cfs_fail(errmsg, CFS_ENOMEM, "cfs-fuse state");
 	}
 	fio_opens_set_lease_check(fs->opens, lease_still_held, fs);
+	/* a seal is a write-out for what the mount keeps of the file */
+	fio_opens_set_sealed(fs->opens, written_out, fs);
 	*out = fs;
 	return 0;
 }

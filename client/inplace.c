@@ -280,6 +280,10 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 			  (unsigned long long)p->version, errmsg);
 		rv = 0;
 	}
+	/* (every caller drops the entry now: whatever kept the file's size
+	 * from before its appends must ask again) */
+	if (rv == 0 && f->opens->sealed != NULL)
+		f->opens->sealed(f->opens->sealed_arg, p->ino);
 	return rv;
 }
 

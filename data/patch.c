@@ -257,6 +257,24 @@ patch_grow(struct replica *r, uint64_t new_length, char *errmsg)
 	return 0;
 }
 
+/* Allocate the room an append adds to @r's file ([@from, @to)) before
+ * anything is journaled or written: the journal record goes first and
+ * the file's header before its new blocks, so a disk found full half
+ * way would leave a replica that no longer checks, acknowledged bytes
+ * and all; refused here, nothing changed (CFS_ENOSPC).  A filesystem
+ * without fallocate(2) is written as it comes. */
+static int
+patch_reserve(struct replica *r, uint64_t from, uint64_t to, char *errmsg)
+{
+	if (to <= from ||
+	    fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+		      (off_t)(to - from)) == 0 ||
+	    errno == EOPNOTSUPP)
+		return 0;
+	return cfs_fail_errno(errmsg, errno, "%s: room for %" PRIu64
+			      " more bytes", r->path, to - from);
+}
+
 int
 store_patch(struct store *s, const struct store_key *k, uint64_t length,
 	    uint64_t new_length, uint64_t off, const void *buf, size_t n,
@@ -274,10 +292,15 @@ store_patch(struct store *s, const struct store_key *k, uint64_t length,
 		*out_crc = r.data_crc;
 		goto out;
 	}
+	uint64_t old_size = HDR + length + 4 * (r.nblocks + 1);
 	if (new_length > length &&
 	    (rc = patch_grow(&r, new_length, errmsg)) != 0)
 		goto out;
 	size_t tsize = 4 * (size_t)(r.nblocks + 1);
+	if (new_length > length &&
+	    (rc = patch_reserve(&r, old_size, HDR + new_length + tsize,
+				errmsg)) != 0)
+		goto out;
 	if ((blk = malloc(BS)) == NULL || (table = malloc(tsize)) == NULL) {
 		rc = cfs_fail(errmsg, CFS_ENOMEM, "%s: patch buffers", r.path);
 		goto out;

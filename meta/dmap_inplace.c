@@ -404,46 +404,74 @@ dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
 			recall ? " (recalled)" : "");
 }
 
-/* A truncation of @ino to @size (ns_shrink_check_fn, set by dmap_open):
- * refused CFS_EBUSY if it would cut a fragment open for patching in place
- * in the middle (its holder patches bytes the truncation would have cut;
- * it seals first).  One it drops whole goes as any other. */
+/* A size change of @ino from @old to @size (ns_shrink_check_fn, set by
+ * dmap_open): refused CFS_EBUSY if it would cut a fragment open for
+ * patching in place in the middle (its holder patches bytes the
+ * truncation would have cut; it seals first), or if the file's last
+ * fragment is open (appends may have made the file longer than @old: a
+ * truncation to a size in between would be undone by the seal, which
+ * raises the size to the fragment's end).  Another mount never gets here
+ * while the lease lives (lease_check); once it is gone, both are
+ * CFS_LEASE_BUSY until the leader seals, which the client retries.  One
+ * that drops an open fragment whole drops it. */
 int
-dmap_shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg)
+dmap_shrink_check(void *arg, uint64_t ino, uint64_t old, uint64_t size,
+		  char *errmsg)
 {
 	struct dmap *d = arg;
-	sqlite3_stmt *s = dmap_q(d, Q_CUT_OPEN);
 	uint64_t idx = 0, epoch = 0;
+	int rc = SQLITE_DONE, which = Q_SIZE_OPEN;
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		idx = (uint64_t)sqlite3_column_int64(s, 0);
-		epoch = (uint64_t)sqlite3_column_int64(s, 1);
+	if (size < old) {
+		sqlite3_stmt *s = dmap_q(d, Q_CUT_OPEN);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			idx = (uint64_t)sqlite3_column_int64(s, 0);
+			epoch = (uint64_t)sqlite3_column_int64(s, 1);
+		}
+		sqlite3_reset(s);
+		which = Q_CUT_OPEN;
 	}
-	sqlite3_reset(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_stmt *s = dmap_q(d, Q_SIZE_OPEN);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)old);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			epoch = (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		which = Q_SIZE_OPEN;
+	}
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
-		return dmap_db_error(d, errmsg, Q_CUT_OPEN);
+		return dmap_db_error(d, errmsg, which);
+	char why[96];
+	if (which == Q_CUT_OPEN)
+		snprintf(why, sizeof(why), "would cut fragment %llu, open for "
+			 "patching in place", (unsigned long long)idx);
+	else
+		snprintf(why, sizeof(why), "of a file whose last fragment is "
+			 "open for patching in place (appends move its end)");
 	uint64_t holder = 0, session = 0;
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 	if (found < 0)
 		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
 	if (!found) /* the leader seals it within seconds: retried */
 		return cfs_fail(errmsg, CFS_LEASE_BUSY,
-				"truncating inode %llu: fragment %llu is being "
-				"sealed (write lease %llu ended with it open "
-				"for patching in place)",
-				(unsigned long long)ino, (unsigned long long)idx,
+				"truncating inode %llu to %llu bytes: a size "
+				"change %s, which is being sealed (write "
+				"lease %llu ended)",
+				(unsigned long long)ino,
+				(unsigned long long)size, why,
 				(unsigned long long)epoch);
 	return cfs_fail(errmsg, CFS_EBUSY,
-			"truncating inode %llu to %llu bytes would cut "
-			"fragment %llu, open for patching in place under "
-			"write lease %llu: seal it first",
-			(unsigned long long)ino, (unsigned long long)size,
-			(unsigned long long)idx, (unsigned long long)epoch);
+			"truncating inode %llu to %llu bytes: a size change "
+			"%s under write lease %llu: seal it first",
+			(unsigned long long)ino, (unsigned long long)size, why,
+			(unsigned long long)epoch);
 }
 
 int

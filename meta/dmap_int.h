@@ -143,8 +143,10 @@ int dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx,
 			uint64_t epoch, char *errmsg);
 
 /* The namespace's truncation check (ns_shrink_check_fn; @arg: the dmap):
- * refuses a shrink that would cut an open fragment in the middle. */
-int dmap_shrink_check(void *arg, uint64_t ino, uint64_t size, char *errmsg);
+ * refuses a size change from @old to @size that would cut an open
+ * fragment in the middle, or of a file whose last fragment is open. */
+int dmap_shrink_check(void *arg, uint64_t ino, uint64_t old, uint64_t size,
+		      char *errmsg);
 
 /* The repair bookkeeping the leader proposes (meta/dmap_repair.c). */
 

@@ -677,8 +677,6 @@ exec_session(struct fsm *f, int64_t now_ns, const struct wire_header *h,
 	}
 }
 
-/* Execute one command of an entry.  Returns 0 (a reply was produced and
- * handed out, whatever its status) or CFS_INTERNAL (fatal). */
 /* Whether attributes @a (a lookup's, a getattr's, a lease grant's) may
  * go to session @client_id: a regular file's size is not known to this
  * server while appends patched in place may have made its last fragment
@@ -749,6 +747,8 @@ exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
 		 ? sizeof(struct wire_entry)                                 \
 		 : sizeof(struct wire_lease_granted))
 
+/* Execute one command of an entry.  Returns 0 (a reply was produced and
+ * handed out, whatever its status) or CFS_INTERNAL (fatal). */
 static int
 apply_command(struct fsm *f, int64_t now_ns, uint64_t index,
 	      const uint8_t *frame, size_t len, char *errmsg)

@@ -593,9 +593,9 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 		if (rq->size > (1ull << 62))
 			return cfs_fail(errmsg, CFS_EFBIG, "size %llu",
 					(unsigned long long)rq->size);
-		if (rq->size < n->size && ns->shrink_check != NULL &&
-		    (rv = ns->shrink_check(ns->shrink_arg, n->ino, rq->size,
-					   errmsg)) != 0)
+		if (rq->size != n->size && ns->shrink_check != NULL &&
+		    (rv = ns->shrink_check(ns->shrink_arg, n->ino, n->size,
+					   rq->size, errmsg)) != 0)
 			return rv;
 		n->size = rq->size;
 		n->mtime = env->now_ns;

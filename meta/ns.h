@@ -93,16 +93,17 @@ int ns_file_written(struct ns *ns, const struct ns_env *env, uint64_t ino,
 		    uint64_t size, struct wire_attr *attr, char *errmsg);
 
 /*
- * Asked by setattr before it shrinks regular file @ino to @size (which
- * frees the data past it through the data map's trigger): a non-zero
- * CFS_* code, with @errmsg saying why, refuses the truncation and nothing
- * changes.  The data map sets it in dmap_open() (a fragment open for
- * patching in place must not be cut: docs/data-path.md "Patching in
- * place") and clears it in dmap_close(); @fn NULL: no check.  @arg is
- * borrowed until cleared.
+ * Asked by setattr before it changes the size of regular file @ino from
+ * @old to @size (a shrink frees the data past it through the data map's
+ * trigger): a non-zero CFS_* code, with @errmsg saying why, refuses the
+ * truncation and nothing changes.  The data map sets it in dmap_open() (a
+ * fragment open for patching in place must not be cut, and while the
+ * last one is open, appends may have moved the end that @old says:
+ * docs/data-path.md "Patching in place") and clears it in dmap_close();
+ * @fn NULL: no check.  @arg is borrowed until cleared.
  */
-typedef int (*ns_shrink_check_fn)(void *arg, uint64_t ino, uint64_t size,
-				  char *errmsg);
+typedef int (*ns_shrink_check_fn)(void *arg, uint64_t ino, uint64_t old,
+				  uint64_t size, char *errmsg);
 void ns_set_shrink_check(struct ns *ns, ns_shrink_check_fn fn, void *arg);
 
 #endif /* CFS_META_NS_H */

@@ -834,6 +834,76 @@ test_store_enospc_fails_write_and_removes_temp(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The append case, in the child: an append in place (store_patch growing
+ * the replica) that the disk has no room for is CFS_ENOSPC and leaves the
+ * replica as it was, whole and checking (written half way, its header
+ * would say the new length over a table not yet moved); a smaller one
+ * then fits.  Returns the number of the failing step, 0 if none. */
+static int
+enospc_append_child(const char *dir)
+{
+	static unsigned char big[200000], v[101000];
+	char errmsg[CFS_ERRMSG_SIZE] = "";
+	struct store_key k = key(2, 0, 1);
+	struct store_writer *w;
+	struct store *s = NULL;
+	uint32_t crc = 0;
+	uint64_t len = 0;
+	size_t got = 0;
+	int step = 0;
+
+	for (size_t i = 0; i < sizeof(v); i++)
+		v[i] = (unsigned char)(i * 7);
+	if (store_open(dir, &s, errmsg) != 0)
+		step = 1;
+	else if (store_write_begin(s, &k, 0, &w, errmsg) != 0 ||
+		 store_write(w, 0, v, 100000, errmsg) != 0 ||
+		 store_write_commit(&w, 1, NULL, NULL, errmsg) != 0)
+		step = 2;
+	else if (store_patch(s, &k, 100000, 300000, 100000, big, sizeof(big),
+			     &crc, errmsg) != CFS_ENOSPC)
+		step = 3;
+	else if (store_verify(s, &k, errmsg) != 0 ||
+		 store_stat(s, &k, &len, &crc, NULL, errmsg) != 0 ||
+		 len != 100000 || crc != crc32c(0, v, 100000))
+		step = 4;
+	else if (store_patch(s, &k, 100000, 101000, 100000, v + 100000, 1000,
+			     &crc, errmsg) != 0 ||
+		 crc != crc32c(0, v, 101000) ||
+		 store_read(s, &k, 0, big, sizeof(big), &got, errmsg) != 0 ||
+		 got != 101000 || memcmp(big, v, 101000) != 0 ||
+		 store_verify(s, &k, errmsg) != 0)
+		step = 5;
+	if (step != 0)
+		fprintf(stderr, "enospc append step %d: %s\n", step, errmsg);
+	store_close(&s);
+	return step;
+}
+
+/* A disk too full for an append in place refuses it and keeps the
+ * replica whole (tmpfs in a private mount namespace, as above). */
+static void
+test_store_enospc_refuses_an_append_in_place(void **state)
+{
+	struct fx *f = *state;
+	char dir[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/small", f->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(mount_small_fs(dir) != 0 ? 77
+						: enospc_append_child(dir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 struct worker {
 	struct store *s;
 	uint64_t ino;
@@ -923,6 +993,7 @@ main(void)
 	    T(test_store_space_and_dir),
 	    T(test_store_open_creates_missing_parent_directories),
 	    T(test_store_enospc_fails_write_and_removes_temp),
+	    T(test_store_enospc_refuses_an_append_in_place),
 	    T(test_store_threads_on_different_keys),
 	};
 #undef T

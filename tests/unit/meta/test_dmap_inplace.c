@@ -361,7 +361,7 @@ test_truncate_open_fragment(void **state)
 	uint64_t e = grant_write(t, 500);
 
 	write_frag(t, 0, FSZ);
-	write_open(t, 1, 3, 100, e);
+	uint64_t v1 = write_open(t, 1, 3, 100, e);
 	memset(&t->rq, 0, sizeof(t->rq));
 	t->rq.setattr.cred = alice;
 	t->rq.setattr.ino = t->ino;
@@ -378,16 +378,61 @@ test_truncate_open_fragment(void **state)
 	t->rq.setattr.size = FSZ + 50;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), CFS_LEASE_BUSY);
 	assert_non_null(strstr(t->errmsg, "being sealed"));
-	/* growing it, or cutting at its end, cuts nothing */
-	t->rq.setattr.size = FSZ + 100;
+	/* growing it, or cutting at its end, cuts nothing, but the open
+	 * fragment is the last: appends may have moved the file's end past
+	 * any size asked, and the seal would raise the size over it */
+	t->rq.setattr.size = FSZ + 100; /* (its size: no change) */
 	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
 	t->rq.setattr.size = FSZ + 200;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), CFS_LEASE_BUSY);
+	assert_non_null(strstr(t->errmsg, "last fragment"));
+	/* sealed (longer), the size follows it, then changes */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.frag_seal = (struct wire_frag_seal){
+	    .ino = t->ino, .idx = 1, .version = v1,
+	    .epoch = e, .length = 300, .crc = 1, .nodes = {1, 2, 3},
+	    .nodes_count = 3};
+	assert_int_equal(run(t, WIRE_T_frag_seal), 0);
+	assert_int_equal(count(t, "SELECT size FROM inodes WHERE ino != 1"),
+			 FSZ + 300);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = alice;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = FSZ + 400;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
 	t->rq.setattr.size = FSZ;
 	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
 	assert_int_equal(count(t, "SELECT count(*) FROM fragments"), 1);
 	assert_int_equal(count(t, "SELECT count(*) FROM fragments WHERE "
 			       "patch_epoch != 0"), 0);
+}
+
+/* While the holder's lease lives, its own growing truncation of a file
+ * whose last fragment it holds open is EBUSY (it seals first: cfs-fuse
+ * does, and asks again). */
+static void
+test_truncate_grows_a_file_with_an_open_end(void **state)
+{
+	struct t *t = *state;
+	uint64_t e = grant_write(t, 500);
+
+	write_open(t, 0, 3, 100, e);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = alice;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = 5000;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), CFS_EBUSY);
+	assert_non_null(strstr(t->errmsg, "seal it first"));
+	/* a file that goes on past its open fragment: nothing in the way */
+	write_frag(t, 3, 10);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.setattr.cred = alice;
+	t->rq.setattr.ino = t->ino;
+	t->rq.setattr.valid = CFS_SETATTR_SIZE;
+	t->rq.setattr.size = 5 * FSZ;
+	assert_int_equal(run_ns(t, WIRE_T_setattr), 0);
 }
 
 static int
@@ -684,6 +729,7 @@ main(void)
 		T(test_unsealed_lists_open_fragments_without_lease),
 		T(test_frag_seal_by_the_leader),
 		T(test_seals_after_appends),
+		T(test_truncate_grows_a_file_with_an_open_end),
 		T(test_size_waits_for_the_seal_of_an_open_last_fragment),
 		T(test_open_migrates_a_database_without_patch_epoch),
 #undef T
