@@ -86,6 +86,14 @@ fio_opens_set_sealed(struct fio_opens *t,
 }
 
 void
+fio_opens_set_contended(struct fio_opens *t,
+			int (*contended)(void *arg, uint64_t ino), void *arg)
+{
+	t->contended = contended;
+	t->contended_arg = arg;
+}
+
+void
 fio_set_opens(struct fio *f, struct fio_opens *t)
 {
 	f->opens = t;
@@ -669,6 +677,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			if (lease_epoch != 0 && f->opens != NULL &&
 			    w.base_version != 0 &&
 			    w.length == o->base_length && n <= INPLACE_MAX &&
+			    !inplace_contended(f->opens, ino) &&
 			    inplace_room(f))
 				r = inplace_reserve(f, ino, idx, lease_epoch);
 			int in_place = r != NULL;

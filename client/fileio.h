@@ -172,6 +172,15 @@ void fio_opens_set_lease_check(struct fio_opens *t,
 void fio_opens_set_sealed(struct fio_opens *t,
 			  void (*sealed)(void *arg, uint64_t ino), void *arg);
 
+/* Whether another mount wanted @ino lately (its access recalled this
+ * mount's lease): a version opened for patching would hold its size back
+ * from it (data-path.md "Where the file ends") and be recalled again at
+ * its next stat, so writes then go on as versions, which commit the size
+ * as they go.  NULL: never. */
+void fio_opens_set_contended(struct fio_opens *t,
+			     int (*contended)(void *arg, uint64_t ino),
+			     void *arg);
+
 struct fio_opens_stats {
 	uint64_t kept;  /* versions a commit opened ahead */
 	uint64_t used;  /* ... that a write then took */

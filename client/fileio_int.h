@@ -137,6 +137,10 @@ struct fio_opens {
 	 * sizes kept elsewhere (locations, names) predate it */
 	void (*sealed)(void *arg, uint64_t ino);
 	void *sealed_arg;
+	/* whether another mount wanted @ino lately (NULL: never): then no
+	 * version is opened for patching (fio_opens_set_contended) */
+	int (*contended)(void *arg, uint64_t ino);
+	void *contended_arg;
 };
 
 /* ---- fileio.c ------------------------------------------------------------ */
@@ -200,6 +204,9 @@ int inplace_recover(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 /* The newest lease epoch of this mount's open versions of @ino (0: none,
  * or @t NULL): what its frag_locate names to be served them. */
 uint64_t inplace_epoch_of(struct fio_opens *t, uint64_t ino);
+
+/* Whether another mount wanted @ino lately (fio_opens_set_contended). */
+int inplace_contended(struct fio_opens *t, uint64_t ino);
 
 /* If this mount holds @fi's version open: *out is @fi with the crc its
  * nodes hold now, *gen its patches plus one (the data cache's key), and

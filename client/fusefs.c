@@ -1146,6 +1146,7 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 /* ---- open / close ------------------------------------------------------------------ */
 
 static int lease_still_held(void *arg, uint64_t ino, uint64_t epoch);
+static int recalled_lately(void *arg, uint64_t ino);
 
 int
 fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
@@ -1197,11 +1198,22 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	fio_opens_set_lease_check(fs->opens, lease_still_held, fs);
 	/* a seal is a write-out for what the mount keeps of the file */
 	fio_opens_set_sealed(fs->opens, written_out, fs);
+	fio_opens_set_contended(fs->opens, recalled_lately, fs);
 	*out = fs;
 	return 0;
 }
 
 /* ---- leases: the recaller's callbacks (client/clease.h) -------------------- */
+
+/* fio_opens' contention check: a lease on @ino was recalled from this
+ * mount in the last 2 s (another mount's access; clease.h). */
+static int
+recalled_lately(void *arg, uint64_t ino)
+{
+	struct fusefs *fs = arg;
+
+	return fs->leases != NULL && clease_recalled_lately(fs->leases, ino);
+}
 
 /* fio_opens' lease check: a patch in place goes out only under the write
  * lease it was opened under, while the mount may still use it. */

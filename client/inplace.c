@@ -565,7 +565,7 @@ inplace_open_committed(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	uint32_t nchain;
 
 	*done = 0;
-	if (!inplace_room(f))
+	if (inplace_contended(f->opens, ino) || !inplace_room(f))
 		return 0;
 	int rv = locate_for_write(f, ino, idx, epoch, &fi, chain, &nchain, msg);
 	if (rv != 0 || fi == NULL) /* (a hole: a new fragment) */
@@ -711,4 +711,11 @@ fio_opens_end(struct fio_opens *t, uint64_t ino)
 	}
 	pthread_mutex_unlock(&t->lock);
 	return end;
+}
+
+int
+inplace_contended(struct fio_opens *t, uint64_t ino)
+{
+	return t != NULL && t->contended != NULL &&
+	       t->contended(t->contended_arg, ino);
 }

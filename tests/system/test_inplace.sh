@@ -11,7 +11,8 @@
 #  - A's fsync'd appends of a few bytes to 8 KiB, across a fragment
 #    boundary, patch the open version and make it longer; B sees the new
 #    size and every byte at once (its stat recalls A, which seals), and so
-#    after A appended more;
+#    after A appended more; B's stats in a tight loop while A appends
+#    neither starve nor miss an append;
 #  - a write stalled between the commit that opened the version and its
 #    first patch, while another session of the mount writes the fragment
 #    (inplace_race.c): both writes are in what is committed;
@@ -148,6 +149,42 @@ check "100 more through A" \
 check "B reads them too" cmp "$T/copy6" "$B/f6"
 check "A reads its own appends" cmp "$T/copy6" "$A/f6"
 check "the file is whole and at its goal (fsck)" $CTL fsck /f6
+# B stats in a tight loop while A appends: each stat recalls A, and A
+# then writes versions for a while rather than open the fragment again
+# at once (that starved the stats: one took 25 s); every stat sees every
+# append whose fsync returned before it began
+stat_race() {
+	python3 - "$A/f8" "$B/f8" <<'PY'
+import os, sys, threading, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+os.write(fd, b'x' * 4096)
+os.fsync(fd)
+done = [1]
+stop = False
+def writer():
+    while not stop:
+        os.write(fd, b'y' * 4096)
+        os.fsync(fd)
+        done[0] += 1
+t = threading.Thread(target=writer)
+t.start()
+worst, stale, n = 0.0, 0, 0
+t0 = time.time()
+while time.time() - t0 < 5:
+    before = done[0]
+    a = time.time()
+    size = os.stat(sys.argv[2]).st_size
+    worst = max(worst, time.time() - a)
+    stale += size < before * 4096
+    n += 1
+stop = True
+t.join()
+print("    (%d stats, the slowest %.0f ms; %d appends; %d stale)"
+      % (n, worst * 1000, done[0], stale))
+sys.exit(0 if stale == 0 and worst < 3 and done[0] > 50 else 1)
+PY
+}
+check "B's stats in a loop neither starve nor miss A's appends" stat_race
 
 # ---- a write stalled between its commit and its first patch ----------------------
 # (inplace_race: two sessions of one mount; the first write's commit opens
