@@ -1307,8 +1307,9 @@ fio_pread_ex(struct fio *f, uint64_t ino, uint64_t offset, void *buf,
 	uint8_t *p = buf;
 	uint64_t start = offset;
 	size_t asked = len;
-	int rv, from_cache = 0, retried = 0;
+	int rv, from_cache = 0, retried = 0, resealed = 0, eof = 0;
 	uint64_t reads0 = f->st.reads; /* fragment reads from the nodes */
+	uint64_t sealgen = 0;
 
 	if (flags & FIO_CACHED) {
 		pthread_mutex_lock(&f->clock);
@@ -1322,6 +1323,10 @@ again:
 	offset = start;
 	len = asked;
 	*got = 0;
+	eof = 0;
+	/* (the mount's seals so far: one during this read may have ended
+	 * an open version it read by its entry, or its size, as sealed) */
+	(void)fio_opens_end(f->opens, ino, &sealgen);
 	while (len > 0) {
 		uint64_t fsz = f->fsz ? f->fsz : 1;
 		uint64_t first = offset / fsz;
@@ -1342,11 +1347,13 @@ again:
 			continue; /* learnt the fragment size: plan again */
 		uint64_t size = f->cur->size;
 		/* appends this mount patched in place and has not sealed */
-		uint64_t open_end = fio_opens_end(f->opens, ino);
+		uint64_t open_end = fio_opens_end(f->opens, ino, NULL);
 		if (open_end > size)
 			size = open_end;
-		if (offset >= size)
-			return 0;
+		if (offset >= size) {
+			eof = 1;
+			break;
+		}
 		if (len > size - offset)
 			len = (size_t)(size - offset);
 		for (uint64_t idx = first; idx < first + count && len > 0;
@@ -1394,6 +1401,20 @@ again:
 			*got += n;
 		}
 	}
+	/* An open version sealed and dropped between the locate and its
+	 * read: the map (committed before the seal) and the entry (gone)
+	 * may both have missed appends, read as the end of the file or as
+	 * zeros.  Read again: the seal forgot the kept locations, and the
+	 * server knows the appends now. */
+	uint64_t sealgen2 = 0;
+	(void)fio_opens_end(f->opens, ino, &sealgen2);
+	if (sealgen2 != sealgen && resealed++ < 3) {
+		fio_forget(f, ino);
+		flags &= ~FIO_CACHED;
+		goto again;
+	}
+	if (eof) /* (at or past the end: nothing to read ahead) */
+		return 0;
 	/* a read the data cache answered whole asks for nothing ahead: the
 	 * next one is likely answered there too, and an unused read-ahead
 	 * would only be abandoned on the node socket */

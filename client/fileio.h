@@ -197,8 +197,13 @@ void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
  * patching in place (0: none): appends in place make a file longer
  * before any commit says so (their seal does), so the file's size as
  * this mount knows it is the most of this, the metadata server's size
- * and what is still buffered. */
-uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino);
+ * and what is still buffered.  *@gen (if not NULL): how many entries the
+ * table dropped so far.  A size asked of the server is combined with
+ * this read before the question and again after it, with no entry
+ * dropped in between (the same *@gen): a seal between the server's
+ * answer and a read after it would leave neither knowing the appends
+ * (fusefs_getattr_size). */
+uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen);
 
 /* Seal the versions of @ino (0: of every inode) that the mount holds open
  * for patching in place (docs/data-path.md "Patching in place"): before

@@ -128,6 +128,7 @@ struct fio_opens {
 	/* versions open for patching in place (inplace.c), unordered */
 	struct open_patch **patch;
 	size_t npatch, cap_patch;
+	uint64_t forgotten; /* entries dropped so far (fio_opens_end) */
 	pthread_cond_t patch_cond; /* an entry stopped being busy */
 	/* whether the mount still holds write lease @epoch on @ino (NULL:
 	 * assume so): a patch has no commit that the leader could refuse */

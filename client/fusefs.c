@@ -365,11 +365,38 @@ ts_of(int64_t ns)
 	return ts;
 }
 
+int
+fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
+		 struct wire_attr *a)
+{
+	struct fio_opens *t = op->fs->opens;
+
+	for (int tries = 0;; tries++) {
+		uint64_t g1 = 0, g2 = 0, end = 0;
+		(void)fio_opens_end(t, 0, &g1);
+		int rv = fusefs_call(op, type, rq, WIRE_T_entry);
+		if (rv != 0)
+			return rv;
+		*a = op->c->rep->entry.attr;
+		end = fio_opens_end(t, (a->mode & S_IFMT) == S_IFREG ? a->ino : 0,
+				    &g2);
+		/* No entry dropped meanwhile: every one there when the server
+		 * answered is still there, as long or longer; one dropped
+		 * before was sealed before, and the server counted it.  One
+		 * dropped meanwhile may be in neither: ask again. */
+		if (g1 == g2 || tries == 3) {
+			if (end > a->size)
+				a->size = end;
+			return 0;
+		}
+	}
+}
+
 uint64_t
 fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server)
 {
 	uint64_t dirty = ofile_dirty_end(fs->files, ino);
-	uint64_t open = fio_opens_end(fs->opens, ino);
+	uint64_t open = fio_opens_end(fs->opens, ino, NULL);
 	uint64_t end = dirty > open ? dirty : open;
 
 	return end > server ? end : server;
@@ -608,9 +635,8 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	rv = fusefs_call(&op, WIRE_T_lookup, &rq, WIRE_T_entry);
+	rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
 	if (rv == 0) {
-		a = op.c->rep->entry.attr;
 		/* A lease granted now (dir_lease) made what was asked before
 		 * it suspect (lease_granted): the stamp from before the lookup
 		 * refuses it, the next lookup keeps it.  (A stamp taken after
@@ -648,9 +674,8 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
-	rv = fusefs_call(&op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	rv = fusefs_call_attr(&op, WIRE_T_getattr, &rq, &a);
 	if (rv == 0) {
-		a = op.c->rep->entry.attr;
 		(void)dir_lease(&op, &a); /* stamp: as in fs_lookup */
 		dcache_attr_put(fs->names, stamp, &a);
 		reply_attr(&op, &a);

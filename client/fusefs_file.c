@@ -183,11 +183,12 @@ server_size(void *arg, uint64_t ino, uint64_t *size, char *errmsg)
 {
 	struct op *op = arg;
 	struct wire_getattr rq = {.cred = op->cred, .ino = ino};
-	int rv = fusefs_call(op, WIRE_T_getattr, &rq, WIRE_T_entry);
+	struct wire_attr a;
+	int rv = fusefs_call_attr(op, WIRE_T_getattr, &rq, &a);
 
 	(void)errmsg; /* op->errmsg, the same buffer */
 	if (rv == 0)
-		*size = fusefs_size(op->fs, ino, op->c->rep->entry.attr.size);
+		*size = fusefs_size(op->fs, ino, a.size);
 	return rv;
 }
 

@@ -168,6 +168,14 @@ int fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
  * knows nothing until the seal (docs/data-path.md "Patching in place"). */
 uint64_t fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server);
 
+/* fusefs_call of @type (getattr or lookup, answered `entry`), *@a its
+ * attributes with a regular file's size counting where this mount's
+ * unsealed appends end, read with no seal of the mount's in between (one
+ * that committed after the server answered and dropped its entry before
+ * the mount looked would be in neither: asked again). */
+int fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
+		     struct wire_attr *a);
+
 /* ---- fusefs_file.c ------------------------------------------------------------- */
 
 /* Before a write-out of what is buffered for @ino (close, fsync,
