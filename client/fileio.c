@@ -1324,6 +1324,8 @@ again:
 	len = asked;
 	*got = 0;
 	eof = 0;
+	/* entries of a lease gone would stand for the server's length */
+	(void)fio_seal_lapsed(f, ino);
 	/* (the mount's seals so far: one during this read may have ended
 	 * an open version it read by its entry, or its size, as sealed) */
 	(void)fio_opens_end(f->opens, ino, &sealgen);

@@ -212,6 +212,18 @@ uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen);
  * lease ends, and the leader seals it). */
 int fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg);
 
+/* Seal the versions of @ino the mount holds open under a write lease it
+ * no longer holds (its session lapsed, or a recall's seal failed): the
+ * lease may still be alive on the leader (the seal commits) or over (the
+ * seal is refused FENCED: the leader sealed it, and another mount may
+ * have written the fragment since, even reopened the same version).
+ * Either way the entry goes, and with it a length, crc and end that
+ * reads and sizes would otherwise take over the server's.  Called before
+ * a read or an attribute question of @ino; the common cases (no entry of
+ * @ino, or entries of the lease held) cost one scan of the table.  How
+ * many entries went. */
+size_t fio_seal_lapsed(struct fio *f, uint64_t ino);
+
 /* Tests only: called (if not NULL) when a write's commit opened the
  * committed version of fragment (@ino, @idx) for patching, before the
  * write patches it: a test stalls one thread there while another writes

@@ -196,6 +196,7 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 	struct seal_answer a[CFS_GOAL_MAX] = {{0}};
 	uint64_t length = 0;
 	uint32_t crc = 0;
+	uint32_t gone = 0; /* nodes without it, or fenced by a newer lease */
 
 	for (uint32_t i = 0; i < p->chain_count; i++) {
 		struct wire_frag_read rq = {.ino = p->ino, .idx = p->idx,
@@ -213,6 +214,8 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 			a[i].length = rep->frag_data.length;
 			a[i].crc = rep->frag_data.crc;
 		} else {
+			if (rv == CFS_ENOENT || rv == CFS_FENCED)
+				gone++;
 			LOG_WARN("fragment %llu/%llu v%llu: survey of node "
 				 "%llu: %s",
 				 (unsigned long long)p->ino,
@@ -223,6 +226,19 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 		}
 	}
 	size_t k = seal_choose(a, p->chain_count, &length, &crc, nodes);
+	/* Every node answered that it has no such version, or that a newer
+	 * write lease than this entry's wrote the file: the lease is over
+	 * and the leader sealed the version, or it was replaced since (its
+	 * replicas deleted).  Surveyed again it would fail again forever:
+	 * there is nothing left for this mount to seal. */
+	if (k == 0 && p->chain_count > 0 && gone == p->chain_count)
+		return cfs_fail(errmsg, CFS_FENCED, "fragment %llu/%llu v%llu: "
+				"no node holds it under write lease %llu any "
+				"more",
+				(unsigned long long)p->ino,
+				(unsigned long long)p->idx,
+				(unsigned long long)p->version,
+				(unsigned long long)p->epoch);
 	if (k == 0)
 		return cfs_fail(errmsg, CFS_UNAVAILABLE, "fragment %llu/%llu "
 				"v%llu: no node of it answered",
@@ -246,14 +262,14 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 	    .ino = p->ino, .idx = p->idx, .version = p->version,
 	    .length = p->length, .lease_epoch = p->epoch,
 	    .in_place = CFS_INPLACE_SEAL};
-	int rv;
+	int rv = 0;
 
 	if (p->failed) {
 		pthread_mutex_lock(&f->opens->lock);
 		f->opens->st.surveys++;
 		pthread_mutex_unlock(&f->opens->lock);
 		rv = patch_survey(f, p, rq.nodes, &rq.nodes_count, errmsg);
-		if (rv != 0)
+		if (rv != 0 && rv != CFS_FENCED)
 			return rv;
 		rq.length = p->length;
 	} else {
@@ -261,10 +277,13 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 			rq.nodes[i] = p->chain[i].id;
 		rq.nodes_count = p->chain_count;
 	}
-	rq.crc = p->crc;
-	rq.size = p->idx * f->fsz + p->length;
-	mc_cred(f->mc, &rq.cred);
-	rv = mc_call(f->mc, WIRE_T_frag_commit, &rq, NULL, f->rep, 0, errmsg);
+	if (rv == 0) {
+		rq.crc = p->crc;
+		rq.size = p->idx * f->fsz + p->length;
+		mc_cred(f->mc, &rq.cred);
+		rv = mc_call(f->mc, WIRE_T_frag_commit, &rq, NULL, f->rep, 0,
+			     errmsg);
+	}
 	if (rv == 0) {
 		pthread_mutex_lock(&f->opens->lock);
 		f->opens->st.seals++;
@@ -288,8 +307,21 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 	return rv;
 }
 
-int
-fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
+/* Whether the mount still holds write lease @epoch on @ino (the lease
+ * check set by fio_opens_set_lease_check; none: yes).  No table lock
+ * held: the check takes the lease table's. */
+static int
+lease_held(struct fio_opens *t, uint64_t ino, uint64_t epoch)
+{
+	return t->lease_ok == NULL || t->lease_ok(t->lease_arg, ino, epoch);
+}
+
+/* Seal the versions of @ino (0: every inode's) the mount holds open; only
+ * those of a write lease it no longer holds if @lapsed.  0 or the first
+ * failure; *@sealed (if not NULL) counts the entries gone. */
+static int
+seal_entries(struct fio *f, uint64_t ino, int lapsed, size_t *sealed,
+	     char *errmsg)
 {
 	struct fio_opens *t = f->opens;
 	struct {
@@ -298,8 +330,6 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 	size_t n = 0;
 	int first = 0;
 
-	if (t == NULL)
-		return 0;
 	pthread_mutex_lock(&t->lock);
 	if (t->npatch > 0 && (keys = malloc(t->npatch * sizeof(*keys))) != NULL)
 		for (size_t i = 0; i < t->npatch; i++)
@@ -324,6 +354,11 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 		struct open_patch *p = patch_claim(t, keys[i].ino, keys[i].idx);
 		if (p == NULL)
 			continue; /* sealed meanwhile */
+		if (lapsed && (p->version == 0 ||
+			       lease_held(t, p->ino, p->epoch))) {
+			patch_unclaim(t, p, 0);
+			continue;
+		}
 		int rv = fio_fragment_size_for_write(f, p->ino, &fsz, msg);
 		if (rv == 0)
 			rv = patch_seal(f, p, msg);
@@ -341,6 +376,8 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 				if (errmsg != NULL)
 					cfs_errmsg_set(errmsg, "%s", msg);
 			}
+		} else if (sealed != NULL) {
+			(*sealed)++;
 		}
 		patch_unclaim(t, p, rv == 0);
 	}
@@ -351,6 +388,53 @@ fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
 			 left);
 	free(keys);
 	return first;
+}
+
+int
+fio_seal_ino(struct fio *f, uint64_t ino, char *errmsg)
+{
+	if (f->opens == NULL)
+		return 0;
+	return seal_entries(f, ino, 0, NULL, errmsg);
+}
+
+size_t
+fio_seal_lapsed(struct fio *f, uint64_t ino)
+{
+	struct fio_opens *t = f->opens;
+	uint64_t epochs[4];
+	size_t ne = 0, sealed = 0;
+	int more = 0;
+
+	if (t == NULL || ino == 0)
+		return 0;
+	/* The common cases cost one scan: no entry of @ino, or entries of
+	 * the lease the mount holds (one lease check per epoch found). */
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < t->npatch && !more; i++) {
+		const struct open_patch *p = t->patch[i];
+		size_t j = 0;
+		if (p->ino != ino || p->version == 0)
+			continue;
+		while (j < ne && epochs[j] != p->epoch)
+			j++;
+		if (j == ne && ne < 4)
+			epochs[ne++] = p->epoch;
+		else if (j == ne)
+			more = 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	int lapsed = more;
+	for (size_t j = 0; j < ne && !lapsed; j++)
+		lapsed = !lease_held(t, ino, epochs[j]);
+	if (!lapsed)
+		return 0;
+	char msg[CFS_ERRMSG_SIZE];
+	if (seal_entries(f, ino, 1, &sealed, msg) != 0)
+		LOG_WARN("inode %llu: versions open under a write lease this "
+			 "mount no longer holds: %s",
+			 (unsigned long long)ino, msg);
+	return sealed;
 }
 
 /*
@@ -446,8 +530,7 @@ inplace_write(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	/* a lease this mount no longer surely holds: no patch (the nodes'
 	 * fence is only in their memory); the seal below is refused FENCED
 	 * if the lease is gone, and the leader seals */
-	int lease_ok = t->lease_ok == NULL ||
-		       t->lease_ok(t->lease_arg, ino, p->epoch);
+	int lease_ok = lease_held(t, ino, p->epoch);
 	if (p->epoch == epoch && !p->failed && foff <= p->length &&
 	    n <= INPLACE_MAX && foff + n <= f->fsz && lease_ok) {
 		uint64_t len = foff + n > p->length ? foff + n : p->length;

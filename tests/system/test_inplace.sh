@@ -16,6 +16,11 @@
 #  - a write stalled between the commit that opened the version and its
 #    first patch, while another session of the mount writes the fragment
 #    (inplace_race.c): both writes are in what is committed;
+#  - a mount (E) stopped (SIGSTOP) after fsync'd appends until its session
+#    expired, while B appends to the same file (the leader sealed E's
+#    version, B reopens it): E, running again, stats and reads what B
+#    wrote, not by the record of the version it held open under its lost
+#    lease;
 #  - a mount (C) killed with SIGKILL after fsync'd patches and appends:
 #    once its session expired the leader surveys the nodes and seals, and
 #    B reads every byte whose fsync returned, the appended ones with the
@@ -35,7 +40,9 @@ A=$T/a
 B=$T/b
 C=$T/c
 mkdir -p "$A" "$B" "$C"
-unmount() { unmount_all "$A" "$B" "$C" "$T/d"; }
+E=$T/e
+mkdir -p "$E"
+unmount() { unmount_all "$A" "$B" "$C" "$T/d" "$E"; }
 PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; unmount; cleanup' EXIT
 
@@ -202,6 +209,28 @@ sed 's/^/    /' "$T/race.out"
 check "... and its file is whole and at its goal (fsck)" \
 	$CTL fsck "/$(awk '/^race\./ {print $1}' "$T/race.out")"
 
+# ---- a mount frozen past its session ---------------------------------------------
+check "mount E" mount_at "$E" e
+: >"$T/copy9"
+append "$E/f9" "$T/copy9" 20 9 >/dev/null
+ino9=$(stat -c %i "$E/f9")
+epid=$(pgrep -f -- "--log $T/fuse-e.log")
+kill -STOP "$epid"
+t0=$(date +%s)
+# (B waits until E's session expired: its access would recall E, and the
+# recall, queued for E, would have E seal when it runs again)
+e_lease_gone() { ! $CTL leases | awk -v i="$ino9" '$1 == i && $2 == "write"' | grep -q .; }
+check "E's write lease ends with its session (30 s)" eventually 30 e_lease_gone
+echo "    (after $(($(date +%s) - t0)) s)"
+check "B appends to E's file while E is stopped" \
+	sh -c "$(declare -f append); append '$B/f9' '$T/copy9' 20 10 | grep -q done"
+kill -CONT "$epid"
+same_size() { test "$(stat -c %s "$1")" = "$(stat -c %s "$2")"; }
+check "E, running again, gives the size B's appends made" \
+	eventually 5 same_size "$E/f9" "$T/copy9"
+check "... and reads every byte of them" cmp "$T/copy9" "$E/f9"
+check "... and so does B" cmp "$T/copy9" "$B/f9"
+
 # ---- a data node dies while A patches --------------------------------------------
 head -c $((2 * FSZ)) /dev/urandom >"$T/src3"
 cp "$T/src3" "$A/f3"
@@ -249,7 +278,9 @@ echo "    (whole after $(($(date +%s) - t0)) s)"
 apid=$(pgrep -f -- "--log $T/fuse-a.log")
 unmount
 # the counts are logged once the daemon is done, after the unmount returned
-for _ in $(seq 100); do kill -0 "$apid" 2>/dev/null || break; sleep 0.1; done
+for p in "$apid" "$epid"; do
+	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
 check "A patched in place (its log counts the patches)" \
 	grep -Eq "patching in place: [1-9][0-9]* versions opened, [1-9][0-9]* patches" \
 	"$T/fuse-a.log"
@@ -257,6 +288,8 @@ check "... appends among them (its log counts them)" \
 	grep -Eq "patches \([1-9][0-9]* appends\)" "$T/fuse-a.log"
 check "... and sealed after the failed patch, from a survey of the nodes" \
 	grep -Eq "seals \([1-9][0-9]* after a failed patch\)" "$T/fuse-a.log"
+check "E appended in place before it was stopped (its log counts them)" \
+	grep -Eq "patches \([1-9][0-9]* appends\)" "$T/fuse-e.log"
 grep "patching in place" "$T"/fuse-*.log | sed 's/^/    /'
 
 # ---- an unmount after the metadata servers stopped -----------------------------
