@@ -364,22 +364,34 @@ dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 			(unsigned long long)holder);
 }
 
-int
-dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
-		  int recall, char *errmsg)
+/* Is a fragment of @ino open for patching in place that reaches past
+ * @size (its last: appends may have moved the file's end)?  1 and the
+ * epoch of the write lease it is open under, 0 if none, or SQLITE_ERROR
+ * (Q_SIZE_OPEN failed). */
+static int
+last_open_epoch(struct dmap *d, uint64_t ino, uint64_t size, uint64_t *epoch)
 {
 	sqlite3_stmt *s = dmap_q(d, Q_SIZE_OPEN);
-	uint64_t epoch = 0, holder = 0, session = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		epoch = (uint64_t)sqlite3_column_int64(s, 0);
+		*epoch = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SQLITE_ERROR;
+}
+
+int
+dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
+		  int recall, char *errmsg)
+{
+	uint64_t epoch = 0, holder = 0, session = 0;
+	int open = last_open_epoch(d, ino, size, &epoch);
+
+	if (open == 0)
 		return 0;
-	if (rc != SQLITE_ROW)
+	if (open != 1)
 		return dmap_db_error(d, errmsg, Q_SIZE_OPEN);
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 	if (found < 0)
@@ -435,13 +447,8 @@ dmap_shrink_check(void *arg, uint64_t ino, uint64_t old, uint64_t size,
 		which = Q_CUT_OPEN;
 	}
 	if (rc == SQLITE_DONE) {
-		sqlite3_stmt *s = dmap_q(d, Q_SIZE_OPEN);
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)old);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			epoch = (uint64_t)sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
+		int open = last_open_epoch(d, ino, old, &epoch);
+		rc = open == 1 ? SQLITE_ROW : open == 0 ? SQLITE_DONE : open;
 		which = Q_SIZE_OPEN;
 	}
 	if (rc == SQLITE_DONE)

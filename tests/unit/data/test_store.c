@@ -757,6 +757,30 @@ mount_small_fs(const char *dir)
 	return mount("cfs-test", dir, "tmpfs", 0, "size=256k");
 }
 
+/* Run @child(dir) in a child process on a 256 KiB tmpfs mounted at a new
+ * directory of the fixture, in a private mount namespace: the test
+ * passes if it returns 0 (the number of its failing step otherwise),
+ * and is skipped where the machine allows no such namespace. */
+static void
+run_in_small_fs(struct fx *f, int (*child)(const char *dir))
+{
+	char dir[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/small", f->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(mount_small_fs(dir) != 0 ? 77 : child(dir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Number of temp files in the directory of replica @k. */
 static int
 count_temps(struct store *s, struct store_key k)
@@ -816,22 +840,7 @@ enospc_child(const char *dir)
 static void
 test_store_enospc_fails_write_and_removes_temp(void **state)
 {
-	struct fx *f = *state;
-	char dir[PATH_MAX];
-	int status;
-	pid_t pid;
-
-	snprintf(dir, sizeof(dir), "%s/small", f->dir);
-	assert_int_equal(mkdir(dir, 0755), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(mount_small_fs(dir) != 0 ? 77 : enospc_child(dir));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	run_in_small_fs(*state, enospc_child);
 }
 
 /* The append case, in the child: an append in place (store_patch growing
@@ -885,23 +894,7 @@ enospc_append_child(const char *dir)
 static void
 test_store_enospc_refuses_an_append_in_place(void **state)
 {
-	struct fx *f = *state;
-	char dir[PATH_MAX];
-	int status;
-	pid_t pid;
-
-	snprintf(dir, sizeof(dir), "%s/small", f->dir);
-	assert_int_equal(mkdir(dir, 0755), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(mount_small_fs(dir) != 0 ? 77
-						: enospc_append_child(dir));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	run_in_small_fs(*state, enospc_append_child);
 }
 
 struct worker {
