@@ -372,8 +372,7 @@ fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 	struct fio_opens *t = op->fs->opens;
 
 	for (int tries = 0;; tries++) {
-		uint64_t g1 = 0, g2 = 0, end = 0;
-		(void)fio_opens_end(t, 0, &g1);
+		uint64_t g1 = fio_opens_gen(t), g2 = 0, end = 0;
 		int rv = fusefs_call(op, type, rq, WIRE_T_entry);
 		if (rv != 0)
 			return rv;
@@ -395,6 +394,18 @@ fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 			return 0;
 		}
 	}
+}
+
+int
+fusefs_size_settled(struct fusefs *fs, struct wire_attr *a, uint64_t gen)
+{
+	if ((a->mode & S_IFMT) != S_IFREG)
+		return 1;
+	uint64_t size = fusefs_size(fs, a->ino, a->size);
+	if (fio_opens_gen(fs->opens) != gen)
+		return 0;
+	a->size = size;
+	return 1;
 }
 
 uint64_t
@@ -618,8 +629,10 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct wire_attr a;
 	/* a name the kernel forgot (memory pressure, drop_caches) while the
 	 * mount kept its lease on the inode: answered here */
+	uint64_t gen = fio_opens_gen(fs->opens);
 	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
-	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0) {
+	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0 &&
+	    fusefs_size_settled(fs, &a, gen)) {
 		reply_entry(&op, &a);
 		fusefs_op_end(&op);
 		return;
@@ -671,8 +684,10 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct wire_attr a;
 	/* e.g. a directory after this mount's create in it: the kernel
 	 * forgets its attributes after every change it makes */
+	uint64_t gen = fio_opens_gen(fs->opens);
 	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
-	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0) {
+	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0 &&
+	    fusefs_size_settled(fs, &a, gen)) {
 		reply_attr(&op, &a);
 		fusefs_op_end(&op);
 		return;
@@ -725,8 +740,6 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		fusefs_write_lease_if_dirty(&op, ino);
 		ofile_flush_ino(op.fs->files, ino, NULL, op.c->fio);
-		/* a truncation may cut a version open for patching */
-		fio_seal_ino(op.c->fio, ino, NULL);
 		rq.valid |= CFS_SETATTR_SIZE;
 		rq.size = (uint64_t)attr->st_size;
 	}
@@ -744,25 +757,48 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 			      attr->st_mtim.tv_nsec;
 	}
-	rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	if (rv == CFS_EBUSY && (rq.valid & CFS_SETATTR_SIZE)) {
-		/* another thread's write opened a fragment for patching in
-		 * place since the seal above: seal it too, and again */
-		fio_seal_ino(op.c->fio, ino, NULL);
-		rv = fusefs_call(&op, WIRE_T_setattr, &rq, WIRE_T_entry);
-	}
-	if (rv == 0 && (rq.valid & CFS_SETATTR_SIZE))
-		fio_seal_ino(op.c->fio, ino, NULL); /* what it cut away */
+	uint64_t gen = fio_opens_gen(op.fs->opens);
+	struct wire_attr a;
+	rv = fusefs_setattr_call(&op, &rq);
+	if (rv == 0)
+		a = op.c->rep->entry.attr;
 	if (rq.valid & CFS_SETATTR_SIZE)
 		fusefs_data_changed(op.fs, ino);
 	else
 		dcache_changed(op.fs->names, ino);
+	/* a seal of this mount's since the call (a recall's, another
+	 * thread's write's): the reply's size may miss appends that the
+	 * table no longer has either */
+	if (rv == 0 && !fusefs_size_settled(op.fs, &a, gen)) {
+		struct wire_getattr gq = {.cred = op.cred, .ino = ino};
+		rv = fusefs_call_attr(&op, WIRE_T_getattr, &gq, &a);
+	}
 	if (rv == 0)
-		reply_attr(&op, &op.c->rep->entry.attr);
+		reply_attr(&op, &a);
 	else
 		fusefs_reply_fail(&op, rv, "inode %llu (valid 0x%x)",
 				  (unsigned long long)ino, rq.valid);
 	fusefs_op_end(&op);
+}
+
+int
+fusefs_setattr_call(struct op *op, const struct wire_setattr *rq)
+{
+	int size = (rq->valid & CFS_SETATTR_SIZE) != 0;
+	int rv;
+
+	if (size) /* a truncation may cut a version open for patching */
+		fio_seal_ino(op->c->fio, rq->ino, NULL);
+	rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
+	if (rv == CFS_EBUSY && size) {
+		/* another thread's write opened a fragment for patching in
+		 * place since the seal above: seal it too, and again */
+		fio_seal_ino(op->c->fio, rq->ino, NULL);
+		rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
+	}
+	if (rv == 0 && size)
+		fio_seal_ino(op->c->fio, rq->ino, NULL); /* what it cut away */
+	return rv;
 }
 
 static void

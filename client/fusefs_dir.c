@@ -131,7 +131,17 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			size_t n;
 			if (plus) {
 				struct fuse_entry_param e;
-				if (strcmp(de->name, ".") == 0 ||
+				/* A file this mount appends to or has
+				 * buffered writes of: the page's size may be
+				 * older than an append the table no longer
+				 * has (sealed since), and the kernel would
+				 * take it.  No attributes, as for "." and
+				 * "..": a lookup gets them, settled
+				 * (fusefs_call_attr). */
+				int busy = S_ISREG(de->attr.mode) &&
+					   fusefs_size(op.fs, de->attr.ino,
+						       0) > 0;
+				if (busy || strcmp(de->name, ".") == 0 ||
 				    strcmp(de->name, "..") == 0) {
 					/* no lookup reference for these */
 					memset(&e, 0, sizeof(e));

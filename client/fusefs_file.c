@@ -73,8 +73,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 				  .valid = CFS_SETATTR_SIZE};
 
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
-	fio_seal_ino(op->c->fio, ino, NULL); /* it may cut an open version */
-	int rv = fusefs_call(op, WIRE_T_setattr, &rq, WIRE_T_entry);
+	int rv = fusefs_setattr_call(op, &rq);
 	fusefs_data_changed(op->fs, ino);
 	return rv;
 }
@@ -148,11 +147,19 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!fusefs_name_ok(req, name))
 		return;
 	fusefs_op_begin(&op, req, "create");
+	uint64_t gen = fio_opens_gen(op.fs->opens);
 	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
 			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
-	/* an existing file (created meanwhile by someone else) and O_TRUNC */
-	if (rv == 0 && fusefs_size(op.fs, a.ino, a.size) > 0 &&
-	    (fi->flags & O_TRUNC) &&
+	/* An existing file (created meanwhile by someone else, or a name
+	 * the kernel had forgotten): its size as this mount knows it, with
+	 * no seal of this mount's since the answer (one would leave appends
+	 * in neither the answer nor the table: asked again). */
+	if (rv == 0 && !fusefs_size_settled(op.fs, &a, gen)) {
+		struct wire_getattr gq = {.cred = op.cred, .ino = a.ino};
+		rv = fusefs_call_attr(&op, WIRE_T_getattr, &gq, &a);
+	}
+	/* ... and O_TRUNC */
+	if (rv == 0 && a.size > 0 && (fi->flags & O_TRUNC) &&
 	    (rv = truncate_to_zero(&op, a.ino)) == 0)
 		a = op.c->rep->entry.attr;
 	if (rv != 0) {

@@ -801,6 +801,19 @@ fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen)
 	return end;
 }
 
+uint64_t
+fio_opens_gen(struct fio_opens *t)
+{
+	uint64_t gen;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	gen = t->forgotten;
+	pthread_mutex_unlock(&t->lock);
+	return gen;
+}
+
 int
 inplace_contended(struct fio_opens *t, uint64_t ino)
 {

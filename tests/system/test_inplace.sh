@@ -159,7 +159,8 @@ check "the file is whole and at its goal (fsck)" $CTL fsck /f6
 # B stats in a tight loop while A appends: each stat recalls A, and A
 # then writes versions for a while rather than open the fragment again
 # at once (that starved the stats: one took 25 s); every stat sees every
-# append whose fsync returned before it began
+# append whose fsync returned before it began, B's and A's own (A's
+# caches, A's readdirplus)
 stat_race() {
 	python3 - "$A/f8" "$B/f8" <<'PY'
 import os, sys, threading, time
@@ -183,6 +184,12 @@ while time.time() - t0 < 5:
     size = os.stat(sys.argv[2]).st_size
     worst = max(worst, time.time() - a)
     stale += size < before * 4096
+    # ... and so does the writer's own mount, through its caches and
+    # readdirplus, while B's stats have it seal
+    stale += os.stat(sys.argv[1]).st_size < before * 4096
+    for e in os.scandir(os.path.dirname(sys.argv[1])):
+        if e.name == 'f8':
+            stale += e.stat().st_size < before * 4096
     n += 1
 stop = True
 t.join()
