@@ -19,6 +19,8 @@ struct dirh {
 	struct wire_dirents *page;
 	uint64_t from; /* the cookie the page was read after */
 	int valid;
+	int names_only; /* the page was asked for readdir (not plus): its
+			 * sizes are not waited for (wire readdir) */
 };
 
 /* ---- directories -------------------------------------------------------------------- */
@@ -106,14 +108,19 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_lock(&d->lock);
 	if (cookie == 0)
 		d->valid = 0; /* opendir or rewinddir: a fresh listing */
+	if (plus && d->names_only)
+		d->valid = 0; /* its attributes are not for the kernel */
 	while (!full) {
 		int i = page_index(d, cookie);
 		if (i < 0 || (i == (int)d->page->entries_count &&
 			      !d->page->eof && i > 0)) {
+			/* plain readdir: names only, not waiting for the
+			 * size of a file another mount appends to */
 			struct wire_readdir rq = {.cred = op.cred, .ino = ino,
 						  .cookie = cookie,
 						  .max_entries =
-							  WIRE_MAX_dirent};
+							  WIRE_MAX_dirent,
+						  .names_only = !plus};
 			d->valid = 0;
 			rv = fusefs_call(&op, WIRE_T_readdir, &rq,
 					 WIRE_T_dirents);
@@ -122,6 +129,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			memcpy(d->page, &op.c->rep->dirents, sizeof(*d->page));
 			d->from = cookie;
 			d->valid = 1;
+			d->names_only = !plus;
 			i = 0;
 		}
 		if (i >= (int)d->page->entries_count)

@@ -230,7 +230,11 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(sub, cred, cred)                                                   \
 	F(u64, ino, 0)                                                       \
 	F(u64, cookie, 0) /* 0 = from the start */                           \
-	F(u32, max_entries, 0)
+	F(u32, max_entries, 0)                                               \
+	/* 1: the caller uses the names and types only; else the sizes are  \
+	 * as getattr tells them (a file being appended to in place by       \
+	 * another mount: LEASE_BUSY, its holder recalled) */                \
+	F(u8opt, names_only, 0)
 #define PROTO_DIRENTS(F)                                                     \
 	F(rec, entries, dirent)                                              \
 	F(u8, eof, 0)

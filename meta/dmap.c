@@ -275,6 +275,8 @@ static const char *const dmap_sql[Q__COUNT] = {
 			     "AND epoch = ? AND type = 2",
 	/* an open fragment that appends in place may have made longer than
 	 * the inode's size (?2) says: one whose range reaches past it */
+	/* (the partial index fragments_open: no scan) */
+	[Q_ANY_OPEN] = "SELECT 1 FROM fragments WHERE patch_epoch != 0 LIMIT 1",
 	[Q_SIZE_OPEN] = "SELECT patch_epoch FROM fragments WHERE ino = ?1 AND "
 			"patch_epoch != 0 AND (idx + 1) * " FSZ " > ?2 "
 			"LIMIT 1",

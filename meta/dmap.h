@@ -151,6 +151,11 @@ int dmap_unsealed(struct dmap *d, unsigned limit,
 int dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size,
 		      uint64_t owner, int recall, char *errmsg);
 
+/* Is any fragment of any file open for patching in place?  1 yes, 0 no,
+ * CFS_INTERNAL on a database error (@errmsg).  Cheap: lets a listing skip
+ * dmap_size_refusal for each of its files when none is. */
+int dmap_any_open(struct dmap *d, char *errmsg);
+
 /* Recall the write leases of open fragments that repair would otherwise
  * work on (fewer live copies than the goal, a copy on a draining node):
  * their holders seal, and repair goes on with them.  Up to @limit inodes;

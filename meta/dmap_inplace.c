@@ -383,6 +383,20 @@ last_open_epoch(struct dmap *d, uint64_t ino, uint64_t size, uint64_t *epoch)
 }
 
 int
+dmap_any_open(struct dmap *d, char *errmsg)
+{
+	sqlite3_stmt *s = dmap_q(d, Q_ANY_OPEN);
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return dmap_db_error(d, errmsg, Q_ANY_OPEN);
+}
+
+int
 dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
 		  int recall, char *errmsg)
 {

@@ -67,6 +67,7 @@ enum {
 	Q_OPEN_NEEDY,
 	Q_OPEN_COMMITTED,
 	Q_CUT_OPEN,
+	Q_ANY_OPEN,
 	Q__COUNT
 };
 

@@ -697,6 +697,29 @@ size_known(struct fsm *f, uint64_t client_id, const struct wire_attr *a,
 				 errmsg);
 }
 
+/* size_known for every regular file of listing page @p (its first
+ * refusal; none at all while no fragment is open anywhere). */
+static int
+sizes_known(struct fsm *f, uint64_t client_id, const struct wire_dirents *p,
+	    char *errmsg)
+{
+	uint64_t owner = 0;
+	int rv = dmap_any_open(f->dmap, errmsg);
+
+	if (rv != 1)
+		return rv;
+	if ((rv = lease_owner(f->leases, client_id, &owner, errmsg)) != 0)
+		return rv;
+	for (uint32_t i = 0; i < p->entries_count; i++) {
+		const struct wire_attr *a = &p->entries[i].attr;
+		if ((a->mode & S_IFMT) == S_IFREG &&
+		    (rv = dmap_size_refusal(f->dmap, a->ino, a->size, owner,
+					    1, errmsg)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
 /* Run one session request (inside its savepoint): a lease request, or a
  * lock, fragment or namespace request that first waits for no other
  * mount's lease (docs/leases.md) and may grant one as it succeeds. */
@@ -922,6 +945,8 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 			     opmsg);
 	if (rv == 0 && (h->type == WIRE_T_getattr || h->type == WIRE_T_lookup))
 		rv = size_known(f, h->client_id, &f->out.entry.attr, 1, opmsg);
+	if (rv == 0 && h->type == WIRE_T_readdir && !req->readdir.names_only)
+		rv = sizes_known(f, h->client_id, &f->out.dirents, opmsg);
 	if (rv == CFS_INTERNAL) {
 		fsm_break(f, opmsg);
 		return cfs_fail(errmsg, CFS_INTERNAL, "%s", opmsg);

@@ -11,8 +11,8 @@
 #  - A's fsync'd appends of a few bytes to 8 KiB, across a fragment
 #    boundary, patch the open version and make it longer; B sees the new
 #    size and every byte at once (its stat recalls A, which seals), and so
-#    after A appended more; B's stats in a tight loop while A appends
-#    neither starve nor miss an append;
+#    after A appended more, and so does a listing (cfsctl ls -l); B's stats
+#    in a tight loop while A appends neither starve nor miss an append;
 #  - a write stalled between the commit that opened the version and its
 #    first patch, while another session of the mount writes the fragment
 #    (inplace_race.c): both writes are in what is committed;
@@ -148,6 +148,10 @@ check "... and B reads what they wrote" cmp "$T/copy4" "$B/f4"
 : >"$T/copy6"
 check "300 fsync'd appends through A" \
 	sh -c "$(declare -f append); append '$A/f6' '$T/copy6' 300 6 | grep -q done"
+# (a listing's sizes are getattr's: it recalls A, which seals)
+ls_size() { $CTL ls -l / | awk -v f="$1" '$NF == f {print $5}'; }
+check "a listing on another client gives their size at once (cfsctl ls -l)" \
+	test "$(ls_size f6)" = "$(stat -c %s "$T/copy6")"
 check "B sees their size at once" \
 	test "$(stat -c %s "$B/f6")" = "$(stat -c %s "$T/copy6")"
 check "... and reads every byte" cmp "$T/copy6" "$B/f6"
