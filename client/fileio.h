@@ -205,10 +205,11 @@ void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
  * (fusefs_getattr_size). */
 uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen);
 
-/* How many entries the table dropped so far (each seal drops one): a
- * size combined with fio_opens_end() is right only if this did not
- * change between reading the size and the end.  Cheap: no scan. */
-uint64_t fio_opens_gen(struct fio_opens *t);
+/* How many entries the table dropped so far (each seal drops one), of
+ * inodes that share @ino's slot (0: of all): a size of @ino combined
+ * with fio_opens_end() is right only if this did not change between
+ * reading the size and the end.  Cheap: no scan. */
+uint64_t fio_opens_gen(struct fio_opens *t, uint64_t ino);
 
 /* Seal the versions of @ino (0: of every inode) that the mount holds open
  * for patching in place (docs/data-path.md "Patching in place"): before

@@ -129,6 +129,9 @@ struct fio_opens {
 	struct open_patch **patch;
 	size_t npatch, cap_patch;
 	uint64_t forgotten; /* entries dropped so far (fio_opens_end) */
+	/* ... by inode number modulo FORGOTTEN_SLOTS (fio_opens_gen) */
+#define FORGOTTEN_SLOTS 64
+	uint64_t forgotten_of[FORGOTTEN_SLOTS];
 	pthread_cond_t patch_cond; /* an entry stopped being busy */
 	/* whether the mount still holds write lease @epoch on @ino (NULL:
 	 * assume so): a patch has no commit that the leader could refuse */

@@ -372,7 +372,7 @@ fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 	struct fio_opens *t = op->fs->opens;
 
 	for (int tries = 0;; tries++) {
-		uint64_t g1 = fio_opens_gen(t), g2 = 0, end = 0;
+		uint64_t g1 = fio_opens_gen(t, 0), g2 = 0, end = 0;
 		int rv = fusefs_call(op, type, rq, WIRE_T_entry);
 		if (rv != 0)
 			return rv;
@@ -397,12 +397,13 @@ fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 }
 
 int
-fusefs_size_settled(struct fusefs *fs, struct wire_attr *a, uint64_t gen)
+fusefs_size_settled(struct fusefs *fs, struct wire_attr *a, uint64_t gen_ino,
+		    uint64_t gen)
 {
 	if ((a->mode & S_IFMT) != S_IFREG)
 		return 1;
 	uint64_t size = fusefs_size(fs, a->ino, a->size);
-	if (fio_opens_gen(fs->opens) != gen)
+	if (fio_opens_gen(fs->opens, gen_ino) != gen)
 		return 0;
 	a->size = size;
 	return 1;
@@ -629,10 +630,10 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct wire_attr a;
 	/* a name the kernel forgot (memory pressure, drop_caches) while the
 	 * mount kept its lease on the inode: answered here */
-	uint64_t gen = fio_opens_gen(fs->opens);
+	uint64_t gen = fio_opens_gen(fs->opens, 0); /* (the inode: unknown) */
 	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
 	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0 &&
-	    fusefs_size_settled(fs, &a, gen)) {
+	    fusefs_size_settled(fs, &a, 0, gen)) {
 		reply_entry(&op, &a);
 		fusefs_op_end(&op);
 		return;
@@ -684,10 +685,10 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct wire_attr a;
 	/* e.g. a directory after this mount's create in it: the kernel
 	 * forgets its attributes after every change it makes */
-	uint64_t gen = fio_opens_gen(fs->opens);
+	uint64_t gen = fio_opens_gen(fs->opens, ino);
 	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
 	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0 &&
-	    fusefs_size_settled(fs, &a, gen)) {
+	    fusefs_size_settled(fs, &a, ino, gen)) {
 		reply_attr(&op, &a);
 		fusefs_op_end(&op);
 		return;
@@ -757,9 +758,9 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rq.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 			      attr->st_mtim.tv_nsec;
 	}
-	uint64_t gen = fio_opens_gen(op.fs->opens);
+	uint64_t gen = 0;
 	struct wire_attr a;
-	rv = fusefs_setattr_call(&op, &rq);
+	rv = fusefs_setattr_call(&op, &rq, &gen);
 	if (rv == 0)
 		a = op.c->rep->entry.attr;
 	if (rq.valid & CFS_SETATTR_SIZE)
@@ -769,9 +770,12 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	/* a seal of this mount's since the call (a recall's, another
 	 * thread's write's): the reply's size may miss appends that the
 	 * table no longer has either */
-	if (rv == 0 && !fusefs_size_settled(op.fs, &a, gen)) {
+	if (rv == 0 && !fusefs_size_settled(op.fs, &a, ino, gen)) {
 		struct wire_getattr gq = {.cred = op.cred, .ino = ino};
-		rv = fusefs_call_attr(&op, WIRE_T_getattr, &gq, &a);
+		struct wire_attr ga;
+		/* (failing, the setattr's own answer: it succeeded) */
+		if (fusefs_call_attr(&op, WIRE_T_getattr, &gq, &ga) == 0)
+			a = ga;
 	}
 	if (rv == 0)
 		reply_attr(&op, &a);
@@ -782,18 +786,23 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 }
 
 int
-fusefs_setattr_call(struct op *op, const struct wire_setattr *rq)
+fusefs_setattr_call(struct op *op, const struct wire_setattr *rq,
+		    uint64_t *gen)
 {
 	int size = (rq->valid & CFS_SETATTR_SIZE) != 0;
 	int rv;
 
 	if (size) /* a truncation may cut a version open for patching */
 		fio_seal_ino(op->c->fio, rq->ino, NULL);
+	if (gen != NULL)
+		*gen = fio_opens_gen(op->fs->opens, rq->ino);
 	rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
 	if (rv == CFS_EBUSY && size) {
 		/* another thread's write opened a fragment for patching in
 		 * place since the seal above: seal it too, and again */
 		fio_seal_ino(op->c->fio, rq->ino, NULL);
+		if (gen != NULL)
+			*gen = fio_opens_gen(op->fs->opens, rq->ino);
 		rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
 	}
 	if (rv == 0 && size)

@@ -21,6 +21,7 @@ struct dirh {
 	int valid;
 	int names_only; /* the page was asked for readdir (not plus): its
 			 * sizes are not waited for (wire readdir) */
+	uint64_t gen;	/* fio_opens_gen() before the page was asked for */
 };
 
 /* ---- directories -------------------------------------------------------------------- */
@@ -122,6 +123,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 							  WIRE_MAX_dirent,
 						  .names_only = !plus};
 			d->valid = 0;
+			uint64_t gen = fio_opens_gen(op.fs->opens, 0);
 			rv = fusefs_call(&op, WIRE_T_readdir, &rq,
 					 WIRE_T_dirents);
 			if (rv != 0)
@@ -130,6 +132,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			d->from = cookie;
 			d->valid = 1;
 			d->names_only = !plus;
+			d->gen = gen;
 			i = 0;
 		}
 		if (i >= (int)d->page->entries_count)
@@ -140,15 +143,18 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (plus) {
 				struct fuse_entry_param e;
 				/* A file this mount appends to or has
-				 * buffered writes of: the page's size may be
-				 * older than an append the table no longer
-				 * has (sealed since), and the kernel would
-				 * take it.  No attributes, as for "." and
-				 * "..": a lookup gets them, settled
-				 * (fusefs_call_attr). */
+				 * buffered writes of, or any file once the
+				 * mount sealed a version since the page was
+				 * read (a page serves many calls): the page's
+				 * size may miss appends the table no longer
+				 * has, and the kernel would take it.  No
+				 * attributes, as for "." and "..": a lookup
+				 * gets them, settled. */
 				int busy = S_ISREG(de->attr.mode) &&
-					   fusefs_size(op.fs, de->attr.ino,
-						       0) > 0;
+					   (fio_opens_gen(op.fs->opens, 0) !=
+						    d->gen ||
+					    fusefs_size(op.fs, de->attr.ino,
+							0) > 0);
 				if (busy || strcmp(de->name, ".") == 0 ||
 				    strcmp(de->name, "..") == 0) {
 					/* no lookup reference for these */

@@ -73,7 +73,7 @@ truncate_to_zero(struct op *op, uint64_t ino)
 				  .valid = CFS_SETATTR_SIZE};
 
 	ofile_flush_ino(op->fs->files, ino, NULL, op->c->fio);
-	int rv = fusefs_setattr_call(op, &rq);
+	int rv = fusefs_setattr_call(op, &rq, NULL);
 	fusefs_data_changed(op->fs, ino);
 	return rv;
 }
@@ -147,14 +147,14 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!fusefs_name_ok(req, name))
 		return;
 	fusefs_op_begin(&op, req, "create");
-	uint64_t gen = fio_opens_gen(op.fs->opens);
+	uint64_t gen = fio_opens_gen(op.fs->opens, 0); /* (inode: unknown) */
 	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
 			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
 	/* An existing file (created meanwhile by someone else, or a name
 	 * the kernel had forgotten): its size as this mount knows it, with
 	 * no seal of this mount's since the answer (one would leave appends
 	 * in neither the answer nor the table: asked again). */
-	if (rv == 0 && !fusefs_size_settled(op.fs, &a, gen)) {
+	if (rv == 0 && !fusefs_size_settled(op.fs, &a, 0, gen)) {
 		struct wire_getattr gq = {.cred = op.cred, .ino = a.ino};
 		rv = fusefs_call_attr(&op, WIRE_T_getattr, &gq, &a);
 	}

@@ -169,18 +169,22 @@ int fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
 uint64_t fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server);
 
 /* @a, a regular file's attributes the mount had before @gen was read
- * (fio_opens_gen: a cache's, a reply's), with the size grown to
- * fusefs_size: 1, or 0 if the mount dropped an open version meanwhile
- * (its seal committed a size @a may not have, and the table no longer
- * has its end: ask the server).  Other types: 1, unchanged. */
-int fusefs_size_settled(struct fusefs *fs, struct wire_attr *a, uint64_t gen);
+ * (fio_opens_gen of @gen_ino, the file's or 0: a cache's, a reply's),
+ * with the size grown to fusefs_size: 1, or 0 if the mount dropped an
+ * open version meanwhile (its seal committed a size @a may not have, and
+ * the table no longer has its end: ask the server).  Other types: 1,
+ * unchanged. */
+int fusefs_size_settled(struct fusefs *fs, struct wire_attr *a,
+			uint64_t gen_ino, uint64_t gen);
 
 /* Send setattr @rq (answered `entry`, in op->c->rep).  A size change
  * seals what the mount holds open of the file first (the leader refuses
  * EBUSY to cut an open version or to resize a file whose last fragment is
  * open), again if another thread's write opened one meanwhile, and after
- * (what it cut away); the caller wrote out what was buffered. */
-int fusefs_setattr_call(struct op *op, const struct wire_setattr *rq);
+ * (what it cut away); the caller wrote out what was buffered.  *@gen (if
+ * not NULL): fio_opens_gen of the file just before the call answered. */
+int fusefs_setattr_call(struct op *op, const struct wire_setattr *rq,
+			uint64_t *gen);
 
 /* fusefs_call of @type (getattr or lookup, answered `entry`), *@a its
  * attributes with a regular file's size counting where this mount's

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client/nodeclient.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/seal.h"
@@ -33,6 +34,8 @@ struct open_patch {
 	uint32_t gen; /* patches so far */
 	int busy;
 	int failed; /* a patch failed: the nodes may differ, survey them */
+	int64_t lapsed_retry; /* a seal of it as lapsed (fio_seal_lapsed)
+			       * failed: not tried so again before (ms) */
 	uint32_t chain_count;
 	struct wire_nodeaddr chain[CFS_GOAL_MAX];
 };
@@ -80,8 +83,9 @@ patch_unclaim(struct fio_opens *t, struct open_patch *p, int forget)
 				t->patch[i] = t->patch[--t->npatch];
 				break;
 			}
-		free(p);
 		t->forgotten++;
+		t->forgotten_of[p->ino % FORGOTTEN_SLOTS]++;
+		free(p);
 	}
 	pthread_cond_broadcast(&t->patch_cond);
 	pthread_mutex_unlock(&t->lock);
@@ -196,7 +200,7 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 	struct seal_answer a[CFS_GOAL_MAX] = {{0}};
 	uint64_t length = 0;
 	uint32_t crc = 0;
-	uint32_t gone = 0; /* nodes without it, or fenced by a newer lease */
+	uint32_t gone = 0; /* nodes that have no such version */
 
 	for (uint32_t i = 0; i < p->chain_count; i++) {
 		struct wire_frag_read rq = {.ino = p->ino, .idx = p->idx,
@@ -214,7 +218,7 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 			a[i].length = rep->frag_data.length;
 			a[i].crc = rep->frag_data.crc;
 		} else {
-			if (rv == CFS_ENOENT || rv == CFS_FENCED)
+			if (rv == CFS_ENOENT)
 				gone++;
 			LOG_WARN("fragment %llu/%llu v%llu: survey of node "
 				 "%llu: %s",
@@ -226,19 +230,17 @@ patch_survey(struct fio *f, struct open_patch *p, uint64_t *nodes,
 		}
 	}
 	size_t k = seal_choose(a, p->chain_count, &length, &crc, nodes);
-	/* Every node answered that it has no such version, or that a newer
-	 * write lease than this entry's wrote the file: the lease is over
-	 * and the leader sealed the version, or it was replaced since (its
-	 * replicas deleted).  Surveyed again it would fail again forever:
-	 * there is nothing left for this mount to seal. */
+	/* Every node answered that it has no such version: it was replaced
+	 * since (the lease ended, the leader sealed it, a later write made a
+	 * new version, and the nodes deleted this one).  Surveyed again it
+	 * would fail again forever: there is nothing left for this mount to
+	 * seal. */
 	if (k == 0 && p->chain_count > 0 && gone == p->chain_count)
-		return cfs_fail(errmsg, CFS_FENCED, "fragment %llu/%llu v%llu: "
-				"no node holds it under write lease %llu any "
-				"more",
+		return cfs_fail(errmsg, CFS_ENOENT, "fragment %llu/%llu v%llu: "
+				"no node holds it any more",
 				(unsigned long long)p->ino,
 				(unsigned long long)p->idx,
-				(unsigned long long)p->version,
-				(unsigned long long)p->epoch);
+				(unsigned long long)p->version);
 	if (k == 0)
 		return cfs_fail(errmsg, CFS_UNAVAILABLE, "fragment %llu/%llu "
 				"v%llu: no node of it answered",
@@ -269,7 +271,7 @@ patch_seal(struct fio *f, struct open_patch *p, char *errmsg)
 		f->opens->st.surveys++;
 		pthread_mutex_unlock(&f->opens->lock);
 		rv = patch_survey(f, p, rq.nodes, &rq.nodes_count, errmsg);
-		if (rv != 0 && rv != CFS_FENCED)
+		if (rv != 0 && rv != CFS_ENOENT)
 			return rv;
 		rq.length = p->length;
 	} else {
@@ -330,13 +332,23 @@ seal_entries(struct fio *f, uint64_t ino, int lapsed, size_t *sealed,
 	size_t n = 0;
 	int first = 0;
 
+	int64_t now = cfs_now_ms();
+
 	pthread_mutex_lock(&t->lock);
 	if (t->npatch > 0 && (keys = malloc(t->npatch * sizeof(*keys))) != NULL)
-		for (size_t i = 0; i < t->npatch; i++)
-			if (ino == 0 || t->patch[i]->ino == ino) {
-				keys[n].ino = t->patch[i]->ino;
-				keys[n++].idx = t->patch[i]->idx;
-			}
+		for (size_t i = 0; i < t->npatch; i++) {
+			const struct open_patch *p = t->patch[i];
+			if (ino != 0 && p->ino != ino)
+				continue;
+			/* (lapsed: not one reserved for a commit in flight,
+			 * nor one whose seal failed a moment ago: reads and
+			 * getattrs would each wait for it again) */
+			if (lapsed && (p->version == 0 ||
+				       p->lapsed_retry > now))
+				continue;
+			keys[n].ino = p->ino;
+			keys[n++].idx = p->idx;
+		}
 	pthread_mutex_unlock(&t->lock);
 	size_t left = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -371,6 +383,8 @@ seal_entries(struct fio *f, uint64_t ino, int lapsed, size_t *sealed,
 				 (unsigned long long)p->idx,
 				 (unsigned long long)p->version, msg);
 			p->failed = 1;
+			if (lapsed)
+				p->lapsed_retry = cfs_now_ms() + 1000;
 			if (first == 0) {
 				first = rv;
 				if (errmsg != NULL)
@@ -802,14 +816,14 @@ fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen)
 }
 
 uint64_t
-fio_opens_gen(struct fio_opens *t)
+fio_opens_gen(struct fio_opens *t, uint64_t ino)
 {
 	uint64_t gen;
 
 	if (t == NULL)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	gen = t->forgotten;
+	gen = ino == 0 ? t->forgotten : t->forgotten_of[ino % FORGOTTEN_SLOTS];
 	pthread_mutex_unlock(&t->lock);
 	return gen;
 }

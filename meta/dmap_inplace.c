@@ -366,8 +366,8 @@ dmap_locate_refusal(struct dmap *d, uint64_t ino, uint64_t idx, uint64_t epoch,
 
 /* Is a fragment of @ino open for patching in place that reaches past
  * @size (its last: appends may have moved the file's end)?  1 and the
- * epoch of the write lease it is open under, 0 if none, or SQLITE_ERROR
- * (Q_SIZE_OPEN failed). */
+ * epoch of the write lease it is open under, 0 if none, or -1 (Q_SIZE_OPEN
+ * failed). */
 static int
 last_open_epoch(struct dmap *d, uint64_t ino, uint64_t size, uint64_t *epoch)
 {
@@ -379,7 +379,7 @@ last_open_epoch(struct dmap *d, uint64_t ino, uint64_t size, uint64_t *epoch)
 	if (rc == SQLITE_ROW)
 		*epoch = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SQLITE_ERROR;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int
@@ -403,10 +403,10 @@ dmap_size_refusal(struct dmap *d, uint64_t ino, uint64_t size, uint64_t owner,
 	uint64_t epoch = 0, holder = 0, session = 0;
 	int open = last_open_epoch(d, ino, size, &epoch);
 
+	if (open < 0)
+		return dmap_db_error(d, errmsg, Q_SIZE_OPEN);
 	if (open == 0)
 		return 0;
-	if (open != 1)
-		return dmap_db_error(d, errmsg, Q_SIZE_OPEN);
 	int found = lease_of_epoch(d, ino, epoch, &holder, &session);
 	if (found < 0)
 		return dmap_db_error(d, errmsg, Q_LEASE_OF_EPOCH);
@@ -462,7 +462,8 @@ dmap_shrink_check(void *arg, uint64_t ino, uint64_t old, uint64_t size,
 	}
 	if (rc == SQLITE_DONE) {
 		int open = last_open_epoch(d, ino, old, &epoch);
-		rc = open == 1 ? SQLITE_ROW : open == 0 ? SQLITE_DONE : open;
+		rc = open == 1 ? SQLITE_ROW : open == 0 ? SQLITE_DONE
+							: SQLITE_ERROR;
 		which = Q_SIZE_OPEN;
 	}
 	if (rc == SQLITE_DONE)

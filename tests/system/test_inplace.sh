@@ -226,6 +226,7 @@ check "mount E" mount_at "$E" e
 append "$E/f9" "$T/copy9" 20 9 >/dev/null
 ino9=$(stat -c %i "$E/f9")
 epid=$(pgrep -f -- "--log $T/fuse-e.log")
+PIDS="$PIDS $epid" # (stopped, it would hang the unmount: killed first)
 kill -STOP "$epid"
 t0=$(date +%s)
 # (B waits until E's session expired: its access would recall E, and the
@@ -233,8 +234,14 @@ t0=$(date +%s)
 e_lease_gone() { ! $CTL leases | awk -v i="$ino9" '$1 == i && $2 == "write"' | grep -q .; }
 check "E's write lease ends with its session (30 s)" eventually 30 e_lease_gone
 echo "    (after $(($(date +%s) - t0)) s)"
+# (no lease, no recall: cfsctl waits for the leader's seal)
+frag0_version() { $CTL frags "$1" | awk '$1 == 0 {print $2}'; }
+v9=$(frag0_version /f9)
+check "the leader sealed E's version" test -n "$v9"
 check "B appends to E's file while E is stopped" \
 	sh -c "$(declare -f append); append '$B/f9' '$T/copy9' 20 10 | grep -q done"
+check "... to the very version E had open (B reopened it in place)" \
+	test "$(frag0_version /f9)" = "$v9"
 kill -CONT "$epid"
 same_size() { test "$(stat -c %s "$1")" = "$(stat -c %s "$2")"; }
 check "E, running again, gives the size B's appends made" \
