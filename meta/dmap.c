@@ -201,7 +201,8 @@ static const char *const dmap_sql[Q__COUNT] = {
 		      "% 65521, r.node",
 	[Q_NODES] = "SELECT n.id, n.uuid, n.addr, n.labels, n.state, "
 		    "n.draining, n.capacity, (SELECT count(*) FROM replicas r "
-		    "WHERE r.node = n.id AND r.state != 0) FROM nodes n WHERE n.state != 4 "
+		    "WHERE r.node = n.id AND r.state != 0), n.since FROM nodes n "
+		    "WHERE n.state != 4 "
 		    "ORDER BY n.id",
 	/* fewest live copies first, but those with no readable copy at
 	 * all (nothing to copy from) last: a few hundred of them, on dead

@@ -76,6 +76,7 @@ struct dmap_node {
 	int draining;
 	uint64_t capacity;
 	uint64_t replicas;
+	int64_t since_ns; /* its last registration or state change */
 };
 
 /* Every node not removed, by id.  *out is malloc'd (caller frees). */

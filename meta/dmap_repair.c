@@ -199,6 +199,7 @@ dmap_nodes(struct dmap *d, struct dmap_node **out, size_t *n, char *errmsg)
 		x->draining = sqlite3_column_int(s, 5);
 		x->capacity = (uint64_t)sqlite3_column_int64(s, 6);
 		x->replicas = (uint64_t)sqlite3_column_int64(s, 7);
+		x->since_ns = sqlite3_column_int64(s, 8);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {

@@ -57,6 +57,8 @@ struct live {
 	int heard;          /* a heartbeat arrived under this leader */
 	int proposed;       /* state last proposed, -1 none */
 	int seen_state;     /* registry state at the last check, -1 none */
+	int seen_draining;  /* ... its draining flag */
+	int64_t seen_since; /* ... its since */
 	uint64_t proposed_ms;
 };
 
@@ -307,7 +309,20 @@ check_liveness(struct repair *r, uint64_t now_ms)
 		 * now, not at its last heartbeat before it died. */
 		if (l->seen_state == CFS_NODE_DEAD && n->state != CFS_NODE_DEAD)
 			l->last_ms = now_ms;
+		/* Restarted and registered again before it was found dead
+		 * (`since` moved, alive, and not by a drain): the same.  Its
+		 * first heartbeat comes a second after the registration;
+		 * counted from the last one before the restart, the node was
+		 * declared dead in between when the restart took nearly
+		 * dead_after.  (The leader's own moves to alive come from a
+		 * heartbeat just heard: nothing changes for them.) */
+		if (l->seen_state != -1 && n->since_ns != l->seen_since &&
+		    n->state == CFS_NODE_ALIVE &&
+		    n->draining == l->seen_draining)
+			l->last_ms = now_ms;
 		l->seen_state = n->state;
+		l->seen_draining = n->draining;
+		l->seen_since = n->since_ns;
 		if (n->state == CFS_NODE_DEAD)
 			continue;
 		uint64_t silent = now_ms - l->last_ms;

@@ -285,8 +285,6 @@ check "B reads every fsync'd byte of the patches too (60 s)" \
 	eventually 60 cmp "$T/copy2" "$B/f2"
 echo "    (the leader sealed and B read after $(($(date +%s) - t0)) s)"
 check "the leader logged the seal" grep -q "seal" "$T"/meta*.log
-# (the node killed above may be declared dead once more after it came
-# back, before its first heartbeat: docs/data-path.md "Not done yet")
 t0=$(date +%s)
 check "the files are whole and at their goal (fsck, 30 s)" \
 	eventually 30 $CTL fsck /

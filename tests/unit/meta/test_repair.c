@@ -40,6 +40,7 @@ struct t {
 	unsigned proposals;
 	unsigned seals;                 /* frag_seal proposals */
 	struct wire_frag_seal last_seal;
+	uint64_t dead;                  /* the last node proposed dead */
 	struct fake *fakes[3];          /* data nodes 1..3, when a test has them */
 };
 
@@ -74,6 +75,9 @@ propose(void *data, uint16_t type, const void *body)
 {
 	struct t *t = data;
 	t->proposals++;
+	if (type == WIRE_T_node_state &&
+	    ((const struct wire_node_state *)body)->state == CFS_NODE_DEAD)
+		t->dead = ((const struct wire_node_state *)body)->id;
 	if (type == WIRE_T_frag_seal) {
 		t->seals++;
 		t->last_seal = *(const struct wire_frag_seal *)body;
@@ -329,6 +333,59 @@ heartbeats(struct t *t, uint64_t now_ms)
 						  t->errmsg),
 				 0);
 	}
+}
+
+/* Heartbeats of every node but @except at @now_ms. */
+static void
+heartbeats_but(struct t *t, uint64_t except, uint64_t now_ms)
+{
+	for (uint64_t id = 1; id <= 4; id++) {
+		struct wire_node_heartbeat hb = {.id = id,
+						 .capacity = 1ull << 40,
+						 .free = 1ull << 39};
+		if (id == except)
+			continue;
+		snprintf(hb.uuid, sizeof(hb.uuid),
+			 "00000000-0000-4000-8000-00000000000%d", (int)id);
+		assert_int_equal(repair_heartbeat(t->r, t->d, &hb, now_ms,
+						  t->errmsg),
+				 0);
+	}
+}
+
+/*
+ * A node restarted and registered again before it was found dead gets a
+ * fresh clock: silent 21 s since its last heartbeat but registered 2.5 s
+ * ago, it is not dead (dead_after 20 s); 20.5 s after the registration
+ * with no heartbeat, it is.  The leader used to count from the heartbeat
+ * before the restart and declare the node dead between its registration
+ * and its first heartbeat.
+ */
+static void
+test_registering_again_restarts_the_clock(void **state)
+{
+	struct t *t = *state;
+
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 1000);
+	heartbeats_but(t, 2, 15000);
+	heartbeats_but(t, 2, 19000);
+	/* node 2 restarts at 19.5 s */
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37,
+		 "00000000-0000-4000-8000-000000000002");
+	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:7202");
+	t->rq.node_register.capacity = 1ull << 40;
+	t->env.now_ns = 19500ll * 1000000;
+	assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d), 0);
+	repair_tick(t->r, t->d, 8, 19500);
+	heartbeats_but(t, 2, 21000);
+	repair_tick(t->r, t->d, 8, 22000);
+	assert_int_equal(t->dead, 0);
+	heartbeats_but(t, 2, 38000);
+	repair_tick(t->r, t->d, 8, 40000);
+	assert_int_equal(t->dead, 2);
 }
 
 /*
@@ -608,6 +665,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rebalance_keeps_the_spread, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_registering_again_restarts_the_clock, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
