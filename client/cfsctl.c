@@ -338,8 +338,9 @@ cmd_ls(struct mc *mc, int argc, char **argv, char *errmsg)
 		rv = 1; /* done */
 	}
 	while (rv == 0) {
-		rv = mc_readdir(mc, dir.ino, cookie, WIRE_MAX_dirent, d,
-				errmsg);
+		/* (sizes shown: -l, --json) */
+		rv = mc_readdir(mc, dir.ino, cookie, WIRE_MAX_dirent,
+				!longfmt && !cfsctl_json, d, errmsg);
 		if (rv != 0)
 			break;
 		for (uint32_t i = 0; i < d->entries_count; i++) {

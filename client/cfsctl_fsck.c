@@ -228,7 +228,9 @@ walk_dir(struct mc *mc, const char *path, uint64_t dir,
 	if (d == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "%s", path);
 	for (;;) {
-		rv = mc_readdir(mc, dir, cookie, WIRE_MAX_dirent, d, errmsg);
+		/* (names only: a file's size comes from its fragment map) */
+		rv = mc_readdir(mc, dir, cookie, WIRE_MAX_dirent, 1, d,
+				errmsg);
 		if (rv != 0) {
 			cfs_errmsg_prefix(errmsg, "%s", path);
 			break;

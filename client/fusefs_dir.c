@@ -19,8 +19,6 @@ struct dirh {
 	struct wire_dirents *page;
 	uint64_t from; /* the cookie the page was read after */
 	int valid;
-	int names_only; /* the page was asked for readdir (not plus): its
-			 * sizes are not waited for (wire readdir) */
 	uint64_t gen;	/* fio_opens_gen() before the page was asked for */
 };
 
@@ -109,19 +107,23 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_lock(&d->lock);
 	if (cookie == 0)
 		d->valid = 0; /* opendir or rewinddir: a fresh listing */
-	if (plus && d->names_only)
-		d->valid = 0; /* its attributes are not for the kernel */
 	while (!full) {
 		int i = page_index(d, cookie);
 		if (i < 0 || (i == (int)d->page->entries_count &&
 			      !d->page->eof && i > 0)) {
-			/* plain readdir: names only, not waiting for the
-			 * size of a file another mount appends to */
+			/* Names only: the listing does not wait for the
+			 * seal of a file another mount appends to in place
+			 * (the kernel reads ahead with readdirplus for a
+			 * plain ls).  Its size in the page may be short, but
+			 * this mount holds no lease on it (the other's write
+			 * lease excludes it): the kernel keeps its
+			 * attributes for no time and asks getattr, which
+			 * waits, at its next use. */
 			struct wire_readdir rq = {.cred = op.cred, .ino = ino,
 						  .cookie = cookie,
 						  .max_entries =
 							  WIRE_MAX_dirent,
-						  .names_only = !plus};
+						  .names_only = 1};
 			d->valid = 0;
 			uint64_t gen = fio_opens_gen(op.fs->opens, 0);
 			rv = fusefs_call(&op, WIRE_T_readdir, &rq,
@@ -131,7 +133,6 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			memcpy(d->page, &op.c->rep->dirents, sizeof(*d->page));
 			d->from = cookie;
 			d->valid = 1;
-			d->names_only = !plus;
 			d->gen = gen;
 			i = 0;
 		}

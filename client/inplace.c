@@ -383,8 +383,11 @@ seal_entries(struct fio *f, uint64_t ino, int lapsed, size_t *sealed,
 				 (unsigned long long)p->idx,
 				 (unsigned long long)p->version, msg);
 			p->failed = 1;
-			if (lapsed)
+			if (lapsed) { /* (read under the lock by others) */
+				pthread_mutex_lock(&t->lock);
 				p->lapsed_retry = cfs_now_ms() + 1000;
+				pthread_mutex_unlock(&t->lock);
+			}
 			if (first == 0) {
 				first = rv;
 				if (errmsg != NULL)

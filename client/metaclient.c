@@ -1174,10 +1174,12 @@ mc_chmod(struct mc *mc, uint64_t ino, uint32_t mode, struct wire_attr *attr,
 
 int
 mc_readdir(struct mc *mc, uint64_t ino, uint64_t cookie, uint32_t max_entries,
-	   struct wire_dirents *out, char *errmsg)
+	   int names_only, struct wire_dirents *out, char *errmsg)
 {
-	struct wire_readdir req = {
-		.ino = ino, .cookie = cookie, .max_entries = max_entries};
+	struct wire_readdir req = {.ino = ino,
+				   .cookie = cookie,
+				   .max_entries = max_entries,
+				   .names_only = names_only != 0};
 
 	cred_fill(mc, &req.cred);
 	return call_expect(mc, WIRE_T_readdir, &req, WIRE_T_dirents, out,

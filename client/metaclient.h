@@ -172,8 +172,11 @@ int mc_rename(struct mc *mc, uint64_t parent, const char *name,
 int mc_chmod(struct mc *mc, uint64_t ino, uint32_t mode,
 	     struct wire_attr *attr, char *errmsg);
 /* One page of directory @ino from @cookie (0 = start); @out is caller
- * memory (struct wire_dirents is large: allocate it). */
+ * memory (struct wire_dirents is large: allocate it).  @names_only: the
+ * caller uses no file's size (a walk, a short listing): the leader does
+ * not wait for the seal of a file another mount appends to in place. */
 int mc_readdir(struct mc *mc, uint64_t ino, uint64_t cookie,
-	       uint32_t max_entries, struct wire_dirents *out, char *errmsg);
+	       uint32_t max_entries, int names_only, struct wire_dirents *out,
+	       char *errmsg);
 
 #endif /* CFS_CLIENT_METACLIENT_H */

@@ -124,8 +124,12 @@ static const char *const dmap_sql[Q__COUNT] = {
 			  "RETURNING id",
 	[Q_NODE_UPDATE] = "UPDATE nodes SET addr = ?, labels = ?, capacity = "
 			  "?, state = 0, since = ? WHERE id = ?",
-	[Q_NODE_STATE] = "UPDATE nodes SET state = ?, draining = ?, since = ? "
-			 "WHERE id = ?",
+	/* (a change that changes nothing, a drain repeated, keeps `since`:
+	 * the leader takes a new `since` of an alive node for a
+	 * registration, check_liveness) */
+	[Q_NODE_STATE] = "UPDATE nodes SET since = CASE WHEN state = ?1 AND "
+			 "draining = ?2 THEN since ELSE ?3 END, state = ?1, "
+			 "draining = ?2 WHERE id = ?4",
 	[Q_NODE_DROP_REPLICAS] = "DELETE FROM replicas WHERE node = ?",
 	[Q_NODE_DROP_GARBAGE] = "DELETE FROM garbage WHERE node = ?",
 	[Q_NEXT_VERSION] = "UPDATE config SET value = value + 1 WHERE key = "
@@ -274,10 +278,10 @@ static const char *const dmap_sql[Q__COUNT] = {
 	/* the write lease a fragment is open under, if it still exists */
 	[Q_LEASE_OF_EPOCH] = "SELECT holder, session FROM leases WHERE ino = ? "
 			     "AND epoch = ? AND type = 2",
-	/* an open fragment that appends in place may have made longer than
-	 * the inode's size (?2) says: one whose range reaches past it */
 	/* (the partial index fragments_open: no scan) */
 	[Q_ANY_OPEN] = "SELECT 1 FROM fragments WHERE patch_epoch != 0 LIMIT 1",
+	/* an open fragment that appends in place may have made longer than
+	 * the inode's size (?2) says: one whose range reaches past it */
 	[Q_SIZE_OPEN] = "SELECT patch_epoch FROM fragments WHERE ino = ?1 AND "
 			"patch_epoch != 0 AND (idx + 1) * " FSZ " > ?2 "
 			"LIMIT 1",

@@ -697,8 +697,10 @@ size_known(struct fsm *f, uint64_t client_id, const struct wire_attr *a,
 				 errmsg);
 }
 
-/* size_known for every regular file of listing page @p (its first
- * refusal; none at all while no fragment is open anywhere). */
+/* size_known for every regular file of listing page @p: its first
+ * refusal, after every holder in the way was recalled (one at a time, a
+ * page of a log directory with many appenders would take a retry each);
+ * none at all while no fragment is open anywhere. */
 static int
 sizes_known(struct fsm *f, uint64_t client_id, const struct wire_dirents *p,
 	    char *errmsg)
@@ -710,14 +712,23 @@ sizes_known(struct fsm *f, uint64_t client_id, const struct wire_dirents *p,
 		return rv;
 	if ((rv = lease_owner(f->leases, client_id, &owner, errmsg)) != 0)
 		return rv;
+	int first = 0;
 	for (uint32_t i = 0; i < p->entries_count; i++) {
 		const struct wire_attr *a = &p->entries[i].attr;
-		if ((a->mode & S_IFMT) == S_IFREG &&
-		    (rv = dmap_size_refusal(f->dmap, a->ino, a->size, owner,
-					    1, errmsg)) != 0)
+		char msg[CFS_ERRMSG_SIZE];
+		if ((a->mode & S_IFMT) != S_IFREG)
+			continue;
+		rv = dmap_size_refusal(f->dmap, a->ino, a->size, owner, 1,
+				       first ? msg : errmsg);
+		if (rv == CFS_INTERNAL) { /* (the database: that, not a wait) */
+			if (first != 0)
+				cfs_errmsg_set(errmsg, "%s", msg);
 			return rv;
+		}
+		if (first == 0)
+			first = rv;
 	}
-	return 0;
+	return first;
 }
 
 /* Run one session request (inside its savepoint): a lease request, or a

@@ -309,15 +309,15 @@ check_liveness(struct repair *r, uint64_t now_ms)
 		 * now, not at its last heartbeat before it died. */
 		if (l->seen_state == CFS_NODE_DEAD && n->state != CFS_NODE_DEAD)
 			l->last_ms = now_ms;
-		/* Restarted and registered again before it was found dead
-		 * (`since` moved, alive, and not by a drain): the same.  Its
-		 * first heartbeat comes a second after the registration;
-		 * counted from the last one before the restart, the node was
-		 * declared dead in between when the restart took nearly
-		 * dead_after.  (The leader's own moves to alive come from a
-		 * heartbeat just heard: nothing changes for them.) */
-		if (l->seen_state != -1 && n->since_ns != l->seen_since &&
-		    n->state == CFS_NODE_ALIVE &&
+		/* Restarted and registered again before it was found dead:
+		 * the same.  A registration of an alive node moves `since`
+		 * and nothing else (a node_state that changes nothing keeps
+		 * it; a drain changes `draining`).  Its first heartbeat comes
+		 * a second after the registration; counted from the last one
+		 * before the restart, the node was declared dead in between
+		 * when the restart took nearly dead_after. */
+		if (l->seen_state == CFS_NODE_ALIVE &&
+		    n->state == CFS_NODE_ALIVE && n->since_ns != l->seen_since &&
 		    n->draining == l->seen_draining)
 			l->last_ms = now_ms;
 		l->seen_state = n->state;

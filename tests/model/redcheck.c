@@ -312,7 +312,7 @@ walk(struct mc *mc, uint64_t ino, union wire_body *r, struct obs *o,
 	if (page == NULL)
 		return CFS_ENOMEM;
 	for (;;) {
-		rv = mc_readdir(mc, ino, cookie, 128, page, errmsg);
+		rv = mc_readdir(mc, ino, cookie, 128, 0, page, errmsg);
 		if (rv != 0)
 			break;
 		for (uint32_t i = 0; i < page->entries_count && rv == 0; i++) {

@@ -173,7 +173,7 @@ verify(struct mc *mc, struct worker *w)
 	uint32_t *mode = calloc((size_t)w->n + 1, sizeof(*mode));
 
 	for (;;) {
-		int rv = mc_readdir(mc, w->dir, cookie, 128, d, errmsg);
+		int rv = mc_readdir(mc, w->dir, cookie, 128, 0, d, errmsg);
 		if (rv != 0) {
 			violation(w, "final readdir", -1, rv, errmsg);
 			break;

@@ -229,6 +229,9 @@ epid=$(pgrep -f -- "--log $T/fuse-e.log")
 PIDS="$PIDS $epid" # (stopped, it would hang the unmount: killed first)
 kill -STOP "$epid"
 t0=$(date +%s)
+# (names only: it neither recalls E nor waits for its session to end)
+check "a short listing does not wait for the stopped writer (cfsctl ls)" \
+	sh -c "timeout 5 $CTL ls / | grep -qx f9"
 # (B waits until E's session expired: its access would recall E, and the
 # recall, queued for E, would have E seal when it runs again)
 e_lease_gone() { ! $CTL leases | awk -v i="$ino9" '$1 == i && $2 == "write"' | grep -q .; }

@@ -389,6 +389,32 @@ test_registering_again_restarts_the_clock(void **state)
 }
 
 /*
+ * ... but a node_state that changes nothing (a drain repeated, "alive"
+ * said again: node_state needs no session, a retry applies twice) is no
+ * registration: it keeps the node's `since`, and the silent node is
+ * dead on time.
+ */
+static void
+test_a_node_state_that_changes_nothing_keeps_the_clock(void **state)
+{
+	struct t *t = *state;
+
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 1000);
+	heartbeats_but(t, 2, 15000);
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.node_state.id = 2;
+	t->rq.node_state.state = CFS_NODE_ALIVE;
+	t->env.now_ns = 15000ll * 1000000;
+	assert_int_equal(run(t, WIRE_T_node_state, dmap_run, t->d), 0);
+	repair_tick(t->r, t->d, 8, 15500);
+	heartbeats_but(t, 2, 21000);
+	repair_tick(t->r, t->d, 8, 22000);
+	assert_int_equal(t->dead, 2);
+}
+
+/*
  * Every fragment at its goal and the nodes a replica apart (node 1 holds
  * 3, the others 2: within the rebalance's hysteresis): nothing to do, so
  * after one scan the planner waits for the log to change rather than
@@ -668,6 +694,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_registering_again_restarts_the_clock, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_node_state_that_changes_nothing_keeps_the_clock,
+			setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
