@@ -164,6 +164,10 @@ written_out(void *arg, uint64_t ino)
 {
 	struct fusefs *fs = arg;
 
+	/* (before the buffered range or the entry goes: fusefs_gen) */
+	__atomic_add_fetch(&fs->outs_all, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&fs->outs[ino % 64], 1, __ATOMIC_SEQ_CST);
+
 	fusefs_forget_locations(fs, ino);
 	dcache_changed(fs->names, ino);
 }
@@ -369,10 +373,8 @@ int
 fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 		 struct wire_attr *a)
 {
-	struct fio_opens *t = op->fs->opens;
-
 	for (int tries = 0;; tries++) {
-		uint64_t g1 = fio_opens_gen(t, 0), g2 = 0, end = 0;
+		uint64_t g1 = fusefs_gen(op->fs, 0), size;
 		int rv = fusefs_call(op, type, rq, WIRE_T_entry);
 		if (rv != 0)
 			return rv;
@@ -382,15 +384,17 @@ fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 		if ((a->mode & S_IFMT) == S_IFREG && tries < 3 &&
 		    fio_seal_lapsed(op->c->fio, a->ino) > 0)
 			continue;
-		end = fio_opens_end(t, (a->mode & S_IFMT) == S_IFREG ? a->ino : 0,
-				    &g2);
-		/* No entry dropped meanwhile: every one there when the server
-		 * answered is still there, as long or longer; one dropped
-		 * before was sealed before, and the server counted it.  One
-		 * dropped meanwhile may be in neither: ask again. */
-		if (g1 == g2 || tries == 3) {
-			if (end > a->size)
-				a->size = end;
+		size = (a->mode & S_IFMT) == S_IFREG
+			       ? fusefs_size(op->fs, a->ino, a->size)
+			       : a->size;
+		/* No write-out and no seal meanwhile: every buffered range
+		 * and open entry there when the server answered is still
+		 * there, as long or longer; one that went before was
+		 * committed before, and the server counted it.  One that went
+		 * meanwhile may be in neither (a stat's answer one append
+		 * short, which the kernel kept): ask again. */
+		if (fusefs_gen(op->fs, 0) == g1 || tries == 3) {
+			a->size = size;
 			return 0;
 		}
 	}
@@ -403,10 +407,21 @@ fusefs_size_settled(struct fusefs *fs, struct wire_attr *a, uint64_t gen_ino,
 	if ((a->mode & S_IFMT) != S_IFREG)
 		return 1;
 	uint64_t size = fusefs_size(fs, a->ino, a->size);
-	if (fio_opens_gen(fs->opens, gen_ino) != gen)
+	if (fusefs_gen(fs, gen_ino) != gen)
 		return 0;
 	a->size = size;
 	return 1;
+}
+
+uint64_t
+fusefs_gen(struct fusefs *fs, uint64_t ino)
+{
+	uint64_t outs = ino == 0 ? __atomic_load_n(&fs->outs_all,
+						   __ATOMIC_SEQ_CST)
+				 : __atomic_load_n(&fs->outs[ino % 64],
+						   __ATOMIC_SEQ_CST);
+
+	return outs + fio_opens_gen(fs->opens, ino);
 }
 
 uint64_t
@@ -630,7 +645,7 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct wire_attr a;
 	/* a name the kernel forgot (memory pressure, drop_caches) while the
 	 * mount kept its lease on the inode: answered here */
-	uint64_t gen = fio_opens_gen(fs->opens, 0); /* (the inode: unknown) */
+	uint64_t gen = fusefs_gen(fs, 0); /* (the inode: unknown) */
 	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
 	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0 &&
 	    fusefs_size_settled(fs, &a, 0, gen)) {
@@ -685,7 +700,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct wire_attr a;
 	/* e.g. a directory after this mount's create in it: the kernel
 	 * forgets its attributes after every change it makes */
-	uint64_t gen = fio_opens_gen(fs->opens, ino);
+	uint64_t gen = fusefs_gen(fs, ino);
 	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
 	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0 &&
 	    fusefs_size_settled(fs, &a, ino, gen)) {
@@ -795,14 +810,14 @@ fusefs_setattr_call(struct op *op, const struct wire_setattr *rq,
 	if (size) /* a truncation may cut a version open for patching */
 		fio_seal_ino(op->c->fio, rq->ino, NULL);
 	if (gen != NULL)
-		*gen = fio_opens_gen(op->fs->opens, rq->ino);
+		*gen = fusefs_gen(op->fs, rq->ino);
 	rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
 	if (rv == CFS_EBUSY && size) {
 		/* another thread's write opened a fragment for patching in
 		 * place since the seal above: seal it too, and again */
 		fio_seal_ino(op->c->fio, rq->ino, NULL);
 		if (gen != NULL)
-			*gen = fio_opens_gen(op->fs->opens, rq->ino);
+			*gen = fusefs_gen(op->fs, rq->ino);
 		rv = fusefs_call(op, WIRE_T_setattr, rq, WIRE_T_entry);
 	}
 	if (rv == 0 && size)

@@ -19,7 +19,7 @@ struct dirh {
 	struct wire_dirents *page;
 	uint64_t from; /* the cookie the page was read after */
 	int valid;
-	uint64_t gen;	/* fio_opens_gen() before the page was asked for */
+	uint64_t gen;	/* fusefs_gen() before the page was asked for */
 };
 
 /* ---- directories -------------------------------------------------------------------- */
@@ -125,7 +125,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 							  WIRE_MAX_dirent,
 						  .names_only = 1};
 			d->valid = 0;
-			uint64_t gen = fio_opens_gen(op.fs->opens, 0);
+			uint64_t gen = fusefs_gen(op.fs, 0);
 			rv = fusefs_call(&op, WIRE_T_readdir, &rq,
 					 WIRE_T_dirents);
 			if (rv != 0)
@@ -145,25 +145,30 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				struct fuse_entry_param e;
 				/* A file this mount appends to or has
 				 * buffered writes of, or any file once the
-				 * mount sealed a version since the page was
-				 * read (a page serves many calls): the page's
-				 * size may miss appends the table no longer
-				 * has, and the kernel would take it.  No
-				 * attributes, as for "." and "..": a lookup
-				 * gets them, settled. */
-				int busy = S_ISREG(de->attr.mode) &&
-					   (fio_opens_gen(op.fs->opens, 0) !=
-						    d->gen ||
-					    fusefs_size(op.fs, de->attr.ino,
-							0) > 0);
-				if (busy || strcmp(de->name, ".") == 0 ||
-				    strcmp(de->name, "..") == 0) {
+				 * mount wrote out or sealed anything since the
+				 * page was read (a page serves many calls), up
+				 * to the attributes' making: the page's size
+				 * may miss data the mount's buffers and table
+				 * no longer have, and the kernel would keep it
+				 * (a stat one append short).  No attributes,
+				 * as for "." and "..": a lookup gets them,
+				 * settled. */
+				int reg = S_ISREG(de->attr.mode);
+				int dot = strcmp(de->name, ".") == 0 ||
+					  strcmp(de->name, "..") == 0;
+				int busy = reg && fusefs_size(op.fs,
+							      de->attr.ino,
+							      0) > 0;
+				if (!busy && !dot) {
+					fusefs_entry_of(&op, &de->attr, &e, 0);
+					busy = reg &&
+					       fusefs_gen(op.fs, 0) != d->gen;
+				}
+				if (busy || dot) {
 					/* no lookup reference for these */
 					memset(&e, 0, sizeof(e));
 					e.attr.st_ino = (ino_t)de->attr.ino;
 					e.attr.st_mode = (mode_t)de->attr.mode;
-				} else {
-					fusefs_entry_of(&op, &de->attr, &e, 0);
 				}
 				n = fuse_add_direntry_plus(req, buf + used,
 							   size - used,

@@ -147,7 +147,7 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!fusefs_name_ok(req, name))
 		return;
 	fusefs_op_begin(&op, req, "create");
-	uint64_t gen = fio_opens_gen(op.fs->opens, 0); /* (inode: unknown) */
+	uint64_t gen = fusefs_gen(op.fs, 0); /* (inode: unknown) */
 	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
 			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
 	/* An existing file (created meanwhile by someone else, or a name

@@ -95,6 +95,9 @@ struct fusefs {
 	struct bcache *data;
 	/* versions opened ahead for the mount's writes (client/fileio.h) */
 	struct fio_opens *opens;
+	/* write-outs and seals so far, in all and by inode number modulo
+	 * 64 (written_out; fusefs_gen) */
+	uint64_t outs_all, outs[64];
 	struct fuse_session *se; /* for cache invalidations */
 	/* does the kernel take FUSE_NOTIFY_INC_EPOCH (Linux 6.16)?  0 not
 	 * known yet, 1 yes, -1 no: then names are not cached */
@@ -168,8 +171,17 @@ int fusefs_unlink_call(struct op *op, uint64_t parent, const char *name,
  * knows nothing until the seal (docs/data-path.md "Patching in place"). */
 uint64_t fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server);
 
+/* How many times what the mount knows of the size of @ino (0: of any
+ * file) changed hands so far: a write-out committed it and dropped the
+ * buffered range, or a seal committed appends and dropped the open
+ * version's entry.  A size the server gave combined with the mount's
+ * buffered and open ends is right only if this did not change between
+ * the question and reading the ends (else the change may be in
+ * neither).  Cheap: no scan. */
+uint64_t fusefs_gen(struct fusefs *fs, uint64_t ino);
+
 /* @a, a regular file's attributes the mount had before @gen was read
- * (fio_opens_gen of @gen_ino, the file's or 0: a cache's, a reply's),
+ * (fusefs_gen of @gen_ino, the file's or 0: a cache's, a reply's),
  * with the size grown to fusefs_size: 1, or 0 if the mount dropped an
  * open version meanwhile (its seal committed a size @a may not have, and
  * the table no longer has its end: ask the server).  Other types: 1,
@@ -182,7 +194,7 @@ int fusefs_size_settled(struct fusefs *fs, struct wire_attr *a,
  * EBUSY to cut an open version or to resize a file whose last fragment is
  * open), again if another thread's write opened one meanwhile, and after
  * (what it cut away); the caller wrote out what was buffered.  *@gen (if
- * not NULL): fio_opens_gen of the file just before the call answered. */
+ * not NULL): fusefs_gen of the file just before the call answered. */
 int fusefs_setattr_call(struct op *op, const struct wire_setattr *rq,
 			uint64_t *gen);
 
