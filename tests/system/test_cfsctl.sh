@@ -124,7 +124,12 @@ stat_replicas() {
 		[ "$(grep -c '^  node [0-9]* *127.0.0.1:[0-9]* *alive$' "$T/stat")" = 9 ] &&
 		grep -q "^fragment 2: .*length $((FSZ / 2))," "$T/stat"
 }
-check "stat lists every fragment and its 3 replicas, alive" stat_replicas
+# (eventually: with node_dead_after=2s a node whose heartbeats reached the
+# new leader late after the transfers above can be declared dead for a
+# moment, and a fragment then has a 4th copy until the surplus is trimmed;
+# seen under AddressSanitizer)
+check "stat lists every fragment and its 3 replicas, alive (15 s)" \
+	eventually 15 stat_replicas
 check "frags is as it was" sh -c "'$C' frags /sub/file | grep -q '^  INDEX  *VERSION'"
 
 # ---- goal set -r -------------------------------------------------------------------
