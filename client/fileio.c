@@ -1328,7 +1328,7 @@ again:
 	(void)fio_seal_lapsed(f, ino);
 	/* (the mount's seals so far: one during this read may have ended
 	 * an open version it read by its entry, or its size, as sealed) */
-	(void)fio_opens_end(f->opens, ino, &sealgen);
+	sealgen = fio_opens_gen(f->opens, ino);
 	while (len > 0) {
 		uint64_t fsz = f->fsz ? f->fsz : 1;
 		uint64_t first = offset / fsz;
@@ -1349,7 +1349,7 @@ again:
 			continue; /* learnt the fragment size: plan again */
 		uint64_t size = f->cur->size;
 		/* appends this mount patched in place and has not sealed */
-		uint64_t open_end = fio_opens_end(f->opens, ino, NULL);
+		uint64_t open_end = fio_opens_end(f->opens, ino);
 		if (open_end > size)
 			size = open_end;
 		if (offset >= size) {
@@ -1408,9 +1408,7 @@ again:
 	 * may both have missed appends, read as the end of the file or as
 	 * zeros.  Read again: the seal forgot the kept locations, and the
 	 * server knows the appends now. */
-	uint64_t sealgen2 = 0;
-	(void)fio_opens_end(f->opens, ino, &sealgen2);
-	if (sealgen2 != sealgen && resealed++ < 3) {
+	if (fio_opens_gen(f->opens, ino) != sealgen && resealed++ < 3) {
 		fio_forget(f, ino);
 		flags &= ~FIO_CACHED;
 		goto again;

@@ -197,13 +197,11 @@ void fio_opens_stats(struct fio_opens *t, struct fio_opens_stats *st);
  * patching in place (0: none): appends in place make a file longer
  * before any commit says so (their seal does), so the file's size as
  * this mount knows it is the most of this, the metadata server's size
- * and what is still buffered.  *@gen (if not NULL): how many entries the
- * table dropped so far.  A size asked of the server is combined with
- * this read before the question and again after it, with no entry
- * dropped in between (the same *@gen): a seal between the server's
- * answer and a read after it would leave neither knowing the appends
- * (fusefs_getattr_size). */
-uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen);
+ * and what is still buffered.  A size asked of the server is combined
+ * with this with no entry dropped in between (fio_opens_gen): a seal
+ * between the server's answer and a read after it would leave neither
+ * knowing the appends (fusefs_call_attr). */
+uint64_t fio_opens_end(struct fio_opens *t, uint64_t ino);
 
 /* How many entries the table dropped so far (each seal drops one), of
  * inodes that share @ino's slot (0: of all): a size of @ino combined

@@ -128,7 +128,7 @@ struct fio_opens {
 	/* versions open for patching in place (inplace.c), unordered */
 	struct open_patch **patch;
 	size_t npatch, cap_patch;
-	uint64_t forgotten; /* entries dropped so far (fio_opens_end) */
+	uint64_t forgotten; /* entries dropped so far (fio_opens_gen) */
 	/* ... by inode number modulo FORGOTTEN_SLOTS (fio_opens_gen) */
 #define FORGOTTEN_SLOTS 64
 	uint64_t forgotten_of[FORGOTTEN_SLOTS];

@@ -428,7 +428,7 @@ uint64_t
 fusefs_size(struct fusefs *fs, uint64_t ino, uint64_t server)
 {
 	uint64_t dirty = ofile_dirty_end(fs->files, ino);
-	uint64_t open = fio_opens_end(fs->opens, ino, NULL);
+	uint64_t open = fio_opens_end(fs->opens, ino);
 	uint64_t end = dirty > open ? dirty : open;
 
 	return end > server ? end : server;

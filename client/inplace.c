@@ -796,17 +796,13 @@ inplace_fix(struct fio_opens *t, uint64_t ino, const struct wire_fraginfo *fi,
 }
 
 uint64_t
-fio_opens_end(struct fio_opens *t, uint64_t ino, uint64_t *gen)
+fio_opens_end(struct fio_opens *t, uint64_t ino)
 {
 	uint64_t end = 0;
 
-	if (gen != NULL)
-		*gen = 0;
 	if (t == NULL)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	if (gen != NULL)
-		*gen = t->forgotten;
 	for (size_t i = 0; i < t->npatch; i++) {
 		const struct open_patch *p = t->patch[i];
 		/* (an entry reserved for a commit in flight: no version yet) */
