@@ -263,6 +263,18 @@ last_version(struct t *t)
 	return v;
 }
 
+/* Data node @i (1..4) registers (again), at t->env's time. */
+static void
+register_node(struct t *t, int i)
+{
+	memset(&t->rq, 0, sizeof(t->rq));
+	snprintf(t->rq.node_register.uuid, 37,
+		 "00000000-0000-4000-8000-00000000000%d", i);
+	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:%d", 7200 + i);
+	t->rq.node_register.capacity = 1ull << 40;
+	assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -278,16 +290,8 @@ setup(void **state)
 	assert_int_equal(lease_open(&t->l, t->db, t->errmsg), 0);
 	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
 	assert_int_equal(ns_format(t->ns, &t->env, &fmt, t->errmsg), 0);
-	for (int i = 1; i <= 4; i++) {
-		memset(&t->rq, 0, sizeof(t->rq));
-		snprintf(t->rq.node_register.uuid, 37,
-			 "00000000-0000-4000-8000-00000000000%d", i);
-		snprintf(t->rq.node_register.addr, 64, "127.0.0.1:%d",
-			 7200 + i);
-		t->rq.node_register.capacity = 1ull << 40;
-		assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d),
-				 0);
-	}
+	for (int i = 1; i <= 4; i++)
+		register_node(t, i);
 	memset(&t->rq, 0, sizeof(t->rq));
 	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "f");
 	t->rq.mknod.parent = 1;
@@ -319,23 +323,8 @@ teardown(void **state)
 	return 0;
 }
 
-/* Every node alive and heard from at @now_ms. */
-static void
-heartbeats(struct t *t, uint64_t now_ms)
-{
-	for (uint64_t id = 1; id <= 4; id++) {
-		struct wire_node_heartbeat hb = {.id = id,
-						 .capacity = 1ull << 40,
-						 .free = 1ull << 39};
-		snprintf(hb.uuid, sizeof(hb.uuid),
-			 "00000000-0000-4000-8000-00000000000%d", (int)id);
-		assert_int_equal(repair_heartbeat(t->r, t->d, &hb, now_ms,
-						  t->errmsg),
-				 0);
-	}
-}
 
-/* Heartbeats of every node but @except at @now_ms. */
+/* Heartbeats of every node but @except (0: none) at @now_ms. */
 static void
 heartbeats_but(struct t *t, uint64_t except, uint64_t now_ms)
 {
@@ -351,6 +340,13 @@ heartbeats_but(struct t *t, uint64_t except, uint64_t now_ms)
 						  t->errmsg),
 				 0);
 	}
+}
+
+/* Every node alive and heard from at @now_ms. */
+static void
+heartbeats(struct t *t, uint64_t now_ms)
+{
+	heartbeats_but(t, 0, now_ms);
 }
 
 /*
@@ -372,13 +368,8 @@ test_registering_again_restarts_the_clock(void **state)
 	heartbeats_but(t, 2, 15000);
 	heartbeats_but(t, 2, 19000);
 	/* node 2 restarts at 19.5 s */
-	memset(&t->rq, 0, sizeof(t->rq));
-	snprintf(t->rq.node_register.uuid, 37,
-		 "00000000-0000-4000-8000-000000000002");
-	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:7202");
-	t->rq.node_register.capacity = 1ull << 40;
 	t->env.now_ns = 19500ll * 1000000;
-	assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d), 0);
+	register_node(t, 2);
 	repair_tick(t->r, t->d, 8, 19500);
 	heartbeats_but(t, 2, 21000);
 	repair_tick(t->r, t->d, 8, 22000);
