@@ -265,12 +265,12 @@ last_version(struct t *t)
 
 /* Data node @i (1..4) registers (again), at t->env's time. */
 static void
-register_node(struct t *t, int i)
+register_node(struct t *t, unsigned i)
 {
 	memset(&t->rq, 0, sizeof(t->rq));
 	snprintf(t->rq.node_register.uuid, 37,
-		 "00000000-0000-4000-8000-00000000000%d", i);
-	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:%d", 7200 + i);
+		 "00000000-0000-4000-8000-00000000000%u", i % 10);
+	snprintf(t->rq.node_register.addr, 64, "127.0.0.1:%u", 7200 + i);
 	t->rq.node_register.capacity = 1ull << 40;
 	assert_int_equal(run(t, WIRE_T_node_register, dmap_run, t->d), 0);
 }
@@ -290,7 +290,7 @@ setup(void **state)
 	assert_int_equal(lease_open(&t->l, t->db, t->errmsg), 0);
 	assert_int_equal(dmap_open(&t->d, t->db, t->ns, t->errmsg), 0);
 	assert_int_equal(ns_format(t->ns, &t->env, &fmt, t->errmsg), 0);
-	for (int i = 1; i <= 4; i++)
+	for (unsigned i = 1; i <= 4; i++)
 		register_node(t, i);
 	memset(&t->rq, 0, sizeof(t->rq));
 	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "f");
