@@ -200,7 +200,17 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(str, name, CFS_NAME_MAX)                                           \
 	F(u32, mode, 0) /* type bits + permissions, umask applied */         \
 	F(u64, rdev, 0)                                                      \
-	F(u32, flags, 0) /* CFS_MKNOD_EXCL: fail with EEXIST */
+	F(u32, flags, 0) /* CFS_MKNOD_EXCL: fail with EEXIST */              \
+	/* a create sent ahead of its reply (docs/leases.md "Creates       \
+	 * under a directory lease"): the inode number, one ino_reserve     \
+	 * gave this mount (0: the leader picks), and the epoch of the      \
+	 * mount's write lease on the parent it was answered under (0:      \
+	 * none; FENCED if no longer held) */                               \
+	F(u64opt, ino, 0)                                                    \
+	F(u64opt, lease_epoch, 0)                                            \
+	/* with ino: the time the client answered it at, the new inode's    \
+	 * times (and the parent's, unless later already); 0: the entry's */ \
+	F(u64opt, time_ns, 0)
 #define PROTO_UNLINK(F)                                                      \
 	F(sub, cred, cred)                                                   \
 	F(u64, parent, 0)                                                    \
@@ -390,6 +400,13 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 #define PROTO_LEASE_LIST_REPLY(F)                                            \
 	F(rec, leases, leaseinfo)                                            \
 	F(u8, eof, 0)
+/* Inode numbers set aside for the caller's mount to create with
+ * (mknod.ino); they go with the session that asked (docs/leases.md). */
+#define PROTO_INO_RESERVE(F) F(u32, count, 0) /* 1 .. CFS_INO_RESERVE_MAX */
+#define PROTO_INO_RESERVED(F)                                                \
+	F(u64, first, 0) /* first .. first + count - 1 */                    \
+	F(u32, count, 0)
+#define CFS_INO_RESERVE_MAX 1024
 
 /* Data node service (400-499): docs/data-path.md.  Bulk data travels in
  * frame 1. */
@@ -611,6 +628,8 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	X(154, lease_recall, PROTO_LEASE_RECALL)                             \
 	X(155, lease_list, PROTO_LEASE_LIST)                                 \
 	X(156, lease_list_reply, PROTO_LEASE_LIST_REPLY)                     \
+	X(157, ino_reserve, PROTO_INO_RESERVE)                               \
+	X(158, ino_reserved, PROTO_INO_RESERVED)                             \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \
@@ -694,6 +713,10 @@ WIRE_MESSAGES(WIRE__DECLARE_MSG)
  * (entry.lease; an existing one only if no other mount holds a lease), a
  * directory with a read lease */
 #define CFS_MKNOD_LEASE (1u << 1)
+/* with CFS_MKNOD_LEASE, a new directory comes with a write lease: no other
+ * mount reads or changes it until the lease is recalled, so the holder may
+ * answer creates in it before they commit (docs/leases.md) */
+#define CFS_MKNOD_DIRWRITE (1u << 2)
 
 /* frag_commit `in_place` values (docs/data-path.md "Patching in place") */
 #define CFS_INPLACE_NONE 0

@@ -744,6 +744,19 @@ exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
 			       .recall_data = f->recall_data};
 	int rv;
 
+	if (h->type == WIRE_T_ino_reserve) {
+		uint32_t n = f->body.ino_reserve.count;
+		if (n == 0 || n > CFS_INO_RESERVE_MAX)
+			return cfs_fail(opmsg, CFS_EINVAL,
+					"ino_reserve of %u inode numbers (1 "
+					"to %u)",
+					n, CFS_INO_RESERVE_MAX);
+		rv = ns_ino_reserve(f->ns, n, &f->out.ino_reserved.first,
+				    opmsg);
+		f->out.ino_reserved.count = n;
+		if (rv != 0)
+			return rv;
+	}
 	if (lease_handles(h->type)) {
 		rv = lease_exec(f->leases, &lc, h->type, &f->body, otype,
 				&f->out, opmsg);
@@ -941,10 +954,16 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 	int rv;
 
 	memset(&f->out, 0, OUT_CLEAR);
+	struct lease_ctx rc = {.client_id = h->client_id,
+			       .recall = f->recall,
+			       .recall_data = f->recall_data};
 	if (lease_handles(h->type)) {
 		struct lease_ctx lc = {.client_id = h->client_id};
 		rv = lease_exec(f->leases, &lc, h->type, req, &otype, &f->out,
 				opmsg);
+	} else if ((rv = lease_read_check(f->leases, &rc, h->type, req,
+					  opmsg)) != 0) {
+		; /* refused (or the database failed) */
 	} else if (lock_handles(h->type))
 		rv = lock_exec(f->locks, h->client_id, h->type, req, &otype,
 			       &f->out, opmsg);

@@ -80,6 +80,14 @@ static const char lease_schema[] =
 	"CREATE TABLE IF NOT EXISTS session_owners ("
 	"  client_id INTEGER PRIMARY KEY,"
 	"  owner INTEGER NOT NULL);"
+	/* inode numbers set aside for a mount's creates (ino_reserve),
+	 * until used or until the session that asked ends */
+	"CREATE TABLE IF NOT EXISTS ino_reserved ("
+	"  ino INTEGER PRIMARY KEY,"
+	"  owner INTEGER NOT NULL,"
+	"  session INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ino_reserved_by_session ON ino_reserved "
+	"  (session);"
 	/* The last unlink of a file takes its leases (inode rewrites are
 	 * INSERT OR REPLACE and fire no delete trigger). */
 	"CREATE TRIGGER IF NOT EXISTS lease_inode_gone AFTER DELETE ON inodes "
@@ -98,6 +106,10 @@ enum {
 	Q_RELEASE,
 	Q_DEL_SESSION,
 	Q_LIST,
+	Q_RESERVE,
+	Q_RESERVED,
+	Q_RESERVED_USE,
+	Q_RESERVED_DEL_SESSION,
 	Q__COUNT
 };
 
@@ -115,6 +127,10 @@ static const char *const lease_sql[Q__COUNT] = {
 	[Q_DEL_SESSION] = "DELETE FROM leases WHERE session = ?",
 	[Q_LIST] = "SELECT ino, holder, session, type, epoch FROM leases "
 		   "WHERE (ino, holder) > (?, ?) ORDER BY ino, holder LIMIT ?",
+	[Q_RESERVE] = "INSERT INTO ino_reserved VALUES (?, ?, ?)",
+	[Q_RESERVED] = "SELECT owner FROM ino_reserved WHERE ino = ?",
+	[Q_RESERVED_USE] = "DELETE FROM ino_reserved WHERE ino = ?",
+	[Q_RESERVED_DEL_SESSION] = "DELETE FROM ino_reserved WHERE session = ?",
 };
 
 /* The most leases of one inode looked at in one request: more holders
@@ -161,13 +177,14 @@ int
 lease_handles(uint16_t type)
 {
 	return type == WIRE_T_lease_get || type == WIRE_T_lease_release ||
-	       type == WIRE_T_lease_list;
+	       type == WIRE_T_lease_list || type == WIRE_T_ino_reserve;
 }
 
 int
 lease_is_mutation(uint16_t type)
 {
-	return type == WIRE_T_lease_get || type == WIRE_T_lease_release;
+	return type == WIRE_T_lease_get || type == WIRE_T_lease_release ||
+	       type == WIRE_T_ino_reserve;
 }
 
 static int
@@ -350,6 +367,25 @@ exec_list(struct leaset *l, const struct wire_lease_list *m,
 	return 0;
 }
 
+/* Note reply->first .. + count - 1 (the caller took them from the inode
+ * counter) as set aside for the mount of session c->client_id. */
+static int
+exec_reserve(struct leaset *l, const struct lease_ctx *c,
+	     const struct wire_ino_reserved *r, char *errmsg)
+{
+	uint64_t owner;
+	int rv = owner_of(l, c->client_id, &owner, errmsg);
+
+	sqlite3_stmt *s = l->q[Q_RESERVE];
+	for (uint32_t i = 0; rv == 0 && i < r->count; i++) {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)(r->first + i));
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)owner);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)c->client_id);
+		rv = step(l, s, errmsg, "reserving inode numbers");
+	}
+	return rv;
+}
+
 int
 lease_exec(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	   const union wire_body *req, uint16_t *reply_type,
@@ -380,6 +416,10 @@ lease_exec(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		*reply_type = WIRE_T_lease_list_reply;
 		return exec_list(l, &req->lease_list, &reply->lease_list_reply,
 				 errmsg);
+	case WIRE_T_ino_reserve:
+		/* the caller took the numbers from the counter */
+		*reply_type = WIRE_T_ino_reserved;
+		return exec_reserve(l, c, &reply->ino_reserved, errmsg);
 	default:
 		return cfs_fail(errmsg, CFS_BADTYPE, "not a lease request");
 	}
@@ -431,6 +471,28 @@ fenced(struct leaset *l, size_t n, uint64_t ino, uint64_t owner,
 			(unsigned long long)owner);
 }
 
+/* A mknod with an inode number (a create its mount answered before
+ * sending it): the number must be one set aside for @owner, else
+ * CFS_FENCED (its session ended, taking the reservation, and with it the
+ * directory lease the create was answered under). */
+static int
+reserved_for(struct leaset *l, uint64_t ino, uint64_t owner, char *errmsg)
+{
+	sqlite3_stmt *s = l->q[Q_RESERVED];
+	int64_t v = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	int rc = one_int(l, s, &v, errmsg, "looking up a reserved inode");
+	if (rc < 0 || rc > 1)
+		return rc;
+	if (rc == 1 && (uint64_t)v == owner)
+		return 0;
+	return cfs_fail(errmsg, CFS_FENCED,
+			"inode %llu is not reserved for client %016llx (the "
+			"session that reserved it ended)",
+			(unsigned long long)ino, (unsigned long long)owner);
+}
+
 int
 lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	    const union wire_body *req, char *errmsg)
@@ -463,6 +525,11 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		epoch = req->frag_open.lease_epoch;
 	else if (type == WIRE_T_frag_commit)
 		epoch = req->frag_commit.lease_epoch;
+	else if (type == WIRE_T_mknod)
+		epoch = req->mknod.lease_epoch; /* on the parent */
+	if (type == WIRE_T_mknod && req->mknod.ino != 0 &&
+	    (rv = reserved_for(l, req->mknod.ino, owner, errmsg)) != 0)
+		return rv;
 	for (unsigned i = 0; i < n; i++) {
 		if ((rv = read_inode(l, inos[i], &k, errmsg)) != 0)
 			return rv;
@@ -477,6 +544,52 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 }
 
 int
+lease_read_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
+		 const union wire_body *req, char *errmsg)
+{
+	uint64_t ino, owner = 0;
+	size_t n;
+	int rv;
+
+	switch (type) {
+	case WIRE_T_lookup:
+		ino = req->lookup.parent;
+		break;
+	case WIRE_T_getattr:
+		ino = req->getattr.ino;
+		break;
+	case WIRE_T_readdir:
+		ino = req->readdir.ino;
+		break;
+	default:
+		return 0;
+	}
+	if ((rv = read_inode(l, ino, &n, errmsg)) != 0)
+		return rv;
+	size_t w = 0;
+	while (w < n && l->rows[w].type != CFS_LEASE_WRITE)
+		w++;
+	if (w == n) /* the common case: one indexed read, no write lease */
+		return 0;
+	if ((rv = owner_of(l, c->client_id, &owner, errmsg)) != 0)
+		return rv;
+	if (l->rows[w].holder == owner)
+		return 0;
+	int64_t mode = 0;
+	sqlite3_stmt *s = l->q[Q_INODE];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	rv = one_int(l, s, &mode, errmsg, "looking up an inode");
+	if (rv != 1) /* gone: the request answers that */
+		return rv < 0 || rv > 1 ? rv : 0;
+	if (!S_ISDIR((mode_t)mode))
+		return 0;
+	/* the holder may have answered creates in it not yet committed */
+	return in_the_way(l, c, n, owner, CFS_LEASE_READ, errmsg) > 0
+		       ? CFS_LEASE_BUSY
+		       : 0;
+}
+
+int
 lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	    const union wire_body *req, union wire_body *reply, char *errmsg)
 {
@@ -484,11 +597,21 @@ lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	size_t n;
 	int rv;
 
-	if (type != WIRE_T_mknod || !(req->mknod.flags & CFS_MKNOD_LEASE))
+	if (type != WIRE_T_mknod)
+		return 0;
+	if (req->mknod.ino != 0) { /* used: no longer reserved */
+		sqlite3_stmt *s = l->q[Q_RESERVED_USE];
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)req->mknod.ino);
+		if ((rv = step(l, s, errmsg, "using a reserved inode")) != 0)
+			return rv;
+	}
+	if (!(req->mknod.flags & CFS_MKNOD_LEASE))
 		return 0;
 	struct wire_entry *e = &reply->entry;
+	int dir_lt = req->mknod.flags & CFS_MKNOD_DIRWRITE ? CFS_LEASE_WRITE
+							   : CFS_LEASE_READ;
 	int lt = S_ISREG((mode_t)e->attr.mode)   ? CFS_LEASE_WRITE
-		   : S_ISDIR((mode_t)e->attr.mode) ? CFS_LEASE_READ
+		   : S_ISDIR((mode_t)e->attr.mode) ? dir_lt
 						   : 0;
 	if (lt == 0)
 		return 0;
@@ -533,6 +656,10 @@ lease_drop_session(struct leaset *l, uint64_t client_id, char *errmsg)
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)client_id);
 	int rv = step(l, s, errmsg, "dropping a session's leases");
 	if (rv != 0)
+		return rv;
+	s = l->q[Q_RESERVED_DEL_SESSION];
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)client_id);
+	if ((rv = step(l, s, errmsg, "dropping reserved inodes")) != 0)
 		return rv;
 	s = l->q[Q_OWNER_DEL];
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)client_id);

@@ -77,8 +77,11 @@ struct lease_ctx {
 int lease_open(struct leaset **out, sqlite3 *db, char *errmsg);
 void lease_close(struct leaset **l);
 
-/* True for lease_get, lease_release, lease_list; mutations are the first
- * two (lease_list is a read, served after a barrier). */
+/* True for lease_get, lease_release, lease_list, ino_reserve; all but
+ * lease_list are mutations (lease_list is a read, served after a
+ * barrier).  ino_reserve: the caller takes the numbers from the inode
+ * counter (ns_ino_reserve) into reply->ino_reserved, lease_exec notes
+ * them as the mount's. */
 int lease_handles(uint16_t type);
 int lease_is_mutation(uint16_t type);
 
@@ -98,7 +101,9 @@ int lease_exec(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 /*
  * Before a mutation (ns or fragment request) of session c->client_id:
  * CFS_FENCED if it is a frag_open or frag_commit naming a write lease
- * (lease_epoch) that the session's holder no longer holds on the inode;
+ * (lease_epoch) that the session's holder no longer holds on the inode, or
+ * a mknod naming one it no longer holds on the parent or an inode number
+ * not reserved for it;
  * else CFS_LEASE_BUSY if another holder has a lease on an inode it
  * changes (lease_targets, plus the inodes an unlink, rmdir or rename
  * removes or moves), recall told of each; 0 if none; CFS_INTERNAL.
@@ -107,10 +112,22 @@ int lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, char *errmsg);
 
 /*
- * After a mutation succeeded: a mknod with CFS_MKNOD_LEASE grants the
- * creator's mount a write lease on a regular file (unless another holder
- * has a lease on it: an existing file), a read lease on a directory;
- * entry.lease and .lease_epoch say what was granted.  0 or CFS_INTERNAL.
+ * Before a read: a lookup in, getattr or readdir of a directory on which
+ * another holder has a write lease is refused CFS_LEASE_BUSY and the
+ * holder recalled (it may have answered creates in it that are not
+ * committed yet: docs/leases.md "Creates under a directory lease").  0
+ * otherwise; CFS_INTERNAL.
+ */
+int lease_read_check(struct leaset *l, const struct lease_ctx *c,
+		     uint16_t type, const union wire_body *req, char *errmsg);
+
+/*
+ * After a mutation succeeded: a mknod with an inode number uses it up (no
+ * longer reserved); a mknod with CFS_MKNOD_LEASE grants the creator's
+ * mount a write lease on a regular file (unless another holder has a
+ * lease on it: an existing file), a read lease on a directory (a write
+ * lease with CFS_MKNOD_DIRWRITE); entry.lease and .lease_epoch say what
+ * was granted.  0 or CFS_INTERNAL.
  */
 int lease_after(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		const union wire_body *req, union wire_body *reply,

@@ -69,6 +69,8 @@ static const char *const ns_sql[Q__COUNT] = {
 			"WHERE ino = ?",
 	[Q_INO_NEXT] = "UPDATE config SET value = value + 1 WHERE key = "
 		       "'next_ino' RETURNING value - 1",
+	[Q_INO_RESERVE] = "UPDATE config SET value = value + ?1 WHERE key = "
+			  "'next_ino' RETURNING value - ?1",
 	[Q_DENTRY_GET] = "SELECT ino FROM dentries WHERE parent = ? AND "
 			 "name = ?",
 	[Q_DENTRY_PUT] = "INSERT INTO dentries VALUES (?, ?, ?, ?)",
@@ -629,22 +631,42 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 	return 0;
 }
 
-/* Create inode @n (filled except ino/generation/owner) as @name in @dir. */
+int
+ns_ino_reserve(struct ns *ns, uint32_t count, uint64_t *first, char *errmsg)
+{
+	int64_t v = 0;
+
+	if (!ns->formatted)
+		return cfs_fail(errmsg, CFS_EROFS,
+				"the filesystem is not formatted yet");
+	sqlite3_bind_int64(ns->q[Q_INO_RESERVE], 1, count);
+	if (ns_one_int(ns, Q_INO_RESERVE, &v) != 1)
+		return ns_db_error(ns, errmsg, Q_INO_RESERVE);
+	*first = (uint64_t)v;
+	return 0;
+}
+
+/* Create inode @n (filled except generation/owner; ino 0: the next
+ * number, else one reserved for the caller: lease_check saw to it) as
+ * @name in @dir, at time @at (0: the entry's; else the creating client's,
+ * which answered the create before sending it and told its mount the
+ * times: the directory's never go back). */
 static int
 create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 	  const char *name, const struct wire_cred *c, struct inode *n,
-	  char *errmsg)
+	  int64_t at, char *errmsg)
 {
-	int64_t next = 0;
+	int64_t next = (int64_t)n->ino;
 	int rv;
 
-	if (ns_one_int(ns, Q_INO_NEXT, &next) != 1)
+	if (next == 0 && ns_one_int(ns, Q_INO_NEXT, &next) != 1)
 		return ns_db_error(ns, errmsg, Q_INO_NEXT);
 	if (next < ROOT_INO + 1)
 		return cfs_fail(errmsg, CFS_INTERNAL, "inode counter at %lld",
 				(long long)next);
 	n->ino = (uint64_t)next;
-	n->generation = (uint64_t)env->now_ns;
+	int64_t t = at != 0 ? at : env->now_ns;
+	n->generation = (uint64_t)t;
 	n->uid = c->uid;
 	/* setgid directories: children take the directory's group, and
 	 * subdirectories inherit the bit */
@@ -657,7 +679,7 @@ create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 		if (S_ISREG(n->mode) && c->uid != 0 && !in_group(c, n->gid))
 			n->mode &= ~(uint32_t)S_ISGID;
 	}
-	n->atime = n->mtime = n->ctime = env->now_ns;
+	n->atime = n->mtime = n->ctime = t;
 	n->goal = dir->goal;
 	n->parent = S_ISDIR(n->mode) ? dir->ino : 0;
 	n->nlink = S_ISDIR(n->mode) ? 2 : 1;
@@ -667,7 +689,12 @@ create_in(struct ns *ns, const struct ns_env *env, struct inode *dir,
 					(unsigned long long)dir->ino);
 		dir->nlink++;
 	}
-	dir->mtime = dir->ctime = env->now_ns;
+	if (at == 0) {
+		dir->mtime = dir->ctime = t;
+	} else {
+		dir->mtime = dir->mtime > t ? dir->mtime : t;
+		dir->ctime = dir->ctime > t ? dir->ctime : t;
+	}
 	if ((rv = ns_inode_put(ns, n, errmsg)) != 0 ||
 	    (rv = dentry_put(ns, dir->ino, name, n->ino, errmsg)) != 0 ||
 	    (rv = dir_touch(ns, dir, errmsg)) != 0)
@@ -739,7 +766,18 @@ op_mknod(struct ns *ns, const struct ns_env *env, const struct wire_mknod *rq,
 	memset(n, 0, sizeof(*n));
 	n->mode = type | (rq->mode & 07777);
 	n->rdev = type == S_IFCHR || type == S_IFBLK ? rq->rdev : 0;
-	rv = create_in(ns, env, dir, rq->name, &rq->cred, n, errmsg);
+	if (rq->ino != 0) {
+		/* reserved for the caller, so never used: defence in depth
+		 * for the rule that inode numbers are never reused */
+		char ignored[CFS_ERRMSG_SIZE];
+		if (ns_inode_get(ns, rq->ino, &ns->c, ignored) == 0)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"inode %llu exists already",
+					(unsigned long long)rq->ino);
+		n->ino = rq->ino;
+	}
+	rv = create_in(ns, env, dir, rq->name, &rq->cred, n,
+		       rq->ino != 0 ? (int64_t)rq->time_ns : 0, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);
@@ -765,7 +803,7 @@ op_symlink(struct ns *ns, const struct ns_env *env,
 	memset(n, 0, sizeof(*n));
 	n->mode = S_IFLNK | 0777;
 	snprintf(n->target, sizeof(n->target), "%s", rq->target);
-	rv = create_in(ns, env, dir, rq->name, &rq->cred, n, errmsg);
+	rv = create_in(ns, env, dir, rq->name, &rq->cred, n, 0, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);

@@ -85,6 +85,10 @@ int ns_exec(struct ns *ns, const struct ns_env *env, uint16_t type,
  */
 int ns_file_check(struct ns *ns, uint64_t ino, const struct wire_cred *cred,
 		  int mask, struct wire_attr *attr, char *errmsg);
+/* Set @count inode numbers aside (the counter moves past them; they are
+ * used only by mknod.ino, never by the counter): *first is the first. */
+int ns_ino_reserve(struct ns *ns, uint32_t count, uint64_t *first,
+		   char *errmsg);
 /* The attributes of @ino, with no permission check (a lease grant tells
  * its holder what it may cache).  CFS_ENOENT. */
 int ns_attr(struct ns *ns, uint64_t ino, struct wire_attr *attr,

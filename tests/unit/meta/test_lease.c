@@ -456,6 +456,155 @@ test_lease_create_grants_write_lease(void **state)
 	assert_int_equal(rows(t), 3);
 }
 
+/* mkdir with CFS_MKNOD_DIRWRITE: a write lease on the new directory, for
+ * its creator's mount; @client's session; returns the epoch. */
+static uint64_t
+mkdir_dirwrite(struct t *t, uint64_t client, uint64_t dir)
+{
+	union wire_body rq, out;
+	struct lease_ctx c = ctx(t, client);
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&out, 0, sizeof(out));
+	rq.mknod.parent = 1;
+	rq.mknod.flags = CFS_MKNOD_LEASE | CFS_MKNOD_DIRWRITE;
+	out.entry.attr.ino = dir;
+	out.entry.attr.mode = S_IFDIR | 0755;
+	assert_int_equal(lease_after(t->l, &c, WIRE_T_mknod, &rq, &out,
+				     t->errmsg),
+			 0);
+	assert_int_equal(out.entry.lease, W);
+	return out.entry.lease_epoch;
+}
+
+/* ino_reserve of @count numbers from @first for session @client. */
+static void
+reserve(struct t *t, uint64_t client, uint64_t first, uint32_t count)
+{
+	struct lease_ctx c = ctx(t, client);
+	memset(&t->rq, 0, sizeof(t->rq));
+	memset(&t->out, 0, sizeof(t->out));
+	t->rq.ino_reserve.count = count;
+	t->out.ino_reserved.first = first; /* (ns_ino_reserve's part) */
+	t->out.ino_reserved.count = count;
+	assert_int_equal(lease_exec(t->l, &c, WIRE_T_ino_reserve, &t->rq,
+				    &t->rt, &t->out, t->errmsg),
+			 0);
+	assert_int_equal(t->rt, WIRE_T_ino_reserved);
+}
+
+/* A create answered ahead (docs/leases.md): its mknod names a number
+ * reserved for the mount, and the mount's write lease on the directory;
+ * anything else is FENCED, and recalls nobody. */
+static void
+test_lease_create_ahead_needs_its_reservation_and_lease(void **state)
+{
+	struct t *t = *state;
+	union wire_body rq, out;
+
+	assert_int_equal(lease_session_opened(t->l, 11, 10, t->errmsg), 0);
+	uint64_t e = mkdir_dirwrite(t, 10, 1);
+	reserve(t, 11, 100, 4);
+	memset(&rq, 0, sizeof(rq));
+	rq.mknod.parent = 1;
+	rq.mknod.flags = CFS_MKNOD_EXCL | CFS_MKNOD_LEASE;
+	rq.mknod.ino = 101;
+	rq.mknod.lease_epoch = e;
+	/* any session of the owner */
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), 0);
+	assert_int_equal(check(t, 11, WIRE_T_mknod, &rq), 0);
+	/* another mount: neither the number nor the lease is its */
+	t->nrecall = 0;
+	assert_int_equal(check(t, 2, WIRE_T_mknod, &rq), CFS_FENCED);
+	assert_non_null(strstr(t->errmsg, "inode 101"));
+	assert_int_equal(t->nrecall, 0);
+	/* a number never reserved; another grant's epoch */
+	rq.mknod.ino = 200;
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_FENCED);
+	rq.mknod.ino = 101;
+	rq.mknod.lease_epoch = e + 1;
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_FENCED);
+	rq.mknod.lease_epoch = e;
+	/* used once: no longer reserved */
+	struct lease_ctx c = ctx(t, 11);
+	memset(&out, 0, sizeof(out));
+	out.entry.attr.ino = 101;
+	out.entry.attr.mode = S_IFREG | 0644;
+	assert_int_equal(lease_after(t->l, &c, WIRE_T_mknod, &rq, &out,
+				     t->errmsg),
+			 0);
+	assert_int_equal(out.entry.lease, W);
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_FENCED);
+	/* the reserving session ends: its numbers go with it */
+	rq.mknod.ino = 102;
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), 0);
+	assert_int_equal(lease_drop_session(t->l, 11, t->errmsg), 0);
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_FENCED);
+	/* and the directory lease with the session that got it */
+	reserve(t, 10, 300, 1);
+	rq.mknod.ino = 300;
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), 0);
+	assert_int_equal(lease_drop_session(t->l, 10, t->errmsg), 0);
+	assert_int_equal(lease_session_opened(t->l, 12, 10, t->errmsg), 0);
+	reserve(t, 12, 301, 1);
+	rq.mknod.ino = 301;
+	assert_int_equal(check(t, 12, WIRE_T_mknod, &rq), CFS_FENCED);
+	assert_non_null(strstr(t->errmsg, "no longer holds"));
+}
+
+/* Another mount's look into a directory under a write lease (lookup in
+ * it, getattr, readdir) is refused busy and recalls the holder; the
+ * holder's own are not, nor anyone's of a file under a write lease. */
+static void
+test_lease_directory_write_lease_holds_off_readers(void **state)
+{
+	struct t *t = *state;
+	union wire_body rq;
+	struct lease_ctx c;
+
+	(void)mkdir_dirwrite(t, 10, 1);
+	memset(&rq, 0, sizeof(rq));
+	rq.lookup.parent = 1;
+	c = ctx(t, 2);
+	t->nrecall = 0;
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_lookup, &rq,
+					  t->errmsg),
+			 CFS_LEASE_BUSY);
+	assert_int_equal(t->nrecall, 1);
+	assert_int_equal(t->rholder[0], 10);
+	assert_int_equal(t->rino[0], 1);
+	memset(&rq, 0, sizeof(rq));
+	rq.getattr.ino = 1;
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_getattr, &rq,
+					  t->errmsg),
+			 CFS_LEASE_BUSY);
+	memset(&rq, 0, sizeof(rq));
+	rq.readdir.ino = 1;
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_readdir, &rq,
+					  t->errmsg),
+			 CFS_LEASE_BUSY);
+	/* the holder itself */
+	c = ctx(t, 10);
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_readdir, &rq,
+					  t->errmsg),
+			 0);
+	/* a file under another's write lease: getattr as before */
+	assert_int_equal(get(t, 10, 5, W), 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.getattr.ino = 5;
+	c = ctx(t, 2);
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_getattr, &rq,
+					  t->errmsg),
+			 0);
+	/* released: the directory is anyone's to read */
+	assert_int_equal(release(t, 10, 1, 0), 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.lookup.parent = 1;
+	assert_int_equal(lease_read_check(t->l, &c, WIRE_T_lookup, &rq,
+					  t->errmsg),
+			 0);
+}
+
 /* lease_list pages through every lease in (ino, holder) order. */
 static void
 test_lease_list_pages_in_order(void **state)
@@ -493,6 +642,7 @@ test_lease_mutations_are_get_and_release(void **state)
 	assert_false(lease_is_mutation(WIRE_T_lease_list));
 	assert_true(lease_is_mutation(WIRE_T_lease_get));
 	assert_true(lease_is_mutation(WIRE_T_lease_release));
+	assert_true(lease_is_mutation(WIRE_T_ino_reserve));
 	assert_false(lease_handles(WIRE_T_lease_watch));
 	assert_false(lease_handles(WIRE_T_getattr));
 }
@@ -570,6 +720,8 @@ main(void)
 		TT(test_lease_check_covers_directories_and_victims),
 		TT(test_lease_write_under_lost_lease_is_fenced),
 		TT(test_lease_create_grants_write_lease),
+		TT(test_lease_create_ahead_needs_its_reservation_and_lease),
+		TT(test_lease_directory_write_lease_holds_off_readers),
 		TT(test_lease_list_pages_in_order),
 		T(test_lease_mutations_are_get_and_release),
 		T(test_recall_note_wakes_parked_watch),

@@ -283,6 +283,56 @@ test_mknod_existing_name(void **state)
 			 CFS_EEXIST);
 }
 
+/* A create answered ahead (docs/leases.md "Creates under a directory
+ * lease"): the inode number reserved for it and the client's time; the
+ * directory's times never go back; the counter never hands out a reserved
+ * number, and a used one is refused. */
+static void
+test_mknod_with_reserved_number_and_time(void **state)
+{
+	struct t *t = *state;
+	uint64_t d = alice_dir(t, "fast", 0755), first, ino;
+	assert_int_equal(ns_ino_reserve(t->ns, 8, &first, t->errmsg), 0);
+	assert_true(first > d);
+	struct wire_attr before = getattr(t, d);
+	int64_t at = (before.mtime_ns > before.ctime_ns ? before.mtime_ns
+							: before.ctime_ns) +
+		     500; /* later than the directory's times */
+	memset(&t->rq, 0, sizeof(t->rq));
+	t->rq.mknod.cred = alice;
+	t->rq.mknod.parent = d;
+	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "a");
+	t->rq.mknod.mode = S_IFREG | 0644;
+	t->rq.mknod.flags = CFS_MKNOD_EXCL;
+	t->rq.mknod.ino = first + 3;
+	t->rq.mknod.time_ns = (uint64_t)at;
+	assert_int_equal(exec(t, WIRE_T_mknod), 0);
+	struct wire_attr a = t->out.entry.attr;
+	assert_int_equal(a.ino, first + 3);
+	assert_int_equal(a.mtime_ns, at);
+	assert_int_equal(a.ctime_ns, at);
+	assert_int_equal(a.uid, alice.uid);
+	struct wire_attr dir = getattr(t, d);
+	assert_int_equal(dir.mtime_ns, at);
+	assert_int_equal(dir.ctime_ns, at);
+	/* an earlier time (another create answered before, committed
+	 * after) leaves the directory's times alone */
+	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "b");
+	t->rq.mknod.ino = first + 1;
+	t->rq.mknod.time_ns = (uint64_t)(at - 100);
+	assert_int_equal(exec(t, WIRE_T_mknod), 0);
+	assert_int_equal(t->out.entry.attr.mtime_ns, at - 100);
+	assert_int_equal(getattr(t, d).mtime_ns, at);
+	/* a number in use already: refused, nothing made */
+	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "c");
+	t->rq.mknod.ino = first + 3;
+	assert_int_equal(exec(t, WIRE_T_mknod), CFS_EINVAL);
+	assert_int_equal(lookup(t, &alice, d, "c", NULL), CFS_ENOENT);
+	/* the counter goes on past the reservation */
+	assert_int_equal(mk(t, &alice, d, "d", S_IFREG | 0644, &ino), 0);
+	assert_true(ino >= first + 8);
+}
+
 /* Creating needs write and search permission on the directory. */
 static void
 test_mknod_without_write_permission_is_eacces(void **state)
@@ -926,6 +976,7 @@ main(void)
 		T(test_mknod_devices_need_root_and_symlink_type_is_einval),
 		T(test_mknod_existing_name),
 		T(test_mknod_without_write_permission_is_eacces),
+		T(test_mknod_with_reserved_number_and_time),
 		T(test_setgid_directory_and_goal_inheritance),
 		T(test_setgoal_bounds_and_owner),
 		T(test_chmod_rules),
