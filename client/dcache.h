@@ -36,7 +36,7 @@
 #include "common/wire.h"
 
 #define DCACHE_NAME_MAX 63 /* longer names are not cached */
-#define DCACHE_WAYS 4
+#define DCACHE_WAYS 8
 
 struct dcache;
 

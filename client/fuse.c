@@ -63,6 +63,13 @@ static const char usage_text[] =
 	"                       4G); 64 KiB blocks of committed versions, so\n"
 	"                       it answers O_DIRECT reads and reads after the\n"
 	"                       kernel dropped its page cache\n"
+	"  --creates-ahead N    answer up to N creates of files in a directory\n"
+	"                       this mount made before the metadata cluster\n"
+	"                       committed them (sent behind, many per Raft\n"
+	"                       round; an fsync of the file or directory\n"
+	"                       waits for them, a close does not: see\n"
+	"                       Behaviour); 0: every create waits (default\n"
+	"                       256)\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
 	"                       -f, else syslog); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
@@ -85,6 +92,14 @@ static const char usage_text[] =
 	"  16 MiB) and stored on every replica's disk at close, fsync or when\n"
 	"  the range is full; an error of such a write is returned by the next\n"
 	"  write, close or fsync.  fallocate is not supported (EOPNOTSUPP).\n"
+	"  A directory made through this mount is its own until another\n"
+	"  client looks into it: creates of files in it are answered at once\n"
+	"  and committed behind (--creates-ahead); every later request of\n"
+	"  the mount, and any other client's look into the directory, waits\n"
+	"  for them first, so they are seen everywhere as if they had waited.\n"
+	"  Until an fsync of the file or the directory returns, such a create\n"
+	"  is lost if this mount dies (as buffered writes are), not if\n"
+	"  metadata servers do.\n"
 	"  A file removed while this mount has it open is renamed to\n"
 	"  .cfs-fuse-hidden-* until its last close, so it stays usable.\n"
 	"  flock(2) and fcntl(2) byte-range locks hold across every mount of\n"
@@ -107,6 +122,7 @@ struct conf {
 	unsigned sessions;
 	unsigned max_leases;
 	unsigned name_cache;
+	unsigned creates_ahead;
 	char *data_cache; /* a size, as given */
 	unsigned timeout_s;
 	unsigned connect_s;
@@ -129,6 +145,9 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--name-cache=%u", name_cache),
 	CONF_OPT("--name-cache %u", name_cache),
 	CONF_OPT("name_cache=%u", name_cache),
+	CONF_OPT("--creates-ahead=%u", creates_ahead),
+	CONF_OPT("--creates-ahead %u", creates_ahead),
+	CONF_OPT("creates_ahead=%u", creates_ahead),
 	CONF_OPT("--data-cache=%s", data_cache),
 	CONF_OPT("--data-cache %s", data_cache),
 	CONF_OPT("data_cache=%s", data_cache),
@@ -390,6 +409,7 @@ main(int argc, char **argv)
 
 	memset(&conf, 0, sizeof(conf));
 	conf.name_cache = FUSEFS_NAME_CACHE; /* 0 given: none */
+	conf.creates_ahead = FUSEFS_CREATES_AHEAD; /* 0 given: none */
 	memset(&fo, 0, sizeof(fo));
 	cfs_log_init("cfs-fuse");
 	/* ZeroMQ's multi-MiB bulk frames: reuse freed ones (data/main.c) */
@@ -473,6 +493,7 @@ main(int argc, char **argv)
 		.sessions = conf.sessions,
 		.max_leases = conf.max_leases,
 		.name_cache = conf.name_cache,
+		.creates_ahead = conf.creates_ahead,
 		.data_cache = sz.data_cache,
 		.open_timeout_ms = (int)(conf.connect_s ? conf.connect_s : 10) *
 				   1000,
@@ -545,6 +566,7 @@ main(int argc, char **argv)
 	LOG_INFO("unmounting %s%s", fo.mountpoint,
 		 rv > 0 ? " (signal)" : rv < 0 ? " (error)" : "");
 	fusefs_stop_waits(fs);
+	fusefs_stop_creates(fs);
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	rv = rv < 0 ? 1 : 0;
@@ -554,6 +576,8 @@ usage:
 	rv = 2;
 out:
 	tell_parent(&notify, 1);
+	if (fs != NULL)
+		fusefs_stop_creates(fs);
 	if (se != NULL)
 		fuse_session_destroy(se);
 	fusefs_close(&fs);

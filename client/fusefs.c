@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "client/acreate.h"
 #include "client/bcache.h"
 #include "client/fileio.h"
 #include "client/fusefs_int.h"
@@ -219,6 +220,76 @@ fusefs_op_end(struct op *op)
 	conn_put(op->fs, op->c);
 	op->c = NULL;
 }
+
+/* ---- creates answered ahead (client/acreate.h) -------------------------------- */
+
+static int send_inc_epoch(struct fusefs *fs);
+
+static __thread int ungated;
+
+void
+fusefs_ungate(int on)
+{
+	ungated = on;
+}
+
+/* mc_options.before_call of the mount's sessions */
+static void
+gate(void *arg)
+{
+	struct fusefs *fs = arg;
+
+	if (!ungated)
+		acreate_wait(__atomic_load_n(&fs->ac, __ATOMIC_ACQUIRE));
+}
+
+void
+fusefs_creates_wait(struct fusefs *fs)
+{
+	acreate_wait(__atomic_load_n(&fs->ac, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * acreate_ops.done: the mknod of a create answered ahead ended.  Committed:
+ * the name and attributes go to the name cache under the file's new write
+ * lease (before the create stops counting as pending, so lookups find it
+ * in one or the other), as a create that waited puts them.  Failed (the
+ * mount lost the directory's lease, or its reservation, while stopped
+ * past its session; acreate logged it): the name is not there, and what
+ * this mount and the kernel cache of the directory goes.
+ */
+static void
+ahead_done(void *data, struct mc *mc, const struct acreate_req *r, int rv,
+	   const struct wire_entry *e, const char *errmsg)
+{
+	struct fusefs *fs = data;
+
+	(void)errmsg;
+	if (rv == 0 && e->lease != 0) {
+		clease_granted(fs->leases, mc, e->attr.ino, e->lease,
+			       e->lease_epoch, r->mark);
+		/* after the grant (which forgets what was cached of the
+		 * inode): every change of this mount to it waits for this */
+		uint64_t at = dcache_stamp(fs->names);
+		dcache_put(fs->names, at, r->parent, r->name, &e->attr);
+		dcache_attr_put(fs->names, at, &e->attr);
+		return;
+	}
+	dcache_dir_incomplete(fs->names, r->parent);
+	if (rv == 0)
+		return;
+	dcache_changed(fs->names, r->parent);
+	if (fs->se != NULL) {
+		/* attributes only: takes no lock a request may hold */
+		fuse_lowlevel_notify_inval_inode(fs->se, r->parent, -1, 0);
+		pthread_mutex_lock(&fs->epoch_lock);
+		if (fs->epoch_ok == 1)
+			send_inc_epoch(fs);
+		pthread_mutex_unlock(&fs->epoch_lock);
+	}
+}
+
+static const struct acreate_ops ahead_ops = {.done = ahead_done};
 
 /* Send request @type (its cred already filled) and expect @expect back in
  * op->c->rep. */
@@ -646,6 +717,15 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* a name the kernel forgot (memory pressure, drop_caches) while the
 	 * mount kept its lease on the inode: answered here */
 	uint64_t gen = fusefs_gen(fs, 0); /* (the inode: unknown) */
+	/* created ahead, not committed yet: as answered (attributes
+	 * uncached: the kernel asks getattr, which waits for the commit) */
+	if (fs->ac != NULL && acreate_pending(fs->ac, parent, name, &a)) {
+		struct fuse_entry_param e;
+		fusefs_entry_of(&op, &a, &e, 0);
+		fuse_reply_entry(req, &e);
+		fusefs_op_end(&op);
+		return;
+	}
 	if (fs->leases != NULL && dcache_get(fs->names, parent, name, &a) &&
 	    clease_valid(fs->leases, a.ino, CFS_LEASE_READ) > 0 &&
 	    fusefs_size_settled(fs, &a, 0, gen)) {
@@ -669,7 +749,13 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t stamp = dcache_stamp(fs->names);
 	rq.cred = op.cred;
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
+	/* The name is not pending (above), and creates only add names: the
+	 * answer need not wait for the creates answered ahead (the negative
+	 * lookup before each create, in a directory too large for the name
+	 * cache to hold whole). */
+	fusefs_ungate(1);
 	rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
+	fusefs_ungate(0);
 	if (rv == 0) {
 		/* A lease granted now (dir_lease) made what was asked before
 		 * it suspect (lease_granted): the stamp from before the lookup
@@ -701,6 +787,14 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* e.g. a directory after this mount's create in it: the kernel
 	 * forgets its attributes after every change it makes */
 	uint64_t gen = fusefs_gen(fs, ino);
+	/* created ahead, not committed yet: only this mount knows the
+	 * inode, and all it changes waits for the commit (the kernel asks
+	 * right after the create: its attributes are not cached) */
+	if (fs->ac != NULL && acreate_pending_ino(fs->ac, ino, &a)) {
+		reply_attr(&op, &a);
+		fusefs_op_end(&op);
+		return;
+	}
 	if (fs->leases != NULL && dcache_attr_get(fs->names, ino, &a) &&
 	    clease_valid(fs->leases, ino, CFS_LEASE_READ) > 0 &&
 	    fusefs_size_settled(fs, &a, ino, gen)) {
@@ -856,6 +950,9 @@ fusefs_mknod(struct op *op, fuse_ino_t parent, const char *name, uint32_t mode,
 	snprintf(rq.name, sizeof(rq.name), "%s", name);
 	if ((S_ISREG(mode) || S_ISDIR(mode)) && op->fs->leases != NULL)
 		rq.flags |= CFS_MKNOD_LEASE;
+	/* a directory of its own: creates in it are answered ahead */
+	if (S_ISDIR(mode) && op->fs->ac != NULL)
+		rq.flags |= CFS_MKNOD_DIRWRITE;
 	struct wire_attr pa;
 	uint64_t since = dcache_stamp(op->fs->names);
 	uint64_t mark = op->fs->leases ? clease_mark(op->fs->leases) : 0;
@@ -1272,6 +1369,7 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	cfs_cond_init_monotonic(&fs->pool_cond); /* fusefs_conn_for_read */
 	pthread_mutex_init(&fs->cache_lock, NULL);
 	pthread_mutex_init(&fs->epoch_lock, NULL);
+	pthread_rwlock_init(&fs->ahead_lock, NULL);
 	fusefs_lockwait_init(fs);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
@@ -1319,6 +1417,11 @@ static int
 lease_flush(void *data, uint64_t ino)
 {
 	struct fusefs *fs = data;
+
+	/* the lease is marked recalled: a create answered under it is
+	 * queued by now, and the release waits for it (fusefs_int.h) */
+	pthread_rwlock_wrlock(&fs->ahead_lock);
+	pthread_rwlock_unlock(&fs->ahead_lock);
 
 	/* the recaller's own session pair: the pool may be all taken by
 	 * requests waiting for other mounts' recalls */
@@ -1382,6 +1485,12 @@ fusefs_set_session(struct fusefs *fs, struct fuse_session *se)
 }
 
 void
+fusefs_stop_creates(struct fusefs *fs)
+{
+	acreate_stop(&fs->ac, fs->opt.call_timeout_ms);
+}
+
+void
 fusefs_stop_waits(struct fusefs *fs)
 {
 	fusefs_lockwait_stop(fs);
@@ -1408,6 +1517,8 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 	mc_close(&probe);
 	mo.deadline_ms = fs->opt.call_timeout_ms;
 	mo.zmq_context = fs->zctx;
+	mo.before_call = gate;
+	mo.before_call_arg = fs;
 	for (unsigned i = 0; i < fs->opt.sessions; i++) {
 		struct conn *c = &fs->conns[i];
 		fs->nconns = i + 1;
@@ -1441,6 +1552,19 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		if ((rv = clease_start(&fs->leases, &lo, &lease_ops, fs,
 				       errmsg)) != 0)
 			return rv;
+	}
+	if (fs->leases != NULL && fs->opt.creates_ahead > 0) {
+		struct acreate_options ao = {
+			.servers = fs->meta,
+			.zmq_context = fs->zctx,
+			.owner = mo.lease_owner,
+			.queue_max = fs->opt.creates_ahead,
+			.deadline_ms = fs->opt.call_timeout_ms,
+		};
+		struct acreate *ac = NULL;
+		if ((rv = acreate_start(&ac, &ao, &ahead_ops, fs, errmsg)) != 0)
+			return rv;
+		__atomic_store_n(&fs->ac, ac, __ATOMIC_RELEASE);
 	}
 	/* the lock session: the mount's own, opened at the first lock */
 	mo.client_name = "cfs-fuse locks";
@@ -1499,6 +1623,11 @@ fusefs_close(struct fusefs **fsp)
 
 	if (fs == NULL)
 		return;
+	/* Creates answered ahead go out first (normally gone already:
+	 * fusefs_stop_creates): their commits record leases and names (the
+	 * same deadline as any request; what is left then is lost, and
+	 * logged). */
+	acreate_stop(&fs->ac, fs->opt.call_timeout_ms);
 	/* The recaller flushes through the table: stopped before the table
 	 * is flushed and freed (no other call may run then).  What is
 	 * buffered goes out naming the lease it was written under, which the
@@ -1583,6 +1712,7 @@ fusefs_close(struct fusefs **fsp)
 		zmq_ctx_term(fs->zctx);
 	pthread_mutex_destroy(&fs->cache_lock);
 	pthread_mutex_destroy(&fs->epoch_lock);
+	pthread_rwlock_destroy(&fs->ahead_lock);
 	pthread_cond_destroy(&fs->pool_cond);
 	pthread_mutex_destroy(&fs->pool_lock);
 	free(fs->meta);

@@ -65,6 +65,7 @@
 #define FUSEFS_WINDOW (4u << 20)
 #define FUSEFS_SESSIONS_MAX 64
 #define FUSEFS_NAME_CACHE 65536 /* names kept at most: ~12 MiB */
+#define FUSEFS_CREATES_AHEAD 256 /* creates answered before they commit */
 
 struct fusefs;
 
@@ -82,6 +83,10 @@ struct fusefs_options {
 				  0 = none (cfs-fuse's default:
 				  bcache_default_bytes()) */
 	int no_leases;         /* 1: take none, cache nothing (tests) */
+	unsigned creates_ahead; /* creates answered before they commit, at
+				   most (client/acreate.h); 0 = none
+				   (cfs-fuse's default:
+				   FUSEFS_CREATES_AHEAD) */
 };
 
 /*
@@ -112,6 +117,12 @@ void fusefs_set_session(struct fusefs *fs, struct fuse_session *se);
  * take the answers (before fuse_session_unmount).  Done again, harmlessly,
  * by the session's destroy. */
 void fusefs_stop_waits(struct fusefs *fs);
+
+/* Send the creates answered ahead that are still queued and stop their
+ * senders (client/acreate.h), while the kernel connection is still there
+ * for what a failed one invalidates: before fuse_session_destroy.  Done
+ * again, harmlessly, by fusefs_close. */
+void fusefs_stop_creates(struct fusefs *fs);
 
 /* The operations table; the session's userdata must be a struct fusefs. */
 extern const struct fuse_lowlevel_ops fusefs_ops;

@@ -60,10 +60,12 @@ void
 fusefs_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		   struct fuse_file_info *fi)
 {
-	/* Namespace changes are durable once the server answered (Raft). */
+	/* Namespace changes are durable once the server answered (Raft),
+	 * but for creates answered ahead of it (client/acreate.h). */
 	(void)ino;
 	(void)datasync;
 	(void)fi;
+	fusefs_creates_wait(fuse_req_userdata(req));
 	fuse_reply_err(req, 0);
 }
 

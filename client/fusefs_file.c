@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/file.h>
 
+#include "client/acreate.h"
 #include "client/clease.h"
 #include "client/dcache.h"
 #include "client/fileio.h"
@@ -134,6 +137,81 @@ fusefs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fusefs_op_end(&op);
 }
 
+/*
+ * A create answered ahead of its commit (client/acreate.h, docs/leases.md
+ * "Creates under a directory lease"): the mount holds the write lease of
+ * the parent, which it made, so no other mount reads or changes it until
+ * the lease is recalled, and the recall's release waits for this create
+ * (fusefs_int.h, ahead_lock).  The kernel sends a create only after its
+ * lookup of the name, under the directory's lock, found nothing; a name
+ * cached or pending here goes the ordinary way (the server answers it).
+ * The attributes are what the server will make of the mknod, which
+ * carries the inode number and the time: the caller's uid, the group of
+ * a setgid parent or the caller's, the parent's goal; the parent's times
+ * become the new ctime unless later already.  (A mode with the setgid
+ * bit goes the ordinary way: the server may drop it.)  1 if answered, *a
+ * filled; 0 to go the ordinary way.
+ */
+static int
+create_ahead(struct op *op, uint64_t parent, const char *name, mode_t mode,
+	     struct wire_attr *a)
+{
+	struct fusefs *fs = op->fs;
+	struct wire_attr pa, known;
+	int done = 0;
+
+	if (fs->ac == NULL || (mode & S_ISGID) ||
+	    strlen(name) > DCACHE_NAME_MAX ||
+	    clease_write_epoch(fs->leases, parent) == 0)
+		return 0;
+	if (!dcache_attr_get(fs->names, parent, &pa)) {
+		/* forgotten (a collision in the cache): asked again */
+		struct wire_getattr gq = {.cred = op->cred, .ino = parent};
+		uint64_t st = dcache_stamp(fs->names);
+		if (fusefs_call_attr(op, WIRE_T_getattr, &gq, &pa) != 0)
+			return 0;
+		dcache_attr_put(fs->names, st, &pa);
+	}
+	pthread_rwlock_rdlock(&fs->ahead_lock);
+	uint64_t epoch = clease_write_epoch(fs->leases, parent);
+	uint64_t since = dcache_stamp(fs->names);
+	uint64_t mark = clease_mark(fs->leases);
+	if (epoch != 0 && dcache_attr_get(fs->names, parent, &pa) &&
+	    S_ISDIR(pa.mode) && !dcache_get(fs->names, parent, name, &known) &&
+	    !acreate_pending(fs->ac, parent, name, &known)) {
+		uint64_t ino = acreate_ino(fs->ac);
+		if (ino != 0) {
+			struct acreate_req r = {.parent = parent,
+						.cred = op->cred,
+						.lease_epoch = epoch,
+						.mark = mark};
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			snprintf(r.name, sizeof(r.name), "%s", name);
+			memset(a, 0, sizeof(*a));
+			a->ino = ino;
+			a->generation = (uint64_t)t;
+			a->mode = S_IFREG | ((uint32_t)mode & 07777);
+			a->nlink = 1;
+			a->uid = op->cred.uid;
+			a->gid = pa.mode & S_ISGID ? pa.gid : op->cred.gid;
+			a->atime_ns = a->mtime_ns = a->ctime_ns = t;
+			a->goal = pa.goal;
+			r.attr = *a;
+			acreate_queue(fs->ac, &r);
+			if (pa.mtime_ns < t)
+				pa.mtime_ns = t;
+			if (pa.ctime_ns < t)
+				pa.ctime_ns = t;
+			dcache_changed_to(fs->names, since, &pa);
+			done = 1;
+		}
+	}
+	pthread_rwlock_unlock(&fs->ahead_lock);
+	return done;
+}
+
 void
 fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode, struct fuse_file_info *fi)
@@ -147,6 +225,32 @@ fusefs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!fusefs_name_ok(req, name))
 		return;
 	fusefs_op_begin(&op, req, "create");
+	if (create_ahead(&op, parent, name, mode, &a)) {
+		h = handle_new(op.fs, a.ino, (fi->flags & O_APPEND) != 0);
+		if (h == NULL) { /* the create stays: as after a failed open */
+			fusefs_reply_fail(&op, CFS_ENOMEM, "'%s'", name);
+			fusefs_op_end(&op);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)h;
+		fi->keep_cache = 0; /* (new: nothing cached) */
+		fusefs_entry_of(&op, &a, &e, 0);
+		/* Only this mount knows the file until its create is
+		 * committed (another's look into the directory recalls the
+		 * directory's lease first, which waits for the commit), and
+		 * from then on its write lease keeps it (a recall of that
+		 * drops what the kernel keeps): as long as the directory's
+		 * lease, the kernel may keep what it was told. */
+		e.attr_timeout =
+			(double)clease_valid(op.fs->leases, parent,
+					     CFS_LEASE_WRITE) / 1000.0;
+		if (e.entry_timeout > 0) /* names_cacheable */
+			e.entry_timeout = e.attr_timeout;
+		if (fuse_reply_create(req, &e, fi) != 0)
+			handle_close(&op, h);
+		fusefs_op_end(&op);
+		return;
+	}
 	uint64_t gen = fusefs_gen(op.fs, 0); /* (inode: unknown) */
 	rv = fusefs_mknod(&op, parent, name, S_IFREG | ((uint32_t)mode & 07777),
 			  0, (fi->flags & O_EXCL) ? CFS_MKNOD_EXCL : 0, &a);
@@ -347,6 +451,8 @@ sync_reply(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int rv;
 
 	fusefs_op_begin(&op, req, what);
+	/* the file's create, if it was answered ahead (client/acreate.h) */
+	fusefs_creates_wait(op.fs);
 	fusefs_write_lease_if_dirty(&op, ino);
 	rv = ofile_sync(op.fs->files, &h->of, op.c->fio, op.errmsg);
 	if (rv == 0)

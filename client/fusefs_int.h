@@ -95,6 +95,14 @@ struct fusefs {
 	struct bcache *data;
 	/* versions opened ahead for the mount's writes (client/fileio.h) */
 	struct fio_opens *opens;
+	/* creates answered before they commit (client/acreate.h); NULL:
+	 * none.  ahead_lock is held shared by such a create from its check
+	 * of the directory's lease until it is queued, and taken (a moment)
+	 * exclusively by a recall before it releases a lease: so the
+	 * release, which waits for the creates queued before it, waits for
+	 * every create answered under the lease. */
+	struct acreate *ac;
+	pthread_rwlock_t ahead_lock;
 	/* write-outs and seals so far, in all and by inode number modulo
 	 * 64 (written_out; fusefs_gen) */
 	uint64_t outs_all, outs[64];
@@ -126,12 +134,22 @@ void fusefs_op_begin(struct op *op, fuse_req_t req, const char *what);
 /* Give the request's session pair back. */
 void fusefs_op_end(struct op *op);
 
+/* Let this thread's metadata calls overtake creates answered ahead (1),
+ * or not (0): for calls whose answer no pending create changes. */
+void fusefs_ungate(int on);
+
+/* Wait until the creates answered before now are committed. */
+void fusefs_creates_wait(struct fusefs *fs);
+
 /* Before a read of @ino at @off: move @op to the conn whose fio reads
  * those bytes ahead (fusefs.c). */
 void fusefs_conn_for_read(struct op *op, uint64_t ino, uint64_t off);
 
 /* Send request @type (its cred already filled) and expect @expect back in
- * op->c->rep.  0, or a CFS code with op->errmsg saying why. */
+ * op->c->rep.  0, or a CFS code with op->errmsg saying why.  Like every
+ * metadata call of the mount, it is sent only after the creates answered
+ * before it are committed (acreate_wait), unless the calling thread is
+ * between fusefs_ungate(1) and fusefs_ungate(0). */
 int fusefs_call(struct op *op, uint16_t type, const void *rq, uint16_t expect);
 
 /* Answer the request with @code's errno; log it with what it was about

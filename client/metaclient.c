@@ -725,6 +725,8 @@ mc_call(struct mc *mc, uint16_t type, const void *req, uint16_t *reply_type,
 {
 	int rv;
 
+	if (mc->opt.before_call != NULL)
+		mc->opt.before_call(mc->opt.before_call_arg);
 	pthread_mutex_lock(&mc->call_lock);
 	rv = call_retry_locked(mc, type, req, reply_type,
 			       reply != NULL ? reply : mc->scratch,

@@ -65,6 +65,12 @@ struct mc_options {
 	void (*on_wait)(void *arg, const char *what, int left_ms);
 	void *on_wait_arg;
 	int notice_ms;           /* 0 = 2000 */
+	/* Called at the start of every mc_call, on the calling thread,
+	 * before anything is sent: it may wait (cfs-fuse holds every call
+	 * of the mount back until the creates it answered before are
+	 * committed: docs/leases.md).  NULL: none. */
+	void (*before_call)(void *arg);
+	void *before_call_arg;
 };
 
 /*
