@@ -731,6 +731,34 @@ sizes_known(struct fsm *f, uint64_t client_id, const struct wire_dirents *p,
 	return first;
 }
 
+/* A listing page that shows attributes: lease_dir_check of every
+ * directory in it (their times may move with creates another mount
+ * answered ahead), each holder in the way recalled; the first refusal. */
+static int
+dirs_free(struct fsm *f, const struct lease_ctx *c,
+	  const struct wire_dirents *p, char *errmsg)
+{
+	int first = 0;
+
+	for (uint32_t i = 0; i < p->entries_count; i++) {
+		const struct wire_attr *a = &p->entries[i].attr;
+		char msg[CFS_ERRMSG_SIZE];
+		if (!S_ISDIR(a->mode) || strcmp(p->entries[i].name, ".") == 0 ||
+		    strcmp(p->entries[i].name, "..") == 0)
+			continue;
+		int rv = lease_dir_check(f->leases, c, a->ino,
+					 first ? msg : errmsg);
+		if (rv == CFS_INTERNAL) {
+			if (first != 0)
+				cfs_errmsg_set(errmsg, "%s", msg);
+			return rv;
+		}
+		if (first == 0)
+			first = rv;
+	}
+	return first;
+}
+
 /* Run one session request (inside its savepoint): a lease request, or a
  * lock, fragment or namespace request that first waits for no other
  * mount's lease (docs/leases.md) and may grant one as it succeeds. */
@@ -975,6 +1003,12 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 			     opmsg);
 	if (rv == 0 && (h->type == WIRE_T_getattr || h->type == WIRE_T_lookup))
 		rv = size_known(f, h->client_id, &f->out.entry.attr, 1, opmsg);
+	if (rv == 0 && h->type == WIRE_T_lookup &&
+	    S_ISDIR(f->out.entry.attr.mode))
+		rv = lease_dir_check(f->leases, &rc, f->out.entry.attr.ino,
+				     opmsg);
+	if (rv == 0 && h->type == WIRE_T_readdir && !req->readdir.names_only)
+		rv = dirs_free(f, &rc, &f->out.dirents, opmsg);
 	if (rv == 0 && h->type == WIRE_T_readdir && !req->readdir.names_only)
 		rv = sizes_known(f, h->client_id, &f->out.dirents, opmsg);
 	if (rv == CFS_INTERNAL) {

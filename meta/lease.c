@@ -527,9 +527,15 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 		epoch = req->frag_commit.lease_epoch;
 	else if (type == WIRE_T_mknod)
 		epoch = req->mknod.lease_epoch; /* on the parent */
-	if (type == WIRE_T_mknod && req->mknod.ino != 0 &&
-	    (rv = reserved_for(l, req->mknod.ino, owner, errmsg)) != 0)
-		return rv;
+	if (type == WIRE_T_mknod && req->mknod.ino != 0) {
+		if (req->mknod.lease_epoch == 0)
+			return cfs_fail(errmsg, CFS_EINVAL,
+					"a create with inode %llu names no "
+					"directory lease",
+					(unsigned long long)req->mknod.ino);
+		if ((rv = reserved_for(l, req->mknod.ino, owner, errmsg)) != 0)
+			return rv;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if ((rv = read_inode(l, inos[i], &k, errmsg)) != 0)
 			return rv;
@@ -544,26 +550,13 @@ lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 }
 
 int
-lease_read_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
-		 const union wire_body *req, char *errmsg)
+lease_dir_check(struct leaset *l, const struct lease_ctx *c, uint64_t ino,
+		char *errmsg)
 {
-	uint64_t ino, owner = 0;
+	uint64_t owner = 0;
 	size_t n;
 	int rv;
 
-	switch (type) {
-	case WIRE_T_lookup:
-		ino = req->lookup.parent;
-		break;
-	case WIRE_T_getattr:
-		ino = req->getattr.ino;
-		break;
-	case WIRE_T_readdir:
-		ino = req->readdir.ino;
-		break;
-	default:
-		return 0;
-	}
 	if ((rv = read_inode(l, ino, &n, errmsg)) != 0)
 		return rv;
 	size_t w = 0;
@@ -587,6 +580,28 @@ lease_read_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
 	return in_the_way(l, c, n, owner, CFS_LEASE_READ, errmsg) > 0
 		       ? CFS_LEASE_BUSY
 		       : 0;
+}
+
+int
+lease_read_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
+		 const union wire_body *req, char *errmsg)
+{
+	uint64_t ino;
+
+	switch (type) {
+	case WIRE_T_lookup:
+		ino = req->lookup.parent;
+		break;
+	case WIRE_T_getattr:
+		ino = req->getattr.ino;
+		break;
+	case WIRE_T_readdir:
+		ino = req->readdir.ino;
+		break;
+	default:
+		return 0;
+	}
+	return lease_dir_check(l, c, ino, errmsg);
 }
 
 int

@@ -103,7 +103,7 @@ int lease_exec(struct leaset *l, const struct lease_ctx *c, uint16_t type,
  * CFS_FENCED if it is a frag_open or frag_commit naming a write lease
  * (lease_epoch) that the session's holder no longer holds on the inode, or
  * a mknod naming one it no longer holds on the parent or an inode number
- * not reserved for it;
+ * not reserved for it (CFS_EINVAL: an inode number without a lease);
  * else CFS_LEASE_BUSY if another holder has a lease on an inode it
  * changes (lease_targets, plus the inodes an unlink, rmdir or rename
  * removes or moves), recall told of each; 0 if none; CFS_INTERNAL.
@@ -120,6 +120,10 @@ int lease_check(struct leaset *l, const struct lease_ctx *c, uint16_t type,
  */
 int lease_read_check(struct leaset *l, const struct lease_ctx *c,
 		     uint16_t type, const union wire_body *req, char *errmsg);
+/* The same for directory @ino named in an answer (a lookup's result, a
+ * listing's entry: their times may move with the pending creates). */
+int lease_dir_check(struct leaset *l, const struct lease_ctx *c, uint64_t ino,
+		    char *errmsg);
 
 /*
  * After a mutation succeeded: a mknod with an inode number uses it up (no

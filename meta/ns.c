@@ -631,6 +631,10 @@ op_setattr(struct ns *ns, const struct ns_env *env,
 	return 0;
 }
 
+/* How far a creating client's clock may be from the leader's (mknod
+ * time_ns) before the entry's time is taken instead. */
+#define CLIENT_CLOCK_SLACK_NS (3600ll * 1000000000)
+
 int
 ns_ino_reserve(struct ns *ns, uint32_t count, uint64_t *first, char *errmsg)
 {
@@ -776,8 +780,14 @@ op_mknod(struct ns *ns, const struct ns_env *env, const struct wire_mknod *rq,
 					(unsigned long long)rq->ino);
 		n->ino = rq->ino;
 	}
-	rv = create_in(ns, env, dir, rq->name, &rq->cred, n,
-		       rq->ino != 0 ? (int64_t)rq->time_ns : 0, errmsg);
+	/* the client's time, unless its clock is far off (then its mount's
+	 * view of the times differs from this one until it asks again) */
+	int64_t at = 0;
+	if (rq->ino != 0 && rq->time_ns <= (uint64_t)INT64_MAX &&
+	    (int64_t)rq->time_ns > env->now_ns - CLIENT_CLOCK_SLACK_NS &&
+	    (int64_t)rq->time_ns < env->now_ns + CLIENT_CLOCK_SLACK_NS)
+		at = (int64_t)rq->time_ns;
+	rv = create_in(ns, env, dir, rq->name, &rq->cred, n, at, errmsg);
 	if (rv != 0)
 		return rv;
 	to_attr(n, &out->entry.attr);

@@ -518,6 +518,10 @@ test_lease_create_ahead_needs_its_reservation_and_lease(void **state)
 	assert_int_equal(check(t, 2, WIRE_T_mknod, &rq), CFS_FENCED);
 	assert_non_null(strstr(t->errmsg, "inode 101"));
 	assert_int_equal(t->nrecall, 0);
+	/* a number without a directory lease */
+	rq.mknod.lease_epoch = 0;
+	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_EINVAL);
+	rq.mknod.lease_epoch = e;
 	/* a number never reserved; another grant's epoch */
 	rq.mknod.ino = 200;
 	assert_int_equal(check(t, 10, WIRE_T_mknod, &rq), CFS_FENCED);

@@ -323,6 +323,15 @@ test_mknod_with_reserved_number_and_time(void **state)
 	assert_int_equal(exec(t, WIRE_T_mknod), 0);
 	assert_int_equal(t->out.entry.attr.mtime_ns, at - 100);
 	assert_int_equal(getattr(t, d).mtime_ns, at);
+	/* a clock far off (two hours ahead): the entry's time */
+	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "e");
+	t->rq.mknod.ino = first + 5;
+	t->rq.mknod.time_ns = (uint64_t)(t->env.now_ns + 7200ll * 1000000000);
+	assert_int_equal(exec(t, WIRE_T_mknod), 0);
+	int64_t entry_time = t->env.now_ns;
+	assert_int_equal(t->out.entry.attr.mtime_ns, entry_time);
+	assert_int_equal(getattr(t, d).mtime_ns, entry_time);
+	t->rq.mknod.time_ns = (uint64_t)at;
 	/* a number in use already: refused, nothing made */
 	snprintf(t->rq.mknod.name, sizeof(t->rq.mknod.name), "c");
 	t->rq.mknod.ino = first + 3;
