@@ -53,11 +53,15 @@ struct acreate {
 	struct pend *qhead, *qtail; /* of those, not sent yet */
 	unsigned npending;
 	uint64_t next_seq;
+	/* reserved numbers left, first range first, each with the session
+	 * that reserved it (its numbers go with it) and its incarnation */
 	struct {
 		uint64_t next, end;
-	} ranges[RANGES]; /* reserved numbers left, first range first */
+		struct mc *mc;
+		unsigned opens;
+	} ranges[RANGES];
 	unsigned nranges;
-	int want_refill, refilling, stop;
+	int want_refill, refilling, stop, stopped;
 	struct sender s[SENDERS_MAX];
 	unsigned nsenders;
 	struct acreate_stats st;
@@ -82,14 +86,19 @@ refill(struct sender *s)
 	char errmsg[CFS_ERRMSG_SIZE];
 	uint16_t rt;
 
+	unsigned opens = 0;
 	int rv = mc_call(s->mc, WIRE_T_ino_reserve, &rq, &rt, s->rep, 0,
 			 errmsg);
+	/* the session they live as long as: the one that answered */
+	(void)mc_alive_until(s->mc, &opens);
 	pthread_mutex_lock(&a->lock);
-	if (rv == 0 && rt == WIRE_T_ino_reserved && s->rep->ino_reserved.count &&
-	    a->nranges < RANGES) {
-		a->ranges[a->nranges].next = s->rep->ino_reserved.first;
-		a->ranges[a->nranges].end =
-			s->rep->ino_reserved.first + s->rep->ino_reserved.count;
+	if (rv == 0 && rt == WIRE_T_ino_reserved &&
+	    s->rep->ino_reserved.count && a->nranges < RANGES) {
+		const struct wire_ino_reserved *r = &s->rep->ino_reserved;
+		a->ranges[a->nranges].next = r->first;
+		a->ranges[a->nranges].end = r->first + r->count;
+		a->ranges[a->nranges].mc = s->mc;
+		a->ranges[a->nranges].opens = opens;
 		a->nranges++;
 		a->st.reserved += s->rep->ino_reserved.count;
 	} else if (rv != 0) {
@@ -156,7 +165,7 @@ sender_main(void *arg)
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		if (a->want_refill && !a->refilling) {
+		if (a->want_refill && !a->refilling && !a->stop) {
 			a->want_refill = 0;
 			a->refilling = 1;
 			pthread_mutex_unlock(&a->lock);
@@ -179,6 +188,13 @@ sender_main(void *arg)
 		pthread_cond_wait(&a->work, &a->lock);
 	}
 	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static void *
+close_main(void *arg)
+{
+	mc_close(arg);
 	return NULL;
 }
 
@@ -225,7 +241,8 @@ acreate_start(struct acreate **out, const struct acreate_options *opt,
 			a->s[i].started = 1;
 	}
 	if (rv != 0) {
-		acreate_stop(&a, 0);
+		acreate_stop(a, 0);
+		acreate_free(&a);
 		return rv;
 	}
 	*out = a;
@@ -233,13 +250,15 @@ acreate_start(struct acreate **out, const struct acreate_options *opt,
 }
 
 void
-acreate_stop(struct acreate **ap, int wait_ms)
+acreate_stop(struct acreate *a, int wait_ms)
 {
-	struct acreate *a = *ap;
-
 	if (a == NULL)
 		return;
 	pthread_mutex_lock(&a->lock);
+	if (a->stopped) {
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
 	a->stop = 1;
 	pthread_cond_broadcast(&a->work);
 	int64_t until = cfs_now_ms() + (wait_ms > 0 ? wait_ms : 0);
@@ -262,10 +281,26 @@ acreate_stop(struct acreate **ap, int wait_ms)
 	for (unsigned i = 0; i < a->nsenders; i++)
 		if (a->s[i].started)
 			pthread_join(a->s[i].th, NULL);
+	/* at once, not in turn: each says goodbye to the leader, up to
+	 * 0.3 s when none answers (an unmount after the cluster stopped) */
+	pthread_t th[SENDERS_MAX];
+	int started[SENDERS_MAX] = {0};
+	for (unsigned i = 0; i < a->nsenders; i++)
+		if (a->s[i].mc != NULL)
+			started[i] = pthread_create(&th[i], NULL, close_main,
+						    &a->s[i].mc) == 0;
 	for (unsigned i = 0; i < a->nsenders; i++) {
-		mc_close(&a->s[i].mc);
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			mc_close(&a->s[i].mc);
 		free(a->s[i].rep);
+		a->s[i].rep = NULL;
 	}
+	pthread_mutex_lock(&a->lock);
+	a->stopped = 1;
+	a->nranges = 0;
+	pthread_mutex_unlock(&a->lock);
 	if (a->st.queued > 0)
 		LOG_INFO("creates answered before they were sent: %llu, %llu "
 			 "committed, %llu failed; %llu waited for room in the "
@@ -274,6 +309,16 @@ acreate_stop(struct acreate **ap, int wait_ms)
 			 (unsigned long long)a->st.committed,
 			 (unsigned long long)a->st.failed,
 			 (unsigned long long)a->st.full, a->opt.queue_max);
+}
+
+void
+acreate_free(struct acreate **ap)
+{
+	struct acreate *a = *ap;
+
+	if (a == NULL)
+		return;
+	acreate_stop(a, 0);
 	pthread_cond_destroy(&a->idle);
 	pthread_cond_destroy(&a->work);
 	pthread_mutex_destroy(&a->lock);
@@ -285,9 +330,21 @@ uint64_t
 acreate_ino(struct acreate *a)
 {
 	uint64_t ino = 0;
+	int64_t now = cfs_now_ms();
 
 	pthread_mutex_lock(&a->lock);
-	if (a->nranges > 0) {
+	/* numbers of a session that may be gone (expired, reopened) were
+	 * dropped with it: a create with one would be refused */
+	while (a->nranges > 0) {
+		unsigned opens = 0;
+		int64_t until = mc_alive_until(a->ranges[0].mc, &opens);
+		if (until > now && opens == a->ranges[0].opens)
+			break;
+		memmove(&a->ranges[0], &a->ranges[1],
+			(a->nranges - 1) * sizeof(a->ranges[0]));
+		a->nranges--;
+	}
+	if (a->nranges > 0 && !a->stopped) {
 		ino = a->ranges[0].next++;
 		if (a->ranges[0].next == a->ranges[0].end) {
 			memmove(&a->ranges[0], &a->ranges[1],
@@ -358,6 +415,27 @@ acreate_pending(struct acreate *a, uint64_t parent, const char *name,
 		}
 	pthread_mutex_unlock(&a->lock);
 	return found;
+}
+
+int
+acreate_pending_in(struct acreate *a, uint64_t dir)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (struct pend *p = a->head; p != NULL && !found; p = p->next)
+		found = p->r.parent == dir;
+	pthread_mutex_unlock(&a->lock);
+	return found;
+}
+
+void
+acreate_wait_room(struct acreate *a)
+{
+	pthread_mutex_lock(&a->lock);
+	while (a->npending >= a->opt.queue_max)
+		pthread_cond_wait(&a->idle, &a->lock);
+	pthread_mutex_unlock(&a->lock);
 }
 
 int

@@ -47,7 +47,7 @@ struct acreate_req {
 	struct wire_cred cred;
 	uint64_t lease_epoch; /* of the mount's write lease on parent */
 	struct wire_attr attr; /* ino, mode, uid, gid, times as answered */
-	uint64_t stamp, mark;  /* dcache_stamp, clease_mark when answered */
+	uint64_t mark;         /* clease_mark when answered */
 };
 
 struct acreate_ops {
@@ -76,8 +76,13 @@ int acreate_start(struct acreate **out, const struct acreate_options *opt,
 
 /* Send what is queued (up to @wait_ms; then the rest is dropped with
  * CFS_CANCELED, each told to ops->done), stop the senders, close their
- * sessions.  Sets *a to NULL; NULL-safe. */
-void acreate_stop(struct acreate **a, int wait_ms);
+ * sessions.  Later calls answer as with nothing pending (acreate_ino: 0),
+ * so threads that may still call acreate_wait are safe until
+ * acreate_free.  Again: nothing.  NULL-safe. */
+void acreate_stop(struct acreate *a, int wait_ms);
+
+/* Stop (as acreate_stop(a, 0)) and free; sets *a to NULL; NULL-safe. */
+void acreate_free(struct acreate **a);
 
 /* An inode number set aside for this mount, or 0 when none is left (more
  * are asked for meanwhile: the create goes the ordinary way). */
@@ -91,6 +96,12 @@ void acreate_queue(struct acreate *a, const struct acreate_req *r);
  * *attr, else 0. */
 int acreate_pending(struct acreate *a, uint64_t parent, const char *name,
 		    struct wire_attr *attr);
+
+/* Is a create in directory @dir pending (its times are about to move)? */
+int acreate_pending_in(struct acreate *a, uint64_t dir);
+
+/* Wait until the queue has room (so that acreate_queue will not). */
+void acreate_wait_room(struct acreate *a);
 
 /* Is a create of inode @ino pending?  1 with what was answered in *attr,
  * else 0. */

@@ -756,6 +756,13 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fusefs_ungate(1);
 	rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
 	fusefs_ungate(0);
+	if (rv == 0 && S_ISDIR(a.mode) && fs->ac != NULL &&
+	    acreate_pending_in(fs->ac, a.ino)) {
+		/* a directory with creates pending in it: its times are
+		 * about to move; asked again after them */
+		stamp = dcache_stamp(fs->names);
+		rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
+	}
 	if (rv == 0) {
 		/* A lease granted now (dir_lease) made what was asked before
 		 * it suspect (lease_granted): the stamp from before the lookup
@@ -1369,7 +1376,13 @@ fusefs_new(struct fusefs **out, const struct fusefs_options *opt,
 	cfs_cond_init_monotonic(&fs->pool_cond); /* fusefs_conn_for_read */
 	pthread_mutex_init(&fs->cache_lock, NULL);
 	pthread_mutex_init(&fs->epoch_lock, NULL);
-	pthread_rwlock_init(&fs->ahead_lock, NULL);
+	/* a recall waiting for it goes before creates that come later */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->ahead_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	fusefs_lockwait_init(fs);
 	fs->meta = strdup(opt->meta ? opt->meta : "");
 	fs->opt.meta = fs->meta;
@@ -1487,7 +1500,7 @@ fusefs_set_session(struct fusefs *fs, struct fuse_session *se)
 void
 fusefs_stop_creates(struct fusefs *fs)
 {
-	acreate_stop(&fs->ac, fs->opt.call_timeout_ms);
+	acreate_stop(fs->ac, fs->opt.call_timeout_ms);
 }
 
 void
@@ -1626,8 +1639,8 @@ fusefs_close(struct fusefs **fsp)
 	/* Creates answered ahead go out first (normally gone already:
 	 * fusefs_stop_creates): their commits record leases and names (the
 	 * same deadline as any request; what is left then is lost, and
-	 * logged). */
-	acreate_stop(&fs->ac, fs->opt.call_timeout_ms);
+	 * logged).  Freed last: the recaller may still pass the gate. */
+	acreate_stop(fs->ac, fs->opt.call_timeout_ms);
 	/* The recaller flushes through the table: stopped before the table
 	 * is flushed and freed (no other call may run then).  What is
 	 * buffered goes out naming the lease it was written under, which the
@@ -1708,6 +1721,7 @@ fusefs_close(struct fusefs **fsp)
 	/* closing the lock session drops this mount's locks at once */
 	fusefs_lockwait_free(fs);
 	locksess_close(&fs->locks);
+	acreate_free(&fs->ac);
 	if (fs->zctx != NULL)
 		zmq_ctx_term(fs->zctx);
 	pthread_mutex_destroy(&fs->cache_lock);

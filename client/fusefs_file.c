@@ -172,6 +172,8 @@ create_ahead(struct op *op, uint64_t parent, const char *name, mode_t mode,
 			return 0;
 		dcache_attr_put(fs->names, st, &pa);
 	}
+	/* not inside the lock, which a recall waits for */
+	acreate_wait_room(fs->ac);
 	pthread_rwlock_rdlock(&fs->ahead_lock);
 	uint64_t epoch = clease_write_epoch(fs->leases, parent);
 	uint64_t since = dcache_stamp(fs->names);
