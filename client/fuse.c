@@ -69,7 +69,7 @@ static const char usage_text[] =
 	"                       round; an fsync of the file or directory\n"
 	"                       waits for them, a close does not: see\n"
 	"                       Behaviour); 0: every create waits (default\n"
-	"                       256)\n"
+	"                       256, at most 65536)\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
 	"                       -f, else syslog); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
@@ -467,6 +467,11 @@ main(int argc, char **argv)
 	if (conf.sessions > FUSEFS_SESSIONS_MAX) {
 		fprintf(stderr, "cfs-fuse: --sessions: at most %d\n",
 			FUSEFS_SESSIONS_MAX);
+		goto usage;
+	}
+	if (conf.creates_ahead > FUSEFS_CREATES_AHEAD_MAX) {
+		fprintf(stderr, "cfs-fuse: --creates-ahead: at most %d\n",
+			FUSEFS_CREATES_AHEAD_MAX);
 		goto usage;
 	}
 	if (conf.log != NULL) {

@@ -66,6 +66,7 @@
 #define FUSEFS_SESSIONS_MAX 64
 #define FUSEFS_NAME_CACHE 65536 /* names kept at most: ~12 MiB */
 #define FUSEFS_CREATES_AHEAD 256 /* creates answered before they commit */
+#define FUSEFS_CREATES_AHEAD_MAX 65536
 
 struct fusefs;
 

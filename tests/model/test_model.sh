@@ -114,7 +114,8 @@ else
 	fpid=$(pgrep -f -- "--log $T/fuse.log")
 	unmount
 	for _ in $(seq 300); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
-	grep "patching in place" "$T/fuse.log" | sed 's/^[^]]*] [A-Z]* [^ ]* /    /'
+	grep -E "patching in place|creates answered before" "$T/fuse.log" |
+		sed 's/^[^]]*] [A-Z]* [^ ]* /    /'
 fi
 [ $fail = 0 ] || { show_logs; tail -20 "$T/nemesis.log"; }
 exit $fail
