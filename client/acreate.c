@@ -260,6 +260,7 @@ acreate_stop(struct acreate *a, int wait_ms)
 		return;
 	}
 	a->stop = 1;
+	a->nranges = 0; /* (their sessions close below) */
 	pthread_cond_broadcast(&a->work);
 	int64_t until = cfs_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 	while (a->head != NULL && cfs_now_ms() < until) {
@@ -272,12 +273,13 @@ acreate_stop(struct acreate *a, int wait_ms)
 		}
 		pthread_cond_timedwait(&a->idle, &a->lock, &ts);
 	}
-	int late = a->head != NULL;
 	pthread_mutex_unlock(&a->lock);
-	if (late) /* what is left fails at once (CFS_CANCELED) */
-		for (unsigned i = 0; i < a->nsenders; i++)
-			if (a->s[i].mc != NULL)
-				mc_cancel(a->s[i].mc);
+	/* What is left fails at once (CFS_CANCELED), and so does a refill
+	 * in flight, which nobody waits for (it would hold the unmount up
+	 * to the deadline while the cluster has no leader). */
+	for (unsigned i = 0; i < a->nsenders; i++)
+		if (a->s[i].mc != NULL)
+			mc_cancel(a->s[i].mc);
 	for (unsigned i = 0; i < a->nsenders; i++)
 		if (a->s[i].started)
 			pthread_join(a->s[i].th, NULL);
@@ -333,6 +335,10 @@ acreate_ino(struct acreate *a)
 	int64_t now = cfs_now_ms();
 
 	pthread_mutex_lock(&a->lock);
+	if (a->stop) { /* nothing queued from now on: no sender would */
+		pthread_mutex_unlock(&a->lock);
+		return 0;
+	}
 	/* numbers of a session that may be gone (expired, reopened) were
 	 * dropped with it: a create with one would be refused */
 	while (a->nranges > 0) {
@@ -415,6 +421,15 @@ acreate_pending(struct acreate *a, uint64_t parent, const char *name,
 		}
 	pthread_mutex_unlock(&a->lock);
 	return found;
+}
+
+int
+acreate_idle(struct acreate *a)
+{
+	pthread_mutex_lock(&a->lock);
+	int idle = a->head == NULL;
+	pthread_mutex_unlock(&a->lock);
+	return idle;
 }
 
 int

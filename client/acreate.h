@@ -97,6 +97,9 @@ void acreate_queue(struct acreate *a, const struct acreate_req *r);
 int acreate_pending(struct acreate *a, uint64_t parent, const char *name,
 		    struct wire_attr *attr);
 
+/* Is no create pending? */
+int acreate_idle(struct acreate *a);
+
 /* Is a create in directory @dir pending (its times are about to move)? */
 int acreate_pending_in(struct acreate *a, uint64_t dir);
 

@@ -753,13 +753,16 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * answer need not wait for the creates answered ahead (the negative
 	 * lookup before each create, in a directory too large for the name
 	 * cache to hold whole). */
+	int idle = fs->ac == NULL || acreate_idle(fs->ac);
 	fusefs_ungate(1);
 	rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
 	fusefs_ungate(0);
-	if (rv == 0 && S_ISDIR(a.mode) && fs->ac != NULL &&
-	    acreate_pending_in(fs->ac, a.ino)) {
-		/* a directory with creates pending in it: its times are
-		 * about to move; asked again after them */
+	if (rv == 0 && S_ISDIR(a.mode) &&
+	    (!idle ||
+	     (fs->ac != NULL && acreate_pending_in(fs->ac, a.ino)))) {
+		/* a directory that may have had creates pending in it when
+		 * the leader answered (committed since, or not yet): its
+		 * times may have moved; asked again after them */
 		stamp = dcache_stamp(fs->names);
 		rv = fusefs_call_attr(&op, WIRE_T_lookup, &rq, &a);
 	}

@@ -40,15 +40,22 @@ check "mount B" mount_at "$B" b
 mountpoint -q "$A" && mountpoint -q "$B" || { show_logs; exit 1; }
 
 # unmount_wait DIR NAME: unmount the mount logging to fuse-NAME.log and
-# wait for its daemon to end (it logs its counts last)
+# wait for its daemon to end (it logs its counts last; under the
+# sanitizers, right after a leader's kill, that took over 10 s once)
 unmount_wait() {
-	local pid
+	local pid t0
 	pid=$(pgrep -f -- "--log $T/fuse-$2.log")
+	t0=$(date +%s%N)
 	unmount_all "$1"
-	for _ in $(seq 100); do
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	for _ in $(seq 600); do
+		if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+			echo "mount $2 ended $((($(date +%s%N) - t0) / 1000000)) ms after its unmount"
+			return 0
+		fi
 		sleep 0.1
 	done
+	echo "mount $2 still running 60 s after its unmount:"
+	tail -20 "$T/fuse-$2.log"
 }
 
 # create DIR N [PREFIX]: N files made with open(O_CREAT|O_EXCL) and close
@@ -149,6 +156,7 @@ metas_up 3 >/dev/null
 unmount_wait "$A" a
 ahead=$(sed -n 's/.*creates answered before they were sent: \([0-9]*\), \([0-9]*\) committed, 0 failed.*/\1 \2/p' "$T/fuse-a.log")
 echo "A's log: ${ahead:-nothing} (answered, committed)"
+[ -n "$ahead" ] || tail -20 "$T/fuse-a.log"
 check "A answered its creates ahead and every one committed" \
 	sh -c "[ -n '$ahead' ] && [ \$(echo $ahead | cut -d' ' -f1) -ge 900 ] &&
 		[ \$(echo $ahead | cut -d' ' -f1) = \$(echo $ahead | cut -d' ' -f2) ]"
