@@ -697,58 +697,39 @@ size_known(struct fsm *f, uint64_t client_id, const struct wire_attr *a,
 				 errmsg);
 }
 
-/* size_known for every regular file of listing page @p: its first
- * refusal, after every holder in the way was recalled (one at a time, a
- * page of a log directory with many appenders would take a retry each);
- * none at all while no fragment is open anywhere. */
+/* What a lookup of each entry of listing page @p (one that shows
+ * attributes) would be refused: a regular file's size this server may not
+ * know (size_known; skipped while no fragment is open anywhere), a
+ * directory under another mount's write lease (lease_dir_check: its
+ * times may move with creates answered ahead; not "." and "..").  Every
+ * holder in the way is recalled (one at a time, a page of a log directory
+ * with many appenders would take a retry each); the first refusal. */
 static int
-sizes_known(struct fsm *f, uint64_t client_id, const struct wire_dirents *p,
-	    char *errmsg)
+page_known(struct fsm *f, const struct lease_ctx *c,
+	   const struct wire_dirents *p, char *errmsg)
 {
 	uint64_t owner = 0;
-	int rv = dmap_any_open(f->dmap, errmsg);
+	int any_open = dmap_any_open(f->dmap, errmsg);
+	int rv, first = 0;
 
-	if (rv != 1)
+	if (any_open != 0 && any_open != 1)
+		return any_open;
+	if (any_open &&
+	    (rv = lease_owner(f->leases, c->client_id, &owner, errmsg)) != 0)
 		return rv;
-	if ((rv = lease_owner(f->leases, client_id, &owner, errmsg)) != 0)
-		return rv;
-	int first = 0;
 	for (uint32_t i = 0; i < p->entries_count; i++) {
-		const struct wire_attr *a = &p->entries[i].attr;
+		const struct wire_dirent *e = &p->entries[i];
 		char msg[CFS_ERRMSG_SIZE];
-		if ((a->mode & S_IFMT) != S_IFREG)
+		char *m = first ? msg : errmsg;
+		if (S_ISREG(e->attr.mode) && any_open)
+			rv = dmap_size_refusal(f->dmap, e->attr.ino,
+					       e->attr.size, owner, 1, m);
+		else if (S_ISDIR(e->attr.mode) && strcmp(e->name, ".") != 0 &&
+			 strcmp(e->name, "..") != 0)
+			rv = lease_dir_check(f->leases, c, e->attr.ino, m);
+		else
 			continue;
-		rv = dmap_size_refusal(f->dmap, a->ino, a->size, owner, 1,
-				       first ? msg : errmsg);
 		if (rv == CFS_INTERNAL) { /* (the database: that, not a wait) */
-			if (first != 0)
-				cfs_errmsg_set(errmsg, "%s", msg);
-			return rv;
-		}
-		if (first == 0)
-			first = rv;
-	}
-	return first;
-}
-
-/* A listing page that shows attributes: lease_dir_check of every
- * directory in it (their times may move with creates another mount
- * answered ahead), each holder in the way recalled; the first refusal. */
-static int
-dirs_free(struct fsm *f, const struct lease_ctx *c,
-	  const struct wire_dirents *p, char *errmsg)
-{
-	int first = 0;
-
-	for (uint32_t i = 0; i < p->entries_count; i++) {
-		const struct wire_attr *a = &p->entries[i].attr;
-		char msg[CFS_ERRMSG_SIZE];
-		if (!S_ISDIR(a->mode) || strcmp(p->entries[i].name, ".") == 0 ||
-		    strcmp(p->entries[i].name, "..") == 0)
-			continue;
-		int rv = lease_dir_check(f->leases, c, a->ino,
-					 first ? msg : errmsg);
-		if (rv == CFS_INTERNAL) {
 			if (first != 0)
 				cfs_errmsg_set(errmsg, "%s", msg);
 			return rv;
@@ -1008,9 +989,7 @@ fsm_read(struct fsm *f, const struct wire_header *h,
 		rv = lease_dir_check(f->leases, &rc, f->out.entry.attr.ino,
 				     opmsg);
 	if (rv == 0 && h->type == WIRE_T_readdir && !req->readdir.names_only)
-		rv = dirs_free(f, &rc, &f->out.dirents, opmsg);
-	if (rv == 0 && h->type == WIRE_T_readdir && !req->readdir.names_only)
-		rv = sizes_known(f, h->client_id, &f->out.dirents, opmsg);
+		rv = page_known(f, &rc, &f->out.dirents, opmsg);
 	if (rv == CFS_INTERNAL) {
 		fsm_break(f, opmsg);
 		return cfs_fail(errmsg, CFS_INTERNAL, "%s", opmsg);
