@@ -24,6 +24,10 @@
  *    went (the mount stopped past its session), it is refused FENCED and
  *    the create is lost, reported in the log, as buffered writes are.
  *
+ * The senders send what waits together as one mknods (up to
+ * WIRE_MAX_mknod_item creates of one caller): one request, one log
+ * command and one reply for many creates.
+ *
  * A create is durable once its mknod is committed: before an fsync of the
  * file or of its directory returns, and before any other call of the
  * mount is sent; a close does not wait for it (the data of a file written
@@ -65,7 +69,7 @@ struct acreate_options {
 	const char *servers;  /* borrowed */
 	void *zmq_context;    /* borrowed, may be NULL */
 	uint64_t owner;       /* the mount's lease owner */
-	unsigned senders;     /* sessions, so mknods in flight; 0 = 16 */
+	unsigned senders;     /* sessions, so requests in flight; 0 = 4 */
 	unsigned queue_max;   /* answered and not yet committed; 0 = 256 */
 	int deadline_ms;      /* per mknod; 0 = 15000 */
 };
@@ -119,6 +123,7 @@ void acreate_wait(void *a);
 struct acreate_stats {
 	uint64_t queued, committed, failed, reserved;
 	uint64_t full; /* creates that waited for room in the queue */
+	uint64_t requests; /* mknods and mknod requests they went in */
 };
 void acreate_stats(struct acreate *a, struct acreate_stats *st);
 

@@ -130,6 +130,31 @@ WIRE_DECLARE(replica, PROTO_REPLICA)
 	F(u64, epoch, 0)   /* the Raft index of the grant */
 WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 
+/* One create of a batch (mknods): a mknod's fields but the caller's
+ * credentials, which the batch names once. */
+#define WIRE_MAX_mknod_item 64
+#define PROTO_MKNOD_ITEM(F)                                                  \
+	F(u64, parent, 0)                                                    \
+	F(str, name, CFS_NAME_MAX)                                           \
+	F(u32, mode, 0)                                                      \
+	F(u64, rdev, 0)                                                      \
+	F(u32, flags, 0)                                                     \
+	F(u64, ino, 0)                                                       \
+	F(u64, lease_epoch, 0)                                               \
+	F(u64, time_ns, 0)
+WIRE_DECLARE(mknod_item, PROTO_MKNOD_ITEM)
+
+/* What one create of a batch came to: `status` CFS_OK with the entry
+ * (attributes, lease) as a mknod's, else the error and its message. */
+#define WIRE_MAX_mknod_result WIRE_MAX_mknod_item
+#define PROTO_MKNOD_RESULT(F)                                                \
+	F(u32, status, 0)                                                    \
+	F(str, message, 255)                                                 \
+	F(sub, attr, attr)                                                   \
+	F(u8, lease, 0)                                                      \
+	F(u64, lease_epoch, 0)
+WIRE_DECLARE(mknod_result, PROTO_MKNOD_RESULT)
+
 /* Every record, for common/wire.c to implement: add new records here. */
 #define WIRE_RECORDS(X)                                                      \
 	X(cred, PROTO_CRED)                                                  \
@@ -140,7 +165,9 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	X(fraginfo, PROTO_FRAGINFO)                                          \
 	X(nodeinfo, PROTO_NODEINFO)                                          \
 	X(replica, PROTO_REPLICA)                                            \
-	X(leaseinfo, PROTO_LEASEINFO)
+	X(leaseinfo, PROTO_LEASEINFO)                                        \
+	X(mknod_item, PROTO_MKNOD_ITEM)                                      \
+	X(mknod_result, PROTO_MKNOD_RESULT)
 
 /* ---- messages: field lists -------------------------------------------- */
 
@@ -407,6 +434,13 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	F(u64, first, 0) /* first .. first + count - 1 */                    \
 	F(u32, count, 0)
 #define CFS_INO_RESERVE_MAX 1024
+/* Creates sent together (docs/leases.md "Creates under a directory
+ * lease"): each applied as its own mknod, in order, in one log command
+ * and one reply; one failing does not undo the others. */
+#define PROTO_MKNODS(F)                                                      \
+	F(sub, cred, cred)                                                   \
+	F(rec, items, mknod_item)
+#define PROTO_MKNODS_REPLY(F) F(rec, results, mknod_result)
 
 /* Data node service (400-499): docs/data-path.md.  Bulk data travels in
  * frame 1. */
@@ -630,6 +664,8 @@ WIRE_DECLARE(leaseinfo, PROTO_LEASEINFO)
 	X(156, lease_list_reply, PROTO_LEASE_LIST_REPLY)                     \
 	X(157, ino_reserve, PROTO_INO_RESERVE)                               \
 	X(158, ino_reserved, PROTO_INO_RESERVED)                             \
+	X(160, mknods, PROTO_MKNODS)                                         \
+	X(161, mknods_reply, PROTO_MKNODS_REPLY)                             \
 	X(300, format, PROTO_FORMAT)                                         \
 	X(301, status, PROTO_STATUS)                                         \
 	X(302, status_reply, PROTO_STATUS_REPLY)                             \

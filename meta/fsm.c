@@ -129,6 +129,9 @@ struct fsm {
 	unsigned char *snap;
 	struct raft_buffer snap_buf;
 	union wire_body body, out; /* large: kept off the stack */
+	/* mknods: the mknod of the item being applied, the results so far */
+	union wire_body item;
+	struct wire_mknods_reply batch;
 };
 
 /* The state machine's messages name its file, not a module. */
@@ -740,6 +743,80 @@ page_known(struct fsm *f, const struct lease_ctx *c,
 	return first;
 }
 
+/* The part of f->out cleared before each command: the reply structs that
+ * operations fill only in part (entry's lease fields, lease_granted). */
+#define OUT_CLEAR                                                            \
+	(sizeof(struct wire_entry) > sizeof(struct wire_lease_granted)       \
+		 ? sizeof(struct wire_entry)                                 \
+		 : sizeof(struct wire_lease_granted))
+
+/* Apply the creates of a mknods command one by one, each as a mknod of
+ * its own (in a savepoint of its own: one failing leaves the others),
+ * into f->out.mknods_reply.  CFS_INTERNAL is fatal, as for any command. */
+static int
+exec_mknods(struct fsm *f, const struct ns_env *env,
+	    const struct lease_ctx *lc, uint16_t *otype, char *opmsg)
+{
+	const struct wire_mknods *b = &f->body.mknods;
+	struct wire_mknods_reply *out = &f->batch;
+
+	out->results_count = 0;
+	for (uint32_t i = 0; i < b->items_count; i++) {
+		const struct wire_mknod_item *it = &b->items[i];
+		struct wire_mknod *m = &f->item.mknod;
+		struct wire_mknod_result *res = &out->results[i];
+		char msg[CFS_ERRMSG_SIZE] = "";
+		uint16_t t = 0;
+		int rv;
+
+		memset(m, 0, sizeof(*m));
+		m->cred = b->cred;
+		m->parent = it->parent;
+		memcpy(m->name, it->name, sizeof(m->name));
+		m->mode = it->mode;
+		m->rdev = it->rdev;
+		m->flags = it->flags;
+		m->ino = it->ino;
+		m->lease_epoch = it->lease_epoch;
+		m->time_ns = it->time_ns;
+		memset(&f->out, 0, OUT_CLEAR);
+		if (exec_st(f, ST_SAVEPOINT, opmsg) != 0)
+			return CFS_INTERNAL;
+		rv = lease_check(f->leases, lc, WIRE_T_mknod, &f->item, msg);
+		if (rv == 0)
+			rv = ns_exec(f->ns, env, WIRE_T_mknod, &f->item, &t,
+				     &f->out, msg);
+		if (rv == 0)
+			rv = lease_after(f->leases, lc, WIRE_T_mknod, &f->item,
+					 &f->out, msg);
+		if (rv == CFS_INTERNAL)
+			return cfs_fail(opmsg, CFS_INTERNAL,
+					"create %u of %u ('%s' in %llu): %s",
+					i + 1, b->items_count, it->name,
+					(unsigned long long)it->parent, msg);
+		if (rv != 0 && exec_st(f, ST_ROLLBACK_TO, opmsg) != 0)
+			return CFS_INTERNAL;
+		if (exec_st(f, ST_RELEASE, opmsg) != 0)
+			return CFS_INTERNAL;
+		memset(res, 0, sizeof(*res));
+		res->status = (uint32_t)rv;
+		if (rv != 0) {
+			snprintf(res->message, sizeof(res->message), "%s",
+				 *msg ? msg : cfs_strerror(rv));
+		} else {
+			res->attr = f->out.entry.attr;
+			res->lease = f->out.entry.lease;
+			res->lease_epoch = f->out.entry.lease_epoch;
+		}
+		out->results_count = i + 1;
+	}
+	f->out.mknods_reply.results_count = out->results_count;
+	memcpy(f->out.mknods_reply.results, out->results,
+	       out->results_count * sizeof(out->results[0]));
+	*otype = WIRE_T_mknods_reply;
+	return 0;
+}
+
 /* Run one session request (inside its savepoint): a lease request, or a
  * lock, fragment or namespace request that first waits for no other
  * mount's lease (docs/leases.md) and may grant one as it succeeds. */
@@ -782,6 +859,8 @@ exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
 	if (lock_handles(h->type))
 		return lock_exec(f->locks, h->client_id, h->type, &f->body,
 				 otype, &f->out, opmsg);
+	if (h->type == WIRE_T_mknods)
+		return exec_mknods(f, env, &lc, otype, opmsg);
 	rv = lease_check(f->leases, &lc, h->type, &f->body, opmsg);
 	if (rv != 0)
 		return rv;
@@ -795,13 +874,6 @@ exec_request(struct fsm *f, const struct ns_env *env, uint64_t index,
 				 opmsg);
 	return rv;
 }
-
-/* The part of f->out cleared before each command: the reply structs that
- * operations fill only in part (entry's lease fields, lease_granted). */
-#define OUT_CLEAR                                                            \
-	(sizeof(struct wire_entry) > sizeof(struct wire_lease_granted)       \
-		 ? sizeof(struct wire_entry)                                 \
-		 : sizeof(struct wire_lease_granted))
 
 /* Execute one command of an entry.  Returns 0 (a reply was produced and
  * handed out, whatever its status) or CFS_INTERNAL (fatal). */

@@ -1329,6 +1329,7 @@ ns_is_mutation(uint16_t type)
 	case WIRE_T_rmdir: case WIRE_T_rename: case WIRE_T_link:
 	case WIRE_T_symlink: case WIRE_T_setxattr: case WIRE_T_removexattr:
 	case WIRE_T_setgoal:
+	case WIRE_T_mknods: /* (each item a mknod: meta/fsm.c exec_mknods) */
 		return 1;
 	default:
 		return 0;

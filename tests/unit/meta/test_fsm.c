@@ -30,6 +30,7 @@ struct t {
 	int reply_status;
 	unsigned replies;
 	union wire_body *body;
+	union wire_body *last; /* the last reply's body */
 	char errmsg[CFS_ERRMSG_SIZE];
 };
 
@@ -44,7 +45,8 @@ on_reply(void *data, uint64_t client_id, uint64_t seq, const uint8_t *frame,
 	t->reply_type = h.type;
 	t->reply_status = h.status;
 	t->replies++;
-	free(b);
+	free(t->last);
+	t->last = b;
 }
 
 static int
@@ -74,6 +76,7 @@ teardown(void **state)
 	snprintf(p, sizeof(p), "%s-shm", t->path);
 	unlink(p);
 	free(t->body);
+	free(t->last);
 	free(t);
 	return 0;
 }
@@ -224,6 +227,65 @@ test_retried_create_never_reports_eexist(void **state)
 	assert_int_equal(create(t, 2, "a"), CFS_EEXIST);
 	/* and its retry repeats the EEXIST rather than succeeding */
 	assert_int_equal(create(t, 2, "a"), CFS_EEXIST);
+}
+
+/* Apply a mknods of @n items named @names (NULL: a parent that does not
+ * exist) as sequence @seq; the reply in t->last. */
+static void
+create_batch(struct t *t, uint64_t seq, const char **names, unsigned n)
+{
+	struct entry_builder b;
+	entry_begin(&b, 3000 + (int64_t)seq);
+	memset(t->body, 0, sizeof(*t->body));
+	t->body->mknods.items_count = n;
+	for (unsigned i = 0; i < n; i++) {
+		struct wire_mknod_item *it = &t->body->mknods.items[i];
+		it->parent = names[i] != NULL ? 1 : 999;
+		snprintf(it->name, sizeof(it->name), "%s",
+			 names[i] != NULL ? names[i] : "x");
+		it->mode = S_IFREG | 0640;
+		it->flags = CFS_MKNOD_EXCL;
+	}
+	add(&b, WIRE_T_mknods, CLIENT, seq, t->body);
+	assert_int_equal(apply(t, &b), 0);
+}
+
+/* A mknods applies each create on its own, in order: one failing (a name
+ * taken, a parent missing) changes nothing and leaves the others made;
+ * each has its result; a retry is answered as the first time. */
+static void
+test_mknods_applies_each_create_alone(void **state)
+{
+	struct t *t = *state;
+	const char *names[] = {"a", "taken", NULL, "c", "a"};
+	format_and_open(t);
+	assert_int_equal(create(t, 1, "taken"), 0);
+	create_batch(t, 2, names, 5);
+	assert_int_equal(t->reply_status, 0);
+	assert_int_equal(t->reply_type, WIRE_T_mknods_reply);
+	const struct wire_mknods_reply *r = &t->last->mknods_reply;
+	assert_int_equal(r->results_count, 5);
+	assert_int_equal(r->results[0].status, 0);
+	assert_int_equal(r->results[1].status, CFS_EEXIST);
+	assert_int_equal(r->results[2].status, CFS_ENOENT);
+	assert_non_null(strstr(r->results[2].message, "999"));
+	assert_int_equal(r->results[3].status, 0);
+	assert_int_equal(r->results[4].status, CFS_EEXIST); /* made above */
+	uint64_t ino_a = r->results[0].attr.ino, ino_c = r->results[3].attr.ino;
+	assert_true(ino_a != 0 && ino_c != 0 && ino_a != ino_c);
+	assert_int_equal(r->results[0].attr.mode, S_IFREG | 0640);
+	/* the creates that succeeded are there, after the failures */
+	assert_int_equal(create(t, 3, "a"), CFS_EEXIST);
+	assert_int_equal(create(t, 4, "c"), CFS_EEXIST);
+	assert_int_equal(create(t, 5, "x"), 0);
+	/* the retry of sequence 2: the same results, nothing made again */
+	create_batch(t, 2, names, 5);
+	r = &t->last->mknods_reply;
+	assert_int_equal(r->results_count, 5);
+	assert_int_equal(r->results[0].status, 0);
+	assert_int_equal(r->results[0].attr.ino, ino_a);
+	assert_int_equal(r->results[3].attr.ino, ino_c);
+	assert_int_equal(r->results[4].status, CFS_EEXIST);
 }
 
 /* Sequences further back than the window cannot be answered again and
@@ -498,6 +560,7 @@ main(void)
 		cmocka_unit_test(test_corrupt_entries_are_refused),
 		T(test_retried_create_never_reports_eexist),
 		T(test_sequence_outside_window_is_refused),
+		T(test_mknods_applies_each_create_alone),
 		T(test_unknown_session_is_nosession),
 		T(test_session_expiry_drops_its_locks),
 		T(test_apply_replayed_entry_is_skipped),
