@@ -1,16 +1,18 @@
-/* fusefs_int.h - internal to cfs-fuse's operations: struct fusefs, the request helpers and the handlers shared by client/fusefs.c, fusefs_file.c and fusefs_dir.c only. */
+/* fusefs_int.h - internal to cfs-fuse's operations: struct fusefs, the request helpers and the handlers shared by client/fusefs.c, fusefs_ns.c, fusefs_file.c, fusefs_dir.c and fusefs_lock.c only. */
 #ifndef CFS_CLIENT_FUSEFS_INT_H
 #define CFS_CLIENT_FUSEFS_INT_H
 
 /*
  * client/fusefs.h is the API (and says what the kernel sees); this header
- * is what its three files share and nothing else includes.  Every handler
+ * is what its files share and nothing else includes.  Every handler
  * runs on a FUSE worker thread and borrows one session pair of the pool
  * for its whole duration (fusefs_op_begin .. fusefs_op_end).
  *
  *   fusefs.c       the session pool and requests, attributes, lifecycle,
- *                  the namespace, new/connect/close, the operations table,
- *                  the lease recaller's callbacks
+ *                  new/connect/close, the operations table, the lease
+ *                  recaller's callbacks
+ *   fusefs_ns.c    the namespace: lookup, getattr, setattr, mknod, mkdir,
+ *                  unlink, rmdir, symlink, rename, link, readlink, statfs
  *   fusefs_file.c  open files: open, create, read, write, flush, fsync,
  *                  release; advisory locks (docs/locks.md)
  *   fusefs_dir.c   directory listings; extended attributes and the
@@ -164,6 +166,18 @@ void fusefs_forget_locations(struct fusefs *fs, uint64_t ino);
  * truncation, a recall): read windows, kept locations, cached attributes. */
 void fusefs_data_changed(struct fusefs *fs, uint64_t ino);
 
+/* Is @code a POSIX result an application expects to meet (not worth a
+ * log line)? */
+int fusefs_ordinary(int code);
+
+/* May the kernel cache names?  Only if a recall can make it forget them
+ * all at once (asked once, at the first name answered). */
+int fusefs_names_cacheable(struct fusefs *fs);
+
+/* Answer the request with the entry, or the attributes, of @a. */
+void fusefs_reply_entry(struct op *op, const struct wire_attr *a);
+void fusefs_reply_attr(struct op *op, const struct wire_attr *a);
+
 /* 1 if @name fits CFS_NAME_MAX; else 0, with the request answered
  * ENAMETOOLONG. */
 int fusefs_name_ok(fuse_req_t req, const char *name);
@@ -223,6 +237,29 @@ int fusefs_setattr_call(struct op *op, const struct wire_setattr *rq,
  * the mount looked would be in neither: asked again). */
 int fusefs_call_attr(struct op *op, uint16_t type, const void *rq,
 		     struct wire_attr *a);
+
+/* ---- fusefs_ns.c --------------------------------------------------------------- */
+
+void fusefs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fusefs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
+void fusefs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi);
+void fusefs_ll_readlink(fuse_req_t req, fuse_ino_t ino);
+void fusefs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev);
+void fusefs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode);
+void fusefs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fusefs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fusefs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name);
+void fusefs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags);
+void fusefs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname);
+void fusefs_ll_statfs(fuse_req_t req, fuse_ino_t ino);
 
 /* ---- fusefs_file.c ------------------------------------------------------------- */
 
