@@ -552,20 +552,43 @@ acreate_queue(struct acreate *a, const struct acreate_req *r)
 	pthread_mutex_unlock(&a->lock);
 }
 
-int
-acreate_pending(struct acreate *a, uint64_t parent, const char *name,
-		struct wire_attr *attr)
+/* What a search of the pending creates looks for: a name in a directory,
+ * an inode, or any create in a directory. */
+struct pend_key {
+	uint64_t parent, ino;
+	const char *name;
+};
+
+/* The first pending create that @k matches, its answered attributes in
+ * *attr (if not NULL): 1, else 0. */
+static int
+find_pending(struct acreate *a, const struct pend_key *k,
+	     struct wire_attr *attr)
 {
 	int found = 0;
 
 	pthread_mutex_lock(&a->lock);
-	for (struct pend *p = a->head; p != NULL && !found; p = p->next)
-		if (p->r.parent == parent && strcmp(p->r.name, name) == 0) {
+	for (struct pend *p = a->head; p != NULL && !found; p = p->next) {
+		if (k->ino != 0)
+			found = p->r.attr.ino == k->ino;
+		else
+			found = p->r.parent == k->parent &&
+				(k->name == NULL ||
+				 strcmp(p->r.name, k->name) == 0);
+		if (found && attr != NULL)
 			*attr = p->r.attr;
-			found = 1;
-		}
+	}
 	pthread_mutex_unlock(&a->lock);
 	return found;
+}
+
+int
+acreate_pending(struct acreate *a, uint64_t parent, const char *name,
+		struct wire_attr *attr)
+{
+	return find_pending(a, &(struct pend_key){.parent = parent,
+						  .name = name},
+			    attr);
 }
 
 int
@@ -580,13 +603,7 @@ acreate_idle(struct acreate *a)
 int
 acreate_pending_in(struct acreate *a, uint64_t dir)
 {
-	int found = 0;
-
-	pthread_mutex_lock(&a->lock);
-	for (struct pend *p = a->head; p != NULL && !found; p = p->next)
-		found = p->r.parent == dir;
-	pthread_mutex_unlock(&a->lock);
-	return found;
+	return find_pending(a, &(struct pend_key){.parent = dir}, NULL);
 }
 
 void
@@ -601,16 +618,7 @@ acreate_wait_room(struct acreate *a)
 int
 acreate_pending_ino(struct acreate *a, uint64_t ino, struct wire_attr *attr)
 {
-	int found = 0;
-
-	pthread_mutex_lock(&a->lock);
-	for (struct pend *p = a->head; p != NULL && !found; p = p->next)
-		if (p->r.attr.ino == ino) {
-			*attr = p->r.attr;
-			found = 1;
-		}
-	pthread_mutex_unlock(&a->lock);
-	return found;
+	return find_pending(a, &(struct pend_key){.ino = ino}, attr);
 }
 
 void
