@@ -119,6 +119,21 @@ refill(struct sender *s)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* Did the leader answer @rv, so that the create surely changed nothing
+ * (and not a timeout, a cancel, a reply not understood: it may have)? */
+static int
+refused(int rv)
+{
+	switch (rv) {
+	case CFS_FENCED: case CFS_EEXIST: case CFS_ENOENT: case CFS_EACCES:
+	case CFS_EPERM: case CFS_ENOTDIR: case CFS_EINVAL: case CFS_ENOSPC:
+	case CFS_ENAMETOOLONG: case CFS_EROFS: case CFS_NOSESSION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* The mknod of @p ended (@rv, the leader's entry @e): tell the mount, then
  * it stops counting as pending. */
 static void
@@ -130,10 +145,12 @@ finish(struct sender *s, struct pend *p, int rv, const struct wire_entry *e,
 
 	if (rv != 0)
 		LOG_ERROR("create of '%s' in directory %llu (inode %llu), "
-			  "answered before it was sent, failed: %s; the file "
-			  "does not exist",
+			  "answered before it was sent, failed: %s; %s",
 			  r->name, (unsigned long long)r->parent,
-			  (unsigned long long)r->attr.ino, errmsg);
+			  (unsigned long long)r->attr.ino, errmsg,
+			  refused(rv) ? "the file does not exist"
+				      : "whether the file exists is not known "
+					"(the mount asks the leader again)");
 	a->ops->done(a->data, s->mc, r, rv, rv == 0 ? e : NULL, errmsg);
 	pthread_mutex_lock(&a->lock);
 	if (p->prev != NULL)
@@ -183,7 +200,8 @@ send_one(struct sender *s, struct pend *p)
  * credentials) as one mknods: one request, one log command, one reply.
  * A leader that does not know mknods (older) is sent mknods one by one
  * from now on; a create its directory's lease was in the way of
- * (LEASE_BUSY: nothing changed) is sent again alone, which waits. */
+ * (LEASE_BUSY: nothing changed) is sent again alone, which waits, after
+ * the others were told. */
 static void
 send_batch(struct sender *s, struct pend **ps, unsigned n)
 {
@@ -229,36 +247,30 @@ send_batch(struct sender *s, struct pend **ps, unsigned n)
 			      n, wire_type_name(rt) ? wire_type_name(rt) : "?",
 			      rt == WIRE_T_mknods_reply ? rp->results_count
 							: 0);
-	/* (the results are copied out first: a resend reuses s->rep) */
-	struct {
-		int rv;
-		struct wire_entry e;
-		char msg[CFS_ERRMSG_SIZE];
-	} *res = calloc(n, sizeof(*res));
+	/* Every create that ended is told first (ops->done makes no call,
+	 * so s->rep holds still), then those a lease was in the way of are
+	 * sent again: one that waits must not hold up the others' grants
+	 * and the calls gated behind them. */
+	unsigned busy[WIRE_MAX_mknod_item], nbusy = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (res == NULL) { /* (no memory to sort them out: all fail) */
-			finish(s, ps[i], CFS_ENOMEM, NULL, "out of memory");
-			continue;
-		}
 		if (rv != 0) {
-			res[i].rv = rv;
-			snprintf(res[i].msg, sizeof(res[i].msg), "%s", errmsg);
+			finish(s, ps[i], rv, NULL, errmsg);
 			continue;
 		}
 		const struct wire_mknod_result *x = &rp->results[i];
-		res[i].rv = (int)x->status;
-		snprintf(res[i].msg, sizeof(res[i].msg), "%s", x->message);
-		res[i].e.attr = x->attr;
-		res[i].e.lease = x->lease;
-		res[i].e.lease_epoch = x->lease_epoch;
+		int st = cfs_error_known((int)x->status) ? (int)x->status
+							  : CFS_EIO;
+		if (st == CFS_LEASE_BUSY) {
+			busy[nbusy++] = i;
+			continue;
+		}
+		struct wire_entry e = {.attr = x->attr,
+				       .lease = x->lease,
+				       .lease_epoch = x->lease_epoch};
+		finish(s, ps[i], st, &e, x->message);
 	}
-	for (unsigned i = 0; i < n && res != NULL; i++) {
-		if (res[i].rv == CFS_LEASE_BUSY)
-			send_one(s, ps[i]);
-		else
-			finish(s, ps[i], res[i].rv, &res[i].e, res[i].msg);
-	}
-	free(res);
+	for (unsigned i = 0; i < nbusy; i++)
+		send_one(s, ps[busy[i]]);
 }
 
 /* Does @q ask as @p (one mknods names one caller)? */
@@ -305,6 +317,12 @@ sender_main(void *arg)
 			a->nunsent -= n;
 			a->kicked = 0;
 			a->nbusy++;
+			/* another caller's creates, left behind this batch,
+			 * get a sender of their own now */
+			if (a->qhead != NULL) {
+				a->kicked = 1;
+				pthread_cond_signal(&a->work);
+			}
 			pthread_mutex_unlock(&a->lock);
 			if (n == 1 && max == 1)
 				send_one(s, p);
