@@ -38,6 +38,8 @@
  * from an earlier epoch, end the file.
  */
 #define REC 64
+/* records are written through to the end of a page of this size */
+#define PAGE 4096
 #define MAGIC 0x57534643u /* "CFSW" */
 enum { K_START = 0, K_IMAGE = 1, K_FORGET = 2, K_PATCH = 3 };
 
@@ -755,7 +757,7 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
        char *errmsg)
 {
 	uint8_t h[REC], *tab = NULL;
-	static const uint8_t pad[REC];
+	static const uint8_t pad[REC + PAGE];
 	size_t tlen = kind != K_FORGET ? 8 + 16 * (size_t)next : 0;
 	uint64_t plen = tlen + dlen, reclen = align_rec(REC + plen);
 	uint32_t pcrc;
@@ -798,8 +800,18 @@ append(struct journal *j, unsigned kind, const struct store_key *k,
 	 * record before this one, and a crash can only tear records that
 	 * no one was told are durable, at the end. */
 	uint64_t off = jf->used;
+	/* Zeros to the end of the page the record ends in: the write then
+	 * covers its last page whole, and the kernel need not read it from
+	 * the disk first when it is not cached (a journal after a drop of
+	 * the page cache: one disk read before every durable write).  The
+	 * next record starts inside them; a replay stops at them. */
+	uint64_t end = (off + reclen + PAGE - 1) / PAGE * PAGE;
+	uint64_t wlen = (end < jf->size ? end : jf->size) - off;
+	if (wlen < reclen)
+		wlen = reclen;
+	iov[3].iov_len += (size_t)(wlen - reclen);
 	ssize_t n = pwritev(jf->fd, iov, 4, (off_t)off);
-	if (n != (ssize_t)reclen) {
+	if (n != (ssize_t)wlen) {
 		rc = cfs_fail_errno(errmsg, n < 0 ? errno : EIO,
 				    "%s: write at %" PRIu64, jf->path, off);
 		LOG_ERROR("journal %s; durable writes fsync their files from "

@@ -660,6 +660,90 @@ test_missing_base_is_skipped(void **state)
 	free(t.p2);
 }
 
+/* Little-endian @n bytes at @p. */
+static uint64_t
+le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The length of the journal record at @r, padding to 64 bytes included. */
+static uint64_t
+rec_len(const unsigned char *r)
+{
+	return (64 + le(r + 56, 4) + 63) / 64 * 64;
+}
+
+/* The bytes of journal file @path from the end of its last record to the
+ * end of that record's 4 KiB page: 1 if all zero or no record follows its
+ * START, else 0. */
+static int
+tail_page_zero(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	unsigned char *b = malloc(JSIZE);
+	assert_non_null(b);
+	size_t len = fread(b, 1, JSIZE, fp);
+	fclose(fp);
+	uint64_t epoch = le(b + 8, 8), off = 0, seq = 0;
+	int records = 0, ok = 1;
+	for (;;) {
+		uint64_t next = off + rec_len(b + off);
+		if (next + 64 > len || memcmp(b + next, "CFSW", 4) != 0 ||
+		    le(b + next + 8, 8) != epoch ||
+		    le(b + next + 16, 8) != seq + 1)
+			break;
+		off = next;
+		seq++;
+		records++;
+	}
+	if (records > 0) {
+		uint64_t end = off + rec_len(b + off);
+		uint64_t page = (end + 4095) / 4096 * 4096;
+		for (uint64_t i = end; i < page && i < len; i++)
+			ok = ok && b[i] == 0;
+	}
+	free(b);
+	return ok;
+}
+
+static int
+one_small_file(struct store *s, void *arg)
+{
+	struct data *d = arg;
+	return write_durable(s, key(6, 0, 1), 0, 0, d->p, P_LEN);
+}
+
+/* A record is written with zeros through the end of its page (so that the
+ * kernel need not read an uncached page before the write), over what an
+ * earlier epoch left there; the replay stops at them. */
+static void
+test_records_end_their_page_with_zeros(void **state)
+{
+	struct fx *f = *state;
+	struct data d;
+	char j0[PATH_MAX], j1[PATH_MAX];
+
+	data_make(&d);
+	crash_after(f, three_files, &d); /* big records in journal.0 */
+	restart(f);                      /* replayed, both files reset */
+	crash_after(f, one_small_file, &d);
+	snprintf(j0, sizeof(j0), "%s/journal.0", f->dir);
+	snprintf(j1, sizeof(j1), "%s/journal.1", f->dir);
+	assert_true(tail_page_zero(j0));
+	assert_true(tail_page_zero(j1));
+	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
+	gone(f, key(6, 0, 1));
+	restart(f);
+	check_content(f, key(6, 0, 1), d.p, P_LEN);
+	check_content(f, key(5, 0, 1), d.w, W_LEN);
+	data_free(&d);
+}
+
 /* A take-over that failed half way (the file could not grow: EFBIG here,
  * ENOSPC or EIO in production) leaves the new owner's block written into
  * the whole file's pages, not its committed bytes.  A patch built on the
@@ -1009,6 +1093,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_record_ends_replay,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_records_end_their_page_with_zeros, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_clean_close_leaves_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_journal_files,
