@@ -120,14 +120,18 @@ refill(struct sender *s)
 }
 
 /* Did the leader answer @rv, so that the create surely changed nothing
- * (and not a timeout, a cancel, a reply not understood: it may have)? */
+ * (and not a timeout, a cancel, a reply not understood: it may have)?
+ * Not NOSESSION: a retry of a create that was applied, whose reply was
+ * lost, meets it once the session expired with the stored reply.  (A
+ * whole call's EINVAL may be "outside the session's window", which may
+ * have been applied; one call at a time per session never is.) */
 static int
 refused(int rv)
 {
 	switch (rv) {
 	case CFS_FENCED: case CFS_EEXIST: case CFS_ENOENT: case CFS_EACCES:
 	case CFS_EPERM: case CFS_ENOTDIR: case CFS_EINVAL: case CFS_ENOSPC:
-	case CFS_ENAMETOOLONG: case CFS_EROFS: case CFS_NOSESSION:
+	case CFS_ENAMETOOLONG: case CFS_EROFS:
 		return 1;
 	default:
 		return 0;
@@ -148,9 +152,9 @@ finish(struct sender *s, struct pend *p, int rv, const struct wire_entry *e,
 			  "answered before it was sent, failed: %s; %s",
 			  r->name, (unsigned long long)r->parent,
 			  (unsigned long long)r->attr.ino, errmsg,
-			  refused(rv) ? "the file does not exist"
-				      : "whether the file exists is not known "
-					"(the mount asks the leader again)");
+			  refused(rv) ? "the create changed nothing"
+				      : "whether it was made is not known (the "
+					"mount asks the leader again)");
 	a->ops->done(a->data, s->mc, r, rv, rv == 0 ? e : NULL, errmsg);
 	pthread_mutex_lock(&a->lock);
 	if (p->prev != NULL)

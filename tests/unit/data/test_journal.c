@@ -678,8 +678,8 @@ rec_len(const unsigned char *r)
 }
 
 /* The bytes of journal file @path from the end of its last record to the
- * end of that record's 4 KiB page: 1 if all zero or no record follows its
- * START, else 0. */
+ * end of that record's 4 KiB page: 1 if all zero, 0 if not, 2 if no
+ * record follows its START. */
 static int
 tail_page_zero(const char *path)
 {
@@ -701,7 +701,9 @@ tail_page_zero(const char *path)
 		seq++;
 		records++;
 	}
-	if (records > 0) {
+	if (records == 0) {
+		ok = 2;
+	} else {
 		uint64_t end = off + rec_len(b + off);
 		uint64_t page = (end + 4095) / 4096 * 4096;
 		for (uint64_t i = end; i < page && i < len; i++)
@@ -726,16 +728,14 @@ test_records_end_their_page_with_zeros(void **state)
 {
 	struct fx *f = *state;
 	struct data d;
-	char j0[PATH_MAX], j1[PATH_MAX];
+	char j0[PATH_MAX];
 
 	data_make(&d);
 	crash_after(f, three_files, &d); /* big records in journal.0 */
 	restart(f);                      /* replayed, both files reset */
-	crash_after(f, one_small_file, &d);
+	crash_after(f, one_small_file, &d); /* journal.0 again, from 0 */
 	snprintf(j0, sizeof(j0), "%s/journal.0", f->dir);
-	snprintf(j1, sizeof(j1), "%s/journal.1", f->dir);
-	assert_true(tail_page_zero(j0));
-	assert_true(tail_page_zero(j1));
+	assert_int_equal(tail_page_zero(j0), 1);
 	assert_int_equal(store_open(f->dir, &f->s, f->errmsg), 0);
 	gone(f, key(6, 0, 1));
 	restart(f);
