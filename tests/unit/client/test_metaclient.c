@@ -1,4 +1,4 @@
-/* test_metaclient.c - the metadata client against scripted fake servers on loopback. */
+/* test_metaclient.c - the metadata client, and the senders of a mount's creates answered ahead (client/acreate.c), against scripted fake servers on loopback. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "client/acreate.h"
 #include "client/metaclient.h"
 #include "common/error.h"
 #include "common/wire.h"
@@ -42,6 +43,7 @@ struct fake {
 	int drop_mknod;       /* swallow this many mknod requests */
 	int stale_first;      /* precede each reply with a stale one */
 	int nosession_first;  /* refuse the first mknod with NOSESSION */
+	int old_leader;       /* refuse mknods with BADTYPE, as before it */
 	atomic_int stop;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -125,7 +127,10 @@ fake_handle(struct fake *f, zmq_msg_t *ident, const uint8_t *buf, size_t len)
 		struct wire_entry e;
 
 		memset(&e, 0, sizeof(e));
-		e.attr.ino = 1000 + h.sequence;
+		/* (a number reserved for the create, as the leader would) */
+		uint64_t ino = req->mknod.ino ? req->mknod.ino
+					      : 1000 + h.sequence;
+		e.attr.ino = ino;
 		e.attr.mode = req->mknod.mode;
 		if (f->stale_first) {
 			struct wire_header s = h;
@@ -133,10 +138,30 @@ fake_handle(struct fake *f, zmq_msg_t *ident, const uint8_t *buf, size_t len)
 			s.type = WIRE_T_entry;
 			e.attr.ino = 1;
 			fake_send(f, ident, &s, &e);
-			e.attr.ino = 1000 + h.sequence;
+			e.attr.ino = ino;
 		}
 		h.type = WIRE_T_entry;
 		fake_send(f, ident, &h, &e);
+	} else if (h.type == WIRE_T_ino_reserve) {
+		struct wire_ino_reserved r = {.first = 5000,
+					      .count = req->ino_reserve.count};
+		h.type = WIRE_T_ino_reserved;
+		fake_send(f, ident, &h, &r);
+	} else if (h.type == WIRE_T_mknods && f->old_leader) {
+		fake_reply_error(f, ident, &h, CFS_BADTYPE,
+				 "mknods (type 160) is not a request", NULL);
+	} else if (h.type == WIRE_T_mknods) {
+		struct wire_mknods_reply *r = calloc(1, sizeof(*r));
+		assert_non_null(r);
+		r->results_count = req->mknods.items_count;
+		for (uint32_t i = 0; i < r->results_count; i++) {
+			r->results[i].attr.ino = req->mknods.items[i].ino;
+			r->results[i].attr.mode = req->mknods.items[i].mode;
+			r->results[i].lease = CFS_LEASE_WRITE;
+		}
+		h.type = WIRE_T_mknods_reply;
+		fake_send(f, ident, &h, r);
+		free(r);
 	} else if (h.type == WIRE_T_lookup) {
 		fake_reply_error(f, ident, &h, CFS_ENOENT,
 				 "lookup 1/nothing: no such file or directory",
@@ -580,6 +605,108 @@ test_mc_call_reopens_session_after_nosession(void **state)
 	fake_stop(leader);
 }
 
+/* ---- creates answered ahead (client/acreate.c) ----------------------------- */
+
+struct ahead_seen {
+	pthread_mutex_t lock;
+	int done, failed;
+	uint64_t inos[64];
+};
+
+static void
+ahead_done(void *data, struct mc *mc, const struct acreate_req *r, int rv,
+	   const struct wire_entry *e, const char *errmsg)
+{
+	struct ahead_seen *a = data;
+
+	(void)mc;
+	(void)errmsg;
+	pthread_mutex_lock(&a->lock);
+	if (rv != 0 || e == NULL || e->attr.ino != r->attr.ino)
+		a->failed++;
+	else if (a->done < 64)
+		a->inos[a->done] = e->attr.ino;
+	a->done++;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static const struct acreate_ops ahead_ops = {.done = ahead_done};
+
+/* Queue @n creates through senders against @f; all of them must end,
+ * committed with the numbers they were answered with. */
+static void
+creates_ahead(struct fake *f, int n)
+{
+	struct ahead_seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct acreate_options o = {.servers = f->addr,
+				    .owner = 7,
+				    .deadline_ms = 3000};
+	char err[CFS_ERRMSG_SIZE];
+	struct acreate *a = NULL;
+	struct timespec ms = {0, 1000000};
+
+	assert_int_equal(acreate_start(&a, &o, &ahead_ops, &seen, err), 0);
+	for (int i = 0; i < n; i++) {
+		struct acreate_req r;
+		memset(&r, 0, sizeof(r));
+		r.parent = 1;
+		snprintf(r.name, sizeof(r.name), "f%d", i);
+		r.lease_epoch = 9;
+		r.attr.mode = S_IFREG | 0644;
+		/* the first numbers come with the senders' first request */
+		for (int t = 0; (r.attr.ino = acreate_ino(a)) == 0; t++) {
+			assert_true(t < 3000);
+			nanosleep(&ms, NULL);
+		}
+		acreate_queue(a, &r);
+	}
+	acreate_wait(a);
+	struct acreate_stats st;
+	acreate_stats(a, &st);
+	assert_int_equal(st.committed, n);
+	acreate_free(&a);
+	assert_int_equal(seen.done, n);
+	assert_int_equal(seen.failed, 0);
+	for (int i = 0; i < n && i < 64; i++)
+		assert_true(seen.inos[i] >= 5000 && seen.inos[i] < 5000 + 256);
+}
+
+/* Creates queued while a request is in flight go in the next one: fewer
+ * mknods than creates, and no mknod. */
+static void
+test_acreate_sends_creates_together(void **state)
+{
+	struct fake *leader = fake_start(FAKE_LEADER);
+	struct fake_rec r[64];
+
+	(void)state;
+	fake_run(leader);
+	creates_ahead(leader, 40);
+	int batches = fake_records(leader, WIRE_T_mknods, r, 64);
+	assert_true(batches >= 1 && batches < 40);
+	assert_int_equal(fake_records(leader, WIRE_T_mknod, r, 64), 0);
+	fake_stop(leader);
+}
+
+/* A leader that does not know mknods (BADTYPE) gets each create as a
+ * mknod, the refused batch's too, and no mknods once one was refused
+ * (the senders that sent one before that answer: at most all four). */
+static void
+test_acreate_falls_back_to_mknod(void **state)
+{
+	struct fake *leader = fake_start(FAKE_LEADER);
+	struct fake_rec r[64];
+
+	(void)state;
+	leader->old_leader = 1;
+	fake_run(leader);
+	creates_ahead(leader, 12);
+	int refused = fake_records(leader, WIRE_T_mknods, r, 64);
+	assert_true(refused >= 1 && refused <= 4);
+	assert_int_equal(fake_records(leader, WIRE_T_mknod, r, 64), 12);
+	fake_stop(leader);
+}
+
 /* The keepalive thread renews the session without any call. */
 static void
 test_mc_keepalive_sent_while_idle(void **state)
@@ -637,6 +764,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_mc_open_notices_wait_once),
 		cmocka_unit_test(test_mc_open_notices_no_leader),
 		cmocka_unit_test(test_mc_call_reopens_session_after_nosession),
+		cmocka_unit_test(test_acreate_sends_creates_together),
+		cmocka_unit_test(test_acreate_falls_back_to_mknod),
 		cmocka_unit_test(test_mc_keepalive_sent_while_idle),
 		cmocka_unit_test(test_mc_open_rejects_bad_address),
 	};
