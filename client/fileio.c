@@ -25,6 +25,12 @@ fio_set_cache(struct fio *f, struct bcache *bc)
 	f->bc = bc;
 }
 
+void
+fio_set_local(struct fio *f, struct lread *lr)
+{
+	f->lr = lr;
+}
+
 /* ---- versions opened ahead ------------------------------------------------- */
 
 /* A version opened by the commit of its base, for the next write of its
@@ -245,8 +251,10 @@ fio_close(struct fio **fp)
 	for (int i = 0; i < WRITE_PARALLEL - 1; i++)
 		fio_close(&f->helpers[i]);
 	nc_close(&f->nc);
-	for (int i = 0; i < PREFETCH_DEPTH; i++)
+	for (int i = 0; i < PREFETCH_DEPTH; i++) {
+		lread_done(f->pf[i].job);
 		nc_close(&f->pnc[i]);
+	}
 	for (int i = 0; i < CFS_GOAL_MAX; i++)
 		nc_close(&f->fan[i]);
 	pthread_mutex_destroy(&f->clock);
@@ -974,6 +982,16 @@ fio_ahead(const struct fio *f, struct fio_piece *out)
 	return n;
 }
 
+/* Piece @i is no longer wanted: its read from a local disk, if any, is
+ * let go (one asked of a node is abandoned by the slot's next request). */
+static void
+piece_drop(struct fio *f, int i)
+{
+	f->pf[i].active = 0;
+	lread_done(f->pf[i].job);
+	f->pf[i].job = NULL;
+}
+
 /* Whether piece @p, in flight, is [foff, foff + n) of @fi of @ino or
  * holds it (@exact: is it). */
 static int
@@ -1012,13 +1030,27 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	if (i == PREFETCH_DEPTH)
 		return 0;
 	struct prefetch *p = &f->pf[i];
+	if (p->job != NULL) {
+		const uint8_t *data = NULL;
+		int rv = lread_finish(p->job, &data, errmsg);
+		if (rv == 0) {
+			memcpy(dst, data + (foff - p->offset), n);
+			f->st.reads++;
+		} else { /* the caller reads through the node */
+			lread_failed(f->lr, p->node,
+				     node_addr(f->cur, p->node) ?: "?",
+				     errmsg);
+		}
+		piece_drop(f, i);
+		return rv == 0;
+	}
 	p->active = 0;
 	int rv = nc_finish(f->pnc[i], &rt, &rep, &bulk, &blen, errmsg);
 	if (rv == CFS_ETIMEDOUT || rv == CFS_ECONNREFUSED) {
 		/* the other piece asked of that node would wait as long */
 		for (int j = 0; j < PREFETCH_DEPTH; j++)
 			if (f->pf[j].node == p->node)
-				f->pf[j].active = 0;
+				piece_drop(f, j);
 		LOG_WARN("fragment %llu/%llu: read-ahead: %s; trying the other "
 			 "replicas, then that node again",
 			 (unsigned long long)ino, (unsigned long long)fi->idx,
@@ -1042,11 +1074,24 @@ prefetch_start(struct fio *f, int i, uint64_t ino,
 {
 	char errmsg[CFS_ERRMSG_SIZE];
 	const char *addr;
+	struct store *st;
 
-	f->pf[i].active = 0;
+	piece_drop(f, i);
 	if (fi->nodes_count == 0 ||
 	    (addr = node_addr(f->cur, fi->nodes[0])) == NULL)
 		return;
+	f->pf[i] = (struct prefetch){.active = 1, .ino = ino, .idx = fi->idx,
+				     .version = fi->version, .offset = foff,
+				     .len = (uint32_t)n, .crc = fi->crc,
+				     .node = fi->nodes[0],
+				     .fileoff = fi->idx * f->fsz + foff};
+	if (f->lr != NULL &&
+	    (st = lread_store(f->lr, fi->nodes[0], addr)) != NULL &&
+	    (f->pf[i].job = lread_start(f->lr, st, ino, (uint32_t)fi->idx,
+					fi->version, foff, n, fi->crc)) !=
+		    NULL)
+		return;
+	f->pf[i].active = 0;
 	if (f->pnc[i] == NULL && nc_open(&f->pnc[i], f->zctx, errmsg) != 0)
 		return;
 	struct wire_frag_read rq = {.ino = ino, .idx = fi->idx,
@@ -1055,11 +1100,7 @@ prefetch_start(struct fio *f, int i, uint64_t ino,
 	if (nc_start(f->pnc[i], addr, WIRE_T_frag_read, &rq, NULL, 0,
 		     READ_TIMEOUT_MS, errmsg) != 0)
 		return;
-	f->pf[i] = (struct prefetch){.active = 1, .ino = ino, .idx = fi->idx,
-				     .version = fi->version, .offset = foff,
-				     .len = (uint32_t)n, .crc = fi->crc,
-				     .node = fi->nodes[0],
-				     .fileoff = fi->idx * f->fsz + foff};
+	f->pf[i].active = 1;
 }
 
 /*
@@ -1115,7 +1156,8 @@ prefetch_next(struct fio *f, uint64_t ino, uint64_t start, uint64_t end,
 			if (piece_has(&f->pf[i], ino, want[j].fi, want[j].foff,
 				      want[j].n, 1))
 				keep = in_flight[j] = 1;
-		f->pf[i].active = keep;
+		if (!keep)
+			piece_drop(f, i);
 	}
 	for (int j = 0, i = 0; j < nwant; j++) { /* ask the others in free slots */
 		if (in_flight[j])
@@ -1143,8 +1185,19 @@ read_replica(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	const void *bulk = NULL;
 	size_t blen = 0;
 	uint16_t rt = 0;
+	struct store *st;
 	int rv;
 
+	if (f->lr != NULL && (st = lread_store(f->lr, node, addr)) != NULL) {
+		rv = lread_read(f->lr, st, ino, (uint32_t)fi->idx, fi->version,
+				foff, dst, n, fi->crc, errmsg);
+		if (rv == 0) {
+			f->st.reads++;
+			return 0;
+		}
+		/* the node's own read says what is wrong, if anything */
+		lread_failed(f->lr, node, addr, errmsg);
+	}
 	rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
 		     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);
 	if (rv == 0 && (rt != WIRE_T_frag_data || blen != n)) {

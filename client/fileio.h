@@ -146,6 +146,12 @@ struct bcache;
  * needs no forgetting: blocks are named by the version they hold. */
 void fio_set_cache(struct fio *f, struct bcache *bc);
 
+struct lread;
+/* Replicas on a data node of this machine are read from its disk
+ * (client/localread.h; borrowed, must outlive the fio; NULL: every read
+ * through the node, the default). */
+void fio_set_local(struct fio *f, struct lread *lr);
+
 /* Versions opened ahead: a write under a write lease that patches a
  * fragment asks its commit to open the fragment's next version on the same
  * nodes, and the next write of that fragment under the same lease uses it

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "client/fileio.h"
+#include "client/localread.h"
 #include "common/wire.h" /* and the catalog, common/proto.h */
 
 /* A whole chain of fsyncs of one fragment; longer than the nodes' own
@@ -64,6 +65,8 @@ struct prefetch {
 	uint32_t len, crc;
 	uint64_t node;	   /* asked of */
 	uint64_t fileoff; /* where offset is in the file */
+	struct lread_job *job; /* read from the node's disk here, or NULL:
+				* asked of the node on the slot's socket */
 };
 
 /* Kept locations: a window of fragments [first, first + count) of @ino
@@ -100,6 +103,8 @@ struct fio {
 	struct wire_frag_opened opened;
 	struct fio_stats st;
 	struct bcache *bc; /* the mount's data cache (borrowed), or NULL */
+	struct lread *lr;  /* reads from local nodes' disks (borrowed), or
+			    * NULL: every read through the node */
 	struct fio_opens *opens; /* the mount's (borrowed), or NULL */
 	/* helpers for parallel fragment writes, opened at the first write
 	 * of several fragments (NULL: not yet, or could not be) */

@@ -63,6 +63,15 @@ static const char usage_text[] =
 	"                       4G); 64 KiB blocks of committed versions, so\n"
 	"                       it answers O_DIRECT reads and reads after the\n"
 	"                       kernel dropped its page cache\n"
+	"  --local-reads yes|no read replicas kept by a data node on this\n"
+	"                       machine from its disk, not through the node\n"
+	"                       (default yes; a node is local when its data\n"
+	"                       directory, which it names, holds its uuid\n"
+	"                       and this process can read it: as root, or\n"
+	"                       with permissions that allow it); every\n"
+	"                       byte is checked against the replica's CRCs\n"
+	"                       as the node would, and any failure is read\n"
+	"                       through the node instead\n"
 	"  --creates-ahead N    answer up to N creates of files in a directory\n"
 	"                       this mount made before the metadata cluster\n"
 	"                       committed them (sent behind, many per Raft\n"
@@ -124,6 +133,7 @@ struct conf {
 	unsigned name_cache;
 	unsigned creates_ahead;
 	char *data_cache; /* a size, as given */
+	char *local_reads; /* yes or no, as given */
 	unsigned timeout_s;
 	unsigned connect_s;
 	char *nonopt[2];  /* [SOURCE] MOUNTPOINT, as given */
@@ -151,6 +161,9 @@ static const struct fuse_opt conf_opts[] = {
 	CONF_OPT("--data-cache=%s", data_cache),
 	CONF_OPT("--data-cache %s", data_cache),
 	CONF_OPT("data_cache=%s", data_cache),
+	CONF_OPT("--local-reads=%s", local_reads),
+	CONF_OPT("--local-reads %s", local_reads),
+	CONF_OPT("local_reads=%s", local_reads),
 	CONF_OPT("--timeout=%u", timeout_s),
 	CONF_OPT("--timeout %u", timeout_s),
 	CONF_OPT("timeout=%u", timeout_s),
@@ -486,6 +499,16 @@ main(int argc, char **argv)
 	if (fo.debug && cfs_log_threshold < CFS_LOG_DEBUG)
 		cfs_log_threshold = CFS_LOG_DEBUG;
 
+	int no_local = 0;
+	if (conf.local_reads != NULL) {
+		if (strcmp(conf.local_reads, "no") == 0) {
+			no_local = 1;
+		} else if (strcmp(conf.local_reads, "yes") != 0) {
+			fprintf(stderr, "cfs-fuse: --local-reads %s: yes or "
+				"no\n", conf.local_reads);
+			goto usage;
+		}
+	}
 	struct sizes sz = {.data_cache = bcache_default_bytes()};
 	if (conf.data_cache != NULL &&
 	    cfs_conf_set(size_keys, &sz, "data_cache", conf.data_cache,
@@ -500,6 +523,7 @@ main(int argc, char **argv)
 		.name_cache = conf.name_cache,
 		.creates_ahead = conf.creates_ahead,
 		.data_cache = sz.data_cache,
+		.no_local_reads = no_local,
 		.open_timeout_ms = (int)(conf.connect_s ? conf.connect_s : 10) *
 				   1000,
 		.call_timeout_ms = (int)(conf.timeout_s ? conf.timeout_s : 60) *
@@ -595,6 +619,7 @@ out:
 	free(conf.meta);
 	free(conf.log);
 	free(conf.data_cache);
+	free(conf.local_reads);
 	free(conf.nonopt[0]);
 	free(conf.nonopt[1]);
 	return rv;

@@ -18,6 +18,7 @@
 #include "client/bcache.h"
 #include "client/fileio.h"
 #include "client/fusefs_int.h"
+#include "client/localread.h"
 #include "client/locksess.h"
 #include "client/clease.h"
 #include "client/dcache.h"
@@ -876,6 +877,9 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 
 	if ((fs->zctx = zmq_ctx_new()) == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "ZeroMQ context");
+	if (!fs->opt.no_local_reads &&
+	    (rv = lread_new(&fs->local, fs->zctx, errmsg)) != 0)
+		return rv;
 	/* A first session with the short deadline tells quickly whether the
 	 * cluster is there; the pool's sessions then take the per-request
 	 * deadline, which fio's data calls use too.  (The probe has its own
@@ -899,6 +903,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 		    (rv = fio_open(&c->fio, c->mc, fs->zctx, errmsg)) != 0)
 			return rv;
 		fio_set_cache(c->fio, fs->data);
+		fio_set_local(c->fio, fs->local);
 		fio_set_opens(c->fio, fs->opens);
 		if ((c->rep = malloc(sizeof(*c->rep))) == NULL)
 			return cfs_fail(errmsg, CFS_ENOMEM, "reply buffer");
@@ -914,6 +919,7 @@ fusefs_connect(struct fusefs *fs, char *errmsg)
 				   errmsg)) != 0)
 			return rv;
 		fio_set_cache(fs->rconn.fio, fs->data);
+		fio_set_local(fs->rconn.fio, fs->local);
 		fio_set_opens(fs->rconn.fio, fs->opens);
 		struct clease_options lo = {
 			.servers = fs->meta,
@@ -1060,6 +1066,18 @@ fusefs_close(struct fusefs **fsp)
 			 (unsigned long long)(st.slots * BCACHE_BLOCK >> 20));
 	}
 	bcache_free(&fs->data);
+	if (fs->local != NULL) {
+		uint64_t reads, failed;
+		unsigned nodes;
+		lread_stats(fs->local, &reads, &failed, &nodes);
+		LOG_INFO("local reads: %llu pieces read from the disks of "
+			 "data nodes on this machine (%u node(s) local at the "
+			 "end), %llu read through the node after a failed "
+			 "local read",
+			 (unsigned long long)reads, nodes,
+			 (unsigned long long)failed);
+	}
+	lread_free(&fs->local); /* (its questions use the ZeroMQ context) */
 	if (fs->opens != NULL) {
 		struct fio_opens_stats st;
 		fio_opens_stats(fs->opens, &st);

@@ -84,6 +84,9 @@ struct fusefs_options {
 				  0 = none (cfs-fuse's default:
 				  bcache_default_bytes()) */
 	int no_leases;         /* 1: take none, cache nothing (tests) */
+	int no_local_reads;    /* 1: read every replica through its node,
+				  also those on this machine's disks
+				  (client/localread.h) */
 	unsigned creates_ahead; /* creates answered before they commit, at
 				   most (client/acreate.h); 0 = none
 				   (cfs-fuse's default:

@@ -64,6 +64,7 @@ struct fusefs {
 	struct fusefs_options opt;
 	char *meta;
 	void *zctx;
+	struct lread *local; /* reads from local nodes' disks, or NULL */
 	struct conn *conns;
 	unsigned nconns;
 	pthread_mutex_t pool_lock;

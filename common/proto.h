@@ -494,6 +494,15 @@ WIRE_DECLARE(mknod_result, PROTO_MKNOD_RESULT)
 	F(u64, idx, 0)                                                       \
 	F(u64, version, 0)                                                   \
 	F(u64, stamp, 0)
+/* Where the node keeps its replicas, so that a client on the same machine
+ * may read them from the disk itself (client/localread.h); `node` is the
+ * id the asker knows the node by (0: none), for the node's log only. */
+#define PROTO_NODE_WHERE(F)                                                  \
+	F(u64, node, 0)
+#define PROTO_NODE_HERE(F)                                                   \
+	F(str, uuid, 36)   /* as in DIR/node.uuid */                         \
+	F(str, dir, 1023)  /* DIR, absolute */                               \
+	F(u64, node, 0)    /* its registry id (0: not registered yet) */
 
 /* Data node to metadata leader (500-599), client id 0. */
 #define PROTO_NODE_REGISTER(F)                                               \
@@ -682,6 +691,8 @@ WIRE_DECLARE(mknod_result, PROTO_MKNOD_RESULT)
 	X(403, frag_data, PROTO_FRAG_DATA)                                   \
 	X(404, frag_copy, PROTO_FRAG_COPY)                                   \
 	X(405, frag_delete, PROTO_FRAG_DELETE)                               \
+	X(406, node_where, PROTO_NODE_WHERE)                                 \
+	X(407, node_here, PROTO_NODE_HERE)                                   \
 	X(500, node_register, PROTO_NODE_REGISTER)                           \
 	X(501, node_registered, PROTO_NODE_REGISTERED)                       \
 	X(502, node_heartbeat, PROTO_NODE_HEARTBEAT)                         \

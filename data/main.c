@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -369,10 +370,18 @@ static int
 serve(const struct data_options *opt, struct store *st, const char *uuid,
       int created, const sigset_t *sigs, char *errmsg)
 {
+	char absdir[PATH_MAX] = "";
+
+	/* node_where answers it (a client on this machine reads replicas
+	 * there); one longer than the answer takes is not told */
+	if (realpath(opt->dir, absdir) == NULL || strlen(absdir) > 1023)
+		absdir[0] = '\0';
 	struct service_options so = {
 		.listen = opt->listen,
 		.workers = (int)opt->workers,
 		.forward_timeout_ms = (int)opt->forward_timeout,
+		.uuid = uuid,
+		.dir = absdir,
 	};
 	struct beat_options bo = {
 		.meta = opt->meta,

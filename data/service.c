@@ -79,6 +79,8 @@ struct service {
 	int stopping;	     /* under front_lock */
 	int forward_timeout_ms;
 	_Atomic uint64_t self_id;
+	char uuid[37];	/* node_where's answer */
+	char dir[1024];
 	atomic_uint load;
 	atomic_uint_fast64_t served; /* requests answered since start */
 	atomic_uint io_errors;
@@ -957,6 +959,27 @@ handle_delete(struct worker *w, struct request *rq,
 	send_reply(w, rq, WIRE_T_ok, CFS_OK, &ok, NULL);
 }
 
+/* ---- node_where ---------------------------------------------------------- */
+
+/* node_where: the node's uuid and data directory.  A client that finds
+ * DIR/node.uuid holding the same uuid reads this node's replicas from the
+ * disk itself (client/localread.h); to any other it is only a name.  The
+ * files are readable only as their permissions allow. */
+static void
+handle_where(struct worker *w, struct request *rq,
+	     const struct wire_node_where *m)
+{
+	struct wire_node_here out;
+
+	LOG_DEBUG("node_where (as node %" PRIu64 ") from %s", m->node,
+		  rq->peer);
+	memset(&out, 0, sizeof(out));
+	memcpy(out.uuid, w->svc->uuid, sizeof(out.uuid));
+	memcpy(out.dir, w->svc->dir, sizeof(out.dir));
+	out.node = atomic_load(&w->svc->self_id);
+	send_reply(w, rq, WIRE_T_node_here, CFS_OK, &out, NULL);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 /* A request the node cannot take: warn naming the peer, answer @status. */
@@ -1017,6 +1040,9 @@ serve(struct worker *w, struct request *rq)
 		break;
 	case WIRE_T_frag_delete:
 		handle_delete(w, rq, &b->frag_delete);
+		break;
+	case WIRE_T_node_where:
+		handle_where(w, rq, &b->node_where);
 		break;
 	default:
 		cfs_errmsg_set(errmsg, "%s is not a data node request",
@@ -1260,6 +1286,8 @@ service_start(struct service **out, struct store *st,
 					? o->forward_timeout_ms
 					: FORWARD_TIMEOUT_DEFAULT_MS;
 	atomic_init(&s->self_id, o->self_id);
+	snprintf(s->uuid, sizeof(s->uuid), "%s", o->uuid ? o->uuid : "");
+	snprintf(s->dir, sizeof(s->dir), "%s", o->dir ? o->dir : "");
 	atomic_init(&s->load, 0);
 	atomic_init(&s->served, 0);
 	atomic_init(&s->io_errors, 0);

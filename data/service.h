@@ -39,6 +39,11 @@ struct service_options {
 				 * <= 0: 10000 */
 	uint64_t self_id;       /* this node's registry id, 0 before
 				 * registration; see service_set_id() */
+	/* what node_where answers (copied; NULL: ""): the node's uuid and
+	 * its data directory as an absolute path, so that a client on this
+	 * machine can read replicas from the disk (client/localread.h) */
+	const char *uuid;
+	const char *dir;
 };
 
 /*

@@ -277,7 +277,8 @@ moved_under(const struct replica *r)
 
 static int
 read_once(struct store *s, const struct store_key *k, uint64_t off, void *buf,
-	  size_t len, size_t *got, int *moved, char *errmsg)
+	  size_t len, size_t *got, uint64_t *length, uint32_t *data_crc,
+	  int *moved, char *errmsg)
 {
 	struct replica r;
 	uint8_t *blk = NULL;
@@ -289,6 +290,10 @@ read_once(struct store *s, const struct store_key *k, uint64_t off, void *buf,
 	rc = replica_open(s, k, &r, errmsg);
 	if (rc != 0)
 		return rc;
+	if (length != NULL)
+		*length = r.length;
+	if (data_crc != NULL)
+		*data_crc = r.data_crc;
 	if (store_test_opened != NULL)
 		store_test_opened(k);
 	if (off >= r.length || len == 0)
@@ -358,15 +363,24 @@ after_read(int rc, int moved, int i, const struct store_key *k, char *errmsg)
 }
 
 int
-store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
-	   size_t len, size_t *got, char *errmsg)
+store_read_stat(struct store *s, const struct store_key *k, uint64_t off,
+		void *buf, size_t len, size_t *got, uint64_t *length,
+		uint32_t *data_crc, char *errmsg)
 {
 	for (int i = 0;; i++) {
 		int moved = 0;
-		int rc = read_once(s, k, off, buf, len, got, &moved, errmsg);
+		int rc = read_once(s, k, off, buf, len, got, length, data_crc,
+				   &moved, errmsg);
 		if ((rc = after_read(rc, moved, i, k, errmsg)) >= 0)
 			return rc;
 	}
+}
+
+int
+store_read(struct store *s, const struct store_key *k, uint64_t off, void *buf,
+	   size_t len, size_t *got, char *errmsg)
+{
+	return store_read_stat(s, k, off, buf, len, got, NULL, NULL, errmsg);
 }
 
 int
@@ -625,6 +639,35 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	LOG_INFO("store %s: opened; removed %u temp file(s) of interrupted "
 		 "writes",
 		 dir, removed);
+	*out = s;
+	return 0;
+}
+
+int
+store_open_reader(const char *dir, struct store **out, char *errmsg)
+{
+	char frags[PATH_MAX];
+	struct stat st;
+	struct store *s;
+
+	if (dir[0] == '\0' || strlen(dir) > DIR_MAX)
+		return cfs_fail(errmsg, CFS_EINVAL,
+				"%.64s: store directory name empty or too long",
+				dir);
+	snprintf(frags, sizeof(frags), "%s/frags", dir);
+	if (stat(frags, &st) < 0)
+		return cfs_fail_errno(errmsg, errno, "%s", frags);
+	if (!S_ISDIR(st.st_mode))
+		return cfs_fail(errmsg, CFS_ENOENT, "%s: not a directory",
+				frags);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+		free(s);
+		return cfs_fail(errmsg, CFS_ENOMEM, "%s: store", dir);
+	}
+	atomic_init(&s->tmp_counter, 0);
+	atomic_init(&s->direct, 1);
+	s->dirfd = -1;
 	*out = s;
 	return 0;
 }

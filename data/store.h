@@ -93,6 +93,12 @@ struct store_key {
  * with store_close(); on failure *@out is untouched. */
 int store_open(const char *dir, struct store **out, char *errmsg);
 
+/* Open the store at @dir for store_read and store_stat only, changing
+ * nothing on the disk (another process, the node's cfs-data, owns it):
+ * a client on the node's machine reads replicas there itself
+ * (client/localread.h).  CFS_ENOENT if @dir has no frags/ directory. */
+int store_open_reader(const char *dir, struct store **out, char *errmsg);
+
 /* Write bulk data with O_DIRECT where the filesystem takes it (@on, the
  * default), or everything through the page cache; for writers begun from
  * now on (data/store.c says why). */
@@ -172,6 +178,11 @@ void store_write_abort(struct store_writer **w);
  * and block) if a check fails. */
 int store_read(struct store *s, const struct store_key *k, uint64_t off,
 	       void *buf, size_t len, size_t *got, char *errmsg);
+/* store_read that also gives the replica's length and data_crc, as the
+ * header it read the bytes under says (either may be NULL). */
+int store_read_stat(struct store *s, const struct store_key *k, uint64_t off,
+		    void *buf, size_t len, size_t *got, uint64_t *length,
+		    uint32_t *data_crc, char *errmsg);
 
 /* Length, data_crc and stamp (0 for a format 1 file) of replica @k from
  * its checked header (and table); @stamp may be NULL.  CFS_ENOENT or

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "client/localread.h"
 #include "client/nodeclient.h"
 #include "common/crc32c.h"
 #include "common/error.h"
@@ -38,6 +39,9 @@ struct node {
 };
 
 static int next_port;
+
+/* What every node's node_where names as its uuid (with its own dir). */
+#define NODE_UUID "0069356b-ee53-4e07-8610-e4de8f98ca7e"
 
 /* Start a node with id @id; tries ports until one is free. */
 static void
@@ -61,7 +65,9 @@ node_up(struct node *n, uint64_t id, int forward_timeout_ms)
 					    .workers = 4,
 					    .forward_timeout_ms =
 						    forward_timeout_ms,
-					    .self_id = id};
+					    .self_id = id,
+					    .uuid = NODE_UUID,
+					    .dir = n->dir};
 		rv = service_start(&n->svc, n->st, &o, err);
 	}
 	assert_int_equal(rv, 0);
@@ -1308,6 +1314,121 @@ test_read_with_a_fence_answers_crc_and_fences_older_leases(void **state)
 	node_down(&a);
 }
 
+/* ---- node_where, and a client reading local replicas (localread) ------- */
+
+static void
+write_uuid(const struct node *n, const char *text)
+{
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/node.uuid", n->dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* A node whose DIR/node.uuid is its own is read from the disk: the
+ * bytes, checked; a committed crc the replica does not have, a missing
+ * version, a range past its end are errors (the caller reads through
+ * the node); read-ahead jobs give the same bytes, and one let go before
+ * it ran or finished frees everything (ASan). */
+static void
+test_where_lets_a_local_client_read_the_disk(void **state)
+{
+	char err[CFS_ERRMSG_SIZE];
+	struct node a;
+	struct nc *nc = client();
+	struct lread *l = NULL;
+	uint8_t *data = pattern(300000, 5), *buf = malloc(300000);
+	struct wire_frag_write *m = wreq(21, 2, 9, 0, 300000);
+	struct wire_frag_written out;
+	const uint8_t *got = NULL;
+	union wire_body *rep = NULL;
+	struct wire_node_where q = {.node = 1};
+	uint16_t rt = 0;
+	uint64_t reads, failed;
+	unsigned nodes;
+
+	node_up(&a, 1, 0);
+	assert_int_equal(do_write(nc, a.addr, m, data, 300000, &out), 0);
+	assert_int_equal(nc_call(nc, a.addr, WIRE_T_node_where, &q, NULL, 0,
+				 2000, &rt, &rep, NULL, NULL, err),
+			 0);
+	assert_int_equal(rt, WIRE_T_node_here);
+	assert_string_equal(rep->node_here.uuid, NODE_UUID);
+	assert_string_equal(rep->node_here.dir, a.dir);
+	assert_int_equal(rep->node_here.node, 1);
+
+	write_uuid(&a, NODE_UUID "\n");
+	assert_int_equal(lread_new(&l, NULL, err), 0);
+	struct store *st = lread_store(l, 1, a.addr);
+	assert_non_null(st);
+	assert_ptr_equal(lread_store(l, 1, a.addr), st); /* asked once */
+	memset(buf, 0, 300000);
+	assert_int_equal(lread_read(l, st, 21, 2, 9, 70000, buf, 200000,
+				    out.crc, err),
+			 0);
+	assert_memory_equal(buf, data + 70000, 200000);
+	assert_int_equal(lread_read(l, st, 21, 2, 9, 0, buf, 1000,
+				    out.crc ^ 1, err),
+			 CFS_CORRUPT);
+	assert_non_null(strstr(err, "committed"));
+	assert_int_equal(lread_read(l, st, 21, 2, 8, 0, buf, 1000, out.crc,
+				    err),
+			 CFS_ENOENT);
+	assert_int_equal(lread_read(l, st, 21, 2, 9, 299000, buf, 2000,
+				    out.crc, err),
+			 CFS_CORRUPT); /* 1000 bytes where 2000 were due */
+
+	struct lread_job *j = lread_start(l, st, 21, 2, 9, 65536, 131072,
+					  out.crc);
+	assert_non_null(j);
+	assert_int_equal(lread_finish(j, &got, err), 0);
+	assert_memory_equal(got, data + 65536, 131072);
+	lread_done(j);
+	for (int i = 0; i < 16; i++) /* queued, running or done: let go */
+		lread_done(lread_start(l, st, 21, 2, 9, 0, 300000, out.crc));
+
+	/* a failed local read: the node is asked again, not at once */
+	lread_failed(l, 1, a.addr, "test");
+	assert_null(lread_store(l, 1, a.addr));
+	lread_stats(l, &reads, &failed, &nodes);
+	assert_true(reads >= 2);
+	assert_int_equal(failed, 1);
+	assert_int_equal(nodes, 0);
+	lread_free(&l);
+	assert_null(l);
+	free(m);
+	free(buf);
+	free(data);
+	nc_close(&nc);
+	node_down(&a);
+}
+
+/* A node whose directory holds another node's uuid, or none, is not
+ * local: it is read through (lread_store NULL). */
+static void
+test_where_of_a_node_elsewhere_is_read_through(void **state)
+{
+	char err[CFS_ERRMSG_SIZE];
+	struct node a, b;
+	struct lread *l = NULL;
+
+	node_up(&a, 1, 0);
+	node_up(&b, 2, 0);
+	write_uuid(&a, "1069356b-ee53-4e07-8610-e4de8f98ca7e\n");
+	assert_int_equal(lread_new(&l, NULL, err), 0);
+	assert_null(lread_store(l, 1, a.addr)); /* another node's uuid */
+	assert_null(lread_store(l, 2, b.addr)); /* no node.uuid */
+	write_uuid(&b, NODE_UUID "\n");
+	assert_null(lread_store(l, 2, b.addr)); /* asked again in a minute */
+	assert_null(lread_store(l, 3, "127.0.0.1:1")); /* nobody there */
+	lread_free(&l);
+	node_down(&a);
+	node_down(&b);
+}
+
 int
 main(void)
 {
@@ -1334,6 +1455,8 @@ main(void)
 		cmocka_unit_test(test_write_in_place_patches_the_version_on_each_node),
 		cmocka_unit_test(test_write_in_place_refusals),
 		cmocka_unit_test(test_read_with_a_fence_answers_crc_and_fences_older_leases),
+		cmocka_unit_test(test_where_lets_a_local_client_read_the_disk),
+		cmocka_unit_test(test_where_of_a_node_elsewhere_is_read_through),
 	};
 
 	cfs_log_init("test_service");
