@@ -1030,19 +1030,32 @@ prefetch_take(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	if (i == PREFETCH_DEPTH)
 		return 0;
 	struct prefetch *p = &f->pf[i];
+	if (p->job != NULL && p->crc != fi->crc) {
+		/* patched in place since it was asked for: its bytes checked
+		 * against the crc of then */
+		piece_drop(f, i);
+		return 0;
+	}
 	if (p->job != NULL) {
 		const uint8_t *data = NULL;
-		int rv = lread_finish(p->job, &data, errmsg);
+		int rv = lread_finish(p->job, READ_TIMEOUT_MS, &data, errmsg);
 		if (rv == 0) {
 			memcpy(dst, data + (foff - p->offset), n);
 			f->st.reads++;
-		} else { /* the caller reads through the node */
-			lread_failed(f->lr, p->node,
-				     node_addr(f->cur, p->node) ?: "?",
-				     errmsg);
+			piece_drop(f, i);
+			return 1;
 		}
+		/* the caller reads through the node; a disk that hangs is
+		 * tried last, as a node that does */
+		lread_failed(f->lr, p->node, rv, errmsg);
 		piece_drop(f, i);
-		return rv == 0;
+		if (rv != CFS_ETIMEDOUT)
+			return 0;
+		for (int j = 0; j < PREFETCH_DEPTH; j++)
+			if (f->pf[j].node == p->node)
+				piece_drop(f, j);
+		*node = p->node;
+		return 2;
 	}
 	p->active = 0;
 	int rv = nc_finish(f->pnc[i], &rt, &rep, &bulk, &blen, errmsg);
@@ -1188,15 +1201,29 @@ read_replica(struct fio *f, uint64_t ino, const struct wire_fraginfo *fi,
 	struct store *st;
 	int rv;
 
-	if (f->lr != NULL && (st = lread_store(f->lr, node, addr)) != NULL) {
-		rv = lread_read(f->lr, st, ino, (uint32_t)fi->idx, fi->version,
-				foff, dst, n, fi->crc, errmsg);
+	/* (through a job: a read from a disk that hangs must give up) */
+	struct lread_job *j = NULL;
+	if (f->lr != NULL && (st = lread_store(f->lr, node, addr)) != NULL &&
+	    (j = lread_start(f->lr, st, ino, (uint32_t)fi->idx, fi->version,
+			     foff, n, fi->crc)) != NULL) {
+		const uint8_t *data = NULL;
+		rv = lread_finish(j, READ_TIMEOUT_MS, &data, errmsg);
+		if (rv == 0)
+			memcpy(dst, data, n);
+		lread_done(j);
 		if (rv == 0) {
 			f->st.reads++;
 			return 0;
 		}
 		/* the node's own read says what is wrong, if anything */
-		lread_failed(f->lr, node, addr, errmsg);
+		lread_failed(f->lr, node, rv, errmsg);
+		if (rv == CFS_ETIMEDOUT) { /* so would the node's, likely */
+			LOG_WARN("fragment %llu/%llu: %s; trying the next "
+				 "replica",
+				 (unsigned long long)ino,
+				 (unsigned long long)fi->idx, errmsg);
+			return rv;
+		}
 	}
 	rv = nc_call(f->nc, addr, WIRE_T_frag_read, &rq, NULL, 0,
 		     READ_TIMEOUT_MS, &rt, &rep, &bulk, &blen, errmsg);

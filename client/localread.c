@@ -2,6 +2,7 @@
 #include "client/localread.h"
 
 #include <fcntl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "client/nodeclient.h"
 #include "common/clock.h"
@@ -24,11 +26,9 @@
 /* How long a node may take to say where it is: it is asked by a reader
  * about to read from it anyway. */
 #define ASK_TIMEOUT_MS 1000
-/* A node found not local, or that did not answer, is asked again after
- * this long (a node may move to this machine, or restart here); one
- * whose local read failed, no sooner than RETRY_MS. */
+/* A node that did not answer, or one whose local read timed out, is
+ * asked again after this long. */
 #define RECHECK_MS 60000
-#define RETRY_MS 1000
 /* Nodes and data directories told apart; past that, the rest are read
  * through the network. */
 #define NODES_MAX 256
@@ -83,13 +83,12 @@ struct lread {
 	int nthreads;
 	int stopping;
 	uint64_t reads, failed;
+	void *own_zctx; /* made by lread_new when given none */
 	/* buffers of jobs done, for the next jobs (SPARE_MAX at most, each
 	 * of spare_cap bytes) */
 	uint8_t *spare[SPARE_MAX];
 	unsigned nspare;
 	size_t spare_cap;
-	pthread_mutex_t ask_lock; /* guards nc: one question at a time */
-	struct nc *nc;
 };
 
 int
@@ -99,11 +98,15 @@ lread_new(struct lread **out, void *zctx, char *errmsg)
 
 	if (l == NULL)
 		return cfs_fail(errmsg, CFS_ENOMEM, "local reads");
+	if (zctx == NULL && (zctx = l->own_zctx = zmq_ctx_new()) == NULL) {
+		free(l);
+		return cfs_fail(errmsg, CFS_ENOMEM, "local reads: ZeroMQ "
+				"context");
+	}
 	l->zctx = zctx;
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_mutex_init(&l->ask_lock, NULL);
 	pthread_cond_init(&l->work, NULL);
-	pthread_cond_init(&l->done, NULL);
+	cfs_cond_init_monotonic(&l->done);
 	pthread_cond_init(&l->asked, NULL);
 	*out = l;
 	return 0;
@@ -129,11 +132,11 @@ lread_free(struct lread **lp)
 		store_close(&l->stores[i]);
 		free(l->dirs[i]);
 	}
-	nc_close(&l->nc);
+	if (l->own_zctx != NULL)
+		zmq_ctx_term(l->own_zctx);
 	pthread_cond_destroy(&l->work);
 	pthread_cond_destroy(&l->done);
 	pthread_cond_destroy(&l->asked);
-	pthread_mutex_destroy(&l->ask_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 	*lp = NULL;
@@ -190,21 +193,29 @@ store_of(struct lread *l, const char *dir, char *errmsg)
 	return s;
 }
 
-/* Ask node @node at @addr where it keeps its replicas: into @dir
- * (PATH_MAX bytes) if that is here, 1; else 0, @errmsg why not. */
-static int
+/* What a node's answer to node_where says. */
+enum where { WHERE_HERE, WHERE_ELSEWHERE, WHERE_UNKNOWN };
+
+/* Ask node @node at @addr where it keeps its replicas: WHERE_HERE, into
+ * @dir (PATH_MAX bytes); WHERE_ELSEWHERE (the node answered, and its
+ * files are not readable here as its: until it moves); WHERE_UNKNOWN (no
+ * answer, or no directory told); @errmsg why not.  On a socket of its
+ * own, so that threads asking different nodes do not wait for each
+ * other. */
+static enum where
 ask(struct lread *l, uint64_t node, const char *addr, char *dir,
     char *errmsg)
 {
 	struct wire_node_where rq = {.node = node};
 	union wire_body *rep = NULL;
+	struct nc *nc = NULL;
 	uint16_t rt = 0;
-	int rv, local = 0;
+	enum where local = WHERE_UNKNOWN;
+	int rv;
 
-	pthread_mutex_lock(&l->ask_lock);
-	rv = l->nc != NULL ? 0 : nc_open(&l->nc, l->zctx, errmsg);
+	rv = nc_open(&nc, l->zctx, errmsg);
 	if (rv == 0)
-		rv = nc_call(l->nc, addr, WIRE_T_node_where, &rq, NULL, 0,
+		rv = nc_call(nc, addr, WIRE_T_node_where, &rq, NULL, 0,
 			     ASK_TIMEOUT_MS, &rt, &rep, NULL, NULL, errmsg);
 	if (rv == 0 && rt != WIRE_T_node_here) {
 		cfs_fail(errmsg, CFS_MALFORMED, "%s: answered %s", addr,
@@ -218,11 +229,12 @@ ask(struct lread *l, uint64_t node, const char *addr, char *dir,
 			 "%s: its %s/node.uuid is not readable here or names "
 			 "another node",
 			 addr, rep->node_here.dir);
+		local = WHERE_ELSEWHERE;
 	} else if (rv == 0) {
 		snprintf(dir, PATH_MAX, "%s", rep->node_here.dir);
-		local = 1;
+		local = WHERE_HERE;
 	}
-	pthread_mutex_unlock(&l->ask_lock);
+	nc_close(&nc);
 	return local;
 }
 
@@ -274,10 +286,10 @@ lread_store(struct lread *l, uint64_t node, const char *addr)
 	e->asking = 1;
 	pthread_mutex_unlock(&l->lock);
 
-	int local = ask(l, node, addr, dir, errmsg);
+	enum where w = ask(l, node, addr, dir, errmsg);
 
 	pthread_mutex_lock(&l->lock);
-	st = local ? store_of(l, dir, errmsg) : NULL;
+	st = w == WHERE_HERE ? store_of(l, dir, errmsg) : NULL;
 	/* (the entry stays put: entries are only ever added) */
 	if (st != NULL && e->st != st)
 		LOG_INFO("data node %" PRIu64 " (%s) keeps its replicas in %s "
@@ -292,7 +304,12 @@ lread_store(struct lread *l, uint64_t node, const char *addr)
 			  "disk: %s",
 			  node, addr, errmsg);
 	e->st = st;
-	e->ask_after_ms = st != NULL ? INT64_MAX : now + RECHECK_MS;
+	/* a node found here, or elsewhere, stays so until it moves (a new
+	 * address) or a local read times out; one that did not answer is
+	 * asked again in a minute */
+	e->ask_after_ms = st != NULL || w == WHERE_ELSEWHERE
+				  ? INT64_MAX
+				  : cfs_now_ms() + RECHECK_MS;
 	e->asking = 0;
 	pthread_cond_broadcast(&l->asked);
 	pthread_mutex_unlock(&l->lock);
@@ -300,21 +317,24 @@ lread_store(struct lread *l, uint64_t node, const char *addr)
 }
 
 void
-lread_failed(struct lread *l, uint64_t node, const char *addr,
-	     const char *errmsg)
+lread_failed(struct lread *l, uint64_t node, int status, const char *errmsg)
 {
-	struct lnode *e;
-
 	pthread_mutex_lock(&l->lock);
 	l->failed++;
-	e = node_entry(l, node, addr);
-	if (e != NULL && e->st != NULL) {
-		/* read through the node until it was asked again */
-		e->st = NULL;
-		e->ask_after_ms = cfs_now_ms() + RETRY_MS;
-		LOG_INFO("data node %" PRIu64 " (%s): reading through it: from "
+	for (unsigned i = 0; i < l->nnodes; i++) {
+		struct lnode *e = &l->nodes[i];
+		if (e->id != node)
+			continue;
+		if (status == CFS_ETIMEDOUT && e->st != NULL) {
+			/* a disk that hangs: read through the node (whose
+			 * reads time out and fail over) for a minute */
+			e->st = NULL;
+			e->ask_after_ms = cfs_now_ms() + RECHECK_MS;
+		}
+		LOG_INFO("data node %" PRIu64 " (%s): read through it: from "
 			 "the disk, %s",
-			 node, addr, errmsg);
+			 node, e->addr, errmsg);
+		break;
 	}
 	pthread_mutex_unlock(&l->lock);
 }
@@ -458,14 +478,25 @@ lread_start(struct lread *l, struct store *s, uint64_t ino, uint32_t idx,
 }
 
 int
-lread_finish(struct lread_job *j, const uint8_t **data, char *errmsg)
+lread_finish(struct lread_job *j, int timeout_ms, const uint8_t **data,
+	     char *errmsg)
 {
 	struct lread *l = j->l;
+	struct timespec until;
+	int timed_out = 0;
 
+	cfs_deadline_ts(&until, timeout_ms);
 	pthread_mutex_lock(&l->lock);
-	while (j->state != JOB_DONE)
-		pthread_cond_wait(&l->done, &l->lock);
+	while (j->state != JOB_DONE && !timed_out)
+		timed_out = pthread_cond_timedwait(&l->done, &l->lock,
+						   &until) == ETIMEDOUT;
+	timed_out = j->state != JOB_DONE;
 	pthread_mutex_unlock(&l->lock);
+	if (timed_out)
+		return cfs_fail(errmsg, CFS_ETIMEDOUT,
+				"reading %016" PRIx64 ".%" PRIu32 " v%" PRIu64
+				" from the disk: no answer in %d ms",
+				j->ino, j->idx, j->version, timeout_ms);
 	if (j->rc != 0) {
 		cfs_errmsg_set(errmsg, "%s", j->errmsg);
 		return j->rc;

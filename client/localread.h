@@ -25,8 +25,10 @@
  * any way is not believed: the caller reads through the node instead,
  * which alone decides whether the replica is bad (a patch in place may
  * have been rewriting the bytes just read, which the node serialises
- * with its reads; a replica deleted or moved since).  The node is asked
- * again before the next local read of it.
+ * with its reads; a replica deleted or moved since).  Reads wait as
+ * long as one through the node would (a disk that hangs must not hang
+ * the reader: it fails over), and a node whose read timed out is read
+ * through for a minute.
  *
  * Threads: every call may be made from any thread.  Reads started with
  * lread_start run on a few threads of their own (made at the first), so
@@ -52,9 +54,11 @@ void lread_free(struct lread **lp);
  * answer (a second at most). */
 struct store *lread_store(struct lread *l, uint64_t node, const char *addr);
 
-/* A local read of node @node failed (@errmsg why): ask it again before
- * the next one. */
-void lread_failed(struct lread *l, uint64_t node, const char *addr,
+/* A local read of node @node failed with @status (@errmsg why; the
+ * caller reads through the node): logged, counted.  One that timed out
+ * (a disk that hangs) turns local reads of the node off for a minute,
+ * so readers fail over as they do through the node. */
+void lread_failed(struct lread *l, uint64_t node, int status,
 		  const char *errmsg);
 
 /* Read [@off, @off + @n) of replica (@ino, @idx, @version) from store @s
@@ -66,13 +70,17 @@ int lread_read(struct lread *l, struct store *s, uint64_t ino, uint32_t idx,
 	       uint32_t crc, char *errmsg);
 
 /* lread_read on a thread of @l's into a buffer of its own: NULL if no
- * job could be made (out of memory, no thread): read otherwise. */
+ * job could be made (out of memory, no thread): read otherwise.  Reads
+ * that must be able to give up (every read of a caller that fails over)
+ * go through a job. */
 struct lread_job *lread_start(struct lread *l, struct store *s, uint64_t ino,
 			      uint32_t idx, uint64_t version, uint64_t off,
 			      size_t n, uint32_t crc);
-/* Wait for @j: lread_read's result and, on 0, its bytes in *@data
- * (valid until lread_done). */
-int lread_finish(struct lread_job *j, const uint8_t **data, char *errmsg);
+/* Wait for @j, @timeout_ms at most (CFS_ETIMEDOUT: the caller lets it
+ * go with lread_done): lread_read's result and, on 0, its bytes in
+ * *@data (valid until lread_done). */
+int lread_finish(struct lread_job *j, int timeout_ms, const uint8_t **data,
+		 char *errmsg);
 /* The caller is done with @j, finished or not (NULL-safe). */
 void lread_done(struct lread_job *j);
 

@@ -73,7 +73,7 @@ flip "$bad" 5000
 check "a replica corrupt on the disk: the file still reads byte-identical" \
 	cmp "$T/g" "$M/g"
 check "... the local read failed and was read through the node" \
-	grep -q "reading through it: from the disk" "$T/fuse2.log"
+	grep -q "read through it: from the disk.*block" "$T/fuse2.log"
 fusermount3 -u "$M"
 # (the daemon logs it on its way out, after the unmount returned)
 check "... the mount counted its local reads at unmount" \
