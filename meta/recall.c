@@ -125,9 +125,13 @@ recall_take(struct recall_book *b, uint64_t holder, uint64_t *inos,
 	if (h == NULL)
 		return 0;
 	size_t k = h->n < max ? h->n : max;
-	memcpy(inos, h->inos, k * sizeof(*inos));
-	memmove(h->inos, h->inos + k, (h->n - k) * sizeof(*inos));
-	h->n -= k;
+	/* (a holder with only a watch parked has no notes, and h->inos may
+	 * be NULL: memcpy from NULL is undefined even for 0 bytes) */
+	if (k > 0) {
+		memcpy(inos, h->inos, k * sizeof(*inos));
+		memmove(h->inos, h->inos + k, (h->n - k) * sizeof(*inos));
+		h->n -= k;
+	}
 	tidy(b, p);
 	return k;
 }

@@ -680,6 +680,28 @@ test_recall_note_wakes_parked_watch(void **state)
 	assert_null(b);
 }
 
+/* A take for a holder that has only a watch parked, no notes yet (the
+ * watch's own lease_watch, answered on time): nothing, and the watch
+ * stays.  (Its memcpy from no notes at all was undefined behaviour:
+ * UBSan stopped a metadata server there.) */
+static void
+test_recall_take_with_only_a_watch_parked(void **state)
+{
+	(void)state;
+	struct recall_book *b = recall_new();
+	int w;
+	uint64_t inos[4];
+
+	assert_null(recall_park(b, 9, &w, 1000));
+	assert_int_equal(recall_take(b, 9, inos, 4), 0);
+	assert_int_equal(recall_count(b), 1);
+	assert_ptr_equal(recall_note(b, 9, 60), &w);
+	assert_int_equal(recall_take(b, 9, inos, 4), 1);
+	assert_int_equal(inos[0], 60);
+	assert_int_equal(recall_count(b), 0);
+	recall_free(&b, NULL, NULL);
+}
+
 static void
 count_watch(void *watch, void *data)
 {
@@ -714,6 +736,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_lease_readers_share_writers_exclude),
+		T(test_recall_take_with_only_a_watch_parked),
 		T(test_lease_targets_of_mutations),
 		TT(test_lease_grant_has_epoch_of_its_entry),
 		TT(test_lease_conflict_is_busy_and_recalls),
