@@ -606,13 +606,11 @@ mark_topdir(const char *path)
 	close(fd);
 }
 
-int
-store_open(const char *dir, struct store **out, char *errmsg)
+/* A new store of @dir (checked), nothing on the disk touched yet. */
+static int
+store_new(const char *dir, struct store **out, char *errmsg)
 {
 	struct store *s;
-	char frags[PATH_MAX];
-	unsigned removed = 0;
-	int rc;
 
 	if (dir[0] == '\0' || strlen(dir) > DIR_MAX)
 		return cfs_fail(errmsg, CFS_EINVAL,
@@ -626,6 +624,20 @@ store_open(const char *dir, struct store **out, char *errmsg)
 	atomic_init(&s->tmp_counter, 0);
 	atomic_init(&s->direct, 1);
 	s->dirfd = -1;
+	*out = s;
+	return 0;
+}
+
+int
+store_open(const char *dir, struct store **out, char *errmsg)
+{
+	struct store *s = NULL;
+	char frags[PATH_MAX];
+	unsigned removed = 0;
+	int rc;
+
+	if ((rc = store_new(dir, &s, errmsg)) != 0)
+		return rc;
 	snprintf(frags, sizeof(frags), "%s/frags", dir);
 	rc = make_dirs(frags, errmsg);
 	if (rc == 0)
@@ -648,26 +660,20 @@ store_open_reader(const char *dir, struct store **out, char *errmsg)
 {
 	char frags[PATH_MAX];
 	struct stat st;
-	struct store *s;
+	struct store *s = NULL;
+	int rc = store_new(dir, &s, errmsg);
 
-	if (dir[0] == '\0' || strlen(dir) > DIR_MAX)
-		return cfs_fail(errmsg, CFS_EINVAL,
-				"%.64s: store directory name empty or too long",
-				dir);
+	if (rc != 0)
+		return rc;
 	snprintf(frags, sizeof(frags), "%s/frags", dir);
 	if (stat(frags, &st) < 0)
-		return cfs_fail_errno(errmsg, errno, "%s", frags);
-	if (!S_ISDIR(st.st_mode))
-		return cfs_fail(errmsg, CFS_ENOENT, "%s: not a directory",
-				frags);
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
-		free(s);
-		return cfs_fail(errmsg, CFS_ENOMEM, "%s: store", dir);
+		rc = cfs_fail_errno(errmsg, errno, "%s", frags);
+	else if (!S_ISDIR(st.st_mode))
+		rc = cfs_fail(errmsg, CFS_ENOENT, "%s: not a directory", frags);
+	if (rc != 0) {
+		store_close(&s);
+		return rc;
 	}
-	atomic_init(&s->tmp_counter, 0);
-	atomic_init(&s->direct, 1);
-	s->dirfd = -1;
 	*out = s;
 	return 0;
 }
