@@ -81,7 +81,8 @@ static const char usage_text[] =
 	"                       Behaviour); 0: every create waits (default\n"
 	"                       256, at most 65536)\n"
 	"  --log FILE           append log lines to FILE (default: stderr with\n"
-	"                       -f, else syslog); CFS_LOG=debug for more\n"
+	"                       -f, else syslog; once detached, its stderr\n"
+	"                       too); CFS_LOG=debug for more\n"
 	"  -h, --help           show this help\n"
 	"  -V, --version        show the version\n"
 	"\n"
@@ -379,9 +380,12 @@ start_daemon(int *notify_fd)
 	_exit(status == 0 ? 0 : 1);
 }
 
-/* Detach the mounted daemon from the terminal. */
+/* Detach the mounted daemon from the terminal.  With --log, what is still
+ * written to stderr (libfuse's own messages, a sanitizer's or the C
+ * library's report of a crash) goes to the log file, not /dev/null: the
+ * last words of a daemon that died are what its operator needs most. */
 static void
-detach(void)
+detach(FILE *logf)
 {
 	int fd = open("/dev/null", O_RDWR);
 
@@ -394,7 +398,7 @@ detach(void)
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		dup2(fd, 2);
+		dup2(logf != NULL ? fileno(logf) : fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
@@ -572,7 +576,7 @@ main(int argc, char **argv)
 			}
 		}
 		tell_parent(&notify, 0);
-		detach();
+		detach(logf);
 	}
 	if (fo.singlethread) {
 		rv = fuse_session_loop(se);
