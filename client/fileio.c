@@ -1,10 +1,12 @@
 /* fileio.c - file data over CFS: chain writes with replacement, commits, reads with fail-over. */
 #include "client/fileio_int.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/bcache.h"
 #include "client/nodeclient.h"
@@ -18,6 +20,40 @@
  * write_fragment tries first, in client/inplace.c. */
 
 #define WRITE_ATTEMPTS 6
+/* A write that lost a race (another writer's version of the fragment
+ * committed first: writers without a write lease, or a truncation) writes
+ * its bytes again over the winner's.  Lost races do not use up the
+ * attempts above, which are for failures, but are bounded too; see
+ * race_pause. */
+#define WRITE_RACES 48
+#define RACE_PAUSE_MAX_US 32000
+
+/* Before the next try of a write that lost race @k (from 1): a random
+ * pause of up to 250 us << k, at most RACE_PAUSE_MAX_US.  Two writers in
+ * step lose to each other again and again; a random pause, growing,
+ * takes them out of step (at most ~1 s in all). */
+static void
+race_pause(unsigned k)
+{
+	uint64_t cap = k >= 8 ? RACE_PAUSE_MAX_US : 250u << k;
+	struct timespec ts;
+
+	if (cap > RACE_PAUSE_MAX_US)
+		cap = RACE_PAUSE_MAX_US;
+	/* splitmix64 of the clock and the stack address: no shared state
+	 * between threads, different on each call */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t z = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	uint64_t us = z % cap;
+	ts.tv_sec = (time_t)(us / 1000000);
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
 
 void
 fio_set_cache(struct fio *f, struct bcache *bc)
@@ -608,6 +644,7 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 	uint8_t *whole = NULL;
 	size_t whole_len = 0;
 	int rv = CFS_EIO, recovered = 0;
+	unsigned races = 0;
 
 	if (f->opens != NULL) { /* also without a lease: sealed first */
 		int done = 0;
@@ -626,7 +663,8 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			return rv;
 		}
 	}
-	for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+	for (unsigned attempt = 0; attempt < WRITE_ATTEMPTS + races;
+	     attempt++) {
 		int ahead = attempt == 0 && lease_epoch != 0 &&
 			    f->opens != NULL &&
 			    opens_take(f, ino, idx, lease_epoch);
@@ -719,13 +757,17 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 				break;
 			if (ahead)
 				opens_stale(f->opens);
-			/* after this mount's own truncation, expected */
-			CFS_LOG(ahead ? CFS_LOG_DEBUG : CFS_LOG_INFO,
+			/* after this mount's own truncation, expected; a
+			 * race lost again and again is told once */
+			CFS_LOG(ahead || races > 0 ? CFS_LOG_DEBUG
+						   : CFS_LOG_INFO,
 				"v%llu: %s; writing it again over the "
 				"committed version",
 				(unsigned long long)o->version, errmsg);
 			free(whole);
 			whole = NULL;
+			if (rv == CFS_ESTALE && races < WRITE_RACES)
+				race_pause(++races);
 			continue;
 		}
 		if (rv == CFS_FENCED)
@@ -762,8 +804,9 @@ write_fragment(struct fio *f, uint64_t ino, uint64_t idx, uint64_t foff,
 			exclude[nexclude++] = failed;
 	}
 	free(whole);
-	/* still stale after every attempt (writers without leases racing on
-	 * the fragment): an I/O error is what a write(2) caller expects */
+	/* still stale after every attempt and WRITE_RACES lost races
+	 * (writers without leases racing on the fragment, all the time): an
+	 * I/O error is what a write(2) caller expects */
 	if (rv == CFS_ESTALE)
 		rv = CFS_EIO;
 	if (rv == 0)
