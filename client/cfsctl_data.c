@@ -214,6 +214,7 @@ status_data(const char *leader, int timeout_ms, struct json *j, char *errmsg)
 		json_u64(j, "copies", l->repair_copies);
 		json_u64(j, "bytes", l->repair_bytes);
 		json_u64(j, "rate", l->repair_rate);
+		json_bool(j, "rebalance", !l->rebalance_held);
 		json_object_end(j);
 		json_bool(j, "degraded_writes", l->degraded_writes);
 		json_object_end(j);
@@ -231,6 +232,7 @@ status_data(const char *leader, int timeout_ms, struct json *j, char *errmsg)
 	       "to delete:     %llu replicas\n"
 	       "repair:        %u tasks running (copies, moves, deletions), "
 	       "%llu copies done (%s) since this leader started, %s/s now\n"
+	       "rebalance:     %s\n"
 	       "degraded writes: %s\n",
 	       (unsigned long long)l->fragments,
 	       (unsigned long long)l->under_goal,
@@ -239,6 +241,8 @@ status_data(const char *leader, int timeout_ms, struct json *j, char *errmsg)
 	       l->missing ? " (NO LIVE COPY: bring their nodes back)" : "",
 	       (unsigned long long)l->garbage, l->repair_active,
 	       (unsigned long long)l->repair_copies, b, rate,
+	       l->rebalance_held ? "held (the leader's rebalance = no)"
+				 : "on (moves when nothing is under goal)",
 	       l->degraded_writes ? "allowed (writes proceed with fewer "
 				    "copies, counted under goal)"
 				  : "refused (EAGAIN below goal)");

@@ -583,7 +583,8 @@ WIRE_DECLARE(mknod_result, PROTO_MKNOD_RESULT)
 	F(u64, repair_bytes, 0)                                              \
 	F(u64, repair_rate, 0) /* bytes/s over the last 10 s */              \
 	F(u32, repair_active, 0)                                             \
-	F(u8, degraded_writes, 0) /* policy: 1 = allow writes below goal */
+	F(u8, degraded_writes, 0) /* policy: 1 = allow writes below goal */ \
+	F(u8opt, rebalance_held, 0) /* policy: 1 = `rebalance = no` */
 
 /* Administration (300-399).  Sent with client id 0 (no session needed). */
 #define PROTO_FORMAT(F)                                                      \

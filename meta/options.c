@@ -72,6 +72,10 @@ const struct cfs_conf_key meta_option_keys[] = {
 	  "bytes per second that re-replication and rebalancing may copy"),
 	K(repair_inflight, CFS_CONF_INT, 1, 256, "8",
 	  "copies and deletions running at once"),
+	K(rebalance, CFS_CONF_BOOL, 0, 1, "yes",
+	  "when nothing is under goal, move replicas onto the alive nodes "
+	  "that hold less than their share; no: hold every move (repair of "
+	  "fragments under goal, drains and deletions go on)"),
 	K(fault_hooks, CFS_CONF_BOOL, 0, 1, "no",
 	  "tests only: SIGUSR1 cuts this server off from its Raft peers as "
 	  "a network partition would (clients still reach it), SIGUSR2 "

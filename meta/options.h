@@ -34,6 +34,7 @@ struct meta_options {
 	char spread_label[256];
 	uint64_t repair_rate;      /* bytes/s */
 	int64_t repair_inflight;
+	int rebalance;
 };
 
 extern const struct cfs_conf_key meta_option_keys[];

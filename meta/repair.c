@@ -982,8 +982,10 @@ scan_all(struct repair *r, struct dmap *d, uint64_t now_ms)
 	drop_abandoned(r, d);
 	/* Moving data only when everything is settled: nothing under goal,
 	 * nothing to drop, no copy in flight (a move in flight is not yet in
-	 * the counts rebalancing reads, so starting more would overshoot). */
-	if (!c.under_seen && c.drop.items_count == 0 && r->n_active == 0)
+	 * the counts rebalancing reads, so starting more would overshoot).
+	 * Not at all with `rebalance = no`. */
+	if (r->opt.rebalance && !c.under_seen && c.drop.items_count == 0 &&
+	    r->n_active == 0)
 		plan_rebalance(r, d, &c);
 	free(c.view);
 	unsigned before = r->n_active;
@@ -1322,4 +1324,5 @@ repair_status(struct repair *r, struct dmap *d,
 	out->repair_rate = sum / RATE_WINDOW;
 	out->repair_active = r->n_active;
 	out->degraded_writes = (uint8_t)r->opt.degraded_writes;
+	out->rebalance_held = (uint8_t)!r->opt.rebalance;
 }

@@ -40,6 +40,7 @@ struct repair_options {
 	const char *spread_label; /* borrowed, e.g. "rack" */
 	uint64_t rate;            /* bytes/s of copies */
 	int inflight;             /* copies + deletions at once */
+	int rebalance;            /* 0: plan no moves */
 };
 
 /* Propose a command through the log (the server's enqueue_internal). */

@@ -542,6 +542,7 @@ meta_server_run(struct meta_server *s, char *errmsg)
 		.spread_label = s->opt.spread_label,
 		.rate = s->opt.repair_rate,
 		.inflight = (int)s->opt.repair_inflight,
+		.rebalance = s->opt.rebalance,
 	};
 	rv = repair_create(&s->repair, &s->loop, &ro, propose_cb, dmap_of_cb,
 			   s, errmsg);

@@ -113,7 +113,8 @@ check "with 2 live nodes, a goal 3 write proceeds (degraded_writes = yes)" \
 	$CTL put -q "$T/d" /degraded
 check "... reads back byte-identical" same /degraded "$T/d"
 shows() { $CTL status >"$T/st" 2>&1; grep -q '^under goal: *[1-9]' "$T/st" &&
-	grep -q '^degraded writes: allowed' "$T/st"; }
+	grep -q '^degraded writes: allowed' "$T/st" &&
+	grep -q '^rebalance: *on' "$T/st"; }
 check "... status counts it under goal and names the policy" shows
 sed -n 's/^\(under goal\|degraded writes\):/    &/p' "$T/st"
 data_start 4 --labels rack=r4

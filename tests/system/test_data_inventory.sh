@@ -4,13 +4,19 @@
 # version nobody wrote) once they are older than inventory_grace, and keeps
 # every file the metadata knows, however old, and unknown files younger
 # than the grace period.  (The leader's refusal for a dead or removed node
-# is in test_dmap.)
+# is in test_dmap.)  Rebalancing is held (`rebalance = no`): a move could
+# otherwise put the very key the test copied onto a node onto that node,
+# making the copy a replica the metadata knows.
 . "$(dirname "$0")/lib.sh"
 
 FSZ=$((1024 * 1024))
 BOOTSTRAP_ARGS="--fragment-size $FSZ"
 DATA_EXTRA="--set inventory_interval=1s --set inventory_grace=10s"
-data_cluster 3 4 || { show_logs; exit 1; }
+data_cluster 3 4 --set rebalance=no || { show_logs; exit 1; }
+check "status says rebalancing is held" \
+	sh -c "$CTL status | grep -q '^rebalance: *held'"
+check "... and so does status --json" \
+	sh -c "$CTL --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"data\"][\"repair\"][\"rebalance\"] is False'"
 
 gone() { [ ! -e "$1" ]; }
 
