@@ -283,7 +283,8 @@ setup(void **state)
 	struct repair_options opt = {.dead_after_ms = 20000,
 				     .spread_label = "",
 				     .rate = 1 << 20,
-				     .inflight = 4};
+				     .inflight = 4,
+				     .rebalance = 1};
 
 	assert_int_equal(sqlite3_open(":memory:", &t->db), SQLITE_OK);
 	assert_int_equal(ns_open(&t->ns, t->db, t->errmsg), 0);
@@ -641,7 +642,8 @@ test_rebalance_keeps_the_spread(void **state)
 	struct repair_options opt = {.dead_after_ms = 20000,
 				     .spread_label = "rack",
 				     .rate = 1 << 20,
-				     .inflight = 4};
+				     .inflight = 4,
+				     .rebalance = 1};
 
 	repair_destroy(&t->r);
 	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
@@ -665,6 +667,48 @@ test_rebalance_keeps_the_spread(void **state)
 	assert_true(active(t, 3000) > 0);
 }
 
+/* 12 fragments on nodes 1-3, none on node 4: rebalancing moves some onto
+ * node 4 in the first scan, unless `rebalance = no`. */
+static unsigned
+moves_onto_an_empty_node(struct t *t, int rebalance)
+{
+	struct repair_options opt = {.dead_after_ms = 20000,
+				     .spread_label = "",
+				     .rate = 1 << 20,
+				     .inflight = 4,
+				     .rebalance = rebalance};
+
+	repair_destroy(&t->r);
+	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
+				       t, t->errmsg),
+			 0);
+	for (uint64_t idx = 0; idx < 12; idx++)
+		write_on(t, idx, 1, 2, 3);
+	repair_lead(t->r, 1, 1000);
+	heartbeats(t, 1000);
+	repair_tick(t->r, t->d, 7, 2000);
+	assert_int_equal(repair_scans(t->r), 1);
+	return active(t, 2000);
+}
+
+static void
+test_rebalance_moves_onto_an_empty_node(void **state)
+{
+	assert_true(moves_onto_an_empty_node(*state, 1) > 0);
+}
+
+static void
+test_rebalance_no_holds_every_move(void **state)
+{
+	struct t *t = *state;
+	struct wire_node_list_reply out;
+
+	assert_int_equal(moves_onto_an_empty_node(t, 0), 0);
+	memset(&out, 0, sizeof(out));
+	repair_status(t->r, t->d, &out, 2000);
+	assert_int_equal(out.rebalance_held, 1);
+}
+
 int
 main(void)
 {
@@ -682,6 +726,11 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rebalance_keeps_the_spread, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rebalance_moves_onto_an_empty_node, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rebalance_no_holds_every_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_registering_again_restarts_the_clock, setup,
 			teardown),
