@@ -1,13 +1,15 @@
-/* fileio_int.h - inside file I/O: what client/fileio.c shares with client/inplace.c (struct fio, the mount's table of open versions); nothing else includes it. */
+/* fileio_int.h - inside file I/O: what client/fileio.c, client/fileread.c and client/inplace.c share (struct fio, the mount's table of open versions); nothing else includes it. */
 #ifndef CFS_CLIENT_FILEIO_INT_H
 #define CFS_CLIENT_FILEIO_INT_H
 
 /*
- * client/fileio.h is the API; this header is what its two files share.
+ * client/fileio.h is the API; this header is what its three files share.
  *
- *   fileio.c   writing (chain writes with replacement, commits, versions
- *              opened ahead), parallel fragment writes, reading with
- *              fail-over, read-ahead
+ *   fileio.c   the fio, locating fragments, writing (chain writes with
+ *              replacement, commits, versions opened ahead), parallel
+ *              fragment writes
+ *   fileread.c locations kept for cached reads, reading with fail-over
+ *              (through the nodes or from local disks), read-ahead
  *   inplace.c  versions open for patching in place: patches sent to every
  *              node at once, the mount's seals, surveys after a failed
  *              patch (docs/data-path.md "Patching in place")
@@ -153,6 +155,11 @@ struct fio_opens {
 };
 
 /* ---- fileio.c ------------------------------------------------------------ */
+
+/* frag_locate [first, first + count) of @ino into f->map (and f->fsz);
+ * @for_write: to rewrite them (write permission, not read). */
+int fio_locate(struct fio *f, uint64_t ino, uint64_t first, uint32_t count,
+	       int for_write, char *errmsg);
 
 /* The fragment size, asked the first time with a writer's frag_locate
  * (write permission, not read); fio_fragment_size asks as a reader. */
