@@ -437,6 +437,13 @@ acreate_stop(struct acreate *a, int wait_ms)
 	for (unsigned i = 0; i < a->nsenders; i++)
 		if (a->s[i].started)
 			pthread_join(a->s[i].th, NULL);
+	/* the leases granted through these sessions go with them: whoever
+	 * recorded them stops looking at the sessions (a mount's recaller
+	 * read a closed one's memory) */
+	if (a->ops != NULL && a->ops->closing != NULL)
+		for (unsigned i = 0; i < a->nsenders; i++)
+			if (a->s[i].mc != NULL)
+				a->ops->closing(a->data, a->s[i].mc);
 	/* at once, not in turn: each says goodbye to the leader, up to
 	 * 0.3 s when none answers (an unmount after the cluster stopped) */
 	pthread_t th[SENDERS_MAX];

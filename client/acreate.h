@@ -63,6 +63,10 @@ struct acreate_ops {
 	 * make metadata calls. */
 	void (*done)(void *data, struct mc *mc, const struct acreate_req *r,
 		     int rv, const struct wire_entry *e, const char *errmsg);
+	/* Sender session @mc, which done() named, is about to be closed by
+	 * acreate_stop (its senders stopped): whatever keeps @mc must let
+	 * go of it now.  May be NULL. */
+	void (*closing)(void *data, struct mc *mc);
 };
 
 struct acreate_options {

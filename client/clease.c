@@ -522,11 +522,12 @@ recall_one(struct clease *c, uint64_t ino)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Sessions that are no longer surely alive take every lease granted
- * through them: their caches are dropped (nothing is released: the
- * server drops them with the session, or a recall finds them unknown). */
+/* Sessions that are no longer surely alive, and session @closing (or
+ * NULL), take every lease granted through them: their caches are dropped
+ * (nothing is released: the server drops them with the session, or a
+ * recall finds them unknown). */
 static void
-expire_sessions(struct clease *c)
+expire_sessions(struct clease *c, const struct mc *closing)
 {
 	uint64_t *gone = NULL;
 	size_t n = 0, cap = 0;
@@ -535,7 +536,8 @@ expire_sessions(struct clease *c)
 	pthread_mutex_lock(&c->lock);
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct entry *e = c->tab[b]; e != NULL; e = e->hnext) {
-			if (e->state != ST_HELD || usable_until(e, now) != 0)
+			if (e->state != ST_HELD ||
+			    (e->mc != closing && usable_until(e, now) != 0))
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -555,13 +557,31 @@ expire_sessions(struct clease *c)
 		c->st.expired++;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (n > 0)
+	if (n > 0 && closing == NULL)
 		LOG_WARN("leases: %zu dropped: their session is not surely "
 			 "alive",
 			 n);
 	for (size_t i = 0; i < n; i++)
 		c->ops.invalidate(c->data, gone[i]);
 	free(gone);
+}
+
+void
+clease_session_closing(struct clease *c, struct mc *mc)
+{
+	if (c == NULL || mc == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->nsess; i++)
+		if (c->sess[i] == mc) {
+			/* (the recaller's record of the session moved
+			 * here sees a change: a walk of the leases, no
+			 * harm) */
+			c->sess[i] = c->sess[--c->nsess];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	expire_sessions(c, mc);
 }
 
 /* Is any session leases were granted through past its safe time?  (A
@@ -615,7 +635,7 @@ recaller_main(void *arg)
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (changed || sessions_lapsed(c))
-			expire_sessions(c);
+			expire_sessions(c, NULL);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);

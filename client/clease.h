@@ -126,6 +126,11 @@ void clease_granted(struct clease *c, struct mc *mc, uint64_t ino, int type,
 /* The mount removed @ino itself: its lease went with it. */
 void clease_forget(struct clease *c, uint64_t ino);
 
+/* Session @mc, which leases may have been granted through, is about to be
+ * closed (and freed): its leases go with it (their caches dropped), and
+ * nothing looks at @mc from now on.  NULL-safe. */
+void clease_session_closing(struct clease *c, struct mc *mc);
+
 struct clease_stats {
 	uint64_t held, granted, recalled, evicted, expired;
 };

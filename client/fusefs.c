@@ -286,7 +286,19 @@ ahead_done(void *data, struct mc *mc, const struct acreate_req *r, int rv,
 	}
 }
 
-static const struct acreate_ops ahead_ops = {.done = ahead_done};
+/* acreate_ops.closing: the sender's session is closed at the unmount,
+ * while the lease table's recaller still runs (fusefs_close stops it
+ * later): it must no longer look at that session. */
+static void
+ahead_closing(void *data, struct mc *mc)
+{
+	struct fusefs *fs = data;
+
+	clease_session_closing(fs->leases, mc);
+}
+
+static const struct acreate_ops ahead_ops = {.done = ahead_done,
+					     .closing = ahead_closing};
 
 /* Send request @type (its cred already filled) and expect @expect back in
  * op->c->rep. */

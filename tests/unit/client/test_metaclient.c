@@ -611,6 +611,9 @@ struct ahead_seen {
 	pthread_mutex_t lock;
 	int done, failed;
 	uint64_t inos[64];
+	struct mc *named[16], *closing[16]; /* sessions done() named, and
+					     * those closing() was told of */
+	int nnamed, nclosing;
 };
 
 static void
@@ -619,9 +622,13 @@ ahead_done(void *data, struct mc *mc, const struct acreate_req *r, int rv,
 {
 	struct ahead_seen *a = data;
 
-	(void)mc;
 	(void)errmsg;
 	pthread_mutex_lock(&a->lock);
+	int known = 0;
+	for (int i = 0; i < a->nnamed; i++)
+		known |= a->named[i] == mc;
+	if (!known && a->nnamed < 16)
+		a->named[a->nnamed++] = mc;
 	if (rv != 0 || e == NULL || e->attr.ino != r->attr.ino)
 		a->failed++;
 	else if (a->done < 64)
@@ -630,7 +637,19 @@ ahead_done(void *data, struct mc *mc, const struct acreate_req *r, int rv,
 	pthread_mutex_unlock(&a->lock);
 }
 
-static const struct acreate_ops ahead_ops = {.done = ahead_done};
+static void
+ahead_closing(void *data, struct mc *mc)
+{
+	struct ahead_seen *a = data;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->nclosing < 16)
+		a->closing[a->nclosing++] = mc;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static const struct acreate_ops ahead_ops = {.done = ahead_done,
+					     .closing = ahead_closing};
 
 /* Queue @n creates through senders against @f; all of them must end,
  * committed with the numbers they were answered with. */
@@ -669,6 +688,16 @@ creates_ahead(struct fake *f, int n)
 	assert_int_equal(seen.failed, 0);
 	for (int i = 0; i < n && i < 64; i++)
 		assert_true(seen.inos[i] >= 5000 && seen.inos[i] < 5000 + 256);
+	/* every session a grant came through was announced before it was
+	 * closed (a mount's lease table stops looking at it) */
+	assert_int_equal(seen.nclosing, 4);
+	assert_true(seen.nnamed >= 1);
+	for (int i = 0; i < seen.nnamed; i++) {
+		int told = 0;
+		for (int k = 0; k < seen.nclosing; k++)
+			told |= seen.closing[k] == seen.named[i];
+		assert_true(told);
+	}
 }
 
 /* Creates queued while a request is in flight go in the next one: fewer
