@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/splitmix.h"
 
 /* struct fio, the mount's table of versions and the limits the three files
  * use are in client/fileio_int.h; versions open for patching in place,
@@ -44,12 +45,8 @@ race_pause(unsigned k)
 	/* splitmix64 of the clock and the stack address: no shared state
 	 * between threads, different on each call */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t z = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
-	z += 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	uint64_t us = z % cap;
+	uint64_t seed = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
+	uint64_t us = cfs_splitmix64(&seed) % cap;
 	ts.tv_sec = (time_t)(us / 1000000);
 	ts.tv_nsec = (long)(us % 1000000) * 1000;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

@@ -4,20 +4,12 @@
 #include <assert.h>
 #include <string.h>
 
+#include "common/splitmix.h"
+
 /* Existing replicas resolved and their label parsed once per call; ids
  * past this many are resolved on every use (slower, same answer).  A
  * fragment rarely has more replicas than its goal, so this is rarely used. */
 #define DOMAIN_CACHE 32
-
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 /* Find @key in @labels; on success point *val at its value (not
  * NUL-terminated) of *len bytes and return 1. */
@@ -223,7 +215,7 @@ pick_one(const struct chooser *c, uint64_t *rng)
 	}
 	if (total == 0)
 		return c->n;
-	point = (unsigned __int128)splitmix64(rng) << 64 | splitmix64(rng);
+	point = (unsigned __int128)cfs_splitmix64(rng) << 64 | cfs_splitmix64(rng);
 	point %= total;
 	for (size_t i = 0; i < c->n; i++) {
 		if (!eligible(c, i) || use_count(c, &c->nodes[i]) != best)

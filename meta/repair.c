@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/seal.h"
+#include "common/splitmix.h"
 #include "meta/placement.h"
 
 #define SCAN_LIMIT 256      /* fragments looked at per tick and kind */
@@ -556,10 +557,7 @@ static uint64_t
 new_stamp(struct repair *r)
 {
 	for (;;) {
-		uint64_t z = (r->stamp_state += 0x9E3779B97F4A7C15ull);
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-		z ^= z >> 31;
+		uint64_t z = cfs_splitmix64(&r->stamp_state);
 		if (z != 0)
 			return z;
 	}
