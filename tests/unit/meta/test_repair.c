@@ -627,6 +627,22 @@ active(struct t *t, uint64_t now_ms)
 	return n;
 }
 
+/* A new repair loop for @t, with spread_label @label and rebalance. */
+static void
+repair_restart(struct t *t, const char *label, int rebalance)
+{
+	struct repair_options opt = {.dead_after_ms = 20000,
+				     .spread_label = label,
+				     .rate = 1 << 20,
+				     .inflight = 4,
+				     .rebalance = rebalance};
+
+	repair_destroy(&t->r);
+	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
+				       t, t->errmsg),
+			 0);
+}
+
 /*
  * Rebalancing keeps copies in separate domains of the spread label as
  * placement counts them: twelve fragments on nodes 1-3, node 4 empty, so
@@ -639,16 +655,8 @@ static void
 test_rebalance_keeps_the_spread(void **state)
 {
 	struct t *t = *state;
-	struct repair_options opt = {.dead_after_ms = 20000,
-				     .spread_label = "rack",
-				     .rate = 1 << 20,
-				     .inflight = 4,
-				     .rebalance = 1};
 
-	repair_destroy(&t->r);
-	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
-				       t, t->errmsg),
-			 0);
+	repair_restart(t, "rack", 1);
 	label_node(t, 1, "rack=b");
 	label_node(t, 2, "rack=");
 	label_node(t, 3, "rack=a");
@@ -672,16 +680,7 @@ test_rebalance_keeps_the_spread(void **state)
 static unsigned
 moves_onto_an_empty_node(struct t *t, int rebalance)
 {
-	struct repair_options opt = {.dead_after_ms = 20000,
-				     .spread_label = "",
-				     .rate = 1 << 20,
-				     .inflight = 4,
-				     .rebalance = rebalance};
-
-	repair_destroy(&t->r);
-	assert_int_equal(repair_create(&t->r, &t->loop, &opt, propose, dmap_of,
-				       t, t->errmsg),
-			 0);
+	repair_restart(t, "", rebalance);
 	for (uint64_t idx = 0; idx < 12; idx++)
 		write_on(t, idx, 1, 2, 3);
 	repair_lead(t->r, 1, 1000);
